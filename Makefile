@@ -1,0 +1,87 @@
+# Build: `make` (release), `make asan` (ASan+UBSan), `make test`, `make run`.
+CC ?= cc
+BUILD ?= build/release
+PKG := rdkafka libmicrohttpd hiredis libcjson openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKG) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKG) 2>/dev/null)
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+OPT ?= -O2 -g
+SAN ?=
+CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -Icommon $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := $(SAN) $(EXTRA_LDFLAGS)
+LDLIBS := $(PKG_LIBS) -lpthread -lm
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+LIB := $(BUILD)/libpki.a
+BINS := $(BUILD)/pki-gateway $(BUILD)/pki-worker $(BUILD)/pki-approver $(BUILD)/pkictl
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+BENCH_SRC := $(wildcard tests/bench/*.c)
+
+.PHONY: all asan test unit bench fuzz run up down deps clean format check-config
+all: $(BINS) $(BUILD)/unit-tests
+
+$(BUILD)/%.o: %.c $(wildcard common/*.h) $(wildcard */*.h) $(wildcard tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(COMMON_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/pki-gateway: $(patsubst %.c,$(BUILD)/%.o,$(wildcard gateway/*.c)) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/pki-worker: $(patsubst %.c,$(BUILD)/%.o,$(wildcard workers/*.c)) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/pki-approver: $(patsubst %.c,$(BUILD)/%.o,$(wildcard approver/*.c)) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/pkictl: $(patsubst %.c,$(BUILD)/%.o,$(wildcard pkictl/*.c)) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bench: $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRC)) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+asan:
+	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
+
+unit: all
+	$(BUILD)/unit-tests
+
+deps:
+	@scripts/deps.sh
+
+# Every suite; starts and stops what it needs. Ends with "N passed, N failed".
+test:
+	@scripts/deps.sh
+	@tests/run.sh
+
+bench:
+	@scripts/deps.sh
+	@tests/bench/run.sh
+
+fuzz:
+	@scripts/deps.sh
+	@tests/fuzz/run.sh
+
+run:
+	@scripts/deps.sh
+	@scripts/stack.sh run
+
+up:
+	@scripts/deps.sh
+	@scripts/stack.sh up
+
+down:
+	@scripts/stack.sh down
+
+check-config: all
+	$(BUILD)/pki-gateway --check-config
+
+format:
+	clang-format -i $(wildcard common/*.[ch] gateway/*.[ch] workers/*.[ch] approver/*.[ch] pkictl/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch] tests/fuzz/*.[ch])
+
+clean:
+	rm -rf build

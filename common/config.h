@@ -1,0 +1,147 @@
+/* Configuration: one JSON file (schemas/config.schema.json), validated whole at start. */
+#ifndef PKI_CONFIG_H
+#define PKI_CONFIG_H
+
+#include <stddef.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#define CONFIG_MAX_VALIDITY_DAYS 3650
+#define CONFIG_DEFAULT_APPROVAL_TTL_S (7 * 24 * 3600)
+#define CONFIG_ERR_MAX 512
+
+enum ca_type { CA_ROOT, CA_INTERMEDIATE };
+enum ca_status { CA_ACTIVE, CA_DISABLED };
+enum user_role { ROLE_REQUESTER, ROLE_ADMIN, ROLE_AUDITOR };
+
+/* Bit sets; names as in the config file. */
+enum key_type_bit { KT_RSA = 1, KT_EC = 2, KT_ED25519 = 4 };
+enum curve_bit { CURVE_P256 = 1, CURVE_P384 = 2, CURVE_P521 = 4 };
+enum ext_bit {
+	EXT_SERVER_AUTH = 1,
+	EXT_CLIENT_AUTH = 2,
+	EXT_EMAIL_PROTECTION = 4,
+	EXT_CODE_SIGNING = 8,
+};
+/* allowed_key_sizes: RSA modulus bits, bit set over 2048, 3072, 4096. */
+enum rsa_size_bit { RSA_2048 = 1, RSA_3072 = 2, RSA_4096 = 4 };
+
+struct cidr {
+	int family; /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	int prefix;
+};
+
+struct ca_selection {
+	char **tenants; /* NULL-terminated; empty list means any */
+	char **purposes;
+	char **email_patterns; /* fnmatch(3) patterns, case-insensitive */
+	struct cidr *cidrs;
+	size_t ncidrs;
+	int priority; /* higher wins */
+};
+
+struct webhook {
+	char *url;
+	char *secret; /* HMAC-SHA256 key */
+};
+
+struct ca {
+	char *id;
+	char *name;
+	enum ca_type type;
+	char *parent; /* id of the issuer, NULL for a root */
+	enum ca_status status;
+	int api_issuance; /* signs through the request API; never for a root */
+	char *cert_path;  /* absolute after load */
+	char *key_path;
+	X509 *cert;   /* loaded at start */
+	EVP_PKEY *key; /* loaded only when config_load is asked to (workers, pkictl) */
+	STACK_OF(X509) *chain; /* issuer chain above this CA, up to and including the root */
+
+	int requires_manual_approval;
+	char *approval_password_hash; /* "scrypt$N$r$p$salt_b64$hash_b64" or NULL */
+	int approvals_required;       /* m of n, >= 1 */
+	long approval_ttl_s;
+	int max_validity_days; /* 1..CONFIG_MAX_VALIDITY_DAYS */
+	unsigned allowed_key_types; /* enum key_type_bit */
+	unsigned allowed_key_sizes; /* enum rsa_size_bit */
+	unsigned allowed_curves;    /* enum curve_bit */
+	unsigned allowed_extensions; /* enum ext_bit */
+	struct ca_selection selection;
+	char **tenants; /* tenants whose users may use it; empty means none by tenant */
+	char **users;   /* user names who may use it */
+	struct webhook *webhooks;
+	size_t nwebhooks;
+	/* Subject fields for the ca-template endpoint, from the certificate. */
+	char *common_name;
+	char *organization;
+	char *country;
+};
+
+struct user {
+	char *name;
+	char *email;
+	enum user_role role;
+	char *tenant;
+	unsigned char api_key_hash[32]; /* SHA-256 of the API key */
+	char **cas;     /* CA ids this user may use (beyond tenant grants) */
+	char **admin_tenants; /* admins: tenants they act for; empty = all */
+	char **admin_cas;     /* admins: CAs they act for; empty = all */
+};
+
+struct tenant {
+	char *id;
+	char *name;
+	struct webhook *webhooks;
+	size_t nwebhooks;
+};
+
+struct topics {
+	char *issue, *approval, *results, *issued, *audit, *notify, *dlq;
+};
+
+struct config {
+	char *path; /* the file it was read from */
+	char *dir;  /* its directory; relative paths in the file are relative to it */
+	char *gateway_listen;  /* "127.0.0.1:8080" */
+	char *approver_listen; /* "127.0.0.1:8081" */
+	char *kafka_brokers;
+	char *kafka_group;
+	struct topics topics;
+	char *redis_url; /* redis://host:port/db */
+	char *redis_prefix;
+	char *grant_key_path; /* HMAC key shared by approver/gateway and workers */
+	unsigned char grant_key[32];
+	int grant_key_loaded;
+	struct ca *cas;
+	size_t ncas;
+	struct user *users;
+	size_t nusers;
+	struct tenant *tenants;
+	size_t ntenants;
+};
+
+/* Flags for config_load. */
+#define CONFIG_LOAD_KEYS 1 /* load and check CA private keys (worker, pkictl) */
+
+/*
+ * Reads, validates and returns the config at path (environment overrides
+ * applied: PKI_KAFKA_BROKERS, PKI_REDIS_URL, PKI_REDIS_PREFIX,
+ * PKI_GATEWAY_LISTEN, PKI_APPROVER_LISTEN).
+ * Returns 0 and *out (caller frees with config_free), or a negative code and
+ * a message "path: key.path: rule, got X" in err (CONFIG_ERR_MAX bytes).
+ */
+int config_load(const char *path, int flags, struct config **out, char *err);
+void config_free(struct config *cfg);
+
+/* Path of the config to use: $PKI_CONFIG, else "var/demo/config.json". */
+const char *config_default_path(void);
+
+const struct ca *config_ca_find(const struct config *cfg, const char *id);
+const struct user *config_user_by_key(const struct config *cfg, const char *api_key);
+const struct user *config_user_find(const struct config *cfg, const char *name);
+/* 1 if user may request certificates from ca (tenant or user grant, or admin of its tenant). */
+int config_user_may_use(const struct user *u, const struct ca *ca);
+
+#endif
