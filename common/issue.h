@@ -1,0 +1,116 @@
+/*
+ * Issuance core: CSR intake, validation against the request and the CA,
+ * certificate profile, pre-issuance lint and signing. Pure functions over
+ * bytes, config and keys; no network. Used by the gateway (fast fail) and the
+ * workers (enforcement).
+ */
+#ifndef PKI_ISSUE_H
+#define PKI_ISSUE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "config.h"
+
+#define CSR_MAX_BYTES (64 * 1024)
+#define CSR_MAX_SANS 100
+#define CSR_MAX_CN 64
+#define ISSUE_BACKDATE_S 3600 /* notBefore = now - this, never more than 1 h */
+#define VIOLATION_MAX 128
+
+/* One policy or input violation: stable code, field, message a user can act on. */
+struct violation {
+	const char *code; /* static string, e.g. "csr_signature_invalid" */
+	char field[48];   /* "csr_data", "common_name", "validity_days", "extensions", "ca_id" */
+	char message[256];
+};
+
+struct violations {
+	struct violation v[VIOLATION_MAX];
+	size_t n;
+};
+
+/* Adds a violation (dropped silently beyond VIOLATION_MAX). */
+void violations_add(struct violations *vs, const char *code, const char *field, const char *fmt,
+		    ...) __attribute__((format(printf, 4, 5)));
+
+/* A parsed, signature-verified CSR. Opaque owner of its buffers. */
+struct csr;
+
+struct csr_info {
+	unsigned key_type; /* KT_RSA, KT_EC, KT_ED25519 */
+	int key_bits;      /* RSA modulus bits, EC field bits, 256 for Ed25519 */
+	unsigned curve;    /* CURVE_* for EC, 0 otherwise */
+	const char *sig_alg; /* "sha256WithRSAEncryption", "ecdsa-with-SHA256", ... */
+	/* Subject attributes, UTF-8, NULL when absent. */
+	const char *cn, *o, *ou, *c, *st, *l, *email;
+	const char *subject; /* one-line RFC 4514 form, for display */
+	const char *const *dns_sans;  /* NULL-terminated */
+	const char *const *ip_sans;   /* textual */
+	const char *const *email_sans;
+	const char *const *uri_sans;
+	size_t nsans; /* total */
+	unsigned requested_ext; /* EKUs asked for in the CSR, as enum ext_bit */
+	int requests_ca;        /* basicConstraints CA:TRUE asked for */
+};
+
+/*
+ * Parses PEM or DER (at most CSR_MAX_BYTES, exactly one CSR), verifies its
+ * signature and algorithms. Returns 0 and *out (free with csr_free), or -1 with
+ * the reasons added to vs. Thread-safe.
+ */
+int csr_parse(const void *buf, size_t len, struct csr **out, struct violations *vs);
+void csr_free(struct csr *c);
+const struct csr_info *csr_info(const struct csr *c);
+
+/* What the requester asked for. */
+struct issue_request {
+	const char *common_name;
+	int validity_days;
+	unsigned extensions; /* enum ext_bit; 0 means the CA's default (server_auth) */
+};
+
+/*
+ * Checks csr and req against ca's policy (key type/size/curve, names, SANs,
+ * validity, extensions, CA status and type). Adds every violation to vs.
+ * Returns 0 when there are none, -1 otherwise.
+ */
+int policy_check(const struct csr *c, const struct issue_request *req, const struct ca *ca,
+		 struct violations *vs);
+
+/* Result of a signature. Free with issued_free. */
+struct issued {
+	char serial_hex[41]; /* lowercase, no separators */
+	char *cert_pem;
+	char *chain_pem; /* issuer chain, leaf's issuer first */
+	unsigned char *der;
+	size_t der_len;
+	time_t not_before, not_after;
+};
+void issued_free(struct issued *is);
+
+/*
+ * Serial uniqueness hook: return 0 if serial_hex was reserved for this
+ * certificate, 1 if already taken (a fresh serial is drawn), -1 on error.
+ */
+typedef int (*serial_reserve_fn)(void *arg, const char *serial_hex);
+
+/* One per CA key; holds the signing context. Not shared between threads. */
+struct signer;
+/* ca->key must be loaded. Returns NULL on error. */
+struct signer *signer_new(const struct ca *ca);
+void signer_free(struct signer *s);
+
+/*
+ * policy_check, then builds the TBS, lints it (fail closed), signs it and
+ * checks the signed TBS equals the linted one. reserve may be NULL.
+ * Returns 0 and *out, or -1 with reasons in vs (nothing signed).
+ */
+int signer_issue(struct signer *s, const struct csr *c, const struct issue_request *req,
+		 serial_reserve_fn reserve, void *arg, struct issued **out, struct violations *vs);
+
+/* Name <-> bit helpers for config and JSON. Return 0 for an unknown name. */
+unsigned ext_from_name(const char *name);
+const char *ext_name(unsigned bit);
+
+#endif
