@@ -1,0 +1,798 @@
+/*
+ * Config loader tests. Each test builds a tiny PKI in a fresh temp dir (root
+ * and intermediate EC P-256, plus deliberately wrong files), writes a valid
+ * base config, and either loads it or a mutation of it.
+ */
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "secret.h"
+#include "test.h"
+
+#define TMPDIR_MAX 256
+#define MSG_MAX 1024
+#define CERT_DAYS 3650
+#define SECRET_MODE 0600
+#define OPEN_MODE 0644
+
+/* The temp dir of this test process and its config file. */
+static char dir[TMPDIR_MAX];
+static char cfg_path[TMPDIR_MAX + 32];
+static char approval_hash[SECRET_HASH_MAX];
+
+static const char grant_hex[] = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+static void
+write_file(const char *name, const void *data, size_t len, mode_t mode)
+{
+	char p[TMPDIR_MAX + 64];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	unlink(p);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	CHECK(fd >= 0);
+	CHECK(write(fd, data, len) == (ssize_t)len);
+	CHECK(fchmod(fd, mode) == 0);
+	close(fd);
+}
+
+static void
+write_key(const char *name, EVP_PKEY *k, mode_t mode)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+
+	CHECK(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) == 1);
+	n = BIO_get_mem_data(b, &data);
+	write_file(name, data, (size_t)n, mode);
+	BIO_free(b);
+}
+
+static void
+write_cert(const char *name, X509 *x)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+
+	CHECK(PEM_write_bio_X509(b, x) == 1);
+	n = BIO_get_mem_data(b, &data);
+	write_file(name, data, (size_t)n, OPEN_MODE);
+	BIO_free(b);
+}
+
+static void
+add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *e;
+
+	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+	e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+	CHECK(e != NULL);
+	CHECK(X509_add_ext(x, e, -1) == 1);
+	X509_EXTENSION_free(e);
+}
+
+/* A certificate for key named cn, issued by issuer (NULL: self) and signed by signer. */
+static X509 *
+make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *signer, int ca)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+
+	CHECK(x != NULL && n != NULL);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), (long)CERT_DAYS * 86400);
+	X509_NAME_add_entry_by_txt(n, "C", MBSTRING_ASC, (const unsigned char *)"US", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC, (const unsigned char *)"Test Org", -1, -1,
+				   0);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) : n);
+	X509_NAME_free(n);
+	X509_set_pubkey(x, key);
+	add_ext(x, issuer != NULL ? issuer : x, NID_basic_constraints,
+		ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+	add_ext(x, issuer != NULL ? issuer : x, NID_key_usage,
+		ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
+	CHECK(X509_sign(x, signer, EVP_sha256()) > 0);
+	return x;
+}
+
+/* Hash line for a user whose API key is "<name>-key". */
+static void
+user_hash(const char *name, char out[80])
+{
+	char key[64];
+	unsigned char d[32];
+
+	snprintf(key, sizeof(key), "%s-key", name);
+	secret_api_key_hash(key, d);
+	secret_hash_format(d, out);
+}
+
+static const char base_fmt[] =
+	"{\n"
+	"  \"listen\": {\"gateway\": \"127.0.0.1:8080\", \"approver\": \"127.0.0.1:8081\"},\n"
+	"  \"kafka\": {\"brokers\": \"127.0.0.1:19092\"},\n"
+	"  \"redis\": {\"url\": \"redis://127.0.0.1:16379/0\"},\n"
+	"  \"grant_key\": \"grant.key\",\n"
+	"  \"tenants\": [\n"
+	"    {\"id\": \"acme\", \"name\": \"Acme\"},\n"
+	"    {\"id\": \"globex\", \"name\": \"Globex\", \"webhooks\": [{\"url\": "
+	"\"http://127.0.0.1:9999/hook\", \"secret\": \"s3cret\"}]}\n"
+	"  ],\n"
+	"  \"cas\": [\n"
+	"    {\"id\": \"root\", \"name\": \"Test Root\", \"type\": \"root\", \"status\": \"active\",\n"
+	"     \"cert\": \"root.crt\", \"key\": \"root.key\"},\n"
+	"    {\"id\": \"issuing\", \"name\": \"Test Issuing\", \"type\": \"intermediate\", \"parent\": "
+	"\"root\",\n"
+	"     \"status\": \"active\", \"api_issuance\": true, \"cert\": \"int.crt\", \"key\": "
+	"\"int.key\",\n"
+	"     \"max_validity_days\": 397, \"allowed_key_types\": [\"RSA\", \"EC\", \"Ed25519\"],\n"
+	"     \"allowed_key_sizes\": [2048, 3072, 4096], \"allowed_curves\": [\"P-256\"],\n"
+	"     \"allowed_extensions\": [\"server_auth\"],\n"
+	"     \"selection\": {\"tenants\": [\"acme\"], \"purposes\": [\"tls\"], \"email_patterns\": "
+	"[\"*@acme.example\"],\n"
+	"                   \"client_cidrs\": [\"127.0.0.0/8\", \"fd00::/8\"], \"priority\": 10},\n"
+	"     \"tenants\": [\"acme\"], \"users\": [], \"webhooks\": []},\n"
+	"    {\"id\": \"approval\", \"name\": \"Test Approval\", \"type\": \"intermediate\", "
+	"\"parent\": \"root\",\n"
+	"     \"status\": \"disabled\", \"api_issuance\": true, \"cert\": \"int.crt\", \"key\": "
+	"\"int.key\",\n"
+	"     \"requires_manual_approval\": true, \"approval_password_hash\": \"%s\",\n"
+	"     \"approvals_required\": 2, \"approval_ttl_seconds\": 3600,\n"
+	"     \"tenants\": [\"globex\"], \"users\": [\"alice\"]}\n"
+	"  ],\n"
+	"  \"users\": [\n"
+	"    {\"name\": \"alice\", \"email\": \"alice@acme.example\", \"role\": \"requester\", "
+	"\"tenant\": \"acme\", \"api_key_hash\": \"%s\"},\n"
+	"    {\"name\": \"bob\", \"email\": \"bob@globex.example\", \"role\": \"requester\", "
+	"\"tenant\": \"globex\", \"api_key_hash\": \"%s\", \"cas\": [\"issuing\"]},\n"
+	"    {\"name\": \"admin\", \"email\": \"admin@example.org\", \"role\": \"admin\", "
+	"\"tenant\": \"acme\", \"api_key_hash\": \"%s\", \"admin_tenants\": [\"globex\"]},\n"
+	"    {\"name\": \"super\", \"email\": \"super@example.org\", \"role\": \"admin\", "
+	"\"tenant\": \"acme\", \"api_key_hash\": \"%s\"},\n"
+	"    {\"name\": \"audit\", \"email\": \"audit@example.org\", \"role\": \"auditor\", "
+	"\"tenant\": \"acme\", \"api_key_hash\": \"%s\"}\n"
+	"  ]\n"
+	"}\n";
+
+static char *
+base_json(void)
+{
+	char h[5][80];
+	char *s;
+
+	user_hash("alice", h[0]);
+	user_hash("bob", h[1]);
+	user_hash("admin", h[2]);
+	user_hash("super", h[3]);
+	user_hash("audit", h[4]);
+	CHECK(asprintf(&s, base_fmt, approval_hash, h[0], h[1], h[2], h[3], h[4]) > 0);
+	return s;
+}
+
+/* Creates the temp dir with the PKI, the grant key and the base config. */
+static void
+setup(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	EVP_PKEY *rk, *ik, *ok;
+	X509 *root, *inter, *bad, *leaf;
+	char *json;
+
+	snprintf(dir, sizeof(dir), "%s/pki-config-XXXXXX", tmp != NULL ? tmp : "/tmp");
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(cfg_path, sizeof(cfg_path), "%s/config.json", dir);
+	rk = EVP_EC_gen("P-256");
+	ik = EVP_EC_gen("P-256");
+	ok = EVP_EC_gen("P-256");
+	CHECK(rk != NULL && ik != NULL && ok != NULL);
+	root = make_cert(rk, "Test Root", NULL, rk, 1);
+	inter = make_cert(ik, "Test Issuing", root, rk, 1);
+	bad = make_cert(ik, "Test Issuing", root, ok, 1); /* claims root, signed by another key */
+	leaf = make_cert(ok, "leaf.example", NULL, ok, 0);
+	write_cert("root.crt", root);
+	write_cert("int.crt", inter);
+	write_cert("bad-int.crt", bad);
+	write_cert("leaf.crt", leaf);
+	write_file("garbage.crt", "not a certificate\n", 18, OPEN_MODE);
+	write_file("garbage.key", "not a key\n", 10, SECRET_MODE);
+	write_key("root.key", rk, SECRET_MODE);
+	write_key("int.key", ik, SECRET_MODE);
+	write_key("other.key", ok, SECRET_MODE);
+	write_key("open.key", ik, OPEN_MODE);
+	write_file("grant.key", grant_hex, strlen(grant_hex), SECRET_MODE);
+	CHECK(secret_scrypt_hash("approve me", approval_hash, sizeof(approval_hash)) == 0);
+	json = base_json();
+	write_file("config.json", json, strlen(json), OPEN_MODE);
+	free(json);
+	X509_free(root);
+	X509_free(inter);
+	X509_free(bad);
+	X509_free(leaf);
+	EVP_PKEY_free(rk);
+	EVP_PKEY_free(ik);
+	EVP_PKEY_free(ok);
+}
+
+static void
+rm_rf(void)
+{
+	char cmd[TMPDIR_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+}
+
+/*
+ * Follows a path like "cas[1].selection.client_cidrs[0]" in root. Returns the
+ * container of the last step; *key is its name (objects) or *idx its index.
+ */
+static cJSON *
+walk(cJSON *root, const char *path, char *key, int *idx)
+{
+	cJSON *cur = root, *parent = NULL;
+	const char *p = path;
+	size_t n;
+
+	while (*p != '\0') {
+		parent = cur;
+		*idx = -1;
+		if (*p == '[') {
+			*idx = atoi(p + 1);
+			p = strchr(p, ']') + 1;
+			cur = cJSON_GetArrayItem(parent, *idx);
+		} else {
+			n = strcspn(p, ".[");
+			memcpy(key, p, n);
+			key[n] = '\0';
+			p += n;
+			cur = cJSON_GetObjectItemCaseSensitive(parent, key);
+		}
+		if (*p == '.')
+			p++;
+		if (*p != '\0')
+			CHECK(cur != NULL);
+	}
+	return parent;
+}
+
+/* Sets path to the JSON value (NULL deletes it) in root. */
+static void
+set_path(cJSON *root, const char *path, const char *value)
+{
+	cJSON *parent, *v = NULL;
+	char key[64];
+	int idx = -1;
+
+	parent = walk(root, path, key, &idx);
+	if (value != NULL)
+		CHECK((v = cJSON_Parse(value)) != NULL);
+	if (idx >= 0 && v == NULL)
+		cJSON_DeleteItemFromArray(parent, idx);
+	else if (idx >= 0)
+		CHECK(cJSON_ReplaceItemInArray(parent, idx, v));
+	else if (v == NULL)
+		cJSON_DeleteItemFromObjectCaseSensitive(parent, key);
+	else if (cJSON_GetObjectItemCaseSensitive(parent, key) != NULL)
+		CHECK(cJSON_ReplaceItemInObjectCaseSensitive(parent, key, v));
+	else
+		CHECK(cJSON_AddItemToObject(parent, key, v));
+}
+
+/* Writes the base config with path set to value and, when path2 is not NULL, path2 to value2. */
+static void
+mutate2(const char *path, const char *value, const char *path2, const char *value2)
+{
+	char *text = base_json();
+	cJSON *root = cJSON_Parse(text);
+
+	CHECK(root != NULL);
+	set_path(root, path, value);
+	if (path2 != NULL)
+		set_path(root, path2, value2);
+	free(text);
+	text = cJSON_Print(root);
+	write_file("config.json", text, strlen(text), OPEN_MODE);
+	free(text);
+	cJSON_Delete(root);
+}
+
+static void
+mutate(const char *path, const char *value)
+{
+	mutate2(path, value, NULL, NULL);
+}
+
+/* Replaces every "$D" in tmpl by the temp dir. */
+static void
+expand(const char *tmpl, char out[MSG_MAX])
+{
+	size_t o = 0;
+
+	for (; *tmpl != '\0' && o < MSG_MAX - TMPDIR_MAX - 1; tmpl++) {
+		if (tmpl[0] == '$' && tmpl[1] == 'D') {
+			o += (size_t)snprintf(out + o, MSG_MAX - o, "%s", dir);
+			tmpl++;
+		} else {
+			out[o++] = *tmpl;
+		}
+	}
+	out[o] = '\0';
+}
+
+static struct config *
+load_ok(int flags)
+{
+	struct config *cfg = NULL;
+	char err[CONFIG_ERR_MAX];
+
+	if (config_load(cfg_path, flags, &cfg, err) != 0)
+		test_fail(__FILE__, __LINE__, "config_load: %s", err);
+	CHECK(cfg != NULL);
+	return cfg;
+}
+
+/* Loads the config expecting failure with exactly the message $D/config.json: tail. */
+static void
+load_fails(int flags, const char *tail)
+{
+	struct config *cfg = NULL;
+	char err[CONFIG_ERR_MAX], want[MSG_MAX], tmpl[MSG_MAX];
+
+	snprintf(tmpl, sizeof(tmpl), "$D/config.json: %s", tail);
+	expand(tmpl, want);
+	CHECK(config_load(cfg_path, flags, &cfg, err) < 0);
+	CHECK(cfg == NULL);
+	CHECK_STR(err, want);
+}
+
+struct broken {
+	const char *path;  /* JSON path in the base config */
+	const char *value; /* JSON to put there; NULL removes the key */
+	const char *msg;   /* expected message after "<file>: "; $D is the temp dir */
+};
+
+static const struct broken broken[] = {
+	{"extra", "1", "extra: unknown key"},
+	{"cas[0].colour", "\"red\"", "cas[0].colour: unknown key"},
+	{"cas", NULL, "cas: missing required key"},
+	{"cas", "[]", "cas: must list at least one CA, got an empty array"},
+	{"cas", "{}", "cas: must be an array, got object"},
+	{"cas[1].id", NULL, "cas[1].id: missing required key"},
+	{"cas[1].id", "\"has space\"",
+	 "cas[1].id: must be 1..64 of A-Z a-z 0-9 . _ - starting with a letter or digit, got "
+	 "\"has space\""},
+	{"cas[1].max_validity_days", "\"397\"",
+	 "cas[1].max_validity_days: must be an integer, got string"},
+	{"cas[1].max_validity_days", "0", "cas[1].max_validity_days: must be 1..3650, got 0"},
+	{"cas[1].max_validity_days", "3651", "cas[1].max_validity_days: must be 1..3650, got 3651"},
+	{"cas[1].max_validity_days", "1.5", "cas[1].max_validity_days: must be an integer, got 1.5"},
+	{"cas[1].allowed_key_sizes", "[1024]",
+	 "cas[1].allowed_key_sizes[0]: must be 2048, 3072 or 4096, got 1024"},
+	{"cas[1].allowed_key_sizes", "[]", "cas[1].allowed_key_sizes: must not be empty"},
+	{"cas[1].allowed_curves", "[\"P-256\", \"P-192\"]",
+	 "cas[1].allowed_curves[1]: must be one of P-256, P-384, P-521, got \"P-192\""},
+	{"cas[1].allowed_curves", "[\"P-256\", \"P-256\"]",
+	 "cas[1].allowed_curves[1]: duplicate value, got \"P-256\""},
+	{"cas[1].allowed_key_types", "[\"DSA\"]",
+	 "cas[1].allowed_key_types[0]: must be one of RSA, EC, Ed25519, got \"DSA\""},
+	{"cas[1].allowed_extensions", "[\"any\"]",
+	 "cas[1].allowed_extensions[0]: must be one of server_auth, client_auth, "
+	 "email_protection, code_signing, got \"any\""},
+	{"cas[0].api_issuance", "true",
+	 "cas[0].api_issuance: must be false for a root (roots never sign through the request "
+	 "API), got true"},
+	{"cas[0].api_issuance", "\"no\"", "cas[0].api_issuance: must be a boolean, got string"},
+	{"cas[0].parent", "\"issuing\"", "cas[0].parent: must be absent for a root, got \"issuing\""},
+	{"cas[1].parent", NULL, "cas[1].parent: missing required key"},
+	{"cas[1].parent", "\"nope\"", "cas[1].parent: must name an entry of cas, got \"nope\""},
+	{"cas[1].parent", "\"issuing\"", "cas[1].parent: must name another CA, got \"issuing\""},
+	{"cas[2].id", "\"issuing\"", "cas[2].id: duplicate of cas[1].id, got \"issuing\""},
+	{"cas[2].name", "\"Test Root\"", "cas[2].name: duplicate of cas[0].name, got \"Test Root\""},
+	{"cas[1].status", "\"paused\"",
+	 "cas[1].status: must be one of active, disabled, got \"paused\""},
+	{"cas[1].type", "\"leaf\"", "cas[1].type: must be one of root, intermediate, got \"leaf\""},
+	{"users[0].role", "\"root\"",
+	 "users[0].role: must be one of requester, admin, auditor, got \"root\""},
+	{"users[0].tenant", "\"initech\"",
+	 "users[0].tenant: must name an entry of tenants, got \"initech\""},
+	{"users[0].api_key_hash", "\"sha256:abc\"",
+	 "users[0].api_key_hash: must be sha256:<64 lowercase hex>, got \"sha256:abc\""},
+	{"users[0].email", "\"alice\"",
+	 "users[0].email: must be an email address (local@domain), got \"alice\""},
+	{"users[0].admin_cas", "[\"root\"]",
+	 "users[0].admin_cas: must be empty unless role is admin, got a non-empty list"},
+	{"users[1].cas", "[\"nope\"]", "users[1].cas[0]: must name an entry of cas, got \"nope\""},
+	{"users[3].name", "\"alice\"", "users[3].name: duplicate of users[0].name, got \"alice\""},
+	{"tenants[1].id", "\"acme\"", "tenants[1].id: duplicate of tenants[0].id, got \"acme\""},
+	{"tenants[1].webhooks[0].url", "\"ftp://x\"",
+	 "tenants[1].webhooks[0].url: must be an http:// or https:// URL, got \"ftp://x\""},
+	{"cas[2].approval_password_hash", NULL,
+	 "cas[2].approval_password_hash: missing required key (requires_manual_approval is true)"},
+	{"cas[2].approval_password_hash", "\"scrypt$3$8$1$AAAA$BBBB\"",
+	 "cas[2].approval_password_hash: must be a scrypt hash scrypt$N$r$p$salt_b64$hash_b64, got "
+	 "\"scrypt$3$8$1$AAAA$BBBB\""},
+	{"cas[2].approvals_required", "0", "cas[2].approvals_required: must be 1..10, got 0"},
+	{"cas[2].approval_ttl_seconds", "59",
+	 "cas[2].approval_ttl_seconds: must be 60..2592000, got 59"},
+	{"cas[2].users", "[\"mallory\"]",
+	 "cas[2].users[0]: must name an entry of users, got \"mallory\""},
+	{"cas[1].selection.client_cidrs[0]", "\"10.0.0.0/33\"",
+	 "cas[1].selection.client_cidrs[0]: must be an IPv4 or IPv6 CIDR address/prefix, got "
+	 "\"10.0.0.0/33\""},
+	{"cas[1].selection.client_cidrs[0]", "\"10.0.0.1/8\"",
+	 "cas[1].selection.client_cidrs[0]: must have no host bits set after the prefix, got "
+	 "\"10.0.0.1/8\""},
+	{"cas[1].selection.client_cidrs[1]", "\"fd00::/08\"",
+	 "cas[1].selection.client_cidrs[1]: must be an IPv4 or IPv6 CIDR address/prefix, got "
+	 "\"fd00::/08\""},
+	{"cas[1].selection.tenants", "[\"initech\"]",
+	 "cas[1].selection.tenants[0]: must name an entry of tenants, got \"initech\""},
+	{"cas[1].selection.priority", "1001",
+	 "cas[1].selection.priority: must be -1000..1000, got 1001"},
+	{"cas[1].selection.region", "\"eu\"", "cas[1].selection.region: unknown key"},
+	{"listen.gateway", "\"127.0.0.1\"",
+	 "listen.gateway: must be host:port with port 1..65535, got \"127.0.0.1\""},
+	{"listen.approver", "\"127.0.0.1:65536\"",
+	 "listen.approver: must be host:port with port 1..65535, got \"127.0.0.1:65536\""},
+	{"kafka.brokers", "\"a:1,,b:2\"",
+	 "kafka.brokers: must be a comma-separated list of host:port, got \"a:1,,b:2\""},
+	{"kafka.topics", "{\"issue\": \"bad topic\"}",
+	 "kafka.topics.issue: must be 1..249 of A-Z a-z 0-9 . _ -, got \"bad topic\""},
+	{"redis.url", "\"http://127.0.0.1:6379\"",
+	 "redis.url: must be redis://host:port[/db], got \"http://127.0.0.1:6379\""},
+	{"redis", NULL, "redis: missing required key"},
+	{"grant_key", "42", "grant_key: must be a string, got number"},
+	{"grant_key", "\"nope.key\"", "grant_key: cannot read $D/nope.key: No such file or directory"},
+	{"cas[1].cert", "\"missing.crt\"",
+	 "cas[1].cert: cannot read $D/missing.crt: No such file or directory"},
+	{"cas[1].cert", "\"garbage.crt\"",
+	 "cas[1].cert: must be a PEM certificate, got unparsable data in $D/garbage.crt"},
+	{"cas[1].cert", "\"leaf.crt\"",
+	 "cas[1].cert: must be a CA certificate (basicConstraints CA:TRUE), got one without it in "
+	 "$D/leaf.crt"},
+	{"cas[0].cert", "\"int.crt\"",
+	 "cas[0].cert: must be self-signed for a root, got a certificate in $D/int.crt that its own "
+	 "key does not verify"},
+	{"cas[1].cert", "\"bad-int.crt\"",
+	 "cas[1].cert: must be signed by the key of parent \"root\", got $D/bad-int.crt whose "
+	 "signature it does not verify"},
+	{"cas[1].key", "\"other.key\"",
+	 "cas[1].key: must match the certificate of cas[1].cert, got the key in $D/other.key that "
+	 "does not"},
+	{"cas[1].key", "\"open.key\"",
+	 "cas[1].key: file $D/open.key must not be accessible by group or others (chmod 600), got "
+	 "mode 0644"},
+	{"cas[1].key", "\"garbage.key\"",
+	 "cas[1].key: must be an unencrypted PEM private key, got unparsable data in "
+	 "$D/garbage.key"},
+};
+
+/* Every case runs (one process, one PKI); each mismatch is printed, then the test fails. */
+TEST(config_broken_table)
+{
+	struct config *cfg;
+	char err[CONFIG_ERR_MAX], want[MSG_MAX], tmpl[MSG_MAX];
+	size_t i, bad = 0;
+
+	setup();
+	for (i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
+		mutate(broken[i].path, broken[i].value);
+		snprintf(tmpl, sizeof(tmpl), "$D/config.json: %s", broken[i].msg);
+		expand(tmpl, want);
+		cfg = NULL;
+		if (config_load(cfg_path, CONFIG_LOAD_KEYS, &cfg, err) == 0) {
+			config_free(cfg);
+			snprintf(err, sizeof(err), "(loaded)");
+		}
+		if (strcmp(err, want) != 0) {
+			fprintf(stderr, "case %zu (%s):\n    got:      %s\n    expected: %s\n", i,
+				broken[i].path, err, want);
+			bad++;
+		}
+	}
+	rm_rf();
+	if (bad > 0)
+		test_fail(__FILE__, __LINE__, "%zu of %zu broken configs gave another message", bad,
+			  i);
+}
+
+TEST(config_broken_syntax)
+{
+	static const char text[] = "{\n  \"listen\": {\n    \"gateway\": \"x\",,\n  }\n}\n";
+
+	setup();
+	write_file("config.json", text, strlen(text), OPEN_MODE);
+	load_fails(0, "line 3, column 21: invalid JSON");
+	write_file("config.json", "[]", 2, OPEN_MODE);
+	load_fails(0, "must be an object, got array");
+	write_file("config.json", "{} x", 4, OPEN_MODE);
+	load_fails(0, "line 1, column 4: invalid JSON");
+	write_file("config.json", "{\"redis\": 1, \"redis\": 2}", 24, OPEN_MODE);
+	load_fails(0, "redis: duplicate key");
+	unlink(cfg_path);
+	load_fails(0, "cannot read: No such file or directory");
+	rm_rf();
+}
+
+TEST(config_broken_parent_cycle)
+{
+	setup();
+	mutate2("cas[1].parent", "\"approval\"", "cas[2].parent", "\"issuing\"");
+	load_fails(0, "cas[1].parent: must lead to a root, got a cycle through \"approval\"");
+	rm_rf();
+}
+
+TEST(config_grant_key_rules)
+{
+	unsigned char raw[32];
+	struct config *cfg;
+
+	setup();
+	write_file("grant.key", grant_hex, strlen(grant_hex), OPEN_MODE);
+	load_fails(0, "grant_key: file $D/grant.key must not be accessible by group or others "
+		      "(chmod 600), got mode 0644");
+	write_file("grant.key", "abcd\n", 5, SECRET_MODE);
+	load_fails(0, "grant_key: file $D/grant.key must hold 32 raw bytes or 64 hex digits, got a "
+		      "different length");
+	write_file("grant.key", "zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+		   64, SECRET_MODE);
+	load_fails(0, "grant_key: file $D/grant.key must hold 32 raw bytes or 64 hex digits, got a "
+		      "non-hex character");
+	/* Raw bytes and hex with a newline both load. */
+	memset(raw, 0xab, sizeof(raw));
+	write_file("grant.key", raw, sizeof(raw), SECRET_MODE);
+	cfg = load_ok(0);
+	CHECK(cfg->grant_key_loaded);
+	CHECK(memcmp(cfg->grant_key, raw, sizeof(raw)) == 0);
+	config_free(cfg);
+	write_file("grant.key", "0001020304050607080910111213141516171819202122232425262728293031\n",
+		   65, SECRET_MODE);
+	cfg = load_ok(0);
+	CHECK_INT(cfg->grant_key[1], 0x01);
+	CHECK_INT(cfg->grant_key[31], 0x31);
+	config_free(cfg);
+	rm_rf();
+}
+
+TEST(config_valid_loads)
+{
+	struct config *cfg;
+	const struct ca *root, *iss, *appr;
+
+	setup();
+	cfg = load_ok(CONFIG_LOAD_KEYS);
+	CHECK_STR(cfg->path, cfg_path);
+	CHECK_INT(cfg->ncas, 3);
+	CHECK_INT(cfg->nusers, 5);
+	CHECK_INT(cfg->ntenants, 2);
+	root = config_ca_find(cfg, "root");
+	iss = config_ca_find(cfg, "issuing");
+	appr = config_ca_find(cfg, "approval");
+	CHECK(root != NULL && iss != NULL && appr != NULL);
+	CHECK(config_ca_find(cfg, "nope") == NULL);
+	CHECK_INT(root->type, CA_ROOT);
+	CHECK_INT(iss->type, CA_INTERMEDIATE);
+	CHECK_STR(iss->parent, "root");
+	CHECK(root->key != NULL && iss->key != NULL);
+	CHECK(root->chain != NULL);
+	CHECK_INT(sk_X509_num(root->chain), 0);
+	CHECK_INT(sk_X509_num(iss->chain), 1);
+	CHECK_INT(X509_cmp(sk_X509_value(iss->chain, 0), root->cert), 0);
+	CHECK_STR(iss->common_name, "Test Issuing");
+	CHECK_STR(iss->organization, "Test Org");
+	CHECK_STR(iss->country, "US");
+	CHECK(iss->cert_path[0] == '/');
+	CHECK(strstr(iss->cert_path, "/int.crt") != NULL);
+	CHECK(iss->api_issuance);
+	CHECK_INT(iss->max_validity_days, 397);
+	CHECK_INT(iss->allowed_key_types, KT_RSA | KT_EC | KT_ED25519);
+	CHECK_INT(iss->allowed_key_sizes, RSA_2048 | RSA_3072 | RSA_4096);
+	CHECK_INT(iss->allowed_curves, CURVE_P256);
+	CHECK_INT(iss->allowed_extensions, EXT_SERVER_AUTH);
+	CHECK_STR(iss->selection.tenants[0], "acme");
+	CHECK(iss->selection.tenants[1] == NULL);
+	CHECK_STR(iss->selection.purposes[0], "tls");
+	CHECK_STR(iss->selection.email_patterns[0], "*@acme.example");
+	CHECK_INT(iss->selection.ncidrs, 2);
+	CHECK_INT(iss->selection.cidrs[0].family, AF_INET);
+	CHECK_INT(iss->selection.cidrs[0].prefix, 8);
+	CHECK_INT(iss->selection.cidrs[0].addr[0], 127);
+	CHECK_INT(iss->selection.cidrs[1].family, AF_INET6);
+	CHECK_INT(iss->selection.cidrs[1].addr[0], 0xfd);
+	CHECK_INT(iss->selection.priority, 10);
+	CHECK_INT(appr->status, CA_DISABLED);
+	CHECK(appr->requires_manual_approval);
+	CHECK_INT(secret_scrypt_verify("approve me", appr->approval_password_hash), 1);
+	CHECK_INT(appr->approvals_required, 2);
+	CHECK_INT(appr->approval_ttl_s, 3600);
+	CHECK_STR(cfg->tenants[1].webhooks[0].url, "http://127.0.0.1:9999/hook");
+	CHECK_STR(cfg->tenants[1].webhooks[0].secret, "s3cret");
+	CHECK_INT(cfg->tenants[0].nwebhooks, 0);
+	CHECK(cfg->grant_key_loaded);
+	CHECK_INT(cfg->grant_key[31], 0x1f);
+	config_free(cfg);
+	rm_rf();
+}
+
+TEST(config_defaults)
+{
+	struct config *cfg;
+	const struct ca *root;
+
+	setup();
+	mutate("listen", NULL);
+	cfg = load_ok(0);
+	root = config_ca_find(cfg, "root");
+	CHECK(root->key == NULL); /* keys only with CONFIG_LOAD_KEYS */
+	CHECK_INT(root->status, CA_ACTIVE);
+	CHECK(!root->api_issuance);
+	CHECK(!root->requires_manual_approval);
+	CHECK(root->approval_password_hash == NULL);
+	CHECK_INT(root->max_validity_days, CONFIG_MAX_VALIDITY_DAYS);
+	CHECK_INT(root->approvals_required, 1);
+	CHECK_INT(root->approval_ttl_s, CONFIG_DEFAULT_APPROVAL_TTL_S);
+	CHECK_INT(root->allowed_key_types, KT_RSA | KT_EC);
+	CHECK_INT(root->allowed_key_sizes, RSA_2048 | RSA_4096);
+	CHECK_INT(root->allowed_curves, CURVE_P256 | CURVE_P384);
+	CHECK_INT(root->allowed_extensions, EXT_SERVER_AUTH | EXT_CLIENT_AUTH);
+	CHECK(root->tenants != NULL && root->tenants[0] == NULL);
+	CHECK(root->users != NULL && root->users[0] == NULL);
+	CHECK(root->selection.tenants != NULL && root->selection.tenants[0] == NULL);
+	CHECK_INT(root->selection.ncidrs, 0);
+	CHECK_INT(root->selection.priority, 0);
+	CHECK_INT(root->nwebhooks, 0);
+	CHECK_STR(cfg->gateway_listen, "127.0.0.1:8080");
+	CHECK_STR(cfg->approver_listen, "127.0.0.1:8081");
+	CHECK_STR(cfg->kafka_group, "pki-workers");
+	CHECK_STR(cfg->topics.issue, "pki.issue");
+	CHECK_STR(cfg->topics.approval, "pki.approval");
+	CHECK_STR(cfg->topics.results, "pki.results");
+	CHECK_STR(cfg->topics.issued, "pki.issued");
+	CHECK_STR(cfg->topics.audit, "pki.audit");
+	CHECK_STR(cfg->topics.notify, "pki.notify");
+	CHECK_STR(cfg->topics.dlq, "pki.issue.dlq");
+	CHECK_STR(cfg->redis_prefix, "pki:");
+	CHECK(config_user_find(cfg, "alice")->cas[0] == NULL);
+	config_free(cfg);
+	rm_rf();
+}
+
+TEST(config_keys_checked_only_when_loaded)
+{
+	struct config *cfg;
+
+	setup();
+	/* A world-readable or wrong key is not read at all without CONFIG_LOAD_KEYS. */
+	mutate("cas[1].key", "\"open.key\"");
+	cfg = load_ok(0);
+	CHECK(config_ca_find(cfg, "issuing")->key == NULL);
+	config_free(cfg);
+	load_fails(CONFIG_LOAD_KEYS, "cas[1].key: file $D/open.key must not be accessible by group "
+				     "or others (chmod 600), got mode 0644");
+	rm_rf();
+}
+
+TEST(config_env_overrides)
+{
+	struct config *cfg;
+
+	setup();
+	setenv("PKI_KAFKA_BROKERS", "10.0.0.1:9092,10.0.0.2:9092", 1);
+	setenv("PKI_REDIS_URL", "redis://10.0.0.3:6379/2", 1);
+	setenv("PKI_REDIS_PREFIX", "test:", 1);
+	setenv("PKI_GATEWAY_LISTEN", "0.0.0.0:28080", 1);
+	setenv("PKI_APPROVER_LISTEN", "[::1]:28081", 1);
+	cfg = load_ok(0);
+	CHECK_STR(cfg->kafka_brokers, "10.0.0.1:9092,10.0.0.2:9092");
+	CHECK_STR(cfg->redis_url, "redis://10.0.0.3:6379/2");
+	CHECK_STR(cfg->redis_prefix, "test:");
+	CHECK_STR(cfg->gateway_listen, "0.0.0.0:28080");
+	CHECK_STR(cfg->approver_listen, "[::1]:28081");
+	config_free(cfg);
+	setenv("PKI_REDIS_URL", "localhost", 1);
+	load_fails(0, "redis.url (from environment PKI_REDIS_URL): must be redis://host:port[/db], "
+		      "got \"localhost\"");
+	/* Empty means unset. */
+	setenv("PKI_REDIS_URL", "", 1);
+	cfg = load_ok(0);
+	CHECK_STR(cfg->redis_url, "redis://127.0.0.1:16379/0");
+	config_free(cfg);
+	rm_rf();
+}
+
+TEST(config_default_path)
+{
+	unsetenv("PKI_CONFIG");
+	CHECK_STR(config_default_path(), "var/demo/config.json");
+	setenv("PKI_CONFIG", "/etc/pki/config.json", 1);
+	CHECK_STR(config_default_path(), "/etc/pki/config.json");
+}
+
+TEST(config_user_by_key)
+{
+	struct config *cfg;
+	const struct user *u;
+
+	setup();
+	cfg = load_ok(0);
+	u = config_user_by_key(cfg, "alice-key");
+	CHECK(u != NULL);
+	CHECK_STR(u->name, "alice");
+	CHECK_STR(config_user_by_key(cfg, "audit-key")->name, "audit");
+	CHECK(config_user_by_key(cfg, "alice-key ") == NULL);
+	CHECK(config_user_by_key(cfg, "") == NULL);
+	CHECK(config_user_by_key(cfg, NULL) == NULL);
+	CHECK(config_user_find(cfg, "bob") == &cfg->users[1]);
+	CHECK(config_user_find(cfg, "nobody") == NULL);
+	config_free(cfg);
+	rm_rf();
+}
+
+TEST(config_user_may_use)
+{
+	struct config *cfg;
+	const struct ca *root, *iss, *appr;
+	const struct user *alice, *bob, *admin, *super, *audit;
+	char *scoped_cas[] = {"root", NULL}, *none[] = {NULL};
+	struct user scoped;
+
+	setup();
+	cfg = load_ok(0);
+	root = config_ca_find(cfg, "root");
+	iss = config_ca_find(cfg, "issuing");
+	appr = config_ca_find(cfg, "approval");
+	alice = config_user_find(cfg, "alice");
+	bob = config_user_find(cfg, "bob");
+	admin = config_user_find(cfg, "admin");
+	super = config_user_find(cfg, "super");
+	audit = config_user_find(cfg, "audit");
+	/* alice: issuing by tenant acme, approval by the CA's user list. */
+	CHECK_INT(config_user_may_use(alice, iss), 1);
+	CHECK_INT(config_user_may_use(alice, appr), 1);
+	CHECK_INT(config_user_may_use(alice, root), 0);
+	/* bob: approval by tenant globex, issuing by his own cas list. */
+	CHECK_INT(config_user_may_use(bob, appr), 1);
+	CHECK_INT(config_user_may_use(bob, iss), 1);
+	CHECK_INT(config_user_may_use(bob, root), 0);
+	/* admin scoped to globex: own tenant's CA, globex CAs, not the tenant-less root. */
+	CHECK_INT(config_user_may_use(admin, iss), 1);
+	CHECK_INT(config_user_may_use(admin, appr), 1);
+	CHECK_INT(config_user_may_use(admin, root), 0);
+	/* admin without scope: everything. */
+	CHECK_INT(config_user_may_use(super, root), 1);
+	CHECK_INT(config_user_may_use(super, appr), 1);
+	/* auditors never request, even from their tenant's CA. */
+	CHECK_INT(config_user_may_use(audit, iss), 0);
+	/* admin_cas limits an admin to the listed CAs. */
+	scoped = *super;
+	scoped.tenant = "initech";
+	scoped.admin_cas = scoped_cas;
+	scoped.admin_tenants = none;
+	CHECK_INT(config_user_may_use(&scoped, root), 1);
+	CHECK_INT(config_user_may_use(&scoped, iss), 0);
+	CHECK_INT(config_user_may_use(NULL, iss), 0);
+	CHECK_INT(config_user_may_use(alice, NULL), 0);
+	config_free(cfg);
+	rm_rf();
+}
