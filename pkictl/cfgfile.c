@@ -188,8 +188,10 @@ cfgfile_check_refs(struct cfgfile *cf, const char *flag, const cJSON *list, cons
 {
 	const cJSON *it;
 
-	cJSON_ArrayForEach(it, list) if (cfgfile_find(cf, key, field, it->valuestring) == NULL)
+	cJSON_ArrayForEach(it, list)
 	{
+		if (cfgfile_find(cf, key, field, it->valuestring) != NULL)
+			continue;
 		pk_err("%s: \"%s\" matches no %s[].%s in %s", flag, it->valuestring, key, field,
 		       cf->path);
 		return -1;
