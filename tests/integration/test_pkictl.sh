@@ -112,6 +112,14 @@ check pkictl_intermediate_clamped_notafter [ "$(openssl x509 -in "$cas/int-short
 check pkictl_intermediate_signed_sha256_by_rsa grep -q 'sha256WithRSAEncryption' \
 	<<<"$(openssl x509 -in "$cas/int-short.crt" -noout -text)"
 
+# Three levels: a pathlen-1 intermediate signs a pathlen-0 one.
+check pkictl_intermediate_pathlen1 ctl ca init-intermediate --id int-mid --parent root \
+	--name "Middle" --path-len 1
+check pkictl_intermediate_under_intermediate ctl ca init-intermediate --id int-low --parent int-mid \
+	--name "Low" --key rsa2048
+check pkictl_three_level_chain openssl verify -x509_strict -CAfile "$cas/root.crt" \
+	-untrusted "$cas/int-mid.crt" "$cas/int-low.crt"
+
 # Manual approval with a password from a file and a full policy.
 printf 'correct horse battery\n' >"$work/pw"
 check pkictl_intermediate_manual ctl ca init-intermediate --id int-manual --parent root \
@@ -183,6 +191,7 @@ refusals=(
 	"--parent|ca init-intermediate --id i9 --parent nope --name I9"
 	"--parent|ca init-intermediate --id i9 --parent int-ec-p256 --name I9"
 	"--path-len|ca init-intermediate --id i9 --parent rsaroot --name I9 --path-len 1"
+	"--parent|ca init-intermediate --id i9 --parent int-low --name I9"
 	"--tenants|ca init-intermediate --id i9 --parent root --name I9 --tenants nope"
 	"--users|ca init-intermediate --id i9 --parent root --name I9 --users nobody"
 	"--extensions|ca init-intermediate --id i9 --parent root --name I9 --extensions ocsp_signing"
