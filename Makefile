@@ -36,7 +36,11 @@ $(BUILD)/pki-worker: $(patsubst %.c,$(BUILD)/%.o,$(wildcard workers/*.c)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/pki-approver: $(patsubst %.c,$(BUILD)/%.o,$(wildcard approver/*.c)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/pkictl: $(patsubst %.c,$(BUILD)/%.o,$(wildcard pkictl/*.c)) $(LIB)
+# pkictl's objects live apart: $(BUILD)/pkictl is the binary itself.
+$(BUILD)/pkictl.obj/%.o: pkictl/%.c $(wildcard common/*.h) $(wildcard pkictl/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/pkictl: $(patsubst pkictl/%.c,$(BUILD)/pkictl.obj/%.o,$(wildcard pkictl/*.c)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -1,0 +1,174 @@
+/* pkictl: private interfaces shared by the command files. */
+#ifndef PKICTL_EXTERN_H
+#define PKICTL_EXTERN_H
+
+#include <cJSON.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define PKICTL_ID_MAX 64       /* ids of CAs, tenants and users; also file names */
+#define PKICTL_NAME_MAX 128    /* display names */
+#define PKICTL_CN_MAX 64       /* X.520 ub-common-name */
+#define PKICTL_ORG_MAX 64      /* X.520 ub-organization-name */
+#define PKICTL_EMAIL_MAX 254   /* RFC 5321 path limit */
+#define PKICTL_PASSWORD_MIN 8
+#define PKICTL_PASSWORD_MAX 1024
+#define PKICTL_CA_DAYS_MAX 9125 /* 25 years: the longest CA certificate we write */
+#define PKICTL_ROOT_DAYS_DEFAULT 3650
+#define PKICTL_INT_DAYS_DEFAULT 1825
+#define PKICTL_PATHLEN_MAX 8
+#define PKICTL_APPROVALS_MAX 10 /* the bounds config_load enforces */
+#define PKICTL_APPROVAL_TTL_MIN 60
+#define PKICTL_APPROVAL_TTL_MAX (30L * 24 * 3600)
+#define PKICTL_PRIORITY_MAX 1000
+#define PKICTL_SERIAL_BYTES 20 /* 159 random bits, positive, the RFC 5280 maximum length */
+#define PKICTL_GRANT_KEY_BYTES 32
+#define PKICTL_FLAGS_MAX 32
+
+/* ---- errors (err.c) ---- */
+
+/* Prints "pkictl: <message>" on stderr. */
+void pk_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "pkictl: <what>: <OpenSSL error queue>" on stderr and clears the queue. */
+void pk_sslerr(const char *what);
+
+/* ---- command-line flags (args.c) ---- */
+
+struct flag {
+	const char *name;    /* "--id" */
+	const char *metavar; /* "ID"; NULL for a boolean flag */
+	const char *help;
+	const char **value;  /* valued flags: set to the argument */
+	int *set;            /* boolean flags: set to 1 */
+	int required;
+};
+
+struct command {
+	const char *group; /* "ca", or NULL for a top-level command */
+	const char *name;  /* "init-root" */
+	const char *usage; /* one line after the command name */
+	const char *summary;
+	int (*run)(const struct command *cmd, int argc, char **argv);
+};
+
+/*
+ * Parses argv (after the command words) against flags plus the common
+ * --config PATH and --help. Returns 0 with *config_path set (default from the
+ * environment), 1 when help was printed, -1 after printing an error.
+ */
+int args_parse(const struct command *cmd, const struct flag *flags, size_t nflags, int argc,
+	       char **argv, const char **config_path);
+/* Prints the command's usage and flag table on stdout. */
+void args_help(const struct command *cmd, const struct flag *flags, size_t nflags);
+/* "pkictl ca init-root" into buf. Returns buf. */
+const char *args_cmdname(const struct command *cmd, char *buf, size_t len);
+
+/* ---- values (values.c) ---- */
+
+typedef int (*item_check_fn)(const char *flag, const char *item);
+
+/* 0 if s is an id (1..PKICTL_ID_MAX of [A-Za-z0-9._-], starting with a letter or digit). */
+int check_id(const char *flag, const char *s);
+/* 0 if s is printable UTF-8 text of 1..max bytes, no control characters. */
+int check_text(const char *flag, const char *s, size_t max);
+int check_email(const char *flag, const char *s);
+int check_country(const char *flag, const char *s);
+/* "host:port" with port 1..65535. */
+int check_hostport(const char *flag, const char *s);
+/* Parses a decimal integer in [min, max] into *out. */
+int parse_int(const char *flag, const char *s, long min, long max, long *out);
+/* Splits "a,b" into a new cJSON array of strings, each passing check (may be NULL). */
+int parse_list(const char *flag, const char *s, item_check_fn check, cJSON **out);
+/* Same, for integers each in the set allowed (n entries). */
+int parse_int_list(const char *flag, const char *s, const long *allowed, size_t n, cJSON **out);
+/* Reads one line (without its newline) of at most PKICTL_PASSWORD_MAX bytes. Caller frees. */
+int read_secret_line(int fd, const char *what, char **out);
+
+/* ---- the JSON config file (cfgfile.c) ---- */
+
+struct cfgfile {
+	char *path;  /* as given */
+	char *dir;   /* its directory */
+	cJSON *root;
+	mode_t mode; /* mode to write with */
+	char **created; /* files made for this change, removed unless committed */
+	size_t ncreated;
+	int committed;
+	int is_new; /* from cfgfile_new: commit must not replace an existing file */
+};
+
+/* Reads and parses path. Returns 0 and *out (cfgfile_free), or -1 after printing an error. */
+int cfgfile_open(const char *path, struct cfgfile **out);
+/* A new, not yet existing config at path holding root (ownership passes). */
+int cfgfile_new(const char *path, cJSON *root, struct cfgfile **out);
+/*
+ * Writes the document to a temporary file beside path, validates it with
+ * config_load(CONFIG_LOAD_KEYS) and renames it into place (for a new config:
+ * links, so an existing file is never replaced). Returns 0, or -1 after
+ * printing the validation error; on failure the old file is untouched.
+ */
+int cfgfile_commit(struct cfgfile *cf);
+/* Frees; files registered with cfgfile_track are removed unless committed. */
+void cfgfile_free(struct cfgfile *cf);
+/* Registers a file created for this change. Returns 0 or -1. */
+int cfgfile_track(struct cfgfile *cf, const char *path);
+/* Absolute or config-relative path rel resolved against cf->dir. Caller frees. */
+char *cfgfile_resolve(const struct cfgfile *cf, const char *rel);
+/* The array at key in the root object, created when missing; NULL if key holds a non-array. */
+cJSON *cfgfile_array(struct cfgfile *cf, const char *key);
+/* The object in array key whose field equals value, or NULL. */
+cJSON *cfgfile_find(struct cfgfile *cf, const char *key, const char *field, const char *value);
+/* 0 if every string in list names an object in array key (by field); else prints an error. */
+int cfgfile_check_refs(struct cfgfile *cf, const char *flag, const cJSON *list, const char *key,
+		       const char *field);
+/* Makes dir (and missing parents) with mode. Returns 0 or -1 after printing an error. */
+int mkdirs(const char *dir, mode_t mode);
+
+/* ---- keys and CA certificates (cert.c) ---- */
+
+struct keyspec {
+	const char *name; /* "rsa2048", "ec-p256", ... */
+	const char *alg;  /* "RSA" or "EC" */
+	int bits;
+	const char *curve; /* "P-256", NULL for RSA */
+};
+
+struct ca_params {
+	const char *cn;
+	const char *org;     /* may be NULL */
+	const char *country; /* may be NULL */
+	long days;
+	int pathlen;         /* -1: no pathLenConstraint */
+	const char *key_usage; /* OpenSSL config syntax, e.g. "critical,keyCertSign,cRLSign" */
+};
+
+/* Looks up a --key name. Returns NULL for an unknown one. */
+const struct keyspec *keyspec_find(const char *name);
+/* Names of all key specs, ", "-separated, for messages. */
+const char *keyspec_names(void);
+/* Fresh key pair, or NULL after printing an error. */
+EVP_PKEY *key_generate(const struct keyspec *ks);
+/* Writes key as PKCS#8 PEM to a new file of mode 0600 (never exists before). Returns 0 or -1. */
+int key_write_new(const char *path, EVP_PKEY *key);
+int cert_write_new(const char *path, X509 *cert);
+/* Loads a PEM key or certificate. Returns NULL after printing an error. */
+EVP_PKEY *key_load(const char *path);
+X509 *cert_load(const char *path);
+/*
+ * Builds and signs a CA certificate for key. issuer and issuer_key NULL means
+ * self-signed. notAfter is clamped to the issuer's. Returns NULL after an error.
+ */
+X509 *cacert_build(const struct ca_params *p, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key);
+
+/* ---- commands ---- */
+
+int cmd_init(const struct command *cmd, int argc, char **argv);
+int cmd_tenant_add(const struct command *cmd, int argc, char **argv);
+int cmd_ca_init_root(const struct command *cmd, int argc, char **argv);
+int cmd_ca_init_intermediate(const struct command *cmd, int argc, char **argv);
+int cmd_user_add(const struct command *cmd, int argc, char **argv);
+int cmd_password_hash(const struct command *cmd, int argc, char **argv);
+
+#endif
