@@ -3,7 +3,8 @@
  * intermediates with api_issuance that the caller may use
  * (config_user_may_use). Each selection criterion of a CA (tenants,
  * purposes, email patterns, client CIDRs) that is non-empty must match the
- * query; an omitted purpose matches nothing and excludes nothing. The most
+ * query (a CA restricted to purposes serves only requests that name one of
+ * them; other criteria are always known). The most
  * specific match (most criteria matched) wins, then the higher priority,
  * then the smaller id.
  */
