@@ -28,9 +28,10 @@ struct violation {
 struct violations {
 	struct violation v[VIOLATION_MAX];
 	size_t n;
+	size_t dropped; /* violations beyond VIOLATION_MAX, not stored */
 };
 
-/* Adds a violation (dropped silently beyond VIOLATION_MAX). */
+/* Adds a violation (beyond VIOLATION_MAX only counted in dropped). */
 void violations_add(struct violations *vs, const char *code, const char *field, const char *fmt,
 		    ...) __attribute__((format(printf, 4, 5)));
 

@@ -1,0 +1,412 @@
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "log.h"
+
+#define HTTP_BODY_CHUNK 4096
+#define HTTP_POST_BUFFER 4096
+#define HTTP_MSG_MAX 1024
+
+struct http_server {
+	struct MHD_Daemon *d;
+	size_t body_max;
+	http_handler_fn fn;
+	void *app;
+};
+
+/* Per-request state kept by MHD between calls of the access handler. */
+struct http_conn_state {
+	char *body;
+	size_t len, cap;
+	int too_large;
+};
+
+static void
+http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[HTTP_MSG_MAX];
+	size_t n;
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	log_warn("http: %s", buf);
+}
+
+static void
+http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+	       enum MHD_RequestTerminationCode toe)
+{
+	struct http_conn_state *st = *con_cls;
+
+	if (st == NULL)
+		return;
+	free(st->body);
+	free(st);
+	*con_cls = NULL;
+}
+
+/* Appends data to st unless that would pass max; then only marks it. */
+static void
+http_body_append(struct http_conn_state *st, const char *data, size_t n, size_t max)
+{
+	size_t ncap;
+	char *nb;
+
+	if (st->too_large || n == 0)
+		return;
+	if (st->len + n > max) {
+		st->too_large = 1;
+		return;
+	}
+	if (st->len + n + 1 > st->cap) {
+		ncap = st->cap ? st->cap : HTTP_BODY_CHUNK;
+		while (ncap < st->len + n + 1)
+			ncap *= 2;
+		if ((nb = realloc(st->body, ncap)) == NULL) {
+			st->too_large = 1; /* treated as too large: refused, not crashed */
+			return;
+		}
+		st->body = nb;
+		st->cap = ncap;
+	}
+	memcpy(st->body + st->len, data, n);
+	st->len += n;
+	st->body[st->len] = '\0';
+}
+
+static void
+http_client_ip(struct MHD_Connection *c, char *out, size_t outlen)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+
+	snprintf(out, outlen, "unknown");
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, outlen);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a6))
+			inet_ntop(AF_INET, &a6->s6_addr[12], out, outlen);
+		else
+			inet_ntop(AF_INET6, a6, out, outlen);
+	}
+}
+
+static enum MHD_Result
+http_access(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+	    const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct http_server *s = cls;
+	struct http_conn_state *st = *con_cls;
+	struct http_req req;
+
+	if (st == NULL) {
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+		if ((st = calloc(1, sizeof(*st))) == NULL)
+			return MHD_NO;
+		*con_cls = st;
+		/* Refuse a declared oversize body before reading it. */
+		if (cl != NULL && strtoull(cl, NULL, 10) > s->body_max)
+			st->too_large = 1;
+		else
+			return MHD_YES;
+	}
+	if (*upload_data_size != 0) {
+		http_body_append(st, upload_data, *upload_data_size, s->body_max);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	memset(&req, 0, sizeof(req));
+	req.conn = c;
+	req.method = method;
+	req.path = url;
+	req.body = st->body;
+	req.body_len = st->len;
+	http_client_ip(c, req.client_ip, sizeof(req.client_ip));
+	if (st->too_large)
+		http_reply_error(&req, 413, "body_too_large", NULL, NULL, NULL,
+				 "request body exceeds %zu bytes", s->body_max);
+	else
+		s->fn(s->app, &req);
+	if (!req.replied)
+		http_reply_error(&req, 500, "internal", NULL, NULL, NULL, "no response produced");
+	return MHD_YES;
+}
+
+/* Fills ss from "host:port" / "[v6]:port". 0 or -1 with err. */
+static int
+http_listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen, char *err)
+{
+	char host[256];
+	const char *colon, *h = listen;
+	size_t hlen;
+	struct addrinfo hints, *res = NULL;
+	int rc;
+
+	if ((colon = strrchr(listen, ':')) == NULL || colon[1] == '\0') {
+		snprintf(err, HTTP_ERR_MAX, "listen: expected host:port, got \"%s\"", listen);
+		return -1;
+	}
+	hlen = (size_t)(colon - listen);
+	if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+		h++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(host)) {
+		snprintf(err, HTTP_ERR_MAX, "listen: bad host in \"%s\"", listen);
+		return -1;
+	}
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((rc = getaddrinfo(host, colon + 1, &hints, &res)) != 0) {
+		snprintf(err, HTTP_ERR_MAX, "listen: \"%s\": %s", listen, gai_strerror(rc));
+		return -1;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*sslen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+struct http_server *
+http_start(const char *listen, size_t body_max, http_handler_fn fn, void *app, char *err)
+{
+	struct http_server *s = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
+			 MHD_USE_ERROR_LOG;
+
+	if (http_listen_parse(listen, &ss, &sslen, err) < 0)
+		return NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, HTTP_ERR_MAX, "http: out of memory");
+		return NULL;
+	}
+	s->body_max = body_max;
+	s->fn = fn;
+	s->app = app;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	/* The logger goes first so that every MHD message is a JSON line. */
+	s->d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, s, MHD_OPTION_EXTERNAL_LOGGER,
+				http_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
+				MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL, MHD_OPTION_END);
+	if (s->d == NULL) {
+		snprintf(err, HTTP_ERR_MAX, "http: cannot listen on %s (address in use?)", listen);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+http_stop(struct http_server *s)
+{
+	if (s == NULL)
+		return;
+	MHD_stop_daemon(s->d);
+	free(s);
+}
+
+const char *
+http_header(struct http_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+http_query(struct http_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+int
+http_reply(struct http_req *req, unsigned status, const char *content_type, const char *body,
+	   size_t len, const char *const *headers)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ok;
+	size_t i;
+
+	r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return -1;
+	if (content_type != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	for (i = 0; headers != NULL && headers[i] != NULL && headers[i + 1] != NULL; i += 2)
+		MHD_add_response_header(r, headers[i], headers[i + 1]);
+	ok = MHD_queue_response(req->conn, status, r);
+	MHD_destroy_response(r);
+	req->replied = 1;
+	req->status = status;
+	return ok == MHD_YES ? 0 : -1;
+}
+
+int
+http_reply_json(struct http_req *req, unsigned status, const cJSON *json,
+		const char *const *headers)
+{
+	char *s = cJSON_PrintUnformatted(json);
+	int rc;
+
+	if (s == NULL)
+		return http_reply(req, 500, "text/plain", "out of memory\n", 14, NULL);
+	rc = http_reply(req, status, "application/json", s, strlen(s), headers);
+	free(s);
+	return rc;
+}
+
+int
+http_reply_error(struct http_req *req, unsigned status, const char *code, const char *field,
+		 cJSON *extra, const char *const *headers, const char *fmt, ...)
+{
+	char msg[HTTP_MSG_MAX];
+	cJSON *o = cJSON_CreateObject(), *e = cJSON_CreateObject(), *it;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cJSON_AddStringToObject(e, "code", code);
+	cJSON_AddStringToObject(e, "message", msg);
+	if (field != NULL)
+		cJSON_AddStringToObject(e, "field", field);
+	else
+		cJSON_AddNullToObject(e, "field");
+	cJSON_AddItemToObject(o, "error", e);
+	if (extra != NULL) {
+		while ((it = extra->child) != NULL) {
+			cJSON_DetachItemViaPointer(extra, it);
+			cJSON_AddItemToObject(o, it->string, it);
+		}
+		cJSON_Delete(extra);
+	}
+	rc = http_reply_json(req, status, o, headers);
+	cJSON_Delete(o);
+	return rc;
+}
+
+/* Form fields being collected by the post processor. */
+struct http_form {
+	char *names[HTTP_FORM_FIELDS_MAX];
+	char *vals[HTTP_FORM_FIELDS_MAX];
+	size_t lens[HTTP_FORM_FIELDS_MAX];
+	size_t n;
+	int overflow;
+};
+
+static enum MHD_Result
+http_form_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+	       const char *content_type, const char *transfer_encoding, const char *data,
+	       uint64_t off, size_t size)
+{
+	struct http_form *f = cls;
+	size_t i;
+	char *nv;
+
+	for (i = 0; i < f->n; i++)
+		if (strcmp(f->names[i], key) == 0)
+			break;
+	if (i == f->n) {
+		if (f->n == HTTP_FORM_FIELDS_MAX) {
+			f->overflow = 1;
+			return MHD_NO;
+		}
+		if ((f->names[i] = strdup(key)) == NULL)
+			return MHD_NO;
+		f->vals[i] = NULL;
+		f->lens[i] = 0;
+		f->n++;
+	}
+	if (off == 0)
+		f->lens[i] = 0; /* a repeated name: the last value wins */
+	if (f->lens[i] + size > HTTP_FORM_VALUE_MAX) {
+		f->overflow = 1;
+		return MHD_NO;
+	}
+	if ((nv = realloc(f->vals[i], f->lens[i] + size + 1)) == NULL)
+		return MHD_NO;
+	memcpy(nv + f->lens[i], data, size);
+	f->lens[i] += size;
+	nv[f->lens[i]] = '\0';
+	f->vals[i] = nv;
+	return MHD_YES;
+}
+
+cJSON *
+http_form_parse(struct http_req *req, char *err)
+{
+	struct MHD_PostProcessor *pp = NULL;
+	struct http_form f;
+	cJSON *o = NULL, *ret = NULL;
+	size_t i;
+
+	memset(&f, 0, sizeof(f));
+	if ((pp = MHD_create_post_processor(req->conn, HTTP_POST_BUFFER, http_form_iter, &f)) ==
+	    NULL) {
+		snprintf(err, HTTP_ERR_MAX, "form body: unsupported encoding or missing boundary");
+		goto out;
+	}
+	if (req->body_len > 0 && MHD_post_process(pp, req->body, req->body_len) != MHD_YES) {
+		snprintf(err, HTTP_ERR_MAX, "form body: %s",
+			 f.overflow ? "too many fields or a field too long" : "malformed");
+		goto out;
+	}
+	o = cJSON_CreateObject();
+	for (i = 0; i < f.n; i++)
+		cJSON_AddStringToObject(o, f.names[i], f.vals[i] != NULL ? f.vals[i] : "");
+	ret = o;
+	o = NULL;
+out:
+	if (pp != NULL)
+		MHD_destroy_post_processor(pp);
+	for (i = 0; i < f.n; i++) {
+		free(f.names[i]);
+		free(f.vals[i]);
+	}
+	cJSON_Delete(o);
+	return ret;
+}
+
+void
+http_content_type(struct http_req *req, char *out, size_t outlen)
+{
+	const char *ct = http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+	size_t i = 0;
+
+	if (outlen == 0)
+		return;
+	if (ct != NULL) {
+		while (*ct == ' ')
+			ct++;
+		for (; ct[i] != '\0' && ct[i] != ';' && ct[i] != ' ' && i + 1 < outlen; i++)
+			out[i] = (char)tolower((unsigned char)ct[i]);
+	}
+	out[i] = '\0';
+}

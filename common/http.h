@@ -1,0 +1,89 @@
+/*
+ * HTTP server helpers over libmicrohttpd.
+ *
+ * Threading: one thread per connection (MHD_USE_THREAD_PER_CONNECTION with
+ * an internal polling thread). Handlers may block: a long-poll waits on a
+ * condition variable in its own connection thread without holding up any
+ * other client, and each thread can keep its own Redis connection
+ * (redis_thread). The cost is a thread per open connection, bounded by
+ * HTTP_MAX_CONNECTIONS.
+ */
+#ifndef PKI_HTTP_H
+#define PKI_HTTP_H
+
+#include <cJSON.h>
+#include <netinet/in.h>
+#include <stddef.h>
+
+#define HTTP_ERR_MAX 256
+#define HTTP_MAX_CONNECTIONS 2048
+#define HTTP_CONNECTION_TIMEOUT_S 60
+#define HTTP_FORM_FIELDS_MAX 32
+#define HTTP_FORM_VALUE_MAX (64 * 1024)
+
+struct MHD_Connection;
+
+/* One request, complete with its body, handed to the handler. */
+struct http_req {
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *path;     /* without the query string */
+	const char *body;     /* NUL-terminated; NULL when empty */
+	size_t body_len;
+	char client_ip[INET6_ADDRSTRLEN];
+	int replied;          /* set by http_reply* */
+	unsigned status;      /* the status replied with */
+};
+
+/*
+ * Called once per request after the whole body arrived (bodies over the
+ * server's cap are answered 413 without calling it). Must answer with one of
+ * the http_reply* calls. Runs in the connection's own thread.
+ */
+typedef void (*http_handler_fn)(void *app, struct http_req *req);
+
+struct http_server;
+
+/*
+ * Listens on "host:port" (IPv4 or [IPv6]) and serves requests with fn(app, req).
+ * body_max caps request bodies. Returns NULL with a message in err (HTTP_ERR_MAX).
+ * Stop with http_stop.
+ */
+struct http_server *http_start(const char *listen, size_t body_max, http_handler_fn fn,
+			       void *app, char *err);
+/* Stops accepting, waits for connection threads, frees. NULL is safe. */
+void http_stop(struct http_server *s);
+
+/* Request header or query argument; NULL when absent. Valid during the handler. */
+const char *http_header(struct http_req *req, const char *name);
+const char *http_query(struct http_req *req, const char *name);
+
+/*
+ * Queues a response. headers: NULL or a NULL-terminated list of name, value
+ * pairs. body is copied. Returns 0 or -1.
+ */
+int http_reply(struct http_req *req, unsigned status, const char *content_type, const char *body,
+	       size_t len, const char *const *headers);
+/* Serializes json (not consumed) as application/json. */
+int http_reply_json(struct http_req *req, unsigned status, const cJSON *json,
+		    const char *const *headers);
+/*
+ * Answers {"error": {"code", "message", "field"}} (field null when NULL);
+ * extra (may be NULL, consumed) is merged into the top-level object, e.g. a
+ * "violations" array.
+ */
+int http_reply_error(struct http_req *req, unsigned status, const char *code, const char *field,
+		     cJSON *extra, const char *const *headers, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+
+/*
+ * Parses an application/x-www-form-urlencoded or multipart/form-data body
+ * into a JSON object of string fields (repeated names keep the last value).
+ * Returns the object (caller frees with cJSON_Delete) or NULL with err.
+ */
+cJSON *http_form_parse(struct http_req *req, char *err);
+
+/* The media type of the request without parameters, lowercase, in out (outlen). */
+void http_content_type(struct http_req *req, char *out, size_t outlen);
+
+#endif

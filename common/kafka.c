@@ -1,0 +1,498 @@
+#include "kafka.h"
+
+#include <errno.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define KAFKA_POLL_MS 100          /* delivery-report thread wake-up */
+#define KAFKA_LINGER_MS "1"        /* low latency over batching */
+#define KAFKA_RECONNECT_MAX_MS "1000" /* find a restarted broker quickly */
+
+/* One synchronous send; shared by the waiter and the delivery report. */
+struct kafka_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+	int abandoned; /* the waiter gave up; the report frees it */
+	rd_kafka_resp_err_t err;
+};
+
+struct kafka_producer {
+	rd_kafka_t *rk;
+	pthread_t thread;
+	atomic_int stop;
+	pthread_mutex_t health_mu;
+	int health_up;
+	long long health_checked_ms; /* 0: never / invalidated */
+	atomic_ullong delivered, failed;
+};
+
+struct kafka_consumer {
+	rd_kafka_t *rk;
+	void (*on_assign)(void *arg, int npartitions);
+	void *arg;
+};
+
+static long long
+kafka_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Routes librdkafka's own log lines into the JSON log. */
+static void
+kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	log_msg(level <= 3 ? LOG_ERROR : level <= 5 ? LOG_WARN : LOG_DEBUG, NULL,
+		"kafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+static void
+kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct kafka_producer *p = opaque;
+
+	log_warn("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
+	if (p != NULL && (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+			  err == RD_KAFKA_RESP_ERR__TRANSPORT)) {
+		pthread_mutex_lock(&p->health_mu);
+		p->health_checked_ms = 0; /* next check goes to the broker */
+		if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+			p->health_up = 0;
+		pthread_mutex_unlock(&p->health_mu);
+	}
+}
+
+static void
+kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct kafka_producer *p = opaque;
+	struct kafka_wait *w = m->_private;
+	int free_it = 0;
+
+	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		p->delivered++;
+	} else {
+		p->failed++;
+		log_warn("kafka: delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
+			 rd_kafka_err2str(m->err));
+	}
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->err = m->err;
+	w->done = 1;
+	free_it = w->abandoned;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	if (free_it) {
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cv);
+		free(w);
+	}
+}
+
+static void *
+kafka_poll_thread(void *arg)
+{
+	struct kafka_producer *p = arg;
+
+	while (!p->stop)
+		rd_kafka_poll(p->rk, KAFKA_POLL_MS);
+	return NULL;
+}
+
+/* Sets name=value on conf; 0 or -1 with err filled. */
+static int
+kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err)
+{
+	char e[KAFKA_ERR_MAX / 2];
+
+	if (rd_kafka_conf_set(conf, name, value, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+		snprintf(err, KAFKA_ERR_MAX, "kafka: %.40s=%.60s: %.120s", name, value, e);
+		return -1;
+	}
+	return 0;
+}
+
+struct kafka_producer *
+kafka_producer_new(const char *brokers, const char *client_id, char *err)
+{
+	static const char *const opts[][2] = {
+		{"enable.idempotence", "true"},
+		{"acks", "all"},
+		{"linger.ms", KAFKA_LINGER_MS},
+		{"reconnect.backoff.max.ms", KAFKA_RECONNECT_MAX_MS},
+	};
+	struct kafka_producer *p = NULL, *ret = NULL;
+	rd_kafka_conf_t *conf = NULL;
+	char tmo[32], e[KAFKA_ERR_MAX / 2];
+	size_t i;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		snprintf(err, KAFKA_ERR_MAX, "kafka: out of memory");
+		goto out;
+	}
+	pthread_mutex_init(&p->health_mu, NULL);
+	conf = rd_kafka_conf_new();
+	if (kafka_conf_set(conf, "bootstrap.servers", brokers, err) < 0 ||
+	    kafka_conf_set(conf, "client.id", client_id, err) < 0)
+		goto out;
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (kafka_conf_set(conf, opts[i][0], opts[i][1], err) < 0)
+			goto out;
+	snprintf(tmo, sizeof(tmo), "%d", KAFKA_MESSAGE_TIMEOUT_MS);
+	if (kafka_conf_set(conf, "message.timeout.ms", tmo, err) < 0)
+		goto out;
+	rd_kafka_conf_set_opaque(conf, p);
+	rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr_cb);
+	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+	if ((p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e))) == NULL) {
+		snprintf(err, KAFKA_ERR_MAX, "kafka: producer: %s", e);
+		goto out;
+	}
+	conf = NULL; /* owned by rk */
+	if (pthread_create(&p->thread, NULL, kafka_poll_thread, p) != 0) {
+		snprintf(err, KAFKA_ERR_MAX, "kafka: cannot start thread: %s", strerror(errno));
+		rd_kafka_destroy(p->rk);
+		p->rk = NULL;
+		goto out;
+	}
+	ret = p;
+	p = NULL;
+out:
+	if (conf != NULL)
+		rd_kafka_conf_destroy(conf);
+	if (p != NULL) {
+		pthread_mutex_destroy(&p->health_mu);
+		free(p);
+	}
+	return ret;
+}
+
+void
+kafka_producer_free(struct kafka_producer *p)
+{
+	rd_kafka_resp_err_t e;
+
+	if (p == NULL)
+		return;
+	if ((e = rd_kafka_flush(p->rk, KAFKA_FLUSH_TIMEOUT_MS)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		log_warn("kafka: flush at shutdown: %s (%d messages left)", rd_kafka_err2str(e),
+			 rd_kafka_outq_len(p->rk));
+	p->stop = 1;
+	pthread_join(p->thread, NULL);
+	rd_kafka_destroy(p->rk);
+	pthread_mutex_destroy(&p->health_mu);
+	free(p);
+}
+
+/* Queues one message with opaque w; 0 or -1 (logged). */
+static int
+kafka_send(struct kafka_producer *p, const char *topic, const char *key, const void *value,
+	   size_t len, struct kafka_wait *w)
+{
+	size_t klen = key != NULL ? strlen(key) : 0;
+	rd_kafka_resp_err_t e;
+
+	e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen),
+			      RD_KAFKA_V_VALUE((void *)value, len),
+			      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(w),
+			      RD_KAFKA_V_END);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_warn("kafka: produce to %s: %s", topic, rd_kafka_err2str(e));
+		return -1;
+	}
+	return 0;
+}
+
+int
+kafka_produce(struct kafka_producer *p, const char *topic, const char *key, const void *value,
+	      size_t len)
+{
+	return kafka_send(p, topic, key, value, len, NULL);
+}
+
+int
+kafka_produce_sync(struct kafka_producer *p, const char *topic, const char *key,
+		   const void *value, size_t len, int timeout_ms)
+{
+	struct kafka_wait *w = NULL;
+	struct timespec deadline;
+	int rc = -1, free_it = 1;
+
+	if (!kafka_producer_up(p))
+		return KAFKA_EDOWN;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return -1;
+	pthread_mutex_init(&w->mu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&w->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	if (kafka_send(p, topic, key, value, len, w) < 0)
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->mu);
+	while (!w->done)
+		if (pthread_cond_timedwait(&w->cv, &w->mu, &deadline) == ETIMEDOUT)
+			break;
+	if (!w->done) {
+		w->abandoned = 1; /* the delivery report frees it */
+		free_it = 0;
+		rc = KAFKA_ETIMEOUT;
+	} else if (w->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		rc = 0;
+	} else {
+		rc = (w->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ||
+		      w->err == RD_KAFKA_RESP_ERR__TRANSPORT)
+			     ? KAFKA_EDOWN
+			     : -1;
+	}
+	pthread_mutex_unlock(&w->mu);
+out:
+	if (free_it) {
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cv);
+		free(w);
+	}
+	return rc;
+}
+
+int
+kafka_producer_up(struct kafka_producer *p)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	long long now = kafka_now_ms();
+	rd_kafka_resp_err_t e;
+	int up;
+
+	pthread_mutex_lock(&p->health_mu);
+	if (p->health_checked_ms != 0 && now - p->health_checked_ms < KAFKA_HEALTH_CACHE_MS) {
+		up = p->health_up;
+		pthread_mutex_unlock(&p->health_mu);
+		return up;
+	}
+	/* Holding the lock: concurrent callers wait for this one answer. */
+	e = rd_kafka_metadata(p->rk, 0, NULL, &md, KAFKA_HEALTH_TIMEOUT_MS);
+	up = e == RD_KAFKA_RESP_ERR_NO_ERROR && md->broker_cnt > 0;
+	if (md != NULL)
+		rd_kafka_metadata_destroy(md);
+	if (up != p->health_up || p->health_checked_ms == 0)
+		log_msg(up ? LOG_INFO : LOG_WARN, NULL, "kafka: brokers %s%s%s", up ? "up" : "down",
+			up ? "" : ": ", up ? "" : rd_kafka_err2str(e));
+	p->health_up = up;
+	p->health_checked_ms = kafka_now_ms();
+	pthread_mutex_unlock(&p->health_mu);
+	return up;
+}
+
+void
+kafka_producer_stats(struct kafka_producer *p, struct kafka_stats *out)
+{
+	out->delivered = p->delivered;
+	out->failed = p->failed;
+}
+
+/* Commits what was stored, ignoring "nothing to commit". */
+static int
+kafka_commit_stored(rd_kafka_t *rk)
+{
+	rd_kafka_resp_err_t e = rd_kafka_commit(rk, NULL, 0);
+
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+		log_warn("kafka: commit: %s", rd_kafka_err2str(e));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+		   rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct kafka_consumer *c = opaque;
+
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		log_info("kafka: assigned %d partitions", parts->cnt);
+		rd_kafka_assign(rk, parts);
+		if (c->on_assign != NULL)
+			c->on_assign(c->arg, parts->cnt);
+	} else {
+		/* Revoked: what is done is committed before another member takes over. */
+		log_info("kafka: revoked %d partitions", parts->cnt);
+		kafka_commit_stored(rk);
+		rd_kafka_assign(rk, NULL);
+	}
+}
+
+struct kafka_consumer *
+kafka_consumer_new(const char *brokers, const char *group, const char *const *topics,
+		   const char *client_id, void (*on_assign)(void *arg, int npartitions), void *arg,
+		   char *err)
+{
+	static const char *const opts[][2] = {
+		{"enable.auto.offset.store", "false"},
+		{"enable.auto.commit", "true"},
+		{"auto.offset.reset", "earliest"},
+		{"reconnect.backoff.max.ms", KAFKA_RECONNECT_MAX_MS},
+	};
+	struct kafka_consumer *c = NULL, *ret = NULL;
+	rd_kafka_topic_partition_list_t *subs = NULL;
+	rd_kafka_conf_t *conf = NULL;
+	rd_kafka_resp_err_t e;
+	char es[KAFKA_ERR_MAX / 2];
+	size_t i;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(err, KAFKA_ERR_MAX, "kafka: out of memory");
+		goto out;
+	}
+	c->on_assign = on_assign;
+	c->arg = arg;
+	conf = rd_kafka_conf_new();
+	if (kafka_conf_set(conf, "bootstrap.servers", brokers, err) < 0 ||
+	    kafka_conf_set(conf, "group.id", group, err) < 0 ||
+	    kafka_conf_set(conf, "client.id", client_id, err) < 0)
+		goto out;
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (kafka_conf_set(conf, opts[i][0], opts[i][1], err) < 0)
+			goto out;
+	rd_kafka_conf_set_opaque(conf, c);
+	rd_kafka_conf_set_rebalance_cb(conf, kafka_rebalance_cb);
+	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+	if ((c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, es, sizeof(es))) == NULL) {
+		snprintf(err, KAFKA_ERR_MAX, "kafka: consumer: %s", es);
+		goto out;
+	}
+	conf = NULL;
+	rd_kafka_poll_set_consumer(c->rk);
+	subs = rd_kafka_topic_partition_list_new(4);
+	for (i = 0; topics[i] != NULL; i++)
+		rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
+	if ((e = rd_kafka_subscribe(c->rk, subs)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(err, KAFKA_ERR_MAX, "kafka: subscribe: %s", rd_kafka_err2str(e));
+		goto out;
+	}
+	ret = c;
+	c = NULL;
+out:
+	if (subs != NULL)
+		rd_kafka_topic_partition_list_destroy(subs);
+	if (conf != NULL)
+		rd_kafka_conf_destroy(conf);
+	if (c != NULL) {
+		if (c->rk != NULL)
+			rd_kafka_destroy(c->rk);
+		free(c);
+	}
+	return ret;
+}
+
+int
+kafka_consumer_poll(struct kafka_consumer *c, struct kafka_msg *m, int timeout_ms)
+{
+	rd_kafka_message_t *rkm = rd_kafka_consumer_poll(c->rk, timeout_ms);
+
+	if (rkm == NULL)
+		return 0;
+	if (rkm->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		int fatal = rkm->err == RD_KAFKA_RESP_ERR__FATAL;
+
+		if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			log_msg(fatal ? LOG_ERROR : LOG_WARN, NULL, "kafka: consume: %s",
+				rd_kafka_message_errstr(rkm));
+		rd_kafka_message_destroy(rkm);
+		return fatal ? -1 : 0;
+	}
+	memset(m, 0, sizeof(*m));
+	m->topic = rd_kafka_topic_name(rkm->rkt);
+	m->partition = rkm->partition;
+	m->offset = rkm->offset;
+	m->key = rkm->key;
+	m->key_len = rkm->key_len;
+	m->value = rkm->payload;
+	m->len = rkm->len;
+	m->_rkm = rkm;
+	return 1;
+}
+
+int
+kafka_consumer_done(struct kafka_consumer *c, const struct kafka_msg *m)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_resp_err_t e;
+
+	rd_kafka_topic_partition_list_add(l, m->topic, m->partition)->offset = m->offset + 1;
+	e = rd_kafka_offsets_store(c->rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_warn("kafka: store offset %s[%d]@%lld: %s", m->topic, (int)m->partition,
+			 (long long)m->offset, rd_kafka_err2str(e));
+		return -1;
+	}
+	return 0;
+}
+
+int
+kafka_consumer_commit(struct kafka_consumer *c)
+{
+	return kafka_commit_stored(c->rk);
+}
+
+void
+kafka_msg_release(struct kafka_msg *m)
+{
+	if (m->_rkm != NULL)
+		rd_kafka_message_destroy(m->_rkm);
+	m->_rkm = NULL;
+}
+
+void
+kafka_consumer_free(struct kafka_consumer *c)
+{
+	rd_kafka_queue_t *q;
+	rd_kafka_error_t *error;
+	long long deadline;
+
+	if (c == NULL)
+		return;
+	kafka_commit_stored(c->rk);
+	q = rd_kafka_queue_new(c->rk);
+	deadline = kafka_now_ms() + KAFKA_CLOSE_TIMEOUT_MS;
+	if ((error = rd_kafka_consumer_close_queue(c->rk, q)) != NULL) {
+		log_warn("kafka: close: %s", rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+	} else {
+		/* Serves the revoke callback (which commits) until closed or out of time. */
+		while (!rd_kafka_consumer_closed(c->rk) && kafka_now_ms() < deadline)
+			rd_kafka_queue_poll_callback(q, KAFKA_POLL_MS);
+		if (!rd_kafka_consumer_closed(c->rk))
+			log_warn("kafka: consumer not closed after %d ms", KAFKA_CLOSE_TIMEOUT_MS);
+	}
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy_flags(c->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	free(c);
+}

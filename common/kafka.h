@@ -1,0 +1,114 @@
+/*
+ * Kafka wrappers over librdkafka: an idempotent producer (acks=all) with a
+ * synchronous send that waits for the delivery report, a cheap broker
+ * reachability check for /healthz, and a group consumer that stores offsets
+ * only when the caller says a message is done (at-least-once).
+ */
+#ifndef PKI_KAFKA_H
+#define PKI_KAFKA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KAFKA_ERR_MAX 256
+#define KAFKA_HEALTH_TIMEOUT_MS 500  /* metadata round trip allowed for the check */
+#define KAFKA_HEALTH_CACHE_MS 1000   /* how long a check result is reused */
+#define KAFKA_MESSAGE_TIMEOUT_MS 5000 /* librdkafka gives up on a message after this */
+#define KAFKA_FLUSH_TIMEOUT_MS 3000   /* at shutdown */
+#define KAFKA_CLOSE_TIMEOUT_MS 3000   /* consumer close at shutdown */
+
+/* Return codes besides 0. */
+#define KAFKA_EDOWN (-2)    /* no broker reachable (checked before or while sending) */
+#define KAFKA_ETIMEOUT (-3) /* no delivery report within the caller's timeout */
+
+struct kafka_producer;
+struct kafka_consumer;
+
+/*
+ * Creates an idempotent producer (enable.idempotence=true, acks=all) for the
+ * comma-separated brokers and starts its delivery-report thread. client_id
+ * names it in broker logs. Returns NULL with a message in err (KAFKA_ERR_MAX).
+ * Caller frees with kafka_producer_free.
+ */
+struct kafka_producer *kafka_producer_new(const char *brokers, const char *client_id, char *err);
+
+/* Flushes outstanding messages (KAFKA_FLUSH_TIMEOUT_MS), stops the thread, frees. NULL is safe. */
+void kafka_producer_free(struct kafka_producer *p);
+
+/*
+ * Sends value (len bytes, copied) with key (NUL-terminated, may be NULL) to
+ * topic and waits for its delivery report, at most timeout_ms. Thread-safe.
+ * Returns 0 once the broker acknowledged it (acks=all), KAFKA_EDOWN when the
+ * brokers are known to be unreachable (fails fast, nothing queued),
+ * KAFKA_ETIMEOUT when no report came in time (the message may still be
+ * delivered later), -1 on another delivery error (logged).
+ */
+int kafka_produce_sync(struct kafka_producer *p, const char *topic, const char *key,
+		       const void *value, size_t len, int timeout_ms);
+
+/*
+ * Queues value for topic without waiting (audit events and the like);
+ * delivery failures are logged by the delivery-report thread. Thread-safe.
+ * Returns 0 if queued, -1 otherwise.
+ */
+int kafka_produce(struct kafka_producer *p, const char *topic, const char *key,
+		  const void *value, size_t len);
+
+/*
+ * 1 when a broker answered a metadata request within KAFKA_HEALTH_TIMEOUT_MS,
+ * 0 otherwise. The answer is cached for KAFKA_HEALTH_CACHE_MS; a transport
+ * error reported by librdkafka drops the cache so that an outage shows at the
+ * next call. Thread-safe; at most one caller pays for the round trip.
+ */
+int kafka_producer_up(struct kafka_producer *p);
+
+/* Delivery counters since start (for /metrics). */
+struct kafka_stats {
+	uint64_t delivered, failed;
+};
+void kafka_producer_stats(struct kafka_producer *p, struct kafka_stats *out);
+
+/* One consumed message, valid until kafka_msg_release. */
+struct kafka_msg {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	const void *key;
+	size_t key_len;
+	const void *value;
+	size_t len;
+	void *_rkm; /* rd_kafka_message_t */
+};
+
+/*
+ * Joins consumer group `group` on the NULL-terminated topics, with
+ * enable.auto.offset.store=false: offsets are stored only by
+ * kafka_consumer_done and committed in the background, on rebalance and on
+ * close. on_assign (may be NULL) is called from kafka_consumer_poll after
+ * every assignment with the number of partitions now held.
+ * Returns NULL with a message in err. Caller frees with kafka_consumer_free.
+ */
+struct kafka_consumer *kafka_consumer_new(const char *brokers, const char *group,
+					  const char *const *topics, const char *client_id,
+					  void (*on_assign)(void *arg, int npartitions), void *arg,
+					  char *err);
+
+/*
+ * Waits up to timeout_ms for a message. Returns 1 and fills *m (release with
+ * kafka_msg_release), 0 on timeout or a non-fatal event, -1 on a fatal
+ * consumer error (logged). Not thread-safe: one thread polls a consumer.
+ */
+int kafka_consumer_poll(struct kafka_consumer *c, struct kafka_msg *m, int timeout_ms);
+
+/* Marks m processed: its offset + 1 is stored for the next commit. Returns 0 or -1. */
+int kafka_consumer_done(struct kafka_consumer *c, const struct kafka_msg *m);
+
+/* Commits stored offsets now and waits for the answer. 0 (also when nothing to commit) or -1. */
+int kafka_consumer_commit(struct kafka_consumer *c);
+
+void kafka_msg_release(struct kafka_msg *m);
+
+/* Commits stored offsets, leaves the group (KAFKA_CLOSE_TIMEOUT_MS at most), frees. NULL is safe. */
+void kafka_consumer_free(struct kafka_consumer *c);
+
+#endif

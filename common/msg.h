@@ -1,0 +1,120 @@
+/*
+ * Kafka message formats, version 1 (JSON Schemas under schemas/), and the approval
+ * grant that lets a request for a manual-approval CA be signed.
+ *
+ * Issue request (topic issue, key request id; schemas/issue-request.schema.json):
+ *   {"v":1, "request_id", "csr", "common_name", "validity_days",
+ *    "ca_id"?, "extensions"?: [names], "purpose"?, "tenant", "requester",
+ *    "email"?, "client_ip"?, "batch_id"?, "submitted_at" (unix s),
+ *    "grant"?: {"request_id","ca_id","csr_sha256","expires_at","mac"}}
+ * Approval (topic approval): {"v":1, "reason", "request": <issue request>}
+ * Result (topic results), issued (topic issued), audit (topic audit): see
+ * the encoders below.
+ *
+ * Grant MAC: HMAC-SHA256(grant key, "pki-grant-v1\n" request_id "\n" ca_id
+ * "\n" csr_sha256 "\n" expires_at) as lowercase hex, where csr_sha256 is the
+ * SHA-256 (hex) of the message's "csr" string exactly as sent.
+ */
+#ifndef PKI_MSG_H
+#define PKI_MSG_H
+
+#include <cJSON.h>
+#include <stddef.h>
+#include <time.h>
+
+#define MSG_VERSION 1
+#define MSG_ERR_MAX 256
+#define MSG_ID_MAX 64          /* request ids, CA ids, tenant and user names */
+#define MSG_NAME_MAX 256       /* common names, emails, purposes, batch ids */
+#define MSG_CSR_MAX (64 * 1024)
+#define GRANT_TTL_S (24 * 3600) /* a grant not used within this is refused */
+
+struct grant {
+	char request_id[MSG_ID_MAX];
+	char ca_id[MSG_ID_MAX];
+	char csr_sha256[65];
+	long long expires_at; /* unix seconds */
+	char mac[65];
+};
+
+struct issue_msg {
+	char *request_id;
+	char *csr;         /* PEM */
+	char *common_name;
+	int validity_days;
+	char *ca_id;       /* NULL: the worker selects with the hints below */
+	unsigned extensions; /* enum ext_bit; 0: the CA's default */
+	char *purpose;     /* NULL when not given */
+	char *tenant;
+	char *requester;   /* user name, or the bulk producer's identity */
+	char *email;       /* NULL when not known */
+	char *client_ip;   /* NULL for bulk */
+	char *batch_id;    /* NULL unless bulk */
+	long long submitted_at;
+	int has_grant;
+	struct grant grant;
+};
+
+/* Frees every string of m and m itself. NULL is safe. */
+void msg_issue_free(struct issue_msg *m);
+
+/* m as a JSON object (caller frees with cJSON_Delete), NULL when out of memory. */
+cJSON *msg_issue_to_json(const struct issue_msg *m);
+/* m as a JSON text (caller frees with free), NULL when out of memory. */
+char *msg_issue_encode(const struct issue_msg *m);
+
+/*
+ * Validates o against the v1 schema (required keys, types, lengths, no
+ * unknown keys) and returns 0 with *out (free with msg_issue_free), or -1
+ * with "field: rule, got X" in err (MSG_ERR_MAX). Nothing is allocated on
+ * failure.
+ */
+int msg_issue_from_json(const cJSON *o, struct issue_msg **out, char *err);
+/* The same from text (len bytes, need not be NUL-terminated). */
+int msg_issue_decode(const void *buf, size_t len, struct issue_msg **out, char *err);
+
+/* SHA-256 of csr (a NUL-terminated string) as lowercase hex into out[65]. */
+void msg_csr_sha256(const char *csr, char out[65]);
+
+/*
+ * Fills g for (request_id, ca_id, csr) expiring at expires_at, MAC'd with
+ * key (keylen bytes). Returns 0, or -1 when an id is too long.
+ */
+int grant_sign(const unsigned char *key, size_t keylen, const char *request_id,
+	       const char *ca_id, const char *csr, long long expires_at, struct grant *g);
+
+/*
+ * 1 when g was made with key for exactly this request id, CA and CSR and has
+ * not expired at now; 0 otherwise (the reason in why, MSG_ERR_MAX, may be
+ * NULL). The MAC is compared in constant time.
+ */
+int grant_verify(const unsigned char *key, size_t keylen, const struct grant *g,
+		 const char *request_id, const char *ca_id, const char *csr, time_t now,
+		 char *why);
+
+/* Approval message: {"v":1,"reason":reason,"request":<issue request>}. Caller frees. */
+char *msg_approval_encode(const struct issue_msg *m, const char *reason);
+/* Decodes an approval message; *reason is a malloc'd copy. 0 or -1 with err. */
+int msg_approval_decode(const void *buf, size_t len, struct issue_msg **out, char **reason,
+			char *err);
+
+/*
+ * Result message (topic results, key request id): {"v":1, "request_id",
+ * "status": "issued"|"failed"|"rejected"|"expired", "ca_id"?, "batch_id"?,
+ * "serial"?, "certificate"?, "chain"?, "code"?, "message"?, "time"}.
+ * NULL arguments are left out. Caller frees the text.
+ */
+char *msg_result_encode(const char *request_id, const char *status, const char *ca_id,
+			const char *batch_id, const char *serial, const char *cert_pem,
+			const char *chain_pem, const char *code, const char *message);
+
+/*
+ * Issued message (topic issued, key serial; the system of record):
+ * {"v":1, "serial", "ca_id", "request_id", "tenant", "requester", "subject",
+ *  "not_before", "not_after" (unix s), "certificate", "time"}. Caller frees.
+ */
+char *msg_issued_encode(const char *serial, const char *ca_id, const char *request_id,
+			const char *tenant, const char *requester, const char *subject,
+			long long not_before, long long not_after, const char *cert_pem);
+
+#endif

@@ -1,0 +1,281 @@
+#include "redis.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define REDIS_DEFAULT_PORT 6379
+#define REDIS_SCHEME "redis://"
+
+struct redis {
+	struct redis_addr addr;
+	redisContext *ctx;
+	int down_logged; /* one log line per outage, not one per command */
+};
+
+int
+redis_addr_parse(const char *url, struct redis_addr *out, char *err)
+{
+	struct redis_addr a;
+	const char *p, *at, *slash, *colon, *end;
+	size_t hlen;
+	char *e;
+	long v;
+
+	memset(&a, 0, sizeof(a));
+	a.port = REDIS_DEFAULT_PORT;
+	if (strncmp(url, REDIS_SCHEME, strlen(REDIS_SCHEME)) != 0) {
+		snprintf(err, REDIS_ERR_MAX, "redis url: must start with %s, got \"%s\"",
+			 REDIS_SCHEME, url);
+		return -1;
+	}
+	p = url + strlen(REDIS_SCHEME);
+	slash = strchr(p, '/');
+	end = slash != NULL ? slash : p + strlen(p);
+	if ((at = memchr(p, '@', (size_t)(end - p))) != NULL) {
+		const char *pw = memchr(p, ':', (size_t)(at - p));
+
+		pw = pw != NULL ? pw + 1 : p;
+		if ((size_t)(at - pw) >= sizeof(a.password)) {
+			snprintf(err, REDIS_ERR_MAX, "redis url: password too long");
+			return -1;
+		}
+		memcpy(a.password, pw, (size_t)(at - pw));
+		p = at + 1;
+	}
+	colon = memchr(p, ':', (size_t)(end - p));
+	hlen = (size_t)((colon != NULL ? colon : end) - p);
+	if (hlen == 0 || hlen >= sizeof(a.host)) {
+		snprintf(err, REDIS_ERR_MAX, "redis url: host missing or too long in \"%s\"", url);
+		return -1;
+	}
+	memcpy(a.host, p, hlen);
+	if (colon != NULL) {
+		v = strtol(colon + 1, &e, 10);
+		if (e != end || v < 1 || v > 65535) {
+			snprintf(err, REDIS_ERR_MAX, "redis url: port must be 1..65535 in \"%s\"", url);
+			return -1;
+		}
+		a.port = (int)v;
+	}
+	if (slash != NULL && slash[1] != '\0') {
+		v = strtol(slash + 1, &e, 10);
+		if (*e != '\0' || v < 0 || v > 255) {
+			snprintf(err, REDIS_ERR_MAX, "redis url: db must be a number 0..255 in \"%s\"",
+				 url);
+			return -1;
+		}
+		a.db = (int)v;
+	}
+	*out = a;
+	return 0;
+}
+
+struct redis *
+redis_new(const char *url, char *err)
+{
+	struct redis *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		snprintf(err, REDIS_ERR_MAX, "redis: out of memory");
+		return NULL;
+	}
+	if (redis_addr_parse(url, &r->addr, err) < 0) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void
+redis_free(struct redis *r)
+{
+	if (r == NULL)
+		return;
+	if (r->ctx != NULL)
+		redisFree(r->ctx);
+	free(r);
+}
+
+/* Runs AUTH and SELECT as the address asks. 0 or -1 with err. */
+static int
+redis_setup(redisContext *c, const struct redis_addr *a, char *err)
+{
+	redisReply *rep = NULL;
+	int rc = -1;
+
+	if (a->password[0] != '\0') {
+		rep = redisCommand(c, "AUTH %s", a->password);
+		if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+			snprintf(err, REDIS_ERR_MAX, "redis: AUTH failed: %.200s",
+				 rep != NULL ? rep->str : c->errstr);
+			goto out;
+		}
+		freeReplyObject(rep);
+		rep = NULL;
+	}
+	if (a->db != 0) {
+		rep = redisCommand(c, "SELECT %d", a->db);
+		if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+			snprintf(err, REDIS_ERR_MAX, "redis: SELECT %d failed: %.200s", a->db,
+				 rep != NULL ? rep->str : c->errstr);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return rc;
+}
+
+/* Opens a context to a; command_timeout_ms 0 means none. NULL with err. */
+static redisContext *
+redis_open(const struct redis_addr *a, int command_timeout_ms, char *err)
+{
+	struct timeval ct = {REDIS_CONNECT_TIMEOUT_MS / 1000,
+			     (REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
+	redisContext *c;
+
+	c = redisConnectWithTimeout(a->host, a->port, ct);
+	if (c == NULL || c->err) {
+		snprintf(err, REDIS_ERR_MAX, "redis: connect %.100s:%d: %.100s", a->host, a->port,
+			 c != NULL ? c->errstr : "out of memory");
+		goto fail;
+	}
+	if (command_timeout_ms > 0) {
+		struct timeval t = {command_timeout_ms / 1000, (command_timeout_ms % 1000) * 1000};
+
+		redisSetTimeout(c, t);
+	}
+	if (redis_setup(c, a, err) < 0)
+		goto fail;
+	return c;
+fail:
+	if (c != NULL)
+		redisFree(c);
+	return NULL;
+}
+
+/* Makes sure r has a live context. 0 or -1 (logged once per outage). */
+static int
+redis_ensure(struct redis *r)
+{
+	char err[REDIS_ERR_MAX];
+
+	if (r->ctx != NULL)
+		return 0;
+	if ((r->ctx = redis_open(&r->addr, REDIS_COMMAND_TIMEOUT_MS, err)) == NULL) {
+		if (!r->down_logged)
+			log_warn("%s", err);
+		r->down_logged = 1;
+		return -1;
+	}
+	if (r->down_logged)
+		log_info("redis: connected to %s:%d", r->addr.host, r->addr.port);
+	r->down_logged = 0;
+	return 0;
+}
+
+/* After a NULL reply: the context is unusable, drop it. */
+static void
+redis_drop(struct redis *r)
+{
+	if (!r->down_logged)
+		log_warn("redis: %s:%d: %s", r->addr.host, r->addr.port,
+			 r->ctx->errstr[0] ? r->ctx->errstr : "connection lost");
+	redisFree(r->ctx);
+	r->ctx = NULL;
+}
+
+redisReply *
+redis_cmd(struct redis *r, const char *fmt, ...)
+{
+	redisReply *rep = NULL;
+	va_list ap;
+	int attempt;
+
+	for (attempt = 0; attempt < 2 && rep == NULL; attempt++) {
+		if (redis_ensure(r) < 0)
+			break;
+		va_start(ap, fmt);
+		rep = redisvCommand(r->ctx, fmt, ap);
+		va_end(ap);
+		if (rep == NULL)
+			redis_drop(r);
+	}
+	return rep;
+}
+
+redisReply *
+redis_cmdv(struct redis *r, int argc, const char **argv, const size_t *argvlen)
+{
+	redisReply *rep = NULL;
+	int attempt;
+
+	for (attempt = 0; attempt < 2 && rep == NULL; attempt++) {
+		if (redis_ensure(r) < 0)
+			break;
+		rep = redisCommandArgv(r->ctx, argc, argv, argvlen);
+		if (rep == NULL)
+			redis_drop(r);
+	}
+	return rep;
+}
+
+int
+redis_ping(struct redis *r)
+{
+	redisReply *rep = redis_cmd(r, "PING");
+	int ok = rep != NULL && rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "PONG") == 0;
+
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return ok;
+}
+
+redisContext *
+redis_connect_blocking(const char *url, char *err)
+{
+	struct redis_addr a;
+
+	if (redis_addr_parse(url, &a, err) < 0)
+		return NULL;
+	return redis_open(&a, 0, err);
+}
+
+static pthread_key_t redis_key;
+static pthread_once_t redis_key_once = PTHREAD_ONCE_INIT;
+
+static void
+redis_key_free(void *p)
+{
+	redis_free(p);
+}
+
+static void
+redis_key_init(void)
+{
+	pthread_key_create(&redis_key, redis_key_free);
+}
+
+struct redis *
+redis_thread(const char *url)
+{
+	char err[REDIS_ERR_MAX];
+	struct redis *r;
+
+	pthread_once(&redis_key_once, redis_key_init);
+	if ((r = pthread_getspecific(redis_key)) != NULL)
+		return r;
+	if ((r = redis_new(url, err)) == NULL) {
+		log_error("%s", err);
+		return NULL;
+	}
+	pthread_setspecific(redis_key, r);
+	return r;
+}

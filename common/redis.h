@@ -1,0 +1,61 @@
+/*
+ * Redis over hiredis: one blocking connection per thread, with connect and
+ * command timeouts, reconnecting after any I/O error.
+ */
+#ifndef PKI_REDIS_H
+#define PKI_REDIS_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+
+#define REDIS_ERR_MAX 256
+#define REDIS_CONNECT_TIMEOUT_MS 500
+#define REDIS_COMMAND_TIMEOUT_MS 2000
+#define REDIS_HOST_MAX 256
+
+struct redis_addr {
+	char host[REDIS_HOST_MAX];
+	int port;
+	int db;
+	char password[128]; /* from redis://:password@host, may be empty */
+};
+
+/*
+ * Parses "redis://[:password@]host[:port][/db]" (port 6379, db 0 by default).
+ * Returns 0 or -1 with a message naming what is wrong in err (REDIS_ERR_MAX).
+ */
+int redis_addr_parse(const char *url, struct redis_addr *out, char *err);
+
+/* One connection. Not thread-safe: use one per thread (see redis_thread). */
+struct redis;
+
+/* Creates a handle for url; connects lazily. Returns NULL with err. Free with redis_free. */
+struct redis *redis_new(const char *url, char *err);
+void redis_free(struct redis *r);
+
+/*
+ * The calling thread's connection to url, created on first use and freed
+ * when the thread exits. All threads of a process must pass the same url.
+ * Returns NULL if url does not parse (logged).
+ */
+struct redis *redis_thread(const char *url);
+
+/*
+ * Runs one command (printf-style as redisCommand, or argv form). On an I/O
+ * error or timeout the connection is dropped and the command retried once on
+ * a fresh one. Returns the reply (caller frees with freeReplyObject; it may
+ * be a REDIS_REPLY_ERROR) or NULL when Redis cannot be reached (logged).
+ */
+redisReply *redis_cmd(struct redis *r, const char *fmt, ...);
+redisReply *redis_cmdv(struct redis *r, int argc, const char **argv, const size_t *argvlen);
+
+/* 1 if Redis answered PING with PONG, 0 otherwise. */
+int redis_ping(struct redis *r);
+
+/*
+ * A separate connection without a command timeout, for SUBSCRIBE loops:
+ * returns a connected hiredis context (caller frees with redisFree) or NULL.
+ */
+redisContext *redis_connect_blocking(const char *url, char *err);
+
+#endif

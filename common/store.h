@@ -1,0 +1,151 @@
+/*
+ * Request records in Redis (DESIGN.md "Redis keys"), prefix P (config
+ * redis.prefix, default "pki:"):
+ *
+ *   P req:{id}                hash: every field of struct req_record by name
+ *   P idem:{tenant}:{key}     string "{id} {sha256 of body}", 24 h
+ *   P serial:{ca}:{serial}    string request id, set NX before signing
+ *   P ev:{id}                 pub/sub channel; the new state is published on
+ *                             every transition (long-poll wake-up)
+ *
+ * States move only forward (store_transition_allowed), by compare-and-set in
+ * a Lua script that also publishes the change. Every call uses the calling
+ * thread's Redis connection (redis_thread).
+ */
+#ifndef PKI_STORE_H
+#define PKI_STORE_H
+
+#include <stddef.h>
+
+#define STORE_ID_MAX 64
+#define STORE_IDEM_TTL_S (24 * 3600)
+#define STORE_IDEM_KEY_MAX 128
+
+/* Return codes besides 0. */
+#define STORE_EDOWN (-2)     /* Redis unreachable or answered an error (logged) */
+#define STORE_ENOTFOUND (-3) /* no such request */
+#define STORE_ECONFLICT (-4) /* state was not `from` / idempotency key reused with another body */
+#define STORE_EINVAL (-5)    /* transition not allowed by the state graph */
+#define STORE_EEXIST (-6)    /* record already exists */
+
+/* Where the records live. Both strings are borrowed (usually from the config). */
+struct store {
+	const char *redis_url;
+	const char *prefix;
+};
+
+/* The states of DESIGN.md. */
+#define ST_RECEIVED "received"
+#define ST_QUEUED "queued"
+#define ST_PENDING "pending_approval"
+#define ST_APPROVED "approved"
+#define ST_REJECTED "rejected"
+#define ST_EXPIRED "expired"
+#define ST_ISSUING "issuing"
+#define ST_ISSUED "issued"
+#define ST_FAILED "failed"
+
+/* 1 if state is issued, failed, rejected or expired. */
+int store_state_terminal(const char *state);
+/* 1 if from → to is an edge of the state graph (forward only). */
+int store_transition_allowed(const char *from, const char *to);
+
+/*
+ * One request. Every field is a NUL-terminated string or NULL (absent); the
+ * names of the hash fields are the member names. Numbers are decimal text,
+ * times unix seconds.
+ */
+struct req_record {
+	char *id;
+	char *state;
+	char *tenant;
+	char *requester;      /* user name */
+	char *email;          /* requester's email */
+	char *client_ip;
+	char *ca_id;
+	char *ca_reason;      /* why this CA: "requested" or the selection match */
+	char *common_name;
+	char *validity_days;
+	char *extensions;     /* comma-separated names */
+	char *purpose;
+	char *batch_id;
+	char *csr_sha256;
+	char *created;
+	char *updated;
+	char *error_code;
+	char *error_message;
+	char *violations;     /* JSON array text */
+	char *serial;         /* hex */
+	char *certificate;    /* PEM */
+	char *chain;          /* PEM, issuer first */
+	char *subject;
+	char *sans;           /* JSON array text */
+	char *not_before;
+	char *not_after;
+	char *key_type;       /* RSA | EC | Ed25519 */
+	char *key_bits;
+};
+
+/* Frees every field and rec. NULL is safe. */
+void req_record_free(struct req_record *rec);
+
+/* Sets field `name` of rec to a copy of value (NULL clears). 0, or -1 for an unknown name. */
+int req_record_set(struct req_record *rec, const char *name, const char *value);
+
+/* A fresh random request id (UUID v4 text) into out (>= 37 bytes). */
+void store_id_new(char *out);
+
+/*
+ * Writes rec (rec->id and rec->state required; created/updated filled in
+ * when NULL) as a new record. Returns 0, STORE_EEXIST, or STORE_EDOWN.
+ */
+int store_create(const struct store *s, const struct req_record *rec);
+
+/*
+ * Moves request id from state `from` to `to` if it is still in `from`, and
+ * sets the extra fields (NULL-terminated name, value pairs; may be NULL),
+ * stamping "updated" and publishing `to` on P ev:{id}.
+ * Returns 0; STORE_ECONFLICT with the current state in cur (STORE_ID_MAX, may
+ * be NULL) when it was not in `from`; STORE_ENOTFOUND; STORE_EINVAL when the
+ * graph forbids from → to (nothing sent); STORE_EDOWN.
+ */
+int store_transition(const struct store *s, const char *id, const char *from, const char *to,
+		     const char *const *fields, char *cur);
+
+/* Reads request id. Returns 0 and *out (free with req_record_free), STORE_ENOTFOUND or STORE_EDOWN. */
+int store_get(const struct store *s, const char *id, struct req_record **out);
+
+/* Reads only the state of id into state (STORE_ID_MAX). 0, STORE_ENOTFOUND or STORE_EDOWN. */
+int store_get_state(const struct store *s, const char *id, char *state);
+
+/*
+ * Idempotency: binds (tenant, key) to id and body_sha256 unless already
+ * bound. Returns 0 when bound now; 1 when it was bound to the same body
+ * (the earlier request id in existing, STORE_ID_MAX); STORE_ECONFLICT when
+ * bound to another body; STORE_EDOWN.
+ */
+int store_idem_claim(const struct store *s, const char *tenant, const char *key,
+		     const char *body_sha256, const char *id, char *existing);
+/* Drops the binding of (tenant, key) if it still points at id (a refused request). */
+int store_idem_release(const struct store *s, const char *tenant, const char *key, const char *id);
+
+/*
+ * Reserves serial_hex of CA ca_id for request_id (SET NX, no expiry).
+ * Returns 0 if reserved, 1 if already taken, STORE_EDOWN. Matches
+ * serial_reserve_fn of issue.h through store_serial_reserve_cb.
+ */
+int store_serial_reserve(const struct store *s, const char *ca_id, const char *serial_hex,
+			 const char *request_id);
+
+/* For signer_issue: arg is a struct store_serial_ctx. */
+struct store_serial_ctx {
+	const struct store *s;
+	const char *ca_id;
+	const char *request_id;
+};
+int store_serial_reserve_cb(void *arg, const char *serial_hex);
+
+/* The pub/sub channel of request id ("P ev:{id}") into out (outlen). */
+void store_channel(const struct store *s, const char *id, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,57 @@
+/* pki-gateway: arguments → config → Kafka, Redis, HTTP → wait for SIGTERM. */
+#include <stdlib.h>
+
+#include "gateway.h"
+#include "log.h"
+#include "redis.h"
+#include "svc.h"
+
+int
+main(int argc, char **argv)
+{
+	struct config *cfg = NULL;
+	struct gateway gw = {0};
+	char kerr[KAFKA_ERR_MAX], herr[HTTP_ERR_MAX];
+	struct redis *r;
+	int code;
+
+	if (svc_start("gateway", argc, argv, 0, &cfg, &code) != SVC_RUN)
+		return code;
+	code = 1;
+	gw.cfg = cfg;
+	gw.store.redis_url = cfg->redis_url;
+	gw.store.prefix = cfg->redis_prefix;
+	if ((gw.kp = kafka_producer_new(cfg->kafka_brokers, "pki-gateway", kerr)) == NULL) {
+		log_error("%s", kerr);
+		goto out;
+	}
+	/* Not fatal: /healthz reports what is down until it comes back. */
+	if (!kafka_producer_up(gw.kp))
+		log_warn("kafka %s not reachable yet", cfg->kafka_brokers);
+	if ((r = redis_thread(cfg->redis_url)) == NULL)
+		goto out;
+	if (!redis_ping(r))
+		log_warn("redis %s not reachable yet", cfg->redis_url);
+	if ((gw.waiters = waiters_start(cfg)) == NULL) {
+		log_error("cannot start the long-poll thread");
+		goto out;
+	}
+	if ((gw.http = http_start(cfg->gateway_listen, GATEWAY_BODY_MAX, gateway_route, &gw,
+				  herr)) == NULL) {
+		log_error("%s", herr);
+		goto out;
+	}
+	log_info("listening on http://%s", cfg->gateway_listen);
+	while (!svc_wait(1000))
+		;
+	code = 0;
+out:
+	/* Long-polls return first, so that connection threads can finish. */
+	waiters_stop(gw.waiters);
+	http_stop(gw.http);
+	waiters_free(gw.waiters);
+	kafka_producer_free(gw.kp);
+	config_free(cfg);
+	log_info("stopped");
+	return code;
+}

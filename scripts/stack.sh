@@ -1,0 +1,456 @@
+#!/usr/bin/env bash
+# The local stack on loopback: Redis (AOF), a single-node KRaft Kafka broker,
+# pki-gateway, PKI_WORKERS x pki-worker and pki-approver.
+#
+# Usage: scripts/stack.sh up|down|run|status
+#        scripts/stack.sh start-redis|stop-redis|restart-redis|start-kafka|stop-kafka
+#
+# Environment (defaults in brackets):
+#   PKI_VAR [var]                      state: redis/, kafka/, log/, run/, demo/
+#   PKI_KAFKA_PORT [19092]             PKI_KAFKA_CONTROLLER_PORT [19093]
+#   PKI_REDIS_PORT [16379]
+#   PKI_GATEWAY_LISTEN [127.0.0.1:8080] PKI_APPROVER_LISTEN [127.0.0.1:8081]
+#   PKI_WORKERS [2]                    PKI_ISSUE_PARTITIONS [6]
+#   PKI_TOPIC_PARTITIONS [3]           partitions of every other topic
+#   PKI_CONFIG [$PKI_VAR/demo/config.json, created on first up]
+#   PKI_KAFKA_HEAP [-Xms256m -Xmx512m]
+#   BUILD [build/release]              where the service binaries are
+#   PKI_STACK_INFRA_ONLY [unset]       1: Redis and Kafka only (no build, no services)
+#
+# Every process started here carries PKI_STACK_VAR=<absolute PKI_VAR> in its
+# environment; `down` uses it to find strays whose pidfile is gone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+PKI_VAR=${PKI_VAR:-var}
+KAFKA_PORT=${PKI_KAFKA_PORT:-19092}
+KAFKA_CPORT=${PKI_KAFKA_CONTROLLER_PORT:-19093}
+REDIS_PORT=${PKI_REDIS_PORT:-16379}
+GATEWAY_LISTEN=${PKI_GATEWAY_LISTEN:-127.0.0.1:8080}
+APPROVER_LISTEN=${PKI_APPROVER_LISTEN:-127.0.0.1:8081}
+WORKERS=${PKI_WORKERS:-2}
+ISSUE_PARTITIONS=${PKI_ISSUE_PARTITIONS:-6}
+TOPIC_PARTITIONS=${PKI_TOPIC_PARTITIONS:-3}
+KAFKA_HEAP=${PKI_KAFKA_HEAP:--Xms256m -Xmx512m}
+BUILD=${BUILD:-build/release}
+INFRA_ONLY=${PKI_STACK_INFRA_ONLY:-}
+
+TOPICS=(pki.issue pki.approval pki.results pki.issued pki.audit pki.notify pki.issue.dlq)
+KAFKA_LIBS=$ROOT/.cache/kafka/libs
+KAFKA_LOG4J=$ROOT/scripts/kafka/log4j2.properties
+KAFKA_PROPS_IN=$ROOT/scripts/kafka/server.properties.in
+JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+
+# Seconds to wait for readiness, and for a process to exit after SIGTERM.
+REDIS_READY_TIMEOUT=30
+KAFKA_READY_TIMEOUT=150
+SERVICE_READY_TIMEOUT=60
+SERVICE_STOP_TIMEOUT=10
+KAFKA_STOP_TIMEOUT=30
+REDIS_STOP_TIMEOUT=10
+
+mkdir -p "$PKI_VAR"
+VAR=$(cd "$PKI_VAR" && pwd)
+RUN=$VAR/run
+LOG=$VAR/log
+CONFIG=${PKI_CONFIG:-$PKI_VAR/demo/config.json}
+KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
+REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
+
+say() { printf 'stack: %s\n' "$*"; }
+die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
+
+# Seconds since the epoch with milliseconds, and an elapsed-time formatter.
+now_ms() { date +%s%3N; }
+since() { local d=$(($(now_ms) - $1)); printf '%d.%ds' $((d / 1000)) $((d % 1000 / 100)); }
+
+service_names() {
+	local i
+	echo gateway
+	for ((i = 1; i <= WORKERS; i++)); do echo "worker-$i"; done
+	echo approver
+}
+
+# pid_of NAME: prints the pid recorded for NAME if that process is alive and
+# was started by this stack (same PKI_STACK_VAR); otherwise prints nothing.
+pid_of() {
+	local f=$RUN/$1.pid pid
+	[[ -f $f ]] || return 0
+	pid=$(<"$f")
+	[[ $pid =~ ^[0-9]+$ ]] || return 0
+	owned_by_stack "$pid" && echo "$pid"
+	return 0
+}
+
+owned_by_stack() { grep -qzxF "PKI_STACK_VAR=$VAR" "/proc/$1/environ" 2>/dev/null; }
+
+# Every live process carrying this stack's marker (strays included).
+stack_pids() {
+	grep -lzxF "PKI_STACK_VAR=$VAR" /proc/[0-9]*/environ 2>/dev/null |
+		sed -e 's|^/proc/||' -e 's|/environ$||' || true
+}
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# need_port_free NAME HOST PORT
+need_port_free() {
+	port_open "$2" "$3" && die "$1: $2:$3 is already in use by a process this stack did not start"
+	return 0
+}
+
+# spawn NAME LOGFILE CMD...: starts CMD in its own session with the stack
+# marker, output appended to LOGFILE, pid to $RUN/NAME.pid.
+spawn() {
+	local name=$1 logf=$2
+	shift 2
+	mkdir -p "$RUN" "$LOG"
+	setsid env PKI_STACK_VAR="$VAR" "$@" >>"$logf" 2>&1 </dev/null &
+	echo $! >"$RUN/$name.pid"
+}
+
+# wait_until NAME TIMEOUT LOGFILE CMD...: polls CMD until it succeeds; fails
+# when NAME dies or TIMEOUT seconds pass, showing the end of LOGFILE.
+wait_until() {
+	local name=$1 timeout=$2 logf=$3 deadline
+	shift 3
+	deadline=$(($(date +%s) + timeout))
+	while ! "$@"; do
+		if [[ -z $(pid_of "$name") ]]; then
+			rm -f "$RUN/$name.pid"
+			show_log_tail "$logf"
+			die "$name exited during start-up (log: $logf)"
+		fi
+		if (($(date +%s) >= deadline)); then
+			show_log_tail "$logf"
+			die "$name not ready after ${timeout}s (log: $logf)"
+		fi
+		sleep 0.2
+	done
+}
+
+show_log_tail() {
+	[[ -f $1 ]] || return 0
+	printf -- '--- last lines of %s ---\n' "$1" >&2
+	tail -n 20 "$1" >&2
+	printf -- '---\n' >&2
+}
+
+# log_has_since FILE OFFSET PATTERN: PATTERN (fixed string) appears in FILE
+# after byte OFFSET.
+log_has_since() { [[ -f $1 ]] && tail -c +$(($2 + 1)) "$1" | grep -qF -- "$3"; }
+log_size() { if [[ -f $1 ]]; then stat -c %s "$1"; else echo 0; fi; }
+
+# stop TIMEOUT NAME...: SIGTERM to every NAME at once, SIGKILL to those still
+# alive after TIMEOUT seconds; removes their pidfiles.
+stop() {
+	local timeout=$1 name pid deadline left
+	shift
+	local -a pids=()
+	for name in "$@"; do
+		pid=$(pid_of "$name")
+		if [[ -n $pid ]]; then
+			kill -TERM "$pid" 2>/dev/null || true
+			pids+=("$pid")
+			say "$name: stopping (pid $pid)"
+		fi
+		rm -f "$RUN/$name.pid"
+	done
+	((${#pids[@]} == 0)) && return 0
+	deadline=$(($(date +%s) + timeout))
+	while :; do
+		left=()
+		for pid in "${pids[@]}"; do
+			kill -0 "$pid" 2>/dev/null && left+=("$pid")
+		done
+		((${#left[@]} == 0)) && return 0
+		if (($(date +%s) >= deadline)); then
+			say "killing ${left[*]} after ${timeout}s"
+			kill -KILL "${left[@]}" 2>/dev/null || true
+			sleep 0.2
+			return 0
+		fi
+		sleep 0.1
+	done
+}
+
+# ---------------------------------------------------------------- redis
+redis_ping() { [[ $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]; }
+
+start_redis() {
+	local t0
+	if [[ -n $(pid_of redis) ]]; then
+		redis_ping && return 0
+	else
+		need_port_free redis 127.0.0.1 "$REDIS_PORT"
+		mkdir -p "$VAR/redis"
+		t0=$(now_ms)
+		spawn redis "$LOG/redis.out" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" \
+			--protected-mode yes --appendonly yes --appendfsync everysec \
+			--dir "$VAR/redis" \
+			--logfile "$LOG/redis.log" --daemonize no --set-proc-title no
+	fi
+	wait_until redis "$REDIS_READY_TIMEOUT" "$LOG/redis.log" redis_ping
+	[[ -n ${t0:-} ]] && say "redis: ready on 127.0.0.1:$REDIS_PORT ($(since "$t0"))"
+	return 0
+}
+
+stop_redis() { stop "$REDIS_STOP_TIMEOUT" redis; }
+
+# ---------------------------------------------------------------- kafka
+kafka_java() { "$JAVA" -Dlog4j2.configurationFile="$KAFKA_LOG4J" -Dkafka.logs.dir="$LOG" \
+	-Djava.awt.headless=true -cp "$KAFKA_LIBS/*" "$@"; }
+
+# A Kafka cluster id: 16 random bytes, base64url without padding.
+new_cluster_id() {
+	local id
+	while :; do
+		id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+		[[ $id != -* ]] && break
+	done
+	echo "$id"
+}
+
+kafka_format() {
+	local dir=$VAR/kafka
+	mkdir -p "$dir"
+	sed -e "s|@PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CPORT|g" \
+		-e "s|@DATA_DIR@|$dir/data|g" "$KAFKA_PROPS_IN" >"$dir/server.properties"
+	[[ -f $dir/data/meta.properties ]] && return 0
+	rm -rf "$dir/data"
+	new_cluster_id >"$dir/cluster.id"
+	kafka_java kafka.tools.StorageTool format --standalone --cluster-id "$(<"$dir/cluster.id")" \
+		--config "$dir/server.properties" >>"$LOG/kafka-format.log" 2>&1 ||
+		{ show_log_tail "$LOG/kafka-format.log"; die "kafka: formatting $dir/data failed"; }
+}
+
+kafka_ready() { log_has_since "$LOG/kafka.log" "$1" "Kafka Server started" && kcat_meta >/dev/null; }
+kcat_meta() { kcat -b "$KAFKA_BROKERS" -L -J -m 5 2>/dev/null; }
+
+start_kafka() {
+	local t0 off
+	[[ -d $KAFKA_LIBS ]] || die "kafka: no broker jars in ${KAFKA_LIBS#"$ROOT"/}; run scripts/deps.sh"
+	if [[ -n $(pid_of kafka) ]]; then
+		wait_until kafka "$KAFKA_READY_TIMEOUT" "$LOG/kafka.log" kcat_meta_quiet
+		return 0
+	fi
+	need_port_free kafka 127.0.0.1 "$KAFKA_PORT"
+	need_port_free kafka-controller 127.0.0.1 "$KAFKA_CPORT"
+	mkdir -p "$LOG" "$RUN"
+	t0=$(now_ms)
+	kafka_format
+	off=$(log_size "$LOG/kafka.log")
+	# shellcheck disable=SC2086 # KAFKA_HEAP holds several flags
+	spawn kafka "$LOG/kafka.log" "$JAVA" $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+		-Dlog4j2.configurationFile="$KAFKA_LOG4J" -Dkafka.logs.dir="$LOG" \
+		-Djava.awt.headless=true -cp "$KAFKA_LIBS/*" kafka.Kafka "$VAR/kafka/server.properties"
+	wait_until kafka "$KAFKA_READY_TIMEOUT" "$LOG/kafka.log" kafka_ready "$off"
+	say "kafka: ready on $KAFKA_BROKERS ($(since "$t0"))"
+}
+kcat_meta_quiet() { kcat_meta >/dev/null; }
+
+stop_kafka() { stop "$KAFKA_STOP_TIMEOUT" kafka; }
+
+# Topic names: the defaults, plus those named in the config when it exists.
+topic_list() {
+	{
+		printf '%s\n' "${TOPICS[@]}"
+		[[ -f $CONFIG ]] && jq -r '.kafka.topics // {} | .[]' "$CONFIG" 2>/dev/null
+	} | sort -u
+}
+
+create_topics() {
+	local have t parts rc=0 pid
+	local -a missing=() pids=() created=()
+	have=$(kcat_meta | jq -r '.topics[].topic') || die "kafka: cannot list topics on $KAFKA_BROKERS"
+	while read -r t; do
+		grep -qxF -- "$t" <<<"$have" || missing+=("$t")
+	done < <(topic_list)
+	((${#missing[@]} == 0)) && return 0
+	for t in "${missing[@]}"; do
+		parts=$TOPIC_PARTITIONS
+		[[ $t == pki.issue ]] && parts=$ISSUE_PARTITIONS
+		kafka_java -Xmx256m -XX:TieredStopAtLevel=1 org.apache.kafka.tools.TopicCommand \
+			--bootstrap-server "$KAFKA_BROKERS" --create --if-not-exists --topic "$t" \
+			--partitions "$parts" --replication-factor 1 >>"$LOG/kafka-topics.log" 2>&1 &
+		pids+=($!)
+		created+=("$t($parts)")
+	done
+	for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+	if ((rc != 0)); then
+		show_log_tail "$LOG/kafka-topics.log"
+		die "kafka: creating topics failed"
+	fi
+	say "kafka: created topics ${created[*]}"
+}
+
+# ---------------------------------------------------------------- services
+build_services() {
+	if [[ $BUILD == build/asan ]]; then
+		make -s asan
+	else
+		make -s BUILD="$BUILD"
+	fi
+}
+
+demo_init() {
+	[[ -n ${PKI_CONFIG:-} || -f $PKI_VAR/demo/config.json ]] && return 0
+	say "demo: creating the demo PKI in $PKI_VAR/demo"
+	PKI_GATEWAY_LISTEN=$GATEWAY_LISTEN PKI_APPROVER_LISTEN=$APPROVER_LISTEN \
+		PKI_KAFKA_BROKERS=$KAFKA_BROKERS PKI_REDIS_URL=$REDIS_URL BUILD=$BUILD \
+		scripts/demo-init.sh "$PKI_VAR/demo" || die "demo: scripts/demo-init.sh failed"
+	[[ -f $PKI_VAR/demo/config.json ]] || die "demo: scripts/demo-init.sh wrote no $PKI_VAR/demo/config.json"
+}
+
+binary_of() {
+	case $1 in
+	gateway) echo "$BUILD/pki-gateway" ;;
+	approver) echo "$BUILD/pki-approver" ;;
+	worker-*) echo "$BUILD/pki-worker" ;;
+	esac
+}
+
+healthz_code() {
+	curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$1/healthz" 2>/dev/null || true
+}
+healthz_ok() { [[ $(healthz_code "$1") == 200 ]]; }
+
+# service_ready NAME OFFSET
+service_ready() {
+	case $1 in
+	gateway) healthz_ok "$GATEWAY_LISTEN" ;;
+	approver) healthz_ok "$APPROVER_LISTEN" ;;
+	worker-*) log_has_since "$LOG/$1.log" "$2" '"msg":"ready"' ;;
+	esac
+}
+
+start_services() {
+	local name bin t0
+	local -A offs=()
+	for name in $(service_names); do
+		bin=$(binary_of "$name")
+		[[ -x $bin ]] || die "$name: $bin missing (build failed?)"
+		[[ -n $(pid_of "$name") ]] && continue
+		case $name in
+		gateway) need_port_free gateway "${GATEWAY_LISTEN%:*}" "${GATEWAY_LISTEN##*:}" ;;
+		approver) need_port_free approver "${APPROVER_LISTEN%:*}" "${APPROVER_LISTEN##*:}" ;;
+		esac
+		offs[$name]=$(log_size "$LOG/$name.log")
+		spawn "$name" "$LOG/$name.log" env PKI_CONFIG="$CONFIG" \
+			PKI_KAFKA_BROKERS="$KAFKA_BROKERS" PKI_REDIS_URL="$REDIS_URL" \
+			PKI_GATEWAY_LISTEN="$GATEWAY_LISTEN" PKI_APPROVER_LISTEN="$APPROVER_LISTEN" \
+			PKI_WORKER_NAME="$name" "$bin"
+	done
+	t0=$(now_ms)
+	for name in $(service_names); do
+		wait_until "$name" "$SERVICE_READY_TIMEOUT" "$LOG/$name.log" \
+			service_ready "$name" "${offs[$name]:-0}"
+	done
+	say "services: gateway, $WORKERS workers, approver ready ($(since "$t0"))"
+}
+
+stop_services() {
+	# shellcheck disable=SC2046 # one name per word
+	stop "$SERVICE_STOP_TIMEOUT" $(service_names) $(cd "$RUN" 2>/dev/null && ls -- worker-*.pid 2>/dev/null | sed 's/\.pid$//')
+}
+
+print_urls() {
+	local creds=${CONFIG%/*}/credentials.json
+	cat <<EOF
+
+  Gateway (public API):  http://$GATEWAY_LISTEN      CSR form: http://$GATEWAY_LISTEN/csr/upload
+  Approver (admin):      http://$APPROVER_LISTEN/admin
+  Kafka:                 $KAFKA_BROKERS      Redis: $REDIS_URL
+  Config:                $CONFIG
+  Credentials:           $creds
+  Logs:                  $PKI_VAR/log/     Stop with: make down
+
+EOF
+}
+
+# ---------------------------------------------------------------- commands
+cmd_up() {
+	local t0
+	t0=$(now_ms)
+	if [[ -z $INFRA_ONLY ]]; then
+		build_services || die "build failed"
+		demo_init
+	fi
+	start_redis
+	start_kafka
+	create_topics
+	if [[ -n $INFRA_ONLY ]]; then
+		say "up (Redis and Kafka only) in $(since "$t0")"
+		return 0
+	fi
+	start_services
+	say "up in $(since "$t0")"
+	print_urls
+}
+
+cmd_down() {
+	local pid left
+	stop_services
+	stop_kafka
+	stop_redis
+	# Strays: anything still carrying the marker (a pidfile lost or overwritten).
+	left=$(stack_pids)
+	if [[ -n $left ]]; then
+		say "stopping strays: $(echo $left)"
+		# shellcheck disable=SC2086
+		kill -TERM $left 2>/dev/null || true
+		sleep 2
+		for pid in $(stack_pids); do kill -KILL "$pid" 2>/dev/null || true; done
+	fi
+	rm -f "$RUN"/*.pid
+	return 0
+}
+
+cmd_status() {
+	local name pid rc=0
+	for name in redis kafka $(service_names); do
+		pid=$(pid_of "$name")
+		if [[ -n $pid ]]; then
+			printf '%-10s running  pid %s\n' "$name" "$pid"
+		else
+			printf '%-10s stopped\n' "$name"
+			rc=3
+		fi
+	done
+	return $rc
+}
+
+cmd_run() {
+	local tail_pid=
+	trap 'trap - INT TERM; [[ -n $tail_pid ]] && kill "$tail_pid" 2>/dev/null; echo; cmd_down; exit 130' INT TERM
+	cmd_up || { cmd_down; exit 1; }
+	say "logs follow; Ctrl-C stops everything"
+	local -a logs=("$LOG/redis.log" "$LOG/kafka.log")
+	local name
+	[[ -z $INFRA_ONLY ]] && for name in $(service_names); do logs+=("$LOG/$name.log"); done
+	tail -n 0 -F "${logs[@]}" &
+	tail_pid=$!
+	# Ends when the stack is stopped from elsewhere (make down).
+	while compgen -G "$RUN/*.pid" >/dev/null; do sleep 1; done
+	kill "$tail_pid" 2>/dev/null || true
+	say "stack stopped"
+}
+
+case ${1:-} in
+up)
+	trap 'rc=$?; if ((rc != 0)); then say "up failed; stopping what runs"; cmd_down; fi' EXIT
+	cmd_up
+	;;
+down) cmd_down ;;
+run) cmd_run ;;
+status) cmd_status ;;
+start-redis) start_redis ;;
+stop-redis) stop_redis ;;
+restart-redis) stop_redis && start_redis ;;
+start-kafka) start_kafka ;;
+stop-kafka) stop_kafka ;;
+*)
+	echo "usage: $0 up|down|run|status|start-redis|stop-redis|restart-redis|start-kafka|stop-kafka" >&2
+	exit 2
+	;;
+esac
