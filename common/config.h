@@ -124,6 +124,7 @@ struct config {
 
 /* Flags for config_load. */
 #define CONFIG_LOAD_KEYS 1 /* load and check CA private keys (worker, pkictl) */
+#define CONFIG_LOAD_NO_CA 2 /* accept an empty cas list (pkictl, while setting up) */
 
 /*
  * Reads, validates and returns the config at path (environment overrides

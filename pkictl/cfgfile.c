@@ -18,7 +18,6 @@
 #define CFGFILE_MAX_BYTES (16 * 1024 * 1024)
 #define CFGFILE_NEW_MODE 0600 /* holds hashes of API keys and approval passwords */
 #define CFGFILE_TRACK_MAX 8
-#define NO_CA_ERROR ": cas: must list at least one CA" /* config_load's message */
 
 static int
 cfgfile_alloc(const char *path, struct cfgfile **out)
@@ -255,23 +254,6 @@ out:
 	return rc;
 }
 
-/*
- * 1 if the only complaint is the missing CA of a config still being set up
- * (after 'pkictl init', before 'pkictl ca init-root'): the services refuse
- * such a file, pkictl has to write it.
- */
-static int
-cfgfile_bootstrapping(const struct cfgfile *cf, const char *err)
-{
-	const cJSON *cas = cJSON_GetObjectItemCaseSensitive(cf->root, "cas");
-
-	if (!cJSON_IsArray(cas) || cJSON_GetArraySize(cas) != 0 || strstr(err, NO_CA_ERROR) == NULL)
-		return 0;
-	pk_err("note: %s has no CA yet; the services refuse it until 'pkictl ca init-root'",
-	       cf->path);
-	return 1;
-}
-
 int
 cfgfile_commit(struct cfgfile *cf)
 {
@@ -287,7 +269,8 @@ cfgfile_commit(struct cfgfile *cf)
 	}
 	if (cfgfile_write_tmp(cf, text, tmp, sizeof(tmp)) != 0)
 		goto out;
-	if (config_load(tmp, CONFIG_LOAD_KEYS, &cfg, err) != 0 && !cfgfile_bootstrapping(cf, err)) {
+	/* A config being set up has no CA yet; the services refuse it, pkictl writes it. */
+	if (config_load(tmp, CONFIG_LOAD_KEYS | CONFIG_LOAD_NO_CA, &cfg, err) != 0) {
 		/* Report against the real file name, not the temporary one. */
 		tl = strlen(tmp);
 		if (strncmp(err, tmp, tl) == 0)
