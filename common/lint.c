@@ -377,8 +377,8 @@ lint_tbs(const unsigned char *tbs, size_t len, const struct lint_ctx *lc, struct
 			lint_err(&ls, "notAfter is after the issuer's notAfter");
 		if (nb > lc->now || nb < lc->now - ISSUE_BACKDATE_S - CLOCK_SLACK_S)
 			lint_err(&ls, "notBefore is not within the %d s backdate of now", ISSUE_BACKDATE_S);
-		if (na > lc->now + (time_t)lc->validity_days * DAY_S)
-			lint_err(&ls, "notAfter beyond the requested %d days", lc->validity_days);
+		if (na - nb + 1 > (time_t)lc->validity_days * DAY_S)
+			lint_err(&ls, "validity period longer than the requested %d days", lc->validity_days);
 	}
 	lint_subject(&ls, &subject);
 	x = der_inner(&spki);

@@ -377,7 +377,9 @@ signer_issue(struct signer *s, const struct csr *c, const struct issue_request *
 	tp.not_before = now - ISSUE_BACKDATE_S;
 	if (tp.not_before < s->ca_not_before)
 		tp.not_before = s->ca_not_before;
-	tp.not_after = now + (time_t)req->validity_days * DAY_S;
+	/* The validity period (RFC 5280: notAfter - notBefore + 1 s) is the requested number of
+	 * days including the backdate, so it never exceeds what policy allows. */
+	tp.not_after = tp.not_before + (time_t)req->validity_days * DAY_S - 1;
 	if (tp.not_after > s->ca_not_after)
 		tp.not_after = s->ca_not_after;
 	if (serial_draw(serial, hex, reserve, arg, vs) != 0)

@@ -16,6 +16,7 @@
 
 #define DAY 86400
 #define SLACK 120
+#define FIXTURE_DAYS 90 /* under the CA/B Forum maximum for TLS server certificates */
 
 static const char *const ca_tags[] = {"ec-p256", "ec-p384", "ec-p521", "rsa2048", "rsa4096", "ed25519"};
 
@@ -147,7 +148,8 @@ check_cert(const char *what, const struct issued *is, const struct csr *c, const
 	CHECK(is->not_before >= ca_nb);
 	CHECK(is->not_after <= ca_na);
 	if (now + (time_t)days * DAY < ca_na)
-		CHECK(is->not_after >= now + (time_t)days * DAY - SLACK && is->not_after <= now + (time_t)days * DAY);
+		CHECK_INT(is->not_after, is->not_before + (time_t)days * DAY - 1);
+	CHECK(is->not_after - is->not_before + 1 <= (time_t)days * DAY);
 	/* signature by the CA */
 	cpk = X509_get0_pubkey(t->ca.cert);
 	CHECK_INT(X509_verify(x, cpk), 1);
@@ -290,7 +292,7 @@ TEST(issue_fixtures_write)
 		const char *tag = ci->key_type == KT_RSA ? "rsa2048"
 				  : ci->curve == CURVE_P384 ? "ec-p384"
 				  : ci->curve == CURVE_P521 ? "ec-p521" : "ec-p256";
-		struct issue_request rq = {ci->cn, 397, 0};
+		struct issue_request rq = {ci->cn, FIXTURE_DAYS, 0};
 		struct issued *is = NULL;
 		struct testca t;
 		struct signer *s;
@@ -303,7 +305,7 @@ TEST(issue_fixtures_write)
 					  "http://pki.example.com/crl/issuing.crl"), 0);
 		if (signer_issue(s, c, &rq, NULL, NULL, &is, &vs) != 0)
 			test_fail(__FILE__, __LINE__, "%s: %s", g->string, fix_codes(&vs));
-		check_cert(g->string, is, c, &t, 397, eku, NULL);
+		check_cert(g->string, is, c, &t, FIXTURE_DAYS, eku, NULL);
 		if (dir != NULL) {
 			snprintf(json, sizeof(json), "{\"server_auth\": %s}\n",
 				 (eku & EXT_SERVER_AUTH) ? "true" : "false");
@@ -601,9 +603,9 @@ crafted_tbs(const struct testca *t, const void *unused, enum breakage b, size_t 
 	if (b == B_AFTER_ISSUER)
 		X509_time_adj_ex(X509_getm_notAfter(x), 365 * 30, 0, &now);
 	else if (b == B_LONG_VALIDITY)
-		X509_time_adj_ex(X509_getm_notAfter(x), 91, 0, &now);
+		X509_time_adj_ex(X509_getm_notAfter(x), 30, -600, &now); /* one second too long */
 	else
-		X509_time_adj_ex(X509_getm_notAfter(x), 30, 0, &now);
+		X509_time_adj_ex(X509_getm_notAfter(x), 30, -601, &now);
 	X509_set_pubkey(x, leafkey);
 	X509V3_set_ctx(&v3, t->ca.cert, x, NULL, NULL, 0);
 	if (b != B_NO_BC)
