@@ -170,8 +170,10 @@ signer_new(const struct ca *ca)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->ca = ca;
-	s->key = ca->key;
-	EVP_PKEY_up_ref(s->key);
+	/* A private copy of the key per signer: RSA blinding state is per key object and
+	 * shared use from two threads serialises on its lock. */
+	if ((s->key = EVP_PKEY_dup(ca->key)) == NULL)
+		goto fail;
 	if (signer_pick_alg(s) != 0)
 		goto fail;
 	if ((n = i2d_X509_NAME(X509_get_subject_name(ca->cert), &p)) <= 0)

@@ -246,6 +246,14 @@ ref_csr_parse(const unsigned char *der, size_t len, struct ref_csr *r)
 		r->why = "sigalg";
 		goto out;
 	}
+	/* RFC 4055 / RFC 5758 / RFC 8410: PKCS#1 parameters NULL (or absent), ECDSA and
+	 * Ed25519 none. OpenSSL itself ignores them. */
+	if (nid != NID_rsassaPss && sigalg->parameter != NULL &&
+	    (sigalg->parameter->type != V_ASN1_NULL || nid == NID_ecdsa_with_SHA256 ||
+	     nid == NID_ecdsa_with_SHA384 || nid == NID_ecdsa_with_SHA512 || nid == NID_ED25519)) {
+		r->why = "sigalg params";
+		goto out;
+	}
 	r->sig_alg = OBJ_nid2ln(nid);
 	xpk = X509_REQ_get_X509_PUBKEY(req);
 	if (xpk == NULL || !X509_PUBKEY_get0_param((ASN1_OBJECT **)&kobj, NULL, NULL, (X509_ALGOR **)&kalg, xpk)) {

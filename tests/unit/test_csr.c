@@ -1,5 +1,6 @@
 /* CSR intake: fixtures from real generators, hostile inputs, and a differential
  * test of our DER parser against OpenSSL's (tests/refcsr.h). */
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -371,4 +372,33 @@ TEST(csr_differential_openssl)
 	}
 	fprintf(stderr, "differential: %zu inputs compared\n", runs);
 	CHECK(runs > 1000);
+}
+
+/* Differential over the committed fuzz corpus (differential-mode inputs and
+ * regressions the fuzzer found). */
+TEST(csr_differential_fuzz_corpus)
+{
+	char dir[512], path[1024], why[512];
+	DIR *d;
+	struct dirent *e;
+	size_t n = 0, len;
+
+	snprintf(dir, sizeof(dir), "%s/fuzz/corpus", test_data_dir());
+	CHECK((d = opendir(dir)) != NULL);
+	while ((e = readdir(d)) != NULL) {
+		unsigned char *buf;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if ((buf = fix_read(path, &len)) == NULL)
+			continue;
+		if (len > 2 && (buf[0] & 1)) {
+			if (differ(buf + 2, len - 2, why, sizeof(why)) != 0)
+				test_fail(__FILE__, __LINE__, "%s: %s", e->d_name, why);
+			n++;
+		}
+		free(buf);
+	}
+	closedir(d);
+	CHECK(n >= 40);
 }
