@@ -19,6 +19,7 @@ main(int argc, char **argv)
 		return code;
 	code = 1;
 	gw.cfg = cfg;
+	gw.upload = upload_route;
 	if ((gw.kp = kafka_producer_new(cfg->kafka_brokers, "pki-gateway", kerr)) == NULL) {
 		log_error("%s", kerr);
 		goto out;
