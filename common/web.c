@@ -113,7 +113,7 @@ web_reply_page(struct http_req *req, unsigned status, const char *body, size_t l
 {
 	const char *h[2 * (3 + WEB_EXTRA_HEADERS_MAX) + 1] = {
 		"Content-Security-Policy", WEB_CSP, "X-Frame-Options", "DENY",
-		"Referrer-Policy", "no-referrer"};
+		"Referrer-Policy", "same-origin"};
 	size_t n = 6, i;
 
 	for (i = 0; extra != NULL && extra[i] != NULL && extra[i + 1] != NULL &&

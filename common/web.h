@@ -36,7 +36,7 @@ char *web_render(const struct web_asset *a, const char *const *vars, size_t *len
 
 /*
  * Answers with an HTML page and the page security headers (a CSP allowing
- * only this origin's scripts and styles, no framing, no referrer), plus
+ * only this origin's scripts and styles, no framing, no referrer to other sites), plus
  * extra (NULL or a NULL-terminated name, value list, at most
  * WEB_EXTRA_HEADERS_MAX pairs). Returns 0 or -1.
  */
