@@ -1,5 +1,5 @@
 /*
- * Kafka message formats, version 1 (schemas/*.schema.json), and the approval
+ * Kafka message formats, version 1 (JSON Schemas under schemas/), and the approval
  * grant that lets a request for a manual-approval CA be signed.
  *
  * Issue request (topic issue, key request id; schemas/issue-request.schema.json):

@@ -19,6 +19,8 @@ main(int argc, char **argv)
 		return code;
 	code = 1;
 	gw.cfg = cfg;
+	gw.store.redis_url = cfg->redis_url;
+	gw.store.prefix = cfg->redis_prefix;
 	gw.upload = upload_route;
 	if ((gw.kp = kafka_producer_new(cfg->kafka_brokers, "pki-gateway", kerr)) == NULL) {
 		log_error("%s", kerr);
@@ -31,6 +33,10 @@ main(int argc, char **argv)
 		goto out;
 	if (!redis_ping(r))
 		log_warn("redis %s not reachable yet", cfg->redis_url);
+	if ((gw.waiters = waiters_start(cfg)) == NULL) {
+		log_error("cannot start the long-poll thread");
+		goto out;
+	}
 	if ((gw.http = http_start(cfg->gateway_listen, GATEWAY_BODY_MAX, gateway_route, &gw,
 				  herr)) == NULL) {
 		log_error("%s", herr);
@@ -41,7 +47,10 @@ main(int argc, char **argv)
 		;
 	code = 0;
 out:
+	/* Long-polls return first, so that connection threads can finish. */
+	waiters_stop(gw.waiters);
 	http_stop(gw.http);
+	waiters_free(gw.waiters);
 	kafka_producer_free(gw.kp);
 	config_free(cfg);
 	log_info("stopped");

@@ -2,8 +2,43 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit.h"
+#include "auth.h"
 #include "gateway.h"
 #include "svc.h"
+
+#define ROUTE_REQUESTS "/csr/requests/"
+#define ROUTE_TEMPLATE "/csr/ca-template/"
+#define ROUTE_UPLOAD "/csr/upload"
+
+const struct user *
+gateway_auth(struct gateway *gw, struct http_req *req)
+{
+	static const char *const hdr[] = {"WWW-Authenticate", "Bearer", NULL};
+	const char *a = http_header(req, "Authorization");
+	const struct user *u = auth_bearer(gw->cfg, a);
+	struct audit_event ev = {0};
+
+	if (u != NULL)
+		return u;
+	ev.event = AUDIT_REJECTED;
+	ev.client_ip = req->client_ip;
+	ev.detail = a == NULL ? "401: no bearer API key" : "401: unknown API key";
+	audit_emit(gw->kp, gw->cfg->topics.audit, &ev);
+	http_reply_error(req, 401, "unauthorized", "Authorization", NULL, hdr,
+			 a == NULL ? "missing Authorization: Bearer <API key>"
+				   : "API key not recognized");
+	return NULL;
+}
+
+static void
+route_method(struct http_req *req, const char *allow)
+{
+	const char *hdr[] = {"Allow", allow, NULL};
+
+	http_reply_error(req, 405, "method_not_allowed", NULL, NULL, hdr,
+			 "%s %s: method not allowed (allowed: %s)", req->method, req->path, allow);
+}
 
 void
 gateway_metrics(struct gateway *gw, struct http_req *req)
@@ -55,11 +90,24 @@ gateway_route(void *app, struct http_req *req)
 	int get = strcmp(req->method, "GET") == 0;
 
 	gw->m.requests++;
-	if (get && strcmp(req->path, "/healthz") == 0)
+	const char *p = req->path;
+
+	if (get && strcmp(p, "/healthz") == 0)
 		svc_healthz(req, gw->kp, gw->cfg->redis_url);
-	else if (get && strcmp(req->path, "/metrics") == 0)
+	else if (get && strcmp(p, "/metrics") == 0)
 		gateway_metrics(gw, req);
-	else if (strncmp(req->path, "/csr/upload", 11) == 0 && gw->upload != NULL)
+	else if (strcmp(p, "/csr/process") == 0)
+		strcmp(req->method, "POST") == 0 ? gateway_process(gw, req)
+						 : route_method(req, "POST");
+	else if (strncmp(p, ROUTE_REQUESTS, strlen(ROUTE_REQUESTS)) == 0)
+		get ? gateway_request_get(gw, req, p + strlen(ROUTE_REQUESTS))
+		    : route_method(req, "GET");
+	else if (strncmp(p, ROUTE_TEMPLATE, strlen(ROUTE_TEMPLATE)) == 0)
+		get ? gateway_ca_template(gw, req, p + strlen(ROUTE_TEMPLATE))
+		    : route_method(req, "GET");
+	else if (strcmp(p, "/cas") == 0)
+		get ? gateway_cas(gw, req) : route_method(req, "GET");
+	else if (strncmp(p, ROUTE_UPLOAD, strlen(ROUTE_UPLOAD)) == 0 && gw->upload != NULL)
 		gw->upload(gw, req);
 	else
 		http_reply_error(req, 404, "not_found", NULL, NULL, NULL, "no route for %s %s",

@@ -1,0 +1,558 @@
+#include "msg.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "issue.h"
+#include "secret.h"
+
+#define GRANT_DOMAIN "pki-grant-v1"
+
+void
+msg_issue_free(struct issue_msg *m)
+{
+	if (m == NULL)
+		return;
+	free(m->request_id);
+	free(m->csr);
+	free(m->common_name);
+	free(m->ca_id);
+	free(m->purpose);
+	free(m->tenant);
+	free(m->requester);
+	free(m->email);
+	free(m->client_ip);
+	free(m->batch_id);
+	free(m);
+}
+
+static void
+json_add_opt(cJSON *o, const char *name, const char *value)
+{
+	if (value != NULL)
+		cJSON_AddStringToObject(o, name, value);
+}
+
+static cJSON *
+grant_to_json(const struct grant *g)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "request_id", g->request_id);
+	cJSON_AddStringToObject(o, "ca_id", g->ca_id);
+	cJSON_AddStringToObject(o, "csr_sha256", g->csr_sha256);
+	cJSON_AddNumberToObject(o, "expires_at", (double)g->expires_at);
+	cJSON_AddStringToObject(o, "mac", g->mac);
+	return o;
+}
+
+cJSON *
+msg_issue_to_json(const struct issue_msg *m)
+{
+	cJSON *o = cJSON_CreateObject(), *exts;
+	unsigned bit;
+
+	if (o == NULL)
+		return NULL;
+	cJSON_AddNumberToObject(o, "v", MSG_VERSION);
+	cJSON_AddStringToObject(o, "request_id", m->request_id);
+	cJSON_AddStringToObject(o, "csr", m->csr);
+	cJSON_AddStringToObject(o, "common_name", m->common_name);
+	cJSON_AddNumberToObject(o, "validity_days", m->validity_days);
+	json_add_opt(o, "ca_id", m->ca_id);
+	if (m->extensions != 0) {
+		exts = cJSON_AddArrayToObject(o, "extensions");
+		for (bit = 1; bit != 0 && bit <= m->extensions; bit <<= 1)
+			if ((m->extensions & bit) && ext_name(bit) != NULL)
+				cJSON_AddItemToArray(exts, cJSON_CreateString(ext_name(bit)));
+	}
+	json_add_opt(o, "purpose", m->purpose);
+	cJSON_AddStringToObject(o, "tenant", m->tenant);
+	cJSON_AddStringToObject(o, "requester", m->requester);
+	json_add_opt(o, "email", m->email);
+	json_add_opt(o, "client_ip", m->client_ip);
+	json_add_opt(o, "batch_id", m->batch_id);
+	cJSON_AddNumberToObject(o, "submitted_at", (double)m->submitted_at);
+	if (m->has_grant)
+		cJSON_AddItemToObject(o, "grant", grant_to_json(&m->grant));
+	return o;
+}
+
+char *
+msg_issue_encode(const struct issue_msg *m)
+{
+	cJSON *o = msg_issue_to_json(m);
+	char *s;
+
+	if (o == NULL)
+		return NULL;
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+/* Identifier charset shared by request, CA, tenant and batch ids. */
+static int
+msg_id_ok(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n >= MSG_ID_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+			return 0;
+	return 1;
+}
+
+static int
+msg_hex64_ok(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+			return 0;
+	return i == 64;
+}
+
+enum fkind { F_ID, F_TEXT, F_CSR, F_HEX64 };
+
+/*
+ * Reads string field name of o into *out (malloc'd copy). Absent or null is
+ * allowed when !required (leaves *out NULL). 0 or -1 with err.
+ */
+static int
+msg_str(const cJSON *o, const char *name, int required, enum fkind kind, char **out,
+	char *err)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
+	size_t n, max = kind == F_CSR ? MSG_CSR_MAX : MSG_NAME_MAX - 1;
+
+	*out = NULL;
+	if (it == NULL || cJSON_IsNull(it)) {
+		if (!required)
+			return 0;
+		snprintf(err, MSG_ERR_MAX, "%s: required", name);
+		return -1;
+	}
+	if (!cJSON_IsString(it)) {
+		snprintf(err, MSG_ERR_MAX, "%s: must be a string", name);
+		return -1;
+	}
+	n = strlen(it->valuestring);
+	if (n == 0 || n > max) {
+		snprintf(err, MSG_ERR_MAX, "%s: length must be 1..%zu, got %zu", name, max, n);
+		return -1;
+	}
+	if (kind == F_ID && !msg_id_ok(it->valuestring)) {
+		snprintf(err, MSG_ERR_MAX,
+			 "%s: must be 1..%d characters of A-Z a-z 0-9 . _ -, got \"%.64s\"", name,
+			 MSG_ID_MAX - 1, it->valuestring);
+		return -1;
+	}
+	if (kind == F_HEX64 && !msg_hex64_ok(it->valuestring)) {
+		snprintf(err, MSG_ERR_MAX, "%s: must be 64 lowercase hex digits", name);
+		return -1;
+	}
+	if ((*out = strdup(it->valuestring)) == NULL) {
+		snprintf(err, MSG_ERR_MAX, "%s: out of memory", name);
+		return -1;
+	}
+	return 0;
+}
+
+/* Integer field in [lo, hi]. */
+static int
+msg_int(const cJSON *o, const char *name, long long lo, long long hi, long long *out, char *err)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
+	double d;
+
+	if (it == NULL) {
+		snprintf(err, MSG_ERR_MAX, "%s: required", name);
+		return -1;
+	}
+	if (!cJSON_IsNumber(it)) {
+		snprintf(err, MSG_ERR_MAX, "%s: must be an integer", name);
+		return -1;
+	}
+	d = it->valuedouble;
+	if (d != floor(d) || d < (double)lo || d > (double)hi) {
+		snprintf(err, MSG_ERR_MAX, "%s: must be an integer %lld..%lld, got %g", name, lo, hi,
+			 d);
+		return -1;
+	}
+	*out = (long long)d;
+	return 0;
+}
+
+/* Refuses keys of o not in known (NULL-terminated). */
+static int
+msg_known_keys(const cJSON *o, const char *where, const char *const *known, char *err)
+{
+	const cJSON *it;
+	size_t i;
+
+	cJSON_ArrayForEach(it, o)
+	{
+		for (i = 0; known[i] != NULL; i++)
+			if (strcmp(known[i], it->string) == 0)
+				break;
+		if (known[i] == NULL) {
+			snprintf(err, MSG_ERR_MAX, "%s%.64s: unknown key", where, it->string);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+grant_from_json(const cJSON *o, struct grant *g, char *err)
+{
+	static const char *const known[] = {"request_id", "ca_id", "csr_sha256", "expires_at",
+					    "mac", NULL};
+	static const struct {
+		const char *name;
+		enum fkind kind;
+		size_t off, cap;
+	} fields[] = {
+		{"request_id", F_ID, offsetof(struct grant, request_id), MSG_ID_MAX},
+		{"ca_id", F_ID, offsetof(struct grant, ca_id), MSG_ID_MAX},
+		{"csr_sha256", F_HEX64, offsetof(struct grant, csr_sha256), 65},
+		{"mac", F_HEX64, offsetof(struct grant, mac), 65},
+	};
+	char e[MSG_ERR_MAX], *s = NULL;
+	long long exp;
+	size_t i;
+
+	if (!cJSON_IsObject(o)) {
+		snprintf(err, MSG_ERR_MAX, "grant: must be an object");
+		return -1;
+	}
+	if (msg_known_keys(o, "grant.", known, err) < 0)
+		return -1;
+	memset(g, 0, sizeof(*g));
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (msg_str(o, fields[i].name, 1, fields[i].kind, &s, e) < 0) {
+			snprintf(err, MSG_ERR_MAX, "grant.%.240s", e);
+			return -1;
+		}
+		snprintf((char *)g + fields[i].off, fields[i].cap, "%s", s);
+		free(s);
+	}
+	if (msg_int(o, "expires_at", 0, 253402300799LL, &exp, e) < 0) {
+		snprintf(err, MSG_ERR_MAX, "grant.%.240s", e);
+		return -1;
+	}
+	g->expires_at = exp;
+	return 0;
+}
+
+int
+msg_issue_from_json(const cJSON *o, struct issue_msg **out, char *err)
+{
+	static const char *const known[] = {
+		"v",	       "request_id", "csr",	  "common_name", "validity_days",
+		"ca_id",       "extensions", "purpose",	  "tenant",	 "requester",
+		"email",       "client_ip",  "batch_id",  "submitted_at", "grant",
+		NULL};
+	struct issue_msg *m = NULL;
+	const cJSON *it;
+	long long v;
+	int rc = -1;
+
+	if (!cJSON_IsObject(o)) {
+		snprintf(err, MSG_ERR_MAX, "message: must be a JSON object");
+		return -1;
+	}
+	if (msg_known_keys(o, "", known, err) < 0)
+		return -1;
+	if (msg_int(o, "v", MSG_VERSION, MSG_VERSION, &v, err) < 0)
+		return -1;
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		snprintf(err, MSG_ERR_MAX, "out of memory");
+		return -1;
+	}
+	if (msg_str(o, "request_id", 1, F_ID, &m->request_id, err) < 0 ||
+	    msg_str(o, "csr", 1, F_CSR, &m->csr, err) < 0 ||
+	    msg_str(o, "common_name", 1, F_TEXT, &m->common_name, err) < 0 ||
+	    msg_str(o, "ca_id", 0, F_ID, &m->ca_id, err) < 0 ||
+	    msg_str(o, "purpose", 0, F_TEXT, &m->purpose, err) < 0 ||
+	    msg_str(o, "tenant", 1, F_ID, &m->tenant, err) < 0 ||
+	    msg_str(o, "requester", 1, F_TEXT, &m->requester, err) < 0 ||
+	    msg_str(o, "email", 0, F_TEXT, &m->email, err) < 0 ||
+	    msg_str(o, "client_ip", 0, F_TEXT, &m->client_ip, err) < 0 ||
+	    msg_str(o, "batch_id", 0, F_ID, &m->batch_id, err) < 0)
+		goto out;
+	if (msg_int(o, "validity_days", 1, CONFIG_MAX_VALIDITY_DAYS, &v, err) < 0)
+		goto out;
+	m->validity_days = (int)v;
+	if (msg_int(o, "submitted_at", 0, 253402300799LL, &m->submitted_at, err) < 0)
+		goto out;
+	if ((it = cJSON_GetObjectItemCaseSensitive(o, "extensions")) != NULL &&
+	    !cJSON_IsNull(it)) {
+		const cJSON *e;
+		unsigned bit;
+
+		if (!cJSON_IsArray(it)) {
+			snprintf(err, MSG_ERR_MAX, "extensions: must be an array of names");
+			goto out;
+		}
+		cJSON_ArrayForEach(e, it)
+		{
+			if (!cJSON_IsString(e) || (bit = ext_from_name(e->valuestring)) == 0) {
+				snprintf(err, MSG_ERR_MAX,
+					 "extensions: unknown extension \"%.64s\" (server_auth, "
+					 "client_auth, email_protection, code_signing)",
+					 cJSON_IsString(e) ? e->valuestring : "(not a string)");
+				goto out;
+			}
+			m->extensions |= bit;
+		}
+	}
+	if ((it = cJSON_GetObjectItemCaseSensitive(o, "grant")) != NULL && !cJSON_IsNull(it)) {
+		if (grant_from_json(it, &m->grant, err) < 0)
+			goto out;
+		m->has_grant = 1;
+	}
+	*out = m;
+	m = NULL;
+	rc = 0;
+out:
+	msg_issue_free(m);
+	return rc;
+}
+
+/* Parses len bytes of JSON text; NULL with err. */
+static cJSON *
+msg_parse(const void *buf, size_t len, char *err)
+{
+	const char *end = NULL;
+	cJSON *o;
+
+	if (len > MSG_CSR_MAX * 2) {
+		snprintf(err, MSG_ERR_MAX, "message: larger than %d bytes", MSG_CSR_MAX * 2);
+		return NULL;
+	}
+	if ((o = cJSON_ParseWithLengthOpts(buf, len, &end, 0)) == NULL) {
+		snprintf(err, MSG_ERR_MAX, "message: not valid JSON near byte %zu",
+			 end != NULL ? (size_t)(end - (const char *)buf) : (size_t)0);
+		return NULL;
+	}
+	return o;
+}
+
+int
+msg_issue_decode(const void *buf, size_t len, struct issue_msg **out, char *err)
+{
+	cJSON *o = msg_parse(buf, len, err);
+	int rc;
+
+	if (o == NULL)
+		return -1;
+	rc = msg_issue_from_json(o, out, err);
+	cJSON_Delete(o);
+	return rc;
+}
+
+void
+msg_csr_sha256(const char *csr, char out[65])
+{
+	unsigned char d[32];
+	unsigned int dl = 0;
+	size_t i;
+
+	EVP_Digest(csr, strlen(csr), d, &dl, EVP_sha256(), NULL);
+	for (i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* The MAC over the canonical fields into mac[65]; -1 on error. */
+static int
+grant_mac(const unsigned char *key, size_t keylen, const char *request_id, const char *ca_id,
+	  const char *csr_sha256, long long expires_at, char mac[65])
+{
+	char buf[3 * MSG_ID_MAX + 128];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "%s\n%s\n%s\n%s\n%lld", GRANT_DOMAIN, request_id, ca_id,
+		     csr_sha256, expires_at);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -1;
+	return secret_hmac_hex(key, keylen, buf, (size_t)n, mac);
+}
+
+int
+grant_sign(const unsigned char *key, size_t keylen, const char *request_id, const char *ca_id,
+	   const char *csr, long long expires_at, struct grant *g)
+{
+	struct grant t;
+
+	memset(&t, 0, sizeof(t));
+	if (strlen(request_id) >= MSG_ID_MAX || strlen(ca_id) >= MSG_ID_MAX)
+		return -1;
+	snprintf(t.request_id, sizeof(t.request_id), "%s", request_id);
+	snprintf(t.ca_id, sizeof(t.ca_id), "%s", ca_id);
+	msg_csr_sha256(csr, t.csr_sha256);
+	t.expires_at = expires_at;
+	if (grant_mac(key, keylen, t.request_id, t.ca_id, t.csr_sha256, expires_at, t.mac) < 0)
+		return -1;
+	*g = t;
+	return 0;
+}
+
+static void
+grant_why(char *why, const char *s)
+{
+	if (why != NULL)
+		snprintf(why, MSG_ERR_MAX, "%s", s);
+}
+
+int
+grant_verify(const unsigned char *key, size_t keylen, const struct grant *g,
+	     const char *request_id, const char *ca_id, const char *csr, time_t now, char *why)
+{
+	char mac[65], h[65];
+
+	if (grant_mac(key, keylen, g->request_id, g->ca_id, g->csr_sha256, g->expires_at, mac) <
+		    0 ||
+	    strlen(g->mac) != 64 || !secret_equal(mac, g->mac, 64)) {
+		grant_why(why, "grant: MAC does not verify");
+		return 0;
+	}
+	if (strcmp(g->request_id, request_id) != 0) {
+		grant_why(why, "grant: made for another request");
+		return 0;
+	}
+	if (strcmp(g->ca_id, ca_id) != 0) {
+		grant_why(why, "grant: made for another CA");
+		return 0;
+	}
+	msg_csr_sha256(csr, h);
+	if (strcmp(g->csr_sha256, h) != 0) {
+		grant_why(why, "grant: made for another CSR");
+		return 0;
+	}
+	if ((long long)now >= g->expires_at) {
+		grant_why(why, "grant: expired");
+		return 0;
+	}
+	return 1;
+}
+
+char *
+msg_approval_encode(const struct issue_msg *m, const char *reason)
+{
+	cJSON *o = cJSON_CreateObject(), *req = msg_issue_to_json(m);
+	char *s = NULL;
+
+	if (o == NULL || req == NULL) {
+		cJSON_Delete(o);
+		cJSON_Delete(req);
+		return NULL;
+	}
+	cJSON_AddNumberToObject(o, "v", MSG_VERSION);
+	cJSON_AddStringToObject(o, "reason", reason);
+	cJSON_AddItemToObject(o, "request", req);
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+int
+msg_approval_decode(const void *buf, size_t len, struct issue_msg **out, char **reason,
+		    char *err)
+{
+	static const char *const known[] = {"v", "reason", "request", NULL};
+	cJSON *o = msg_parse(buf, len, err);
+	char e[MSG_ERR_MAX], *r = NULL;
+	struct issue_msg *m = NULL;
+	long long v;
+	int rc = -1;
+
+	if (o == NULL)
+		return -1;
+	if (!cJSON_IsObject(o)) {
+		snprintf(err, MSG_ERR_MAX, "message: must be a JSON object");
+		goto out;
+	}
+	if (msg_known_keys(o, "", known, err) < 0 ||
+	    msg_int(o, "v", MSG_VERSION, MSG_VERSION, &v, err) < 0 ||
+	    msg_str(o, "reason", 1, F_TEXT, &r, err) < 0)
+		goto out;
+	if (msg_issue_from_json(cJSON_GetObjectItemCaseSensitive(o, "request"), &m, e) < 0) {
+		snprintf(err, MSG_ERR_MAX, "request.%.240s", e);
+		goto out;
+	}
+	*out = m;
+	*reason = r;
+	r = NULL;
+	rc = 0;
+out:
+	free(r);
+	cJSON_Delete(o);
+	return rc;
+}
+
+static char *
+msg_print(cJSON *o)
+{
+	char *s = cJSON_PrintUnformatted(o);
+
+	cJSON_Delete(o);
+	return s;
+}
+
+char *
+msg_result_encode(const char *request_id, const char *status, const char *ca_id,
+		  const char *batch_id, const char *serial, const char *cert_pem,
+		  const char *chain_pem, const char *code, const char *message)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL)
+		return NULL;
+	cJSON_AddNumberToObject(o, "v", MSG_VERSION);
+	cJSON_AddStringToObject(o, "request_id", request_id);
+	cJSON_AddStringToObject(o, "status", status);
+	json_add_opt(o, "ca_id", ca_id);
+	json_add_opt(o, "batch_id", batch_id);
+	json_add_opt(o, "serial", serial);
+	json_add_opt(o, "certificate", cert_pem);
+	json_add_opt(o, "chain", chain_pem);
+	json_add_opt(o, "code", code);
+	json_add_opt(o, "message", message);
+	cJSON_AddNumberToObject(o, "time", (double)time(NULL));
+	return msg_print(o);
+}
+
+char *
+msg_issued_encode(const char *serial, const char *ca_id, const char *request_id,
+		  const char *tenant, const char *requester, const char *subject,
+		  long long not_before, long long not_after, const char *cert_pem)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL)
+		return NULL;
+	cJSON_AddNumberToObject(o, "v", MSG_VERSION);
+	cJSON_AddStringToObject(o, "serial", serial);
+	cJSON_AddStringToObject(o, "ca_id", ca_id);
+	cJSON_AddStringToObject(o, "request_id", request_id);
+	json_add_opt(o, "tenant", tenant);
+	json_add_opt(o, "requester", requester);
+	json_add_opt(o, "subject", subject);
+	cJSON_AddNumberToObject(o, "not_before", (double)not_before);
+	cJSON_AddNumberToObject(o, "not_after", (double)not_after);
+	cJSON_AddStringToObject(o, "certificate", cert_pem);
+	cJSON_AddNumberToObject(o, "time", (double)time(NULL));
+	return msg_print(o);
+}

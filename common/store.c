@@ -1,0 +1,424 @@
+#include "store.h"
+
+#include <openssl/rand.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "redis.h"
+
+#define STORE_KEY_MAX 512
+#define STORE_ARGS_MAX 80
+
+/* Field name → member of struct req_record. */
+static const struct {
+	const char *name;
+	size_t off;
+} store_fields[] = {
+#define F(n) {#n, offsetof(struct req_record, n)}
+	F(id),		F(state),      F(tenant),     F(requester),   F(email),
+	F(client_ip),	F(ca_id),      F(ca_reason),  F(common_name), F(validity_days),
+	F(extensions),	F(purpose),    F(batch_id),   F(csr_sha256),  F(created),
+	F(updated),	F(error_code), F(error_message), F(violations), F(serial),
+	F(certificate), F(chain),      F(subject),    F(sans),	      F(not_before),
+	F(not_after),	F(key_type),   F(key_bits),
+#undef F
+};
+#define STORE_NFIELDS (sizeof(store_fields) / sizeof(store_fields[0]))
+
+/* Allowed forward edges of the state graph. */
+static const char *const store_edges[][2] = {
+	{ST_RECEIVED, ST_QUEUED},   {ST_RECEIVED, ST_PENDING}, {ST_RECEIVED, ST_FAILED},
+	{ST_PENDING, ST_APPROVED},  {ST_PENDING, ST_REJECTED}, {ST_PENDING, ST_EXPIRED},
+	{ST_PENDING, ST_FAILED},
+	{ST_APPROVED, ST_QUEUED},   {ST_APPROVED, ST_FAILED},  {ST_QUEUED, ST_ISSUING},
+	{ST_QUEUED, ST_FAILED},	    {ST_QUEUED, ST_PENDING},   {ST_ISSUING, ST_ISSUED},
+	{ST_ISSUING, ST_FAILED},
+};
+
+/* CAS: KEYS[1] record, KEYS[2] channel; ARGV from, to, then field/value pairs. */
+static const char store_lua_transition[] =
+	"local cur = redis.call('HGET', KEYS[1], 'state')\n"
+	"if not cur then return {0, ''} end\n"
+	"if cur ~= ARGV[1] then return {1, cur} end\n"
+	"redis.call('HSET', KEYS[1], 'state', ARGV[2], unpack(ARGV, 3))\n"
+	"redis.call('PUBLISH', KEYS[2], ARGV[2])\n"
+	"return {2, ARGV[2]}\n";
+
+/* Create only if absent: KEYS[1] record; ARGV field/value pairs. */
+static const char store_lua_create[] =
+	"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+	"redis.call('HSET', KEYS[1], unpack(ARGV))\n"
+	"return 1\n";
+
+/* KEYS[1] idem key; ARGV id, body hash, ttl. */
+static const char store_lua_idem[] =
+	"local v = redis.call('GET', KEYS[1])\n"
+	"if not v then\n"
+	"  redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', ARGV[3])\n"
+	"  return {0, ARGV[1]}\n"
+	"end\n"
+	"local sp = string.find(v, ' ', 1, true)\n"
+	"if not sp then return {2, v} end\n"
+	"local id = string.sub(v, 1, sp - 1)\n"
+	"if string.sub(v, sp + 1) == ARGV[2] then return {1, id} end\n"
+	"return {2, id}\n";
+
+/* KEYS[1] idem key; ARGV id: delete only if it still names id. */
+static const char store_lua_idem_release[] =
+	"local v = redis.call('GET', KEYS[1])\n"
+	"if v and string.sub(v, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. ' ' then\n"
+	"  return redis.call('DEL', KEYS[1])\n"
+	"end\n"
+	"return 0\n";
+
+int
+store_state_terminal(const char *state)
+{
+	return state != NULL &&
+	       (strcmp(state, ST_ISSUED) == 0 || strcmp(state, ST_FAILED) == 0 ||
+		strcmp(state, ST_REJECTED) == 0 || strcmp(state, ST_EXPIRED) == 0);
+}
+
+int
+store_transition_allowed(const char *from, const char *to)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(store_edges) / sizeof(store_edges[0]); i++)
+		if (strcmp(store_edges[i][0], from) == 0 && strcmp(store_edges[i][1], to) == 0)
+			return 1;
+	return 0;
+}
+
+static char **
+store_member(struct req_record *rec, size_t i)
+{
+	return (char **)((char *)rec + store_fields[i].off);
+}
+
+void
+req_record_free(struct req_record *rec)
+{
+	size_t i;
+
+	if (rec == NULL)
+		return;
+	for (i = 0; i < STORE_NFIELDS; i++)
+		free(*store_member(rec, i));
+	free(rec);
+}
+
+int
+req_record_set(struct req_record *rec, const char *name, const char *value)
+{
+	char **p, *c = NULL;
+	size_t i;
+
+	for (i = 0; i < STORE_NFIELDS; i++)
+		if (strcmp(store_fields[i].name, name) == 0)
+			break;
+	if (i == STORE_NFIELDS)
+		return -1;
+	if (value != NULL && (c = strdup(value)) == NULL)
+		return -1;
+	p = store_member(rec, i);
+	free(*p);
+	*p = c;
+	return 0;
+}
+
+void
+store_id_new(char *out)
+{
+	unsigned char b[16];
+
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		abort(); /* no CSPRNG: nothing safe to do */
+	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
+	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+		 b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+		 b[14], b[15]);
+}
+
+static void
+store_key(const struct store *s, char *out, size_t outlen, const char *kind, const char *a,
+	  const char *b)
+{
+	if (b != NULL)
+		snprintf(out, outlen, "%s%s:%s:%s", s->prefix, kind, a, b);
+	else
+		snprintf(out, outlen, "%s%s:%s", s->prefix, kind, a);
+}
+
+void
+store_channel(const struct store *s, const char *id, char *out, size_t outlen)
+{
+	store_key(s, out, outlen, "ev", id, NULL);
+}
+
+/* Runs argv on this thread's connection. NULL (logged) when Redis failed. */
+static redisReply *
+store_run(const struct store *s, int argc, const char **argv)
+{
+	struct redis *r = redis_thread(s->redis_url);
+	redisReply *rep;
+
+	if (r == NULL || (rep = redis_cmdv(r, argc, argv, NULL)) == NULL)
+		return NULL;
+	if (rep->type == REDIS_REPLY_ERROR) {
+		log_error("redis: %s: %s", argv[0], rep->str);
+		freeReplyObject(rep);
+		return NULL;
+	}
+	return rep;
+}
+
+/* Reads an {int, string} script reply. Returns the int, or -1 when malformed. */
+static long long
+store_pair(const redisReply *rep, const char **str)
+{
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    rep->element[0]->type != REDIS_REPLY_INTEGER ||
+	    rep->element[1]->type != REDIS_REPLY_STRING)
+		return -1;
+	*str = rep->element[1]->str;
+	return rep->element[0]->integer;
+}
+
+static void
+store_now(char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%lld", (long long)time(NULL));
+}
+
+int
+store_create(const struct store *s, const struct req_record *rec)
+{
+	const char *argv[STORE_ARGS_MAX];
+	char key[STORE_KEY_MAX], now[32];
+	struct req_record *r = (struct req_record *)rec;
+	redisReply *rep;
+	int argc = 0, rc;
+	size_t i;
+
+	if (rec->id == NULL || rec->state == NULL)
+		return STORE_EINVAL;
+	store_key(s, key, sizeof(key), "req", rec->id, NULL);
+	store_now(now, sizeof(now));
+	argv[argc++] = "EVAL";
+	argv[argc++] = store_lua_create;
+	argv[argc++] = "1";
+	argv[argc++] = key;
+	for (i = 0; i < STORE_NFIELDS; i++) {
+		const char *v = *store_member(r, i);
+
+		if (v == NULL && (strcmp(store_fields[i].name, "created") == 0 ||
+				  strcmp(store_fields[i].name, "updated") == 0))
+			v = now;
+		if (v == NULL)
+			continue;
+		argv[argc++] = store_fields[i].name;
+		argv[argc++] = v;
+	}
+	if ((rep = store_run(s, argc, argv)) == NULL)
+		return STORE_EDOWN;
+	rc = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1 ? 0 : STORE_EEXIST;
+	freeReplyObject(rep);
+	return rc;
+}
+
+int
+store_transition(const struct store *s, const char *id, const char *from, const char *to,
+		 const char *const *fields, char *cur)
+{
+	const char *argv[STORE_ARGS_MAX], *str = NULL;
+	char key[STORE_KEY_MAX], chan[STORE_KEY_MAX], now[32];
+	redisReply *rep;
+	long long code;
+	int argc = 0, rc;
+	size_t i;
+
+	if (!store_transition_allowed(from, to)) {
+		log_error("store: %s: transition %s -> %s refused", id, from, to);
+		return STORE_EINVAL;
+	}
+	store_key(s, key, sizeof(key), "req", id, NULL);
+	store_channel(s, id, chan, sizeof(chan));
+	store_now(now, sizeof(now));
+	argv[argc++] = "EVAL";
+	argv[argc++] = store_lua_transition;
+	argv[argc++] = "2";
+	argv[argc++] = key;
+	argv[argc++] = chan;
+	argv[argc++] = from;
+	argv[argc++] = to;
+	argv[argc++] = "updated";
+	argv[argc++] = now;
+	for (i = 0; fields != NULL && fields[i] != NULL && fields[i + 1] != NULL; i += 2) {
+		if (argc + 2 > STORE_ARGS_MAX)
+			return STORE_EINVAL;
+		argv[argc++] = fields[i];
+		argv[argc++] = fields[i + 1];
+	}
+	if ((rep = store_run(s, argc, argv)) == NULL)
+		return STORE_EDOWN;
+	code = store_pair(rep, &str);
+	if (code == 2)
+		rc = 0;
+	else if (code == 0)
+		rc = STORE_ENOTFOUND;
+	else if (code == 1)
+		rc = STORE_ECONFLICT;
+	else
+		rc = STORE_EDOWN;
+	if (cur != NULL)
+		snprintf(cur, STORE_ID_MAX, "%s", str != NULL ? str : "");
+	freeReplyObject(rep);
+	return rc;
+}
+
+int
+store_get(const struct store *s, const char *id, struct req_record **out)
+{
+	const char *argv[2];
+	char key[STORE_KEY_MAX];
+	struct req_record *rec = NULL;
+	redisReply *rep;
+	size_t i;
+	int rc = STORE_EDOWN;
+
+	store_key(s, key, sizeof(key), "req", id, NULL);
+	argv[0] = "HGETALL";
+	argv[1] = key;
+	if ((rep = store_run(s, 2, argv)) == NULL)
+		return STORE_EDOWN;
+	if (rep->type != REDIS_REPLY_ARRAY && rep->type != 9 /* RESP3 map */)
+		goto out;
+	if (rep->elements == 0) {
+		rc = STORE_ENOTFOUND;
+		goto out;
+	}
+	if ((rec = calloc(1, sizeof(*rec))) == NULL)
+		goto out;
+	for (i = 0; i + 1 < rep->elements; i += 2)
+		if (rep->element[i]->type == REDIS_REPLY_STRING &&
+		    rep->element[i + 1]->type == REDIS_REPLY_STRING)
+			req_record_set(rec, rep->element[i]->str, rep->element[i + 1]->str);
+	if (rec->id == NULL)
+		req_record_set(rec, "id", id);
+	*out = rec;
+	rec = NULL;
+	rc = 0;
+out:
+	req_record_free(rec);
+	freeReplyObject(rep);
+	return rc;
+}
+
+int
+store_get_state(const struct store *s, const char *id, char *state)
+{
+	const char *argv[3];
+	char key[STORE_KEY_MAX];
+	redisReply *rep;
+	int rc;
+
+	store_key(s, key, sizeof(key), "req", id, NULL);
+	argv[0] = "HGET";
+	argv[1] = key;
+	argv[2] = "state";
+	if ((rep = store_run(s, 3, argv)) == NULL)
+		return STORE_EDOWN;
+	if (rep->type == REDIS_REPLY_STRING) {
+		snprintf(state, STORE_ID_MAX, "%s", rep->str);
+		rc = 0;
+	} else {
+		rc = STORE_ENOTFOUND;
+	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+int
+store_idem_claim(const struct store *s, const char *tenant, const char *key,
+		 const char *body_sha256, const char *id, char *existing)
+{
+	const char *argv[7], *str = NULL;
+	char k[STORE_KEY_MAX], ttl[32];
+	redisReply *rep;
+	long long code;
+	int rc;
+
+	store_key(s, k, sizeof(k), "idem", tenant, key);
+	snprintf(ttl, sizeof(ttl), "%d", STORE_IDEM_TTL_S);
+	argv[0] = "EVAL";
+	argv[1] = store_lua_idem;
+	argv[2] = "1";
+	argv[3] = k;
+	argv[4] = id;
+	argv[5] = body_sha256;
+	argv[6] = ttl;
+	if ((rep = store_run(s, 7, argv)) == NULL)
+		return STORE_EDOWN;
+	code = store_pair(rep, &str);
+	rc = code == 0 ? 0 : code == 1 ? 1 : code == 2 ? STORE_ECONFLICT : STORE_EDOWN;
+	if (existing != NULL && str != NULL)
+		snprintf(existing, STORE_ID_MAX, "%s", str);
+	freeReplyObject(rep);
+	return rc;
+}
+
+int
+store_idem_release(const struct store *s, const char *tenant, const char *key, const char *id)
+{
+	const char *argv[5];
+	char k[STORE_KEY_MAX];
+	redisReply *rep;
+
+	store_key(s, k, sizeof(k), "idem", tenant, key);
+	argv[0] = "EVAL";
+	argv[1] = store_lua_idem_release;
+	argv[2] = "1";
+	argv[3] = k;
+	argv[4] = id;
+	if ((rep = store_run(s, 5, argv)) == NULL)
+		return STORE_EDOWN;
+	freeReplyObject(rep);
+	return 0;
+}
+
+int
+store_serial_reserve(const struct store *s, const char *ca_id, const char *serial_hex,
+		     const char *request_id)
+{
+	const char *argv[4];
+	char k[STORE_KEY_MAX];
+	redisReply *rep;
+	int rc;
+
+	store_key(s, k, sizeof(k), "serial", ca_id, serial_hex);
+	argv[0] = "SET";
+	argv[1] = k;
+	argv[2] = request_id;
+	argv[3] = "NX";
+	if ((rep = store_run(s, 4, argv)) == NULL)
+		return STORE_EDOWN;
+	rc = rep->type == REDIS_REPLY_STATUS ? 0 : 1; /* nil: taken */
+	freeReplyObject(rep);
+	return rc;
+}
+
+int
+store_serial_reserve_cb(void *arg, const char *serial_hex)
+{
+	struct store_serial_ctx *c = arg;
+	int rc = store_serial_reserve(c->s, c->ca_id, serial_hex, c->request_id);
+
+	return rc < 0 ? -1 : rc;
+}

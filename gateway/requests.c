@@ -1,0 +1,221 @@
+/* GET /csr/requests/{id}: status and result, optionally long-polled. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth.h"
+#include "gateway.h"
+#include "log.h"
+#include "svc.h"
+
+#define REQUESTS_RECHECK_MS 5000 /* re-read even without an event (missed publish) */
+
+static void
+json_add_opt(cJSON *o, const char *name, const char *v)
+{
+	if (v != NULL)
+		cJSON_AddStringToObject(o, name, v);
+}
+
+/* Unix seconds text → RFC 3339 UTC. */
+static void
+json_add_time(cJSON *o, const char *name, const char *unix_s)
+{
+	char buf[32];
+	struct tm tm;
+	time_t t;
+
+	if (unix_s == NULL)
+		return;
+	t = (time_t)strtoll(unix_s, NULL, 10);
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cJSON_AddStringToObject(o, name, buf);
+}
+
+static void
+json_add_int(cJSON *o, const char *name, const char *v)
+{
+	if (v != NULL)
+		cJSON_AddNumberToObject(o, name, (double)strtoll(v, NULL, 10));
+}
+
+/* Adds the parsed JSON text v under name; skipped when it does not parse. */
+static void
+json_add_raw(cJSON *o, const char *name, const char *v)
+{
+	cJSON *j;
+
+	if (v != NULL && (j = cJSON_Parse(v)) != NULL)
+		cJSON_AddItemToObject(o, name, j);
+}
+
+static cJSON *
+request_json(const struct req_record *r)
+{
+	cJSON *o = cJSON_CreateObject(), *e;
+	char url[128];
+
+	snprintf(url, sizeof(url), "/csr/requests/%s", r->id);
+	cJSON_AddStringToObject(o, "request_id", r->id);
+	cJSON_AddStringToObject(o, "status", r->state != NULL ? r->state : "unknown");
+	cJSON_AddStringToObject(o, "poll_url", url);
+	json_add_opt(o, "tenant", r->tenant);
+	json_add_opt(o, "requester", r->requester);
+	json_add_opt(o, "ca_id", r->ca_id);
+	json_add_opt(o, "ca_reason", r->ca_reason);
+	json_add_opt(o, "common_name", r->common_name);
+	json_add_int(o, "validity_days", r->validity_days);
+	json_add_opt(o, "batch_id", r->batch_id);
+	json_add_time(o, "created_at", r->created);
+	json_add_time(o, "updated_at", r->updated);
+	if (r->error_code != NULL) {
+		e = cJSON_AddObjectToObject(o, "error");
+		cJSON_AddStringToObject(e, "code", r->error_code);
+		cJSON_AddStringToObject(e, "message",
+					r->error_message != NULL ? r->error_message : "");
+		json_add_raw(o, "violations", r->violations);
+	}
+	if (r->state != NULL && strcmp(r->state, ST_ISSUED) == 0) {
+		json_add_opt(o, "serial", r->serial);
+		json_add_opt(o, "certificate", r->certificate);
+		json_add_opt(o, "chain", r->chain);
+		json_add_opt(o, "subject", r->subject);
+		json_add_raw(o, "sans", r->sans);
+		json_add_time(o, "not_before", r->not_before);
+		json_add_time(o, "not_after", r->not_after);
+		json_add_opt(o, "key_type", r->key_type);
+		json_add_int(o, "key_size", r->key_bits);
+	}
+	return o;
+}
+
+/* ?wait=N: 0 when absent; -1 after answering 400. */
+static int
+request_wait_arg(struct http_req *req, long *wait_s)
+{
+	const char *w = http_query(req, "wait");
+	char *end = NULL;
+	long v;
+
+	*wait_s = 0;
+	if (w == NULL || w[0] == '\0')
+		return 0;
+	v = strtol(w, &end, 10);
+	if (*end != '\0' || v < 0 || v > GATEWAY_WAIT_MAX_S) {
+		http_reply_error(req, 400, "invalid_query", "wait", NULL, NULL,
+				 "wait: must be an integer 0..%d (seconds), got \"%.32s\"",
+				 GATEWAY_WAIT_MAX_S, w);
+		return -1;
+	}
+	*wait_s = v;
+	return 0;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Reads id; with wait_s > 0, waits until its state differs from the first
+ * one read (or is terminal) or the time is up. 0 and *out, or a STORE_E* code.
+ */
+static int
+request_load(struct gateway *gw, const char *id, long wait_s, struct req_record **out)
+{
+	struct waiter *w = NULL;
+	struct req_record *r = NULL;
+	char first[STORE_ID_MAX], now_state[STORE_ID_MAX];
+	long long deadline = now_ms() + wait_s * 1000, left;
+	int rc;
+
+	if (wait_s > 0 && gw->waiters != NULL)
+		w = waiter_add(gw->waiters, id); /* before the read: no lost wake-up */
+	if ((rc = store_get(&gw->store, id, &r)) != 0 || w == NULL || r->state == NULL ||
+	    store_state_terminal(r->state))
+		goto out;
+	snprintf(first, sizeof(first), "%s", r->state);
+	gw->m.longpoll_waiting++;
+	while ((left = deadline - now_ms()) > 0 && !svc_stopping()) {
+		waiter_wait(gw->waiters, w, left < REQUESTS_RECHECK_MS ? left : REQUESTS_RECHECK_MS);
+		if (store_get_state(&gw->store, id, now_state) != 0 ||
+		    strcmp(now_state, first) != 0)
+			break;
+	}
+	gw->m.longpoll_waiting--;
+	req_record_free(r);
+	r = NULL;
+	rc = store_get(&gw->store, id, &r);
+out:
+	if (w != NULL)
+		waiter_remove(gw->waiters, w);
+	if (rc == 0)
+		*out = r;
+	return rc;
+}
+
+/* 1 if u may read r: its requester, or an admin of its tenant. */
+static int
+request_visible(const struct user *u, const struct req_record *r)
+{
+	if (r->requester != NULL && r->tenant != NULL && strcmp(r->requester, u->name) == 0 &&
+	    strcmp(r->tenant, u->tenant) == 0)
+		return 1;
+	return r->tenant != NULL && auth_is_tenant_admin(u, r->tenant);
+}
+
+void
+gateway_request_get(struct gateway *gw, struct http_req *req, const char *id)
+{
+	const struct user *u = gateway_auth(gw, req);
+	struct req_record *r = NULL;
+	const char *hdr[] = {"Retry-After", GATEWAY_RETRY_AFTER_S, NULL};
+	const char *down[] = {"Retry-After", GATEWAY_RETRY_DOWN_S, NULL};
+	long wait_s;
+	size_t i;
+	int rc;
+	cJSON *o;
+
+	if (u == NULL)
+		return;
+	gw->m.polls++;
+	for (i = 0; id[i] != '\0'; i++)
+		if (!(id[i] == '-' || (id[i] >= '0' && id[i] <= '9') ||
+		      (id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z')))
+			break;
+	if (id[i] != '\0' || i == 0 || i >= STORE_ID_MAX) {
+		http_reply_error(req, 404, "request_not_found", "id", NULL, NULL,
+				 "no request \"%.64s\"", id);
+		return;
+	}
+	if (request_wait_arg(req, &wait_s) < 0)
+		return;
+	/* Visibility is checked on a first read, so strangers cannot long-poll. */
+	if ((rc = store_get(&gw->store, id, &r)) == 0 && !request_visible(u, r))
+		rc = STORE_ENOTFOUND;
+	if (rc == 0 && wait_s > 0 && !store_state_terminal(r->state)) {
+		req_record_free(r);
+		r = NULL;
+		rc = request_load(gw, id, wait_s, &r);
+	}
+	if (rc == STORE_ENOTFOUND) {
+		http_reply_error(req, 404, "request_not_found", "id", NULL, NULL,
+				 "no request \"%s\"", id);
+	} else if (rc != 0) {
+		http_reply_error(req, 503, "store_unavailable", NULL, NULL, down,
+				 "request store unavailable");
+	} else {
+		if (r->state != NULL && strcmp(r->state, ST_PENDING) == 0)
+			hdr[1] = GATEWAY_RETRY_PENDING_S;
+		o = request_json(r);
+		http_reply_json(req, 200, o, store_state_terminal(r->state) ? NULL : hdr);
+		cJSON_Delete(o);
+	}
+	req_record_free(r);
+}

@@ -1,0 +1,692 @@
+/* POST /csr/process: authenticate, validate, choose the CA, record, publish. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit.h"
+#include "auth.h"
+#include "gateway.h"
+#include "issue.h"
+#include "log.h"
+#include "msg.h"
+#include "secret.h"
+#include "select.h"
+
+#define SUBMIT_MSG_MAX 1024
+#define SUBMIT_EXTS_MAX 128
+
+/* The fields of one submission, checked for shape (400) but not yet for policy. */
+struct submit {
+	const char *csr;
+	const char *common_name;
+	int validity_days;
+	const char *ca_id;
+	const char *tenant_id;
+	const char *purpose;
+	const char *password;
+	unsigned exts;
+	char exts_text[SUBMIT_EXTS_MAX];
+};
+
+/* Everything known about the request while it is being handled. */
+struct submit_ctx {
+	struct gateway *gw;
+	struct http_req *req;
+	const struct user *u;
+	char id[STORE_ID_MAX];
+	const char *tenant;
+	const struct ca *ca;
+	int recorded; /* a Redis record exists */
+	const char *idem_key;
+	int idem_bound;
+};
+
+static void
+submit_audit(struct submit_ctx *c, const char *event, const char *detail)
+{
+	struct audit_event ev = {
+		.event = event,
+		.request_id = c->id,
+		.actor = c->u->name,
+		.tenant = c->tenant != NULL ? c->tenant : c->u->tenant,
+		.ca_id = c->ca != NULL ? c->ca->id : NULL,
+		.client_ip = c->req->client_ip,
+		.detail = detail,
+	};
+
+	audit_emit(c->gw->kp, c->gw->cfg->topics.audit, &ev);
+}
+
+/*
+ * Refuses the request: answers status with {"error":{code,message,field}}
+ * (plus extra, consumed), audits "rejected" and counts it.
+ */
+static void
+submit_reject(struct submit_ctx *c, unsigned status, const char *code, const char *field,
+	      cJSON *extra, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void
+submit_reject(struct submit_ctx *c, unsigned status, const char *code, const char *field,
+	      cJSON *extra, const char *fmt, ...)
+{
+	char msg[SUBMIT_MSG_MAX], detail[SUBMIT_MSG_MAX + 64];
+	const char *hdr[] = {"Retry-After", GATEWAY_RETRY_DOWN_S, NULL};
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(detail, sizeof(detail), "%d %s: %s", status, code, msg);
+	submit_audit(c, status == 503 ? AUDIT_FAILED : AUDIT_REJECTED, detail);
+	if (c->idem_bound)
+		store_idem_release(&c->gw->store, c->tenant, c->idem_key, c->id);
+	if (status == 503)
+		c->gw->m.submits_unavailable++;
+	else
+		c->gw->m.submits_rejected++;
+	http_reply_error(c->req, status, code, field, extra, status == 503 ? hdr : NULL, "%s",
+			 msg);
+}
+
+/* Reads an optional string field (JSON string only). -1 after answering 400. */
+static int
+submit_str(struct submit_ctx *c, const cJSON *f, const char *name, int required, size_t max,
+	   const char **out)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(f, name);
+
+	*out = NULL;
+	if (it == NULL || cJSON_IsNull(it) ||
+	    (cJSON_IsString(it) && it->valuestring[0] == '\0' && !required)) {
+		if (!required)
+			return 0;
+		submit_reject(c, 400, "missing_field", name, NULL, "%s: required", name);
+		return -1;
+	}
+	if (!cJSON_IsString(it)) {
+		submit_reject(c, 400, "invalid_field", name, NULL, "%s: must be a string", name);
+		return -1;
+	}
+	if (it->valuestring[0] == '\0' || strlen(it->valuestring) > max) {
+		submit_reject(c, 400, "invalid_field", name, NULL,
+			      "%s: length must be 1..%zu, got %zu", name, max,
+			      strlen(it->valuestring));
+		return -1;
+	}
+	*out = it->valuestring;
+	return 0;
+}
+
+/* 1 if s is an identifier: [A-Za-z0-9._-], 1..STORE_ID_MAX-1. */
+static int
+submit_id_ok(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+			return 0;
+	return i > 0 && i < STORE_ID_MAX;
+}
+
+/* Adds one extension name to sb; -1 after answering 400. */
+static int
+submit_ext(struct submit_ctx *c, struct submit *sb, const char *name)
+{
+	unsigned bit = ext_from_name(name);
+
+	if (bit == 0) {
+		submit_reject(c, 400, "invalid_field", "extensions", NULL,
+			      "extensions: unknown extension \"%.64s\"; known: server_auth, "
+			      "client_auth, email_protection, code_signing",
+			      name);
+		return -1;
+	}
+	if (!(sb->exts & bit)) {
+		sb->exts |= bit;
+		snprintf(sb->exts_text + strlen(sb->exts_text),
+			 sizeof(sb->exts_text) - strlen(sb->exts_text), "%s%s",
+			 sb->exts_text[0] ? "," : "", name);
+	}
+	return 0;
+}
+
+static int
+submit_exts(struct submit_ctx *c, const cJSON *f, struct submit *sb)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(f, "extensions"), *e;
+	char buf[SUBMIT_EXTS_MAX * 2], *tok, *save = NULL;
+
+	if (it == NULL || cJSON_IsNull(it))
+		return 0;
+	if (cJSON_IsArray(it)) {
+		cJSON_ArrayForEach(e, it)
+		{
+			if (!cJSON_IsString(e)) {
+				submit_reject(c, 400, "invalid_field", "extensions", NULL,
+					      "extensions: must be an array of names");
+				return -1;
+			}
+			if (submit_ext(c, sb, e->valuestring) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	if (!cJSON_IsString(it) || strlen(it->valuestring) >= sizeof(buf)) {
+		submit_reject(c, 400, "invalid_field", "extensions", NULL,
+			      "extensions: must be an array of names or a comma-separated list");
+		return -1;
+	}
+	/* Form bodies: "server_auth,client_auth". */
+	snprintf(buf, sizeof(buf), "%s", it->valuestring);
+	for (tok = strtok_r(buf, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save))
+		if (submit_ext(c, sb, tok) < 0)
+			return -1;
+	return 0;
+}
+
+static int
+submit_validity(struct submit_ctx *c, const cJSON *f, struct submit *sb)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(f, "validity_days");
+	char *end = NULL;
+	double d;
+
+	if (it == NULL || cJSON_IsNull(it) ||
+	    (cJSON_IsString(it) && it->valuestring[0] == '\0')) {
+		submit_reject(c, 400, "missing_field", "validity_days", NULL,
+			      "validity_days: required");
+		return -1;
+	}
+	if (cJSON_IsNumber(it)) {
+		d = it->valuedouble;
+	} else if (cJSON_IsString(it)) {
+		d = strtod(it->valuestring, &end);
+		if (end == it->valuestring || *end != '\0')
+			d = -1e9;
+	} else {
+		d = -1e9;
+	}
+	if (d != (double)(long)d || d < 1 || d > CONFIG_MAX_VALIDITY_DAYS) {
+		submit_reject(c, 400, "invalid_field", "validity_days", NULL,
+			      "validity_days: must be an integer 1..%d", CONFIG_MAX_VALIDITY_DAYS);
+		return -1;
+	}
+	sb->validity_days = (int)d;
+	return 0;
+}
+
+/* Shape checks of every field (400). 0, or -1 after answering. */
+static int
+submit_fields(struct submit_ctx *c, const cJSON *f, struct submit *sb)
+{
+	static const char *const known[] = {"csr_data",	     "common_name",	 "validity_days",
+					    "ca_id",	     "tenant_id",	 "purpose_category",
+					    "extensions",    "approval_password", NULL};
+	const cJSON *it;
+	size_t i;
+
+	memset(sb, 0, sizeof(*sb));
+	if (!cJSON_IsObject(f)) {
+		submit_reject(c, 400, "invalid_body", NULL, NULL, "body: must be a JSON object");
+		return -1;
+	}
+	cJSON_ArrayForEach(it, f)
+	{
+		for (i = 0; known[i] != NULL && strcmp(known[i], it->string) != 0; i++)
+			;
+		if (known[i] == NULL) {
+			submit_reject(c, 400, "unknown_field", it->string, NULL,
+				      "%.64s: unknown field; accepted: csr_data, common_name, "
+				      "validity_days, ca_id, tenant_id, purpose_category, "
+				      "extensions, approval_password",
+				      it->string);
+			return -1;
+		}
+	}
+	if (submit_str(c, f, "csr_data", 1, CSR_MAX_BYTES, &sb->csr) < 0 ||
+	    submit_str(c, f, "common_name", 1, CSR_MAX_CN, &sb->common_name) < 0 ||
+	    submit_validity(c, f, sb) < 0 ||
+	    submit_str(c, f, "ca_id", 0, STORE_ID_MAX - 1, &sb->ca_id) < 0 ||
+	    submit_str(c, f, "tenant_id", 0, STORE_ID_MAX - 1, &sb->tenant_id) < 0 ||
+	    submit_str(c, f, "purpose_category", 0, GATEWAY_PURPOSE_MAX, &sb->purpose) < 0 ||
+	    submit_exts(c, f, sb) < 0 ||
+	    submit_str(c, f, "approval_password", 0, GATEWAY_PASSWORD_MAX, &sb->password) < 0)
+		return -1;
+	if (sb->ca_id != NULL && !submit_id_ok(sb->ca_id)) {
+		submit_reject(c, 400, "invalid_field", "ca_id", NULL,
+			      "ca_id: must be letters, digits, '.', '_' or '-'");
+		return -1;
+	}
+	if (sb->tenant_id != NULL && !submit_id_ok(sb->tenant_id)) {
+		submit_reject(c, 400, "invalid_field", "tenant_id", NULL,
+			      "tenant_id: must be letters, digits, '.', '_' or '-'");
+		return -1;
+	}
+	if (sb->purpose != NULL && !submit_id_ok(sb->purpose)) {
+		submit_reject(c, 400, "invalid_field", "purpose_category", NULL,
+			      "purpose_category: must be letters, digits, '.', '_' or '-'");
+		return -1;
+	}
+	return 0;
+}
+
+/* The tenant the request is for: the caller's, or any the admin acts for. */
+static int
+submit_tenant(struct submit_ctx *c, const struct submit *sb)
+{
+	size_t i;
+
+	c->tenant = c->u->tenant;
+	if (sb->tenant_id == NULL || strcmp(sb->tenant_id, c->u->tenant) == 0)
+		return 0;
+	if (!auth_is_tenant_admin(c->u, sb->tenant_id)) {
+		submit_reject(c, 422, "tenant_not_allowed", "tenant_id", NULL,
+			      "tenant_id: user %s (tenant %s) may not request for tenant \"%s\"",
+			      c->u->name, c->u->tenant, sb->tenant_id);
+		return -1;
+	}
+	for (i = 0; i < c->gw->cfg->ntenants; i++)
+		if (strcmp(c->gw->cfg->tenants[i].id, sb->tenant_id) == 0)
+			break;
+	if (i == c->gw->cfg->ntenants) {
+		submit_reject(c, 422, "unknown_tenant", "tenant_id", NULL,
+			      "tenant_id: no tenant \"%s\"", sb->tenant_id);
+		return -1;
+	}
+	c->tenant = c->gw->cfg->tenants[i].id;
+	return 0;
+}
+
+/* Chooses the CA (named, or selected). reason gets why. 0 or -1 after answering. */
+static int
+submit_ca(struct submit_ctx *c, const struct submit *sb, char *reason, size_t rlen)
+{
+	const struct ca *ca;
+
+	if (sb->ca_id != NULL) {
+		ca = config_ca_find(c->gw->cfg, sb->ca_id);
+		if (ca != NULL && ca->type == CA_ROOT) {
+			submit_reject(c, 422, "ca_not_issuing", "ca_id", NULL,
+				      "ca_id: %s is a root CA; roots never sign through the "
+				      "request API, use one of its intermediates",
+				      ca->id);
+			return -1;
+		}
+		if (ca == NULL || !config_user_may_use(c->u, ca)) {
+			submit_reject(c, 404, "ca_not_found", "ca_id", NULL,
+				      "ca_id: no CA \"%s\" available to user %s", sb->ca_id,
+				      c->u->name);
+			return -1;
+		}
+		if (ca->status != CA_ACTIVE || !ca->api_issuance) {
+			submit_reject(c, 422, "ca_not_issuing", "ca_id", NULL,
+				      "ca_id: CA %s is %s", ca->id,
+				      ca->status != CA_ACTIVE ? "disabled"
+							      : "not open to API issuance");
+			return -1;
+		}
+		c->ca = ca;
+		snprintf(reason, rlen, "requested by ca_id");
+		return 0;
+	}
+	{
+		struct select_query q = {c->tenant, sb->purpose, c->u->email, c->req->client_ip};
+		struct select_result res;
+		char tried[SELECT_TRIED_MAX];
+
+		if (select_ca(c->gw->cfg, c->u, &q, &res, tried) < 0) {
+			submit_reject(c, 422, "no_suitable_ca", "ca_id", NULL, "%s", tried);
+			return -1;
+		}
+		c->ca = res.ca;
+		snprintf(reason, rlen, "%s", res.reason);
+	}
+	return 0;
+}
+
+static cJSON *
+submit_violations_json(const struct violations *vs)
+{
+	cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, "violations"), *v;
+	size_t i;
+
+	for (i = 0; i < vs->n; i++) {
+		v = cJSON_CreateObject();
+		cJSON_AddStringToObject(v, "code", vs->v[i].code);
+		cJSON_AddStringToObject(v, "field", vs->v[i].field);
+		cJSON_AddStringToObject(v, "message", vs->v[i].message);
+		cJSON_AddItemToArray(a, v);
+	}
+	return o;
+}
+
+/* Parses and policy-checks the CSR against c->ca; *out on success. -1 after answering 422. */
+static int
+submit_csr(struct submit_ctx *c, const struct submit *sb, struct csr **out)
+{
+	struct violations *vs = calloc(1, sizeof(*vs));
+	struct issue_request ir = {sb->common_name, sb->validity_days, sb->exts};
+	struct csr *csr = NULL;
+	int rc = -1;
+
+	if (vs == NULL) {
+		submit_reject(c, 503, "unavailable", NULL, NULL, "out of memory");
+		return -1;
+	}
+	if (csr_parse(sb->csr, strlen(sb->csr), &csr, vs) < 0 || policy_check(csr, &ir, c->ca, vs) < 0) {
+		if (vs->n == 0)
+			violations_add(vs, "csr_invalid", "csr_data", "the CSR was refused");
+		submit_reject(c, 422, vs->v[0].code, vs->v[0].field, submit_violations_json(vs),
+			      "%s", vs->v[0].message);
+		goto out;
+	}
+	*out = csr;
+	csr = NULL;
+	rc = 0;
+out:
+	csr_free(csr);
+	free(vs);
+	return rc;
+}
+
+/* Answers 202 for request id in state. */
+static void
+submit_accepted(struct submit_ctx *c, const char *id, const char *state, const char *note)
+{
+	char url[128];
+	const char *hdr[] = {"Location", url, NULL};
+	cJSON *o = cJSON_CreateObject();
+
+	snprintf(url, sizeof(url), "/csr/requests/%s", id);
+	cJSON_AddStringToObject(o, "request_id", id);
+	cJSON_AddStringToObject(o, "status", state);
+	cJSON_AddStringToObject(o, "poll_url", url);
+	if (c->ca != NULL)
+		cJSON_AddStringToObject(o, "ca_id", c->ca->id);
+	if (note != NULL)
+		cJSON_AddStringToObject(o, "message", note);
+	http_reply_json(c->req, 202, o, hdr);
+	cJSON_Delete(o);
+	c->gw->m.submits_accepted++;
+}
+
+/*
+ * Idempotency-Key: binds the key to this request unless it already names
+ * one. Returns 0 to go on, 1 when answered (replay or conflict), -1 when
+ * answered with an error.
+ */
+static int
+submit_idem(struct submit_ctx *c, const cJSON *fields)
+{
+	char *canon = NULL, hash[65], existing[STORE_ID_MAX], state[STORE_ID_MAX];
+	int rc;
+
+	if (c->idem_key == NULL)
+		return 0;
+	if ((canon = cJSON_PrintUnformatted(fields)) == NULL) {
+		submit_reject(c, 503, "unavailable", NULL, NULL, "out of memory");
+		return -1;
+	}
+	msg_csr_sha256(canon, hash);
+	free(canon);
+	rc = store_idem_claim(&c->gw->store, c->tenant, c->idem_key, hash, c->id, existing);
+	if (rc == 0) {
+		c->idem_bound = 1;
+		return 0;
+	}
+	if (rc == STORE_ECONFLICT) {
+		submit_reject(c, 409, "idempotency_conflict", "Idempotency-Key", NULL,
+			      "Idempotency-Key \"%s\" was used for request %s with another body",
+			      c->idem_key, existing);
+		return -1;
+	}
+	if (rc == 1) {
+		if (store_get_state(&c->gw->store, existing, state) != 0)
+			snprintf(state, sizeof(state), "%s", ST_RECEIVED);
+		log_msg(LOG_INFO, existing, "idempotent replay of key %s", c->idem_key);
+		c->ca = NULL;
+		submit_accepted(c, existing, state, NULL);
+		return 1;
+	}
+	submit_reject(c, 503, "store_unavailable", NULL, NULL, "request store unavailable");
+	return -1;
+}
+
+/* Marks the recorded request failed after a publishing error. 1 if it had moved on. */
+static int
+submit_fail(struct submit_ctx *c, const char *from, const char *msg)
+{
+	const char *fields[] = {"error_code", "kafka_unavailable", "error_message", msg, NULL};
+	char cur[STORE_ID_MAX];
+	int rc = store_transition(&c->gw->store, c->id, from, ST_FAILED, fields, cur);
+
+	if (rc == STORE_ECONFLICT && !store_state_terminal(cur)) {
+		/* A worker or the approver took it: the message did arrive. */
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Sends the message to topic (synchronously) and answers 202 in state, or
+ * marks the request failed and answers 503.
+ */
+static void
+submit_publish(struct submit_ctx *c, const char *from, const char *state, const char *topic,
+	       const char *payload, const char *note)
+{
+	const char *ev = strcmp(state, ST_PENDING) == 0 ? AUDIT_PENDING : AUDIT_QUEUED;
+	int rc;
+
+	if ((rc = store_transition(&c->gw->store, c->id, from, state, NULL, NULL)) != 0) {
+		submit_reject(c, 503, "store_unavailable", NULL, NULL,
+			      "request store unavailable");
+		return;
+	}
+	rc = kafka_produce_sync(c->gw->kp, topic, c->id, payload, strlen(payload),
+				GATEWAY_PRODUCE_TIMEOUT_MS);
+	if (rc != 0 &&
+	    !submit_fail(c, state, rc == KAFKA_EDOWN ? "message queue unreachable"
+						     : "message queue did not confirm")) {
+		submit_reject(c, 503, "queue_unavailable", NULL, NULL,
+			      "the message queue is unavailable; request %s was marked failed, "
+			      "retry later",
+			      c->id);
+		return;
+	}
+	submit_audit(c, ev, note);
+	submit_accepted(c, c->id, state, note);
+}
+
+/* Writes the new record in state received. 0 or -1 after answering 503. */
+static int
+submit_record(struct submit_ctx *c, const struct submit *sb, const struct csr *csr,
+	      const char *reason, const char *csr_hash)
+{
+	const struct csr_info *ci = csr_info(csr);
+	struct req_record rec;
+	char vd[16], bits[16];
+	const char *kt = ci->key_type == KT_RSA ? "RSA" : ci->key_type == KT_EC ? "EC" : "Ed25519";
+
+	memset(&rec, 0, sizeof(rec));
+	snprintf(vd, sizeof(vd), "%d", sb->validity_days);
+	snprintf(bits, sizeof(bits), "%d", ci->key_bits);
+	rec.id = c->id;
+	rec.state = ST_RECEIVED;
+	rec.tenant = (char *)c->tenant;
+	rec.requester = c->u->name;
+	rec.email = c->u->email;
+	rec.client_ip = c->req->client_ip;
+	rec.ca_id = c->ca->id;
+	rec.ca_reason = (char *)reason;
+	rec.common_name = (char *)sb->common_name;
+	rec.validity_days = vd;
+	rec.extensions = sb->exts_text[0] ? (char *)sb->exts_text : NULL;
+	rec.purpose = (char *)sb->purpose;
+	rec.csr_sha256 = (char *)csr_hash;
+	rec.subject = (char *)ci->subject;
+	rec.key_type = (char *)kt;
+	rec.key_bits = bits;
+	if (store_create(&c->gw->store, &rec) != 0) {
+		submit_reject(c, 503, "store_unavailable", NULL, NULL, "request store unavailable");
+		return -1;
+	}
+	c->recorded = 1;
+	return 0;
+}
+
+void
+gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u,
+	       const cJSON *fields, const char *idem_key)
+{
+	struct submit_ctx c;
+	struct submit sb;
+	struct csr *csr = NULL;
+	struct issue_msg m;
+	char reason[SELECT_REASON_MAX], csr_hash[65], *payload = NULL;
+	const char *note = NULL, *approval_reason = NULL;
+	int pw;
+
+	memset(&c, 0, sizeof(c));
+	c.gw = gw;
+	c.req = req;
+	c.u = u;
+	c.idem_key = idem_key;
+	store_id_new(c.id);
+	submit_audit(&c, AUDIT_RECEIVED, NULL);
+	if (submit_fields(&c, fields, &sb) < 0 || submit_tenant(&c, &sb) < 0 ||
+	    submit_ca(&c, &sb, reason, sizeof(reason)) < 0 || submit_csr(&c, &sb, &csr) < 0)
+		goto out;
+	if (submit_idem(&c, fields) != 0)
+		goto out;
+	msg_csr_sha256(sb.csr, csr_hash);
+	if (submit_record(&c, &sb, csr, reason, csr_hash) < 0)
+		goto out;
+	submit_audit(&c, AUDIT_CA_SELECTED, reason);
+
+	memset(&m, 0, sizeof(m));
+	m.request_id = c.id;
+	m.csr = (char *)sb.csr;
+	m.common_name = (char *)sb.common_name;
+	m.validity_days = sb.validity_days;
+	m.ca_id = c.ca->id;
+	m.extensions = sb.exts;
+	m.purpose = (char *)sb.purpose;
+	m.tenant = (char *)c.tenant;
+	m.requester = u->name;
+	m.email = u->email;
+	m.client_ip = req->client_ip;
+	m.submitted_at = (long long)time(NULL);
+	if (c.ca->requires_manual_approval) {
+		/* Only a verified password earns a grant; anything else waits for an admin. */
+		pw = sb.password != NULL && c.ca->approval_password_hash != NULL
+			     ? secret_scrypt_verify(sb.password, c.ca->approval_password_hash)
+			     : 0;
+		if (pw == 1 && gw->cfg->grant_key_loaded &&
+		    grant_sign(gw->cfg->grant_key, sizeof(gw->cfg->grant_key), c.id, c.ca->id,
+			       sb.csr, m.submitted_at + GRANT_TTL_S, &m.grant) == 0) {
+			m.has_grant = 1;
+			note = "approval password accepted";
+		} else if (sb.password == NULL) {
+			approval_reason = "approval_password_missing";
+			note = "CA requires approval; waiting for an administrator";
+		} else {
+			approval_reason = pw == 1 ? "grant_unavailable" : "approval_password_wrong";
+			note = pw == 1 ? "approval grant could not be made; waiting for an "
+					 "administrator"
+				       : "approval password did not match; waiting for an "
+					 "administrator";
+		}
+	}
+	if (approval_reason != NULL) {
+		if ((payload = msg_approval_encode(&m, approval_reason)) == NULL)
+			goto oom;
+		submit_publish(&c, ST_RECEIVED, ST_PENDING, gw->cfg->topics.approval, payload,
+			       note);
+	} else {
+		if ((payload = msg_issue_encode(&m)) == NULL)
+			goto oom;
+		submit_publish(&c, ST_RECEIVED, ST_QUEUED, gw->cfg->topics.issue, payload, note);
+	}
+	goto out;
+oom:
+	submit_fail(&c, ST_RECEIVED, "out of memory");
+	submit_reject(&c, 503, "unavailable", NULL, NULL, "out of memory");
+out:
+	free(payload);
+	csr_free(csr);
+}
+
+/* 1 if the Idempotency-Key is printable ASCII without spaces, 1..STORE_IDEM_KEY_MAX. */
+static int
+submit_idem_key_ok(const char *k)
+{
+	size_t i;
+
+	for (i = 0; k[i] != '\0'; i++)
+		if (k[i] <= ' ' || k[i] > '~')
+			return 0;
+	return i > 0 && i <= STORE_IDEM_KEY_MAX;
+}
+
+void
+gateway_process(struct gateway *gw, struct http_req *req)
+{
+	const struct user *u = gateway_auth(gw, req);
+	const char *idem = http_header(req, "Idempotency-Key");
+	char ct[64], err[HTTP_ERR_MAX];
+	cJSON *fields = NULL;
+
+	if (u == NULL)
+		return;
+	http_content_type(req, ct, sizeof(ct));
+	if (idem != NULL && !submit_idem_key_ok(idem)) {
+		gw->m.submits_rejected++;
+		http_reply_error(req, 400, "invalid_header", "Idempotency-Key", NULL, NULL,
+				 "Idempotency-Key: must be 1..%d printable characters without "
+				 "spaces",
+				 STORE_IDEM_KEY_MAX);
+		return;
+	}
+	if (strcmp(ct, "application/json") == 0) {
+		const char *end = NULL;
+
+		fields = req->body != NULL
+				 ? cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0)
+				 : NULL;
+		while (fields != NULL && end < req->body + req->body_len &&
+		       isspace((unsigned char)*end))
+			end++;
+		if (fields != NULL && end != req->body + req->body_len) {
+			cJSON_Delete(fields); /* trailing bytes after the object */
+			fields = NULL;
+		}
+		if (fields == NULL) {
+			gw->m.submits_rejected++;
+			http_reply_error(req, 400, "invalid_json", NULL, NULL, NULL,
+					 "body: not valid JSON%s",
+					 req->body == NULL ? " (empty)" : "");
+			return;
+		}
+	} else if (strcmp(ct, "application/x-www-form-urlencoded") == 0 ||
+		   strcmp(ct, "multipart/form-data") == 0) {
+		if ((fields = http_form_parse(req, err)) == NULL) {
+			gw->m.submits_rejected++;
+			http_reply_error(req, 400, "invalid_form", NULL, NULL, NULL, "%s", err);
+			return;
+		}
+	} else {
+		gw->m.submits_rejected++;
+		http_reply_error(req, 415, "unsupported_media_type", NULL, NULL, NULL,
+				 "Content-Type must be application/json, "
+				 "application/x-www-form-urlencoded or multipart/form-data, got "
+				 "\"%s\"",
+				 ct[0] ? ct : "(none)");
+		return;
+	}
+	gateway_submit(gw, req, u, fields, idem);
+	cJSON_Delete(fields);
+}

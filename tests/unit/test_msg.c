@@ -1,0 +1,203 @@
+/* Issue-request messages and approval grants: round trips, refusals, tampering. */
+#include <stdlib.h>
+
+#include "config.h"
+#include "issue.h"
+#include "msg.h"
+#include "test.h"
+
+static const unsigned char key[32] = "0123456789abcdef0123456789abcdef";
+static const char csr[] = "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE "
+			  "REQUEST-----\n";
+
+static struct issue_msg
+sample(void)
+{
+	struct issue_msg m = {0};
+
+	m.request_id = "0f8e2c1a-1111-4222-8333-444455556666";
+	m.csr = (char *)csr;
+	m.common_name = "www.acme.example";
+	m.validity_days = 90;
+	m.ca_id = "acme-issuing";
+	m.extensions = EXT_SERVER_AUTH | EXT_CLIENT_AUTH;
+	m.purpose = "tls";
+	m.tenant = "acme";
+	m.requester = "alice";
+	m.email = "alice@acme.example";
+	m.client_ip = "127.0.0.1";
+	m.submitted_at = 1700000000;
+	return m;
+}
+
+TEST(msg_issue_round_trip)
+{
+	struct issue_msg m = sample(), *d = NULL;
+	char err[MSG_ERR_MAX], *s;
+
+	CHECK_INT(grant_sign(key, sizeof(key), m.request_id, m.ca_id, m.csr, 1700086400, &m.grant),
+		  0);
+	m.has_grant = 1;
+	CHECK((s = msg_issue_encode(&m)) != NULL);
+	if (msg_issue_decode(s, strlen(s), &d, err) != 0)
+		test_fail(__FILE__, __LINE__, "decode: %s", err);
+	CHECK_STR(d->request_id, m.request_id);
+	CHECK_STR(d->csr, csr);
+	CHECK_STR(d->common_name, m.common_name);
+	CHECK_INT(d->validity_days, 90);
+	CHECK_STR(d->ca_id, "acme-issuing");
+	CHECK_INT(d->extensions, EXT_SERVER_AUTH | EXT_CLIENT_AUTH);
+	CHECK_STR(d->purpose, "tls");
+	CHECK_STR(d->tenant, "acme");
+	CHECK_STR(d->requester, "alice");
+	CHECK_STR(d->email, "alice@acme.example");
+	CHECK_STR(d->client_ip, "127.0.0.1");
+	CHECK(d->batch_id == NULL);
+	CHECK_INT(d->submitted_at, 1700000000);
+	CHECK_INT(d->has_grant, 1);
+	CHECK_STR(d->grant.mac, m.grant.mac);
+	CHECK_INT(grant_verify(key, sizeof(key), &d->grant, d->request_id, d->ca_id, d->csr,
+			       1700000001, NULL),
+		  1);
+	msg_issue_free(d);
+	free(s);
+}
+
+TEST(msg_issue_minimal_bulk)
+{
+	const char *s = "{\"v\":1,\"request_id\":\"b-1\",\"csr\":\"x\",\"common_name\":\"a.example\","
+			"\"validity_days\":30,\"tenant\":\"acme\",\"requester\":\"bulk\","
+			"\"batch_id\":\"batch-7\",\"submitted_at\":0}";
+	struct issue_msg *d = NULL;
+	char err[MSG_ERR_MAX];
+
+	if (msg_issue_decode(s, strlen(s), &d, err) != 0)
+		test_fail(__FILE__, __LINE__, "decode: %s", err);
+	CHECK(d->ca_id == NULL);
+	CHECK_INT(d->extensions, 0);
+	CHECK_INT(d->has_grant, 0);
+	CHECK_STR(d->batch_id, "batch-7");
+	msg_issue_free(d);
+}
+
+TEST(msg_issue_refusals)
+{
+	static const struct {
+		const char *json, *want;
+	} t[] = {
+		{"not json", "not valid JSON"},
+		{"[1]", "must be a JSON object"},
+		{"{\"v\":2}", "v: must be an integer 1..1, got 2"},
+		{"{\"v\":1,\"zzz\":1}", "zzz: unknown key"},
+		{"{\"v\":1,\"csr\":\"x\"}", "request_id: required"},
+		{"{\"v\":1,\"request_id\":\"a b\"}", "request_id: must be 1..63 characters"},
+		{"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
+		 "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":0}",
+		 "validity_days: must be an integer 1..3650, got 0"},
+		{"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
+		 "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":1.5}",
+		 "validity_days: must be an integer"},
+		{"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
+		 "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":3,\"extensions\":[\"ca\"]}",
+		 "extensions: unknown extension \"ca\""},
+		{"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
+		 "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":3,\"grant\":{}}",
+		 "grant.request_id: required"},
+		{"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
+		 "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":3,\"grant\":{\"request_id\":"
+		 "\"r\",\"ca_id\":\"c\",\"csr_sha256\":\"AB\",\"mac\":\"x\",\"expires_at\":1}}",
+		 "grant.csr_sha256: must be 64 lowercase hex digits"},
+		{"{\"v\":1,\"request_id\":\"r\",\"csr\":\"\",\"common_name\":\"c\"}",
+		 "csr: length must be 1..65536, got 0"},
+		{"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":7}",
+		 "common_name: must be a string"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct issue_msg *d = NULL;
+		char err[MSG_ERR_MAX] = "";
+
+		if (msg_issue_decode(t[i].json, strlen(t[i].json), &d, err) == 0 ||
+		    strstr(err, t[i].want) == NULL)
+			test_fail(__FILE__, __LINE__, "case %zu: got \"%s\", want \"%s\"", i, err,
+				  t[i].want);
+		CHECK(d == NULL);
+	}
+}
+
+TEST(grant_tampering_detected)
+{
+	struct grant g, t;
+	char why[MSG_ERR_MAX];
+	const char *rid = "req-1", *ca = "acme-approval";
+	unsigned char other[32];
+
+	memcpy(other, key, sizeof(other));
+	other[0] ^= 1;
+	CHECK_INT(grant_sign(key, sizeof(key), rid, ca, csr, 2000, &g), 0);
+	CHECK_INT(grant_verify(key, sizeof(key), &g, rid, ca, csr, 1999, why), 1);
+	/* Each canonical field, the key and the clock. */
+	CHECK_INT(grant_verify(key, sizeof(key), &g, "req-2", ca, csr, 1999, why), 0);
+	CHECK_STR(why, "grant: made for another request");
+	CHECK_INT(grant_verify(key, sizeof(key), &g, rid, "acme-issuing", csr, 1999, why), 0);
+	CHECK_STR(why, "grant: made for another CA");
+	CHECK_INT(grant_verify(key, sizeof(key), &g, rid, ca, "-----BEGIN X", 1999, why), 0);
+	CHECK_STR(why, "grant: made for another CSR");
+	CHECK_INT(grant_verify(key, sizeof(key), &g, rid, ca, csr, 2000, why), 0);
+	CHECK_STR(why, "grant: expired");
+	CHECK_INT(grant_verify(other, sizeof(other), &g, rid, ca, csr, 1999, why), 0);
+	CHECK_STR(why, "grant: MAC does not verify");
+	/* Edited grant fields break the MAC even when the request matches them. */
+	t = g;
+	t.expires_at = 999999;
+	CHECK_INT(grant_verify(key, sizeof(key), &t, rid, ca, csr, 1999, why), 0);
+	CHECK_STR(why, "grant: MAC does not verify");
+	t = g;
+	snprintf(t.ca_id, sizeof(t.ca_id), "acme-issuing");
+	CHECK_INT(grant_verify(key, sizeof(key), &t, rid, "acme-issuing", csr, 1999, why), 0);
+	CHECK_STR(why, "grant: MAC does not verify");
+	t = g;
+	t.mac[10] = t.mac[10] == 'a' ? 'b' : 'a';
+	CHECK_INT(grant_verify(key, sizeof(key), &t, rid, ca, csr, 1999, why), 0);
+	t = g;
+	t.mac[0] = '\0';
+	CHECK_INT(grant_verify(key, sizeof(key), &t, rid, ca, csr, 1999, why), 0);
+}
+
+TEST(msg_approval_round_trip)
+{
+	struct issue_msg m = sample(), *d = NULL;
+	char err[MSG_ERR_MAX], *reason = NULL, *s;
+
+	CHECK((s = msg_approval_encode(&m, "approval_password_wrong")) != NULL);
+	if (msg_approval_decode(s, strlen(s), &d, &reason, err) != 0)
+		test_fail(__FILE__, __LINE__, "decode: %s", err);
+	CHECK_STR(reason, "approval_password_wrong");
+	CHECK_STR(d->request_id, m.request_id);
+	CHECK_INT(d->has_grant, 0);
+	msg_issue_free(d);
+	free(reason);
+	free(s);
+	CHECK_INT(msg_approval_decode("{\"v\":1,\"reason\":\"x\",\"request\":{\"v\":1}}", 38, &d,
+				      &reason, err),
+		  -1);
+	CHECK(strstr(err, "request.request_id: required") != NULL);
+}
+
+TEST(msg_result_and_issued_shapes)
+{
+	char *r = msg_result_encode("req-1", "failed", "acme-issuing", NULL, NULL, NULL, NULL,
+				    "key_too_small", "RSA 1024 < 2048");
+	char *i = msg_issued_encode("0a1b", "acme-issuing", "req-1", "acme", "alice", "CN=x", 1, 2,
+				    "PEM");
+
+	CHECK(r != NULL && i != NULL);
+	CHECK(strstr(r, "\"status\":\"failed\"") != NULL);
+	CHECK(strstr(r, "\"code\":\"key_too_small\"") != NULL);
+	CHECK(strstr(r, "\"serial\"") == NULL);
+	CHECK(strstr(i, "\"serial\":\"0a1b\"") != NULL);
+	CHECK(strstr(i, "\"not_after\":2") != NULL);
+	free(r);
+	free(i);
+}
