@@ -67,6 +67,9 @@ function certCn(path) {
   return m ? m[1] : null;
 }
 
+/* The public key (PEM) of an openssl object: pubkey(["x509", "-in", f]) or ["req", "-in", f]. */
+const pubkey = (args) => execFileSync("openssl", [...args, "-noout", "-pubkey"], { encoding: "utf8" });
+
 /* Number of PEM certificates in a file's text. */
 const pemCount = (text) => (text.match(/-----BEGIN CERTIFICATE-----/g) || []).length;
 
@@ -93,9 +96,10 @@ const sessionCookie = async () => (await context.cookies(GATEWAY)).find((c) => c
 async function login(key) {
   await page.goto(PAGE);
   await page.fill("#api_key", key);
+  // By keyboard: Enter in the key field submits the form.
   const [res] = await Promise.all([
     page.waitForResponse((r) => r.url().endsWith("/csr/upload/login")),
-    page.click("#login-submit"),
+    page.press("#api_key", "Enter"),
   ]);
   await page.waitForLoadState("load");
   return res;
@@ -192,7 +196,8 @@ try {
   await test("upload_happy_path_issued_and_downloaded", async () => {
     const cn = "web-" + RUN + ".acme.example";
     await freshForm(CA.issuing);
-    await pasteCsr(makeCsr(cn).pem, cn);
+    const csr = makeCsr(cn);
+    await pasteCsr(csr.pem, cn);
     await page.fill("#validity_days", "30");
     const res = await submit();
     eq(res.status(), 202, "POST /csr/process status (" + (await res.text()).slice(0, 300) + ")");
@@ -208,6 +213,7 @@ try {
     const text = readFileSync(file, "utf8");
     eq(pemCount(text), 1, "certificates in the download");
     eq(certCn(file), cn, "CN of the downloaded certificate");
+    eq(pubkey(["x509", "-in", file]), pubkey(["req", "-in", csr.path]), "certificate key = CSR key");
     const [dc] = await Promise.all([page.waitForEvent("download"), page.click("#download-chain")]);
     eq(dc.suggestedFilename(), cn + "-chain.crt", "chain file name");
     const chainFile = join(work, "chain.crt");
@@ -247,6 +253,20 @@ try {
     await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Pending approval"));
     assert(await page.isHidden("#downloads"), "downloads offered for a pending request");
     await shot("pending");
+  });
+
+  await test("upload_approval_ca_with_password_issued", async () => {
+    const cn = "approved-" + RUN + ".acme.example";
+    await freshForm(CA.approval);
+    await pasteCsr(makeCsr(cn).pem, cn);
+    await page.fill("#approval_password", creds.approval_password);
+    const res = await submit();
+    eq(res.status(), 202, "POST /csr/process status (" + (await res.text()).slice(0, 300) + ")");
+    await page.waitForFunction(() => /^(Issued|Pending|Failed|Rejected|Expired)/.test(document.getElementById("status").textContent),
+      null, { timeout: ISSUE_TIMEOUT_MS });
+    const status = await page.textContent("#status");
+    assert(status.startsWith("Issued"), "final status: " + status);
+    assert(await page.isVisible("#download-cert"), "no certificate download");
   });
 
   await test("upload_approval_field_hidden_for_plain_ca", async () => {
