@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "gateway.h"
 #include "issue.h"
 #include "log.h"
@@ -107,6 +108,7 @@ upload_login(struct gateway *gw, struct http_req *req)
 {
 	const char *hdr[] = {"Set-Cookie", NULL, "Location", UPLOAD_PREFIX, NULL};
 	char cookie[SESSION_COOKIE_MAX], old[SESSION_COOKIE_MAX];
+	struct audit_event ev = {0};
 	const struct user *u;
 	const cJSON *key;
 	struct session s;
@@ -126,7 +128,10 @@ upload_login(struct gateway *gw, struct http_req *req)
 		goto out;
 	}
 	if ((u = config_user_by_key(gw->cfg, key->valuestring)) == NULL) {
-		log_info("upload: login refused from %s: API key not recognized", req->client_ip);
+		ev.event = AUDIT_REJECTED;
+		ev.client_ip = req->client_ip;
+		ev.detail = "401: /csr/upload login with an unknown API key";
+		audit_emit(gw->kp, gw->cfg->topics.audit, &ev);
 		upload_page(req, 401, NULL, "API key: not recognized.", NULL);
 		goto out;
 	}
