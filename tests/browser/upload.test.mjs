@@ -291,6 +291,24 @@ try {
       eq(r.status, 403, `${r.url} ${r.token ? "wrong" : "missing"} token status`);
       eq(r.code, "csrf_failed", `${r.url} ${r.token ? "wrong" : "missing"} token code`);
     }
+    // Logout is a state change too; refused without the token, and the session lives on.
+    const out = await page.evaluate(async () => {
+      const r = await fetch("/csr/upload/logout", { method: "POST", body: new URLSearchParams({ csrf_token: "x" }), redirect: "manual" });
+      const after = await fetch("/cas");
+      return { status: r.status, after: after.status };
+    });
+    eq(out.status, 403, "logout without the CSRF token");
+    eq(out.after, 200, "GET /cas after the refused logout");
+  });
+
+  await test("upload_login_from_other_origin_refused", async () => {
+    const res = await fetch(PAGE + "/login", {
+      method: "POST", redirect: "manual",
+      headers: { Origin: "http://attacker.example", "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ api_key: ALICE }),
+    });
+    eq(res.status, 403, "login posted from another origin");
+    eq(res.headers.get("set-cookie"), null, "cookie set for a cross-origin login");
   });
 
   await test("upload_logout_ends_session", async () => {
