@@ -16,12 +16,15 @@
 #define SESSION_KEY_FP_BYTES 8 /* API-key fingerprint kept with the session */
 #define SESSION_REDIS_KEY_MAX 256
 #define SESSION_RETRY_AFTER_S "5"
+#define SESSION_FIELDS 4 /* user, scope, csrf, key */
+
+const struct session_realm session_gateway = {"pki_session", "gateway"};
 
 /* Stores the hash and its TTL in one step: a session never outlives SESSION_TTL_S. */
 static const char session_put_lua[] =
-	"redis.call('HSET', KEYS[1], 'user', ARGV[1], 'csrf', ARGV[2], 'key', ARGV[3], "
-	"'created', ARGV[4]) "
-	"redis.call('EXPIRE', KEYS[1], ARGV[5]) "
+	"redis.call('HSET', KEYS[1], 'user', ARGV[1], 'scope', ARGV[2], 'csrf', ARGV[3], "
+	"'key', ARGV[4], 'created', ARGV[5]) "
+	"redis.call('EXPIRE', KEYS[1], ARGV[6]) "
 	"return 1";
 
 static void
@@ -77,10 +80,11 @@ redis_key(const struct config *cfg, const char *id, char out[SESSION_REDIS_KEY_M
 }
 
 static void
-cookie_format(char *cookie, const char *value, long max_age, int secure)
+cookie_format(const struct session_realm *realm, char *cookie, const char *value, long max_age,
+	      int secure)
 {
 	snprintf(cookie, SESSION_COOKIE_MAX, "%s=%s; Max-Age=%ld; Path=/; HttpOnly; SameSite=Strict%s",
-		 SESSION_COOKIE, value, max_age, secure ? "; Secure" : "");
+		 realm->cookie, value, max_age, secure ? "; Secure" : "");
 }
 
 int
@@ -95,8 +99,8 @@ session_secure(struct http_req *req)
 }
 
 int
-session_create(const struct config *cfg, const struct user *u, int secure, struct session *s,
-	       char *cookie)
+session_create(const struct config *cfg, const struct session_realm *realm, const struct user *u,
+	       int secure, struct session *s, char *cookie)
 {
 	char token[SESSION_TOKEN_HEX + 1], csrf[SESSION_TOKEN_HEX + 1], id[SESSION_TOKEN_HEX + 1];
 	char key[SESSION_REDIS_KEY_MAX], fp[2 * SESSION_KEY_FP_BYTES + 1], created[32], ttl[32];
@@ -111,8 +115,8 @@ session_create(const struct config *cfg, const struct user *u, int secure, struc
 	user_key_fp(u, fp);
 	snprintf(created, sizeof(created), "%lld", (long long)time(NULL));
 	snprintf(ttl, sizeof(ttl), "%d", SESSION_TTL_S);
-	rep = redis_cmd(r, "EVAL %s 1 %s %s %s %s %s %s", session_put_lua, key, u->name, csrf, fp,
-			created, ttl);
+	rep = redis_cmd(r, "EVAL %s 1 %s %s %s %s %s %s %s", session_put_lua, key, u->name,
+			realm->scope, csrf, fp, created, ttl);
 	if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
 		log_error("session: storing a session for %s: %s", u->name,
 			  rep != NULL ? rep->str : "redis unreachable");
@@ -121,7 +125,7 @@ session_create(const struct config *cfg, const struct user *u, int secure, struc
 	s->user = u;
 	memcpy(s->csrf, csrf, sizeof(s->csrf));
 	memcpy(s->id, id, sizeof(s->id));
-	cookie_format(cookie, token, SESSION_TTL_S, secure);
+	cookie_format(realm, cookie, token, SESSION_TTL_S, secure);
 	rc = 0;
 out:
 	if (rep != NULL)
@@ -144,9 +148,10 @@ is_token(const char *v, size_t n)
 }
 
 int
-session_cookie_token(const char *cookie_header, char token[SESSION_TOKEN_HEX + 1])
+session_cookie_token(const struct session_realm *realm, const char *cookie_header,
+		     char token[SESSION_TOKEN_HEX + 1])
 {
-	const size_t nlen = strlen(SESSION_COOKIE);
+	const size_t nlen = strlen(realm->cookie);
 	const char *p = cookie_header, *end, *v;
 
 	/* "a=b; pki_session=...; c=d": the first pki_session pair decides. */
@@ -156,7 +161,7 @@ session_cookie_token(const char *cookie_header, char token[SESSION_TOKEN_HEX + 1
 		end = strchr(p, ';');
 		if (end == NULL)
 			end = p + strlen(p);
-		if ((size_t)(end - p) > nlen && strncmp(p, SESSION_COOKIE, nlen) == 0 &&
+		if ((size_t)(end - p) > nlen && strncmp(p, realm->cookie, nlen) == 0 &&
 		    p[nlen] == '=') {
 			v = p + nlen + 1;
 			while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
@@ -173,7 +178,8 @@ session_cookie_token(const char *cookie_header, char token[SESSION_TOKEN_HEX + 1
 }
 
 int
-session_lookup(const struct config *cfg, const char *cookie_header, struct session *s)
+session_lookup(const struct config *cfg, const struct session_realm *realm,
+	       const char *cookie_header, struct session *s)
 {
 	char token[SESSION_TOKEN_HEX + 1], id[SESSION_TOKEN_HEX + 1], key[SESSION_REDIS_KEY_MAX];
 	char fp[2 * SESSION_KEY_FP_BYTES + 1];
@@ -183,15 +189,15 @@ session_lookup(const struct config *cfg, const char *cookie_header, struct sessi
 	size_t i;
 	int rc = 0;
 
-	if (!session_cookie_token(cookie_header, token))
+	if (!session_cookie_token(realm, cookie_header, token))
 		return 0;
 	token_id(token, id);
 	OPENSSL_cleanse(token, sizeof(token));
 	redis_key(cfg, id, key);
 	if ((r = redis_thread(cfg->redis_url)) == NULL)
 		return SESSION_EDOWN;
-	rep = redis_cmd(r, "HMGET %s user csrf key", key);
-	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3) {
+	rep = redis_cmd(r, "HMGET %s user scope csrf key", key);
+	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != SESSION_FIELDS) {
 		log_error("session: reading a session: %s",
 			  rep == NULL ? "redis unreachable"
 			  : rep->type == REDIS_REPLY_ERROR ? rep->str
@@ -199,19 +205,20 @@ session_lookup(const struct config *cfg, const char *cookie_header, struct sessi
 		rc = SESSION_EDOWN;
 		goto out;
 	}
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < SESSION_FIELDS; i++) {
 		e = rep->element[i];
 		if (e->type != REDIS_REPLY_STRING)
 			goto out; /* unknown or expired */
 	}
-	if ((u = config_user_find(cfg, rep->element[0]->str)) == NULL)
+	if (strcmp(rep->element[1]->str, realm->scope) != 0 ||
+	    (u = config_user_find(cfg, rep->element[0]->str)) == NULL)
 		goto out;
 	user_key_fp(u, fp);
-	if (strcmp(fp, rep->element[2]->str) != 0 || !is_token(rep->element[1]->str,
-							       rep->element[1]->len))
+	if (strcmp(fp, rep->element[3]->str) != 0 ||
+	    !is_token(rep->element[2]->str, rep->element[2]->len))
 		goto out;
 	s->user = u;
-	memcpy(s->csrf, rep->element[1]->str, sizeof(s->csrf));
+	memcpy(s->csrf, rep->element[2]->str, sizeof(s->csrf));
 	memcpy(s->id, id, sizeof(s->id));
 	rc = 1;
 out:
@@ -221,21 +228,23 @@ out:
 }
 
 int
-session_get(const struct config *cfg, struct http_req *req, struct session *s)
+session_get(const struct config *cfg, const struct session_realm *realm, struct http_req *req,
+	    struct session *s)
 {
-	return session_lookup(cfg, http_header(req, "Cookie"), s);
+	return session_lookup(cfg, realm, http_header(req, "Cookie"), s);
 }
 
 int
-session_destroy(const struct config *cfg, const char *cookie_header, int secure, char *cookie)
+session_destroy(const struct config *cfg, const struct session_realm *realm,
+		const char *cookie_header, int secure, char *cookie)
 {
 	char token[SESSION_TOKEN_HEX + 1], id[SESSION_TOKEN_HEX + 1], key[SESSION_REDIS_KEY_MAX];
 	struct redis *r;
 	redisReply *rep;
 	int rc = 0;
 
-	cookie_format(cookie, "", 0, secure);
-	if (!session_cookie_token(cookie_header, token))
+	cookie_format(realm, cookie, "", 0, secure);
+	if (!session_cookie_token(realm, cookie_header, token))
 		return 0;
 	token_id(token, id);
 	OPENSSL_cleanse(token, sizeof(token));
@@ -268,12 +277,12 @@ session_method_unsafe(const char *method)
 }
 
 const struct user *
-session_user(const struct config *cfg, struct http_req *req)
+session_user(const struct config *cfg, const struct session_realm *realm, struct http_req *req)
 {
 	static const char *const retry[] = {"Retry-After", SESSION_RETRY_AFTER_S, NULL};
 	struct session s;
 	const char *tok;
-	int rc = session_get(cfg, req, &s);
+	int rc = session_get(cfg, realm, req, &s);
 
 	if (rc == SESSION_EDOWN) {
 		http_reply_error(req, 503, "unavailable", NULL, NULL, retry,

@@ -23,7 +23,7 @@ gateway_auth(struct gateway *gw, struct http_req *req)
 	if (u != NULL)
 		return u;
 	/* Browser pages: the login session's cookie, CSRF token checked on POST. */
-	if (a == NULL && ((u = session_user(gw->cfg, req)) != NULL || req->replied))
+	if (a == NULL && ((u = session_user(gw->cfg, &session_gateway, req)) != NULL || req->replied))
 		return u;
 	ev.event = AUDIT_REJECTED;
 	ev.client_ip = req->client_ip;

@@ -57,7 +57,7 @@ static void
 upload_get(struct gateway *gw, struct http_req *req)
 {
 	struct session s;
-	int rc = session_get(gw->cfg, req, &s);
+	int rc = session_get(gw->cfg, &session_gateway, req, &s);
 
 	if (rc == SESSION_EDOWN)
 		upload_page(req, 503, NULL, "The session store is unreachable; try again shortly.",
@@ -136,8 +136,8 @@ upload_login(struct gateway *gw, struct http_req *req)
 		goto out;
 	}
 	/* A fresh token on every login; any session the browser had ends. */
-	if (session_destroy(gw->cfg, http_header(req, "Cookie"), 0, old) != 0 ||
-	    session_create(gw->cfg, u, session_secure(req), &s, cookie) != 0) {
+	if (session_destroy(gw->cfg, &session_gateway, http_header(req, "Cookie"), 0, old) != 0 ||
+	    session_create(gw->cfg, &session_gateway, u, session_secure(req), &s, cookie) != 0) {
 		upload_page(req, 503, NULL, "The session store is unreachable; try again shortly.",
 			    retry_down);
 		goto out;
@@ -161,7 +161,7 @@ upload_logout(struct gateway *gw, struct http_req *req)
 
 	if ((f = upload_form(req)) == NULL)
 		return;
-	rc = session_get(gw->cfg, req, &s);
+	rc = session_get(gw->cfg, &session_gateway, req, &s);
 	tok = cJSON_GetObjectItemCaseSensitive(f, SESSION_CSRF_FIELD);
 	if (rc == SESSION_EDOWN) {
 		http_reply_error(req, 503, "unavailable", NULL, NULL, retry_down,
@@ -171,8 +171,8 @@ upload_logout(struct gateway *gw, struct http_req *req)
 		http_reply_error(req, 403, "csrf_failed", SESSION_CSRF_FIELD, NULL, NULL,
 				 "logout needs the session's CSRF token in the %s form field",
 				 SESSION_CSRF_FIELD);
-	} else if (session_destroy(gw->cfg, http_header(req, "Cookie"), session_secure(req),
-				   cookie) != 0) {
+	} else if (session_destroy(gw->cfg, &session_gateway, http_header(req, "Cookie"),
+				   session_secure(req), cookie) != 0) {
 		http_reply_error(req, 503, "unavailable", NULL, NULL, retry_down,
 				 "session store (Redis) unreachable; try again shortly");
 	} else {
@@ -256,7 +256,7 @@ upload_inspect(struct gateway *gw, struct http_req *req)
 	cJSON *body = NULL, *o;
 	char ct[64];
 
-	if (session_user(gw->cfg, req) == NULL) {
+	if (session_user(gw->cfg, &session_gateway, req) == NULL) {
 		if (!req->replied)
 			http_reply_error(req, 401, "unauthorized", NULL, NULL, NULL,
 					 "%s needs a login session (sign in at %s)", req->path,

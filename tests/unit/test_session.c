@@ -48,7 +48,7 @@ TEST(session_cookie_token_table)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		strcpy(tok, "untouched");
-		if (session_cookie_token(cases[i].header, tok) != cases[i].found)
+		if (session_cookie_token(&session_gateway, cases[i].header, tok) != cases[i].found)
 			test_fail(__FILE__, __LINE__, "case %zu \"%s\": expected found=%d", i,
 				  cases[i].header ? cases[i].header : "(null)", cases[i].found);
 		CHECK_STR(tok, cases[i].found ? tok_a : "untouched");
@@ -151,7 +151,8 @@ TEST(session_lifecycle_in_redis)
 	struct config cfg = {.redis_prefix = "t:", .users = users, .nusers = 2};
 	struct session s, got;
 	char cookie[SESSION_COOKIE_MAX], clear[SESSION_COOKIE_MAX], header[SESSION_COOKIE_MAX + 16];
-	char key[128], tok[SESSION_TOKEN_HEX + 1];
+	char key[128], tok[SESSION_TOKEN_HEX + 1], other[SESSION_COOKIE_MAX + 16];
+	const struct session_realm admin = {"pki_admin", "admin"};
 	long long ttl;
 
 	secret_api_key_hash("pki_alice", users[0].api_key_hash);
@@ -159,13 +160,13 @@ TEST(session_lifecycle_in_redis)
 	redis_start(&tr);
 	cfg.redis_url = tr.url;
 
-	CHECK_INT(session_create(&cfg, &users[0], 0, &s, cookie), 0);
+	CHECK_INT(session_create(&cfg, &session_gateway, &users[0], 0, &s, cookie), 0);
 	CHECK(s.user == &users[0]);
 	CHECK(strstr(cookie, "; HttpOnly") != NULL);
 	CHECK(strstr(cookie, "; SameSite=Strict") != NULL);
 	CHECK(strstr(cookie, "; Path=/") != NULL);
 	CHECK(strstr(cookie, "Secure") == NULL);
-	CHECK(session_cookie_token(cookie, tok) == 1);
+	CHECK(session_cookie_token(&session_gateway, cookie, tok) == 1);
 	CHECK(strcmp(tok, s.csrf) != 0);
 
 	/* Stored under the token's hash, never the token; with its TTL. */
@@ -176,41 +177,50 @@ TEST(session_lifecycle_in_redis)
 	CHECK(ttl > SESSION_TTL_S - 10 && ttl <= SESSION_TTL_S);
 
 	snprintf(header, sizeof(header), "theme=dark; pki_session=%s", tok);
-	CHECK_INT(session_lookup(&cfg, header, &got), 1);
+	CHECK_INT(session_lookup(&cfg, &session_gateway, header, &got), 1);
 	CHECK(got.user == &users[0]);
 	CHECK_STR(got.csrf, s.csrf);
 	CHECK_STR(got.id, s.id);
 
 	/* Unknown token, no cookie. */
-	CHECK_INT(session_lookup(&cfg, "pki_session=" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", &got), 0);
-	CHECK_INT(session_lookup(&cfg, NULL, &got), 0);
+	CHECK_INT(session_lookup(&cfg, &session_gateway, "pki_session=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", &got), 0);
+	CHECK_INT(session_lookup(&cfg, &session_gateway, NULL, &got), 0);
 
 	/* A second session is independent, with its own CSRF token. */
-	CHECK_INT(session_create(&cfg, &users[1], 1, &got, clear), 0);
+	CHECK_INT(session_create(&cfg, &session_gateway, &users[1], 1, &got, clear), 0);
 	CHECK(strstr(clear, "; Secure") != NULL);
 	CHECK(strcmp(got.csrf, s.csrf) != 0);
 
+	/* Another realm (the admin dashboard's) neither sees this cookie nor this session. */
+	CHECK_INT(session_lookup(&cfg, &admin, header, &got), 0);
+	snprintf(other, sizeof(other), "pki_admin=%s", tok);
+	CHECK_INT(session_lookup(&cfg, &admin, other, &got), 0);
+	CHECK_INT(session_create(&cfg, &admin, &users[0], 0, &got, other), 0);
+	CHECK(strncmp(other, "pki_admin=", 10) == 0);
+	CHECK_INT(session_lookup(&cfg, &admin, other, &got), 1);
+	CHECK_INT(session_lookup(&cfg, &session_gateway, other, &got), 0);
+
 	/* Rotating the API key ends the session; restoring it brings it back. */
 	users[0].api_key_hash[0] ^= 1;
-	CHECK_INT(session_lookup(&cfg, header, &got), 0);
+	CHECK_INT(session_lookup(&cfg, &session_gateway, header, &got), 0);
 	users[0].api_key_hash[0] ^= 1;
-	CHECK_INT(session_lookup(&cfg, header, &got), 1);
+	CHECK_INT(session_lookup(&cfg, &session_gateway, header, &got), 1);
 
 	/* A user removed from the config loses the session. */
 	cfg.nusers = 0;
-	CHECK_INT(session_lookup(&cfg, header, &got), 0);
+	CHECK_INT(session_lookup(&cfg, &session_gateway, header, &got), 0);
 	cfg.nusers = 2;
 
-	CHECK_INT(session_destroy(&cfg, header, 0, clear), 0);
+	CHECK_INT(session_destroy(&cfg, &session_gateway, header, 0, clear), 0);
 	CHECK(strncmp(clear, "pki_session=;", 13) == 0);
 	CHECK(strstr(clear, "Max-Age=0") != NULL);
-	CHECK_INT(session_lookup(&cfg, header, &got), 0);
+	CHECK_INT(session_lookup(&cfg, &session_gateway, header, &got), 0);
 	CHECK_INT(redis_int(tr.url, "EXISTS %s", key), 0);
 
 	redis_stop(&tr);
 	/* Redis gone: an error, not "no session". */
-	CHECK_INT(session_lookup(&cfg, header, &got), SESSION_EDOWN);
-	CHECK_INT(session_create(&cfg, &users[0], 0, &s, cookie), SESSION_EDOWN);
+	CHECK_INT(session_lookup(&cfg, &session_gateway, header, &got), SESSION_EDOWN);
+	CHECK_INT(session_create(&cfg, &session_gateway, &users[0], 0, &s, cookie), SESSION_EDOWN);
 }
 
 TEST(web_render_escapes_and_refuses_unknown)
