@@ -15,9 +15,11 @@
  * ports apart, so the admin dashboard uses its own realm (cookie name and
  * scope) and a session made on the public gateway never opens it. "key"
  * fingerprints the user's API key hash, so a session ends when the key is
- * rotated; a user removed from the config loses the session too. Every state-changing request authenticated by the
- * cookie must also carry the session's CSRF token (header X-CSRF-Token or
- * form field csrf_token), compared in constant time. Every call uses the
+ * rotated; a user removed from the config loses the session too.
+ *
+ * Every state-changing request authenticated by the cookie must also carry
+ * the session's CSRF token (header X-CSRF-Token or form field csrf_token),
+ * compared in constant time. Every call uses the
  * calling thread's Redis connection (redis_thread).
  *
  * Secure: set when PKI_SESSION_SECURE=1 or the request arrived through a
@@ -79,8 +81,8 @@ int session_cookie_token(const struct session_realm *realm, const char *cookie_h
 /*
  * The session named by a Cookie header value (may be NULL). Returns 1 and
  * fills *s; 0 when there is no cookie or it names no live session of realm
- * (unknown, expired, another realm's, user gone or rekeyed); SESSION_EDOWN when Redis cannot answer.
- * *s is written only on 1.
+ * (unknown, expired, another realm's, user gone or rekeyed); SESSION_EDOWN
+ * when Redis cannot answer. *s is written only on 1.
  */
 int session_lookup(const struct config *cfg, const struct session_realm *realm,
 		   const char *cookie_header, struct session *s);
@@ -104,8 +106,8 @@ int session_method_unsafe(const char *method);
 
 /*
  * Authentication hook for API routes when a request has no Authorization
- * header. Returns the user of req's session in realm (CSRF header checked on unsafe
- * methods); NULL with nothing answered when there is no live session (the
+ * header. Returns the user of req's session in realm (X-CSRF-Token checked
+ * on unsafe methods); NULL with nothing answered when there is no live session (the
  * caller answers 401); NULL after answering 403 csrf_failed (wrong or
  * missing token) or 503 (Redis down) — req->replied tells these apart.
  */

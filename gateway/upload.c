@@ -25,7 +25,7 @@
 #define UPLOAD_PREFIX "/csr/upload"
 #define UPLOAD_STATIC UPLOAD_PREFIX "/static/"
 #define UPLOAD_PAGE "upload.html"
-#define UPLOAD_ORIGIN_MAX 300
+#define UPLOAD_SAN_TEXT_MAX 1024 /* one SAN as shown on the page ("DNS:...") */
 
 static const char *const retry_down[] = {"Retry-After", "5", NULL};
 
@@ -187,7 +187,7 @@ upload_logout(struct gateway *gw, struct http_req *req)
 static void
 json_add_list(cJSON *a, const char *prefix, const char *const *v)
 {
-	char buf[CSR_MAX_CN * 4 + 16];
+	char buf[UPLOAD_SAN_TEXT_MAX];
 
 	for (; v != NULL && *v != NULL; v++) {
 		snprintf(buf, sizeof(buf), "%s:%s", prefix, *v);
