@@ -1,4 +1,4 @@
-/* Shared helpers of the browser pages: API calls with the CSRF token, error display, downloads. */
+/* Shared functions of the browser pages: API calls with the CSRF token, error display, downloads. */
 "use strict";
 
 const PKI = (() => {
