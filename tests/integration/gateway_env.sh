@@ -26,13 +26,24 @@ GWENV_STARTED_INFRA=
 GWENV_PASSED=0
 GWENV_FAILED=0
 
-pass() { echo "PASS: $1"; GWENV_PASSED=$((GWENV_PASSED + 1)); }
-fail() { echo "FAIL: $1${2:+ — $2}"; GWENV_FAILED=$((GWENV_FAILED + 1)); }
-# check NAME COND...: runs the condition, PASS or FAIL with the last response.
-check() {
+# Result lines: lib.sh's pass/fail when it was sourced, the same format otherwise.
+declare -F pass >/dev/null || pass() { printf 'PASS: %s\n' "$1"; }
+declare -F fail >/dev/null || fail() {
+	printf 'FAIL: %s\n' "$1"
+	(($# > 1)) && printf '    %s\n' "${@:2}"
+	return 0
+}
+# expect NAME CMD...: PASS when CMD succeeds, else FAIL with the last HTTP answer.
+expect() {
 	local name=$1
 	shift
-	if "$@"; then pass "$name"; else fail "$name" "code=$CODE body=${BODY:0:300}"; fi
+	if "$@"; then
+		GWENV_PASSED=$((GWENV_PASSED + 1))
+		pass "$name"
+	else
+		GWENV_FAILED=$((GWENV_FAILED + 1))
+		fail "$name" "failed: $*" "last answer: ${CODE:-} ${BODY:0:400}"
+	fi
 }
 
 now_ms() { date +%s%3N; }
@@ -60,6 +71,15 @@ gwenv_cleanup() {
 	if [[ -n $GWENV_STARTED_INFRA ]]; then
 		PKI_STACK_INFRA_ONLY=1 scripts/stack.sh down >&2
 	fi
+}
+
+# EXIT trap of the suites: stops what they started; exit 1 after any FAIL.
+gwenv_exit() {
+	local rc=$?
+	gwenv_cleanup
+	echo "gateway suite: $GWENV_PASSED passed, $GWENV_FAILED failed" >&2
+	((rc == 0 && (GWENV_FAILED > 0 || ${LIB_FAILED:-0} > 0))) && rc=1
+	exit "$rc"
 }
 
 # Writes the PKI under $GW_DIR: root, acme-issuing (automatic, selection
@@ -94,6 +114,15 @@ gwenv_pki() {
 		cat "$GW_DIR/pkictl.log" >&2
 		return 1
 	}
+	# Own topics and consumer group: the stack's workers never see these messages.
+	jq '.kafka.topics |= with_entries(.value |= sub("^pki\\."; "gwtest."))' "$C" >"$C.tmp" &&
+		mv "$C.tmp" "$C" && chmod 600 "$C" || return 1
+	PKI_CONFIG=$C PKI_STACK_INFRA_ONLY=1 scripts/stack.sh up >>"$GW_DIR/pkictl.log" 2>&1 || {
+		cat "$GW_DIR/pkictl.log" >&2
+		return 1
+	}
+	T_ISSUE=gwtest.issue T_APPROVAL=gwtest.approval T_RESULTS=gwtest.results
+	T_ISSUED=gwtest.issued T_AUDIT=gwtest.audit
 	ALICE=$($P user add --config "$C" --name alice --email alice@acme.example --role requester --tenant acme 2>>"$GW_DIR/pkictl.log") &&
 		CAROL=$($P user add --config "$C" --name carol --email carol@acme.example --role requester --tenant acme 2>>"$GW_DIR/pkictl.log") &&
 		BOB=$($P user add --config "$C" --name bob --email bob@globex.example --role requester --tenant globex 2>>"$GW_DIR/pkictl.log") &&
@@ -104,7 +133,9 @@ gwenv_pki() {
 gwenv_spawn() {
 	local name=$1 log=$GW_DIR/$1.log
 	[[ $name == worker* ]] && bin=pki-worker || bin=pki-gateway
-	"$BUILD/$bin" --config "$GW_CONFIG" 2>>"$log" &
+	# The stack's address overrides must not apply to these processes.
+	env -u PKI_GATEWAY_LISTEN -u PKI_APPROVER_LISTEN -u PKI_KAFKA_BROKERS -u PKI_REDIS_URL \
+		-u PKI_REDIS_PREFIX -u PKI_CONFIG "$BUILD/$bin" --config "$GW_CONFIG" 2>>"$log" &
 	GWENV_PIDS+=($!)
 	LAST_PID=$!
 }
@@ -175,7 +206,3 @@ topic_msgs() {
 	kcat -b "$KAFKA" -C -t "$1" -e -q -f '%k\t%s\n' 2>/dev/null | awk -F'\t' -v k="$2" '$1 == k { print $2 }'
 }
 
-gwenv_summary() {
-	echo "gateway suites: $GWENV_PASSED passed, $GWENV_FAILED failed" >&2
-	((GWENV_FAILED == 0))
-}
