@@ -77,7 +77,7 @@ gwenv_cleanup() {
 gwenv_exit() {
 	local rc=$?
 	gwenv_cleanup
-	echo "gateway suite: $GWENV_PASSED passed, $GWENV_FAILED failed" >&2
+	((GWENV_PASSED + GWENV_FAILED > 0)) && echo "gateway suite: $GWENV_PASSED passed, $GWENV_FAILED failed" >&2
 	((rc == 0 && (GWENV_FAILED > 0 || ${LIB_FAILED:-0} > 0))) && rc=1
 	exit "$rc"
 }
