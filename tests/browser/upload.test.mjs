@@ -54,7 +54,7 @@ const work = mkdtempSync(join(tmpdir(), "pki-browser-"));
 function makeCsr(cn) {
   const base = join(work, cn.replace(/[^a-z0-9.-]/gi, "_"));
   execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-    "-nodes", "-keyout", base + ".key", "-subj", "/CN=" + cn + "/O=Acme",
+    "-nodes", "-keyout", base + ".key", "-subj", "/CN=" + cn,
     "-addext", "subjectAltName=DNS:" + cn, "-out", base + ".csr"], { stdio: ["ignore", "ignore", "pipe"] });
   return { path: base + ".csr", pem: readFileSync(base + ".csr", "utf8") };
 }
