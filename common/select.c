@@ -176,7 +176,7 @@ select_ca(const struct config *cfg, const struct user *u, const struct select_qu
 		if (select_better(ca, n, &best)) {
 			best.ca = ca;
 			best.specificity = n;
-			snprintf(best.reason, sizeof(best.reason), "selected: %.480s", reason);
+			snprintf(best.reason, sizeof(best.reason), "selected: %.490s", reason);
 		}
 		buf_add(tried, SELECT_TRIED_MAX, " (matched)");
 	}

@@ -5,6 +5,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "gateway.h"
+#include "session.h"
 #include "svc.h"
 
 #define ROUTE_REQUESTS "/csr/requests/"
@@ -20,6 +21,9 @@ gateway_auth(struct gateway *gw, struct http_req *req)
 	struct audit_event ev = {0};
 
 	if (u != NULL)
+		return u;
+	/* Browser pages: the login session's cookie, CSRF token checked on POST. */
+	if (a == NULL && ((u = session_user(gw->cfg, &session_gateway, req)) != NULL || req->replied))
 		return u;
 	ev.event = AUDIT_REJECTED;
 	ev.client_ip = req->client_ip;
