@@ -459,3 +459,52 @@ TEST(der_reader_strict)
 		}
 	}
 }
+
+/* A CSR whose EC point is compressed parses, verifies and keeps its key bytes; the
+ * per-thread key template then still verifies an uncompressed one. */
+TEST(csr_ec_compressed_point)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509_REQ *req = X509_REQ_new();
+	X509_NAME *n = X509_NAME_new();
+	unsigned char *der = NULL, *p;
+	struct violations vs = {0};
+	struct csr *c = NULL;
+	size_t len, flen;
+	int dl;
+
+	CHECK(EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+					     "compressed") == 1);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"c.example.com", -1, -1, 0);
+	X509_REQ_set_subject_name(req, n);
+	X509_REQ_set_pubkey(req, k);
+	CHECK(X509_REQ_sign(req, k, EVP_sha256()) > 0);
+	dl = i2d_X509_REQ(req, &der);
+	CHECK(dl > 0);
+	CHECK_INT(csr_parse(der, (size_t)dl, &c, &vs), 0);
+	CHECK_INT(c->pubkey_bits_len, 33);
+	CHECK(c->pubkey_bits[0] == 2 || c->pubkey_bits[0] == 3);
+	csr_free(c);
+	/* Flip the compressed point's parity: another key, so the signature fails. */
+	p = memmem(der, (size_t)dl, "\x03\x22\x00", 3);
+	if (p != NULL) {
+		p[3] ^= 1;
+		vs.n = 0;
+		CHECK(csr_parse(der, (size_t)dl, &c, &vs) != 0);
+		CHECK(fix_has_code(&vs, "csr_signature_invalid") || fix_has_code(&vs, "csr_malformed"));
+	}
+	OPENSSL_free(der);
+	X509_NAME_free(n);
+	X509_REQ_free(req);
+	EVP_PKEY_free(k);
+	c = NULL;
+	{
+		unsigned char *buf = fix_csr("good", "openssl-p256.pem", &len);
+		vs.n = 0;
+		CHECK_INT(csr_parse(buf, len, &c, &vs), 0);
+		flen = c->pubkey_bits_len;
+		CHECK_INT(flen, 65);
+		csr_free(c);
+		free(buf);
+	}
+}
