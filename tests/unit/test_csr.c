@@ -487,7 +487,8 @@ TEST(csr_ec_compressed_point)
 	csr_free(c);
 	/* Flip the compressed point's parity: another key, so the signature fails. */
 	p = memmem(der, (size_t)dl, "\x03\x22\x00", 3);
-	if (p != NULL) {
+	CHECK(p != NULL);
+	{
 		p[3] ^= 1;
 		vs.n = 0;
 		CHECK(csr_parse(der, (size_t)dl, &c, &vs) != 0);
