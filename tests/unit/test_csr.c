@@ -402,3 +402,60 @@ TEST(csr_differential_fuzz_corpus)
 	closedir(d);
 	CHECK(n >= 40);
 }
+
+/* The DER reader's strictness, one rule per row. */
+TEST(der_reader_strict)
+{
+	static const struct {
+		const char *name;
+		const char *bytes;
+		size_t len;
+		unsigned tag;
+		int ok;
+	} t[] = {
+		{"short form", "\x04\x01\xaa", 3, DER_OCTET_STRING, 1},
+		{"long form for short length", "\x04\x81\x01\xaa", 4, DER_OCTET_STRING, 0},
+		{"leading zero length octet", "\x04\x82\x00\x80", 4, DER_OCTET_STRING, 0},
+		{"indefinite length", "\x30\x80\x00\x00", 4, DER_SEQUENCE, 0},
+		{"length past end", "\x04\x05\xaa", 3, DER_OCTET_STRING, 0},
+		{"high tag number", "\x1f\x22\x00", 3, 0x1f, 0},
+		{"integer minimal", "\x02\x02\x00\x80", 4, DER_INTEGER, 1},
+		{"integer padded", "\x02\x02\x00\x7f", 4, DER_INTEGER, 0},
+		{"integer ff padded", "\x02\x02\xff\x80", 4, DER_INTEGER, 0},
+		{"integer empty", "\x02\x00", 2, DER_INTEGER, 0},
+		{"boolean true", "\x01\x01\xff", 3, DER_BOOLEAN, 1},
+		{"boolean 01", "\x01\x01\x01", 3, DER_BOOLEAN, 0},
+		{"null with content", "\x05\x01\x00", 3, DER_NULL, 0},
+		{"oid padded", "\x06\x02\x80\x01", 4, DER_OID, 0},
+		{"oid unterminated", "\x06\x01\x81", 3, DER_OID, 0},
+		{"bit string unused 8", "\x03\x02\x08\x00", 4, DER_BIT_STRING, 0},
+		{"bit string empty with unused", "\x03\x01\x01", 3, DER_BIT_STRING, 0},
+		{"wrong tag", "\x04\x01\xaa", 3, DER_INTEGER, 0},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct der d = {(const unsigned char *)t[i].bytes, t[i].len};
+		struct der_tlv tlv;
+		int ok = der_expect(&d, t[i].tag, &tlv) == 0;
+		if (ok != t[i].ok)
+			test_fail(__FILE__, __LINE__, "%s: %s", t[i].name, ok ? "accepted" : "refused");
+	}
+	/* The writer produces minimal lengths at every size class. */
+	{
+		static unsigned char big[70000];
+		size_t sizes[] = {0, 127, 128, 255, 256, 65535, 65536}, k;
+		for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+			struct dbuf b;
+			struct der d;
+			struct der_tlv tlv;
+			dbuf_init(&b, NULL, 0);
+			dbuf_tlv(&b, DER_OCTET_STRING, big, sizes[k]);
+			d.p = b.p, d.len = b.len;
+			CHECK_INT(der_expect(&d, DER_OCTET_STRING, &tlv), 0);
+			CHECK_INT(tlv.len, sizes[k]);
+			CHECK_INT(d.len, 0);
+			dbuf_free(&b);
+		}
+	}
+}
