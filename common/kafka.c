@@ -356,6 +356,7 @@ kafka_consumer_new(const char *brokers, const char *group, const char *const *to
 		{"enable.auto.offset.store", "false"},
 		{"enable.auto.commit", "true"},
 		{"auto.offset.reset", "earliest"},
+		{"session.timeout.ms", KAFKA_SESSION_TIMEOUT_MS},
 		{"reconnect.backoff.max.ms", KAFKA_RECONNECT_MAX_MS},
 	};
 	struct kafka_consumer *c = NULL, *ret = NULL;
