@@ -41,15 +41,36 @@ banner() { printf '\n=== %s\n' "$*"; }
 record_fail() { printf 'FAIL: %s\n' "$1"; FAILED=$((FAILED + 1)); }
 record_pass() { printf 'PASS: %s\n' "$1"; PASSED=$((PASSED + 1)); }
 
+# kill_suite_leftovers NAME: ends what a suite started in the background and
+# left running, except the stack's own processes (they carry PKI_STACK_VAR).
+kill_suite_leftovers() {
+	local pid env
+	for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+		env=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null) || continue
+		grep -qxF "PKI_SUITE_MARK=$1" <<<"$env" || continue
+		grep -q '^PKI_STACK_VAR=' <<<"$env" && continue
+		kill "$pid" 2>/dev/null || true
+	done
+}
+
 # run_suite NAME CMD...: runs CMD with its output on the terminal and counts
 # its result lines.
 run_suite() {
-	local name=$1 log rc p f
+	local name=$1 log rc p f tailpid
 	shift
 	banner "$name"
 	log=$OUT/suite.log
-	timeout --foreground -k 10 "$SUITE_TIMEOUT" "$@" 2>&1 | tee "$log"
-	rc=${PIPESTATUS[0]}
+	: >"$log"
+	# The output goes to a file, not a pipe: a process a suite leaves behind
+	# would hold a pipe open and the runner would wait for it forever.
+	tail -n +1 -f "$log" &
+	tailpid=$!
+	rc=0
+	PKI_SUITE_MARK=$name timeout --foreground -k 10 "$SUITE_TIMEOUT" "$@" >"$log" 2>&1 || rc=$?
+	kill_suite_leftovers "$name"
+	sleep 0.3
+	kill "$tailpid" 2>/dev/null
+	wait "$tailpid" 2>/dev/null || true
 	p=$(grep -c '^PASS: ' "$log")
 	f=$(grep -c '^FAIL: ' "$log")
 	PASSED=$((PASSED + p))
