@@ -26,7 +26,14 @@ $(BUILD)/%.o: %.c $(wildcard common/*.h) $(wildcard */*.h) $(wildcard tests/unit
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(LIB): $(COMMON_OBJ)
+# web/* compiled in as byte arrays (common/web.h).
+$(BUILD)/web_assets.c: $(wildcard web/*) scripts/embed-web.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-web.sh $(wildcard web/*) >$@.tmp && mv $@.tmp $@
+$(BUILD)/web_assets.o: $(BUILD)/web_assets.c common/web.h
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(COMMON_OBJ) $(BUILD)/web_assets.o
 	rm -f $@
 	ar rcs $@ $^
 

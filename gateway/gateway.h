@@ -85,4 +85,7 @@ void gateway_route(void *app, struct http_req *req);
 /* GET /metrics in Prometheus text format. */
 void gateway_metrics(struct gateway *gw, struct http_req *req);
 
+/* The /csr/upload pages (upload.c), installed as gw->upload; app is the struct gateway. */
+void upload_route(void *app, struct http_req *req);
+
 #endif

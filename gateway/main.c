@@ -21,6 +21,7 @@ main(int argc, char **argv)
 	gw.cfg = cfg;
 	gw.store.redis_url = cfg->redis_url;
 	gw.store.prefix = cfg->redis_prefix;
+	gw.upload = upload_route;
 	if ((gw.kp = kafka_producer_new(cfg->kafka_brokers, "pki-gateway", kerr)) == NULL) {
 		log_error("%s", kerr);
 		goto out;
