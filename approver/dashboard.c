@@ -65,12 +65,20 @@ dash_get(struct approver *ap, struct http_req *req)
 		dash_page(req, 200, rc == 1 ? &s : NULL, NULL, NULL);
 }
 
-/* 1 if the browser's Origin (when sent) is this server: no login CSRF from other sites. */
+/*
+ * 1 if a browser's form post comes from this server: no login CSRF from
+ * other sites. Browsers say so in Sec-Fetch-Site; older ones only send
+ * Origin (which is "null" under this page's no-referrer policy, so it counts
+ * only when it names a site).
+ */
 static int
 dash_same_origin(struct http_req *req)
 {
 	const char *origin = http_header(req, "Origin"), *host = http_header(req, "Host"), *p;
+	const char *site = http_header(req, "Sec-Fetch-Site");
 
+	if (site != NULL)
+		return strcmp(site, "same-origin") == 0 || strcmp(site, "none") == 0;
 	if (origin == NULL)
 		return 1;
 	if (host == NULL || (p = strstr(origin, "://")) == NULL)

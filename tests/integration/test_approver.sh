@@ -64,7 +64,7 @@ state_is() { [[ $(state_of "$1") == "$2" ]]; }
 # Values of topic messages keyed KEY, one JSON per line.
 topic_msgs() { kcat_b -C -t "$1" -o beginning -e -q -f '%k\t%s\n' 2>/dev/null | awk -F'\t' -v k="$2" '$1 == k { print $2 }'; }
 topic_count() { topic_msgs "$1" "$2" | grep -c .; }
-topic_has() { topic_msgs "$1" "$2" | jq -e "select($3)" >/dev/null 2>&1; }
+topic_has() { topic_msgs "$1" "$2" | jq -se "any(.[]; $3)" >/dev/null 2>&1; }
 
 run=$RUN_ID
 cn() { printf '%s-%s.acme.example' "$1" "${run//[^0-9a-z]/}"; }
@@ -249,10 +249,12 @@ fi
 submit alice demo-approval "$(cn race)"
 E=$REQ_ID
 wait_for 30 listed "$E" admin
+racers=()
 for u in admin admin2; do
 	(call "$u" POST "$AP/admin/api/pending/$E/approve" "{}"; echo "$HTTP_STATUS" >"$work/race.$u") &
+	racers+=($!)
 done
-wait
+wait "${racers[@]}"
 check_eq concurrent_one_wins "200 409" "$(sort -n "$work"/race.* | tr '\n' ' ' | sed 's/ $//')"
 sleep 2
 check_eq concurrent_one_issue_message 1 "$(topic_count pki.issue "$E")"
