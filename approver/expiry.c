@@ -33,7 +33,6 @@ expire_one(struct approver *ap, const char *id)
 	char msg[EXPIRY_MSG_MAX], *res;
 	int rc;
 
-	/* The message names the TTL of the CA as configured now; the expiry time was fixed at intake. */
 	snprintf(msg, sizeof(msg), "no administrator decided before the approval period ended");
 	rc = pending_end(ap, id, ST_EXPIRED, "approval_expired", msg, "approver", 1, &old, NULL);
 	if (rc != 1 || old == NULL) {
@@ -41,8 +40,8 @@ expire_one(struct approver *ap, const char *id)
 		return;
 	}
 	ca = config_ca_find(ap->cfg, old->ca_id);
-	snprintf(msg, sizeof(msg), "expired at %lld after %ld s without enough approvals",
-		 old->expires_at, ca != NULL ? ca->approval_ttl_s : 0L);
+	snprintf(msg, sizeof(msg), "not enough approvals within the approval period of CA %s (%ld s)",
+		 old->ca_id, ca != NULL ? ca->approval_ttl_s : 0L);
 	ap_audit(ap, AUDIT_EXPIRED, id, old, "approver", NULL, msg);
 	if ((res = msg_result_encode(id, ST_EXPIRED, old->ca_id, NULL, NULL, NULL, NULL,
 				     "approval_expired", msg)) != NULL) {
