@@ -200,11 +200,14 @@ notify_outcome(void *arg, const struct webhook_outcome *o)
 	struct approver *ap = arg;
 	struct audit_event ev = {.event = AUDIT_WEBHOOK, .request_id = o->request_id,
 				 .actor = "approver"};
-	char detail[NOTIFY_DETAIL_MAX];
+	char detail[NOTIFY_DETAIL_MAX], outcome[WEBHOOK_ERR_MAX + 16];
 
-	snprintf(detail, sizeof(detail), "%s %s delivery %s attempt %d to %s: %s%s%d%s%s",
-		 o->status, o->event, o->id, o->attempt, o->url, o->code ? "HTTP " : "",
-		 "", o->code, o->error ? " " : "", o->error ? o->error : "");
+	if (o->error != NULL)
+		snprintf(outcome, sizeof(outcome), "%s", o->error);
+	else
+		snprintf(outcome, sizeof(outcome), "HTTP %d", o->code);
+	snprintf(detail, sizeof(detail), "%s %s delivery %s attempt %d to %s: %s", o->status,
+		 o->event, o->id, o->attempt, o->url, outcome);
 	ev.detail = detail;
 	audit_emit(ap->kp, ap->cfg->topics.audit, &ev);
 }
