@@ -8,7 +8,7 @@
     return;
   }
   const REFRESH_MS = 1500; /* the queue is re-read this often */
-  const PAGE = 20;
+  const PAGE = 50; /* rows per page */
   const $ = (id) => document.getElementById(id);
   const state = { ca: "", tenant: "", requester: "", offset: 0, selected: null, timer: null, busy: false };
 
