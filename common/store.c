@@ -24,7 +24,7 @@ static const struct {
 	F(extensions),	F(purpose),    F(batch_id),   F(csr_sha256),  F(created),
 	F(updated),	F(error_code), F(error_message), F(violations), F(serial),
 	F(certificate), F(chain),      F(subject),    F(sans),	      F(not_before),
-	F(not_after),	F(key_type),   F(key_bits),   F(published),
+	F(not_after),	F(key_type),   F(key_bits),   F(published),   F(approval_expires_at),
 #undef F
 };
 #define STORE_NFIELDS (sizeof(store_fields) / sizeof(store_fields[0]))

@@ -86,6 +86,7 @@ struct req_record {
 	char *key_type;       /* RSA | EC | Ed25519 */
 	char *key_bits;
 	char *published;      /* "1" once the outcome went out on the results topic */
+	char *approval_expires_at; /* while pending approval: when it expires */
 };
 
 /* Frees every field and rec. NULL is safe. */

@@ -16,8 +16,10 @@ AP=$APPROVER_URL
 GW=$GATEWAY_URL
 work=$(mktemp -d "${TMPDIR:-/tmp}/approver-test.XXXXXX")
 RECEIVER_PID=
+AP2_PID=
 cleanup() {
 	[[ -n $RECEIVER_PID ]] && kill "$RECEIVER_PID" 2>/dev/null
+	[[ -n $AP2_PID ]] && kill "$AP2_PID" 2>/dev/null
 	rm -rf "$work"
 	[[ -n ${TEST_CONFIG_COPY:-} ]] && rm -f "$TEST_CONFIG_COPY"
 }
@@ -87,6 +89,9 @@ check_eq intake_state_pending_approval pending_approval "$(state_of "$A")"
 exp=$(redis_cli HGET "pki:req:$A" approval_expires_at)
 created=$(redis_cli HGET "pki:req:$A" created)
 check_eq intake_expiry_is_ca_ttl 604800 "$((exp - created))"
+call alice GET "$GW/csr/requests/$A"
+check_eq intake_requester_sees_expiry "pending_approval $(date -u -d "@$exp" +%Y-%m-%dT%H:%M:%SZ)" \
+	"$(body '"\(.status) \(.approval_expires_at)"')"
 
 # Redelivery: the very same approval message again does not add an entry.
 orig=$(topic_msgs pki.approval "$A" | head -n 1)
@@ -121,6 +126,17 @@ else
 	fail approver_restart "$(tail -n 5 "$work/restart.log")"
 fi
 if listed "$A" admin; then pass pending_survives_restart; else fail pending_survives_restart "$HTTP_STATUS $HTTP_BODY"; fi
+
+# A second approver on the same Redis and Kafka group: decisions, expiry and
+# webhooks must still happen once (it stops at the end of the suite).
+AP2_LISTEN=${PKI_APPROVER_LISTEN%:*}:$((${PKI_APPROVER_LISTEN##*:} + 100))
+AP2=http://$AP2_LISTEN
+env PKI_STACK_VAR="$(cd "$PKI_VAR" && pwd)" PKI_CONFIG="$TEST_CONFIG_COPY" \
+	PKI_KAFKA_BROKERS="$KAFKA_BROKERS" PKI_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
+	PKI_APPROVER_LISTEN="$AP2_LISTEN" "$ROOT/${BUILD:-build/release}/pki-approver" \
+	>"$work/approver2.log" 2>&1 &
+AP2_PID=$!
+if wait_for 20 status_is 200 "$AP2/healthz"; then pass second_approver_up; else fail second_approver_up "$(tail -n 5 "$work/approver2.log")"; fi
 
 # ---------------------------------------------------------------- authentication and scope
 call "" GET "$AP/admin/api/pending"
@@ -251,7 +267,10 @@ E=$REQ_ID
 wait_for 30 listed "$E" admin
 racers=()
 for u in admin admin2; do
-	(call "$u" POST "$AP/admin/api/pending/$E/approve" "{}"; echo "$HTTP_STATUS" >"$work/race.$u") &
+	# One admin at each approver.
+	url=$AP
+	[[ $u == admin2 ]] && url=$AP2
+	(call "$u" POST "$url/admin/api/pending/$E/approve" "{}"; echo "$HTTP_STATUS" >"$work/race.$u") &
 	racers+=($!)
 done
 wait "${racers[@]}"
@@ -382,14 +401,18 @@ else
 fi
 call alice GET "$GW/csr/requests/$EXP_ID"
 check_eq expiry_client_sees_code "expired approval_expired" "$(body '"\(.status) \(.error.code)"')"
-check expiry_result_published topic_has pki.results "$EXP_ID" '.status == "expired"'
-check expiry_requester_notified topic_has pki.notify "$EXP_ID" '.event == "expired" and .recipients[0].user == "alice"'
+check_eq expiry_result_published_once 1 "$(topic_msgs pki.results "$EXP_ID" | jq -s '[.[] | select(.status == "expired")] | length')"
+check_eq expiry_requester_notified_once 1 "$(topic_msgs pki.notify "$EXP_ID" | jq -s '[.[] | select(.event == "expired" and .recipients[0].user == "alice")] | length')"
 check expiry_audited topic_has pki.audit "$EXP_ID" '.event == "expired"'
 check_eq expiry_leaves_queue "" "$(redis_cli ZSCORE pki:pending "$EXP_ID")"
 call admin POST "$AP/admin/api/pending/$EXP_ID/approve" "{}"
 check_eq expiry_then_approve_409 409 "$HTTP_STATUS"
 
 # ---------------------------------------------------------------- back to the original config
+kill "$AP2_PID" 2>/dev/null
+wait "$AP2_PID" 2>/dev/null
+AP2_PID=
+check_eq second_approver_clean_stop "" "$(grep -E 'AddressSanitizer|runtime error|"level":"error"' "$work/approver2.log" | head -n 3)"
 if (unset PKI_CONFIG; stack restart-approver) >"$work/restart.log" 2>&1; then
 	pass approver_restart_original_config
 else
