@@ -329,6 +329,18 @@ if [[ -n $issued ]]; then
 	if wait_for 30 topic_has pki.notify "$B" '.event == "issued"'; then pass notify_issued_to_requester
 	else fail notify_issued_to_requester "no issued notification for $B"; fi
 fi
+# Every notification of this run's requests matches schemas/notify.schema.json.
+for id in "$A" "$B" "$D" "$S"; do topic_msgs pki.notify "$id"; done >"$work/notify.jsonl"
+check notify_messages_match_schema "$PYTHON" - "$ROOT/schemas/notify.schema.json" "$work/notify.jsonl" <<'PY'
+import json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+n = 0
+for line in open(sys.argv[2]):
+    jsonschema.validate(json.loads(line), schema)
+    n += 1
+sys.exit(0 if n >= 6 else f"only {n} notifications")
+PY
 delivered() { jq -se --arg id "$1" --arg p "$2" --arg e "$3" 'any(.[]; .body.request_id == $id and .path == $p and
 	.event == $e and .answered == 200)' "$work/hooks.jsonl" >/dev/null 2>&1; }
 if wait_for 30 delivered "$A" /ca rejected; then
