@@ -354,7 +354,7 @@ api_decisions(struct approver *ap, struct http_req *req, const struct user *u)
 	long limit;
 	size_t i;
 
-	if (api_int(req, "limit", 1, APPROVER_DECISIONS_MAX, 20, &limit) < 0)
+	if (api_int(req, "limit", 1, APPROVER_DECISIONS_MAX, APPROVER_DECISIONS_PAGE, &limit) < 0)
 		return;
 	ap_key(ap, key, "decisions", NULL);
 	if ((rep = ap_redis(ap, 4, argv)) == NULL) {

@@ -39,6 +39,7 @@
 #define APPROVER_OUTBOX_RETRY_S 10    /* an unpublished grant is retried after this */
 #define APPROVER_PRODUCE_TIMEOUT_MS (KAFKA_MESSAGE_TIMEOUT_MS + 500)
 #define APPROVER_DECISIONS_MAX 200    /* entries kept in P decisions */
+#define APPROVER_DECISIONS_PAGE 20    /* decisions listed by default */
 #define APPROVER_LIST_MAX 10000       /* pending ids read for one listing */
 #define APPROVER_PAGE_DEFAULT 50
 #define APPROVER_PAGE_MAX 500
