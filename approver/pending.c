@@ -1,4 +1,5 @@
 /* The pending queue in Redis: intake, approvals, endings, each one atomic Lua step. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
