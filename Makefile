@@ -27,9 +27,10 @@ $(BUILD)/%.o: %.c $(wildcard common/*.h) $(wildcard */*.h) $(wildcard tests/unit
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # web/* compiled in as byte arrays (common/web.h).
-$(BUILD)/web_assets.c: $(wildcard web/*) scripts/embed-web.sh
+WEB_FILES := $(filter %.html %.css %.js %.svg %.png %.ico %.txt,$(wildcard web/* web/*/*))
+$(BUILD)/web_assets.c: $(WEB_FILES) scripts/embed-web.sh
 	@mkdir -p $(dir $@)
-	scripts/embed-web.sh $(wildcard web/*) >$@.tmp && mv $@.tmp $@
+	scripts/embed-web.sh $(WEB_FILES) >$@.tmp && mv $@.tmp $@
 $(BUILD)/web_assets.o: $(BUILD)/web_assets.c common/web.h
 	$(CC) $(CFLAGS) -c $< -o $@
 

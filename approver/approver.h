@@ -1,17 +1,192 @@
-/* pki-approver: holds requests awaiting manual approval; admin surface. */
+/*
+ * pki-approver: holds requests awaiting manual approval in Redis, serves the
+ * admin API and dashboard, publishes grants, expires and notifies.
+ *
+ * Redis (P = config redis.prefix), besides the shared request records
+ * (store.h):
+ *   P pending               sorted set: request ids awaiting a decision, scored
+ *                           by submission time (oldest first)
+ *   P pending:{id}          hash: the pending request (fields below) and the
+ *                           approvals so far ("approvals": JSON array of
+ *                           {"admin","time"}); state pending | approved
+ *   P pending:expiry        sorted set: pending ids scored by expires_at
+ *   P pending:outbox        sorted set: approved ids whose grant is not yet
+ *                           published, scored by the next publishing attempt
+ *   P decisions             list: recent decisions, newest first (JSON)
+ *   P notified:{event}:{id} string: a notification already sent (dedup)
+ * plus the webhook queue of webhook.h.
+ */
 #ifndef PKI_APPROVER_H
 #define PKI_APPROVER_H
+
+#include <cJSON.h>
+#include <pthread.h>
 
 #include "config.h"
 #include "http.h"
 #include "kafka.h"
+#include "redis.h"
+#include "store.h"
+#include "webhook.h"
 
 #define APPROVER_BODY_MAX (64 * 1024)
+#define APPROVER_GROUP "pki-approver"               /* consumer group of the approval topic */
+#define APPROVER_RESULTS_GROUP "pki-approver-results" /* and of the results topic */
+#define APPROVER_POLL_MS 500
+#define APPROVER_SWEEP_MS 1000        /* expiry and outbox timer */
+#define APPROVER_WEBHOOK_TICK_MS 250  /* webhook queue timer */
+#define APPROVER_WEBHOOK_BATCH 16
+#define APPROVER_OUTBOX_RETRY_S 10    /* an unpublished grant is retried after this */
+#define APPROVER_PRODUCE_TIMEOUT_MS (KAFKA_MESSAGE_TIMEOUT_MS + 500)
+#define APPROVER_DECISIONS_MAX 200    /* entries kept in P decisions */
+#define APPROVER_DECISIONS_PAGE 20    /* decisions listed by default */
+#define APPROVER_LIST_MAX 10000       /* pending ids read for one listing */
+#define APPROVER_PAGE_DEFAULT 50
+#define APPROVER_PAGE_MAX 500
+#define APPROVER_REASON_MAX 500       /* rejection reason, characters */
+#define APPROVER_NOTIFIED_TTL_S (30 * 24 * 3600)
+#define APPROVER_KEY_MAX 512
+
+/* Audit events of the approver (besides audit.h's). */
+#define AUDIT_APPROVAL_GIVEN "approval_given"  /* one admin's approval, more needed */
+#define AUDIT_DECISION_REFUSED "decision_refused"
+#define AUDIT_NOTIFICATION "notification"
+#define AUDIT_WEBHOOK "webhook_delivery"
+
+/* Notification events (pki.notify "event", webhook X-PKI-Event). */
+#define NOTE_PENDING "pending"
+#define NOTE_APPROVED "approved"
+#define NOTE_REJECTED "rejected"
+#define NOTE_EXPIRED "expired"
+#define NOTE_ISSUED "issued"
 
 struct approver {
 	const struct config *cfg;
+	struct store store;
+	struct webhook_queue wq;
 	struct kafka_producer *kp;
 	struct http_server *http;
+	pthread_t intake_thr, results_thr, sweep_thr, webhook_thr;
+	int intake_up, results_up, sweep_up, webhook_up;
 };
+
+/*
+ * One pending request as read from P pending:{id}. Strings are owned; free
+ * with pending_free.
+ */
+struct pending {
+	char *id, *state, *ca_id, *tenant, *requester, *email, *client_ip, *common_name;
+	char *reason;  /* why it needs approval (from the approval message) */
+	char *msg;     /* the issue request JSON as received */
+	char *approvals; /* JSON array text */
+	long long submitted_at, received_at, expires_at;
+	int approvals_required;
+	int validity_days;
+};
+
+/* ---- pending.c: the Redis side, every step atomic in Lua */
+
+/* Key of kind for id into out (APPROVER_KEY_MAX): "P kind" or "P kind:id". */
+void ap_key(const struct approver *ap, char *out, const char *kind, const char *id);
+/* Runs argv on this thread's connection; NULL (logged) on failure or an error reply. */
+redisReply *ap_redis(const struct approver *ap, int argc, const char **argv);
+
+/* Intake outcomes. */
+#define PENDING_NEW 0
+#define PENDING_DUPLICATE 1 /* already pending: nothing changed */
+#define PENDING_DECIDED 2   /* the request moved on already: nothing changed */
+/*
+ * Stores m (needing approval for reason, msg_json as received) as pending
+ * unless it is already there or decided; state → pending_approval with
+ * approval_expires_at. Returns PENDING_* (the state seen in cur,
+ * STORE_ID_MAX) or STORE_EDOWN.
+ */
+struct issue_msg;
+int pending_intake(struct approver *ap, const struct issue_msg *m, const char *reason,
+		   const char *msg_json, long long expires_at, int approvals_required,
+		   char *cur);
+
+/* Reads pending id. 0 and *out, STORE_ENOTFOUND, STORE_EDOWN. */
+int pending_get(struct approver *ap, const char *id, struct pending **out);
+void pending_free(struct pending *p);
+
+/* Ids in P pending, oldest first (at most APPROVER_LIST_MAX). Caller frees with freeReplyObject. */
+redisReply *pending_ids(struct approver *ap);
+
+/* Approve outcomes. */
+#define APPROVE_NOT_PENDING 0
+#define APPROVE_RECORDED 1 /* counted; more approvals needed */
+#define APPROVE_REPEATED 2 /* this admin approved already */
+#define APPROVE_COMPLETE 3 /* enough: state approved, grant to publish */
+/*
+ * Adds admin's approval to id atomically. approvals (malloc'd JSON array
+ * text, may be NULL) gets the approvals after the call; cur the request's
+ * state when not pending. Returns APPROVE_* or STORE_EDOWN.
+ */
+int pending_approve(struct approver *ap, const char *id, const char *admin, int required,
+		    char **approvals, char *cur);
+
+/*
+ * Ends pending id in state to (rejected | expired) with error code and
+ * message, by actor. With only_due, only when its expiry time has passed.
+ * Returns 1 when done (*out, may be NULL, gets the pending record as it
+ * was), 0 when not pending (cur gets the state) or not due, STORE_EDOWN.
+ */
+int pending_end(struct approver *ap, const char *id, const char *to, const char *code,
+		const char *message, const char *actor, int only_due, struct pending **out,
+		char *cur);
+
+/* Drops pending id (published) from P pending:{id} and the outbox. */
+int pending_published(struct approver *ap, const char *id);
+
+/* Pushes a decision onto P decisions (trimmed to APPROVER_DECISIONS_MAX). */
+void decisions_add(struct approver *ap, const struct pending *p, const char *decision,
+		   const char *actor, const char *approvals, const char *reason);
+
+/* ---- decide.c */
+
+/*
+ * Publishes the grant for approved request id: signs it with the grant key,
+ * moves approved → queued and sends it to the issue topic. 0, or -1 (left in
+ * the outbox for a retry, logged).
+ */
+int decide_publish(struct approver *ap, const char *id);
+/* POST …/approve and …/reject by admin u (scope checked here); answer req. */
+void decide_approve(struct approver *ap, struct http_req *req, const struct user *u,
+		    const char *id);
+void decide_reject(struct approver *ap, struct http_req *req, const struct user *u,
+		   const char *id);
+
+/* ---- intake.c, expiry.c: threads */
+void *intake_run(void *arg);
+void *results_run(void *arg);
+void *sweep_run(void *arg);
+void *webhook_run(void *arg);
+
+/* ---- notify.c */
+
+/*
+ * Sends notification event about p (actor, detail may be NULL; serial only
+ * for issued) on the notify topic and to the webhooks of its CA and tenant,
+ * and audits it.
+ */
+void notify_event(struct approver *ap, const char *event, const struct pending *p,
+		  const char *actor, const char *detail, const char *serial);
+
+/* Audits event about p (may be NULL with request_id given) by actor. */
+void ap_audit(struct approver *ap, const char *event, const char *request_id,
+	      const struct pending *p, const char *actor, const char *client_ip,
+	      const char *detail);
+
+/* 1 if admin u may act on requests of ca_id for tenant (role and scope). */
+int ap_admin_scope(const struct user *u, const char *ca_id, const char *tenant);
+
+/* ---- api.c */
+void api_route(struct approver *ap, struct http_req *req);
+/* The JSON of p for the API (summary; with detail, the decoded CSR too). Caller frees. */
+cJSON *api_pending_json(const struct pending *p, int detail);
+
+/* ---- dashboard.c */
+void dashboard_route(struct approver *ap, struct http_req *req);
 
 #endif

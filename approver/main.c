@@ -1,4 +1,5 @@
-/* pki-approver: arguments → config → Kafka, Redis, HTTP → wait for SIGTERM. */
+/* pki-approver: arguments → config → Kafka, Redis, threads, HTTP → wait for SIGTERM. */
+#include <pthread.h>
 #include <string.h>
 
 #include "approver.h"
@@ -13,9 +14,23 @@ approver_route(void *app, struct http_req *req)
 
 	if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/healthz") == 0)
 		svc_healthz(req, ap->kp, ap->cfg->redis_url);
+	else if (strncmp(req->path, "/admin/api/", 11) == 0)
+		api_route(ap, req);
+	else if (strcmp(req->path, "/admin") == 0 || strncmp(req->path, "/admin/", 7) == 0)
+		dashboard_route(ap, req);
 	else
 		http_reply_error(req, 404, "not_found", NULL, NULL, NULL, "no route for %s %s",
 				 req->method, req->path);
+}
+
+/* Starts fn on *thr; *up records that it must be joined. */
+static int
+approver_thread(pthread_t *thr, int *up, void *(*fn)(void *), struct approver *ap)
+{
+	if (pthread_create(thr, NULL, fn, ap) != 0)
+		return -1;
+	*up = 1;
+	return 0;
 }
 
 int
@@ -31,6 +46,10 @@ main(int argc, char **argv)
 		return code;
 	code = 1;
 	ap.cfg = cfg;
+	ap.store.redis_url = cfg->redis_url;
+	ap.store.prefix = cfg->redis_prefix;
+	ap.wq.redis_url = cfg->redis_url;
+	ap.wq.prefix = cfg->redis_prefix;
 	if ((ap.kp = kafka_producer_new(cfg->kafka_brokers, "pki-approver", kerr)) == NULL) {
 		log_error("%s", kerr);
 		goto out;
@@ -41,9 +60,20 @@ main(int argc, char **argv)
 		goto out;
 	if (!redis_ping(r))
 		log_warn("redis %s not reachable yet", cfg->redis_url);
+	if (!cfg->grant_key_loaded)
+		log_warn("grant key not loaded: approved requests cannot be published");
+	if (approver_thread(&ap.intake_thr, &ap.intake_up, intake_run, &ap) != 0 ||
+	    approver_thread(&ap.results_thr, &ap.results_up, results_run, &ap) != 0 ||
+	    approver_thread(&ap.sweep_thr, &ap.sweep_up, sweep_run, &ap) != 0 ||
+	    approver_thread(&ap.webhook_thr, &ap.webhook_up, webhook_run, &ap) != 0) {
+		log_error("cannot start the approver's threads");
+		svc_request_stop();
+		goto out;
+	}
 	if ((ap.http = http_start(cfg->approver_listen, APPROVER_BODY_MAX, approver_route, &ap,
 				  herr)) == NULL) {
 		log_error("%s", herr);
+		svc_request_stop();
 		goto out;
 	}
 	log_info("listening on http://%s", cfg->approver_listen);
@@ -52,6 +82,14 @@ main(int argc, char **argv)
 	code = 0;
 out:
 	http_stop(ap.http);
+	if (ap.intake_up)
+		pthread_join(ap.intake_thr, NULL);
+	if (ap.results_up)
+		pthread_join(ap.results_thr, NULL);
+	if (ap.sweep_up)
+		pthread_join(ap.sweep_thr, NULL);
+	if (ap.webhook_up)
+		pthread_join(ap.webhook_thr, NULL);
 	kafka_producer_free(ap.kp);
 	config_free(cfg);
 	log_info("stopped");

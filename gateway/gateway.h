@@ -16,6 +16,8 @@
 #define GATEWAY_RETRY_DOWN_S "5"      /* Retry-After on 503 */
 #define GATEWAY_PRODUCE_TIMEOUT_MS (KAFKA_MESSAGE_TIMEOUT_MS + 500)
 #define GATEWAY_PASSWORD_MAX 256
+#define GATEWAY_PASSWORD_FAILS_MAX 5  /* wrong approval passwords per user and CA ... */
+#define GATEWAY_PASSWORD_WINDOW_S 60  /* ... in this window; then 429 */
 #define GATEWAY_PURPOSE_MAX 64
 
 /* Prometheus counters, one per line of /metrics. */

@@ -70,6 +70,8 @@ request_json(const struct req_record *r)
 	json_add_opt(o, "batch_id", r->batch_id);
 	json_add_time(o, "created_at", r->created);
 	json_add_time(o, "updated_at", r->updated);
+	if (r->state != NULL && strcmp(r->state, ST_PENDING) == 0)
+		json_add_time(o, "approval_expires_at", r->approval_expires_at);
 	if (r->error_code != NULL) {
 		e = cJSON_AddObjectToObject(o, "error");
 		cJSON_AddStringToObject(e, "code", r->error_code);

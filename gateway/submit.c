@@ -12,6 +12,7 @@
 #include "issue.h"
 #include "log.h"
 #include "msg.h"
+#include "ratelimit.h"
 #include "secret.h"
 #include "select.h"
 
@@ -501,6 +502,58 @@ submit_publish(struct submit_ctx *c, const char *from, const char *state, const 
 	submit_accepted(c, c->id, state, note);
 }
 
+/* Rate-limit bucket of wrong approval passwords: per user and CA. */
+static void
+submit_pw_bucket(const struct submit_ctx *c, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "pw:%s:%s", c->u->name, c->ca->id);
+}
+
+/*
+ * Refuses (429) an approval password while its user has had too many wrong
+ * ones for this CA in the window. 0 to go on, -1 after answering.
+ */
+static int
+submit_pw_limited(struct submit_ctx *c, const struct submit *sb)
+{
+	char bucket[2 * STORE_ID_MAX + 8], ra[16];
+	const char *hdr[] = {"Retry-After", ra, NULL};
+	int retry = 1;
+
+	if (sb->password == NULL || !c->ca->requires_manual_approval)
+		return 0;
+	submit_pw_bucket(c, bucket, sizeof(bucket));
+	if (ratelimit_exceeded(c->gw->cfg->redis_url, c->gw->cfg->redis_prefix, bucket,
+			       GATEWAY_PASSWORD_FAILS_MAX, &retry) != 1)
+		return 0;
+	snprintf(ra, sizeof(ra), "%d", retry);
+	submit_audit(c, AUDIT_REJECTED, "429: approval password locked after too many wrong "
+					"attempts");
+	c->gw->m.submits_rejected++;
+	http_reply_error(c->req, 429, "too_many_password_attempts", "approval_password", NULL,
+			 hdr,
+			 "approval_password: more than %d wrong attempts by %s for CA %s within "
+			 "%d s; retry after %d s",
+			 GATEWAY_PASSWORD_FAILS_MAX, c->u->name, c->ca->id,
+			 GATEWAY_PASSWORD_WINDOW_S, retry);
+	return -1;
+}
+
+/* Audits and counts a wrong approval password. */
+static void
+submit_pw_wrong(struct submit_ctx *c)
+{
+	char bucket[2 * STORE_ID_MAX + 8], detail[96];
+	int n;
+
+	submit_pw_bucket(c, bucket, sizeof(bucket));
+	n = ratelimit_hit(c->gw->cfg->redis_url, c->gw->cfg->redis_prefix, bucket,
+			  GATEWAY_PASSWORD_WINDOW_S);
+	snprintf(detail, sizeof(detail), "wrong approval password (%d of %d allowed in %d s)", n,
+		 GATEWAY_PASSWORD_FAILS_MAX, GATEWAY_PASSWORD_WINDOW_S);
+	submit_audit(c, "approval_password_wrong", detail);
+}
+
 /* Writes the new record in state received. 0 or -1 after answering 503. */
 static int
 submit_record(struct submit_ctx *c, const struct submit *sb, const struct csr *csr,
@@ -560,7 +613,7 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u,
 	if (submit_fields(&c, fields, &sb) < 0 || submit_tenant(&c, &sb) < 0 ||
 	    submit_ca(&c, &sb, reason, sizeof(reason)) < 0 || submit_csr(&c, &sb, &csr) < 0)
 		goto out;
-	if (submit_idem(&c, fields) != 0)
+	if (submit_pw_limited(&c, &sb) != 0 || submit_idem(&c, fields) != 0)
 		goto out;
 	msg_csr_sha256(sb.csr, csr_hash);
 	if (submit_record(&c, &sb, csr, reason, csr_hash) < 0)
@@ -585,6 +638,8 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u,
 		pw = sb.password != NULL && c.ca->approval_password_hash != NULL
 			     ? secret_scrypt_verify(sb.password, c.ca->approval_password_hash)
 			     : 0;
+		if (sb.password != NULL && pw != 1)
+			submit_pw_wrong(&c);
 		if (pw == 1 && gw->cfg->grant_key_loaded &&
 		    grant_sign(gw->cfg->grant_key, sizeof(gw->cfg->grant_key), c.id, c.ca->id,
 			       sb.csr, m.submitted_at + GRANT_TTL_S, &m.grant) == 0) {

@@ -74,18 +74,41 @@ ctl ca init-intermediate --id demo-globex --parent demo-root --name "Globex Issu
 	--tenants globex --max-validity-days 397 --extensions server_auth,client_auth \
 	--priority 10
 
+# Approval test beds: dual control (2 of n) and a short approval period
+# (the configuration minimum); purpose-restricted so that CA selection
+# without ca_id never lands on them.
+DEMO_APPROVAL_PASSWORD=$approval_password \
+	ctl ca init-intermediate --id demo-approval-2 --parent demo-root --name "Demo Dual-Control CA" \
+	--key ec-p256 --org "Demo PKI" --country US --days 1825 \
+	--manual-approval --approval-password-env DEMO_APPROVAL_PASSWORD --approvals-required 2 \
+	--tenants acme --max-validity-days 397 --extensions server_auth,client_auth \
+	--purposes dual-control --priority 0
+DEMO_APPROVAL_PASSWORD=$approval_password \
+	ctl ca init-intermediate --id demo-approval-short --parent demo-root \
+	--name "Demo Short-Approval CA" --key ec-p256 --org "Demo PKI" --country US --days 1825 \
+	--manual-approval --approval-password-env DEMO_APPROVAL_PASSWORD --approval-ttl-seconds 60 \
+	--tenants acme,globex --max-validity-days 397 --extensions server_auth,client_auth \
+	--purposes short-approval --priority 0
+
 alice=$(ctl user add --name alice --email alice@acme.example --role requester --tenant acme)
 bob=$(ctl user add --name bob --email bob@globex.example --role requester --tenant globex)
 admin=$(ctl user add --name admin --email admin@acme.example --role admin --tenant acme)
+admin2=$(ctl user add --name admin2 --email admin2@acme.example --role admin --tenant acme)
+admin_globex=$(ctl user add --name admin-globex --email admin@globex.example --role admin \
+	--tenant globex --admin-tenants globex)
 
 jq -n --arg gw "http://$gateway" --arg admin_url "http://$approver" \
 	--arg pw "$approval_password" --arg alice "$alice" --arg bob "$bob" --arg admin "$admin" \
+	--arg admin2 "$admin2" --arg admin_globex "$admin_globex" \
 	'{gateway: $gw, admin_url: $admin_url, approval_password: $pw,
 	  users: {alice: {token: $alice, tenant: "acme"},
 		  bob: {token: $bob, tenant: "globex"},
-		  admin: {token: $admin, tenant: "acme"}},
+		  admin: {token: $admin, tenant: "acme"},
+		  admin2: {token: $admin2, tenant: "acme"},
+		  "admin-globex": {token: $admin_globex, tenant: "globex"}},
 	  cas: {root: "demo-root", issuing: "demo-issuing", approval: "demo-approval",
-		globex: "demo-globex"}}' >"$stage/credentials.json"
+		globex: "demo-globex", approval2: "demo-approval-2",
+		approval_short: "demo-approval-short"}}' >"$stage/credentials.json"
 chmod 600 "$stage/credentials.json"
 
 mv "$stage/cas" "$stage/grant.key" "$stage/credentials.json" "$out/"

@@ -4,6 +4,7 @@
 #
 # Usage: scripts/stack.sh up|down|run|status
 #        scripts/stack.sh start-redis|stop-redis|restart-redis|start-kafka|stop-kafka
+#        scripts/stack.sh restart-approver
 #
 # Environment (defaults in brackets):
 #   PKI_VAR [var]                      state: redis/, kafka/, log/, run/, demo/
@@ -453,8 +454,10 @@ stop-redis) stop_redis ;;
 restart-redis) stop_redis && start_redis ;;
 start-kafka) start_kafka ;;
 stop-kafka) stop_kafka ;;
+# Restarts only the approver (with PKI_CONFIG, when set, as its config).
+restart-approver) stop "$SERVICE_STOP_TIMEOUT" approver && start_services ;;
 *)
-	echo "usage: $0 up|down|run|status|start-redis|stop-redis|restart-redis|start-kafka|stop-kafka" >&2
+	echo "usage: $0 up|down|run|status|start-redis|stop-redis|restart-redis|start-kafka|stop-kafka|restart-approver" >&2
 	exit 2
 	;;
 esac

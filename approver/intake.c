@@ -1,0 +1,196 @@
+/*
+ * Consumers: the approval topic (requests become pending) and the results
+ * topic (requesters of approved requests hear when they were issued).
+ * Offsets are stored only after Redis took the message (at-least-once); the
+ * intake script makes a redelivery harmless.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "approver.h"
+#include "audit.h"
+#include "log.h"
+#include "msg.h"
+#include "svc.h"
+
+#define INTAKE_RETRY_MS 1000 /* Redis down: wait, then try the same message again */
+#define INTAKE_DETAIL_MAX 300
+
+/* Takes one approval message. 0 when done with it (stored, duplicate or refused), -1 to retry. */
+static int
+intake_one(struct approver *ap, const struct kafka_msg *km)
+{
+	struct issue_msg *m = NULL;
+	struct pending *p = NULL;
+	const struct ca *ca;
+	char err[MSG_ERR_MAX], cur[STORE_ID_MAX], detail[INTAKE_DETAIL_MAX], *reason = NULL;
+	char *json = NULL;
+	long long expires;
+	int rc = 0, required;
+
+	if (msg_approval_decode(km->value, km->len, &m, &reason, err) != 0) {
+		log_error("approval message at %s[%d]@%lld refused: %s", km->topic,
+			  (int)km->partition, (long long)km->offset, err);
+		return 0;
+	}
+	ca = m->ca_id != NULL ? config_ca_find(ap->cfg, m->ca_id) : NULL;
+	if (ca == NULL) {
+		const char *f[] = {"error_code", "ca_not_found", "error_message",
+				   "the CA of this request is not in the approver's configuration",
+				   NULL};
+
+		log_msg(LOG_ERROR, m->request_id, "approval message names no known CA (%s)",
+			m->ca_id != NULL ? m->ca_id : "none");
+		store_transition(&ap->store, m->request_id, ST_PENDING, ST_FAILED, f, NULL);
+		goto out;
+	}
+	expires = (m->submitted_at > 0 ? m->submitted_at : (long long)time(NULL)) +
+		  ca->approval_ttl_s;
+	required = ca->approvals_required > 0 ? ca->approvals_required : 1;
+	if ((json = msg_issue_encode(m)) == NULL) {
+		rc = -1;
+		goto out;
+	}
+	rc = pending_intake(ap, m, reason, json, expires, required, cur);
+	if (rc == STORE_EDOWN) {
+		rc = -1;
+		goto out;
+	}
+	if (rc == PENDING_DUPLICATE) {
+		log_msg(LOG_INFO, m->request_id, "approval message redelivered; already pending");
+	} else if (rc == PENDING_DECIDED) {
+		log_msg(LOG_INFO, m->request_id, "approval message for a request already %s; ignored",
+			cur);
+	} else if (pending_get(ap, m->request_id, &p) == 0) {
+		snprintf(detail, sizeof(detail), "%s; %d approval(s) required; expires at %lld",
+			 reason != NULL ? reason : "approval required", required, expires);
+		ap_audit(ap, AUDIT_PENDING, m->request_id, p, "approver", m->client_ip, detail);
+		notify_event(ap, NOTE_PENDING, p, NULL, reason, NULL);
+	}
+	rc = 0;
+out:
+	pending_free(p);
+	free(json);
+	free(reason);
+	msg_issue_free(m);
+	return rc;
+}
+
+/* Polls topic in group and hands every message to fn until stopping. */
+static void
+consume(struct approver *ap, const char *group, const char *topic, const char *name,
+	int (*fn)(struct approver *, const struct kafka_msg *))
+{
+	const char *topics[] = {topic, NULL};
+	struct kafka_consumer *c;
+	struct kafka_msg km;
+	char err[KAFKA_ERR_MAX];
+	int rc;
+
+	if ((c = kafka_consumer_new(ap->cfg->kafka_brokers, group, topics, name, NULL, NULL,
+				    err)) == NULL) {
+		log_error("%s: %s", name, err);
+		svc_request_stop();
+		return;
+	}
+	log_info("%s: consuming %s as group %s", name, topic, group);
+	while (!svc_stopping()) {
+		if ((rc = kafka_consumer_poll(c, &km, APPROVER_POLL_MS)) <= 0) {
+			if (rc < 0)
+				svc_wait(INTAKE_RETRY_MS);
+			continue;
+		}
+		while ((rc = fn(ap, &km)) != 0 && !svc_wait(INTAKE_RETRY_MS))
+			;
+		if (rc == 0)
+			kafka_consumer_done(c, &km);
+		kafka_msg_release(&km);
+	}
+	kafka_consumer_free(c);
+}
+
+void *
+intake_run(void *arg)
+{
+	struct approver *ap = arg;
+
+	consume(ap, APPROVER_GROUP, ap->cfg->topics.approval, "pki-approver-intake", intake_one);
+	return NULL;
+}
+
+/* A result message: notifies the requester of an approved request that it was issued. */
+static int
+result_one(struct approver *ap, const struct kafka_msg *km)
+{
+	cJSON *o = cJSON_ParseWithLength(km->value, km->len);
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "request_id");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "status");
+	const cJSON *serial = cJSON_GetObjectItemCaseSensitive(o, "serial");
+	struct req_record *r = NULL;
+	struct pending p = {0};
+	char key[APPROVER_KEY_MAX], ttl[16];
+	redisReply *rep = NULL;
+	int rc = 0;
+
+	if (!cJSON_IsString(id) || !cJSON_IsString(st) || strcmp(st->valuestring, ST_ISSUED) != 0)
+		goto out;
+	if ((rc = store_get(&ap->store, id->valuestring, &r)) != 0) {
+		rc = rc == STORE_ENOTFOUND ? 0 : -1;
+		goto out;
+	}
+	if (r->ca_id == NULL) /* not one of ours */
+		goto out;
+	{
+		/* Only requests that went through approval carry approved_by. */
+		char rkey[APPROVER_KEY_MAX];
+		const char *argv[] = {"HGET", rkey, "approved_by"};
+
+		ap_key(ap, rkey, "req", id->valuestring);
+		if ((rep = ap_redis(ap, 3, argv)) == NULL) {
+			rc = -1;
+			goto out;
+		}
+		if (rep->type != REDIS_REPLY_STRING)
+			goto out;
+		freeReplyObject(rep);
+		rep = NULL;
+	}
+	ap_key(ap, key, "notified:issued", id->valuestring);
+	snprintf(ttl, sizeof(ttl), "%d", APPROVER_NOTIFIED_TTL_S);
+	{
+		const char *argv[] = {"SET", key, "1", "NX", "EX", ttl};
+
+		if ((rep = ap_redis(ap, 6, argv)) == NULL) {
+			rc = -1;
+			goto out;
+		}
+		if (rep->type != REDIS_REPLY_STATUS)
+			goto out; /* notified already (redelivery or another approver) */
+	}
+	p.id = r->id;
+	p.ca_id = r->ca_id;
+	p.tenant = r->tenant;
+	p.requester = r->requester;
+	p.email = r->email;
+	p.common_name = r->common_name;
+	notify_event(ap, NOTE_ISSUED, &p, NULL, NULL,
+		     cJSON_IsString(serial) ? serial->valuestring : r->serial);
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	req_record_free(r);
+	cJSON_Delete(o);
+	return rc;
+}
+
+void *
+results_run(void *arg)
+{
+	struct approver *ap = arg;
+
+	consume(ap, APPROVER_RESULTS_GROUP, ap->cfg->topics.results, "pki-approver-results",
+		result_one);
+	return NULL;
+}
