@@ -14,6 +14,7 @@
 #define KAFKA_POLL_MS 100          /* delivery-report thread wake-up */
 #define KAFKA_LINGER_MS "1"        /* low latency over batching */
 #define KAFKA_RECONNECT_MAX_MS "1000" /* find a restarted broker quickly */
+#define KAFKA_SESSION_TIMEOUT_MS "10000" /* a dead group member's partitions move after this */
 
 /* One synchronous send; shared by the waiter and the delivery report. */
 struct kafka_wait {
@@ -356,6 +357,7 @@ kafka_consumer_new(const char *brokers, const char *group, const char *const *to
 		{"enable.auto.offset.store", "false"},
 		{"enable.auto.commit", "true"},
 		{"auto.offset.reset", "earliest"},
+		{"session.timeout.ms", KAFKA_SESSION_TIMEOUT_MS},
 		{"reconnect.backoff.max.ms", KAFKA_RECONNECT_MAX_MS},
 	};
 	struct kafka_consumer *c = NULL, *ret = NULL;

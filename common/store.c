@@ -24,7 +24,7 @@ static const struct {
 	F(extensions),	F(purpose),    F(batch_id),   F(csr_sha256),  F(created),
 	F(updated),	F(error_code), F(error_message), F(violations), F(serial),
 	F(certificate), F(chain),      F(subject),    F(sans),	      F(not_before),
-	F(not_after),	F(key_type),   F(key_bits),
+	F(not_after),	F(key_type),   F(key_bits),   F(published),
 #undef F
 };
 #define STORE_NFIELDS (sizeof(store_fields) / sizeof(store_fields[0]))
@@ -421,4 +421,154 @@ store_serial_reserve_cb(void *arg, const char *serial_hex)
 	int rc = store_serial_reserve(c->s, c->ca_id, serial_hex, c->request_id);
 
 	return rc < 0 ? -1 : rc;
+}
+
+/* KEYS[1] record, KEYS[2] channel; ARGV claim, lease seconds. */
+static const char store_lua_claim[] =
+	"local cur = redis.call('HGET', KEYS[1], 'state')\n"
+	"if not cur then return {0, ''} end\n"
+	"local now = tonumber(redis.call('TIME')[1])\n"
+	"if cur == 'queued' then\n"
+	"  redis.call('HSET', KEYS[1], 'state', 'issuing', 'claim', ARGV[1], 'claimed_at', now,\n"
+	"             'updated', now)\n"
+	"  redis.call('PUBLISH', KEYS[2], 'issuing')\n"
+	"  return {2, 'issuing'}\n"
+	"end\n"
+	"if cur == 'issuing' then\n"
+	"  local at = tonumber(redis.call('HGET', KEYS[1], 'claimed_at') or '0') or 0\n"
+	"  if now - at >= tonumber(ARGV[2]) then\n"
+	"    redis.call('HSET', KEYS[1], 'claim', ARGV[1], 'claimed_at', now, 'updated', now)\n"
+	"    redis.call('HINCRBY', KEYS[1], 'reclaims', 1)\n"
+	"    return {3, 'issuing'}\n"
+	"  end\n"
+	"end\n"
+	"return {1, cur}\n";
+
+/* KEYS[1] record, KEYS[2] channel, KEYS[3] batch or ''; ARGV from, to, claim or '', pairs. */
+static const char store_lua_transition_ex[] =
+	"local cur = redis.call('HGET', KEYS[1], 'state')\n"
+	"if not cur then return {0, ''} end\n"
+	"if cur ~= ARGV[1] then return {1, cur} end\n"
+	"if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'claim') ~= ARGV[3] then\n"
+	"  return {3, cur}\n"
+	"end\n"
+	"local t = redis.call('TIME')\n"
+	"local ms = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))\n"
+	"redis.call('HSET', KEYS[1], 'state', ARGV[2], 'finished_ms', ms, unpack(ARGV, 4))\n"
+	"if KEYS[3] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[2], 1) end\n"
+	"redis.call('PUBLISH', KEYS[2], ARGV[2])\n"
+	"return {2, ARGV[2]}\n";
+
+/* KEYS[1] record; ARGV pairs. */
+static const char store_lua_set[] =
+	"if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+	"redis.call('HSET', KEYS[1], unpack(ARGV))\n"
+	"return 1\n";
+
+int
+store_claim(const struct store *s, const char *id, const char *claim, long lease_s, char *cur)
+{
+	const char *argv[7], *str = NULL;
+	char key[STORE_KEY_MAX], chan[STORE_KEY_MAX], lease[32];
+	redisReply *rep;
+	long long code;
+	int rc;
+
+	store_key(s, key, sizeof(key), "req", id, NULL);
+	store_channel(s, id, chan, sizeof(chan));
+	snprintf(lease, sizeof(lease), "%ld", lease_s);
+	argv[0] = "EVAL";
+	argv[1] = store_lua_claim;
+	argv[2] = "2";
+	argv[3] = key;
+	argv[4] = chan;
+	argv[5] = claim;
+	argv[6] = lease;
+	if ((rep = store_run(s, 7, argv)) == NULL)
+		return STORE_EDOWN;
+	code = store_pair(rep, &str);
+	rc = code == 2 ? 0 : code == 3 ? 1 : code == 1 ? STORE_ECONFLICT
+					: code == 0 ? STORE_ENOTFOUND : STORE_EDOWN;
+	if (cur != NULL)
+		snprintf(cur, STORE_ID_MAX, "%s", str != NULL ? str : "");
+	freeReplyObject(rep);
+	return rc;
+}
+
+int
+store_transition_ex(const struct store *s, const char *id, const char *from, const char *to,
+		    const char *const *fields, const char *claim, const char *batch_id, char *cur)
+{
+	const char *argv[STORE_ARGS_MAX], *str = NULL;
+	char key[STORE_KEY_MAX], chan[STORE_KEY_MAX], batch[STORE_KEY_MAX], now[32];
+	redisReply *rep;
+	long long code;
+	int argc = 0, rc;
+	size_t i;
+
+	if (!store_transition_allowed(from, to)) {
+		log_error("store: %s: transition %s -> %s refused", id, from, to);
+		return STORE_EINVAL;
+	}
+	store_key(s, key, sizeof(key), "req", id, NULL);
+	store_channel(s, id, chan, sizeof(chan));
+	batch[0] = '\0';
+	if (batch_id != NULL)
+		store_key(s, batch, sizeof(batch), "batch", batch_id, NULL);
+	store_now(now, sizeof(now));
+	argv[argc++] = "EVAL";
+	argv[argc++] = store_lua_transition_ex;
+	argv[argc++] = "3";
+	argv[argc++] = key;
+	argv[argc++] = chan;
+	argv[argc++] = batch;
+	argv[argc++] = from;
+	argv[argc++] = to;
+	argv[argc++] = claim != NULL ? claim : "";
+	argv[argc++] = "updated";
+	argv[argc++] = now;
+	for (i = 0; fields != NULL && fields[i] != NULL && fields[i + 1] != NULL; i += 2) {
+		if (argc + 2 > STORE_ARGS_MAX)
+			return STORE_EINVAL;
+		argv[argc++] = fields[i];
+		argv[argc++] = fields[i + 1];
+	}
+	if ((rep = store_run(s, argc, argv)) == NULL)
+		return STORE_EDOWN;
+	code = store_pair(rep, &str);
+	rc = code == 2 ? 0 : code == 1 ? STORE_ECONFLICT : code == 3 ? STORE_ELEASE
+					: code == 0 ? STORE_ENOTFOUND : STORE_EDOWN;
+	if (cur != NULL)
+		snprintf(cur, STORE_ID_MAX, "%s", str != NULL ? str : "");
+	freeReplyObject(rep);
+	return rc;
+}
+
+int
+store_set_fields(const struct store *s, const char *id, const char *const *fields)
+{
+	const char *argv[STORE_ARGS_MAX];
+	char key[STORE_KEY_MAX];
+	redisReply *rep;
+	int argc = 0, rc;
+	size_t i;
+
+	store_key(s, key, sizeof(key), "req", id, NULL);
+	argv[argc++] = "EVAL";
+	argv[argc++] = store_lua_set;
+	argv[argc++] = "1";
+	argv[argc++] = key;
+	for (i = 0; fields != NULL && fields[i] != NULL && fields[i + 1] != NULL; i += 2) {
+		if (argc + 2 > STORE_ARGS_MAX)
+			return STORE_EINVAL;
+		argv[argc++] = fields[i];
+		argv[argc++] = fields[i + 1];
+	}
+	if (argc == 4)
+		return 0;
+	if ((rep = store_run(s, argc, argv)) == NULL)
+		return STORE_EDOWN;
+	rc = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1 ? 0 : STORE_ENOTFOUND;
+	freeReplyObject(rep);
+	return rc;
 }

@@ -27,6 +27,7 @@
 #define STORE_ECONFLICT (-4) /* state was not `from` / idempotency key reused with another body */
 #define STORE_EINVAL (-5)    /* transition not allowed by the state graph */
 #define STORE_EEXIST (-6)    /* record already exists */
+#define STORE_ELEASE (-7)    /* the claim on an issuing request is held by another worker */
 
 /* Where the records live. Both strings are borrowed (usually from the config). */
 struct store {
@@ -84,6 +85,7 @@ struct req_record {
 	char *not_after;
 	char *key_type;       /* RSA | EC | Ed25519 */
 	char *key_bits;
+	char *published;      /* "1" once the outcome went out on the results topic */
 };
 
 /* Frees every field and rec. NULL is safe. */
@@ -147,5 +149,35 @@ int store_serial_reserve_cb(void *arg, const char *serial_hex);
 
 /* The pub/sub channel of request id ("P ev:{id}") into out (outlen). */
 void store_channel(const struct store *s, const char *id, char *out, size_t outlen);
+
+/*
+ * Claims request id for processing: queued → issuing, recording claim (an
+ * opaque token naming the worker and attempt) and claimed_at (Redis server
+ * time, unix s). An issuing request whose claim is at least lease_s old is
+ * re-taken the same way (the earlier holder can no longer finish it, see
+ * store_transition_ex). Returns 0 when claimed from queued, 1 when a stale
+ * claim was re-taken; STORE_ECONFLICT with the current state in cur
+ * (STORE_ID_MAX, may be NULL) otherwise (issuing under a live claim, or any
+ * other state); STORE_ENOTFOUND; STORE_EDOWN.
+ */
+int store_claim(const struct store *s, const char *id, const char *claim, long lease_s,
+		char *cur);
+
+/*
+ * store_transition with two guards done in the same Lua script: when claim
+ * is not NULL the record's claim must equal it (else STORE_ELEASE, nothing
+ * changed); when batch_id is not NULL, field `to` of P batch:{batch_id} is
+ * incremented by one with the transition, so a batch counts each request
+ * once. Also stamps finished_ms (Redis server time, unix ms).
+ */
+int store_transition_ex(const struct store *s, const char *id, const char *from, const char *to,
+			const char *const *fields, const char *claim, const char *batch_id,
+			char *cur);
+
+/*
+ * Sets the fields (NULL-terminated name, value pairs) of an existing record
+ * without changing its state. 0, STORE_ENOTFOUND or STORE_EDOWN.
+ */
+int store_set_fields(const struct store *s, const char *id, const char *const *fields);
 
 #endif

@@ -1,17 +1,99 @@
-/* pki-worker: consumes issue requests; the only process holding CA keys. */
+/*
+ * pki-worker: consumes issue requests; the only process holding CA keys.
+ *
+ * Threads: each of `threads` processing threads is its own member of the
+ * consumer group (own consumer, own Redis connection, own signers), so a
+ * partition is processed in order by one thread, and a revoke (called from
+ * that thread's poll) never finds a message half done.
+ */
 #ifndef PKI_WORKER_H
 #define PKI_WORKER_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "config.h"
+#include "issue.h"
 #include "kafka.h"
+#include "msg.h"
+#include "store.h"
 
 #define WORKER_POLL_MS 200 /* consumer poll; bounds how long a stop takes to notice */
+#define WORKER_THREADS_DEFAULT 2
+#define WORKER_THREADS_MAX 64
+/*
+ * A claim older than this may be re-taken by another worker. It only has to
+ * exceed the time one message takes (milliseconds); the finishing write
+ * checks the claim, so a slow holder cannot store a second certificate.
+ */
+#define WORKER_LEASE_S_DEFAULT 10
+#define WORKER_LEASE_S_MAX 3600
+#define WORKER_BACKOFF_MIN_MS 100  /* first retry after Redis or Kafka failed */
+#define WORKER_BACKOFF_MAX_MS 2000 /* retries back off up to this */
+#define WORKER_PRODUCE_TIMEOUT_MS (KAFKA_MESSAGE_TIMEOUT_MS + 500)
+#define WORKER_NAME_MAX 64
+#define WORKER_CLAIM_MAX 128
+#define WORKER_STEPS_MAX 16 /* state moves one message may make; guards against loops */
+
+/* Options from the command line or the environment. */
+struct worker_opts {
+	int threads;  /* --threads N, PKI_WORKER_THREADS */
+	long lease_s; /* --lease-seconds N, PKI_WORKER_LEASE_S */
+	char name[WORKER_NAME_MAX]; /* PKI_WORKER_NAME, else "worker" */
+};
 
 struct worker {
 	const struct config *cfg;
-	struct kafka_producer *kp; /* results, issued, audit, dlq */
-	struct kafka_consumer *kc; /* topics.issue in group kafka_group */
-	int ready;                 /* "ready" logged after the first assignment */
+	struct worker_opts opts;
+	struct store store;        /* request records, from cfg */
+	struct kafka_producer *kp; /* results, issued, approval, audit, dlq */
+	atomic_int ready;          /* "ready" logged after the first assignment */
+	atomic_int failed;         /* a thread stopped on a fatal error */
 };
+
+/* One processing thread: its own consumer and signers. */
+struct worker_thread {
+	struct worker *w;
+	int index;
+	pthread_t tid;
+	struct kafka_consumer *kc;
+	struct signer **signers; /* cfg->ncas slots, created on first use */
+	unsigned long long attempts; /* makes claim tokens unique */
+};
+
+/* What became of one message. */
+enum process_result {
+	PROCESS_DONE,    /* finished (or nothing to do): store its offset */
+	PROCESS_ABANDON, /* stopping before it was finished: leave the offset, it comes again */
+};
+
+/*
+ * Strips --threads N and --lease-seconds N from argv (argc updated) into
+ * opts, over defaults and PKI_WORKER_THREADS, PKI_WORKER_LEASE_S and
+ * PKI_WORKER_NAME. Returns 0, or -1 with a message on stderr naming the
+ * option, its rule and what was seen.
+ */
+int worker_opts_parse(int *argc, char **argv, struct worker_opts *opts);
+
+/*
+ * Starts the producer and opts->threads processing threads and runs until
+ * svc_stopping(); then stops the threads (each commits what it finished and
+ * leaves the group) and flushes the producer. Returns 0, or 1 when a thread
+ * failed fatally or nothing could start.
+ */
+int worker_run(const struct config *cfg, const struct worker_opts *opts);
+
+/*
+ * Sleeps before retry number *attempt (exponential from
+ * WORKER_BACKOFF_MIN_MS to WORKER_BACKOFF_MAX_MS) and counts it. Returns 0,
+ * or -1 when the service is stopping (the caller abandons the message).
+ */
+int worker_backoff(int *attempt);
+
+/* The thread's signer for ca (created on first use), NULL if it cannot be made. */
+struct signer *worker_signer(struct worker_thread *t, const struct ca *ca);
+
+/* Handles one message of the issue topic (process.c). */
+enum process_result process_message(struct worker_thread *t, const struct kafka_msg *km);
 
 #endif

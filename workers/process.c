@@ -1,0 +1,785 @@
+/*
+ * One message of the issue topic: decode, re-check against the CA's policy,
+ * make sure a record exists, hold back what needs an approval, claim, sign,
+ * store, publish. Every step is safe to repeat: a message may arrive twice,
+ * or again after a worker died at any point (see docs in worker.h and the
+ * comments at each step).
+ */
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "auth.h"
+#include "log.h"
+#include "select.h"
+#include "worker.h"
+
+#define JOB_TEXT_MAX 1024
+#define JOB_DETAIL_MAX (JOB_TEXT_MAX + 64)
+
+/* What a step decided. */
+enum step {
+	STEP_DONE,    /* nothing more to do for this message */
+	STEP_ABANDON, /* stopping mid-way: do not store the offset */
+	STEP_AGAIN,   /* the state moved: look at it again */
+};
+
+struct job {
+	struct worker_thread *t;
+	struct worker *w;
+	const struct config *cfg;
+	const struct store *s;
+	const struct kafka_msg *km;
+	struct issue_msg *m;
+	const struct ca *ca;
+	struct csr *csr;
+	struct violations *vs; /* policy violations of the message, found before any write */
+	char reason[SELECT_REASON_MAX]; /* why this CA */
+	char csr_hash[65];
+	char state[STORE_ID_MAX];  /* the record's state as last seen */
+	char claim[WORKER_CLAIM_MAX];
+	int claimed;  /* this attempt holds the claim */
+	int grant_ok; /* the message carries a valid grant for this request, CA and CSR */
+	char grant_why[MSG_ERR_MAX];
+};
+
+/* Repeats a store call while Redis is unreachable, backing off; rc keeps the last answer. */
+#define JOB_STORE(rc, call)                                                                        \
+	do {                                                                                       \
+		int a_ = 0;                                                                        \
+		while (((rc) = (call)) == STORE_EDOWN && worker_backoff(&a_) == 0)                 \
+			;                                                                          \
+	} while (0)
+
+static void
+job_audit(struct job *j, const char *event, const char *actor, const char *detail)
+{
+	struct audit_event ev = {
+		.event = event,
+		.request_id = j->m->request_id,
+		.actor = actor != NULL ? actor : j->w->opts.name,
+		.tenant = j->m->tenant,
+		.ca_id = j->ca != NULL ? j->ca->id : j->m->ca_id,
+		.client_ip = j->m->client_ip,
+		.detail = detail,
+	};
+
+	audit_emit(j->w->kp, j->cfg->topics.audit, &ev);
+}
+
+/*
+ * Sends payload to topic and waits for the broker's acknowledgement,
+ * retrying with backoff while Kafka is down. 0, or -1 when stopping first.
+ */
+static int
+job_produce(struct job *j, const char *topic, const char *key, const char *payload)
+{
+	int attempt = 0, rc;
+
+	while ((rc = kafka_produce_sync(j->w->kp, topic, key, payload, strlen(payload),
+					WORKER_PRODUCE_TIMEOUT_MS)) != 0) {
+		log_msg(LOG_WARN, key, "publishing to %s failed (%d); retrying", topic, rc);
+		if (worker_backoff(&attempt) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Dead-letter: {"v":1, "error", "topic", "partition", "offset", "key"?,
+ * "value_base64", "time"} keeps the original bytes whatever they are.
+ */
+static enum process_result
+job_dlq(struct job *j, const char *error)
+{
+	const struct kafka_msg *km = j->km;
+	char *b64 = NULL, *key = NULL, *text = NULL;
+	cJSON *o = NULL;
+	enum process_result res = PROCESS_ABANDON;
+
+	log_warn("%s[%d]@%lld: to %s: %s", km->topic, (int)km->partition, (long long)km->offset,
+		 j->cfg->topics.dlq, error);
+	if ((b64 = malloc(4 * ((km->len + 2) / 3) + 1)) == NULL ||
+	    (key = calloc(1, km->key_len + 1)) == NULL || (o = cJSON_CreateObject()) == NULL)
+		goto out;
+	EVP_EncodeBlock((unsigned char *)b64, km->value, (int)km->len);
+	cJSON_AddNumberToObject(o, "v", MSG_VERSION);
+	cJSON_AddStringToObject(o, "error", error);
+	cJSON_AddStringToObject(o, "topic", km->topic);
+	cJSON_AddNumberToObject(o, "partition", km->partition);
+	cJSON_AddNumberToObject(o, "offset", (double)km->offset);
+	if (km->key != NULL) {
+		memcpy(key, km->key, km->key_len);
+		cJSON_AddStringToObject(o, "key", key);
+	}
+	cJSON_AddStringToObject(o, "value_base64", b64);
+	cJSON_AddNumberToObject(o, "time", (double)time(NULL));
+	if ((text = cJSON_PrintUnformatted(o)) == NULL)
+		goto out;
+	if (job_produce(j, j->cfg->topics.dlq, km->key != NULL ? key : NULL, text) == 0)
+		res = PROCESS_DONE;
+out:
+	free(text);
+	cJSON_Delete(o);
+	free(key);
+	free(b64);
+	return res;
+}
+
+/* The requester as a user: the configured one, or the bulk producer's identity in tenant. */
+static const struct user *
+job_user(struct job *j, struct user *tmp)
+{
+	static char *const none[] = {NULL};
+	const struct user *u = config_user_find(j->cfg, j->m->requester);
+
+	if (u != NULL)
+		return u;
+	memset(tmp, 0, sizeof(*tmp));
+	tmp->name = j->m->requester;
+	tmp->email = j->m->email;
+	tmp->role = ROLE_REQUESTER;
+	tmp->tenant = j->m->tenant;
+	tmp->cas = tmp->admin_tenants = tmp->admin_cas = (char **)none;
+	return tmp;
+}
+
+/* Chooses the CA as the gateway would; problems go to j->vs. */
+static void
+job_ca(struct job *j)
+{
+	const struct issue_msg *m = j->m;
+	const struct ca *ca;
+	struct user tmp;
+	const struct user *u = job_user(j, &tmp);
+
+	if (u != &tmp && strcmp(u->tenant, m->tenant) != 0 && !auth_is_tenant_admin(u, m->tenant)) {
+		violations_add(j->vs, "tenant_not_allowed", "tenant",
+			       "tenant: requester %s belongs to tenant %s and may not request for "
+			       "\"%s\"",
+			       u->name, u->tenant, m->tenant);
+		return;
+	}
+	if (m->ca_id == NULL) {
+		struct select_query q = {m->tenant, m->purpose, m->email, m->client_ip};
+		struct select_result r;
+		char tried[SELECT_TRIED_MAX];
+
+		if (select_ca(j->cfg, u, &q, &r, tried) < 0) {
+			violations_add(j->vs, "no_suitable_ca", "ca_id", "%.250s", tried);
+			return;
+		}
+		j->ca = r.ca;
+		snprintf(j->reason, sizeof(j->reason), "%s", r.reason);
+		return;
+	}
+	ca = config_ca_find(j->cfg, m->ca_id);
+	if (ca == NULL || !config_user_may_use(u, ca)) {
+		violations_add(j->vs, "ca_not_found", "ca_id",
+			       "ca_id: no CA \"%s\" available to requester %s of tenant %s",
+			       m->ca_id, m->requester, m->tenant);
+		return;
+	}
+	j->ca = ca;
+	snprintf(j->reason, sizeof(j->reason), "requested by ca_id");
+	if (ca->type == CA_ROOT)
+		violations_add(j->vs, "ca_not_issuing", "ca_id",
+			       "ca_id: %s is a root CA; roots never sign through the request API",
+			       ca->id);
+	else if (ca->status != CA_ACTIVE || !ca->api_issuance)
+		violations_add(j->vs, "ca_not_issuing", "ca_id", "ca_id: CA %s is %s", ca->id,
+			       ca->status != CA_ACTIVE ? "disabled" : "not open to API issuance");
+}
+
+/* The pure checks: CA, CSR, policy, grant. Nothing is written. */
+static void
+job_check(struct job *j)
+{
+	const struct issue_msg *m = j->m;
+	struct issue_request ir = {m->common_name, m->validity_days, m->extensions};
+
+	msg_csr_sha256(m->csr, j->csr_hash);
+	job_ca(j);
+	if (csr_parse(m->csr, strlen(m->csr), &j->csr, j->vs) < 0) {
+		if (j->vs->n == 0)
+			violations_add(j->vs, "csr_invalid", "csr", "the CSR was refused");
+		return;
+	}
+	if (j->ca == NULL || j->vs->n > 0)
+		return;
+	policy_check(j->csr, &ir, j->ca, j->vs);
+	if (!j->ca->requires_manual_approval)
+		return;
+	if (!m->has_grant)
+		snprintf(j->grant_why, sizeof(j->grant_why), "approval_grant_missing");
+	else if (!j->cfg->grant_key_loaded)
+		snprintf(j->grant_why, sizeof(j->grant_why), "approval_grant_unverifiable");
+	else if (grant_verify(j->cfg->grant_key, sizeof(j->cfg->grant_key), &m->grant,
+			      m->request_id, j->ca->id, m->csr, time(NULL), j->grant_why) == 1)
+		j->grant_ok = 1;
+}
+
+static const char *
+job_key_type(const struct csr_info *ci)
+{
+	return ci->key_type == KT_RSA ? "RSA" : ci->key_type == KT_EC ? "EC" : "Ed25519";
+}
+
+/* Writes the record of a message that did not come through the gateway (state received). */
+static int
+job_create(struct job *j)
+{
+	const struct issue_msg *m = j->m;
+	struct req_record rec;
+	char vd[16], bits[16], exts[128] = "";
+	unsigned bit;
+	int rc;
+
+	memset(&rec, 0, sizeof(rec));
+	snprintf(vd, sizeof(vd), "%d", m->validity_days);
+	for (bit = 1; bit <= EXT_CODE_SIGNING; bit <<= 1)
+		if (m->extensions & bit)
+			snprintf(exts + strlen(exts), sizeof(exts) - strlen(exts), "%s%s",
+				 exts[0] ? "," : "", ext_name(bit));
+	rec.id = m->request_id;
+	rec.state = ST_RECEIVED;
+	rec.tenant = m->tenant;
+	rec.requester = m->requester;
+	rec.email = m->email;
+	rec.client_ip = m->client_ip;
+	rec.ca_id = j->ca != NULL ? j->ca->id : m->ca_id;
+	rec.ca_reason = j->ca != NULL ? j->reason : NULL;
+	rec.common_name = m->common_name;
+	rec.validity_days = vd;
+	rec.extensions = exts[0] ? exts : NULL;
+	rec.purpose = m->purpose;
+	rec.batch_id = m->batch_id;
+	rec.csr_sha256 = j->csr_hash;
+	if (j->csr != NULL) {
+		const struct csr_info *ci = csr_info(j->csr);
+
+		snprintf(bits, sizeof(bits), "%d", ci->key_bits);
+		rec.subject = (char *)ci->subject;
+		rec.key_type = (char *)job_key_type(ci);
+		rec.key_bits = bits;
+	}
+	JOB_STORE(rc, store_create(j->s, &rec));
+	if (rc == 0) {
+		job_audit(j, AUDIT_RECEIVED, m->requester, "from the issue topic");
+		if (j->ca != NULL)
+			job_audit(j, AUDIT_CA_SELECTED, m->requester, j->reason);
+	}
+	return rc == STORE_EDOWN ? -1 : 0;
+}
+
+/* 1 if the record's value for a field the message also names differs from it. */
+static int
+job_differs(const char *rec_value, const char *msg_value)
+{
+	return rec_value != NULL && msg_value != NULL && strcmp(rec_value, msg_value) != 0;
+}
+
+/*
+ * Loads (or creates) the record and checks the message agrees with it.
+ * Returns 0 with j->state set, 1 with a reason in err when the message
+ * contradicts the record (it must not act on it), -1 when stopping.
+ */
+static int
+job_load(struct job *j, char *err, size_t errlen)
+{
+	struct req_record *rec = NULL;
+	char vd[16];
+	int rc, created = 0;
+
+	for (;;) {
+		JOB_STORE(rc, store_get(j->s, j->m->request_id, &rec));
+		if (rc == STORE_EDOWN)
+			return -1;
+		if (rc == 0)
+			break;
+		if (created++ > 0 || job_create(j) < 0) /* created, yet not found: give up */
+			return -1;
+	}
+	snprintf(vd, sizeof(vd), "%d", j->m->validity_days);
+	rc = 0;
+	if (job_differs(rec->csr_sha256, j->csr_hash) || job_differs(rec->ca_id, j->m->ca_id) ||
+	    job_differs(rec->common_name, j->m->common_name) ||
+	    job_differs(rec->validity_days, vd) || job_differs(rec->tenant, j->m->tenant)) {
+		snprintf(err, errlen,
+			 "request_id: %s is recorded with another csr, ca_id, common_name, "
+			 "validity_days or tenant than this message carries; not processed",
+			 j->m->request_id);
+		rc = 1;
+	}
+	snprintf(j->state, sizeof(j->state), "%s", rec->state != NULL ? rec->state : "");
+	req_record_free(rec);
+	return rc;
+}
+
+/* Moves from j->state to `to` (no claim needed). STEP_AGAIN either way, ABANDON if stopping. */
+static enum step
+job_move(struct job *j, const char *to, const char *const *fields)
+{
+	char cur[STORE_ID_MAX];
+	int rc;
+
+	JOB_STORE(rc, store_transition(j->s, j->m->request_id, j->state, to, fields, cur));
+	if (rc == STORE_EDOWN)
+		return STEP_ABANDON;
+	if (rc == 0)
+		snprintf(j->state, sizeof(j->state), "%s", to);
+	else if (rc == STORE_ECONFLICT)
+		snprintf(j->state, sizeof(j->state), "%s", cur);
+	else
+		return STEP_DONE; /* gone, or an edge the graph forbids: nothing safe to do */
+	return STEP_AGAIN;
+}
+
+/*
+ * Publishes the outcome of a finished request from its record: issued →
+ * issued topic (key serial) then results; failed → results. Then marks the
+ * record published so that a later copy of the message does not publish it
+ * again. Requests ended by the approver (rejected, expired) are its to
+ * announce.
+ */
+static enum step
+job_publish(struct job *j)
+{
+	struct req_record *r = NULL;
+	char *result = NULL, *issued = NULL;
+	static const char *const mark[] = {"published", "1", NULL};
+	enum step st = STEP_ABANDON;
+	int rc;
+
+	JOB_STORE(rc, store_get(j->s, j->m->request_id, &r));
+	if (rc != 0)
+		return rc == STORE_EDOWN ? STEP_ABANDON : STEP_DONE;
+	if (r->published != NULL && strcmp(r->published, "1") == 0) {
+		st = STEP_DONE;
+		goto out;
+	}
+	if (r->state != NULL && strcmp(r->state, ST_ISSUED) == 0) {
+		result = msg_result_encode(r->id, ST_ISSUED, r->ca_id, r->batch_id, r->serial,
+					   r->certificate, r->chain, NULL, NULL);
+		issued = msg_issued_encode(r->serial, r->ca_id, r->id, r->tenant, r->requester,
+					   r->subject, strtoll(r->not_before, NULL, 10),
+					   strtoll(r->not_after, NULL, 10), r->certificate);
+		if (result == NULL || issued == NULL ||
+		    job_produce(j, j->cfg->topics.issued, r->serial, issued) < 0)
+			goto out;
+	} else if (r->state != NULL && strcmp(r->state, ST_FAILED) == 0) {
+		result = msg_result_encode(r->id, ST_FAILED, r->ca_id, r->batch_id, NULL, NULL, NULL,
+					   r->error_code != NULL ? r->error_code : "failed",
+					   r->error_message != NULL ? r->error_message : "");
+		if (result == NULL)
+			goto out;
+	} else {
+		st = STEP_DONE;
+		goto out;
+	}
+	if (job_produce(j, j->cfg->topics.results, r->id, result) < 0)
+		goto out;
+	JOB_STORE(rc, store_set_fields(j->s, r->id, mark));
+	st = rc == STORE_EDOWN ? STEP_ABANDON : STEP_DONE;
+out:
+	free(result);
+	free(issued);
+	req_record_free(r);
+	return st;
+}
+
+/* Violations as the JSON array text stored on the record. Caller frees. */
+static char *
+job_violations_json(const struct violations *vs)
+{
+	cJSON *a = cJSON_CreateArray(), *v;
+	char *s;
+	size_t i;
+
+	for (i = 0; a != NULL && i < vs->n; i++) {
+		v = cJSON_CreateObject();
+		cJSON_AddStringToObject(v, "code", vs->v[i].code);
+		cJSON_AddStringToObject(v, "field", vs->v[i].field);
+		cJSON_AddStringToObject(v, "message", vs->v[i].message);
+		cJSON_AddItemToArray(a, v);
+	}
+	s = a != NULL ? cJSON_PrintUnformatted(a) : NULL;
+	cJSON_Delete(a);
+	return s;
+}
+
+/* Ends the request failed with the first violation's code (all of them recorded). */
+static enum step
+job_fail(struct job *j, const struct violations *vs)
+{
+	char *vjson = job_violations_json(vs), cur[STORE_ID_MAX], detail[JOB_DETAIL_MAX];
+	const char *fields[] = {"error_code",	 vs->v[0].code, "error_message", vs->v[0].message,
+				"violations",	 vjson != NULL ? vjson : "[]", NULL};
+	int rc;
+
+	JOB_STORE(rc, store_transition_ex(j->s, j->m->request_id, j->state, ST_FAILED, fields,
+					  j->claimed ? j->claim : NULL, j->m->batch_id, cur));
+	free(vjson);
+	if (rc == STORE_EDOWN)
+		return STEP_ABANDON;
+	if (rc == STORE_ECONFLICT) {
+		snprintf(j->state, sizeof(j->state), "%s", cur);
+		return STEP_AGAIN;
+	}
+	if (rc != 0) {
+		log_msg(LOG_WARN, j->m->request_id, "not failed: %s",
+			rc == STORE_ELEASE ? "the claim passed to another worker" : "no record");
+		return STEP_DONE;
+	}
+	snprintf(j->state, sizeof(j->state), "%s", ST_FAILED);
+	snprintf(detail, sizeof(detail), "%s: %s", vs->v[0].code, vs->v[0].message);
+	job_audit(j, AUDIT_FAILED, NULL, detail);
+	return job_publish(j);
+}
+
+/* Fails the request with a single violation. */
+static enum step
+job_fail1(struct job *j, const char *code, const char *field, const char *message)
+{
+	struct violations *vs = calloc(1, sizeof(*vs));
+	enum step st;
+
+	if (vs == NULL)
+		return STEP_ABANDON;
+	violations_add(vs, code, field, "%s", message);
+	st = job_fail(j, vs);
+	free(vs);
+	return st;
+}
+
+/*
+ * A manual-approval CA without a valid grant: the request goes to the
+ * approval topic and waits as pending_approval. Published first, then the
+ * state: if the worker dies between the two, the copy of this message does
+ * it again and the approver keys pending requests by id.
+ */
+static enum step
+job_to_approval(struct job *j)
+{
+	char *payload = msg_approval_encode(j->m, j->grant_why);
+	char detail[JOB_DETAIL_MAX];
+	enum step st;
+
+	if (payload == NULL)
+		return STEP_ABANDON;
+	if (job_produce(j, j->cfg->topics.approval, j->m->request_id, payload) < 0) {
+		free(payload);
+		return STEP_ABANDON;
+	}
+	free(payload);
+	st = job_move(j, ST_PENDING, NULL);
+	if (st == STEP_AGAIN && strcmp(j->state, ST_PENDING) == 0) {
+		snprintf(detail, sizeof(detail), "CA %s requires approval: %s", j->ca->id,
+			 j->grant_why);
+		job_audit(j, AUDIT_PENDING, NULL, detail);
+		return STEP_DONE;
+	}
+	return st;
+}
+
+/*
+ * Claims the request (queued → issuing, or an issuing one whose claim is
+ * older than the lease). While another worker holds a live claim, waits:
+ * it either finishes (the state moves on) or its lease runs out.
+ */
+static enum step
+job_claim(struct job *j)
+{
+	char cur[STORE_ID_MAX], detail[JOB_DETAIL_MAX];
+	int rc, waited = 0;
+
+	snprintf(j->claim, sizeof(j->claim), "%s/%ld/t%d/%llu", j->w->opts.name, (long)getpid(),
+		 j->t->index, ++j->t->attempts);
+	for (;;) {
+		JOB_STORE(rc, store_claim(j->s, j->m->request_id, j->claim, j->w->opts.lease_s, cur));
+		if (rc == STORE_EDOWN)
+			return STEP_ABANDON;
+		if (rc == 0 || rc == 1) {
+			j->claimed = 1;
+			snprintf(j->state, sizeof(j->state), "%s", ST_ISSUING);
+			snprintf(detail, sizeof(detail), "%s %s", rc == 1 ? "re-took stale claim as" : "claim",
+				 j->claim);
+			job_audit(j, AUDIT_CLAIMED, NULL, detail);
+			return STEP_AGAIN;
+		}
+		if (rc != STORE_ECONFLICT)
+			return STEP_DONE;
+		if (strcmp(cur, ST_ISSUING) != 0) {
+			snprintf(j->state, sizeof(j->state), "%s", cur);
+			return STEP_AGAIN;
+		}
+		if (waited == 0)
+			log_msg(LOG_INFO, j->m->request_id,
+				"claimed by another worker; waiting for it to finish or for its "
+				"%lds lease to run out",
+				j->w->opts.lease_s);
+		if (worker_backoff(&waited) < 0)
+			return STEP_ABANDON;
+	}
+}
+
+/* Serial hook: store_serial_reserve_cb, remembering whether Redis failed. */
+struct job_serial {
+	struct store_serial_ctx ctx;
+	int down;
+};
+
+static int
+job_reserve(void *arg, const char *serial_hex)
+{
+	struct job_serial *js = arg;
+	int rc = store_serial_reserve_cb(&js->ctx, serial_hex);
+
+	if (rc < 0)
+		js->down = 1;
+	return rc;
+}
+
+/* An iPAddress SAN as "IP:" and its usual text (dotted quad, or eight hex groups). */
+static void
+job_ip_text(const ASN1_OCTET_STRING *ip, char *buf, size_t len)
+{
+	const unsigned char *b = ASN1_STRING_get0_data(ip);
+	int n = ASN1_STRING_length(ip), k, o;
+
+	if (n == 4) {
+		snprintf(buf, len, "IP:%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+		return;
+	}
+	o = snprintf(buf, len, "IP:");
+	for (k = 0; k + 1 < n && (size_t)o < len; k += 2)
+		o += snprintf(buf + o, len - (size_t)o, "%s%x", k ? ":" : "", (b[k] << 8) | b[k + 1]);
+}
+
+/* SANs of the signed certificate as a JSON array text ("DNS:x", "IP:x", ...). Caller frees. */
+static char *
+job_sans(const struct issued *is)
+{
+	const unsigned char *p = is->der;
+	X509 *x = d2i_X509(NULL, &p, (long)is->der_len);
+	GENERAL_NAMES *gns = x != NULL ? X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL)
+				       : NULL;
+	cJSON *a = cJSON_CreateArray();
+	char buf[512], *s;
+	int i;
+
+	for (i = 0; gns != NULL && a != NULL && i < sk_GENERAL_NAME_num(gns); i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(gns, i);
+		const ASN1_STRING *str = NULL;
+		const char *kind = NULL;
+
+		switch (gn->type) {
+		case GEN_DNS: kind = "DNS"; str = gn->d.dNSName; break;
+		case GEN_EMAIL: kind = "email"; str = gn->d.rfc822Name; break;
+		case GEN_URI: kind = "URI"; str = gn->d.uniformResourceIdentifier; break;
+		case GEN_IPADD:
+			job_ip_text(gn->d.iPAddress, buf, sizeof(buf));
+			cJSON_AddItemToArray(a, cJSON_CreateString(buf));
+			continue;
+		default: continue;
+		}
+		snprintf(buf, sizeof(buf), "%s:%.*s", kind, ASN1_STRING_length(str),
+			 (const char *)ASN1_STRING_get0_data(str));
+		cJSON_AddItemToArray(a, cJSON_CreateString(buf));
+	}
+	s = a != NULL ? cJSON_PrintUnformatted(a) : NULL;
+	cJSON_Delete(a);
+	GENERAL_NAMES_free(gns);
+	X509_free(x);
+	return s;
+}
+
+/* Subject of the signed certificate, RFC 2253 one line. Caller frees. */
+static char *
+job_subject(const struct issued *is)
+{
+	const unsigned char *p = is->der;
+	X509 *x = d2i_X509(NULL, &p, (long)is->der_len);
+	BIO *b = BIO_new(BIO_s_mem());
+	char *s = NULL, *data;
+	long n;
+
+	if (x != NULL && b != NULL &&
+	    X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0 &&
+	    (n = BIO_get_mem_data(b, &data)) >= 0 && (s = malloc((size_t)n + 1)) != NULL) {
+		memcpy(s, data, (size_t)n);
+		s[n] = '\0';
+	}
+	BIO_free(b);
+	X509_free(x);
+	return s;
+}
+
+/*
+ * Signs under the claim and stores the certificate with the terminal
+ * transition (checked against the claim, batch counted in the same script).
+ * If the claim was lost meanwhile, this certificate is never stored or
+ * published: the worker that re-took the claim produces the one certificate.
+ */
+static enum step
+job_sign(struct job *j)
+{
+	struct issue_request ir = {j->m->common_name, j->m->validity_days, j->m->extensions};
+	struct job_serial js = {{j->s, j->ca->id, j->m->request_id}, 0};
+	const struct csr_info *ci = csr_info(j->csr);
+	struct signer *sg = worker_signer(j->t, j->ca);
+	struct violations *vs = calloc(1, sizeof(*vs));
+	struct issued *is = NULL;
+	char nb[32], na[32], bits[16], cur[STORE_ID_MAX], detail[JOB_DETAIL_MAX];
+	char *sans = NULL, *subject = NULL;
+	enum step st = STEP_ABANDON;
+	int attempt = 0, rc;
+
+	if (vs == NULL)
+		return STEP_ABANDON;
+	if (sg == NULL) {
+		st = job_fail1(j, "ca_unavailable", "ca_id", "the CA's signing key is not usable");
+		goto out;
+	}
+	for (;;) {
+		memset(vs, 0, sizeof(*vs));
+		js.down = 0;
+		if (signer_issue(sg, j->csr, &ir, job_reserve, &js, &is, vs) == 0)
+			break;
+		if (!js.down) {
+			if (vs->n == 0)
+				violations_add(vs, "internal_error", "certificate", "signing failed");
+			st = job_fail(j, vs);
+			goto out;
+		}
+		log_msg(LOG_WARN, j->m->request_id, "serial reservation: Redis down; retrying");
+		if (worker_backoff(&attempt) < 0)
+			goto out;
+	}
+	job_audit(j, AUDIT_LINTED, NULL, "pre-issuance lint passed");
+	snprintf(nb, sizeof(nb), "%lld", (long long)is->not_before);
+	snprintf(na, sizeof(na), "%lld", (long long)is->not_after);
+	snprintf(bits, sizeof(bits), "%d", ci->key_bits);
+	sans = job_sans(is);
+	subject = job_subject(is);
+	{
+		const char *fields[] = {"serial",     is->serial_hex,
+					"certificate", is->cert_pem,
+					"chain",      is->chain_pem,
+					"subject",    subject != NULL ? subject : ci->subject,
+					"sans",	      sans != NULL ? sans : "[]",
+					"not_before", nb,
+					"not_after",  na,
+					"key_type",   job_key_type(ci),
+					"key_bits",   bits,
+					NULL};
+
+		JOB_STORE(rc, store_transition_ex(j->s, j->m->request_id, ST_ISSUING, ST_ISSUED,
+						  fields, j->claim, j->m->batch_id, cur));
+	}
+	if (rc == STORE_EDOWN)
+		goto out; /* abandoned: the claim's lease lets the next attempt re-take it */
+	if (rc != 0) {
+		log_msg(LOG_WARN, j->m->request_id,
+			"certificate serial %s discarded: %s (now %s)", is->serial_hex,
+			rc == STORE_ELEASE ? "the claim passed to another worker"
+					   : "the request moved on",
+			cur);
+		st = STEP_DONE;
+		goto out;
+	}
+	snprintf(j->state, sizeof(j->state), "%s", ST_ISSUED);
+	snprintf(detail, sizeof(detail), "serial %s", is->serial_hex);
+	job_audit(j, AUDIT_ISSUED, NULL, detail);
+	st = job_publish(j);
+out:
+	free(sans);
+	free(subject);
+	issued_free(is);
+	free(vs);
+	return st;
+}
+
+/* One step of the state machine from j->state. */
+static enum step
+job_step(struct job *j)
+{
+	const char *s = j->state;
+
+	if (store_state_terminal(s))
+		return job_publish(j);
+	if (strcmp(s, ST_ISSUING) == 0 && !j->claimed)
+		return job_claim(j);
+	if (j->vs->n > 0) {
+		if (strcmp(s, ST_PENDING) == 0)
+			return STEP_DONE; /* held for an admin; the approver decides */
+		return job_fail(j, j->vs);
+	}
+	if (j->ca->requires_manual_approval && !j->grant_ok) {
+		if (strcmp(s, ST_PENDING) == 0)
+			return STEP_DONE; /* already waiting for an admin */
+		if (strcmp(s, ST_RECEIVED) == 0 || strcmp(s, ST_QUEUED) == 0)
+			return job_to_approval(j);
+		return job_fail1(j, "approval_grant_invalid", "grant", j->grant_why);
+	}
+	if (strcmp(s, ST_PENDING) == 0)
+		return job_move(j, ST_APPROVED, NULL);
+	if (strcmp(s, ST_RECEIVED) == 0 || strcmp(s, ST_APPROVED) == 0) {
+		enum step st = job_move(j, ST_QUEUED, NULL);
+
+		if (st == STEP_AGAIN && strcmp(j->state, ST_QUEUED) == 0)
+			job_audit(j, AUDIT_QUEUED, NULL, NULL);
+		return st;
+	}
+	if (strcmp(s, ST_QUEUED) == 0)
+		return job_claim(j);
+	if (strcmp(s, ST_ISSUING) == 0)
+		return job_sign(j);
+	log_msg(LOG_WARN, j->m->request_id, "unknown state \"%s\"; left alone", s);
+	return STEP_DONE;
+}
+
+enum process_result
+process_message(struct worker_thread *t, const struct kafka_msg *km)
+{
+	struct job j;
+	char err[JOB_TEXT_MAX];
+	enum process_result res = PROCESS_ABANDON;
+	enum step st = STEP_AGAIN;
+	int rc, steps;
+
+	memset(&j, 0, sizeof(j));
+	j.t = t;
+	j.w = t->w;
+	j.cfg = t->w->cfg;
+	j.s = &t->w->store;
+	j.km = km;
+	if (msg_issue_decode(km->value, km->len, &j.m, err) < 0)
+		return job_dlq(&j, err);
+	if ((j.vs = calloc(1, sizeof(*j.vs))) == NULL)
+		goto out;
+	job_check(&j);
+	if ((rc = job_load(&j, err, sizeof(err))) < 0)
+		goto out;
+	if (rc > 0) {
+		job_audit(&j, AUDIT_REJECTED, NULL, err);
+		res = job_dlq(&j, err);
+		goto out;
+	}
+	for (steps = 0; st == STEP_AGAIN && steps < WORKER_STEPS_MAX; steps++)
+		st = job_step(&j);
+	if (st == STEP_AGAIN)
+		log_msg(LOG_ERROR, j.m->request_id, "state still moving after %d steps (%s); left",
+			steps, j.state);
+	res = st == STEP_ABANDON ? PROCESS_ABANDON : PROCESS_DONE;
+out:
+	csr_free(j.csr);
+	free(j.vs);
+	msg_issue_free(j.m);
+	return res;
+}

@@ -1,0 +1,213 @@
+/* Worker threads: one group consumer each, processing in partition order. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "svc.h"
+#include "worker.h"
+
+/* Parses a decimal integer in [min, max] into *out. 0 or -1. */
+static int
+worker_number(const char *s, long min, long max, long *out)
+{
+	char *end = NULL;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Applies one option value; -1 after saying what is wrong. */
+static int
+worker_opt_set(const char *what, const char *value, long min, long max, long *out)
+{
+	if (worker_number(value, min, max, out) < 0) {
+		fprintf(stderr, "pki-worker: %s: must be an integer %ld..%ld, got \"%s\"\n", what,
+			min, max, value);
+		return -1;
+	}
+	return 0;
+}
+
+int
+worker_opts_parse(int *argc, char **argv, struct worker_opts *opts)
+{
+	const char *env;
+	long threads = WORKER_THREADS_DEFAULT, lease = WORKER_LEASE_S_DEFAULT;
+	int i, j;
+
+	if ((env = getenv("PKI_WORKER_THREADS")) != NULL && env[0] != '\0' &&
+	    worker_opt_set("PKI_WORKER_THREADS", env, 1, WORKER_THREADS_MAX, &threads) < 0)
+		return -1;
+	if ((env = getenv("PKI_WORKER_LEASE_S")) != NULL && env[0] != '\0' &&
+	    worker_opt_set("PKI_WORKER_LEASE_S", env, 1, WORKER_LEASE_S_MAX, &lease) < 0)
+		return -1;
+	for (i = 1, j = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--threads") == 0 || strcmp(argv[i], "--lease-seconds") == 0) {
+			int is_threads = argv[i][2] == 't';
+
+			if (i + 1 >= *argc) {
+				fprintf(stderr, "pki-worker: %s: needs a value\n", argv[i]);
+				return -1;
+			}
+			if (is_threads ? worker_opt_set("--threads", argv[i + 1], 1,
+							WORKER_THREADS_MAX, &threads)
+				       : worker_opt_set("--lease-seconds", argv[i + 1], 1,
+							WORKER_LEASE_S_MAX, &lease))
+				return -1;
+			i++;
+			continue;
+		}
+		argv[j++] = argv[i];
+	}
+	argv[j] = NULL;
+	*argc = j;
+	opts->threads = (int)threads;
+	opts->lease_s = lease;
+	env = getenv("PKI_WORKER_NAME");
+	snprintf(opts->name, sizeof(opts->name), "%s",
+		 env != NULL && env[0] != '\0' ? env : "worker");
+	return 0;
+}
+
+int
+worker_backoff(int *attempt)
+{
+	long ms = WORKER_BACKOFF_MIN_MS;
+	int i;
+
+	for (i = 0; i < *attempt && ms < WORKER_BACKOFF_MAX_MS; i++)
+		ms *= 2;
+	if (ms > WORKER_BACKOFF_MAX_MS)
+		ms = WORKER_BACKOFF_MAX_MS;
+	(*attempt)++;
+	return svc_wait((int)ms) ? -1 : 0;
+}
+
+struct signer *
+worker_signer(struct worker_thread *t, const struct ca *ca)
+{
+	size_t i = (size_t)(ca - t->w->cfg->cas);
+
+	if (i >= t->w->cfg->ncas)
+		return NULL;
+	if (t->signers[i] == NULL && (t->signers[i] = signer_new(ca)) == NULL)
+		log_error("CA %s: cannot create a signer (key missing or not matching)", ca->id);
+	return t->signers[i];
+}
+
+/* First assignment of any thread: from now on messages reach this worker. */
+static void
+worker_on_assign(void *arg, int npartitions)
+{
+	struct worker_thread *t = arg;
+	int expected = 0;
+
+	log_debug("thread %d: %d partitions", t->index, npartitions);
+	if (atomic_compare_exchange_strong(&t->w->ready, &expected, 1))
+		log_info("ready");
+}
+
+static void *
+worker_thread_main(void *arg)
+{
+	struct worker_thread *t = arg;
+	struct kafka_msg m;
+	int rc;
+
+	while (!svc_stopping()) {
+		if ((rc = kafka_consumer_poll(t->kc, &m, WORKER_POLL_MS)) < 0) {
+			log_error("thread %d: consumer failed; stopping", t->index);
+			t->w->failed = 1;
+			svc_request_stop();
+			break;
+		}
+		if (rc == 0)
+			continue;
+		if (process_message(t, &m) == PROCESS_DONE)
+			kafka_consumer_done(t->kc, &m);
+		kafka_msg_release(&m);
+	}
+	return NULL;
+}
+
+static void
+worker_thread_free(struct worker_thread *t)
+{
+	size_t i;
+
+	kafka_consumer_free(t->kc);
+	t->kc = NULL;
+	if (t->signers != NULL)
+		for (i = 0; i < t->w->cfg->ncas; i++)
+			signer_free(t->signers[i]);
+	free(t->signers);
+	t->signers = NULL;
+}
+
+int
+worker_run(const struct config *cfg, const struct worker_opts *opts)
+{
+	struct worker w;
+	struct worker_thread *ts = NULL;
+	const char *topics[2] = {cfg->topics.issue, NULL};
+	char kerr[KAFKA_ERR_MAX], client_id[WORKER_NAME_MAX + 48];
+	int i, started = 0, code = 1;
+
+	memset(&w, 0, sizeof(w));
+	w.cfg = cfg;
+	w.opts = *opts;
+	w.store.redis_url = cfg->redis_url;
+	w.store.prefix = cfg->redis_prefix;
+	snprintf(client_id, sizeof(client_id), "pki-%s-%ld", opts->name, (long)getpid());
+	if ((w.kp = kafka_producer_new(cfg->kafka_brokers, client_id, kerr)) == NULL) {
+		log_error("%s", kerr);
+		goto out;
+	}
+	if ((ts = calloc((size_t)opts->threads, sizeof(*ts))) == NULL)
+		goto out;
+	for (i = 0; i < opts->threads; i++) {
+		ts[i].w = &w;
+		ts[i].index = i;
+		if ((ts[i].signers = calloc(cfg->ncas + 1, sizeof(*ts[i].signers))) == NULL)
+			goto out;
+		snprintf(client_id, sizeof(client_id), "pki-%s-%ld-t%d", opts->name,
+			 (long)getpid(), i);
+		ts[i].kc = kafka_consumer_new(cfg->kafka_brokers, cfg->kafka_group, topics,
+					      client_id, worker_on_assign, &ts[i], kerr);
+		if (ts[i].kc == NULL) {
+			log_error("%s", kerr);
+			goto out;
+		}
+	}
+	log_info("subscribed to %s in group %s with %d threads (claim lease %lds)",
+		 cfg->topics.issue, cfg->kafka_group, opts->threads, opts->lease_s);
+	for (i = 0; i < opts->threads; i++) {
+		if (pthread_create(&ts[i].tid, NULL, worker_thread_main, &ts[i]) != 0) {
+			log_error("cannot start thread %d", i);
+			svc_request_stop();
+			break;
+		}
+		started++;
+	}
+	while (!svc_wait(1000))
+		;
+	code = w.failed || started < opts->threads ? 1 : 0;
+out:
+	if (code != 0)
+		svc_request_stop();
+	for (i = 0; i < started; i++)
+		pthread_join(ts[i].tid, NULL);
+	for (i = 0; ts != NULL && i < opts->threads; i++)
+		worker_thread_free(&ts[i]);
+	free(ts);
+	kafka_producer_free(w.kp);
+	return code;
+}
