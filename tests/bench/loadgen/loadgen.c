@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,7 +112,7 @@ struct lg {
 	uint64_t t0, win_start, win_end, send_end;
 
 	/* closed */
-	uint64_t ok, other, *per_sec;
+	uint64_t ok, other, answers, *per_sec;
 	/* open */
 	uint64_t sent, accepted, issued, failed, rejected, polls, lag_max_ns;
 	uint32_t *lat_us;
@@ -537,6 +538,7 @@ lg_closed_answer(struct lg *lg, int status, const char *body, size_t blen)
 {
 	uint64_t now = lg_now();
 
+	lg->answers++;
 	if (now < lg->win_start || now >= lg->win_end)
 		return;
 	if (status == lg->expect) {
@@ -768,6 +770,17 @@ lg_loop(struct lg *lg)
 	}
 }
 
+/* CPU seconds (user + system) this process has used. */
+static double
+lg_cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static void
 lg_report(struct lg *lg)
 {
@@ -782,11 +795,13 @@ lg_report(struct lg *lg)
 			hi = lg->per_sec[i] > hi ? lg->per_sec[i] : hi;
 		}
 		printf("mode=closed conns=%d duration_s=%d status=%d ok=%llu other=%llu "
-		       "errors=%llu per_s=%.0f min_sec=%llu max_sec=%llu connections_opened=%d\n",
+		       "errors=%llu per_s=%.0f min_sec=%llu max_sec=%llu connections_opened=%d "
+		       "answers=%llu loadgen_cpu_s=%.2f\n",
 		       lg->conns_max, lg->duration_s, lg->expect, (unsigned long long)lg->ok,
 		       (unsigned long long)lg->other, (unsigned long long)lg->errors,
 		       (double)lg->ok / lg->duration_s, (unsigned long long)lo,
-		       (unsigned long long)hi, lg->conns_opened);
+		       (unsigned long long)hi, lg->conns_opened, (unsigned long long)lg->answers,
+		       lg_cpu_s());
 		return;
 	}
 	for (j = lg->q_head; j != NULL; j = j->next)
@@ -795,7 +810,8 @@ lg_report(struct lg *lg)
 	qsort(lg->lat_us, lg->nlat, sizeof(*lg->lat_us), lg_cmp_u32);
 	printf("mode=open rate_per_s=%d duration_s=%d sent=%llu accepted=%llu issued=%llu "
 	       "failed=%llu refused=%llu errors=%llu unfinished=%zu p50_ms=%.1f p90_ms=%.1f "
-	       "p99_ms=%.1f max_ms=%.1f send_lag_max_ms=%.1f polls=%llu connections=%d\n",
+	       "p99_ms=%.1f max_ms=%.1f send_lag_max_ms=%.1f polls=%llu connections=%d "
+	       "loadgen_cpu_s=%.2f\n",
 	       lg->rate, lg->duration_s, (unsigned long long)lg->sent,
 	       (unsigned long long)lg->accepted, (unsigned long long)lg->issued,
 	       (unsigned long long)lg->failed, (unsigned long long)lg->rejected,
@@ -803,7 +819,7 @@ lg_report(struct lg *lg)
 	       lg_pct_ms(lg->lat_us, lg->nlat, 0.90), lg_pct_ms(lg->lat_us, lg->nlat, 0.99),
 	       lg->nlat ? lg->lat_us[lg->nlat - 1] / 1000.0 : 0.0,
 	       (double)lg->lag_max_ns / NS_PER_MS, (unsigned long long)lg->polls,
-	       lg->conns_opened);
+	       lg->conns_opened, lg_cpu_s());
 }
 
 static int
