@@ -22,13 +22,15 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build/release}
 CSRS=${BENCH_CSRS:-1000}
 CONNS=${BENCH_CONNS:-64}
-WARMUP=${BENCH_WARMUP_S:-2}
+WARMUP=${BENCH_WARMUP_S:-5}         # also warms the JVM of a freshly started Kafka
 DURATION=${BENCH_DURATION_S:-10}
 RATE=${BENCH_RATE:-1000}
 RATE_DURATION=${BENCH_RATE_DURATION_S:-10}
+LOW_RATE=${BENCH_LOW_RATE:-200}       # also measured first, as a detail line (0: skip)
 RATE_CONNS=${BENCH_RATE_CONNS:-2000}  # open loop: at most this many connections
 DRAIN=${BENCH_DRAIN_S:-60}            # open loop: wait this long for the last answers
-SETTLE=${BENCH_SETTLE_S:-120}         # wait at most this long for the backlog to drain
+SETTLE=${BENCH_SETTLE_S:-90}          # wait at most this long for the backlog to drain
+ISSUE_TIMEOUT=30                      # one request must be issued within this many seconds
 CFSSL_PORT=${BENCH_CFSSL_PORT:-18888}
 export PKI_VAR=${BENCH_VAR:-var/bench}
 export PKI_KAFKA_PORT=${BENCH_KAFKA_PORT:-19192}
@@ -49,6 +51,7 @@ die() {
 	printf 'bench-gateway: error: %s\n' "$*" >&2
 	exit 1
 }
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 # kv LINE KEY: the value of KEY=value in a loadgen line.
 kv() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }
@@ -149,6 +152,7 @@ jq -r .result.certificate "$WORK/cfssl-one.json" >"$WORK/cfssl-one.pem"
 openssl verify -CAfile "$WORK/cfssl-ca.pem" "$WORK/cfssl-one.pem" >/dev/null ||
 	die "cfssl: the signed certificate does not verify"
 say "cfssl: $CONNS connections, ${WARMUP}s warm-up, ${DURATION}s measured"
+cf_load=$(loadavg)
 cf_cpu0="cfssl $(cpu_ticks "$cfssl_pid")"
 cf_line=$("$LOADGEN" closed "127.0.0.1:$CFSSL_PORT" /api/v1/cfssl/sign "$WORK/cfssl.jsonl" \
 	-c "$CONNS" -w "$WARMUP" -d "$DURATION" -s 200)
@@ -190,8 +194,23 @@ head -n 1 "$WORK/gateway.jsonl" |
 [[ $(jq -r .ca_id "$WORK/submit-one.json") == "$CA" ]] ||
 	die "gateway: expected the automatic choice $CA, got $(jq -c . "$WORK/submit-one.json")"
 one_id=$(jq -r .request_id "$WORK/submit-one.json")
+# Long-polls it until it is terminal or ISSUE_TIMEOUT seconds have passed.
+deadline=$((SECONDS + ISSUE_TIMEOUT))
+one_state=
+while ((SECONDS < deadline)); do
+	curl -sS --max-time $((ISSUE_TIMEOUT + 5)) -H "$AUTH" "$GW/csr/requests/$one_id?wait=$ISSUE_TIMEOUT" \
+		>"$WORK/poll-one.json" || die "gateway: poll of $one_id failed"
+	one_state=$(jq -r .status "$WORK/poll-one.json")
+	[[ $one_state =~ ^(issued|failed|rejected|expired)$ ]] && break
+done
+if [[ $one_state == issued ]]; then
+	jq -r .certificate "$WORK/poll-one.json" >"$WORK/cert-one.pem"
+	openssl x509 -in "$WORK/cert-one.pem" -noout -subject | grep -qF "host-1.$DOMAIN" ||
+		die "gateway: request $one_id is issued but carries no certificate for host-1.$DOMAIN"
+fi
 
 say "gateway: $CONNS connections, ${WARMUP}s warm-up, ${DURATION}s measured"
+gw_load=$(loadavg)
 gw_cpu0=$(stack_cpu)
 gw_line=$("$LOADGEN" closed "$PKI_GATEWAY_LISTEN" /csr/process "$WORK/gateway.jsonl" -H "$AUTH" \
 	-c "$CONNS" -w "$WARMUP" -d "$DURATION" -s 202)
@@ -204,21 +223,17 @@ ratio=$(awk -v a="$gw_rate" -v b="$cf_rate" 'BEGIN { printf "%.2f", (b > 0 ? a /
 echo "bench gateway submits_per_s=$gw_rate cfssl_signs_per_s=$cf_rate ratio=$ratio"
 
 # ------------------------------------------------------------ latency
-# The first request must be issued before anything else is measured.
-curl -sS --max-time 40 -H "$AUTH" "$GW/csr/requests/$one_id?wait=30" >"$WORK/poll-one.json" ||
-	die "gateway: poll failed"
-state=$(jq -r .status "$WORK/poll-one.json")
-[[ $state == issued ]] ||
-	die "latency: request $one_id is \"$state\" 30 s after its submit; are workers issuing? (logs: $PKI_VAR/log/worker-*.log)"
+# Without issuance there is no latency to measure: say so, print no number.
+[[ $one_state == issued ]] ||
+	die "latency: request $one_id was \"$one_state\" ${ISSUE_TIMEOUT}s after its submit; are workers issuing? (logs: $PKI_VAR/log/worker-*.log)"
 
-# Wait for the workers to work off the throughput run's backlog: every
-# request is recorded in Redis; none may be left queued or issuing.
-say "latency: waiting for the workers to drain the backlog (at most ${SETTLE}s)"
+PREFIX=$(jq -r '.redis.prefix // "pki:"' "$PKI_VAR/demo/config.json")
+# backlog: requests recorded in Redis that are not terminal yet.
 backlog() {
-	redis-cli -h 127.0.0.1 -p "$PKI_REDIS_PORT" --eval /dev/stdin <<'EOF'
+	redis-cli -h 127.0.0.1 -p "$PKI_REDIS_PORT" --eval /dev/stdin , "${PREFIX}req:*" <<'EOF'
 local n, cursor = 0, "0"
 repeat
-	local r = redis.call("SCAN", cursor, "MATCH", "pki:req:*", "COUNT", 1000)
+	local r = redis.call("SCAN", cursor, "MATCH", ARGV[1], "COUNT", 1000)
 	cursor = r[1]
 	for _, k in ipairs(r[2]) do
 		if redis.call("TYPE", k).ok == "hash" then
@@ -230,22 +245,38 @@ until cursor == "0"
 return n
 EOF
 }
-deadline=$((SECONDS + SETTLE))
-while :; do
-	left=$(backlog)
-	[[ $left == 0 ]] && break
-	((SECONDS >= deadline)) && die "latency: $left requests still queued or issuing after ${SETTLE}s"
-	sleep 2
-done
+# settle: waits until the workers have worked off every earlier request.
+settle() {
+	local left deadline=$((SECONDS + SETTLE))
+	say "latency: waiting for the workers to drain the backlog (at most ${SETTLE}s)"
+	while :; do
+		left=$(backlog)
+		[[ $left == 0 ]] && return 0
+		((SECONDS >= deadline)) && die "latency: $left requests still queued or issuing after ${SETTLE}s"
+		sleep 1
+	done
+}
+# latency RATE: one open-loop run; prints the loadgen line.
+latency() {
+	settle
+	say "latency: open loop at $1/s for ${RATE_DURATION}s, long-poll wait=30 (load average $(loadavg))"
+	"$LOADGEN" open "$PKI_GATEWAY_LISTEN" /csr/process "$WORK/gateway.jsonl" -H "$AUTH" \
+		-r "$1" -d "$RATE_DURATION" -c "$RATE_CONNS" -W 30 -D "$DRAIN"
+}
 
-say "latency: open loop at $RATE/s for ${RATE_DURATION}s, long-poll wait=30"
-lat_line=$("$LOADGEN" open "$PKI_GATEWAY_LISTEN" /csr/process "$WORK/gateway.jsonl" -H "$AUTH" \
-	-r "$RATE" -d "$RATE_DURATION" -c "$RATE_CONNS" -W 30 -D "$DRAIN")
+if ((LOW_RATE > 0)); then
+	low_line=$(latency "$LOW_RATE")
+	echo "bench detail latency $low_line"
+fi
+lat_line=$(latency "$RATE")
 echo "bench detail latency $lat_line"
 issued=$(kv "$lat_line" issued)
 sent=$(kv "$lat_line" sent)
 ((issued > 0)) || die "latency: nothing issued ($lat_line)"
 echo "bench latency rate_per_s=$RATE p50_ms=$(kv "$lat_line" p50_ms) p99_ms=$(kv "$lat_line" p99_ms)" \
-	"issued=$issued sent=$sent errors=$(( $(kv "$lat_line" errors) + $(kv "$lat_line" refused) + $(kv "$lat_line" failed) ))" \
+	"issued=$issued sent=$sent errors=$(($(kv "$lat_line" errors) + $(kv "$lat_line" refused) + $(kv "$lat_line" failed)))" \
 	"unfinished=$(kv "$lat_line" unfinished)"
-echo "bench note: $(nproc) cores shared by Kafka, Redis, gateway, $(scripts/stack.sh status 2>/dev/null | grep -c '^worker-') workers, approver and the load generator; cfssl measured alone before the stack started"
+workers=$(scripts/stack.sh status 2>/dev/null | grep -c '^worker-.*running' || true)
+echo "bench note: $(nproc) cores shared by Kafka, Redis, gateway, $workers workers, approver and the" \
+	"load generator; cfssl ran alone before the stack started; load average at the start of the" \
+	"cfssl run $cf_load, of the gateway run $gw_load"
