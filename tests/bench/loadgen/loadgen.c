@@ -605,7 +605,7 @@ conn_read(struct lg *lg, int i)
 	struct job *j;
 	char *body = NULL;
 	size_t blen = 0, used = 0;
-	int status = 0, closes = 0, r;
+	int status = 0, closes = 0, eof = 0, r;
 	ssize_t n;
 
 	for (;;) {
@@ -624,23 +624,27 @@ conn_read(struct lg *lg, int i)
 			continue;
 		}
 		if (n == 0) {
-			conn_fail(lg, i, "server closed the connection");
-			return;
+			eof = 1; /* an answer may still be complete in the buffer */
+			break;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			break;
 		conn_fail(lg, i, strerror(errno));
 		return;
 	}
-	if (c->job == NULL || c->in_len == 0)
-		return;
-	r = http_parse(c->in, c->in_len, &status, &body, &blen, &used, &closes);
-	if (r == 0)
-		return;
+	r = c->job != NULL && c->in_len > 0
+		    ? http_parse(c->in, c->in_len, &status, &body, &blen, &used, &closes)
+		    : 0;
 	if (r < 0) {
 		conn_fail(lg, i, "malformed HTTP answer");
 		return;
 	}
+	if (r == 0) {
+		if (eof)
+			conn_fail(lg, i, "server closed the connection");
+		return;
+	}
+	closes |= eof;
 	j = c->job;
 	c->job = NULL;
 	lg->busy--;
