@@ -245,29 +245,39 @@ until cursor == "0"
 return n
 EOF
 }
-# settle: waits until the workers have worked off every earlier request.
+# settle: waits until the workers have worked off every earlier request;
+# with a backlog of at least DRAIN_MIN, prints the rate at which they did.
+DRAIN_MIN=1000
 settle() {
-	local left deadline=$((SECONDS + SETTLE))
+	local left first t0 deadline=$((SECONDS + SETTLE))
 	say "latency: waiting for the workers to drain the backlog (at most ${SETTLE}s)"
-	while :; do
-		left=$(backlog)
-		[[ $left == 0 ]] && return 0
+	t0=$(date +%s%N)
+	first=$(backlog)
+	left=$first
+	while ((left > 0)); do
 		((SECONDS >= deadline)) && die "latency: $left requests still queued or issuing after ${SETTLE}s"
-		sleep 1
+		sleep 0.5
+		left=$(backlog)
 	done
+	if ((first >= DRAIN_MIN)); then
+		awk -v n="$first" -v t0="$t0" -v t1="$(date +%s%N)" 'BEGIN {
+			s = (t1 - t0) / 1e9
+			printf "bench detail workers drained=%d in_s=%.1f issued_per_s=%.0f (gateway idle)\n", n, s, n / s }'
+	fi
 }
 # latency RATE: one open-loop run; prints the loadgen line.
 latency() {
-	settle
 	say "latency: open loop at $1/s for ${RATE_DURATION}s, long-poll wait=30 (load average $(loadavg))"
 	"$LOADGEN" open "$PKI_GATEWAY_LISTEN" /csr/process "$WORK/gateway.jsonl" -H "$AUTH" \
 		-r "$1" -d "$RATE_DURATION" -c "$RATE_CONNS" -W 30 -D "$DRAIN"
 }
 
 if ((LOW_RATE > 0)); then
+	settle
 	low_line=$(latency "$LOW_RATE")
 	echo "bench detail latency $low_line"
 fi
+settle
 lat_line=$(latency "$RATE")
 echo "bench detail latency $lat_line"
 issued=$(kv "$lat_line" issued)
