@@ -38,6 +38,12 @@ export PKI_KAFKA_CONTROLLER_PORT=${BENCH_KAFKA_CONTROLLER_PORT:-19193}
 export PKI_REDIS_PORT=${BENCH_REDIS_PORT:-16479}
 export PKI_GATEWAY_LISTEN=${BENCH_GATEWAY_LISTEN:-127.0.0.1:18180}
 export PKI_APPROVER_LISTEN=${BENCH_APPROVER_LISTEN:-127.0.0.1:18181}
+# Issue consumers: PKI_WORKERS processes x PKI_WORKER_THREADS group consumers,
+# no more useful than pki.issue has partitions. The demo's 2 x 2 over 6
+# partitions issues a few hundred per second here, below the offered rate.
+export PKI_WORKERS=${BENCH_WORKERS:-2}
+export PKI_WORKER_THREADS=${BENCH_WORKER_THREADS:-8}
+export PKI_ISSUE_PARTITIONS=${BENCH_ISSUE_PARTITIONS:-16}
 export BUILD
 unset PKI_CONFIG
 
@@ -92,6 +98,8 @@ trap 'exit 130' INT TERM
 
 command -v cfssl >/dev/null || die "cfssl not found (Debian package golang-cfssl; run scripts/deps.sh)"
 make -s "$LOADGEN" || die "building $LOADGEN failed"
+selftest=$(tests/bench/loadgen/selftest.sh 2>&1) ||
+	die "the load generator's self-test failed: $(grep FAIL <<<"$selftest" || tail -n 5 <<<"$selftest")"
 
 # A fresh state directory every run: an empty Redis and Kafka, a new demo PKI.
 scripts/stack.sh down >/dev/null 2>&1 || true
@@ -287,6 +295,6 @@ echo "bench latency rate_per_s=$RATE p50_ms=$(kv "$lat_line" p50_ms) p99_ms=$(kv
 	"issued=$issued sent=$sent errors=$(($(kv "$lat_line" errors) + $(kv "$lat_line" refused) + $(kv "$lat_line" failed)))" \
 	"unfinished=$(kv "$lat_line" unfinished)"
 workers=$(scripts/stack.sh status 2>/dev/null | grep -c '^worker-.*running' || true)
-echo "bench note: $(nproc) cores shared by Kafka, Redis, gateway, $workers workers, approver and the" \
-	"load generator; cfssl ran alone before the stack started; load average at the start of the" \
+echo "bench note: $(nproc) cores shared by Kafka, Redis, gateway, $workers workers x $PKI_WORKER_THREADS" \
+	"threads ($PKI_ISSUE_PARTITIONS pki.issue partitions), approver and the load generator; cfssl ran alone before the stack started; load average at the start of the" \
 	"cfssl run $cf_load, of the gateway run $gw_load"
