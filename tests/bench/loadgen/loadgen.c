@@ -124,6 +124,7 @@ struct lg {
 
 static volatile sig_atomic_t lg_stop;
 
+/* SIGINT/SIGTERM: stop sending and report what was measured so far. */
 static void
 lg_on_signal(int sig)
 {
@@ -131,6 +132,7 @@ lg_on_signal(int sig)
 	lg_stop = 1;
 }
 
+/* Monotonic time in nanoseconds. */
 static uint64_t
 lg_now(void)
 {
@@ -140,6 +142,7 @@ lg_now(void)
 	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
+/* Prints "loadgen: <message>" and exits 1. */
 static void
 lg_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void
@@ -321,6 +324,7 @@ json_str(const char *body, size_t blen, const char *key, char *out, size_t max)
 	return 0;
 }
 
+/* Appends j to the job queue (front: ahead of everything). The queue owns j. */
 static void
 queue_push(struct lg *lg, struct job *j, int front)
 {
@@ -339,6 +343,7 @@ queue_push(struct lg *lg, struct job *j, int front)
 	lg->q_tail = j;
 }
 
+/* The next job, now owned by the caller, or NULL. */
 static struct job *
 queue_pop(struct lg *lg)
 {
@@ -349,6 +354,7 @@ queue_pop(struct lg *lg)
 	return j;
 }
 
+/* A new job; the caller owns it. Dies when out of memory. */
 static struct job *
 job_new(enum job_kind kind, uint64_t sched_ns)
 {
@@ -361,7 +367,7 @@ job_new(enum job_kind kind, uint64_t sched_ns)
 	return j;
 }
 
-/* Opens a non-blocking connection in slot i; dies when it cannot. */
+/* Opens a non-blocking connection in a free slot; lg owns it. Dies when it cannot. */
 static struct conn *
 conn_open(struct lg *lg)
 {
@@ -490,6 +496,7 @@ conn_idle(struct lg *lg, struct conn *c)
 	lg->idle = c;
 }
 
+/* Closes and frees connection slot i (its job, if any, is the caller's). */
 static void
 conn_close(struct lg *lg, int i)
 {
@@ -533,6 +540,7 @@ conn_fail(struct lg *lg, int i, const char *why)
 		conn_start(lg, conn_open(lg), lg_next_submit(lg, lg_now()));
 }
 
+/* Counts one closed-loop answer if it arrived inside the measured window. */
 static void
 lg_closed_answer(struct lg *lg, int status, const char *body, size_t blen)
 {
@@ -664,6 +672,7 @@ conn_read(struct lg *lg, int i)
 	conn_idle(lg, c);
 }
 
+/* Handles epoll events for connection slot i: connect done, write, read. */
 static void
 conn_event(struct lg *lg, int i, uint32_t events)
 {
@@ -720,6 +729,7 @@ lg_cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Percentile p (0..1) of the sorted microsecond values v, in milliseconds. */
 static double
 lg_pct_ms(const uint32_t *v, size_t n, double p)
 {
@@ -733,6 +743,7 @@ lg_pct_ms(const uint32_t *v, size_t n, double p)
 	return v[k] / 1000.0;
 }
 
+/* Runs until the window ends (closed) or every request is done or drained (open). */
 static void
 lg_loop(struct lg *lg)
 {
@@ -785,6 +796,7 @@ lg_cpu_s(void)
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+/* Prints the result line on stdout. */
 static void
 lg_report(struct lg *lg)
 {
@@ -826,6 +838,7 @@ lg_report(struct lg *lg)
 	       lg->conns_opened, lg_cpu_s());
 }
 
+/* Parses option -opt as an integer in lo..hi; dies with the rule and the value otherwise. */
 static int
 lg_int(const char *opt, const char *v, int lo, int hi)
 {
@@ -837,6 +850,7 @@ lg_int(const char *opt, const char *v, int lo, int hi)
 	return (int)x;
 }
 
+/* Prints the usage and exits 1. */
 static void
 lg_usage(void)
 {
@@ -846,6 +860,7 @@ lg_usage(void)
 	exit(1);
 }
 
+/* Parses the command line into lg and loads the bodies; dies on any error. */
 static void
 lg_args(struct lg *lg, int argc, char **argv)
 {
