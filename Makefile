@@ -18,6 +18,7 @@ BINS := $(BUILD)/pki-gateway $(BUILD)/pki-worker $(BUILD)/pki-approver $(BUILD)/
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard tests/bench/*.c)
+LOADGEN_SRC := $(wildcard tests/bench/loadgen/*.c)
 
 .PHONY: all asan test unit bench fuzz run up down deps clean format check-config
 all: $(BINS) $(BUILD)/unit-tests
@@ -54,6 +55,9 @@ $(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench: $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRC)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# HTTP load generator for tests/bench/gateway.sh (no project library).
+$(BUILD)/loadgen: $(patsubst %.c,$(BUILD)/%.o,$(LOADGEN_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^
 
 asan:
 	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
@@ -93,7 +97,7 @@ check-config: all
 	$(BUILD)/pki-gateway --check-config
 
 format:
-	clang-format -i $(wildcard common/*.[ch] gateway/*.[ch] workers/*.[ch] approver/*.[ch] pkictl/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch] tests/fuzz/*.[ch])
+	clang-format -i $(wildcard common/*.[ch] gateway/*.[ch] workers/*.[ch] approver/*.[ch] pkictl/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch] tests/bench/loadgen/*.[ch] tests/fuzz/*.[ch])
 
 clean:
 	rm -rf build

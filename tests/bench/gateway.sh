@@ -1,0 +1,308 @@
+#!/usr/bin/env bash
+# Gateway benchmark, beside cfssl's sign API measured in the same run with the
+# same CSRs:
+#   1. cfssl signs/s: `cfssl serve` on loopback (EC P-256 CA), closed loop,
+#      BENCH_CONNS keep-alive connections, BENCH_DURATION_S after a warm-up.
+#      Measured first, with the stack down, so cfssl has the machine to itself.
+#   2. Gateway accepted submits/s: the full stack (scripts/stack.sh, private
+#      ports and state in $BENCH_VAR), POST /csr/process as alice to the
+#      automatic demo CA, same connections and duration; counts 202s only.
+#   3. Latency submit→issued: open loop at BENCH_RATE/s for
+#      BENCH_RATE_DURATION_S, each accepted request long-polled with
+#      GET /csr/requests/{id}?wait=30; from the scheduled send time to the
+#      answer saying "issued".
+# Prints:
+#   bench gateway submits_per_s=N cfssl_signs_per_s=N ratio=X
+#   bench latency rate_per_s=N p50_ms=X p99_ms=X
+# plus the load generator's detail lines. Exits non-zero (and prints no
+# latency line) when nothing is issued or a stage fails.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+BUILD=${BUILD:-build/release}
+CSRS=${BENCH_CSRS:-1000}
+CONNS=${BENCH_CONNS:-64}
+WARMUP=${BENCH_WARMUP_S:-2}
+STACK_WARMUP=${BENCH_STACK_WARMUP_S:-10}  # unmeasured load on the fresh stack first
+DURATION=${BENCH_DURATION_S:-10}
+RATE=${BENCH_RATE:-1000}
+RATE_DURATION=${BENCH_RATE_DURATION_S:-10}
+LOW_RATE=${BENCH_LOW_RATE:-200}       # also measured first, as a detail line (0: skip)
+RATE_CONNS=${BENCH_RATE_CONNS:-2000}  # open loop: at most this many connections
+DRAIN=${BENCH_DRAIN_S:-60}            # open loop: wait this long for the last answers
+SETTLE=${BENCH_SETTLE_S:-90}          # wait at most this long for the backlog to drain
+ISSUE_TIMEOUT=30                      # one request must be issued within this many seconds
+CFSSL_PORT=${BENCH_CFSSL_PORT:-18888}
+export PKI_VAR=${BENCH_VAR:-var/bench}
+export PKI_KAFKA_PORT=${BENCH_KAFKA_PORT:-19192}
+export PKI_KAFKA_CONTROLLER_PORT=${BENCH_KAFKA_CONTROLLER_PORT:-19193}
+export PKI_REDIS_PORT=${BENCH_REDIS_PORT:-16479}
+export PKI_GATEWAY_LISTEN=${BENCH_GATEWAY_LISTEN:-127.0.0.1:18180}
+export PKI_APPROVER_LISTEN=${BENCH_APPROVER_LISTEN:-127.0.0.1:18181}
+# Issue consumers: PKI_WORKERS processes x PKI_WORKER_THREADS group consumers,
+# no more useful than pki.issue has partitions. The demo's 2 x 2 over 6
+# partitions issues a few hundred per second here, below the offered rate.
+export PKI_WORKERS=${BENCH_WORKERS:-2}
+export PKI_WORKER_THREADS=${BENCH_WORKER_THREADS:-8}
+export PKI_ISSUE_PARTITIONS=${BENCH_ISSUE_PARTITIONS:-16}
+export BUILD
+unset PKI_CONFIG
+
+LOADGEN=$BUILD/loadgen
+WORK=$PKI_VAR/bench
+DOMAIN=bench.acme.example
+CFSSL_READY_TIMEOUT=20
+
+say() { printf 'bench-gateway: %s\n' "$*" >&2; }
+die() {
+	printf 'bench-gateway: error: %s\n' "$*" >&2
+	exit 1
+}
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+# kv LINE KEY: the value of KEY=value in a loadgen line.
+kv() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }
+
+# CPU accounting: where the machine's time goes during a measured window.
+HZ=$(getconf CLK_TCK)
+# cpu_ticks PID: user + system clock ticks of PID (all threads) so far.
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# stack_cpu: "name ticks" for every stack process, workers summed as "workers".
+stack_cpu() {
+	local f name
+	for f in "$PKI_VAR"/run/*.pid; do
+		name=$(basename "$f" .pid)
+		[[ $name == worker-* ]] && name=workers
+		echo "$name $(cpu_ticks "$(<"$f")")"
+	done | awk '{ t[$1] += $2 } END { for (n in t) print n, t[n] }' | sort
+}
+# cpu_per_request BEFORE AFTER N: CPU milliseconds per request of each process.
+cpu_per_request() {
+	awk -v n="$3" -v hz="$HZ" 'NR == FNR { b[$1] = $2; next }
+		{ printf " %s=%.3f", $1, ($2 - b[$1]) * 1000 / hz / (n > 0 ? n : 1) }' \
+		<(echo "$1") <(echo "$2")
+}
+
+cfssl_pid=
+stack_started=
+cleanup() {
+	local rc=$?
+	if [[ -n $cfssl_pid ]]; then
+		kill "$cfssl_pid" 2>/dev/null || true
+		wait "$cfssl_pid" 2>/dev/null || true
+	fi
+	[[ -n $stack_started ]] && scripts/stack.sh down >/dev/null 2>&1
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+command -v cfssl >/dev/null || die "cfssl not found (Debian package golang-cfssl; run scripts/deps.sh)"
+make -s "$LOADGEN" || die "building $LOADGEN failed"
+selftest=$(tests/bench/loadgen/selftest.sh 2>&1) ||
+	die "the load generator's self-test failed: $(grep FAIL <<<"$selftest" || tail -n 5 <<<"$selftest")"
+
+# A fresh state directory every run: an empty Redis and Kafka, a new demo PKI.
+scripts/stack.sh down >/dev/null 2>&1 || true
+rm -rf "$PKI_VAR"
+mkdir -p "$WORK/csr"
+
+# ------------------------------------------------------------ CSR pool
+# EC P-256, one key and one CN per CSR. Both body files list the same CSRs in
+# the same order, one JSON body per line (PEM newlines escaped as \n).
+say "generating $CSRS EC P-256 CSRs"
+for ((i = 1; i <= CSRS; i++)); do
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
+		-subj "/CN=host-$i.$DOMAIN" -out "$WORK/csr/$i.pem" 2>/dev/null ||
+		die "openssl req failed for CSR $i"
+done
+: >"$WORK/gateway.jsonl"
+: >"$WORK/cfssl.jsonl"
+for ((i = 1; i <= CSRS; i++)); do echo "$WORK/csr/$i.pem"; done |
+	xargs awk -v dom="$DOMAIN" -v gw="$WORK/gateway.jsonl" -v cf="$WORK/cfssl.jsonl" '
+		FNR == 1 { pem = "" }
+		{ pem = pem $0 "\\n" }
+		/-----END CERTIFICATE REQUEST-----/ {
+			n = FILENAME; sub(/.*\//, "", n); sub(/\.pem$/, "", n)
+			printf "{\"csr_data\":\"%s\",\"common_name\":\"host-%s.%s\",\"validity_days\":30,\"extensions\":[\"server_auth\"]}\n", pem, n, dom >> gw
+			printf "{\"certificate_request\":\"%s\"}\n", pem >> cf
+		}'
+[[ $(wc -l <"$WORK/gateway.jsonl") == "$CSRS" && $(wc -l <"$WORK/cfssl.jsonl") == "$CSRS" ]] ||
+	die "expected $CSRS request bodies in $WORK/gateway.jsonl and $WORK/cfssl.jsonl"
+
+# ------------------------------------------------------------ cfssl
+say "cfssl: CA (EC P-256) and cfssl serve on 127.0.0.1:$CFSSL_PORT"
+port_open 127.0.0.1 "$CFSSL_PORT" && die "cfssl: 127.0.0.1:$CFSSL_PORT is already in use"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$WORK/cfssl-ca-key.pem" -out "$WORK/cfssl-ca.pem" -days 30 \
+	-subj "/CN=cfssl bench CA" -addext basicConstraints=critical,CA:TRUE \
+	-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null || die "cfssl: CA creation failed"
+cat >"$WORK/cfssl-config.json" <<EOF
+{"signing": {"default": {"expiry": "720h", "usages": ["digital signature", "server auth"]}}}
+EOF
+# -loglevel 2 (warnings): cfssl's per-request INFO lines would slow it down.
+cfssl serve -address 127.0.0.1 -port "$CFSSL_PORT" -ca "$WORK/cfssl-ca.pem" \
+	-ca-key "$WORK/cfssl-ca-key.pem" -config "$WORK/cfssl-config.json" -loglevel 2 \
+	>"$WORK/cfssl.log" 2>&1 &
+cfssl_pid=$!
+for ((i = 0; i < CFSSL_READY_TIMEOUT * 10; i++)); do
+	port_open 127.0.0.1 "$CFSSL_PORT" && break
+	kill -0 "$cfssl_pid" 2>/dev/null || die "cfssl serve exited: $(tail -n 5 "$WORK/cfssl.log")"
+	sleep 0.1
+done
+port_open 127.0.0.1 "$CFSSL_PORT" || die "cfssl serve not listening after ${CFSSL_READY_TIMEOUT}s"
+# One sign first: the answer must carry a certificate that verifies.
+head -n 1 "$WORK/cfssl.jsonl" |
+	curl -sS --max-time 10 --data-binary @- "http://127.0.0.1:$CFSSL_PORT/api/v1/cfssl/sign" \
+		>"$WORK/cfssl-one.json" || die "cfssl: sign request failed"
+jq -e '.success == true' "$WORK/cfssl-one.json" >/dev/null ||
+	die "cfssl: sign refused: $(head -c 300 "$WORK/cfssl-one.json")"
+jq -r .result.certificate "$WORK/cfssl-one.json" >"$WORK/cfssl-one.pem"
+openssl verify -CAfile "$WORK/cfssl-ca.pem" "$WORK/cfssl-one.pem" >/dev/null ||
+	die "cfssl: the signed certificate does not verify"
+say "cfssl: $CONNS connections, ${WARMUP}s warm-up, ${DURATION}s measured"
+cf_load=$(loadavg)
+cf_cpu0="cfssl $(cpu_ticks "$cfssl_pid")"
+cf_line=$("$LOADGEN" closed "127.0.0.1:$CFSSL_PORT" /api/v1/cfssl/sign "$WORK/cfssl.jsonl" \
+	-c "$CONNS" -w "$WARMUP" -d "$DURATION" -s 200)
+echo "bench detail cfssl $cf_line"
+echo "bench detail cfssl cpu_ms_per_request$(cpu_per_request "$cf_cpu0" "cfssl $(cpu_ticks "$cfssl_pid")" \
+	"$(kv "$cf_line" answers)")"
+kill "$cfssl_pid"
+wait "$cfssl_pid" 2>/dev/null || true
+cfssl_pid=
+cf_rate=$(kv "$cf_line" per_s)
+[[ $(kv "$cf_line" ok) -gt 0 ]] || die "cfssl: no successful sign in the measured window"
+
+# ------------------------------------------------------------ stack
+say "stack: starting in $PKI_VAR (gateway $PKI_GATEWAY_LISTEN, Kafka $PKI_KAFKA_PORT, Redis $PKI_REDIS_PORT)"
+stack_started=1
+if ! scripts/stack.sh up >"$WORK/stack-up.log" 2>&1; then
+	# One retry: a start-up race in the stack script shows up now and then.
+	say "stack: first start failed ($(grep -m1 'error:' "$WORK/stack-up.log" || true)); retrying"
+	scripts/stack.sh up >>"$WORK/stack-up.log" 2>&1 || {
+		tail -n 20 "$WORK/stack-up.log" >&2
+		die "stack: start failed (log: $WORK/stack-up.log)"
+	}
+fi
+CREDS=$PKI_VAR/demo/credentials.json
+TOKEN=$(jq -r .users.alice.token "$CREDS")
+CA=$(jq -r .cas.issuing "$CREDS")
+[[ -n $TOKEN && $TOKEN != null && -n $CA && $CA != null ]] || die "no alice token or issuing CA in $CREDS"
+GW=http://$PKI_GATEWAY_LISTEN
+AUTH="Authorization: Bearer $TOKEN"
+
+# One request end to end first: it must be accepted, and (when workers run)
+# issued by the automatic CA.
+head -n 1 "$WORK/gateway.jsonl" |
+	curl -sS --max-time 10 -H "$AUTH" -H 'Content-Type: application/json' --data-binary @- \
+		-o "$WORK/submit-one.json" -w '%{http_code}' "$GW/csr/process" >"$WORK/submit-one.code" ||
+	die "gateway: submit failed"
+[[ $(<"$WORK/submit-one.code") == 202 ]] ||
+	die "gateway: submit answered $(<"$WORK/submit-one.code"): $(head -c 300 "$WORK/submit-one.json")"
+[[ $(jq -r .ca_id "$WORK/submit-one.json") == "$CA" ]] ||
+	die "gateway: expected the automatic choice $CA, got $(jq -c . "$WORK/submit-one.json")"
+one_id=$(jq -r .request_id "$WORK/submit-one.json")
+# Long-polls it until it is terminal or ISSUE_TIMEOUT seconds have passed.
+deadline=$((SECONDS + ISSUE_TIMEOUT))
+one_state=
+while ((SECONDS < deadline)); do
+	curl -sS --max-time $((ISSUE_TIMEOUT + 5)) -H "$AUTH" "$GW/csr/requests/$one_id?wait=$ISSUE_TIMEOUT" \
+		>"$WORK/poll-one.json" || die "gateway: poll of $one_id failed"
+	one_state=$(jq -r .status "$WORK/poll-one.json")
+	[[ $one_state =~ ^(issued|failed|rejected|expired)$ ]] && break
+done
+if [[ $one_state == issued ]]; then
+	jq -r .certificate "$WORK/poll-one.json" >"$WORK/cert-one.pem"
+	openssl x509 -in "$WORK/cert-one.pem" -noout -subject | grep -qF "host-1.$DOMAIN" ||
+		die "gateway: request $one_id is issued but carries no certificate for host-1.$DOMAIN"
+fi
+
+PREFIX=$(jq -r '.redis.prefix // "pki:"' "$PKI_VAR/demo/config.json")
+# backlog: requests recorded in Redis that are not terminal yet.
+backlog() {
+	redis-cli -h 127.0.0.1 -p "$PKI_REDIS_PORT" --eval /dev/stdin , "${PREFIX}req:*" <<'EOF'
+local n, cursor = 0, "0"
+repeat
+	local r = redis.call("SCAN", cursor, "MATCH", ARGV[1], "COUNT", 1000)
+	cursor = r[1]
+	for _, k in ipairs(r[2]) do
+		if redis.call("TYPE", k).ok == "hash" then
+			local s = redis.call("HGET", k, "state")
+			if s == "queued" or s == "issuing" or s == "received" then n = n + 1 end
+		end
+	end
+until cursor == "0"
+return n
+EOF
+}
+# settle: waits until the workers have worked off every earlier request;
+# with a backlog of at least DRAIN_MIN, prints the rate at which they did.
+DRAIN_MIN=1000
+settle() {
+	local left first t0 deadline=$((SECONDS + SETTLE))
+	say "waiting for the workers to drain the backlog (at most ${SETTLE}s)"
+	t0=$(date +%s%N)
+	first=$(backlog)
+	left=$first
+	while ((left > 0)); do
+		((SECONDS >= deadline)) && die "workers: $left requests still queued or issuing after ${SETTLE}s"
+		sleep 0.5
+		left=$(backlog)
+	done
+	if ((first >= DRAIN_MIN)); then
+		awk -v n="$first" -v t0="$t0" -v t1="$(date +%s%N)" 'BEGIN {
+			s = (t1 - t0) / 1e9
+			printf "bench detail workers drained=%d in_s=%.1f issued_per_s=%.0f (gateway idle)\n", n, s, n / s }'
+	fi
+}
+
+# Kafka's JVM starts cold: one unmeasured run, then the workers catch up, so
+# that the measured run starts from a warm stack and an empty backlog.
+say "gateway: warming the stack for ${STACK_WARMUP}s"
+"$LOADGEN" closed "$PKI_GATEWAY_LISTEN" /csr/process "$WORK/gateway.jsonl" -H "$AUTH" \
+	-c "$CONNS" -w 0 -d "$STACK_WARMUP" -s 202 >/dev/null
+if [[ $one_state == issued ]]; then settle; fi
+say "gateway: $CONNS connections, ${WARMUP}s warm-up, ${DURATION}s measured"
+gw_load=$(loadavg)
+gw_cpu0=$(stack_cpu)
+gw_line=$("$LOADGEN" closed "$PKI_GATEWAY_LISTEN" /csr/process "$WORK/gateway.jsonl" -H "$AUTH" \
+	-c "$CONNS" -w "$WARMUP" -d "$DURATION" -s 202)
+echo "bench detail gateway $gw_line"
+echo "bench detail gateway cpu_ms_per_request$(cpu_per_request "$gw_cpu0" "$(stack_cpu)" \
+	"$(kv "$gw_line" answers)") (workers issue meanwhile)"
+gw_rate=$(kv "$gw_line" per_s)
+[[ $(kv "$gw_line" ok) -gt 0 ]] || die "gateway: no 202 in the measured window"
+ratio=$(awk -v a="$gw_rate" -v b="$cf_rate" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+echo "bench gateway submits_per_s=$gw_rate cfssl_signs_per_s=$cf_rate ratio=$ratio"
+
+# ------------------------------------------------------------ latency
+# Without issuance there is no latency to measure: say so, print no number.
+[[ $one_state == issued ]] ||
+	die "latency: request $one_id was \"$one_state\" ${ISSUE_TIMEOUT}s after its submit; are workers issuing? (logs: $PKI_VAR/log/worker-*.log)"
+
+# latency RATE: one open-loop run; prints the loadgen line.
+latency() {
+	say "latency: open loop at $1/s for ${RATE_DURATION}s, long-poll wait=30 (load average $(loadavg))"
+	"$LOADGEN" open "$PKI_GATEWAY_LISTEN" /csr/process "$WORK/gateway.jsonl" -H "$AUTH" \
+		-r "$1" -d "$RATE_DURATION" -c "$RATE_CONNS" -W 30 -D "$DRAIN"
+}
+
+if ((LOW_RATE > 0)); then
+	settle
+	low_line=$(latency "$LOW_RATE")
+	echo "bench detail latency $low_line"
+fi
+settle
+lat_line=$(latency "$RATE")
+echo "bench detail latency $lat_line"
+issued=$(kv "$lat_line" issued)
+sent=$(kv "$lat_line" sent)
+((issued > 0)) || die "latency: nothing issued ($lat_line)"
+echo "bench latency rate_per_s=$RATE p50_ms=$(kv "$lat_line" p50_ms) p99_ms=$(kv "$lat_line" p99_ms)" \
+	"issued=$issued sent=$sent errors=$(($(kv "$lat_line" errors) + $(kv "$lat_line" refused) + $(kv "$lat_line" failed)))" \
+	"unfinished=$(kv "$lat_line" unfinished)"
+workers=$(scripts/stack.sh status 2>/dev/null | grep -c '^worker-.*running' || true)
+echo "bench note: $(nproc) cores shared by Kafka, Redis, gateway, $workers workers x $PKI_WORKER_THREADS" \
+	"threads ($PKI_ISSUE_PARTITIONS pki.issue partitions), approver and the load generator; cfssl ran alone before the stack started; load average at the start of the" \
+	"cfssl run $cf_load, of the gateway run $gw_load"
