@@ -39,7 +39,7 @@ api_user(struct approver *ap, struct http_req *req)
 	if (a != NULL) {
 		u = auth_bearer(ap->cfg, a);
 	} else {
-		u = session_user(ap->cfg, req);
+		u = session_user(ap->cfg, &session_admin, req);
 		if (req->replied)
 			return NULL; /* CSRF refused or the session store is down */
 	}

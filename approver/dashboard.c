@@ -52,7 +52,7 @@ static void
 dash_get(struct approver *ap, struct http_req *req)
 {
 	struct session s;
-	int rc = session_get(ap->cfg, req, &s);
+	int rc = session_get(ap->cfg, &session_admin, req, &s);
 
 	if (rc == SESSION_EDOWN)
 		dash_page(req, 503, NULL, "The session store is unreachable; try again shortly.",
@@ -141,8 +141,8 @@ dash_login(struct approver *ap, struct http_req *req)
 		dash_page(req, 403, NULL, "API key: this user is not an admin.", NULL);
 		goto out;
 	}
-	if (session_destroy(ap->cfg, http_header(req, "Cookie"), 0, old) != 0 ||
-	    session_create(ap->cfg, u, session_secure(req), &s, cookie) != 0) {
+	if (session_destroy(ap->cfg, &session_admin, http_header(req, "Cookie"), 0, old) != 0 ||
+	    session_create(ap->cfg, &session_admin, u, session_secure(req), &s, cookie) != 0) {
 		dash_page(req, 503, NULL, "The session store is unreachable; try again shortly.",
 			  retry_down);
 		goto out;
@@ -166,7 +166,7 @@ dash_logout(struct approver *ap, struct http_req *req)
 
 	if ((f = dash_form(req)) == NULL)
 		return;
-	rc = session_get(ap->cfg, req, &s);
+	rc = session_get(ap->cfg, &session_admin, req, &s);
 	tok = cJSON_GetObjectItemCaseSensitive(f, SESSION_CSRF_FIELD);
 	if (rc == SESSION_EDOWN) {
 		http_reply_error(req, 503, "unavailable", NULL, NULL, retry_down,
@@ -175,7 +175,7 @@ dash_logout(struct approver *ap, struct http_req *req)
 		http_reply_error(req, 403, "csrf_failed", SESSION_CSRF_FIELD, NULL, NULL,
 				 "logout needs the session's CSRF token in the %s form field",
 				 SESSION_CSRF_FIELD);
-	} else if (session_destroy(ap->cfg, http_header(req, "Cookie"), session_secure(req),
+	} else if (session_destroy(ap->cfg, &session_admin, http_header(req, "Cookie"), session_secure(req),
 				   cookie) != 0) {
 		http_reply_error(req, 503, "unavailable", NULL, NULL, retry_down,
 				 "session store (Redis) unreachable; try again shortly");

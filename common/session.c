@@ -19,6 +19,7 @@
 #define SESSION_FIELDS 4 /* user, scope, csrf, key */
 
 const struct session_realm session_gateway = {"pki_session", "gateway"};
+const struct session_realm session_admin = {"pki_admin", "admin"};
 
 /* Stores the hash and its TTL in one step: a session never outlives SESSION_TTL_S. */
 static const char session_put_lua[] =

@@ -48,6 +48,8 @@ struct session_realm {
 
 /* The gateway's /csr/upload pages and API: cookie pki_session, scope "gateway". */
 extern const struct session_realm session_gateway;
+/* The approver's /admin dashboard and API: cookie pki_admin, scope "admin". */
+extern const struct session_realm session_admin;
 
 /* Return codes besides 0 / 1. */
 #define SESSION_EDOWN (-2) /* Redis unreachable or answered an error (logged) */

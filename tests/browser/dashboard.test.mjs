@@ -106,7 +106,7 @@ page.on("framenavigated", (f) => { if (f === page.mainFrame()) navigations++; })
 
 const shot = (name) => page.screenshot({ path: join(ARTIFACTS, "dashboard-" + name + ".png"), fullPage: true });
 const state = () => page.evaluate(() => document.body.dataset.state);
-const sessionCookie = async () => (await context.cookies(APPROVER)).find((c) => c.name === "pki_session");
+const sessionCookie = async () => (await context.cookies(APPROVER)).find((c) => c.name === "pki_admin");
 const row = (id) => page.locator(`#queue-body tr[data-id="${id}"]`);
 
 /* Signs in with key by keyboard (Enter in the key field); returns the form post's response. */
@@ -271,7 +271,7 @@ try {
     await logout();
     eq(await state(), "login", "page state after logout");
     eq(await sessionCookie(), undefined, "cookie still set after logout");
-    const api = await fetch(APPROVER + "/admin/api/pending", { headers: { Cookie: "pki_session=" + before.value } });
+    const api = await fetch(APPROVER + "/admin/api/pending", { headers: { Cookie: "pki_admin=" + before.value } });
     eq(api.status, 401, "admin API with the old session token");
     await shot("logged-out");
   });

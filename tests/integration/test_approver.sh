@@ -293,7 +293,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -c "$jar" --data-urlencode "api_ke
 check_eq dashboard_login_requester_403 403 "$code"
 code=$(curl -s -o /dev/null -w '%{http_code}' -c "$jar" --data-urlencode "api_key=$(token admin)" "$AP/admin/login")
 check_eq dashboard_login_303 303 "$code"
-check dashboard_cookie_flags grep -q 'pki_session' "$jar"
+check dashboard_cookie_flags grep -q 'pki_admin' "$jar"
 hdrs=$(curl -s -D - -o /dev/null --data-urlencode "api_key=$(token admin)" "$AP/admin/login")
 check_contains dashboard_cookie_httponly_samesite "HttpOnly; SameSite=Strict" "$hdrs"
 page=$(curl -s -b "$jar" "$AP/admin")
