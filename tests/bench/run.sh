@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds and runs the in-process issuance benchmark (see tests/bench/bench.c).
-# BENCH_N overrides the number of certificates per case (default 20000).
+# `make bench`: the in-process issuance benchmark (tests/bench/bench.c), then
+# the gateway and latency benchmark against cfssl (tests/bench/gateway.sh).
+# BENCH_N overrides the number of certificates per issuance case (default 20000).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 make -s build/release/bench
-exec build/release/bench "${BENCH_N:-20000}"
+build/release/bench "${BENCH_N:-20000}"
+tests/bench/gateway.sh
