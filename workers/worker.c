@@ -135,6 +135,9 @@ worker_thread_main(void *arg)
 			kafka_consumer_done(t->kc, &m);
 		kafka_msg_release(&m);
 	}
+	/* Each thread leaves the group itself, so that the threads close in parallel. */
+	kafka_consumer_free(t->kc);
+	t->kc = NULL;
 	return NULL;
 }
 
