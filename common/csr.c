@@ -403,9 +403,20 @@ pem_decode(const unsigned char *s, size_t n, unsigned char **der, size_t *der_le
 
 /* ---- OpenSSL caches ---- */
 
+#define NCURVES 3
+
+/*
+ * Per-thread verification state. For EC, one key per curve serves as a
+ * template: each CSR's point is set into it (a cheap provider call, checked
+ * to be on the curve) and its verify context, initialised once, is reused.
+ * Building a fresh key and context per CSR costs about as much as the
+ * verification itself and takes provider locks.
+ */
 struct vcache {
 	EVP_PKEY_CTX *fromdata_ec, *fromdata_rsa;
 	EVP_MD_CTX *mdctx; /* for Ed25519 */
+	EVP_PKEY *ec_tmpl[NCURVES];
+	EVP_PKEY_CTX *ec_vctx[NCURVES];
 };
 
 static pthread_once_t csr_once = PTHREAD_ONCE_INIT;
@@ -419,6 +430,10 @@ vcache_free(void *p)
 
 	if (vc == NULL)
 		return;
+	for (int i = 0; i < NCURVES; i++) {
+		EVP_PKEY_CTX_free(vc->ec_vctx[i]);
+		EVP_PKEY_free(vc->ec_tmpl[i]);
+	}
 	EVP_PKEY_CTX_free(vc->fromdata_ec);
 	EVP_PKEY_CTX_free(vc->fromdata_rsa);
 	EVP_MD_CTX_free(vc->mdctx);
@@ -799,6 +814,40 @@ pubkey_build(struct vcache *vc, const struct csr_info *ci, const struct pubkey *
 	return NULL;
 }
 
+static int
+curve_index(unsigned curve)
+{
+	return curve == CURVE_P256 ? 0 : curve == CURVE_P384 ? 1 : 2;
+}
+
+/*
+ * The thread's verify context for ci's curve with pk's point loaded.
+ * Returns NULL when the point is invalid or on allocation failure.
+ */
+static EVP_PKEY_CTX *
+ec_verify_ctx(struct vcache *vc, const struct csr_info *ci, const struct pubkey *pk)
+{
+	int i = curve_index(ci->curve);
+
+	if (vc->ec_vctx[i] != NULL) {
+		if (EVP_PKEY_set_octet_string_param(vc->ec_tmpl[i], OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+						    pk->point, pk->point_len) != 1)
+			return NULL;
+		return vc->ec_vctx[i];
+	}
+	if ((vc->ec_tmpl[i] = pubkey_build(vc, ci, pk)) == NULL)
+		return NULL;
+	if ((vc->ec_vctx[i] = EVP_PKEY_CTX_new_from_pkey(NULL, vc->ec_tmpl[i], NULL)) == NULL ||
+	    EVP_PKEY_verify_init(vc->ec_vctx[i]) <= 0) {
+		EVP_PKEY_CTX_free(vc->ec_vctx[i]);
+		EVP_PKEY_free(vc->ec_tmpl[i]);
+		vc->ec_vctx[i] = NULL;
+		vc->ec_tmpl[i] = NULL;
+		return NULL;
+	}
+	return vc->ec_vctx[i];
+}
+
 /* Verifies sig over tbs. Returns 1 valid, 0 invalid, -1 when the key cannot be used. */
 static int
 signature_verify(const struct csr_info *ci, const struct pubkey *pk, const struct sigalg *sa,
@@ -814,6 +863,15 @@ signature_verify(const struct csr_info *ci, const struct pubkey *pk, const struc
 
 	if ((vc = vcache_get()) == NULL)
 		return -1;
+	if (sa->kind == SIG_ECDSA) {
+		/* ECDSA needs no digest setting on the context: the digest is ours. */
+		if ((mdt = issue_md(sa->md_bits)) == NULL ||
+		    EVP_Digest(tbs, tbs_len, md, &mdlen, mdt, NULL) <= 0)
+			return -1;
+		if ((pctx = ec_verify_ctx(vc, ci, pk)) == NULL)
+			return -1;
+		return EVP_PKEY_verify(pctx, sig, sig_len, md, mdlen) == 1;
+	}
 	if ((pkey = pubkey_build(vc, ci, pk)) == NULL)
 		goto out;
 	if (sa->kind == SIG_ED25519) {

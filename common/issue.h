@@ -103,6 +103,13 @@ struct signer *signer_new(const struct ca *ca);
 void signer_free(struct signer *s);
 
 /*
+ * Optional URLs put in every certificate s issues: authorityInfoAccess
+ * caIssuers and cRLDistributionPoints (either may be NULL). TLS server
+ * certificates need both under the CA/Browser Forum rules. Returns 0 or -1.
+ */
+int signer_set_urls(struct signer *s, const char *ca_issuers_url, const char *crl_url);
+
+/*
  * policy_check, then builds the TBS, lints it (fail closed), signs it and
  * checks the signed TBS equals the linted one. reserve may be NULL.
  * Returns 0 and *out, or -1 with reasons in vs (nothing signed).

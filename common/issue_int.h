@@ -80,6 +80,7 @@ enum cn_san_kind { CN_SAN_NONE, CN_SAN_DNS, CN_SAN_IP, CN_SAN_EMAIL };
 struct plan {
 	unsigned eku;            /* enum ext_bit, never 0 */
 	enum cn_san_kind cn_san; /* how the CN joins the SAN, when not already there */
+	int cabf_ov;             /* server_auth: organization in the subject (OV), else DV */
 	unsigned char cn_ip[16];
 	size_t cn_ip_len;
 };
@@ -127,6 +128,8 @@ struct tbs_params {
 	const unsigned char *aki; /* CA key identifier */
 	size_t aki_len;
 	time_t not_before, not_after;
+	const unsigned char *extra_ext; /* pre-encoded AIA / CRL DP extensions, or NULL */
+	size_t extra_ext_len;
 };
 
 /* Builds the TBSCertificate DER into out. Returns 0, or -1 on allocation failure. */

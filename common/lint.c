@@ -19,7 +19,7 @@
 #define KU_DIGITAL_SIGNATURE 0x80
 #define KU_KEY_ENCIPHERMENT 0x20
 
-enum { X_BC, X_KU, X_EKU, X_SAN, X_SKI, X_AKI, X_N };
+enum { X_BC, X_KU, X_EKU, X_SAN, X_SKI, X_AKI, X_CP, X_AIA, X_CRLDP, X_N };
 
 struct lint_state {
 	struct violations *vs;
@@ -30,6 +30,7 @@ struct lint_state {
 	unsigned eku;
 	int seen[X_N];
 	int san_dns, san_ip, san_email, san_cn_match;
+	int cp;
 };
 
 static void __attribute__((format(printf, 2, 3)))
@@ -220,6 +221,9 @@ lint_extension(struct lint_state *ls, const struct der_tlv *ext, const struct li
 		: OID_EQ(&oid, oid_ext_san) ? X_SAN
 		: OID_EQ(&oid, oid_ext_ski) ? X_SKI
 		: OID_EQ(&oid, oid_ext_aki) ? X_AKI
+		: OID_EQ(&oid, oid_ext_cp)  ? X_CP
+		: OID_EQ(&oid, oid_ext_aia) ? X_AIA
+		: OID_EQ(&oid, oid_ext_crldp) ? X_CRLDP
 					    : -1;
 	if (which < 0) {
 		der_oid_text(oid.val, oid.len, txt, sizeof(txt));
@@ -287,6 +291,21 @@ lint_extension(struct lint_state *ls, const struct der_tlv *ext, const struct li
 		if (critical || der_expect(&ev, DER_OCTET_STRING, &t) != 0 || ev.len || t.len == 0)
 			lint_err(ls, "subjectKeyIdentifier malformed or critical");
 		break;
+	case X_CP:
+		s = ev;
+		if (critical || der_expect(&s, DER_SEQUENCE, &seq) != 0 || s.len ||
+		    (s = der_inner(&seq), der_expect(&s, DER_SEQUENCE, &t)) != 0 || s.len ||
+		    (s = der_inner(&t), der_expect(&s, DER_OID, &t)) != 0 || s.len ||
+		    (!OID_EQ(&t, oid_cabf_dv) && !OID_EQ(&t, oid_cabf_ov)))
+			lint_err(ls, "certificatePolicies must hold one CA/B Forum DV or OV identifier");
+		ls->cp = 1;
+		break;
+	case X_AIA:
+	case X_CRLDP:
+		if (critical || der_expect(&ev, DER_SEQUENCE, &seq) != 0 || ev.len || seq.len == 0)
+			lint_err(ls, "%s malformed or critical",
+				 which == X_AIA ? "authorityInfoAccess" : "cRLDistributionPoints");
+		break;
 	case X_AKI:
 		if (critical || der_expect(&ev, DER_SEQUENCE, &seq) != 0 || ev.len) {
 			lint_err(ls, "authorityKeyIdentifier malformed or critical");
@@ -312,6 +331,7 @@ lint_tbs(const unsigned char *tbs, size_t len, const struct lint_ctx *lc, struct
 	static const char *const xn[] = {"basicConstraints", "keyUsage", "extendedKeyUsage",
 					 "subjectAltName", "subjectKeyIdentifier",
 					 "authorityKeyIdentifier"};
+	enum { X_REQUIRED = X_AKI + 1 };
 
 	memset(&ls, 0, sizeof(ls));
 	ls.vs = vs;
@@ -357,8 +377,8 @@ lint_tbs(const unsigned char *tbs, size_t len, const struct lint_ctx *lc, struct
 			lint_err(&ls, "notAfter is after the issuer's notAfter");
 		if (nb > lc->now || nb < lc->now - ISSUE_BACKDATE_S - CLOCK_SLACK_S)
 			lint_err(&ls, "notBefore is not within the %d s backdate of now", ISSUE_BACKDATE_S);
-		if (na > lc->now + (time_t)lc->validity_days * DAY_S)
-			lint_err(&ls, "notAfter beyond the requested %d days", lc->validity_days);
+		if (na - nb + 1 > (time_t)lc->validity_days * DAY_S)
+			lint_err(&ls, "validity period longer than the requested %d days", lc->validity_days);
 	}
 	lint_subject(&ls, &subject);
 	x = der_inner(&spki);
@@ -386,9 +406,11 @@ lint_tbs(const unsigned char *tbs, size_t len, const struct lint_ctx *lc, struct
 		}
 		lint_extension(&ls, &ext, lc);
 	}
-	for (i = 0; i < X_N; i++)
+	for (i = 0; i < X_REQUIRED; i++)
 		if (i != X_SAN && !ls.seen[i])
 			lint_err(&ls, "%s missing", xn[i]);
+	if ((ls.eku & EXT_SERVER_AUTH) && !ls.cp)
+		lint_err(&ls, "server_auth certificate without certificatePolicies");
 	if ((ls.eku & EXT_SERVER_AUTH) && ls.san_dns + ls.san_ip == 0)
 		lint_err(&ls, "server_auth certificate without a DNS or IP subjectAltName");
 	if (ls.cn != NULL && !ls.san_cn_match &&

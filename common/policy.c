@@ -394,6 +394,34 @@ check_key(const struct csr *c, const struct ca *ca, struct violations *vs)
 	}
 }
 
+/*
+ * TLS server certificates follow the CA/Browser Forum subject profiles: DV
+ * (CN and C only) or OV (O, C, L or ST, CN). The profile marks them with the
+ * matching reserved policy identifier.
+ */
+static void
+check_server_subject(const struct csr *c, struct violations *vs, struct plan *plan)
+{
+	int have[NA_OTHER + 1] = {0};
+	size_t i;
+
+	for (i = 0; i < c->nattrs; i++)
+		have[c->attrs[i].kind]++;
+	for (i = 0; i < c->nattrs; i++) {
+		enum name_attr_kind k = c->attrs[i].kind;
+		if (k != NA_CN && k != NA_C && k != NA_O && k != NA_L && k != NA_ST)
+			violations_add(vs, "subject_not_allowed_for_server_auth", "csr_data",
+				       "subject attribute %s is not allowed in a server_auth certificate "
+				       "(allowed: CN, O, L, ST, C)", attr_label(&c->attrs[i]));
+	}
+	if ((have[NA_O] || have[NA_L] || have[NA_ST]) &&
+	    !(have[NA_O] && have[NA_C] && (have[NA_L] || have[NA_ST])))
+		violations_add(vs, "subject_not_allowed_for_server_auth", "csr_data",
+			       "a server_auth subject with O, L or ST needs all of O, C and L or ST "
+			       "(or only CN and C)");
+	plan->cabf_ov = have[NA_O] > 0;
+}
+
 int
 policy_eval(const struct csr *c, const struct issue_request *req, const struct ca *ca,
 	    struct violations *vs, struct plan *plan)
@@ -419,6 +447,8 @@ policy_eval(const struct csr *c, const struct issue_request *req, const struct c
 	check_cn(c, req, vs, plan);
 	check_sans(c, vs);
 	check_exts(c, req, ca, vs, plan);
+	if (plan != NULL && (plan->eku & EXT_SERVER_AUTH))
+		check_server_subject(c, vs, plan);
 	if (plan != NULL && (plan->eku & EXT_SERVER_AUTH) && csr_cn(c) != NULL &&
 	    plan->cn_san != CN_SAN_DNS && plan->cn_san != CN_SAN_IP &&
 	    !dns_name_like(csr_cn(c)->utf8, csr_cn(c)->utf8_len) && !cn_is_ip(csr_cn(c)))

@@ -190,6 +190,24 @@ profile_build_tbs(const struct csr *c, const struct plan *plan, const struct tbs
 		dbuf_end(out, DER_OCTET_STRING, n);
 		dbuf_end(out, DER_SEQUENCE, m);
 	}
+	/* certificatePolicies for TLS servers: the CA/B Forum reserved DV or OV identifier */
+	if (plan->eku & EXT_SERVER_AUTH) {
+		m = dbuf_begin(out);
+		put_oid(out, oid_ext_cp, sizeof(oid_ext_cp));
+		n = dbuf_begin(out);
+		v = dbuf_begin(out);
+		size_t pi = dbuf_begin(out);
+		if (plan->cabf_ov)
+			put_oid(out, oid_cabf_ov, sizeof(oid_cabf_ov));
+		else
+			put_oid(out, oid_cabf_dv, sizeof(oid_cabf_dv));
+		dbuf_end(out, DER_SEQUENCE, pi);
+		dbuf_end(out, DER_SEQUENCE, v);
+		dbuf_end(out, DER_OCTET_STRING, n);
+		dbuf_end(out, DER_SEQUENCE, m);
+	}
+	if (tp->extra_ext_len)
+		dbuf_put(out, tp->extra_ext, tp->extra_ext_len);
 	/* subjectKeyIdentifier: SHA-1 of the subjectPublicKey bits (RFC 5280 4.2.1.2 method 1) */
 	m = dbuf_begin(out);
 	put_oid(out, oid_ext_ski, sizeof(oid_ext_ski));

@@ -43,6 +43,8 @@ struct signer {
 	size_t aki_len;
 	time_t ca_not_before, ca_not_after;
 	char *chain_pem;
+	unsigned char *extra_ext; /* AIA and CRL DP, pre-encoded */
+	size_t extra_ext_len;
 };
 
 static int
@@ -168,8 +170,10 @@ signer_new(const struct ca *ca)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->ca = ca;
-	s->key = ca->key;
-	EVP_PKEY_up_ref(s->key);
+	/* A private copy of the key per signer: RSA blinding state is per key object and
+	 * shared use from two threads serialises on its lock. */
+	if ((s->key = EVP_PKEY_dup(ca->key)) == NULL)
+		goto fail;
 	if (signer_pick_alg(s) != 0)
 		goto fail;
 	if ((n = i2d_X509_NAME(X509_get_subject_name(ca->cert), &p)) <= 0)
@@ -223,6 +227,7 @@ signer_free(struct signer *s)
 	EVP_PKEY_free(s->key);
 	OPENSSL_free(s->issuer);
 	free(s->chain_pem);
+	free(s->extra_ext);
 	free(s);
 }
 
@@ -235,6 +240,52 @@ issued_free(struct issued *is)
 	free(is->chain_pem);
 	free(is->der);
 	free(is);
+}
+
+int
+signer_set_urls(struct signer *s, const char *ca_issuers_url, const char *crl_url)
+{
+	struct dbuf b;
+	size_t m, n, v, a;
+
+	dbuf_init(&b, NULL, 0);
+	if (ca_issuers_url != NULL) {
+		m = dbuf_begin(&b);
+		dbuf_tlv(&b, DER_OID, oid_ext_aia, sizeof(oid_ext_aia));
+		n = dbuf_begin(&b);
+		v = dbuf_begin(&b);
+		a = dbuf_begin(&b);
+		dbuf_tlv(&b, DER_OID, oid_ad_ca_issuers, sizeof(oid_ad_ca_issuers));
+		dbuf_tlv(&b, 0x86, ca_issuers_url, strlen(ca_issuers_url));
+		dbuf_end(&b, DER_SEQUENCE, a);
+		dbuf_end(&b, DER_SEQUENCE, v);
+		dbuf_end(&b, DER_OCTET_STRING, n);
+		dbuf_end(&b, DER_SEQUENCE, m);
+	}
+	if (crl_url != NULL) {
+		/* DistributionPoint { distributionPoint [0] { fullName [0] { URI } } } */
+		m = dbuf_begin(&b);
+		dbuf_tlv(&b, DER_OID, oid_ext_crldp, sizeof(oid_ext_crldp));
+		n = dbuf_begin(&b);
+		v = dbuf_begin(&b);
+		a = dbuf_begin(&b);
+		size_t dp = dbuf_begin(&b), fn = dbuf_begin(&b);
+		dbuf_tlv(&b, 0x86, crl_url, strlen(crl_url));
+		dbuf_end(&b, 0xa0, fn);
+		dbuf_end(&b, 0xa0, dp);
+		dbuf_end(&b, DER_SEQUENCE, a);
+		dbuf_end(&b, DER_SEQUENCE, v);
+		dbuf_end(&b, DER_OCTET_STRING, n);
+		dbuf_end(&b, DER_SEQUENCE, m);
+	}
+	if (b.err) {
+		dbuf_free(&b);
+		return -1;
+	}
+	free(s->extra_ext);
+	s->extra_ext = b.heap ? b.p : NULL;
+	s->extra_ext_len = b.len;
+	return 0;
 }
 
 /* Signs tbs into sig. Returns the signature length or 0 on failure. */
@@ -328,7 +379,9 @@ signer_issue(struct signer *s, const struct csr *c, const struct issue_request *
 	tp.not_before = now - ISSUE_BACKDATE_S;
 	if (tp.not_before < s->ca_not_before)
 		tp.not_before = s->ca_not_before;
-	tp.not_after = now + (time_t)req->validity_days * DAY_S;
+	/* The validity period (RFC 5280: notAfter - notBefore + 1 s) is the requested number of
+	 * days including the backdate, so it never exceeds what policy allows. */
+	tp.not_after = tp.not_before + (time_t)req->validity_days * DAY_S - 1;
 	if (tp.not_after > s->ca_not_after)
 		tp.not_after = s->ca_not_after;
 	if (serial_draw(serial, hex, reserve, arg, vs) != 0)
@@ -341,6 +394,8 @@ signer_issue(struct signer *s, const struct csr *c, const struct issue_request *
 	tp.issuer_len = s->issuer_len;
 	tp.aki = s->aki;
 	tp.aki_len = s->aki_len;
+	tp.extra_ext = s->extra_ext;
+	tp.extra_ext_len = s->extra_ext_len;
 	if (profile_build_tbs(c, &plan, &tp, &tbs) != 0) {
 		violations_add(vs, "internal_error", "certificate", "out of memory building the certificate");
 		goto out;

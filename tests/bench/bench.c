@@ -1,0 +1,371 @@
+/*
+ * In-process issuance benchmark: CSR parse + verify + policy + TBS + lint +
+ * sign + PEM per certificate, against the bound from the same OpenSSL in the
+ * same run: 1 / (1/verify_rate + 1/sign_rate), each rate from a tight loop on
+ * one key with a reused context (what `openssl speed` measures).
+ *
+ * usage: bench [N]   (default 20000 certificates per case and round)
+ * Prints one line per case:
+ *   bench issue-core ca=ec-p256 threads=1 certs_per_s=... bound_per_s=... ratio=...
+ * plus PASS/FAIL lines against the targets (ratio >= 0.60 on one core,
+ * speedup >= 1.8 with two threads); exits 1 when a target is missed.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "issue.h"
+#include "../testca.h"
+
+#define BENCH_DEFAULT_N 20000
+#define BENCH_MIN_N 20000
+#define POOL_EC 256   /* distinct CSR keys per case */
+#define POOL_RSA 24   /* RSA key generation is slow; CSRs are still parsed and verified each time */
+#define BOUND_SECONDS 1.0
+#define TARGET_RATIO 0.60
+#define TARGET_SPEEDUP 1.8
+#define MAX_THREADS 2
+#define BENCH_ROUNDS 5 /* BENCH_ROUNDS overrides */
+
+struct pool {
+	char **pem;
+	size_t *len;
+	char **cn;
+	size_t n;
+	EVP_PKEY *key0; /* first CSR key, for the verify-rate loop */
+};
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static EVP_PKEY *
+keygen(int rsa)
+{
+	return rsa ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
+		   : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+}
+
+/* Makes a CSR like a client would: subject CN, SAN with two names, serverAuth EKU. */
+static char *
+make_csr(EVP_PKEY *key, const char *cn, size_t *len)
+{
+	X509_REQ *req = X509_REQ_new();
+	X509_NAME *name = X509_NAME_new();
+	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+	char san[256];
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data, *out = NULL;
+	long n;
+
+	snprintf(san, sizeof(san), "DNS:%s,DNS:www.%s", cn, cn);
+	X509_NAME_add_entry_by_txt(name, "C", MBSTRING_ASC, (const unsigned char *)"US", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Bench", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "ST", MBSTRING_ASC, (const unsigned char *)"CA", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_REQ_set_subject_name(req, name);
+	X509_REQ_set_pubkey(req, key);
+	sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san));
+	sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_ext_key_usage, "serverAuth"));
+	X509_REQ_add_extensions(req, exts);
+	if (X509_REQ_sign(req, key, EVP_sha256()) > 0 && PEM_write_bio_X509_REQ(b, req) == 1 &&
+	    (n = BIO_get_mem_data(b, &data)) > 0 && (out = malloc((size_t)n)) != NULL) {
+		memcpy(out, data, (size_t)n);
+		*len = (size_t)n;
+	}
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_NAME_free(name);
+	X509_REQ_free(req);
+	BIO_free(b);
+	return out;
+}
+
+static int
+pool_make(struct pool *p, int rsa)
+{
+	size_t i;
+	char cn[64];
+
+	p->n = rsa ? POOL_RSA : POOL_EC;
+	p->pem = calloc(p->n, sizeof(char *));
+	p->len = calloc(p->n, sizeof(size_t));
+	p->cn = calloc(p->n, sizeof(char *));
+	for (i = 0; i < p->n; i++) {
+		EVP_PKEY *k = keygen(rsa);
+		if (k == NULL)
+			return -1;
+		snprintf(cn, sizeof(cn), "host%zu.bench.example.com", i);
+		p->cn[i] = strdup(cn);
+		p->pem[i] = make_csr(k, cn, &p->len[i]);
+		if (p->pem[i] == NULL)
+			return -1;
+		if (i == 0)
+			p->key0 = k;
+		else
+			EVP_PKEY_free(k);
+	}
+	return 0;
+}
+
+static void
+pool_free(struct pool *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		free(p->pem[i]);
+		free(p->cn[i]);
+	}
+	free(p->pem);
+	free(p->len);
+	free(p->cn);
+	EVP_PKEY_free(p->key0);
+}
+
+/* Operations per second of a sign (verify == 0) or verify loop on key, SHA-256 digest. */
+static double
+op_rate(EVP_PKEY *key, int verify)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+	unsigned char md[32], sig[1024];
+	size_t siglen = sizeof(sig);
+	long ops = 0;
+	double t0, t;
+
+	memset(md, 7, sizeof(md));
+	EVP_PKEY_sign_init(ctx);
+	EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256());
+	if (EVP_PKEY_sign(ctx, sig, &siglen, md, sizeof(md)) <= 0) {
+		EVP_PKEY_CTX_free(ctx);
+		return 0;
+	}
+	if (verify) {
+		EVP_PKEY_verify_init(ctx);
+		EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256());
+	}
+	t0 = now_s();
+	do {
+		for (int i = 0; i < 64; i++) {
+			size_t sl = sizeof(sig);
+			if (verify ? EVP_PKEY_verify(ctx, sig, siglen, md, sizeof(md)) != 1
+				   : EVP_PKEY_sign(ctx, sig, &sl, md, sizeof(md)) <= 0) {
+				EVP_PKEY_CTX_free(ctx);
+				return 0;
+			}
+		}
+		ops += 64;
+		t = now_s() - t0;
+	} while (t < BOUND_SECONDS);
+	EVP_PKEY_CTX_free(ctx);
+	return ops / t;
+}
+
+struct op_job {
+	EVP_PKEY *key;
+	int verify;
+	double rate;
+};
+
+static void *
+op_job_run(void *arg)
+{
+	struct op_job *j = arg;
+
+	j->rate = op_rate(j->key, j->verify);
+	return NULL;
+}
+
+/* Aggregate rate of op_rate loops in two threads at once: what the machine gives right now. */
+static double
+op_rate2(EVP_PKEY *key, int verify)
+{
+	struct op_job j[MAX_THREADS];
+	pthread_t th[MAX_THREADS];
+	int i;
+
+	for (i = 0; i < MAX_THREADS; i++) {
+		j[i].key = key;
+		j[i].verify = verify;
+		j[i].rate = 0;
+		pthread_create(&th[i], NULL, op_job_run, &j[i]);
+	}
+	for (i = 0; i < MAX_THREADS; i++)
+		pthread_join(th[i], NULL);
+	return j[0].rate + j[1].rate;
+}
+
+struct job {
+	const struct ca *ca;
+	const struct pool *pool;
+	long n;
+	size_t start;
+	long issued;
+	int failed;
+};
+
+static void *
+job_run(void *arg)
+{
+	struct job *j = arg;
+	struct signer *s = signer_new(j->ca);
+	struct violations vs;
+	long i;
+
+	if (s == NULL) {
+		j->failed = 1;
+		return NULL;
+	}
+	for (i = 0; i < j->n; i++) {
+		size_t k = (j->start + (size_t)i) % j->pool->n;
+		struct issue_request rq = {j->pool->cn[k], 90, 0};
+		struct csr *c = NULL;
+		struct issued *is = NULL;
+
+		vs.n = vs.dropped = 0;
+		if (csr_parse(j->pool->pem[k], j->pool->len[k], &c, &vs) != 0 ||
+		    signer_issue(s, c, &rq, NULL, NULL, &is, &vs) != 0) {
+			fprintf(stderr, "issue failed: %s: %s\n", vs.n ? vs.v[0].code : "?",
+				vs.n ? vs.v[0].message : "");
+			j->failed = 1;
+			csr_free(c);
+			break;
+		}
+		j->issued++;
+		issued_free(is);
+		csr_free(c);
+	}
+	signer_free(s);
+	return NULL;
+}
+
+/* Certificates per second with nthreads threads issuing n in total. */
+static double
+run_case(const struct ca *ca, const struct pool *pool, int nthreads, long n, int *failed)
+{
+	pthread_t th[MAX_THREADS];
+	struct job jobs[MAX_THREADS];
+	double t0, t;
+	long total = 0;
+	int i;
+
+	memset(jobs, 0, sizeof(jobs));
+	t0 = now_s();
+	for (i = 0; i < nthreads; i++) {
+		jobs[i].ca = ca;
+		jobs[i].pool = pool;
+		jobs[i].n = n / nthreads;
+		jobs[i].start = (size_t)i * pool->n / (size_t)nthreads;
+		pthread_create(&th[i], NULL, job_run, &jobs[i]);
+	}
+	for (i = 0; i < nthreads; i++) {
+		pthread_join(th[i], NULL);
+		total += jobs[i].issued;
+		*failed |= jobs[i].failed;
+	}
+	t = now_s() - t0;
+	return total / t;
+}
+
+static double
+max2(double a, double b)
+{
+	return a > b ? a : b;
+}
+
+/*
+ * Rounds of bound, 1-thread case and 2-thread case back to back. The machine
+ * is shared: noise only ever slows a measurement down, so the best of each
+ * over the rounds is reported (every round is printed too).
+ */
+static int
+bench_ca(const char *dir, const char *tag, int rsa, long n, int rounds)
+{
+	struct testca t;
+	struct pool pool;
+	double v, s, bound = 0, c1 = 0, c2 = 0, b, x1, x2, b2, bound2 = 0;
+	int failed = 0, rc = 0, r;
+
+	memset(&pool, 0, sizeof(pool));
+	if (testca_load(&t, dir, tag) != 0 || pool_make(&pool, rsa) != 0) {
+		fprintf(stderr, "bench: cannot set up %s\n", tag);
+		return 1;
+	}
+	for (r = 1; r <= rounds; r++) {
+		v = op_rate(pool.key0, 1);
+		s = op_rate(t.ca.key, 0);
+		b = 1.0 / (1.0 / v + 1.0 / s);
+		x1 = run_case(&t.ca, &pool, 1, n, &failed);
+		x2 = run_case(&t.ca, &pool, 2, n, &failed);
+		b2 = 1.0 / (1.0 / op_rate2(pool.key0, 1) + 1.0 / op_rate2(t.ca.key, 0));
+		printf("bench round=%d ca=%s verify_per_s=%.0f sign_per_s=%.0f bound_per_s=%.0f "
+		       "threads1_per_s=%.0f threads2_per_s=%.0f bound_2threads_per_s=%.0f\n", r, tag, v,
+		       s, b, x1, x2, b2);
+		fflush(stdout);
+		bound2 = max2(bound2, b2);
+		bound = max2(bound, b);
+		c1 = max2(c1, x1);
+		c2 = max2(c2, x2);
+	}
+	printf("bench issue-core ca=%s threads=1 certs_per_s=%.0f bound_per_s=%.0f ratio=%.2f\n", tag,
+	       c1, bound, c1 / bound);
+	printf("bench issue-core ca=%s threads=2 certs_per_s=%.0f bound_per_s=%.0f ratio=%.2f "
+	       "speedup=%.2f\n", tag, c2, bound, c2 / bound, c2 / c1);
+	/* The same bound with two threads at once shows what the shared machine allowed. */
+	printf("bench machine ca=%s bound_2threads_per_s=%.0f machine_speedup=%.2f\n", tag, bound2,
+	       bound2 / bound);
+	fflush(stdout);
+	if (failed) {
+		printf("FAIL: bench %s issuance errors\n", tag);
+		rc = 1;
+	}
+	if (c1 / bound >= TARGET_RATIO) {
+		printf("PASS: bench %s threads=1 ratio %.2f >= %.2f\n", tag, c1 / bound, TARGET_RATIO);
+	} else {
+		printf("FAIL: bench %s threads=1 ratio %.2f < %.2f\n", tag, c1 / bound, TARGET_RATIO);
+		rc = 1;
+	}
+	if (c2 / c1 >= TARGET_SPEEDUP) {
+		printf("PASS: bench %s threads=2 speedup %.2f >= %.2f\n", tag, c2 / c1, TARGET_SPEEDUP);
+	} else {
+		printf("FAIL: bench %s threads=2 speedup %.2f < %.2f\n", tag, c2 / c1, TARGET_SPEEDUP);
+		rc = 1;
+	}
+	pool_free(&pool);
+	testca_free(&t);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	long n = argc > 1 ? atol(argv[1]) : BENCH_DEFAULT_N;
+	const char *dir = getenv("PKI_TEST_CA_DIR") ? getenv("PKI_TEST_CA_DIR") : "tests/fixtures/ca";
+	int rc = 0;
+
+	if (n < 1) {
+		fprintf(stderr, "usage: bench [N]\n");
+		return 2;
+	}
+	if (n < BENCH_MIN_N)
+		printf("bench: N=%ld is below %d: a quick run, not a measurement\n", n, BENCH_MIN_N);
+	const char *only = getenv("BENCH_CA"); /* run one case: ec-p256 or rsa2048 */
+	int rounds = getenv("BENCH_ROUNDS") ? atoi(getenv("BENCH_ROUNDS")) : BENCH_ROUNDS;
+
+	if (only == NULL || strcmp(only, "ec-p256") == 0)
+		rc |= bench_ca(dir, "ec-p256", 0, n, rounds < 1 ? 1 : rounds);
+	if (only == NULL || strcmp(only, "rsa2048") == 0)
+		rc |= bench_ca(dir, "rsa2048", 1, n, rounds < 1 ? 1 : rounds);
+	return rc;
+}

@@ -1,0 +1,404 @@
+/* CSR intake: fixtures from real generators, hostile inputs, and a differential
+ * test of our DER parser against OpenSSL's (tests/refcsr.h). */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csrfix.h"
+#include "issue_int.h"
+#include "test.h"
+#include "../refcsr.h"
+#include "../testca.h"
+
+#define MIN_BAD_FIXTURES 40
+#define MUTATION_STEPS 97 /* mutated positions per fixture (spread over its length) */
+
+static unsigned
+key_type_of(const char *s)
+{
+	return strcmp(s, "RSA") == 0 ? KT_RSA : strcmp(s, "EC") == 0 ? KT_EC : KT_ED25519;
+}
+
+static void
+check_list(const char *what, const char *file, const char *const *got, cJSON *want)
+{
+	size_t n = 0;
+	cJSON *it;
+
+	cJSON_ArrayForEach(it, want) {
+		int found = 0;
+		for (size_t i = 0; got[i] != NULL; i++)
+			if (strcmp(got[i], it->valuestring) == 0)
+				found = 1;
+		if (!found)
+			test_fail(__FILE__, __LINE__, "%s: %s %s not extracted", file, what,
+				  it->valuestring);
+		n++;
+	}
+	while (got[0] != NULL)
+		got++, n--;
+	CHECK_INT(n, 0);
+}
+
+static const char *
+attr_by_key(const struct csr_info *ci, const char *k)
+{
+	return strcmp(k, "CN") == 0 ? ci->cn : strcmp(k, "O") == 0 ? ci->o
+	       : strcmp(k, "OU") == 0 ? ci->ou : strcmp(k, "C") == 0 ? ci->c
+	       : strcmp(k, "ST") == 0 ? ci->st : strcmp(k, "L") == 0 ? ci->l
+	       : strcmp(k, "emailAddress") == 0 ? ci->email : NULL;
+}
+
+TEST(csr_good_fixtures_parse)
+{
+	cJSON *good = cJSON_GetObjectItem(fix_manifest(), "good"), *g, *a;
+	size_t n = 0, len;
+
+	cJSON_ArrayForEach(g, good) {
+		struct violations vs = {0};
+		struct csr *c = NULL;
+		unsigned char *buf = fix_csr("good", g->string, &len);
+		const struct csr_info *ci;
+		unsigned eku = 0;
+
+		if (csr_parse(buf, len, &c, &vs) != 0)
+			test_fail(__FILE__, __LINE__, "%s refused: %s", g->string, fix_codes(&vs));
+		ci = csr_info(c);
+		CHECK_STR(ci->cn, cJSON_GetObjectItem(g, "cn")->valuestring);
+		CHECK_INT(ci->key_type, key_type_of(cJSON_GetObjectItem(g, "key_type")->valuestring));
+		CHECK_INT(ci->key_bits, cJSON_GetObjectItem(g, "key_bits")->valueint);
+		CHECK_STR(ci->sig_alg, cJSON_GetObjectItem(g, "sig_alg")->valuestring);
+		if (ci->key_type == KT_EC) {
+			const char *cv = cJSON_GetObjectItem(g, "curve")->valuestring;
+			CHECK_INT(ci->curve, strcmp(cv, "P-256") == 0 ? CURVE_P256
+					     : strcmp(cv, "P-384") == 0 ? CURVE_P384 : CURVE_P521);
+		}
+		check_list("DNS SAN", g->string, ci->dns_sans, cJSON_GetObjectItem(g, "dns_sans"));
+		check_list("IP SAN", g->string, ci->ip_sans, cJSON_GetObjectItem(g, "ip_sans"));
+		check_list("email SAN", g->string, ci->email_sans, cJSON_GetObjectItem(g, "email_sans"));
+		cJSON_ArrayForEach(a, cJSON_GetObjectItem(g, "subject")) {
+			const char *got = attr_by_key(ci, a->string);
+			if (got == NULL || strcmp(got, a->valuestring) != 0)
+				test_fail(__FILE__, __LINE__, "%s: subject %s = %s, expected %s", g->string,
+					  a->string, got ? got : "(none)", a->valuestring);
+		}
+		cJSON_ArrayForEach(a, cJSON_GetObjectItem(g, "eku"))
+			eku |= ext_from_name(a->valuestring);
+		CHECK_INT(ci->requested_ext, eku);
+		CHECK(ci->subject != NULL && strstr(ci->subject, "CN=") != NULL);
+		CHECK_INT(ci->requests_ca, 0);
+		csr_free(c);
+		free(buf);
+		n++;
+	}
+	CHECK(n >= 20);
+}
+
+/* Parse, then policy against an EC P-256 intermediate allowing server and client auth. */
+static void
+run_bad(const unsigned char *buf, size_t len, struct violations *vs, const struct ca *ca)
+{
+	struct csr *c = NULL;
+
+	if (csr_parse(buf, len, &c, vs) != 0)
+		return;
+	struct issue_request rq = {csr_info(c)->cn ? csr_info(c)->cn : "x.example.com", 90, 0};
+	CHECK(policy_check(c, &rq, ca, vs) != 0);
+	csr_free(c);
+}
+
+TEST(csr_bad_fixtures_codes)
+{
+	cJSON *bad = cJSON_GetObjectItem(fix_manifest(), "bad"), *b;
+	struct testca t;
+	size_t n = 0, len, failures = 0;
+
+	CHECK_INT(testca_load(&t, fix_ca_dir(), "ec-p256"), 0);
+	t.ca.allowed_extensions = EXT_SERVER_AUTH | EXT_CLIENT_AUTH;
+	cJSON_ArrayForEach(b, bad) {
+		struct violations vs = {0};
+		const char *want = cJSON_GetObjectItem(b, "expect")->valuestring;
+		unsigned char *buf = fix_csr("bad", b->string, &len);
+
+		run_bad(buf, len, &vs, &t.ca);
+		if (!fix_has_code(&vs, want)) {
+			fprintf(stderr, "%s: expected %s, got %s\n", b->string, want, fix_codes(&vs));
+			failures++;
+		}
+		for (size_t i = 0; i < vs.n; i++)
+			CHECK(vs.v[i].field[0] != '\0' && vs.v[i].message[0] != '\0');
+		free(buf);
+		n++;
+	}
+	testca_free(&t);
+	CHECK_INT(failures, 0);
+	CHECK(n >= MIN_BAD_FIXTURES);
+}
+
+struct intake_case {
+	const char *name;
+	const char *prefix, *suffix; /* around the PEM body of a good CSR */
+	int crlf;
+	const char *expect; /* NULL: accepted */
+};
+
+/* PEM text of openssl-p256.pem with prefix/suffix/CRLF variations. */
+static char *
+pem_variant(const struct intake_case *ic, size_t *len)
+{
+	size_t n, i, o = 0;
+	unsigned char *pem = fix_csr("good", "openssl-p256.pem", &n);
+	char *out = malloc(2 * n + strlen(ic->prefix) + strlen(ic->suffix) + 1);
+
+	o = (size_t)sprintf(out, "%s", ic->prefix);
+	for (i = 0; i < n; i++) {
+		if (ic->crlf && pem[i] == '\n')
+			out[o++] = '\r';
+		out[o++] = (char)pem[i];
+	}
+	o += (size_t)sprintf(out + o, "%s", ic->suffix);
+	*len = o;
+	free(pem);
+	return out;
+}
+
+TEST(csr_intake_variants)
+{
+	static const struct intake_case cases[] = {
+		{"plain", "", "", 0, NULL},
+		{"crlf", "", "", 1, NULL},
+		{"leading whitespace", "\n\n  ", "\n\n", 0, NULL},
+		{"text before", "Certificate Request:\n", "", 0, "csr_malformed"},
+		{"second block", "", "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n", 0, "csr_multiple"},
+		{"garbage after", "", "hello\n", 0, "csr_trailing_data"},
+		{"nul after", "", "\0", 0, NULL}, /* "" suffix: NUL not written; same as plain */
+	};
+	size_t i, len;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct violations vs = {0};
+		struct csr *c = NULL;
+		char *pem = pem_variant(&cases[i], &len);
+		int rc = csr_parse(pem, len, &c, &vs);
+
+		if (cases[i].expect == NULL && rc != 0)
+			test_fail(__FILE__, __LINE__, "%s: refused: %s", cases[i].name, fix_codes(&vs));
+		if (cases[i].expect != NULL && (rc == 0 || !fix_has_code(&vs, cases[i].expect)))
+			test_fail(__FILE__, __LINE__, "%s: expected %s, got %s", cases[i].name,
+				  cases[i].expect, fix_codes(&vs));
+		csr_free(c);
+		free(pem);
+	}
+}
+
+TEST(csr_intake_limits)
+{
+	struct violations vs = {0};
+	struct csr *c = NULL;
+	unsigned char *big = calloc(1, CSR_MAX_BYTES + 1), *pem, *der;
+	size_t n, dn;
+
+	CHECK(csr_parse(big, CSR_MAX_BYTES + 1, &c, &vs) != 0);
+	CHECK(fix_has_code(&vs, "csr_too_large"));
+	vs.n = 0;
+	CHECK(csr_parse(big, 0, &c, &vs) != 0);
+	CHECK(fix_has_code(&vs, "csr_malformed"));
+	vs.n = 0;
+	CHECK(csr_parse(NULL, 10, &c, &vs) != 0);
+	free(big);
+	/* Two DER CSRs back to back. */
+	pem = fix_csr("good", "openssl-p256.pem", &n);
+	der = fix_der(pem, n, &dn);
+	CHECK(der != NULL);
+	big = malloc(2 * dn);
+	memcpy(big, der, dn);
+	memcpy(big + dn, der, dn);
+	vs.n = 0;
+	CHECK(csr_parse(big, 2 * dn, &c, &vs) != 0);
+	CHECK(fix_has_code(&vs, "csr_multiple"));
+	/* Every truncation of the DER is refused as malformed. */
+	for (size_t k = 0; k < dn; k += 7) {
+		vs.n = 0;
+		CHECK(csr_parse(der, k, &c, &vs) != 0);
+	}
+	/* The DER and the PEM give the same subject and SANs. */
+	struct csr *c1 = NULL, *c2 = NULL;
+	vs.n = 0;
+	CHECK_INT(csr_parse(der, dn, &c1, &vs), 0);
+	CHECK_INT(csr_parse(pem, n, &c2, &vs), 0);
+	CHECK_STR(csr_info(c1)->subject, csr_info(c2)->subject);
+	CHECK_STR(csr_info(c1)->dns_sans[0], csr_info(c2)->dns_sans[0]);
+	csr_free(c1);
+	csr_free(c2);
+	free(big);
+	free(der);
+	free(pem);
+}
+
+static int
+same_str_list(const char *const *a, char **b, size_t nb)
+{
+	size_t i;
+
+	for (i = 0; i < nb; i++)
+		if (a[i] == NULL || b[i] == NULL || strcmp(a[i], b[i]) != 0)
+			return 0;
+	return a[nb] == NULL;
+}
+
+/*
+ * Runs both parsers on der. Returns 0 when they agree (or ours is stricter on
+ * an input that is not DER), else -1 with a description in why.
+ */
+static int
+differ(const unsigned char *der, size_t len, char *why, size_t whylen)
+{
+	struct violations vs = {0};
+	struct csr *c = NULL;
+	struct ref_csr r;
+	int mine, rc = -1;
+	size_t i;
+
+	if (len == 0 || der[0] != 0x30)
+		return 0; /* not DER: PEM intake is not what is compared */
+	mine = csr_parse(der, len, &c, &vs) == 0;
+	ref_csr_parse(der, len, &r);
+	if (mine && !r.ok && r.why != NULL && strcmp(r.why, "d2i") == 0) {
+		/* OpenSSL refuses invalid UTF-8 names while decoding; we refuse them in
+		 * policy_check (name_invalid_utf8). Same outcome for the request. */
+		for (i = 0; i < c->nattrs; i++)
+			if (c->attrs[i].flags & STR_BAD_UTF8)
+				mine = 0;
+		if (!mine) {
+			rc = 0;
+			goto out;
+		}
+	}
+	if (mine != r.ok) {
+		if (!mine && r.ok && fix_has_code(&vs, "csr_malformed") && ref_non_der(der, (long)len, 0)) {
+			rc = 0; /* BER that OpenSSL tolerates; we insist on DER */
+			goto out;
+		}
+		snprintf(why, whylen, "ours %s (%s), OpenSSL %s (%s)", mine ? "accepts" : "refuses",
+			 fix_codes(&vs), r.ok ? "accepts" : "refuses", r.why ? r.why : "");
+		goto out;
+	}
+	if (!mine) {
+		rc = 0;
+		goto out;
+	}
+	const struct csr_info *ci = csr_info(c);
+	if (ci->key_type != r.key_type || ci->key_bits != r.key_bits ||
+	    (ci->key_type == KT_EC && ci->curve != r.curve) || strcmp(ci->sig_alg, r.sig_alg) != 0) {
+		snprintf(why, whylen, "key/alg differ: %u/%d/%s vs %u/%d/%s", ci->key_type, ci->key_bits,
+			 ci->sig_alg, r.key_type, r.key_bits, r.sig_alg);
+		goto out;
+	}
+	if (c->nattrs != r.nattrs) {
+		snprintf(why, whylen, "subject attribute count %zu vs %zu", c->nattrs, r.nattrs);
+		goto out;
+	}
+	for (i = 0; i < c->nattrs; i++) {
+		if (r.attr[i] == NULL) { /* OpenSSL cannot convert it: we must have flagged it */
+			if (!(c->attrs[i].flags & (STR_BAD_UTF8 | STR_BAD_TYPE))) {
+				snprintf(why, whylen, "attribute %zu: OpenSSL cannot convert, ours did", i);
+				goto out;
+			}
+			continue;
+		}
+		if ((size_t)r.attr_len[i] != c->attrs[i].utf8_len ||
+		    memcmp(r.attr[i], c->attrs[i].utf8, c->attrs[i].utf8_len) != 0) {
+			snprintf(why, whylen, "attribute %zu differs: '%s' vs '%s'", i, c->attrs[i].utf8,
+				 r.attr[i]);
+			goto out;
+		}
+	}
+	if (!same_str_list(ci->dns_sans, r.dns, r.ndns) || !same_str_list(ci->ip_sans, r.ip, r.nip) ||
+	    !same_str_list(ci->email_sans, r.email, r.nemail) ||
+	    !same_str_list(ci->uri_sans, r.uri, r.nuri)) {
+		snprintf(why, whylen, "SANs differ");
+		goto out;
+	}
+	if (ci->requested_ext != r.eku || c->eku_any != r.eku_any || ci->requests_ca != r.requests_ca) {
+		snprintf(why, whylen, "extensions differ: eku %u/%u any %d/%d ca %d/%d", ci->requested_ext,
+			 r.eku, c->eku_any, r.eku_any, ci->requests_ca, r.requests_ca);
+		goto out;
+	}
+	rc = 0;
+out:
+	ref_csr_free(&r);
+	csr_free(c);
+	return rc;
+}
+
+/* Differential: every fixture (good and bad) and mutations of each. */
+TEST(csr_differential_openssl)
+{
+	const char *subs[] = {"good", "bad"};
+	cJSON *set, *f;
+	size_t len, dl, runs = 0, k;
+	char why[512];
+
+	for (int s = 0; s < 2; s++) {
+		set = cJSON_GetObjectItem(fix_manifest(), subs[s]);
+		cJSON_ArrayForEach(f, set) {
+			unsigned char *buf = fix_csr(subs[s], f->string, &len);
+			unsigned char *der = fix_der(buf, len, &dl), *m;
+
+			free(buf);
+			if (der == NULL)
+				continue;
+			if (differ(der, dl, why, sizeof(why)) != 0)
+				test_fail(__FILE__, __LINE__, "%s: %s", f->string, why);
+			runs++;
+			m = malloc(dl + 1);
+			for (k = 0; k < MUTATION_STEPS; k++) {
+				size_t pos = (k * dl) / MUTATION_STEPS;
+				memcpy(m, der, dl);
+				m[pos] ^= (unsigned char)(1u << (k % 8));
+				if (differ(m, dl, why, sizeof(why)) != 0)
+					test_fail(__FILE__, __LINE__, "%s bit flip at %zu: %s", f->string, pos, why);
+				memcpy(m, der, dl);
+				m[pos] = k % 2 ? 0x00 : 0xff;
+				if (differ(m, dl, why, sizeof(why)) != 0)
+					test_fail(__FILE__, __LINE__, "%s byte set at %zu: %s", f->string, pos, why);
+				if (differ(der, pos, why, sizeof(why)) != 0)
+					test_fail(__FILE__, __LINE__, "%s truncated at %zu: %s", f->string, pos, why);
+				runs += 3;
+			}
+			free(m);
+			free(der);
+		}
+	}
+	fprintf(stderr, "differential: %zu inputs compared\n", runs);
+	CHECK(runs > 1000);
+}
+
+/* Differential over the committed fuzz corpus (differential-mode inputs and
+ * regressions the fuzzer found). */
+TEST(csr_differential_fuzz_corpus)
+{
+	char dir[512], path[1024], why[512];
+	DIR *d;
+	struct dirent *e;
+	size_t n = 0, len;
+
+	snprintf(dir, sizeof(dir), "%s/fuzz/corpus", test_data_dir());
+	CHECK((d = opendir(dir)) != NULL);
+	while ((e = readdir(d)) != NULL) {
+		unsigned char *buf;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if ((buf = fix_read(path, &len)) == NULL)
+			continue;
+		if (len > 2 && (buf[0] & 1)) {
+			if (differ(buf + 2, len - 2, why, sizeof(why)) != 0)
+				test_fail(__FILE__, __LINE__, "%s: %s", e->d_name, why);
+			n++;
+		}
+		free(buf);
+	}
+	closedir(d);
+	CHECK(n >= 40);
+}
