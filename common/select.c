@@ -89,13 +89,12 @@ select_match(const struct ca *ca, const struct select_query *q, char *reason, si
 		buf_add(reason, rcap, "tenant %s, ", q->tenant);
 		n++;
 	}
-	if (strv_len(sel->purposes) > 0) {
-		for (i = 0, hit = 0; q->purpose != NULL && sel->purposes[i] != NULL && !hit; i++)
+	if (strv_len(sel->purposes) > 0 && q->purpose != NULL) {
+		for (i = 0, hit = 0; sel->purposes[i] != NULL && !hit; i++)
 			hit = strcasecmp(sel->purposes[i], q->purpose) == 0;
 		if (!hit) {
-			snprintf(why, wcap, "purpose %s not selected, serves %s%s",
-				 q->purpose != NULL ? q->purpose : "(none)", sel->purposes[0],
-				 sel->purposes[1] != NULL ? ", ..." : "");
+			snprintf(why, wcap, "purpose %s not selected, serves %s%s", q->purpose,
+				 sel->purposes[0], sel->purposes[1] != NULL ? ", ..." : "");
 			return -1;
 		}
 		buf_add(reason, rcap, "purpose %s, ", q->purpose);
@@ -177,7 +176,7 @@ select_ca(const struct config *cfg, const struct user *u, const struct select_qu
 		if (select_better(ca, n, &best)) {
 			best.ca = ca;
 			best.specificity = n;
-			snprintf(best.reason, sizeof(best.reason), "selected: %s", reason);
+			snprintf(best.reason, sizeof(best.reason), "selected: %.490s", reason);
 		}
 		buf_add(tried, SELECT_TRIED_MAX, " (matched)");
 	}

@@ -3,8 +3,9 @@
  * intermediates with api_issuance that the caller may use
  * (config_user_may_use). Each selection criterion of a CA (tenants,
  * purposes, email patterns, client CIDRs) that is non-empty must match the
- * query (a CA restricted to purposes serves only requests that name one of
- * them; other criteria are always known). The most
+ * query. A request without purpose_category is not refused by a CA's
+ * purpose rule, but the rule does not count toward its specificity either
+ * (tenant, email and client address are always known). The most
  * specific match (most criteria matched) wins, then the higher priority,
  * then the smaller id.
  */

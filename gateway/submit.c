@@ -632,23 +632,38 @@ submit_idem_key_ok(const char *k)
 	return i > 0 && i <= STORE_IDEM_KEY_MAX;
 }
 
+/* Refusal before a request id exists (header, media type, body syntax): audited, counted. */
+static void
+process_reject(struct gateway *gw, struct http_req *req, const struct user *u, unsigned status,
+	       const char *code, const char *field, const char *msg)
+{
+	struct audit_event ev = {.event = AUDIT_REJECTED, .actor = u->name, .tenant = u->tenant,
+				 .client_ip = req->client_ip};
+	char detail[HTTP_ERR_MAX + 64];
+
+	snprintf(detail, sizeof(detail), "%u %s: %s", status, code, msg);
+	ev.detail = detail;
+	audit_emit(gw->kp, gw->cfg->topics.audit, &ev);
+	gw->m.submits_rejected++;
+	http_reply_error(req, status, code, field, NULL, NULL, "%s", msg);
+}
+
 void
 gateway_process(struct gateway *gw, struct http_req *req)
 {
 	const struct user *u = gateway_auth(gw, req);
 	const char *idem = http_header(req, "Idempotency-Key");
-	char ct[64], err[HTTP_ERR_MAX];
+	char ct[64], err[HTTP_ERR_MAX], msg[HTTP_ERR_MAX + 64];
 	cJSON *fields = NULL;
 
 	if (u == NULL)
 		return;
 	http_content_type(req, ct, sizeof(ct));
 	if (idem != NULL && !submit_idem_key_ok(idem)) {
-		gw->m.submits_rejected++;
-		http_reply_error(req, 400, "invalid_header", "Idempotency-Key", NULL, NULL,
-				 "Idempotency-Key: must be 1..%d printable characters without "
-				 "spaces",
-				 STORE_IDEM_KEY_MAX);
+		snprintf(msg, sizeof(msg),
+			 "Idempotency-Key: must be 1..%d printable characters without spaces",
+			 STORE_IDEM_KEY_MAX);
+		process_reject(gw, req, u, 400, "invalid_header", "Idempotency-Key", msg);
 		return;
 	}
 	if (strcmp(ct, "application/json") == 0) {
@@ -665,26 +680,23 @@ gateway_process(struct gateway *gw, struct http_req *req)
 			fields = NULL;
 		}
 		if (fields == NULL) {
-			gw->m.submits_rejected++;
-			http_reply_error(req, 400, "invalid_json", NULL, NULL, NULL,
-					 "body: not valid JSON%s",
-					 req->body == NULL ? " (empty)" : "");
+			process_reject(gw, req, u, 400, "invalid_json", NULL,
+				       req->body == NULL ? "body: not valid JSON (empty)"
+							 : "body: not valid JSON");
 			return;
 		}
 	} else if (strcmp(ct, "application/x-www-form-urlencoded") == 0 ||
 		   strcmp(ct, "multipart/form-data") == 0) {
 		if ((fields = http_form_parse(req, err)) == NULL) {
-			gw->m.submits_rejected++;
-			http_reply_error(req, 400, "invalid_form", NULL, NULL, NULL, "%s", err);
+			process_reject(gw, req, u, 400, "invalid_form", NULL, err);
 			return;
 		}
 	} else {
-		gw->m.submits_rejected++;
-		http_reply_error(req, 415, "unsupported_media_type", NULL, NULL, NULL,
-				 "Content-Type must be application/json, "
-				 "application/x-www-form-urlencoded or multipart/form-data, got "
-				 "\"%s\"",
-				 ct[0] ? ct : "(none)");
+		snprintf(msg, sizeof(msg),
+			 "Content-Type must be application/json, application/x-www-form-urlencoded "
+			 "or multipart/form-data, got \"%s\"",
+			 ct[0] ? ct : "(none)");
+		process_reject(gw, req, u, 415, "unsupported_media_type", NULL, msg);
 		return;
 	}
 	gateway_submit(gw, req, u, fields, idem);

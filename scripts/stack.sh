@@ -116,7 +116,8 @@ wait_until() {
 	shift 3
 	deadline=$(($(date +%s) + timeout))
 	while ! "$@"; do
-		if [[ -z $(pid_of "$name") ]]; then
+		# kill -0, not pid_of: a just-spawned child may not have exec'd yet.
+		if ! kill -0 "$(cat "$RUN/$name.pid" 2>/dev/null)" 2>/dev/null; then
 			rm -f "$RUN/$name.pid"
 			show_log_tail "$logf"
 			die "$name exited during start-up (log: $logf)"
@@ -259,29 +260,32 @@ topic_list() {
 	} | sort -u
 }
 
+# The topic creator (one admin request for all topics), rebuilt when its
+# source changes.
+topic_tool() {
+	local src=$ROOT/scripts/kafka/create-topics.c bin=$ROOT/.cache/kafka/create-topics
+	if [[ ! -x $bin || $src -nt $bin ]]; then
+		mkdir -p "${bin%/*}"
+		# shellcheck disable=SC2046 # pkg-config prints several flags
+		cc -std=c11 -O1 -Wall -Wextra -Werror -o "$bin" "$src" $(pkg-config --cflags --libs rdkafka) ||
+			die "kafka: cannot build $src"
+	fi
+	echo "$bin"
+}
+
 create_topics() {
-	local have t parts rc=0 pid
-	local -a missing=() pids=() created=()
+	local have t tool out
+	local -a want=()
 	have=$(kcat_meta | jq -r '.topics[].topic') || die "kafka: cannot list topics on $KAFKA_BROKERS"
 	while read -r t; do
-		grep -qxF -- "$t" <<<"$have" || missing+=("$t")
+		grep -qxF -- "$t" <<<"$have" && continue
+		if [[ $t == pki.issue ]]; then want+=("$t:$ISSUE_PARTITIONS"); else want+=("$t:$TOPIC_PARTITIONS"); fi
 	done < <(topic_list)
-	((${#missing[@]} == 0)) && return 0
-	for t in "${missing[@]}"; do
-		parts=$TOPIC_PARTITIONS
-		[[ $t == pki.issue ]] && parts=$ISSUE_PARTITIONS
-		kafka_java -Xmx256m -XX:TieredStopAtLevel=1 org.apache.kafka.tools.TopicCommand \
-			--bootstrap-server "$KAFKA_BROKERS" --create --if-not-exists --topic "$t" \
-			--partitions "$parts" --replication-factor 1 >>"$LOG/kafka-topics.log" 2>&1 &
-		pids+=($!)
-		created+=("$t($parts)")
-	done
-	for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
-	if ((rc != 0)); then
-		show_log_tail "$LOG/kafka-topics.log"
-		die "kafka: creating topics failed"
-	fi
-	say "kafka: created topics ${created[*]}"
+	((${#want[@]} == 0)) && return 0
+	tool=$(topic_tool)
+	out=$("$tool" "$KAFKA_BROKERS" "${want[@]}" 2>&1) || { printf '%s\n' "$out" >&2; die "kafka: creating topics failed"; }
+	printf '%s\n' "$out" >>"$LOG/kafka-topics.log"
+	say "kafka: created topics ${want[*]}"
 }
 
 # ---------------------------------------------------------------- services

@@ -71,7 +71,7 @@ setup(void)
 	cas[n++] = mkca("e-disabled", CA_INTERMEDIATE, CA_DISABLED, acme, tls, acme_mail, net10, 1,
 			99, acme);
 	cas[n++] = mkca("f-root", CA_ROOT, CA_ACTIVE, acme, none, none, NULL, 0, 99, acme);
-	cas[n++] = mkca("g-acme-code", CA_INTERMEDIATE, CA_ACTIVE, acme, code, none, NULL, 0, 20,
+	cas[n++] = mkca("g-acme-code", CA_INTERMEDIATE, CA_ACTIVE, acme, code, none, NULL, 0, 3,
 			acme);
 	cas[n++] = mkca("h-acme-v6", CA_INTERMEDIATE, CA_ACTIVE, acme, none, none, net_v6, 1, 0,
 			acme);
@@ -101,18 +101,23 @@ TEST(select_table)
 		/* Every criterion matches: the most specific CA. */
 		{0, "acme", "tls", "alice@acme.example", "10.1.2.3", "a-acme-tls",
 		 "client 10.1.2.3 in 10.0.0.0/8"},
+		/* No purpose given: a-acme-tls still matches, its purpose rule not counted. */
+		{0, "acme", NULL, "alice@acme.example", "10.1.2.3", "a-acme-tls", "3 criteria"},
 		/* Address outside a-acme-tls's range: tenant + email (case-insensitive) wins. */
 		{0, "acme", "tls", "alice@acme.example", "192.168.1.1", "c-acme-email",
 		 "matches *@ACME.EXAMPLE"},
 		{0, "acme", NULL, "ALICE@Acme.Example", "192.168.1.1", "c-acme-email", "2 criteria"},
-		/* A purpose-restricted CA serves only requests naming that purpose. */
+		/* A purpose other than a CA's excludes it. */
 		{0, "acme", "smime", "x@else.example", "10.1.2.3", "b-acme-any", "1 criteria"},
-		/* Equal specificity (2): priority 20 beats 0. */
+		/* Equal specificity (2): priority 3 beats 0. */
 		{0, "acme", "code", "alice@acme.example", "192.168.1.1", "g-acme-code",
-		 "priority 20"},
+		 "priority 3"},
 		/* IPv6 range match. */
 		{0, "acme", NULL, "other@else.example", "fd12::1", "h-acme-v6", "in fd00::/8"},
-		/* Only tenant-wide CAs match, same priority: the smaller id. */
+		/*
+		 * No purpose: g-acme-code is not excluded but its purpose does not
+		 * count; among 1-criterion matches priority 5 wins, then the smaller id.
+		 */
 		{0, "acme", NULL, "other@else.example", "192.168.1.1", "b-acme-any", "priority 5"},
 		/* Another tenant's user sees only its CAs. */
 		{1, "globex", NULL, "bob@globex.example", "10.1.2.3", "d-globex", "tenant globex"},

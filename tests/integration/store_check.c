@@ -1,0 +1,202 @@
+/*
+ * Request store against a real Redis: records, forward-only compare-and-set
+ * transitions and their notifications, idempotency keys, serial reservation.
+ * Built and run by test_store.sh: store_check REDIS_URL PREFIX.
+ * Prints "PASS: name" / "FAIL: name" lines; exits 1 after any failure.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis.h"
+#include "store.h"
+
+#define CLAIMERS 8
+
+static int failed;
+static struct store st;
+
+static void
+result(const char *name, int ok, const char *detail)
+{
+	printf("%s: store_%s\n", ok ? "PASS" : "FAIL", name);
+	if (!ok) {
+		printf("    %s\n", detail);
+		failed++;
+	}
+}
+
+#define EXPECT(name, cond) result(name, (cond), #cond)
+
+static void
+new_record(char *id, const char *state)
+{
+	struct req_record rec = {0};
+
+	store_id_new(id);
+	rec.id = id;
+	rec.state = (char *)state;
+	rec.tenant = "acme";
+	rec.requester = "alice";
+	rec.common_name = "www.acme.example";
+	rec.validity_days = "30";
+	store_create(&st, &rec);
+}
+
+static void *
+claim(void *arg)
+{
+	return (void *)(long)(store_transition(&st, arg, ST_QUEUED, ST_ISSUING, NULL, NULL) == 0);
+}
+
+static void *
+down_checks(void *prefix)
+{
+	struct store down = {"redis://127.0.0.1:1/0", prefix};
+	struct req_record rec = {.id = "x", .state = ST_RECEIVED}, *got = NULL;
+
+	EXPECT("down_create", store_create(&down, &rec) == STORE_EDOWN);
+	EXPECT("down_get", store_get(&down, "x", &got) == STORE_EDOWN);
+	EXPECT("down_transition",
+	       store_transition(&down, "x", ST_RECEIVED, ST_QUEUED, NULL, NULL) == STORE_EDOWN);
+	EXPECT("down_serial", store_serial_reserve(&down, "x", "y", "z") == STORE_EDOWN);
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	char id[STORE_ID_MAX], id2[STORE_ID_MAX], cur[STORE_ID_MAX], other[STORE_ID_MAX], chan[256],
+		err[REDIS_ERR_MAX], key[96];
+	struct req_record rec = {0}, *got = NULL;
+	const char *fields[] = {"error_code", "kafka_unavailable", "serial", "0abc", NULL};
+	redisContext *sub;
+	redisReply *r;
+	pthread_t th[CLAIMERS];
+	int i, wins = 0;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: store_check REDIS_URL PREFIX\n");
+		return 2;
+	}
+	st.redis_url = argv[1];
+	st.prefix = argv[2];
+
+	/* Create and read back. */
+	store_id_new(id);
+	EXPECT("id_is_uuid4", strlen(id) == 36 && id[14] == '4');
+	rec.id = id;
+	rec.state = ST_RECEIVED;
+	rec.tenant = "acme";
+	rec.requester = "alice";
+	rec.ca_id = "acme-issuing";
+	rec.common_name = "www.acme.example";
+	rec.sans = "[\"www.acme.example\"]";
+	EXPECT("create", store_create(&st, &rec) == 0);
+	EXPECT("create_twice_refused", store_create(&st, &rec) == STORE_EEXIST);
+	EXPECT("get", store_get(&st, id, &got) == 0 && got != NULL);
+	EXPECT("get_fields", got != NULL && strcmp(got->state, ST_RECEIVED) == 0 &&
+				     strcmp(got->ca_id, "acme-issuing") == 0 &&
+				     strcmp(got->sans, "[\"www.acme.example\"]") == 0 &&
+				     got->created != NULL && got->updated != NULL &&
+				     got->serial == NULL);
+	req_record_free(got);
+	got = NULL;
+	EXPECT("get_missing", store_get(&st, "no-such-request", &got) == STORE_ENOTFOUND);
+
+	/* Transitions: forward only, compare-and-set, published. */
+	if ((sub = redis_connect_blocking(argv[1], err)) == NULL) {
+		result("subscribe", 0, err);
+		return 1;
+	}
+	store_channel(&st, id, chan, sizeof(chan));
+	freeReplyObject(redisCommand(sub, "SUBSCRIBE %s", chan));
+	EXPECT("received_to_queued", store_transition(&st, id, ST_RECEIVED, ST_QUEUED, NULL, NULL) == 0);
+	r = NULL;
+	EXPECT("transition_published",
+	       redisGetReply(sub, (void **)&r) == REDIS_OK && r != NULL &&
+		       r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+		       strcmp(r->element[2]->str, ST_QUEUED) == 0);
+	if (r != NULL)
+		freeReplyObject(r);
+	redisFree(sub);
+	cur[0] = '\0';
+	EXPECT("stale_from_conflict",
+	       store_transition(&st, id, ST_RECEIVED, ST_PENDING, NULL, cur) == STORE_ECONFLICT &&
+		       strcmp(cur, ST_QUEUED) == 0);
+	EXPECT("backwards_refused",
+	       store_transition(&st, id, ST_QUEUED, ST_RECEIVED, NULL, NULL) == STORE_EINVAL);
+	EXPECT("skip_refused", store_transition(&st, id, ST_QUEUED, ST_ISSUED, NULL, NULL) == STORE_EINVAL);
+	EXPECT("state_unchanged", store_get_state(&st, id, cur) == 0 && strcmp(cur, ST_QUEUED) == 0);
+	EXPECT("missing_not_found",
+	       store_transition(&st, "no-such-request", ST_QUEUED, ST_ISSUING, NULL, NULL) ==
+		       STORE_ENOTFOUND);
+	EXPECT("queued_to_failed_with_fields",
+	       store_transition(&st, id, ST_QUEUED, ST_FAILED, fields, NULL) == 0);
+	EXPECT("fields_written", store_get(&st, id, &got) == 0 &&
+					 strcmp(got->error_code, "kafka_unavailable") == 0 &&
+					 strcmp(got->serial, "0abc") == 0);
+	req_record_free(got);
+	got = NULL;
+	EXPECT("terminal_is_final",
+	       store_transition(&st, id, ST_FAILED, ST_QUEUED, NULL, NULL) == STORE_EINVAL &&
+		       store_state_terminal(ST_FAILED) && store_state_terminal(ST_ISSUED) &&
+		       store_state_terminal(ST_REJECTED) && store_state_terminal(ST_EXPIRED) &&
+		       !store_state_terminal(ST_PENDING) && !store_state_terminal(ST_ISSUING));
+
+	/* Racing claims: exactly one worker wins. */
+	new_record(id2, ST_QUEUED);
+	for (i = 0; i < CLAIMERS; i++)
+		pthread_create(&th[i], NULL, claim, id2);
+	for (i = 0; i < CLAIMERS; i++) {
+		void *w;
+
+		pthread_join(th[i], &w);
+		wins += (int)(long)w;
+	}
+	EXPECT("one_claim_wins", wins == 1);
+
+	/* Idempotency keys. */
+	snprintf(key, sizeof(key), "k-%s", id2);
+	store_id_new(other);
+	EXPECT("idem_new", store_idem_claim(&st, "acme", key, "h1", id, cur) == 0);
+	EXPECT("idem_same_body", store_idem_claim(&st, "acme", key, "h1", other, cur) == 1 &&
+					 strcmp(cur, id) == 0);
+	EXPECT("idem_other_body", store_idem_claim(&st, "acme", key, "h2", other, cur) ==
+					  STORE_ECONFLICT);
+	EXPECT("idem_per_tenant", store_idem_claim(&st, "globex", key, "h2", other, cur) == 0);
+	EXPECT("idem_release_other_id_kept", store_idem_release(&st, "acme", key, other) == 0 &&
+						     store_idem_claim(&st, "acme", key, "h1", other, cur) == 1);
+	EXPECT("idem_release", store_idem_release(&st, "acme", key, id) == 0 &&
+				       store_idem_claim(&st, "acme", key, "h9", other, cur) == 0);
+	{
+		char k[256];
+		struct redis *rr = redis_new(argv[1], err);
+		redisReply *t;
+
+		snprintf(k, sizeof(k), "%sidem:acme:%s", argv[2], key);
+		t = rr != NULL ? redis_cmd(rr, "TTL %s", k) : NULL;
+		EXPECT("idem_ttl_24h", t != NULL && t->type == REDIS_REPLY_INTEGER &&
+					       t->integer > STORE_IDEM_TTL_S - 60 &&
+					       t->integer <= STORE_IDEM_TTL_S);
+		if (t != NULL)
+			freeReplyObject(t);
+		redis_free(rr);
+	}
+
+	/* Serial reservation. */
+	EXPECT("serial_reserved", store_serial_reserve(&st, "acme-issuing", id2, id) == 0);
+	EXPECT("serial_taken", store_serial_reserve(&st, "acme-issuing", id2, other) == 1);
+	EXPECT("serial_per_ca", store_serial_reserve(&st, "globex-ca", id2, other) == 0);
+	{
+		struct store_serial_ctx c = {&st, "acme-issuing", id};
+
+		EXPECT("serial_cb_taken", store_serial_reserve_cb(&c, id2) == 1);
+	}
+
+	/* Redis unreachable (a fresh thread: connections are per thread and URL). */
+	pthread_create(&th[0], NULL, down_checks, argv[2]);
+	pthread_join(th[0], NULL);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# End to end through the workers: submit → Kafka → worker → Redis → poll.
+# Every case here needs a worker that signs (pki-worker consuming the issue
+# topic); they fail until it does.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+[[ -f tests/integration/lib.sh ]] && . tests/integration/lib.sh
+. tests/integration/gateway_env.sh
+
+CONCURRENCY=${PKI_TEST_CONCURRENCY:-500}
+PARALLEL=${PKI_TEST_PARALLEL:-50}
+
+trap gwenv_exit EXIT
+gwenv_infra_up || { fail flow_infra "Kafka/Redis not available"; exit 1; }
+gwenv_pki || { fail flow_pki_setup; exit 1; }
+gwenv_gateway_up || { fail flow_gateway_start; exit 1; }
+expect flow_workers_ready gwenv_workers_up 2
+ROOT_PEM=$GW_DIR/cas/test-root.crt
+
+# poll_final ID TOKEN: long-polls until a terminal state or 30 s; BODY holds the last answer.
+poll_final() {
+	local i
+	for ((i = 0; i < 2; i++)); do
+		req GET "/csr/requests/$1?wait=15" "$2"
+		case $(jbody .status) in issued | failed | rejected | expired) return 0 ;; esac
+	done
+	return 1
+}
+
+# verify_issued NAME FIXTURE: the certificate in BODY chains to the root and
+# carries what was asked for.
+verify_issued() {
+	local name=$1 f=$2 d=$GW_DIR/$1
+	mkdir -p "$d"
+	expect "${name}_status_issued" test "$(jbody .status)" = issued
+	[[ $(jbody .status) == issued ]] || return 0 # the field checks below would only repeat it
+	jbody .certificate >"$d/cert.pem"
+	jbody .chain >"$d/chain.pem"
+	expect "${name}_openssl_verify" openssl verify -CAfile "$ROOT_PEM" -untrusted "$d/chain.pem" "$d/cert.pem"
+	local serial cn want_cn sans want_sans days
+	serial=$(openssl x509 -in "$d/cert.pem" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f' | sed 's/^0*//')
+	expect "${name}_serial_matches" test "$serial" = "$(jbody .serial | sed 's/^0*//')"
+	cn=$(openssl x509 -in "$d/cert.pem" -noout -subject -nameopt multiline | awk -F' = ' '/commonName/ {print $2}')
+	want_cn=$(jq -r --arg f "$f" '.good[$f].cn' tests/fixtures/csr/manifest.json)
+	expect "${name}_cn_matches" test "$cn" = "$want_cn"
+	sans=$(openssl x509 -in "$d/cert.pem" -noout -ext subjectAltName 2>/dev/null | tail -n +2 | tr ',' '\n' | sed -n 's/^ *DNS://p' | sort | tr '\n' ' ')
+	want_sans=$(jq -r --arg f "$f" '.good[$f].dns_sans[]' tests/fixtures/csr/manifest.json | sort | tr '\n' ' ')
+	expect "${name}_sans_match" test "$sans" = "$want_sans"
+	expect "${name}_response_sans" test "$(jbody '.sans | sort | join(" ")') " = "$want_sans"
+	days=$((($(date -d "$(openssl x509 -in "$d/cert.pem" -noout -enddate | cut -d= -f2)" +%s) - $(date -d "$(openssl x509 -in "$d/cert.pem" -noout -startdate | cut -d= -f2)" +%s)) / 86400))
+	expect "${name}_validity_days" test "$days" = 30
+	expect "${name}_key_type" test "$(jbody .key_type)" = "$(jq -r --arg f "$f" '.good[$f].key_type' tests/fixtures/csr/manifest.json)"
+	expect "${name}_key_size" test "$(jbody .key_size)" = "$(jq -r --arg f "$f" '.good[$f].key_bits' tests/fixtures/csr/manifest.json)"
+	expect "${name}_not_ca" sh -c "openssl x509 -in '$d/cert.pem' -noout -ext basicConstraints | grep -q 'CA:FALSE'"
+}
+
+# --- CSRs from each generator: submit → issued --------------------------------
+for f in openssl-rsa2048.pem certtool-p256.pem pyca-p256.pem keytool-rsa2048.pem pyca-ed25519.pem; do
+	name=flow_$(basename "$f" .pem | tr -c 'a-z0-9\n' '_')
+	submit "$ALICE" "$(fixture_json "$f" '{ca_id: "acme-issuing"}')"
+	id=$(jbody .request_id)
+	if [[ $CODE != 202 ]]; then
+		fail "${name}_accepted" "code=$CODE body=$BODY"
+		continue
+	fi
+	poll_final "$id" "$ALICE"
+	verify_issued "$name" "$f"
+	expect "${name}_on_issued_topic" test -n "$(kcat -b "$KAFKA" -C -t $T_ISSUED -e -q -f '%s\n' 2>/dev/null | jq -r --arg i "$id" 'select(.request_id == $i) | .serial')"
+	expect "${name}_on_results_topic" test "$(topic_msgs $T_RESULTS "$id" | jq -r .status)" = issued
+done
+
+# --- long-poll answers within 100 ms of issuance -----------------------------
+submit "$ALICE" "$(fixture_json openssl-p256.pem '{ca_id: "acme-issuing"}')"
+id=$(jbody .request_id)
+("${REDIS_CLI[@]}" subscribe "gwtest:ev:$id" | while read -r line; do
+	[[ $line == issued ]] && { now_ms >"$GW_DIR/issued_at"; break; }
+done) &
+sub=$!
+for ((i = 0; i < 3; i++)); do
+	req GET "/csr/requests/$id?wait=10" "$ALICE"
+	[[ $(jbody .status) == issued || $(jbody .status) == failed ]] && break
+done
+t1=$(now_ms)
+sleep 0.2
+kill "$sub" 2>/dev/null
+wait "$sub" 2>/dev/null
+if [[ -s $GW_DIR/issued_at ]]; then
+	expect flow_longpoll_within_100ms test $((t1 - $(cat "$GW_DIR/issued_at"))) -lt 100
+else
+	fail flow_longpoll_within_100ms "no issued event seen (status $(jbody .status))"
+fi
+
+# --- manual approval ------------------------------------------------------------
+APPR=$(fixture_json openssl-p256.pem '{ca_id: "acme-approval"}')
+submit "$ALICE" "$(jq -c --arg p "$APPROVAL_PASSWORD" '.approval_password = $p' <<<"$APPR")"
+id=$(jbody .request_id)
+poll_final "$id" "$ALICE"
+expect flow_approval_right_password_issued test "$(jbody .status)" = issued
+submit "$ALICE" "$(jq -c '.approval_password = "not it"' <<<"$APPR")"
+wid=$(jbody .request_id)
+sleep 5
+req GET "/csr/requests/$wid" "$ALICE"
+expect flow_approval_wrong_password_stays_pending test "$(jbody .status)" = pending_approval -a "$(jbody .certificate)" = null
+
+# A message straight onto the issue topic for the approval CA: never signed.
+bulk_msg() { # id [grant-json]
+	jq -cn --rawfile csr "$FIXTURES/openssl-p256.pem" --arg id "$1" --argjson g "${2:-null}" \
+		'{v: 1, request_id: $id, csr: $csr, common_name: "p256.openssl.example.com",
+		  validity_days: 30, ca_id: "acme-approval", tenant: "acme", requester: "bulk-test",
+		  submitted_at: now | floor} + (if $g == null then {} else {grant: $g} end)'
+}
+kid=kcat-$RANDOM$RANDOM
+bulk_msg "$kid" | kcat -b "$KAFKA" -P -t $T_ISSUE -k "$kid"
+fid=forged-$RANDOM$RANDOM
+bulk_msg "$fid" "$(jq -cn --arg id "$fid" '{request_id: $id, ca_id: "acme-approval", csr_sha256: ("0" * 64), expires_at: 4102444800, mac: ("a" * 64)}')" |
+	kcat -b "$KAFKA" -P -t $T_ISSUE -k "$fid"
+sleep 8
+for x in "$kid" "$fid"; do
+	n=$(kcat -b "$KAFKA" -C -t $T_ISSUED -e -q -f '%s\n' 2>/dev/null | jq -r --arg i "$x" 'select(.request_id == $i) | .serial' | wc -l)
+	st=$("${REDIS_CLI[@]}" hget "gwtest:req:$x" state)
+	expect "flow_kcat_${x%%-*}_approval_ca_not_signed" test "$n" = 0 -a "$st" != issued
+	expect "flow_kcat_${x%%-*}_routed_to_approval" test -n "$(topic_msgs $T_APPROVAL "$x")"
+done
+
+# --- many concurrent submits: every one issued exactly once -----------------------
+one_submit() {
+	curl -s -H "Authorization: Bearer $ALICE" -H 'Content-Type: application/json' \
+		--data-binary @"$GW_DIR/conc.json" "$GW/csr/process" | jq -r '.request_id // "ERR"'
+}
+export -f one_submit
+export ALICE GW GW_DIR
+fixture_json openssl-p256.pem '{ca_id: "acme-issuing"}' >"$GW_DIR/conc.json"
+seq "$CONCURRENCY" | xargs -P "$PARALLEL" -I{} bash -c one_submit >"$GW_DIR/conc.ids"
+expect flow_concurrent_all_accepted test "$(grep -c -v ERR "$GW_DIR/conc.ids")" = "$CONCURRENCY"
+deadline=$(($(date +%s) + 30 + CONCURRENCY / 10))
+while (($(date +%s) < deadline)); do
+	left=0
+	while read -r id; do
+		[[ $("${REDIS_CLI[@]}" hget "gwtest:req:$id" state) == issued ]] || { left=1; break; }
+	done <"$GW_DIR/conc.ids"
+	((left == 0)) && break
+	sleep 1
+done
+issued=0
+while read -r id; do
+	[[ $("${REDIS_CLI[@]}" hget "gwtest:req:$id" state) == issued ]] && issued=$((issued + 1))
+done <"$GW_DIR/conc.ids"
+expect flow_concurrent_all_issued test "$issued" = "$CONCURRENCY"
+kcat -b "$KAFKA" -C -t $T_ISSUED -e -q -f '%s\n' 2>/dev/null | jq -r '.request_id + " " + .serial' >"$GW_DIR/issued.all"
+dups=$(grep -F -f "$GW_DIR/conc.ids" "$GW_DIR/issued.all" | cut -d' ' -f1 | sort | uniq -d | wc -l)
+expect flow_concurrent_one_certificate_each test "$dups" = 0 -a "$(grep -c -F -f "$GW_DIR/conc.ids" "$GW_DIR/issued.all")" = "$CONCURRENCY"
+expect flow_concurrent_serials_unique test "$(cut -d' ' -f2 "$GW_DIR/issued.all" | sort | uniq -d | wc -l)" = 0
+
