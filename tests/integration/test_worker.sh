@@ -27,6 +27,8 @@ SETTLE_S=30
 TAKEOVER_S=90
 LOAD_N=500
 LOAD_PAR=50
+KILL_N=400
+KILL_PAR=20
 LATENCY_MAX_MS=100
 LATENCY_SAMPLES=5
 
@@ -78,7 +80,7 @@ poll() {
 # check_cert NAME CN DAYS "SAN..." EKU: the certificate in REQ chains to the
 # root and carries what was asked for.
 check_cert() {
-	local name=$1 cn=$2 days=$3 sans=$4 eku=$5 d=$TMP/$1 want got na now
+	local name=$1 cn=$2 days=$3 sans=$4 eku=$5 d=$TMP/$1 want got nb na now
 	mkdir -p "$d"
 	jq -r .certificate <<<"$REQ" >"$d/cert.pem"
 	jq -r .chain <<<"$REQ" >"$d/chain.pem"
@@ -90,12 +92,16 @@ check_cert() {
 	got=$(openssl x509 -in "$d/cert.pem" -noout -ext subjectAltName 2>/dev/null | sed 1d |
 		tr ',' '\n' | sed 's/^ *//; s/^IP Address:/IP:/' | sed '/^$/d' | sort | paste -sd,)
 	check_eq "$name: SANs" "$want" "$got"
+	nb=$(date -d "$(openssl x509 -in "$d/cert.pem" -noout -startdate | cut -d= -f2)" +%s)
 	na=$(date -d "$(openssl x509 -in "$d/cert.pem" -noout -enddate | cut -d= -f2)" +%s)
 	now=$(date +%s)
-	if ((na > now + days * 86400 - 300 && na <= now + days * 86400 + 60)); then
+	# notBefore is backdated at most an hour (never before the CA's own); the
+	# period counts both ends (RFC 5280), so it may end one second early.
+	if ((na - nb <= days * 86400 && na - nb >= days * 86400 - 1 && nb <= now &&
+		nb >= now - 3600 - 60)); then
 		pass "$name: validity $days days"
 	else
-		fail "$name: validity $days days" "notAfter $na, now $now"
+		fail "$name: validity $days days" "notBefore $nb, notAfter $na, now $now"
 	fi
 	got=$(openssl x509 -in "$d/cert.pem" -noout -ext extendedKeyUsage 2>/dev/null | sed 1d | sed 's/^ *//')
 	check_eq "$name: EKU" "$eku" "$got"
@@ -359,15 +365,22 @@ echo "measure concurrent_submits=$LOAD_N parallel=$LOAD_PAR submit_to_all_issued
 # ------------------------------------------------------------ worker killed mid-load
 victim=$(cat "$PKI_VAR/run/worker-1.pid" 2>/dev/null)
 before=$(serial_count)
-"${TOOL[@]}" load "$GATEWAY_URL" "$ALICE" "$ISSUING" 200 20 >"$TMP/kill.json" &
+off=$(stat -c %s "$PKI_VAR/log/worker-1.log")
+"${TOOL[@]}" load "$GATEWAY_URL" "$ALICE" "$ISSUING" "$KILL_N" "$KILL_PAR" >"$TMP/kill.json" &
 loadpid=$!
-sleep 1.5
+# Kill once this worker has signed a few of them, while the load still runs.
+wait_for "$SETTLE_S" bash -c "(( \$(tail -c +$((off + 1)) '$PKI_VAR/log/worker-1.log' | grep -c 'audit issued') >= 10 ))"
 t0=$SECONDS
 kill -KILL "$victim" 2>/dev/null
+if kill -0 "$loadpid" 2>/dev/null; then
+	pass "worker SIGKILLed while the load runs"
+else
+	fail "worker SIGKILLed while the load runs" "the load had already finished"
+fi
 wait "$loadpid"
 took=$((SECONDS - t0))
 read -r acc iss uniq < <(jq -r '"\(.accepted) \(.issued) \(.unique_serials)"' "$TMP/kill.json")
-check_eq "worker SIGKILLed mid-load: every request issued, serials unique" "200 200 200" "$acc $iss $uniq"
+check_eq "worker SIGKILLed mid-load: every request issued, serials unique" "$KILL_N $KILL_N $KILL_N" "$acc $iss $uniq"
 if ((took <= TAKEOVER_S)); then
 	pass "worker SIGKILLed mid-load: the other worker finished within ${TAKEOVER_S}s (${took}s)"
 else
@@ -376,11 +389,11 @@ fi
 jq -r '.ids[]' "$TMP/kill.json" | sort >"$TMP/kill.ids"
 topic_dump "$T_ISSUED" | jq -r '"\(.request_id) \(.serial)"' | sort -u |
 	awk 'NR == FNR { want[$1] = 1; next } ($1 in want) { print $1 }' "$TMP/kill.ids" - >"$TMP/kill.issued"
-check_eq "worker SIGKILLed mid-load: one certificate per request on $T_ISSUED" "200 0" \
+check_eq "worker SIGKILLed mid-load: one certificate per request on $T_ISSUED" "$KILL_N 0" \
 	"$(sort -u "$TMP/kill.issued" | wc -l) $(uniq -d "$TMP/kill.issued" | wc -l)"
 check_eq "worker SIGKILLed mid-load: no request left issuing" 0 \
 	"$(for id in $(cat "$TMP/kill.ids"); do state_of "$id"; done | grep -vc '^issued$')"
-echo "measure sigkill_requests=200 all_issued_after_kill_s=$took serials_reserved=$(($(serial_count) - before))"
+echo "measure sigkill_requests=$KILL_N all_issued_after_kill_s=$took serials_reserved=$(($(serial_count) - before))"
 # Back to two workers for the suites after this one: the killed one is
 # started again as the stack starts it (its marker, pidfile and log).
 spawn_worker() {
