@@ -49,6 +49,9 @@ serial_count() {
 		return n" 0 "${PREFIX}serial:*" "${1:-}"
 }
 worker_pids() { cat "$PKI_VAR"/run/worker-*.pid 2>/dev/null; }
+longpoll_waiting() {
+	curl -s --max-time 2 "$GATEWAY_URL/metrics" | grep -qE '^pki_gateway_longpoll_waiting [1-9]'
+}
 produce() { kcat_b -P -t "$T_ISSUE" -k "$1" "$2"; }
 
 # submit CSR_FILE CN DAYS CA [EXTENSIONS_JSON]: prints the request id (empty on refusal).
@@ -295,6 +298,40 @@ check_contains "request id reused with another CSR: refused to $T_DLQ" "another 
 	"$(topic_find "$T_DLQ" key "$id" | jq -r .error)"
 check_eq "request id reused with another CSR: still one serial" 1 "$(serial_count "$id")"
 
+# ------------------------------------------------------------ crashed claim holders
+# A record left `issuing` by a worker that died after claiming: the next copy
+# of the message re-takes the claim once it is older than the lease (10 s by
+# default), never while it is fresh, and the request ends with one certificate.
+# claim_case NAME AGE_S: AGE_S is how old the dead worker's claim is.
+claim_case() {
+	local name=$1 age=$2 id=ghost-$2-$RUN_ID cn now
+	cn=$id.acme.example
+	"${TOOL[@]}" csr "$cn" "$cn" >"$TMP/$id.csr"
+	"${TOOL[@]}" msg --id "$id" --csr "$TMP/$id.csr" --cn "$cn" --ca "$ISSUING" --tenant acme \
+		--requester bulk-loader >"$TMP/$id.json"
+	now=$(redis_cli --raw TIME | head -n 1)
+	redis_cli HSET "${PREFIX}req:$id" id "$id" state issuing tenant acme requester bulk-loader \
+		ca_id "$ISSUING" common_name "$cn" validity_days 30 \
+		csr_sha256 "$(sha256sum <"$TMP/$id.csr" | cut -d' ' -f1)" \
+		claim ghost/1/t0/1 claimed_at $((now - age)) created "$now" updated "$now" >/dev/null
+	produce "$id" "$TMP/$id.json"
+	if ((age < 10)); then
+		sleep 3
+		check_eq "$name: not taken while the claim is fresh" issuing "$(state_of "$id")"
+	fi
+	if wait_for "$SETTLE_S" state_is "$id" issued; then
+		pass "$name: re-taken and issued"
+	else
+		fail "$name: re-taken and issued" "state: $(state_of "$id")"
+	fi
+	check_eq "$name: one re-take, one serial, new holder" "1 1 ghost=no" \
+		"$(field_of "$id" reclaims) $(serial_count "$id") ghost=$([[ $(field_of "$id" claim) == ghost/* ]] && echo yes || echo no)"
+	check_contains "$name: audit says the stale claim was re-taken" "re-took" \
+		"$(topic_find "$T_AUDIT" request_id "$id" | jq -r 'select(.event == "claimed") | .detail')"
+}
+claim_case "claim of a dead worker, 60 s old" 60
+claim_case "claim of a dead worker, fresh" 0
+
 # ------------------------------------------------------------ long-poll latency
 latencies=()
 pids=$(worker_pids)
@@ -307,7 +344,8 @@ for ((i = 0; i < LATENCY_SAMPLES; i++)); do
 	id=$(submit "$TMP/lp.csr" "$cn" 30 "$ISSUING")
 	"${TOOL[@]}" longpoll "$GATEWAY_URL" "$ALICE" "$id" 10 >"$TMP/lp.json" &
 	lp=$!
-	sleep 0.5
+	# Resume the workers once the gateway holds the long-poll.
+	wait_for 5 longpoll_waiting
 	# shellcheck disable=SC2086
 	kill -CONT $pids
 	wait "$lp"
