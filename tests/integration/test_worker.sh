@@ -95,6 +95,8 @@ check_cert() {
 	got=$(openssl x509 -in "$d/cert.pem" -noout -ext subjectAltName 2>/dev/null | sed 1d |
 		tr ',' '\n' | sed 's/^ *//; s/^IP Address:/IP:/' | sed '/^$/d' | sort | paste -sd,)
 	check_eq "$name: SANs" "$want" "$got"
+	check_eq "$name: SANs in the response" "$(sed 's/DNS://g' <<<"$want")" \
+		"$(jq -r '.sans // [] | sort | join(",")' <<<"$REQ")"
 	nb=$(date -d "$(openssl x509 -in "$d/cert.pem" -noout -startdate | cut -d= -f2)" +%s)
 	na=$(date -d "$(openssl x509 -in "$d/cert.pem" -noout -enddate | cut -d= -f2)" +%s)
 	now=$(date +%s)
