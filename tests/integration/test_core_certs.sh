@@ -2,6 +2,8 @@
 # Certificates issued by the issuance core from every good CSR fixture verify
 # against their chain (openssl verify, GnuTLS certtool) and pass pkilint.
 #
+# 0. tests/fixtures/csr/generate.sh --check: the committed fixtures still match
+#    their manifest and claims.
 # 1. tests/tools/selftest_check_certs.sh: the checkers pass good and fail bad
 #    certificates made by a throwaway CA (so a green result here means something).
 # 2. PKI_TEST_CERT_OUT=<dir> build/release/unit-tests issue_fixtures_write: the
@@ -27,6 +29,7 @@ through() {
 	return 0
 }
 
+check csr-fixtures-check tests/fixtures/csr/generate.sh --check
 through tests/tools/selftest_check_certs.sh
 
 [ -x "$unit" ] || make -s "$unit" >&2
@@ -71,7 +74,7 @@ while read -r file; do
 	if [ -z "$missing" ]; then
 		pass "core-certs-sans $file"
 	else
-		fail "core-certs-sans $file" "requested SANs missing from the certificate: $(echo $missing)" "has: $(echo $have)"
+		fail "core-certs-sans $file" "requested SANs missing from the certificate: ${missing//$'\n'/ }" "has: ${have//$'\n'/ }"
 	fi
 done < <(jq -r '.good | keys[]' "$manifest")
 

@@ -8,7 +8,7 @@
 #   wrongroot-p256        verified against an unrelated root  -> openssl/certtool FAIL
 # Prints PASS/FAIL lines named selftest-check-certs-<case>.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 csr=tests/fixtures/csr/good

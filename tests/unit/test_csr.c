@@ -402,3 +402,110 @@ TEST(csr_differential_fuzz_corpus)
 	closedir(d);
 	CHECK(n >= 40);
 }
+
+/* The DER reader's strictness, one rule per row. */
+TEST(der_reader_strict)
+{
+	static const struct {
+		const char *name;
+		const char *bytes;
+		size_t len;
+		unsigned tag;
+		int ok;
+	} t[] = {
+		{"short form", "\x04\x01\xaa", 3, DER_OCTET_STRING, 1},
+		{"long form for short length", "\x04\x81\x01\xaa", 4, DER_OCTET_STRING, 0},
+		{"leading zero length octet", "\x04\x82\x00\x80", 4, DER_OCTET_STRING, 0},
+		{"indefinite length", "\x30\x80\x00\x00", 4, DER_SEQUENCE, 0},
+		{"length past end", "\x04\x05\xaa", 3, DER_OCTET_STRING, 0},
+		{"high tag number", "\x1f\x22\x00", 3, 0x1f, 0},
+		{"integer minimal", "\x02\x02\x00\x80", 4, DER_INTEGER, 1},
+		{"integer padded", "\x02\x02\x00\x7f", 4, DER_INTEGER, 0},
+		{"integer ff padded", "\x02\x02\xff\x80", 4, DER_INTEGER, 0},
+		{"integer empty", "\x02\x00", 2, DER_INTEGER, 0},
+		{"boolean true", "\x01\x01\xff", 3, DER_BOOLEAN, 1},
+		{"boolean 01", "\x01\x01\x01", 3, DER_BOOLEAN, 0},
+		{"null with content", "\x05\x01\x00", 3, DER_NULL, 0},
+		{"oid padded", "\x06\x02\x80\x01", 4, DER_OID, 0},
+		{"oid unterminated", "\x06\x01\x81", 3, DER_OID, 0},
+		{"bit string unused 8", "\x03\x02\x08\x00", 4, DER_BIT_STRING, 0},
+		{"bit string empty with unused", "\x03\x01\x01", 3, DER_BIT_STRING, 0},
+		{"wrong tag", "\x04\x01\xaa", 3, DER_INTEGER, 0},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct der d = {(const unsigned char *)t[i].bytes, t[i].len};
+		struct der_tlv tlv;
+		int ok = der_expect(&d, t[i].tag, &tlv) == 0;
+		if (ok != t[i].ok)
+			test_fail(__FILE__, __LINE__, "%s: %s", t[i].name, ok ? "accepted" : "refused");
+	}
+	/* The writer produces minimal lengths at every size class. */
+	{
+		static unsigned char big[70000];
+		size_t sizes[] = {0, 127, 128, 255, 256, 65535, 65536}, k;
+		for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+			struct dbuf b;
+			struct der d;
+			struct der_tlv tlv;
+			dbuf_init(&b, NULL, 0);
+			dbuf_tlv(&b, DER_OCTET_STRING, big, sizes[k]);
+			d.p = b.p, d.len = b.len;
+			CHECK_INT(der_expect(&d, DER_OCTET_STRING, &tlv), 0);
+			CHECK_INT(tlv.len, sizes[k]);
+			CHECK_INT(d.len, 0);
+			dbuf_free(&b);
+		}
+	}
+}
+
+/* A CSR whose EC point is compressed parses, verifies and keeps its key bytes; the
+ * per-thread key template then still verifies an uncompressed one. */
+TEST(csr_ec_compressed_point)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509_REQ *req = X509_REQ_new();
+	X509_NAME *n = X509_NAME_new();
+	unsigned char *der = NULL, *p;
+	struct violations vs = {0};
+	struct csr *c = NULL;
+	size_t len, flen;
+	int dl;
+
+	CHECK(EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+					     "compressed") == 1);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"c.example.com", -1, -1, 0);
+	X509_REQ_set_subject_name(req, n);
+	X509_REQ_set_pubkey(req, k);
+	CHECK(X509_REQ_sign(req, k, EVP_sha256()) > 0);
+	dl = i2d_X509_REQ(req, &der);
+	CHECK(dl > 0);
+	CHECK_INT(csr_parse(der, (size_t)dl, &c, &vs), 0);
+	CHECK_INT(c->pubkey_bits_len, 33);
+	CHECK(c->pubkey_bits[0] == 2 || c->pubkey_bits[0] == 3);
+	csr_free(c);
+	/* Flip the compressed point's parity: another key, so the signature fails. */
+	p = memmem(der, (size_t)dl, "\x03\x22\x00", 3);
+	CHECK(p != NULL);
+	{
+		p[3] ^= 1;
+		vs.n = 0;
+		CHECK(csr_parse(der, (size_t)dl, &c, &vs) != 0);
+		CHECK(fix_has_code(&vs, "csr_signature_invalid") || fix_has_code(&vs, "csr_malformed"));
+	}
+	OPENSSL_free(der);
+	X509_NAME_free(n);
+	X509_REQ_free(req);
+	EVP_PKEY_free(k);
+	c = NULL;
+	{
+		unsigned char *buf = fix_csr("good", "openssl-p256.pem", &len);
+		vs.n = 0;
+		CHECK_INT(csr_parse(buf, len, &c, &vs), 0);
+		flen = c->pubkey_bits_len;
+		CHECK_INT(flen, 65);
+		csr_free(c);
+		free(buf);
+	}
+}

@@ -305,7 +305,14 @@ TEST(issue_fixtures_write)
 					  "http://pki.example.com/crl/issuing.crl"), 0);
 		if (signer_issue(s, c, &rq, NULL, NULL, &is, &vs) != 0)
 			test_fail(__FILE__, __LINE__, "%s: %s", g->string, fix_codes(&vs));
-		check_cert(g->string, is, c, &t, FIXTURE_DAYS, eku, NULL);
+		X509 *x = NULL;
+		check_cert(g->string, is, c, &t, FIXTURE_DAYS, eku, &x);
+		/* signer_set_urls: caIssuers and CRL distribution point present, not critical */
+		CHECK(X509_get_ext_by_NID(x, NID_info_access, -1) >= 0);
+		CHECK(X509_get_ext_by_NID(x, NID_crl_distribution_points, -1) >= 0);
+		CHECK_INT(X509_EXTENSION_get_critical(X509_get_ext(x, X509_get_ext_by_NID(x, NID_info_access, -1))), 0);
+		CHECK_INT(X509_get_ext_by_NID(x, NID_certificate_policies, -1) >= 0, (eku & EXT_SERVER_AUTH) != 0);
+		X509_free(x);
 		if (dir != NULL) {
 			snprintf(json, sizeof(json), "{\"server_auth\": %s}\n",
 				 (eku & EXT_SERVER_AUTH) ? "true" : "false");
