@@ -1211,7 +1211,8 @@ load_grant_key(struct ctx *c)
 	if (check_mode(c, "grant_key", cfg->grant_key_path, fp) != 0)
 		goto out;
 	n = fread(buf, 1, sizeof(buf), fp);
-	while (n > GRANT_KEY_LEN && n <= sizeof(buf) && isspace(buf[n - 1]))
+	/* Only the hex form may carry trailing whitespace; raw is exactly 32 bytes. */
+	while (n > 2 * GRANT_KEY_LEN && isspace(buf[n - 1]))
 		n--;
 	if (n == GRANT_KEY_LEN && fgetc(fp) == EOF) {
 		memcpy(cfg->grant_key, buf, GRANT_KEY_LEN);
@@ -1341,8 +1342,10 @@ build_chain(struct ctx *c, struct ca *ca, size_t idx)
 	while (up->parent != NULL) {
 		k = find(cfg, cfg->ncas, ca_id, up->parent);
 		up = &cfg->cas[k];
-		if (!X509_up_ref(up->cert) || !sk_X509_push(ca->chain, up->cert)) {
-			X509_free(up->cert);
+		if (!X509_up_ref(up->cert))
+			return fail_oom(c);
+		if (!sk_X509_push(ca->chain, up->cert)) {
+			X509_free(up->cert); /* drops the reference just taken */
 			return fail_oom(c);
 		}
 	}

@@ -16,6 +16,7 @@
 #define KAFKA_MESSAGE_TIMEOUT_MS 5000 /* librdkafka gives up on a message after this */
 #define KAFKA_FLUSH_TIMEOUT_MS 3000   /* at shutdown */
 #define KAFKA_CLOSE_TIMEOUT_MS 3000   /* consumer close at shutdown */
+#define KAFKA_SESSION_TIMEOUT_MS "10000" /* a dead consumer's partitions move after this */
 
 /* Return codes besides 0. */
 #define KAFKA_EDOWN (-2)    /* no broker reachable (checked before or while sending) */

@@ -95,10 +95,14 @@ ca_create(struct cfgfile *cf, const char *id, const struct keyspec *ks, const st
 
 	if ((cas = cfgfile_array(cf, "cas")) == NULL)
 		goto out;
-	if ((dir = cfgfile_resolve(cf, CA_DIR)) == NULL ||
-	    asprintf(&keypath, "%s/%s.key", dir, id) < 0 ||
-	    asprintf(&certpath, "%s/%s.crt", dir, id) < 0) {
-		keypath = certpath = NULL;
+	if ((dir = cfgfile_resolve(cf, CA_DIR)) == NULL)
+		goto out;
+	if (asprintf(&keypath, "%s/%s.key", dir, id) < 0) {
+		keypath = NULL;
+		goto out;
+	}
+	if (asprintf(&certpath, "%s/%s.crt", dir, id) < 0) {
+		certpath = NULL;
 		goto out;
 	}
 	if (access(keypath, F_OK) == 0 || access(certpath, F_OK) == 0) {
@@ -327,8 +331,11 @@ list_has(const cJSON *arr, const char *s)
 {
 	const cJSON *it;
 
-	cJSON_ArrayForEach(it, arr) if (cJSON_IsString(it) && strcmp(it->valuestring, s) == 0)
-		return 1;
+	cJSON_ArrayForEach(it, arr)
+	{
+		if (cJSON_IsString(it) && strcmp(it->valuestring, s) == 0)
+			return 1;
+	}
 	return 0;
 }
 

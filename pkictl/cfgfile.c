@@ -75,9 +75,12 @@ cfgfile_open(const char *path, struct cfgfile **out)
 	if (cfgfile_alloc(path, &cf) != 0)
 		goto out;
 	cf->mode = st.st_mode & 0777;
-	if ((cf->root = cJSON_ParseWithLength(buf, n)) == NULL || !cJSON_IsObject(cf->root)) {
-		pk_err("%s: not a JSON object (parse error near byte %ld)", path,
-		       cf->root ? 0L : (long)(cJSON_GetErrorPtr() - buf));
+	if ((cf->root = cJSON_ParseWithLength(buf, n)) == NULL) {
+		pk_err("%s: invalid JSON near byte %ld", path, (long)(cJSON_GetErrorPtr() - buf));
+		goto out;
+	}
+	if (!cJSON_IsObject(cf->root)) {
+		pk_err("%s: must hold a JSON object at the top", path);
 		goto out;
 	}
 	*out = cf;
@@ -185,8 +188,10 @@ cfgfile_check_refs(struct cfgfile *cf, const char *flag, const cJSON *list, cons
 {
 	const cJSON *it;
 
-	cJSON_ArrayForEach(it, list) if (cfgfile_find(cf, key, field, it->valuestring) == NULL)
+	cJSON_ArrayForEach(it, list)
 	{
+		if (cfgfile_find(cf, key, field, it->valuestring) != NULL)
+			continue;
 		pk_err("%s: \"%s\" matches no %s[].%s in %s", flag, it->valuestring, key, field,
 		       cf->path);
 		return -1;

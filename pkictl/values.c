@@ -147,8 +147,10 @@ list_add_string(const char *flag, const char *item, void *arg)
 {
 	cJSON *arr = arg, *it;
 
-	cJSON_ArrayForEach(it, arr) if (strcmp(it->valuestring, item) == 0)
+	cJSON_ArrayForEach(it, arr)
 	{
+		if (strcmp(it->valuestring, item) != 0)
+			continue;
 		pk_err("%s: \"%s\" is listed twice", flag, item);
 		return -1;
 	}
@@ -207,8 +209,10 @@ list_add_int(const char *flag, const char *item, void *arg)
 		pk_err("%s: \"%s\" is not one of the supported values", flag, item);
 		return -1;
 	}
-	cJSON_ArrayForEach(it, c->arr) if ((long)it->valuedouble == v)
+	cJSON_ArrayForEach(it, c->arr)
 	{
+		if ((long)it->valuedouble != v)
+			continue;
 		pk_err("%s: %ld is listed twice", flag, v);
 		return -1;
 	}

@@ -15,11 +15,15 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-export PKI_VAR=var/test
-export PKI_KAFKA_PORT=29092 PKI_KAFKA_CONTROLLER_PORT=29093 PKI_REDIS_PORT=26379
-export PKI_GATEWAY_LISTEN=127.0.0.1:28080 PKI_APPROVER_LISTEN=127.0.0.1:28081
+# Unit tests see no PKI_* setting of the caller's shell (the config loader
+# reads several); the stack variables are exported once the stack starts.
+for v in $(compgen -e | grep '^PKI_'); do
+	case $v in PKI_SUITE_TIMEOUT | PKI_CHROMIUM | PKI_LOG_LEVEL) ;; *) unset "$v" ;; esac
+done
+PKI_VAR=var/test
+PKI_KAFKA_PORT=29092 PKI_KAFKA_CONTROLLER_PORT=29093 PKI_REDIS_PORT=26379
+PKI_GATEWAY_LISTEN=127.0.0.1:28080 PKI_APPROVER_LISTEN=127.0.0.1:28081
 export PKI_CHROMIUM=${PKI_CHROMIUM:-$(command -v chromium || true)}
-unset PKI_CONFIG PKI_STACK_INFRA_ONLY
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 STACK_PORTS=("$PKI_KAFKA_PORT" "$PKI_KAFKA_CONTROLLER_PORT" "$PKI_REDIS_PORT"
 	"${PKI_GATEWAY_LISTEN##*:}" "${PKI_APPROVER_LISTEN##*:}")
@@ -123,6 +127,8 @@ else
 fi
 
 banner "starting the test stack ($PKI_VAR)"
+export PKI_VAR PKI_KAFKA_PORT PKI_KAFKA_CONTROLLER_PORT PKI_REDIS_PORT
+export PKI_GATEWAY_LISTEN PKI_APPROVER_LISTEN
 scripts/stack.sh down >/dev/null # leftovers of an interrupted earlier run
 rm -rf "$PKI_VAR"
 STACK_STARTED=1

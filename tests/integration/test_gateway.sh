@@ -170,6 +170,22 @@ expect submit_multipart_202 test "$CODE" = 202
 req POST /csr/process "$ALICE" --data-urlencode "csr_data@$FIXTURES/openssl-p256.pem" --data-urlencode validity_days=30
 expect submit_form_missing_cn_400 test "$CODE" = 400 -a "$(jbody .error.field)" = common_name
 
+# --- automatic selection through the API (tenant, purpose, email, client address) ---
+select_case() { # name token extra-jq want-ca want-status
+	submit "$2" "$(jq -c "$3" <<<"$GOOD")"
+	expect "$1" test "$CODE" = 202 -a "$(jbody .ca_id)" = "$4" -a "$(jbody .status)" = "$5"
+}
+select_case select_alice_default "$ALICE" . acme-issuing queued
+select_case select_alice_purpose_tls "$ALICE" '.purpose_category = "tls"' acme-issuing queued
+select_case select_alice_purpose_manual "$ALICE" '.purpose_category = "manual"' acme-approval pending_approval
+select_case select_admin_email_not_matching "$ADMIN" . acme-approval pending_approval
+select_case select_bob_purpose_web "$BOB" '.purpose_category = "web"' globex-ca queued
+submit "$ADMIN" "$(jq -c '.purpose_category = "tls"' <<<"$GOOD")"
+expect select_admin_tls_no_suitable_ca test "$CODE" = 422 -a "$(jbody .error.code)" = no_suitable_ca
+expect select_admin_tls_reasons grep -q 'acme-issuing (email admin@example.org matches no pattern), acme-approval (purpose tls not selected' <<<"$BODY"
+submit "$ADMIN" "$(jq -c '.tenant_id = "globex"' <<<"$GOOD")"
+expect select_admin_outside_scope_422 test "$CODE" = 422 -a "$(jbody .error.code)" = tenant_not_allowed
+
 # --- idempotency -------------------------------------------------------------
 KEY=idem-$RANDOM$RANDOM
 submit "$ALICE" "$GOOD" -H "Idempotency-Key: $KEY"

@@ -27,14 +27,13 @@ done
 
 for t in "${TOPICS[@]}"; do
 	payload="stack-test $t $RUN_ID"
-	if ! printf '%s\n' "$payload" | kcat_b -P -t "$t" -k "stack-test-$RUN_ID" 2>/tmp/kcat.$$; then
-		fail "kcat round trip on $t" "produce failed: $(cat /tmp/kcat.$$)"
+	if ! err=$(printf '%s\n' "$payload" | kcat_b -P -t "$t" -k "stack-test-$RUN_ID" 2>&1); then
+		fail "kcat round trip on $t" "produce failed: $err"
 		continue
 	fi
 	got=$(timeout "$CONSUME_TIMEOUT" kcat -b "$KAFKA_BROKERS" -C -t "$t" -o beginning -e -q -f '%k %s\n' 2>/dev/null)
 	check_contains "kcat round trip on $t" "stack-test-$RUN_ID $payload" "$got"
 done
-rm -f /tmp/kcat.$$
 
 # --- redis
 check_eq "redis answers PONG" PONG "$(redis_cli ping 2>&1)"

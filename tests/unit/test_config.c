@@ -190,6 +190,26 @@ base_json(void)
 	return s;
 }
 
+/* Removes the temp dir; also runs at exit so a failing test leaves nothing behind. */
+static void
+cleanup(void)
+{
+	char cmd[TMPDIR_MAX + 16];
+
+	if (dir[0] == '\0')
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+	dir[0] = '\0';
+}
+
+static void
+rm_rf(void)
+{
+	cleanup();
+}
+
 /* Creates the temp dir with the PKI, the grant key and the base config. */
 static void
 setup(void)
@@ -201,6 +221,7 @@ setup(void)
 
 	snprintf(dir, sizeof(dir), "%s/pki-config-XXXXXX", tmp != NULL ? tmp : "/tmp");
 	CHECK(mkdtemp(dir) != NULL);
+	atexit(cleanup);
 	snprintf(cfg_path, sizeof(cfg_path), "%s/config.json", dir);
 	rk = EVP_EC_gen("P-256");
 	ik = EVP_EC_gen("P-256");
@@ -232,15 +253,6 @@ setup(void)
 	EVP_PKEY_free(rk);
 	EVP_PKEY_free(ik);
 	EVP_PKEY_free(ok);
-}
-
-static void
-rm_rf(void)
-{
-	char cmd[TMPDIR_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	CHECK(system(cmd) == 0);
 }
 
 /*

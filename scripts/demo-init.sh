@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Creates the demo PKI in OUTDIR (default var/demo): config.json, grant.key,
+# cas/ (root, three intermediates), users, and credentials.json holding the
+# API keys and the approval password. Does nothing when OUTDIR/config.json
+# exists. Addresses come from PKI_GATEWAY_LISTEN, PKI_APPROVER_LISTEN,
+# PKI_KAFKA_BROKERS and PKI_REDIS_URL.
+set -euo pipefail
+
+here=$(pwd)
+cd "$(dirname "$0")/.."
+root=$(pwd)
+out=${1:-var/demo}
+case $out in /*) ;; *) [ $# -gt 0 ] && out="$here/$out" || out="$root/$out" ;; esac
+
+if [ -e "$out/config.json" ]; then
+	echo "demo-init: $out/config.json exists; leaving the demo PKI as it is" >&2
+	exit 0
+fi
+for f in cas grant.key credentials.json; do
+	if [ -e "$out/$f" ]; then
+		echo "demo-init: $out/$f exists but $out/config.json does not;" \
+			"remove $out to start over" >&2
+		exit 1
+	fi
+done
+
+gateway=${PKI_GATEWAY_LISTEN:-127.0.0.1:8080}
+approver=${PKI_APPROVER_LISTEN:-127.0.0.1:8081}
+brokers=${PKI_KAFKA_BROKERS:-127.0.0.1:19092}
+redis=${PKI_REDIS_URL:-redis://127.0.0.1:16379/0}
+
+pkictl=${PKICTL:-$root/build/release/pkictl}
+if [ ! -x "$pkictl" ]; then
+	make -s -C "$root" build/release/pkictl >&2
+fi
+
+umask 077
+mkdir -p "$out"
+# Everything is built in a staging folder and moved in at the end, config.json
+# last, so an interrupted run never leaves a config the guard above would keep.
+stage=$(mktemp -d "$out/.demo-init.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+cfg=$stage/config.json
+# Runs pkictl on the staged config; its notes are shown only when it fails.
+ctl() {
+	if ! "$pkictl" "$@" --config "$cfg" 2>"$stage/stderr"; then
+		cat "$stage/stderr" >&2
+		echo "demo-init: failed: pkictl $*" >&2
+		return 1
+	fi
+}
+
+ctl init --gateway-listen "$gateway" --approver-listen "$approver" \
+	--kafka-brokers "$brokers" --redis-url "$redis"
+ctl tenant add --id acme --name "Acme Corp"
+ctl tenant add --id globex --name "Globex"
+
+ctl ca init-root --id demo-root --name "Demo Root CA" --key ec-p384 \
+	--org "Demo PKI" --country US --days 3650
+ctl ca init-intermediate --id demo-issuing --parent demo-root --name "Demo Issuing CA" \
+	--key ec-p256 --org "Demo PKI" --country US --days 1825 \
+	--tenants acme --max-validity-days 397 --extensions server_auth,client_auth \
+	--purposes tls --email-patterns '*@acme.example' --priority 10
+
+approval_password=$(openssl rand -base64 18 | tr '+/' '-_')
+DEMO_APPROVAL_PASSWORD=$approval_password \
+	ctl ca init-intermediate --id demo-approval --parent demo-root --name "Demo Approval CA" \
+	--key ec-p256 --org "Demo PKI" --country US --days 1825 \
+	--manual-approval --approval-password-env DEMO_APPROVAL_PASSWORD --approvals-required 1 \
+	--tenants acme --max-validity-days 397 --extensions server_auth,client_auth \
+	--priority 0
+ctl ca init-intermediate --id demo-globex --parent demo-root --name "Globex Issuing CA" \
+	--key rsa2048 --org "Globex" --country US --days 1825 \
+	--tenants globex --max-validity-days 397 --extensions server_auth,client_auth \
+	--priority 10
+
+alice=$(ctl user add --name alice --email alice@acme.example --role requester --tenant acme)
+bob=$(ctl user add --name bob --email bob@globex.example --role requester --tenant globex)
+admin=$(ctl user add --name admin --email admin@acme.example --role admin --tenant acme)
+
+jq -n --arg gw "http://$gateway" --arg admin_url "http://$approver" \
+	--arg pw "$approval_password" --arg alice "$alice" --arg bob "$bob" --arg admin "$admin" \
+	'{gateway: $gw, admin_url: $admin_url, approval_password: $pw,
+	  users: {alice: {token: $alice, tenant: "acme"},
+		  bob: {token: $bob, tenant: "globex"},
+		  admin: {token: $admin, tenant: "acme"}},
+	  cas: {root: "demo-root", issuing: "demo-issuing", approval: "demo-approval",
+		globex: "demo-globex"}}' >"$stage/credentials.json"
+chmod 600 "$stage/credentials.json"
+
+mv "$stage/cas" "$stage/grant.key" "$stage/credentials.json" "$out/"
+mv "$cfg" "$out/config.json"
+echo "demo-init: demo PKI in $out (credentials in $out/credentials.json)" >&2

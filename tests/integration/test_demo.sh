@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The demo PKI of scripts/demo-init.sh: credentials.json shape, CA chains,
+# key file modes, and no secret in the clear in the config.
+. "$(dirname "$0")/lib.sh"
+# Each check reads exit codes itself; a failing command must not end the suite.
+set +e
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+demo=$PKI_VAR/demo
+if [ ! -e "$demo/config.json" ]; then
+	"$root/scripts/demo-init.sh" "$demo" >&2 || fail demo_init "scripts/demo-init.sh $demo failed"
+fi
+cfg=$demo/config.json
+creds=$demo/credentials.json
+cas=$demo/cas
+
+# check NAME COMMAND...: PASS when the command succeeds.
+check() {
+	local name=$1
+	shift
+	if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name"; fi
+}
+fails() { ! "$@"; }
+mode_of() { stat -c %a "$1"; }
+
+check demo_credentials_shape jq -e '
+	(keys == ["admin_url", "approval_password", "cas", "gateway", "users"]) and
+	(.gateway | test("^http://[^/]+:[0-9]+$")) and
+	(.admin_url | test("^http://[^/]+:[0-9]+$")) and
+	(.approval_password | type == "string" and length >= 16) and
+	(.users | keys == ["admin", "alice", "bob"]) and
+	([.users[] | keys == ["tenant", "token"]] | all) and
+	([.users[].token | test("^pki_[A-Za-z0-9_-]{43}$")] | all) and
+	(.users.alice.tenant == "acme" and .users.bob.tenant == "globex" and
+	 .users.admin.tenant == "acme") and
+	(.cas == {root: "demo-root", issuing: "demo-issuing", approval: "demo-approval",
+		  globex: "demo-globex"})' "$creds"
+check demo_credentials_addresses jq -e --slurpfile c "$cfg" '.gateway == "http://" + $c[0].listen.gateway and
+	.admin_url == "http://" + $c[0].listen.approver' "$creds"
+check demo_credentials_mode [ "$(mode_of "$creds")" = 600 ]
+
+# Every intermediate verifies against the root; demo-globex has no leaf, so its
+# chain is checked the same leaf-less way, plus its pathlen.
+for id in demo-issuing demo-approval demo-globex; do
+	check "demo_chain_$id" openssl verify -x509_strict -CAfile "$cas/demo-root.crt" "$cas/$id.crt"
+	check "demo_pathlen0_$id" grep -q 'CA:TRUE, pathlen:0' \
+		<<<"$(openssl x509 -in "$cas/$id.crt" -noout -text)"
+	check "demo_config_entry_$id" jq -e --arg id "$id" '.cas[] | select(.id == $id) |
+		.type == "intermediate" and .parent == "demo-root" and .status == "active" and
+		.api_issuance == true and .cert == "cas/\($id).crt" and .key == "cas/\($id).key"' "$cfg"
+done
+check demo_root_self_signed openssl verify -x509_strict -CAfile "$cas/demo-root.crt" "$cas/demo-root.crt"
+check demo_root_not_api jq -e '.cas[] | select(.id == "demo-root") | .type == "root" and
+	.api_issuance == false' "$cfg"
+# A leaf signed by demo-issuing verifies through the whole chain.
+work=$(mktemp -d "${TMPDIR:-/tmp}/demo-test.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=www.acme.example" \
+	-keyout "$work/leaf.key" -out "$work/leaf.csr" 2>/dev/null
+openssl x509 -req -in "$work/leaf.csr" -CA "$cas/demo-issuing.crt" -CAkey "$cas/demo-issuing.key" \
+	-CAserial "$work/serial" -CAcreateserial -days 1 -out "$work/leaf.crt" 2>/dev/null
+check demo_chain_leaf_demo-issuing openssl verify -x509_strict -CAfile "$cas/demo-root.crt" \
+	-untrusted "$cas/demo-issuing.crt" "$work/leaf.crt"
+
+check demo_policy_issuing jq -e '.cas[] | select(.id == "demo-issuing") |
+	.requires_manual_approval == false and .tenants == ["acme"]' "$cfg"
+check demo_policy_approval jq -e '.cas[] | select(.id == "demo-approval") |
+	.requires_manual_approval == true and .tenants == ["acme"] and
+	(.approval_password_hash | startswith("scrypt$"))' "$cfg"
+check demo_policy_globex jq -e '.cas[] | select(.id == "demo-globex") | .tenants == ["globex"]' "$cfg"
+check demo_users jq -e '[.users[] | {name, role, tenant}] == [
+	{name: "alice", role: "requester", tenant: "acme"},
+	{name: "bob", role: "requester", tenant: "globex"},
+	{name: "admin", role: "admin", tenant: "acme"}] and
+	(.users[] | select(.name == "admin") | .admin_tenants == [])' "$cfg"
+
+modes_ok=0
+for f in "$cas"/*.key "$demo/grant.key"; do
+	[ "$(mode_of "$f")" = 600 ] || modes_ok=1
+done
+[ "$(ls "$cas"/*.key | wc -l)" = 4 ] && [ $modes_ok = 0 ]
+if [ $? -eq 0 ]; then pass demo_key_modes; else fail demo_key_modes; fi
+
+# No API key or approval password in the clear; each stored hash matches its key.
+for u in alice bob admin; do
+	token=$(jq -r --arg u "$u" '.users[$u].token' "$creds")
+	check "demo_no_clear_token_$u" fails grep -qF "$token" "$cfg"
+	digest=$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)
+	check "demo_token_hash_$u" jq -e --arg u "$u" --arg h "sha256:$digest" \
+		'.users[] | select(.name == $u) | .api_key_hash == $h' "$cfg"
+done
+password=$(jq -r .approval_password "$creds")
+check demo_no_clear_approval_password fails grep -qF "$password" "$cfg"
+hash=$(jq -r '.cas[] | select(.id == "demo-approval") | .approval_password_hash' "$cfg")
+python3 - "$password" "$hash" <<'PY'
+import base64, hashlib, hmac, sys
+pw, enc = sys.argv[1], sys.argv[2]
+_, n, r, p, salt, h = enc.split("$")
+want = base64.b64decode(h)
+got = hashlib.scrypt(pw.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                     maxmem=128 * 1024 * 1024, dklen=len(want))
+sys.exit(0 if hmac.compare_digest(got, want) else 1)
+PY
+if [ $? -eq 0 ]; then pass demo_approval_password_hash; else fail demo_approval_password_hash; fi
+
+# A second run leaves everything as it is.
+before=$(cat "$cfg" "$creds" "$cas"/* | sha256sum)
+"$root/scripts/demo-init.sh" "$demo" 2>/dev/null
+[ $? -eq 0 ] && [ "$before" = "$(cat "$cfg" "$creds" "$cas"/* | sha256sum)" ]
+if [ $? -eq 0 ]; then pass demo_init_idempotent; else fail demo_init_idempotent; fi

@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# pkictl: init, tenants, root and intermediate CAs of every key type, users,
+# password hashing; every refused command names its flag and changes nothing.
+. "$(dirname "$0")/lib.sh"
+# Each check reads exit codes itself; a failing command must not end the suite.
+set +e
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+pkictl=${PKICTL:-$root/build/release/pkictl}
+[ -x "$pkictl" ] || make -s -C "$root" build/release/pkictl >&2
+work=$(mktemp -d "${TMPDIR:-/tmp}/pkictl-test.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cfg=$work/pki/config.json
+cas=$work/pki/cas
+ctl() { "$pkictl" "$@" --config "$cfg"; }
+
+# check NAME COMMAND...: PASS when the command succeeds.
+check() {
+	local name=$1
+	shift
+	if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name"; fi
+}
+# verdict NAME: PASS when the command just before it succeeded.
+verdict() {
+	if [ $? -eq 0 ]; then pass "$1"; else fail "$1"; fi
+}
+mode_of() { stat -c %a "$1"; }
+fails() { ! "$@"; }
+# Fingerprint of everything under the PKI folder: names, modes and contents.
+state() { (cd "$work/pki" && find . -type f -printf '%p %m\n' | sort && find . -type f -exec cat {} + | sha256sum); }
+field() { jq -r "$1" "$cfg"; }
+
+# ---- init ----
+check pkictl_init ctl init --kafka-brokers 127.0.0.1:29092 --redis-url redis://127.0.0.1:26379/0 \
+	--gateway-listen 127.0.0.1:28080 --approver-listen 127.0.0.1:28081
+check pkictl_init_config_mode [ "$(mode_of "$cfg")" = 600 ]
+[ "$(mode_of "$work/pki/grant.key")" = 600 ] && [ "$(stat -c %s "$work/pki/grant.key")" = 32 ]
+verdict pkictl_init_grant_key
+check pkictl_init_shape jq -e '.listen.gateway == "127.0.0.1:28080" and
+	.listen.approver == "127.0.0.1:28081" and .kafka.brokers == "127.0.0.1:29092" and
+	.kafka.topics == {issue: "pki.issue", approval: "pki.approval", results: "pki.results",
+		issued: "pki.issued", audit: "pki.audit", notify: "pki.notify", dlq: "pki.issue.dlq"} and
+	.redis.url == "redis://127.0.0.1:26379/0" and .grant_key == "grant.key" and
+	.tenants == [] and .cas == [] and .users == []' "$cfg"
+before=$(state)
+out=$(ctl init 2>&1)
+[ $? -ne 0 ] && [ "$before" = "$(state)" ] && [[ $out == *"already exists"* ]]
+verdict pkictl_init_refuses_existing
+
+check pkictl_tenant_add_acme ctl tenant add --id acme --name "Acme Corp"
+check pkictl_tenant_add_globex env PKI_CONFIG="$cfg" "$pkictl" tenant add --id globex --name Globex
+
+# ---- root CAs ----
+check pkictl_root_ec_p384 ctl ca init-root --id root --name "Test Root" --org "Test Org" --country DE
+check pkictl_root_rsa4096_short ctl ca init-root --id rsaroot --name "RSA Root" --key rsa4096 \
+	--days 30 --path-len 1
+text=$(openssl x509 -in "$cas/root.crt" -noout -text)
+check pkictl_root_key_mode [ "$(mode_of "$cas/root.key")" = 600 ]
+check pkictl_root_self_signed openssl verify -x509_strict -CAfile "$cas/root.crt" "$cas/root.crt"
+check pkictl_root_ca_no_pathlen grep -qx '  *CA:TRUE' <<<"$text"
+check pkictl_root_key_usage grep -qx '  *Certificate Sign, CRL Sign' <<<"$text"
+check pkictl_root_critical [ "$(grep -cE 'X509v3 (Basic Constraints|Key Usage): critical' <<<"$text")" = 2 ]
+check pkictl_root_sha384 grep -q 'Signature Algorithm: ecdsa-with-SHA384' <<<"$text"
+check pkictl_root_subject grep -q 'Subject: C = DE, O = Test Org, CN = Test Root' <<<"$text"
+check pkictl_root_v3 grep -q 'Version: 3 (0x2)' <<<"$text"
+serial=$(openssl x509 -in "$cas/root.crt" -noout -serial | cut -d= -f2)
+[ ${#serial} -ge 32 ] && [[ $serial =~ ^[0-7] ]]
+verdict pkictl_root_serial_128bit
+check pkictl_root_entry jq -e '.cas[0] == {id: "root", name: "Test Root", type: "root",
+	status: "active", api_issuance: false, cert: "cas/root.crt", key: "cas/root.key"}' "$cfg"
+check pkictl_rsaroot_pathlen grep -q 'CA:TRUE, pathlen:1' \
+	<<<"$(openssl x509 -in "$cas/rsaroot.crt" -noout -text)"
+check pkictl_rsaroot_sha256 grep -q 'sha256WithRSAEncryption' \
+	<<<"$(openssl x509 -in "$cas/rsaroot.crt" -noout -text)"
+
+# ---- intermediates, one per key type, each with a leaf made by openssl ----
+declare -A keytext=([rsa2048]='Public-Key: (2048 bit)' [rsa3072]='Public-Key: (3072 bit)'
+	[rsa4096]='Public-Key: (4096 bit)' [ec-p256]='NIST CURVE: P-256' [ec-p384]='NIST CURVE: P-384')
+root_ski=$(grep -A1 'Subject Key Identifier' <<<"$text" | tail -1 | tr -d ' ')
+for k in rsa2048 rsa3072 rsa4096 ec-p256 ec-p384; do
+	id=int-$k
+	check "pkictl_intermediate_$k" ctl ca init-intermediate --id "$id" --parent root \
+		--name "Issuing $k" --key "$k" --org "Test Org" --tenants acme
+	t=$(openssl x509 -in "$cas/$id.crt" -noout -text)
+	check "pkictl_intermediate_${k}_key_mode" [ "$(mode_of "$cas/$id.key")" = 600 ]
+	check "pkictl_intermediate_${k}_key_type" grep -qF "${keytext[$k]}" <<<"$t"
+	check "pkictl_intermediate_${k}_pathlen0" grep -q 'CA:TRUE, pathlen:0' <<<"$t"
+	check "pkictl_intermediate_${k}_key_usage" grep -qx \
+		'  *Digital Signature, Certificate Sign, CRL Sign' <<<"$t"
+	check "pkictl_intermediate_${k}_aki_is_root_ski" grep -qx "  *$root_ski" \
+		<<<"$(grep -A1 'Authority Key Identifier' <<<"$t" | tail -1)"
+	check "pkictl_intermediate_${k}_signed_sha384" grep -q 'Signature Algorithm: ecdsa-with-SHA384' <<<"$t"
+	check "pkictl_intermediate_${k}_verifies" openssl verify -x509_strict -CAfile "$cas/root.crt" "$cas/$id.crt"
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=leaf.acme.example" \
+		-keyout "$work/leaf.key" -out "$work/leaf.csr" 2>/dev/null
+	openssl x509 -req -in "$work/leaf.csr" -CA "$cas/$id.crt" -CAkey "$cas/$id.key" \
+		-CAcreateserial -days 10 -out "$work/leaf.crt" 2>/dev/null
+	check "pkictl_intermediate_${k}_chain_with_leaf" openssl verify -x509_strict \
+		-CAfile "$cas/root.crt" -untrusted "$cas/$id.crt" "$work/leaf.crt"
+	rm -f "$cas"/*.srl "$work"/leaf.*
+done
+check pkictl_intermediate_entry jq -e '.cas[] | select(.id == "int-ec-p256") |
+	.type == "intermediate" and .parent == "root" and .api_issuance == true and
+	.status == "active" and .requires_manual_approval == false and .tenants == ["acme"] and
+	.max_validity_days == 397 and .selection.tenants == ["acme"]' "$cfg"
+
+# notAfter never beyond the parent's; a pathlen-1 root may sign a pathlen-0 CA only.
+check pkictl_intermediate_clamped ctl ca init-intermediate --id int-short --parent rsaroot \
+	--name "Short" --key rsa2048 --days 9000
+check pkictl_intermediate_clamped_notafter [ "$(openssl x509 -in "$cas/int-short.crt" -noout -enddate)" = \
+	"$(openssl x509 -in "$cas/rsaroot.crt" -noout -enddate)" ]
+check pkictl_intermediate_signed_sha256_by_rsa grep -q 'sha256WithRSAEncryption' \
+	<<<"$(openssl x509 -in "$cas/int-short.crt" -noout -text)"
+
+# Three levels: a pathlen-1 intermediate signs a pathlen-0 one.
+check pkictl_intermediate_pathlen1 ctl ca init-intermediate --id int-mid --parent root \
+	--name "Middle" --path-len 1
+check pkictl_intermediate_under_intermediate ctl ca init-intermediate --id int-low --parent int-mid \
+	--name "Low" --key rsa2048
+check pkictl_three_level_chain openssl verify -x509_strict -CAfile "$cas/root.crt" \
+	-untrusted "$cas/int-mid.crt" "$cas/int-low.crt"
+
+# Manual approval with a password from a file and a full policy.
+printf 'correct horse battery\n' >"$work/pw"
+check pkictl_intermediate_manual ctl ca init-intermediate --id int-manual --parent root \
+	--name "Manual" --manual-approval --approval-password-file "$work/pw" --approvals-required 2 \
+	--approval-ttl-seconds 3600 --max-validity-days 90 --tenants acme,globex \
+	--extensions client_auth,email_protection --key-types EC --curves P-384 \
+	--purposes vpn,mail --email-patterns '*@acme.example' --cidrs 10.0.0.0/8,fd00::/8 --priority 7
+check pkictl_intermediate_manual_entry jq -e '.cas[] | select(.id == "int-manual") |
+	.requires_manual_approval == true and .approvals_required == 2 and
+	.approval_ttl_seconds == 3600 and .max_validity_days == 90 and
+	.allowed_key_types == ["EC"] and .allowed_curves == ["P-384"] and
+	.allowed_extensions == ["client_auth", "email_protection"] and
+	.tenants == ["acme", "globex"] and
+	.selection == {tenants: ["acme", "globex"], purposes: ["vpn", "mail"],
+		email_patterns: ["*@acme.example"], client_cidrs: ["10.0.0.0/8", "fd00::/8"], priority: 7} and
+	(.approval_password_hash | startswith("scrypt$"))' "$cfg"
+check pkictl_password_not_in_config fails grep -q 'correct horse' "$cfg"
+# scrypt$N$r$p$salt$hash must verify the password.
+scrypt_ok() {
+	python3 - "$1" "$2" <<'PY'
+import base64, hashlib, hmac, sys
+pw, enc = sys.argv[1], sys.argv[2]
+_, n, r, p, salt, h = enc.split("$")
+want = base64.b64decode(h)
+got = hashlib.scrypt(pw.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                     maxmem=128 * 1024 * 1024, dklen=len(want))
+sys.exit(0 if hmac.compare_digest(got, want) else 1)
+PY
+}
+hash=$(field '.cas[] | select(.id == "int-manual") | .approval_password_hash')
+check pkictl_approval_hash_verifies scrypt_ok "correct horse battery" "$hash"
+check pkictl_approval_hash_rejects_other fails scrypt_ok "wrong horse battery" "$hash"
+
+# ---- users ----
+key=$(ctl user add --name alice --email alice@acme.example --role requester --tenant acme \
+	--cas int-ec-p256 2>"$work/err")
+[[ $key =~ ^pki_[A-Za-z0-9_-]{43}$ ]]
+verdict pkictl_user_add_stdout_only_key
+check pkictl_user_add_hint_on_stderr grep -q 'shown once' "$work/err"
+digest=$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)
+check pkictl_user_add_stores_hash [ "$(field '.users[] | select(.name == "alice") | .api_key_hash')" = \
+	"sha256:$digest" ]
+check pkictl_user_add_no_clear_key fails grep -qF "$key" "$cfg"
+check pkictl_user_add_admin ctl user add --name root-admin --email admin@acme.example --role admin \
+	--tenant acme --admin-tenants acme,globex
+check pkictl_user_admin_entry jq -e '.users[] | select(.name == "root-admin") |
+	.role == "admin" and .admin_tenants == ["acme", "globex"] and .admin_cas == []' "$cfg"
+check pkictl_user_add_auditor ctl user add --name audit --email audit@acme.example --role auditor \
+	--tenant globex
+
+# ---- password hash ----
+hash=$(printf 'another secret\n' | "$pkictl" password hash)
+check pkictl_password_hash scrypt_ok "another secret" "$hash"
+check pkictl_password_hash_short bash -c '! printf "short\n" | "$0" password hash' "$pkictl"
+
+# ---- refused commands: exit non-zero, name the flag, change nothing ----
+printf 'tiny\n' >"$work/shortpw"
+refusals=(
+	"--key|ca init-root --id r2 --name R2 --key dsa1024"
+	"--id|ca init-root --id -bad --name R2"
+	"--id|ca init-root --id root --name Another"
+	"--name|ca init-root --id r2 --name 'Test Root'"
+	"--name|ca init-root --id r2"
+	"--days|ca init-root --id r2 --name R2 --days 0"
+	"--days|ca init-root --id r2 --name R2 --days many"
+	"--country|ca init-root --id r2 --name R2 --country Germany"
+	"--frobnicate|ca init-root --id r2 --name R2 --frobnicate"
+	"--path-len|ca init-root --id r2 --name R2 --path-len 99"
+	"--parent|ca init-intermediate --id i9 --parent nope --name I9"
+	"--parent|ca init-intermediate --id i9 --parent int-ec-p256 --name I9"
+	"--path-len|ca init-intermediate --id i9 --parent rsaroot --name I9 --path-len 1"
+	"--parent|ca init-intermediate --id i9 --parent int-low --name I9"
+	"--tenants|ca init-intermediate --id i9 --parent root --name I9 --tenants nope"
+	"--users|ca init-intermediate --id i9 --parent root --name I9 --users nobody"
+	"--extensions|ca init-intermediate --id i9 --parent root --name I9 --extensions ocsp_signing"
+	"--key-sizes|ca init-intermediate --id i9 --parent root --name I9 --key-sizes 1024"
+	"--key-sizes|ca init-intermediate --id i9 --parent root --name I9 --key-types EC --key-sizes 2048"
+	"--key-types|ca init-intermediate --id i9 --parent root --name I9 --key-types DSA"
+	"--curves|ca init-intermediate --id i9 --parent root --name I9 --curves P-192"
+	"--cidrs|ca init-intermediate --id i9 --parent root --name I9 --cidrs 10.0.0.0/33"
+	"--cidrs|ca init-intermediate --id i9 --parent root --name I9 --cidrs example.com/8"
+	"--priority|ca init-intermediate --id i9 --parent root --name I9 --priority 5000"
+	"--max-validity-days|ca init-intermediate --id i9 --parent root --name I9 --max-validity-days 4000"
+	"--tenants|ca init-intermediate --id i9 --parent root --name I9 --tenants acme,,globex"
+	"--tenants|ca init-intermediate --id i9 --parent root --name I9 --tenants acme,acme"
+	"--approvals-required|ca init-intermediate --id i9 --parent root --name I9 --approvals-required 2"
+	"--approval-password-env|ca init-intermediate --id i9 --parent root --name I9 --manual-approval --approval-password-env PKICTL_TEST_UNSET"
+	"--approval-password-file|ca init-intermediate --id i9 --parent root --name I9 --manual-approval --approval-password-file $work/shortpw"
+	"--approvals-required|ca init-intermediate --id i9 --parent root --name I9 --manual-approval --approvals-required 0"
+	"--email|user add --name carol --email carol --role requester --tenant acme"
+	"--role|user add --name carol --email carol@acme.example --role superuser --tenant acme"
+	"--tenant|user add --name carol --email carol@acme.example --role requester --tenant initech"
+	"--cas|user add --name carol --email carol@acme.example --role requester --tenant acme --cas nope"
+	"--admin-cas|user add --name carol --email carol@acme.example --role requester --tenant acme --admin-cas root"
+	"--name|user add --name alice --email alice2@acme.example --role requester --tenant acme"
+	"--name|user add --name 'carol smith' --email carol@acme.example --role requester --tenant acme"
+	"--id|tenant add --id acme --name Other"
+	"--name|tenant add --id initech --name Globex"
+)
+for r in "${refusals[@]}"; do
+	want=${r%%|*}
+	eval "args=(${r#*|})"
+	name="pkictl_refuses_${args[0]}_${args[1]}_${want#--}_$(printf '%s' "$r" | cksum | cut -c1-6)"
+	before=$(state)
+	out=$(ctl "${args[@]}" 2>"$work/err")
+	rc=$?
+	if [ $rc -ne 0 ] && [ -z "$out" ] && grep -qe "$want" "$work/err" && [ "$before" = "$(state)" ]; then
+		pass "$name"
+	else
+		fail "$name" "rc=$rc stdout=$out stderr=$(head -c 300 "$work/err")"
+	fi
+done
+
+# Flag values rejected by config_load after the edit also change nothing: a CA
+# key readable by others makes every later edit fail, and no API key is shown.
+chmod 644 "$cas/root.key"
+before=$(state)
+out=$(ctl user add --name carol --email carol@acme.example --role requester --tenant acme 2>"$work/err")
+[ $? -ne 0 ] && [ -z "$out" ] && \
+	[ "$before" = "$(state)" ] && grep -q 'cas\[0\].key' "$work/err" && grep -q 'nothing was changed' "$work/err"
+verdict pkictl_validation_failure_changes_nothing
+before=$(state)
+check pkictl_validation_failure_removes_new_files fails ctl ca init-intermediate \
+	--id int-late --parent root --name Late
+check pkictl_validation_failure_removes_new_files_state [ "$before" = "$(state)" ]
+chmod 600 "$cas/root.key"
+
+# A new config with a bad value is not created at all.
+check pkictl_init_bad_brokers bash -c '! "$0" init --config "$1" --kafka-brokers nohost 2>/dev/null && [ ! -e "$1" ] && [ ! -e "${1%/*}/grant.key" ]' \
+	"$pkictl" "$work/other/config.json"
+
+# Help and dispatch.
+check pkictl_help "$pkictl" --help
+check pkictl_help_intermediate_lists_flags bash -c '"$0" ca init-intermediate --help | grep -q -- "--approval-password-env VAR"' "$pkictl"
+check pkictl_unknown_command bash -c '"$0" frobnicate 2>&1; [ $? -eq 2 ]' "$pkictl"
+out=$("$pkictl" tenant add --config "$work/none.json" --id x --name y 2>&1)
+[ $? -ne 0 ] && [[ $out == *"none.json: cannot open"*"pkictl init"* ]]
+verdict pkictl_missing_config

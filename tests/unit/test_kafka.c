@@ -1,0 +1,157 @@
+/*
+ * Kafka wrappers against librdkafka's in-process mock cluster: synchronous
+ * delivery, fast failure when the broker is down, offsets stored only for
+ * messages marked done (at-least-once).
+ */
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "kafka.h"
+#include "log.h"
+#include "test.h"
+
+#define TOPIC "unit.issue"
+#define POLL_LIMIT_MS 20000 /* the mock cluster moves partitions after a session timeout */
+
+static rd_kafka_t *mock_rk;
+static rd_kafka_mock_cluster_t *mock;
+
+/* A one-broker mock cluster with TOPIC (1 partition); returns its bootstrap list. */
+static const char *
+mock_start(void)
+{
+	char err[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+	log_set_level(getenv("PKI_LOG_LEVEL") ? LOG_DEBUG : LOG_ERROR);
+	rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err)); /* no bootstrap: on purpose */
+	mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	if (mock_rk == NULL)
+		test_fail(__FILE__, __LINE__, "rd_kafka_new: %s", err);
+	if ((mock = rd_kafka_mock_cluster_new(mock_rk, 1)) == NULL)
+		test_fail(__FILE__, __LINE__, "no mock cluster");
+	rd_kafka_mock_topic_create(mock, TOPIC, 1, 1);
+	return rd_kafka_mock_cluster_bootstraps(mock);
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Polls c until a message arrives or POLL_LIMIT_MS pass; 1 with *m, 0 otherwise. */
+static int
+next_msg(struct kafka_consumer *c, struct kafka_msg *m, int limit_ms)
+{
+	long long end = now_ms() + limit_ms;
+
+	while (now_ms() < end)
+		if (kafka_consumer_poll(c, m, 100) == 1)
+			return 1;
+	return 0;
+}
+
+TEST(kafka_produce_sync_delivers)
+{
+	const char *brokers = mock_start();
+	char err[KAFKA_ERR_MAX];
+	struct kafka_producer *p = kafka_producer_new(brokers, "unit", err);
+	struct kafka_stats st;
+
+	CHECK(p != NULL);
+	CHECK_INT(kafka_producer_up(p), 1);
+	CHECK_INT(kafka_produce_sync(p, TOPIC, "k1", "v1", 2, 5000), 0);
+	CHECK_INT(kafka_produce(p, TOPIC, "k2", "v2", 2), 0);
+	kafka_producer_free(p); /* flushes k2 */
+	p = kafka_producer_new(brokers, "unit", err);
+	kafka_producer_stats(p, &st);
+	CHECK_INT(st.delivered, 0);
+	CHECK_INT(kafka_produce_sync(p, TOPIC, NULL, "v3", 2, 5000), 0);
+	kafka_producer_stats(p, &st);
+	CHECK_INT(st.delivered, 1);
+	kafka_producer_free(p);
+	rd_kafka_mock_cluster_destroy(mock);
+	rd_kafka_destroy(mock_rk);
+}
+
+TEST(kafka_broker_down_fails_fast)
+{
+	const char *brokers = mock_start();
+	char err[KAFKA_ERR_MAX];
+	struct kafka_producer *p = kafka_producer_new(brokers, "unit", err);
+	long long t0;
+	int rc;
+
+	CHECK(p != NULL);
+	CHECK_INT(kafka_produce_sync(p, TOPIC, "k", "v", 1, 5000), 0);
+	rd_kafka_mock_broker_set_down(mock, 1);
+	/* The cached "up" lasts at most KAFKA_HEALTH_CACHE_MS. */
+	t0 = now_ms();
+	while (kafka_producer_up(p) && now_ms() - t0 < 3000)
+		;
+	CHECK_INT(kafka_producer_up(p), 0);
+	t0 = now_ms();
+	rc = kafka_produce_sync(p, TOPIC, "k", "v", 1, 5000);
+	CHECK_INT(rc, KAFKA_EDOWN);
+	CHECK(now_ms() - t0 < 1000);
+	rd_kafka_mock_broker_set_up(mock, 1);
+	t0 = now_ms();
+	while (!kafka_producer_up(p) && now_ms() - t0 < 5000)
+		;
+	CHECK_INT(kafka_produce_sync(p, TOPIC, "k", "v", 1, 5000), 0);
+	kafka_producer_free(p);
+	rd_kafka_mock_cluster_destroy(mock);
+	rd_kafka_destroy(mock_rk);
+}
+
+static int assigned;
+static void
+on_assign(void *arg, int n)
+{
+	assigned++;
+}
+
+TEST(kafka_consumer_redelivers_unfinished)
+{
+	const char *brokers = mock_start(), *topics[] = {TOPIC, NULL};
+	char err[KAFKA_ERR_MAX];
+	struct kafka_producer *p = kafka_producer_new(brokers, "unit", err);
+	struct kafka_consumer *c;
+	struct kafka_msg m;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		CHECK_INT(kafka_produce_sync(p, TOPIC, "k", i == 0 ? "a" : i == 1 ? "b" : "c", 1, 5000),
+			  0);
+	/* First member: finishes "a" and "b", takes "c" but never finishes it. */
+	c = kafka_consumer_new(brokers, "unit-group", topics, "unit-c1", on_assign, NULL, err);
+	CHECK(c != NULL);
+	for (i = 0; i < 3; i++) {
+		if (!next_msg(c, &m, POLL_LIMIT_MS))
+			test_fail(__FILE__, __LINE__, "message %d not consumed", i);
+		CHECK_INT(m.len, 1);
+		CHECK_INT(((const char *)m.value)[0], "abc"[i]);
+		if (i < 2)
+			CHECK_INT(kafka_consumer_done(c, &m), 0);
+		kafka_msg_release(&m);
+	}
+	CHECK(assigned >= 1);
+	CHECK_INT(kafka_consumer_commit(c), 0);
+	kafka_consumer_free(c);
+	/* The next member of the group starts at "c". */
+	c = kafka_consumer_new(brokers, "unit-group", topics, "unit-c2", NULL, NULL, err);
+	if (!next_msg(c, &m, POLL_LIMIT_MS))
+		test_fail(__FILE__, __LINE__, "unfinished message not redelivered");
+	CHECK_INT(((const char *)m.value)[0], 'c');
+	kafka_msg_release(&m);
+	kafka_consumer_free(c);
+	kafka_producer_free(p);
+	rd_kafka_mock_cluster_destroy(mock);
+	rd_kafka_destroy(mock_rk);
+}
