@@ -14,7 +14,6 @@
 #define KAFKA_POLL_MS 100          /* delivery-report thread wake-up */
 #define KAFKA_LINGER_MS "1"        /* low latency over batching */
 #define KAFKA_RECONNECT_MAX_MS "1000" /* find a restarted broker quickly */
-#define KAFKA_SESSION_TIMEOUT_MS "10000" /* a dead group member's partitions move after this */
 
 /* One synchronous send; shared by the waiter and the delivery report. */
 struct kafka_wait {
