@@ -60,7 +60,8 @@ kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 static void
 kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-	struct kafka_producer *p = opaque;
+	/* Consumers share this callback; their opaque is a struct kafka_consumer. */
+	struct kafka_producer *p = rd_kafka_type(rk) == RD_KAFKA_PRODUCER ? opaque : NULL;
 
 	log_warn("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
 	if (p != NULL && (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||

@@ -27,6 +27,7 @@ SETTLE_S=30
 TAKEOVER_S=90
 LOAD_N=500
 LOAD_PAR=50
+KDOWN_N=40
 KILL_N=400
 KILL_PAR=20
 LATENCY_MAX_MS=100
@@ -388,6 +389,36 @@ for id in "${ids[@]}"; do wait_for "$SETTLE_S" state_is "$id" issued || ok=0; do
 	fail "Redis down mid-run: messages wait and are issued after it returns" \
 		"$(for id in "${ids[@]}"; do echo "$id $(state_of "$id")"; done)"
 check_eq "Redis down mid-run: one serial per request" 5 $(($(serial_count) - before))
+
+# ------------------------------------------------------------ Kafka down mid-run
+# Bulk messages in flight when the broker stops: results that cannot be
+# published are retried, offsets not committed come again, and every request
+# still ends with one certificate once the broker is back.
+ids=()
+: >"$TMP/kdown.json"
+for ((i = 0; i < KDOWN_N; i++)); do
+	id=kdown-$i-$RUN_ID
+	"${TOOL[@]}" msg --id "$id" --csr "$TMP/dup.csr" --cn "dup-$RUN_ID.acme.example" --ca "$ISSUING" \
+		--tenant acme --requester bulk-loader >>"$TMP/kdown.json"
+	ids+=("$id")
+done
+# One message a line, no key: spread over the partitions.
+kcat_b -P -t "$T_ISSUE" <"$TMP/kdown.json"
+stop_kafka
+sleep 1
+start_kafka
+ok=1
+for id in "${ids[@]}"; do wait_for "$TAKEOVER_S" state_is "$id" issued || ok=0; done
+((ok)) && pass "Kafka stopped mid-run: every message issued after it returns" ||
+	fail "Kafka stopped mid-run: every message issued after it returns" \
+		"$(for id in "${ids[@]}"; do echo "$id $(state_of "$id")"; done | grep -v ' issued$' | head)"
+bad=0
+for id in "${ids[@]}"; do (($(serial_count "$id") == 1)) || bad=$((bad + 1)); done
+check_eq "Kafka stopped mid-run: one serial per request" 0 "$bad"
+wait_for "$SETTLE_S" bash -c "[[ \$(kcat -b '$KAFKA_BROKERS' -C -t '$T_RESULTS' -o beginning -e -q -f '%s\n' | grep -c 'kdown-[0-9]*-$RUN_ID') -ge $KDOWN_N ]]"
+got=$(topic_dump "$T_ISSUED" | jq -r --arg r "$RUN_ID" 'select(.request_id | test("^kdown-[0-9]+-" + $r + "$")) | "\(.request_id) \(.serial)"' | sort -u)
+check_eq "Kafka stopped mid-run: one certificate per request on $T_ISSUED" "$KDOWN_N $KDOWN_N" \
+	"$(cut -d' ' -f1 <<<"$got" | sed '/^$/d' | sort -u | wc -l) $(sed '/^$/d' <<<"$got" | wc -l)"
 
 # ------------------------------------------------------------ 500 concurrent submits
 before=$(serial_count)
