@@ -36,6 +36,10 @@ LATENCY_SAMPLES=5
 state_of() { redis_cli --raw HGET "${PREFIX}req:$1" state; }
 field_of() { redis_cli --raw HGET "${PREFIX}req:$1" "$2"; }
 state_is() { [[ $(state_of "$1") == "$2" ]]; }
+all_issued() {
+	local id
+	for id in "$@"; do state_is "$id" issued || return 1; done
+}
 
 # Whole topic, one value per line.
 topic_dump() { kcat_b -C -t "$1" -o beginning -e -q -f '%s\n' 2>/dev/null; }
@@ -384,7 +388,7 @@ done
 sleep 2
 start_redis
 ok=1
-for id in "${ids[@]}"; do wait_for "$SETTLE_S" state_is "$id" issued || ok=0; done
+wait_for "$SETTLE_S" all_issued "${ids[@]}" || ok=0
 ((ok)) && pass "Redis down mid-run: messages wait and are issued after it returns" ||
 	fail "Redis down mid-run: messages wait and are issued after it returns" \
 		"$(for id in "${ids[@]}"; do echo "$id $(state_of "$id")"; done)"
@@ -408,7 +412,7 @@ stop_kafka
 sleep 1
 start_kafka
 ok=1
-for id in "${ids[@]}"; do wait_for "$TAKEOVER_S" state_is "$id" issued || ok=0; done
+wait_for "$TAKEOVER_S" all_issued "${ids[@]}" || ok=0
 ((ok)) && pass "Kafka stopped mid-run: every message issued after it returns" ||
 	fail "Kafka stopped mid-run: every message issued after it returns" \
 		"$(for id in "${ids[@]}"; do echo "$id $(state_of "$id")"; done | grep -v ' issued$' | head)"
