@@ -14,7 +14,6 @@
 #define KAFKA_POLL_MS 100          /* delivery-report thread wake-up */
 #define KAFKA_LINGER_MS "1"        /* low latency over batching */
 #define KAFKA_RECONNECT_MAX_MS "1000" /* find a restarted broker quickly */
-#define KAFKA_SESSION_TIMEOUT_MS "10000" /* a dead group member's partitions move after this */
 
 /* One synchronous send; shared by the waiter and the delivery report. */
 struct kafka_wait {
@@ -61,7 +60,8 @@ kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 static void
 kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-	struct kafka_producer *p = opaque;
+	/* Consumers share this callback; their opaque is a struct kafka_consumer. */
+	struct kafka_producer *p = rd_kafka_type(rk) == RD_KAFKA_PRODUCER ? opaque : NULL;
 
 	log_warn("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
 	if (p != NULL && (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||

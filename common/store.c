@@ -423,7 +423,7 @@ store_serial_reserve_cb(void *arg, const char *serial_hex)
 	return rc < 0 ? -1 : rc;
 }
 
-/* KEYS[1] record, KEYS[2] channel; ARGV claim, lease seconds. */
+/* KEYS[1] record; ARGV claim, lease seconds. Not published: see store.h. */
 static const char store_lua_claim[] =
 	"local cur = redis.call('HGET', KEYS[1], 'state')\n"
 	"if not cur then return {0, ''} end\n"
@@ -431,7 +431,6 @@ static const char store_lua_claim[] =
 	"if cur == 'queued' then\n"
 	"  redis.call('HSET', KEYS[1], 'state', 'issuing', 'claim', ARGV[1], 'claimed_at', now,\n"
 	"             'updated', now)\n"
-	"  redis.call('PUBLISH', KEYS[2], 'issuing')\n"
 	"  return {2, 'issuing'}\n"
 	"end\n"
 	"if cur == 'issuing' then\n"
@@ -468,23 +467,21 @@ static const char store_lua_set[] =
 int
 store_claim(const struct store *s, const char *id, const char *claim, long lease_s, char *cur)
 {
-	const char *argv[7], *str = NULL;
-	char key[STORE_KEY_MAX], chan[STORE_KEY_MAX], lease[32];
+	const char *argv[6], *str = NULL;
+	char key[STORE_KEY_MAX], lease[32];
 	redisReply *rep;
 	long long code;
 	int rc;
 
 	store_key(s, key, sizeof(key), "req", id, NULL);
-	store_channel(s, id, chan, sizeof(chan));
 	snprintf(lease, sizeof(lease), "%ld", lease_s);
 	argv[0] = "EVAL";
 	argv[1] = store_lua_claim;
-	argv[2] = "2";
+	argv[2] = "1";
 	argv[3] = key;
-	argv[4] = chan;
-	argv[5] = claim;
-	argv[6] = lease;
-	if ((rep = store_run(s, 7, argv)) == NULL)
+	argv[4] = claim;
+	argv[5] = lease;
+	if ((rep = store_run(s, 6, argv)) == NULL)
 		return STORE_EDOWN;
 	code = store_pair(rep, &str);
 	rc = code == 2 ? 0 : code == 3 ? 1 : code == 1 ? STORE_ECONFLICT

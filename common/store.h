@@ -156,7 +156,10 @@ void store_channel(const struct store *s, const char *id, char *out, size_t outl
  * opaque token naming the worker and attempt) and claimed_at (Redis server
  * time, unix s). An issuing request whose claim is at least lease_s old is
  * re-taken the same way (the earlier holder can no longer finish it, see
- * store_transition_ex). Returns 0 when claimed from queued, 1 when a stale
+ * store_transition_ex). Unlike a transition, the claim is not published on
+ * P ev:{id}: issuing lasts milliseconds, and waking long-polls for it would
+ * only make them ask again right before the outcome. Returns 0 when claimed
+ * from queued, 1 when a stale
  * claim was re-taken; STORE_ECONFLICT with the current state in cur
  * (STORE_ID_MAX, may be NULL) otherwise (issuing under a live claim, or any
  * other state); STORE_ENOTFOUND; STORE_EDOWN.

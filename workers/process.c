@@ -545,7 +545,7 @@ job_reserve(void *arg, const char *serial_hex)
 	return rc;
 }
 
-/* An iPAddress SAN as "IP:" and its usual text (dotted quad, or eight hex groups). */
+/* An iPAddress SAN in its usual text (dotted quad, or eight hex groups). */
 static void
 job_ip_text(const ASN1_OCTET_STRING *ip, char *buf, size_t len)
 {
@@ -553,15 +553,16 @@ job_ip_text(const ASN1_OCTET_STRING *ip, char *buf, size_t len)
 	int n = ASN1_STRING_length(ip), k, o;
 
 	if (n == 4) {
-		snprintf(buf, len, "IP:%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+		snprintf(buf, len, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
 		return;
 	}
-	o = snprintf(buf, len, "IP:");
+	buf[0] = '\0';
+	o = 0;
 	for (k = 0; k + 1 < n && (size_t)o < len; k += 2)
 		o += snprintf(buf + o, len - (size_t)o, "%s%x", k ? ":" : "", (b[k] << 8) | b[k + 1]);
 }
 
-/* SANs of the signed certificate as a JSON array text ("DNS:x", "IP:x", ...). Caller frees. */
+/* SANs of the signed certificate as a JSON array text of their values. Caller frees. */
 static char *
 job_sans(const struct issued *is)
 {
@@ -575,20 +576,19 @@ job_sans(const struct issued *is)
 
 	for (i = 0; gns != NULL && a != NULL && i < sk_GENERAL_NAME_num(gns); i++) {
 		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(gns, i);
-		const ASN1_STRING *str = NULL;
-		const char *kind = NULL;
+		const ASN1_STRING *str;
 
 		switch (gn->type) {
-		case GEN_DNS: kind = "DNS"; str = gn->d.dNSName; break;
-		case GEN_EMAIL: kind = "email"; str = gn->d.rfc822Name; break;
-		case GEN_URI: kind = "URI"; str = gn->d.uniformResourceIdentifier; break;
+		case GEN_DNS: str = gn->d.dNSName; break;
+		case GEN_EMAIL: str = gn->d.rfc822Name; break;
+		case GEN_URI: str = gn->d.uniformResourceIdentifier; break;
 		case GEN_IPADD:
 			job_ip_text(gn->d.iPAddress, buf, sizeof(buf));
 			cJSON_AddItemToArray(a, cJSON_CreateString(buf));
 			continue;
 		default: continue;
 		}
-		snprintf(buf, sizeof(buf), "%s:%.*s", kind, ASN1_STRING_length(str),
+		snprintf(buf, sizeof(buf), "%.*s", ASN1_STRING_length(str),
 			 (const char *)ASN1_STRING_get0_data(str));
 		cJSON_AddItemToArray(a, cJSON_CreateString(buf));
 	}

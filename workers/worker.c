@@ -120,7 +120,8 @@ worker_thread_main(void *arg)
 {
 	struct worker_thread *t = arg;
 	struct kafka_msg m;
-	int rc;
+	enum process_result res;
+	int rc, attempt;
 
 	while (!svc_stopping()) {
 		if ((rc = kafka_consumer_poll(t->kc, &m, WORKER_POLL_MS)) < 0) {
@@ -131,10 +132,21 @@ worker_thread_main(void *arg)
 		}
 		if (rc == 0)
 			continue;
-		if (process_message(t, &m) == PROCESS_DONE)
+		/*
+		 * A message given up for any reason but a stop is tried again:
+		 * storing a later offset of the partition would skip it.
+		 */
+		attempt = 0;
+		while ((res = process_message(t, &m)) == PROCESS_ABANDON &&
+		       worker_backoff(&attempt) == 0)
+			;
+		if (res == PROCESS_DONE)
 			kafka_consumer_done(t->kc, &m);
 		kafka_msg_release(&m);
 	}
+	/* Each thread leaves the group itself, so that the threads close in parallel. */
+	kafka_consumer_free(t->kc);
+	t->kc = NULL;
 	return NULL;
 }
 

@@ -4,7 +4,31 @@
  * Threads: each of `threads` processing threads is its own member of the
  * consumer group (own consumer, own Redis connection, own signers), so a
  * partition is processed in order by one thread, and a revoke (called from
- * that thread's poll) never finds a message half done.
+ * that thread's poll) never finds a message half done: the rebalance
+ * callback commits every offset stored so far before the partitions move.
+ *
+ * Offsets: enable.auto.offset.store=false. A message's offset is stored only
+ * when process_message says PROCESS_DONE, i.e. after its outcome is durable
+ * in Redis and published (results, issued, or the approval or dead-letter
+ * topic); stored offsets are committed in the background, on revoke and on
+ * close. Redis or Kafka failures are retried with backoff on the same
+ * message; a stop abandons it unstored, so it comes again (at least once).
+ *
+ * Exactly one certificate per request, whatever is delivered twice:
+ *  - claim: queued → issuing by compare-and-set (store_claim), recording a
+ *    token (worker name, pid, thread, attempt) and the Redis time;
+ *  - the certificate is stored by a transition issuing → issued that checks
+ *    the token (store_transition_ex), in the same script as the batch
+ *    counter; the serial is reserved with SET NX before signing;
+ *  - a copy of the message finding the request claimed waits; if the claim
+ *    is older than the lease (the holder died mid-way), it re-takes it by
+ *    compare-and-set. The old holder, if merely slow, can then no longer
+ *    store its certificate (token mismatch): it is discarded unpublished
+ *    (its serial stays reserved, never reused). Only the stored certificate
+ *    is ever published;
+ *  - a copy finding the request finished publishes its outcome again only if
+ *    the record is not marked published (a worker died between the Redis
+ *    write and the publish), then stores the offset.
  */
 #ifndef PKI_WORKER_H
 #define PKI_WORKER_H

@@ -1,0 +1,164 @@
+/*
+ * The worker's claim protocol in the request store, against a private
+ * redis-server: one claim at a time, a stale claim re-taken after its lease,
+ * the earlier holder unable to finish, batch counters counted once.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "redis.h"
+#include "store.h"
+#include "test.h"
+
+#define CLAIM_REDIS_WAIT_MS 5000
+#define CLAIM_LEASE_S 1
+
+extern char **environ;
+
+static pid_t claim_redis_pid;
+
+static void
+claim_redis_stop(void)
+{
+	if (claim_redis_pid > 0) {
+		kill(claim_redis_pid, SIGKILL);
+		waitpid(claim_redis_pid, NULL, 0);
+	}
+}
+
+/* A free loopback port, as the kernel hands one out. */
+static int
+claim_free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(fd >= 0);
+	CHECK(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	CHECK(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* Starts redis-server without persistence; the store s points at it. */
+static void
+claim_redis_start(struct store *s, char *url, size_t urllen)
+{
+	char ports[16];
+	char *argv[] = {"redis-server", "--port", ports, "--bind", "127.0.0.1", "--save", "",
+			"--appendonly", "no", "--loglevel", "warning", NULL};
+	struct redis *r;
+	int i, port = claim_free_port();
+
+	snprintf(ports, sizeof(ports), "%d", port);
+	snprintf(url, urllen, "redis://127.0.0.1:%d/0", port);
+	if (posix_spawnp(&claim_redis_pid, "redis-server", NULL, NULL, argv, environ) != 0)
+		test_fail(__FILE__, __LINE__, "cannot start redis-server");
+	atexit(claim_redis_stop);
+	r = redis_thread(url);
+	CHECK(r != NULL);
+	for (i = 0; i < CLAIM_REDIS_WAIT_MS / 50 && !redis_ping(r); i++)
+		usleep(50 * 1000);
+	CHECK(redis_ping(r));
+	s->redis_url = url;
+	s->prefix = "t:";
+}
+
+static void
+claim_record(const struct store *s, const char *id, const char *state, const char *batch)
+{
+	struct req_record rec = {0};
+
+	rec.id = (char *)id;
+	rec.state = (char *)state;
+	rec.batch_id = (char *)batch;
+	CHECK_INT(store_create(s, &rec), 0);
+}
+
+static long long
+claim_batch_count(const char *url, const char *batch, const char *field)
+{
+	redisReply *rep = redis_cmd(redis_thread(url), "HGET t:batch:%s %s", batch, field);
+	long long n = rep != NULL && rep->type == REDIS_REPLY_STRING ? atoll(rep->str) : 0;
+
+	freeReplyObject(rep);
+	return n;
+}
+
+TEST(worker_claim_once_then_lease_retake)
+{
+	static const char *const issued[] = {"serial", "ab", NULL};
+	struct store s;
+	struct req_record *rec = NULL;
+	char url[64], cur[STORE_ID_MAX];
+
+	claim_redis_start(&s, url, sizeof(url));
+	claim_record(&s, "r1", ST_QUEUED, "b1");
+
+	CHECK_INT(store_claim(&s, "r1", "A", CLAIM_LEASE_S, cur), 0);
+	/* A second worker finds a live claim. */
+	CHECK_INT(store_claim(&s, "r1", "B", CLAIM_LEASE_S, cur), STORE_ECONFLICT);
+	CHECK_STR(cur, ST_ISSUING);
+	/* Nobody but the holder may finish it. */
+	CHECK_INT(store_transition_ex(&s, "r1", ST_ISSUING, ST_ISSUED, issued, "B", "b1", cur),
+		  STORE_ELEASE);
+	/* After the lease, B re-takes it, and A (slow, not dead) can no longer finish. */
+	sleep(CLAIM_LEASE_S + 1);
+	CHECK_INT(store_claim(&s, "r1", "B", CLAIM_LEASE_S, cur), 1);
+	CHECK_INT(store_transition_ex(&s, "r1", ST_ISSUING, ST_ISSUED, issued, "A", "b1", cur),
+		  STORE_ELEASE);
+	CHECK_INT(claim_batch_count(url, "b1", ST_ISSUED), 0);
+	CHECK_INT(store_transition_ex(&s, "r1", ST_ISSUING, ST_ISSUED, issued, "B", "b1", cur), 0);
+	CHECK_INT(claim_batch_count(url, "b1", ST_ISSUED), 1);
+	/* Done is done: no second finish, no second count, no new claim. */
+	CHECK_INT(store_transition_ex(&s, "r1", ST_ISSUING, ST_ISSUED, issued, "B", "b1", cur),
+		  STORE_ECONFLICT);
+	CHECK_STR(cur, ST_ISSUED);
+	CHECK_INT(claim_batch_count(url, "b1", ST_ISSUED), 1);
+	CHECK_INT(store_claim(&s, "r1", "C", CLAIM_LEASE_S, cur), STORE_ECONFLICT);
+	CHECK_STR(cur, ST_ISSUED);
+	CHECK_INT(store_get(&s, "r1", &rec), 0);
+	CHECK_STR(rec->serial, "ab");
+	CHECK_STR(rec->state, ST_ISSUED);
+	req_record_free(rec);
+}
+
+TEST(worker_claim_refuses_other_states)
+{
+	static const char *const failed[] = {"error_code", "policy", NULL};
+	static const char *const mark[] = {"published", "1", NULL};
+	struct store s;
+	struct req_record *rec = NULL;
+	char url[64], cur[STORE_ID_MAX];
+
+	claim_redis_start(&s, url, sizeof(url));
+	claim_record(&s, "p", ST_PENDING, NULL);
+	CHECK_INT(store_claim(&s, "p", "A", CLAIM_LEASE_S, cur), STORE_ECONFLICT);
+	CHECK_STR(cur, ST_PENDING);
+	CHECK_INT(store_claim(&s, "missing", "A", CLAIM_LEASE_S, cur), STORE_ENOTFOUND);
+	/* A failure without a claim (policy, before claiming) counts in the batch once. */
+	claim_record(&s, "q", ST_QUEUED, "b2");
+	CHECK_INT(store_transition_ex(&s, "q", ST_QUEUED, ST_FAILED, failed, NULL, "b2", cur), 0);
+	CHECK_INT(store_transition_ex(&s, "q", ST_QUEUED, ST_FAILED, failed, NULL, "b2", cur),
+		  STORE_ECONFLICT);
+	CHECK_INT(claim_batch_count(url, "b2", ST_FAILED), 1);
+	/* The graph still rules: no edge, nothing sent. */
+	CHECK_INT(store_transition_ex(&s, "q", ST_FAILED, ST_ISSUED, NULL, NULL, NULL, cur),
+		  STORE_EINVAL);
+	CHECK_INT(store_set_fields(&s, "q", mark), 0);
+	CHECK_INT(store_set_fields(&s, "missing", mark), STORE_ENOTFOUND);
+	CHECK_INT(store_get(&s, "q", &rec), 0);
+	CHECK_STR(rec->published, "1");
+	CHECK_STR(rec->error_code, "policy");
+	req_record_free(rec);
+}
