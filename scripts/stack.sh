@@ -139,8 +139,9 @@ show_log_tail() {
 }
 
 # log_has_since FILE OFFSET PATTERN: PATTERN (fixed string) appears in FILE
-# after byte OFFSET.
-log_has_since() { [[ -f $1 ]] && tail -c +$(($2 + 1)) "$1" | grep -qF -- "$3"; }
+# after byte OFFSET. (grep reads to the end: with -q, tail could die of SIGPIPE
+# and pipefail would turn a match into a failure.)
+log_has_since() { [[ -f $1 ]] && tail -c +$(($2 + 1)) "$1" | grep -F -- "$3" >/dev/null; }
 log_size() { if [[ -f $1 ]]; then stat -c %s "$1"; else echo 0; fi; }
 
 # stop TIMEOUT NAME...: SIGTERM to every NAME at once, SIGKILL to those still
