@@ -1698,6 +1698,12 @@ config_default_path(void)
 	return p != NULL && p[0] != '\0' ? p : DEFAULT_CONFIG_PATH;
 }
 
+const char *
+config_url_rule(const char *s)
+{
+	return rule_http_url(s);
+}
+
 const struct ca *
 config_ca_find(const struct config *cfg, const char *id)
 {

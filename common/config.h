@@ -144,6 +144,9 @@ void config_free(struct config *cfg);
 /* Path of the config to use: $PKI_CONFIG, else "var/demo/config.json". */
 const char *config_default_path(void);
 
+/* NULL if s passes the ca_issuers_url/crl_url rule, else the rule ("must be ..."). */
+const char *config_url_rule(const char *s);
+
 const struct ca *config_ca_find(const struct config *cfg, const char *id);
 const struct user *config_user_by_key(const struct config *cfg, const char *api_key);
 const struct user *config_user_find(const struct config *cfg, const char *name);
