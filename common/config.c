@@ -71,6 +71,8 @@ static const unsigned ext_bits[] = {EXT_SERVER_AUTH, EXT_CLIENT_AUTH, EXT_EMAIL_
 				    EXT_CODE_SIGNING};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 #define DEFAULT_KEY_TYPES (KT_RSA | KT_EC)
 #define DEFAULT_KEY_SIZES (RSA_2048 | RSA_4096)
@@ -368,6 +370,58 @@ rule_webhook_url(const char *s)
 	    (strncmp(s, "https://", 8) == 0 && s[8] != '\0'))
 		return NULL;
 	return "must be an http:// or https:// URL";
+}
+
+/* 1 if s[0..len) is a DNS name or IPv4 address: labels of A-Z a-z 0-9 -, no empty label. */
+static int
+url_host_ok(const char *s, size_t len)
+{
+	size_t i, label = 0;
+
+	if (len == 0)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (s[i] == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+		} else if (isalnum((unsigned char)s[i]) || (s[i] == '-' && label > 0)) {
+			label++;
+		} else {
+			return 0;
+		}
+	}
+	return label > 0;
+}
+
+/*
+ * RFC 5280 4.2.2.1 / 4.2.1.13 over HTTP: "http://host[:port]/path", host a
+ * DNS name or IPv4 address, a non-empty path of printable ASCII without
+ * spaces, query or fragment (relying parties fetch it as is).
+ */
+static const char *
+rule_http_url(const char *s)
+{
+	static const char scheme[] = "http://";
+	static const char rule[] = "must be an http://host[:port]/path URL (RFC 5280: no https, "
+				   "query, fragment or spaces; at most " STR(CONFIG_URL_MAX) " characters)";
+	const char *host, *slash, *colon;
+	size_t i;
+
+	if (strlen(s) > CONFIG_URL_MAX || strncmp(s, scheme, sizeof(scheme) - 1) != 0)
+		return rule;
+	host = s + sizeof(scheme) - 1;
+	if ((slash = strchr(host, '/')) == NULL || slash[1] == '\0')
+		return rule;
+	colon = memchr(host, ':', (size_t)(slash - host));
+	if (colon != NULL ? !hostport_ok(host, (size_t)(slash - host)) ||
+				    !url_host_ok(host, (size_t)(colon - host))
+			  : !url_host_ok(host, (size_t)(slash - host)))
+		return rule;
+	for (i = 0; slash[i] != '\0'; i++)
+		if (!isgraph((unsigned char)slash[i]) || slash[i] == '?' || slash[i] == '#')
+			return rule;
+	return NULL;
 }
 
 static const char *
@@ -820,7 +874,7 @@ parse_ca(struct ctx *c, const cJSON *obj, const char *path, void *dst)
 		"api_issuance", "cert", "key", "requires_manual_approval", "approval_password_hash",
 		"approvals_required", "approval_ttl_seconds", "max_validity_days", "allowed_key_types",
 		"allowed_key_sizes", "allowed_curves", "allowed_extensions", "selection", "tenants",
-		"users", "webhooks", NULL};
+		"users", "webhooks", "ca_issuers_url", "crl_url", "crl", NULL};
 	char kp[CONFIG_PATH_MAX], g[CONFIG_GOT_MAX];
 	struct ca *ca = dst;
 	unsigned type = 0, status = 0;
@@ -881,8 +935,17 @@ parse_ca(struct ctx *c, const cJSON *obj, const char *path, void *dst)
 	    parse_selection(c, obj, path, &ca->selection) != 0 ||
 	    get_strv(c, obj, path, "tenants", rule_id, &ca->tenants) != 0 ||
 	    get_strv(c, obj, path, "users", rule_id, &ca->users) != 0 ||
-	    get_webhooks(c, obj, path, &ca->webhooks, &ca->nwebhooks) != 0)
+	    get_webhooks(c, obj, path, &ca->webhooks, &ca->nwebhooks) != 0 ||
+	    get_str(c, obj, path, "ca_issuers_url", OPTIONAL, rule_http_url, NULL,
+		    &ca->ca_issuers_url) != 0 ||
+	    get_str(c, obj, path, "crl_url", OPTIONAL, rule_http_url, NULL, &ca->crl_url) != 0 ||
+	    get_str(c, obj, path, "crl", OPTIONAL, rule_nonempty, NULL, &ca->crl_path) != 0)
 		return -1;
+	/* A distribution point nobody can fill would be a URL pointing at nothing. */
+	if (ca->crl_url != NULL && ca->crl_path == NULL) {
+		path_key(kp, path, "crl");
+		return fail(c, kp, "missing required key (crl_url is set)");
+	}
 	return 0;
 }
 
@@ -1370,7 +1433,8 @@ load_files(struct ctx *c)
 	if (load_grant_key(c) != 0)
 		return -1;
 	for (i = 0; i < cfg->ncas; i++)
-		if (load_cert(c, &cfg->cas[i], i) != 0 || resolve(c, &cfg->cas[i].key_path) != 0)
+		if (load_cert(c, &cfg->cas[i], i) != 0 || resolve(c, &cfg->cas[i].key_path) != 0 ||
+		    (cfg->cas[i].crl_path != NULL && resolve(c, &cfg->cas[i].crl_path) != 0))
 			return -1;
 	for (i = 0; i < cfg->ncas; i++) {
 		if (build_chain(c, &cfg->cas[i], i) != 0)
@@ -1562,6 +1626,9 @@ ca_free_fields(struct ca *ca)
 	free(ca->parent);
 	free(ca->cert_path);
 	free(ca->key_path);
+	free(ca->ca_issuers_url);
+	free(ca->crl_url);
+	free(ca->crl_path);
 	X509_free(ca->cert);
 	EVP_PKEY_free(ca->key);
 	sk_X509_pop_free(ca->chain, X509_free);
@@ -1629,6 +1696,12 @@ config_default_path(void)
 	const char *p = getenv("PKI_CONFIG");
 
 	return p != NULL && p[0] != '\0' ? p : DEFAULT_CONFIG_PATH;
+}
+
+const char *
+config_url_rule(const char *s)
+{
+	return rule_http_url(s);
 }
 
 const struct ca *

@@ -9,6 +9,7 @@
 #define CONFIG_MAX_VALIDITY_DAYS 3650
 #define CONFIG_DEFAULT_APPROVAL_TTL_S (7 * 24 * 3600)
 #define CONFIG_ERR_MAX 512
+#define CONFIG_URL_MAX 1024 /* ca_issuers_url, crl_url */
 
 enum ca_type { CA_ROOT, CA_INTERMEDIATE };
 enum ca_status { CA_ACTIVE, CA_DISABLED };
@@ -55,6 +56,10 @@ struct ca {
 	int api_issuance; /* signs through the request API; never for a root */
 	char *cert_path;  /* absolute after load */
 	char *key_path;
+	/* RFC 5280 AIA caIssuers and CRL distribution point (http:// only), or NULL. */
+	char *ca_issuers_url;
+	char *crl_url;
+	char *crl_path; /* this CA's current DER CRL (absolute after load), or NULL */
 	X509 *cert;   /* loaded at start */
 	EVP_PKEY *key; /* loaded only when config_load is asked to (workers, pkictl) */
 	STACK_OF(X509) *chain; /* issuer chain above this CA, up to and including the root */
@@ -138,6 +143,9 @@ void config_free(struct config *cfg);
 
 /* Path of the config to use: $PKI_CONFIG, else "var/demo/config.json". */
 const char *config_default_path(void);
+
+/* NULL if s passes the ca_issuers_url/crl_url rule, else the rule ("must be ..."). */
+const char *config_url_rule(const char *s);
 
 const struct ca *config_ca_find(const struct config *cfg, const char *id);
 const struct user *config_user_by_key(const struct config *cfg, const char *api_key);

@@ -77,6 +77,9 @@ void gateway_submit(struct gateway *gw, struct http_req *req, const struct user 
 void gateway_process(struct gateway *gw, struct http_req *req); /* POST /csr/process */
 void gateway_request_get(struct gateway *gw, struct http_req *req, const char *id);
 void gateway_cas(struct gateway *gw, struct http_req *req);
+/* GET /ca/{id}.crt and GET /crl/{id}.crl (cafiles.c); rest is "{id}.crt" / "{id}.crl". No auth. */
+void gateway_ca_cert(struct gateway *gw, struct http_req *req, const char *rest);
+void gateway_crl(struct gateway *gw, struct http_req *req, const char *rest);
 void gateway_ca_template(struct gateway *gw, struct http_req *req, const char *ca_id);
 /* The template object of ca (fields of GET /csr/ca-template). Caller frees. */
 cJSON *gateway_ca_json(const struct ca *ca);

@@ -11,6 +11,8 @@
 #define ROUTE_REQUESTS "/csr/requests/"
 #define ROUTE_TEMPLATE "/csr/ca-template/"
 #define ROUTE_UPLOAD "/csr/upload"
+#define ROUTE_CA_CERT "/ca/"
+#define ROUTE_CRL "/crl/"
 
 const struct user *
 gateway_auth(struct gateway *gw, struct http_req *req)
@@ -109,6 +111,10 @@ gateway_route(void *app, struct http_req *req)
 	else if (strncmp(p, ROUTE_TEMPLATE, strlen(ROUTE_TEMPLATE)) == 0)
 		get ? gateway_ca_template(gw, req, p + strlen(ROUTE_TEMPLATE))
 		    : route_method(req, "GET");
+	else if (strncmp(p, ROUTE_CA_CERT, strlen(ROUTE_CA_CERT)) == 0)
+		get ? gateway_ca_cert(gw, req, p + strlen(ROUTE_CA_CERT)) : route_method(req, "GET");
+	else if (strncmp(p, ROUTE_CRL, strlen(ROUTE_CRL)) == 0)
+		get ? gateway_crl(gw, req, p + strlen(ROUTE_CRL)) : route_method(req, "GET");
 	else if (strcmp(p, "/cas") == 0)
 		get ? gateway_cas(gw, req) : route_method(req, "GET");
 	else if (strncmp(p, ROUTE_UPLOAD, strlen(ROUTE_UPLOAD)) == 0 && gw->upload != NULL)

@@ -87,7 +87,8 @@ static int
 ca_create(struct cfgfile *cf, const char *id, const struct keyspec *ks, const struct ca_params *p,
 	  X509 *issuer, EVP_PKEY *issuer_key, cJSON *entry)
 {
-	char *dir = NULL, *keypath = NULL, *certpath = NULL, rel[PKICTL_ID_MAX + 16];
+	char *dir = NULL, *keypath = NULL, *certpath = NULL, *crlpath = NULL,
+	     rel[PKICTL_ID_MAX + 16];
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	cJSON *cas;
@@ -105,9 +106,14 @@ ca_create(struct cfgfile *cf, const char *id, const struct keyspec *ks, const st
 		certpath = NULL;
 		goto out;
 	}
-	if (access(keypath, F_OK) == 0 || access(certpath, F_OK) == 0) {
-		pk_err("--id: %s or %s already exists; refusing to overwrite a CA's files", keypath,
-		       certpath);
+	if (asprintf(&crlpath, "%s/%s.crl", dir, id) < 0) {
+		crlpath = NULL;
+		goto out;
+	}
+	if (access(keypath, F_OK) == 0 || access(certpath, F_OK) == 0 ||
+	    access(crlpath, F_OK) == 0) {
+		pk_err("--id: %s, %s or %s already exists; refusing to overwrite a CA's files",
+		       keypath, certpath, crlpath);
 		goto out;
 	}
 	if ((key = key_generate(ks)) == NULL ||
@@ -125,15 +131,24 @@ ca_create(struct cfgfile *cf, const char *id, const struct keyspec *ks, const st
 		unlink(certpath);
 		goto out;
 	}
+	/* The first CRL, so a crl_url in the entry answers from the start. */
+	if (crl_write(crlpath, cert, key, PKICTL_CRL_DAYS_DEFAULT, NULL) != 0)
+		goto out;
+	if (cfgfile_track(cf, crlpath) != 0) {
+		unlink(crlpath);
+		goto out;
+	}
 	snprintf(rel, sizeof(rel), "%s/%s.crt", CA_DIR, id);
 	cJSON_AddStringToObject(entry, "cert", rel);
 	snprintf(rel, sizeof(rel), "%s/%s.key", CA_DIR, id);
 	cJSON_AddStringToObject(entry, "key", rel);
+	snprintf(rel, sizeof(rel), "%s/%s.crl", CA_DIR, id);
+	cJSON_AddStringToObject(entry, "crl", rel);
 	cJSON_AddItemToArray(cas, entry);
 	entry = NULL;
 	if (cfgfile_commit(cf) != 0)
 		goto out;
-	pk_err("CA %s created: %s (key %s, mode 0600)", id, certpath, keypath);
+	pk_err("CA %s created: %s (key %s, mode 0600; CRL %s)", id, certpath, keypath, crlpath);
 	rc = 0;
 out:
 	cJSON_Delete(entry);
@@ -142,6 +157,7 @@ out:
 	free(dir);
 	free(keypath);
 	free(certpath);
+	free(crlpath);
 	return rc;
 }
 
@@ -343,6 +359,7 @@ struct int_opts {
 	const char *parent, *manual, *pw_file, *pw_env, *approvals, *ttl, *max_validity;
 	const char *tenants, *users, *extensions, *key_types, *curves, *key_sizes;
 	const char *purposes, *email_patterns, *cidrs, *priority, *sel_tenants;
+	const char *ca_issuers_url, *crl_url;
 	int manual_approval, no_api;
 };
 
@@ -498,6 +515,29 @@ int_policy(struct cfgfile *cf, const struct int_opts *io, cJSON *e)
 	return 0;
 }
 
+/* Checks --ca-issuers-url and --crl-url with the config's own rule and stores them in e. */
+static int
+int_urls(const struct int_opts *io, cJSON *e)
+{
+	const char *flag[] = {"--ca-issuers-url", "--crl-url"};
+	const char *key[] = {"ca_issuers_url", "crl_url"};
+	const char *val[] = {io->ca_issuers_url, io->crl_url};
+	const char *rule;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		if (val[i] == NULL)
+			continue;
+		if ((rule = config_url_rule(val[i])) != NULL) {
+			pk_err("%s: %s, got \"%s\"", flag[i], rule, val[i]);
+			return -1;
+		}
+		if (cJSON_AddStringToObject(e, key[i], val[i]) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
 int
 cmd_ca_init_intermediate(const struct command *cmd, int argc, char **argv)
 {
@@ -542,6 +582,10 @@ cmd_ca_init_intermediate(const struct command *cmd, int argc, char **argv)
 		{"--cidrs", "LIST", "selection rule: client address ranges", &io.cidrs, NULL, 0},
 		{"--priority", "N", "selection rule: priority, higher wins (default 0)", &io.priority,
 		 NULL, 0},
+		{"--ca-issuers-url", "URL", "AIA caIssuers URL put in the certificates it signs",
+		 &io.ca_issuers_url, NULL, 0},
+		{"--crl-url", "URL", "CRL distribution point put in the certificates it signs",
+		 &io.crl_url, NULL, 0},
 	};
 	const struct keyspec *ks;
 	struct cfgfile *cf = NULL;
@@ -565,7 +609,7 @@ cmd_ca_init_intermediate(const struct command *cmd, int argc, char **argv)
 	cJSON_AddStringToObject(entry, "parent", io.parent);
 	cJSON_AddStringToObject(entry, "status", "active");
 	cJSON_AddBoolToObject(entry, "api_issuance", !io.no_api);
-	if (int_approval(&io, entry) != 0 || int_policy(cf, &io, entry) != 0 ||
+	if (int_urls(&io, entry) != 0 || int_approval(&io, entry) != 0 || int_policy(cf, &io, entry) != 0 ||
 	    parent_load(cf, io.parent, p.pathlen, &pcert, &pkey) != 0)
 		goto out;
 	rc = ca_create(cf, o.id, ks, &p, pcert, pkey, entry);

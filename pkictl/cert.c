@@ -148,8 +148,7 @@ cert_load(const char *path)
 	return x;
 }
 
-/* SHA-384 for P-384 and larger EC keys, SHA-256 otherwise. */
-static const EVP_MD *
+const EVP_MD *
 digest_for(EVP_PKEY *signer)
 {
 	if (EVP_PKEY_is_a(signer, "EC") && EVP_PKEY_get_bits(signer) >= EC_SHA384_MIN_BITS)

@@ -26,6 +26,9 @@
 #define PKICTL_SERIAL_BYTES 20 /* 159 random bits, positive, the RFC 5280 maximum length */
 #define PKICTL_GRANT_KEY_BYTES 32
 #define PKICTL_FLAGS_MAX 32
+#define PKICTL_CRL_DAYS_DEFAULT 7
+#define PKICTL_CRL_DAYS_MAX 365 /* the CA/B Forum limit for CRLs covering CA certificates */
+#define PKICTL_CRL_MODE 0644    /* public: the gateway serves it */
 
 /* ---- errors (err.c) ---- */
 
@@ -162,12 +165,28 @@ X509 *cert_load(const char *path);
  */
 X509 *cacert_build(const struct ca_params *p, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key);
 
+/* SHA-384 for P-384 and larger EC keys, SHA-256 otherwise (the default for Ed25519: none). */
+const EVP_MD *digest_for(EVP_PKEY *signer);
+
+/* ---- CRLs (crl.c) ---- */
+
+/*
+ * Signs a v2 CRL for the CA (cert, key) with no revoked entries, thisUpdate
+ * now, nextUpdate now + days, AKI and a CRL number one above the CRL already
+ * at path (1 when there is none), and writes it DER to path atomically with
+ * mode PKICTL_CRL_MODE. A file at path that is not a CRL signed by this CA is
+ * an error (the number is never reset silently). On success *number is the
+ * new CRL number (may be NULL). Returns 0 or -1 after printing an error.
+ */
+int crl_write(const char *path, X509 *cert, EVP_PKEY *key, long days, long *number);
+
 /* ---- commands ---- */
 
 int cmd_init(const struct command *cmd, int argc, char **argv);
 int cmd_tenant_add(const struct command *cmd, int argc, char **argv);
 int cmd_ca_init_root(const struct command *cmd, int argc, char **argv);
 int cmd_ca_init_intermediate(const struct command *cmd, int argc, char **argv);
+int cmd_ca_crl(const struct command *cmd, int argc, char **argv);
 int cmd_user_add(const struct command *cmd, int argc, char **argv);
 int cmd_password_hash(const struct command *cmd, int argc, char **argv);
 

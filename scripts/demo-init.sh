@@ -55,12 +55,20 @@ ctl init --gateway-listen "$gateway" --approver-listen "$approver" \
 ctl tenant add --id acme --name "Acme Corp"
 ctl tenant add --id globex --name "Globex"
 
+# AIA caIssuers and CRL distribution point URLs the gateway answers
+# (GET /ca/ID.crt, GET /crl/ID.crl); pkictl writes each CA's first CRL.
+urls() { printf -- '--ca-issuers-url\nhttp://%s/ca/%s.crt\n--crl-url\nhttp://%s/crl/%s.crl\n' \
+	"$gateway" "$1" "$gateway" "$1"; }
+mapfile -t issuing_urls < <(urls demo-issuing)
+mapfile -t approval_urls < <(urls demo-approval)
+mapfile -t globex_urls < <(urls demo-globex)
+
 ctl ca init-root --id demo-root --name "Demo Root CA" --key ec-p384 \
 	--org "Demo PKI" --country US --days 3650
 ctl ca init-intermediate --id demo-issuing --parent demo-root --name "Demo Issuing CA" \
 	--key ec-p256 --org "Demo PKI" --country US --days 1825 \
 	--tenants acme --max-validity-days 397 --extensions server_auth,client_auth \
-	--purposes tls --email-patterns '*@acme.example' --priority 10
+	--purposes tls --email-patterns '*@acme.example' --priority 10 "${issuing_urls[@]}"
 
 approval_password=$(openssl rand -base64 18 | tr '+/' '-_')
 DEMO_APPROVAL_PASSWORD=$approval_password \
@@ -68,11 +76,11 @@ DEMO_APPROVAL_PASSWORD=$approval_password \
 	--key ec-p256 --org "Demo PKI" --country US --days 1825 \
 	--manual-approval --approval-password-env DEMO_APPROVAL_PASSWORD --approvals-required 1 \
 	--tenants acme --max-validity-days 397 --extensions server_auth,client_auth \
-	--priority 0
+	--priority 0 "${approval_urls[@]}"
 ctl ca init-intermediate --id demo-globex --parent demo-root --name "Globex Issuing CA" \
 	--key rsa2048 --org "Globex" --country US --days 1825 \
 	--tenants globex --max-validity-days 397 --extensions server_auth,client_auth \
-	--priority 10
+	--priority 10 "${globex_urls[@]}"
 
 # Approval test beds: dual control (2 of n) and a short approval period
 # (the configuration minimum); purpose-restricted so that CA selection

@@ -67,7 +67,8 @@ serial=$(openssl x509 -in "$cas/root.crt" -noout -serial | cut -d= -f2)
 [ ${#serial} -ge 32 ] && [[ $serial =~ ^[0-7] ]]
 verdict pkictl_root_serial_128bit
 check pkictl_root_entry jq -e '.cas[0] == {id: "root", name: "Test Root", type: "root",
-	status: "active", api_issuance: false, cert: "cas/root.crt", key: "cas/root.key"}' "$cfg"
+	status: "active", api_issuance: false, cert: "cas/root.crt", key: "cas/root.key",
+	crl: "cas/root.crl"}' "$cfg"
 check pkictl_rsaroot_pathlen grep -q 'CA:TRUE, pathlen:1' \
 	<<<"$(openssl x509 -in "$cas/rsaroot.crt" -noout -text)"
 check pkictl_rsaroot_sha256 grep -q 'sha256WithRSAEncryption' \
@@ -153,6 +154,61 @@ hash=$(field '.cas[] | select(.id == "int-manual") | .approval_password_hash')
 check pkictl_approval_hash_verifies scrypt_ok "correct horse battery" "$hash"
 check pkictl_approval_hash_rejects_other fails scrypt_ok "wrong horse battery" "$hash"
 
+# ---- CRLs and the AIA / CRL distribution point URLs ----
+check pkictl_intermediate_urls ctl ca init-intermediate --id int-urls --parent root \
+	--name "With URLs" --ca-issuers-url http://127.0.0.1:28080/ca/int-urls.crt \
+	--crl-url http://127.0.0.1:28080/crl/int-urls.crl
+check pkictl_intermediate_urls_entry jq -e '.cas[] | select(.id == "int-urls") |
+	.ca_issuers_url == "http://127.0.0.1:28080/ca/int-urls.crt" and
+	.crl_url == "http://127.0.0.1:28080/crl/int-urls.crl" and .crl == "cas/int-urls.crl"' "$cfg"
+check pkictl_root_first_crl jq -e '.cas[] | select(.id == "root") | .crl == "cas/root.crl"' "$cfg"
+check pkictl_crl_mode [ "$(mode_of "$cas/int-urls.crl")" = 644 ]
+int_ski=$(openssl x509 -in "$cas/int-urls.crt" -noout -ext subjectKeyIdentifier | tail -1 | tr -d ' ')
+crl_text() { openssl crl -inform DER -in "$cas/int-urls.crl" -noout -text; }
+t=$(crl_text)
+check pkictl_crl_issuer grep -q 'Issuer: CN *= *With URLs' <<<"$t"
+check pkictl_crl_v2 grep -q 'Version 2' <<<"$t"
+check pkictl_crl_aki_is_ca_ski grep -qx "  *$int_ski" <<<"$(grep -A1 'Authority Key Identifier' <<<"$t" | tail -1)"
+check pkictl_crl_number_1 grep -qx '  *1' <<<"$(grep -A1 'CRL Number' <<<"$t" | tail -1)"
+check pkictl_crl_no_entries grep -q 'No Revoked Certificates' <<<"$t"
+check pkictl_crl_signed_by_ca openssl crl -inform DER -in "$cas/int-urls.crl" -noout -CAfile "$cas/int-urls.crt"
+# nextUpdate - lastUpdate in whole days.
+crl_days() {
+	local last next
+	last=$(openssl crl -inform DER -in "$cas/int-urls.crl" -noout -lastupdate | cut -d= -f2)
+	next=$(openssl crl -inform DER -in "$cas/int-urls.crl" -noout -nextupdate | cut -d= -f2)
+	echo $(( ($(date -d "$next" +%s) - $(date -d "$last" +%s)) / 86400 ))
+}
+check_eq pkictl_crl_next_update_default_7_days 7 "$(crl_days)"
+check pkictl_ca_crl ctl ca crl --id int-urls --days 3
+t=$(crl_text)
+check pkictl_crl_number_increments grep -qx '  *2' <<<"$(grep -A1 'CRL Number' <<<"$t" | tail -1)"
+check_eq pkictl_crl_next_update_days 3 "$(crl_days)"
+check pkictl_ca_crl_again ctl ca crl --id int-urls
+check pkictl_crl_number_3 grep -qx '  *3' <<<"$(grep -A1 'CRL Number' <<<"$(crl_text)" | tail -1)"
+# A leaf of that CA checks against its CRL (and fails without one).
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=crl.acme.example" \
+	-keyout "$work/leaf.key" -out "$work/leaf.csr" 2>/dev/null
+openssl x509 -req -in "$work/leaf.csr" -CA "$cas/int-urls.crt" -CAkey "$cas/int-urls.key" \
+	-CAcreateserial -days 10 -out "$work/leaf.crt" 2>/dev/null
+openssl crl -inform DER -in "$cas/int-urls.crl" -out "$work/int.crl.pem"
+openssl crl -inform DER -in "$cas/root.crl" -out "$work/root.crl.pem"
+check pkictl_crl_verify_leaf openssl verify -crl_check -CAfile "$cas/root.crt" \
+	-untrusted "$cas/int-urls.crt" -CRLfile "$work/int.crl.pem" "$work/leaf.crt"
+check pkictl_crl_verify_all openssl verify -crl_check_all -CAfile "$cas/root.crt" \
+	-untrusted "$cas/int-urls.crt" -CRLfile "$work/int.crl.pem" -CRLfile "$work/root.crl.pem" \
+	"$work/leaf.crt"
+check pkictl_crl_verify_needs_crl fails openssl verify -crl_check -CAfile "$cas/root.crt" \
+	-untrusted "$cas/int-urls.crt" "$work/leaf.crt"
+rm -f "$cas"/*.srl "$work"/leaf.* "$work"/*.crl.pem
+# A file that is not this CA's CRL is never replaced (its number would be lost).
+cp "$cas/int-urls.crl" "$work/saved.crl"
+cp "$cas/root.crl" "$cas/int-urls.crl"
+out=$(ctl ca crl --id int-urls 2>&1)
+[ $? -ne 0 ] && [[ $out == *"not a CRL signed by this CA"* ]] && cmp -s "$cas/root.crl" "$cas/int-urls.crl"
+verdict pkictl_crl_refuses_foreign_file
+cp "$work/saved.crl" "$cas/int-urls.crl"
+
 # ---- users ----
 key=$(ctl user add --name alice --email alice@acme.example --role requester --tenant acme \
 	--cas int-ec-p256 2>"$work/err")
@@ -209,6 +265,11 @@ refusals=(
 	"--approval-password-env|ca init-intermediate --id i9 --parent root --name I9 --manual-approval --approval-password-env PKICTL_TEST_UNSET"
 	"--approval-password-file|ca init-intermediate --id i9 --parent root --name I9 --manual-approval --approval-password-file $work/shortpw"
 	"--approvals-required|ca init-intermediate --id i9 --parent root --name I9 --manual-approval --approvals-required 0"
+	"--crl-url|ca init-intermediate --id i9 --parent root --name I9 --crl-url https://pki.example/i9.crl"
+	"--ca-issuers-url|ca init-intermediate --id i9 --parent root --name I9 --ca-issuers-url http://pki.example/"
+	"--id|ca crl --id nope"
+	"--days|ca crl --id root --days 400"
+	"--days|ca crl --id root --days 0"
 	"--email|user add --name carol --email carol --role requester --tenant acme"
 	"--role|user add --name carol --email carol@acme.example --role superuser --tenant acme"
 	"--tenant|user add --name carol --email carol@acme.example --role requester --tenant initech"

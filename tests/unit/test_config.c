@@ -152,7 +152,9 @@ static const char base_fmt[] =
 	"     \"selection\": {\"tenants\": [\"acme\"], \"purposes\": [\"tls\"], \"email_patterns\": "
 	"[\"*@acme.example\"],\n"
 	"                   \"client_cidrs\": [\"127.0.0.0/8\", \"fd00::/8\"], \"priority\": 10},\n"
-	"     \"tenants\": [\"acme\"], \"users\": [], \"webhooks\": []},\n"
+	"     \"tenants\": [\"acme\"], \"users\": [], \"webhooks\": [],\n"
+	"     \"ca_issuers_url\": \"http://pki.example:8080/ca/issuing.crt\",\n"
+	"     \"crl_url\": \"http://127.0.0.1:8080/crl/issuing.crl\", \"crl\": \"issuing.crl\"},\n"
 	"    {\"id\": \"approval\", \"name\": \"Test Approval\", \"type\": \"intermediate\", "
 	"\"parent\": \"root\",\n"
 	"     \"status\": \"disabled\", \"api_issuance\": true, \"cert\": \"int.crt\", \"key\": "
@@ -378,6 +380,10 @@ load_fails(int flags, const char *tail)
 	CHECK_STR(err, want);
 }
 
+#define URL_RULE                                                                              \
+	"must be an http://host[:port]/path URL (RFC 5280: no https, query, fragment or spaces; " \
+	"at most 1024 characters)"
+
 struct broken {
 	const char *path;  /* JSON path in the base config */
 	const char *value; /* JSON to put there; NULL removes the key */
@@ -439,6 +445,25 @@ static const struct broken broken[] = {
 	{"tenants[1].id", "\"acme\"", "tenants[1].id: duplicate of tenants[0].id, got \"acme\""},
 	{"tenants[1].webhooks[0].url", "\"ftp://x\"",
 	 "tenants[1].webhooks[0].url: must be an http:// or https:// URL, got \"ftp://x\""},
+	{"cas[1].ca_issuers_url", "\"https://pki.example/ca/issuing.crt\"",
+	 "cas[1].ca_issuers_url: " URL_RULE ", got \"https://pki.example/ca/issuing.crt\""},
+	{"cas[1].ca_issuers_url", "\"http://pki.example\"",
+	 "cas[1].ca_issuers_url: " URL_RULE ", got \"http://pki.example\""},
+	{"cas[1].ca_issuers_url", "\"http://pki.example/\"",
+	 "cas[1].ca_issuers_url: " URL_RULE ", got \"http://pki.example/\""},
+	{"cas[1].ca_issuers_url", "\"http://pki.example:0/ca.crt\"",
+	 "cas[1].ca_issuers_url: " URL_RULE ", got \"http://pki.example:0/ca.crt\""},
+	{"cas[1].ca_issuers_url", "\"http://user@pki.example/ca.crt\"",
+	 "cas[1].ca_issuers_url: " URL_RULE ", got \"http://user@pki.example/ca.crt\""},
+	{"cas[1].ca_issuers_url", "42", "cas[1].ca_issuers_url: must be a string, got number"},
+	{"cas[1].crl_url", "\"http://pki.example/crl/x.crl?v=1\"",
+	 "cas[1].crl_url: " URL_RULE ", got \"http://pki.example/crl/x.crl?v=1\""},
+	{"cas[1].crl_url", "\"http://pki.example/a b.crl\"",
+	 "cas[1].crl_url: " URL_RULE ", got \"http://pki.example/a b.crl\""},
+	{"cas[1].crl_url", "\"http://-pki.example/x.crl\"",
+	 "cas[1].crl_url: " URL_RULE ", got \"http://-pki.example/x.crl\""},
+	{"cas[1].crl", NULL, "cas[1].crl: missing required key (crl_url is set)"},
+	{"cas[1].crl", "\"\"", "cas[1].crl: must not be empty, got \"\""},
 	{"cas[2].approval_password_hash", NULL,
 	 "cas[2].approval_password_hash: missing required key (requires_manual_approval is true)"},
 	{"cas[2].approval_password_hash", "\"scrypt$3$8$1$AAAA$BBBB\"",
@@ -633,6 +658,10 @@ TEST(config_valid_loads)
 	CHECK_INT(iss->selection.cidrs[1].family, AF_INET6);
 	CHECK_INT(iss->selection.cidrs[1].addr[0], 0xfd);
 	CHECK_INT(iss->selection.priority, 10);
+	CHECK_STR(iss->ca_issuers_url, "http://pki.example:8080/ca/issuing.crt");
+	CHECK_STR(iss->crl_url, "http://127.0.0.1:8080/crl/issuing.crl");
+	CHECK(iss->crl_path[0] == '/');
+	CHECK(strstr(iss->crl_path, "/issuing.crl") != NULL);
 	CHECK_INT(appr->status, CA_DISABLED);
 	CHECK(appr->requires_manual_approval);
 	CHECK_INT(secret_scrypt_verify("approve me", appr->approval_password_hash), 1);
@@ -674,6 +703,7 @@ TEST(config_defaults)
 	CHECK_INT(root->selection.ncidrs, 0);
 	CHECK_INT(root->selection.priority, 0);
 	CHECK_INT(root->nwebhooks, 0);
+	CHECK(root->ca_issuers_url == NULL && root->crl_url == NULL && root->crl_path == NULL);
 	CHECK_STR(cfg->gateway_listen, "127.0.0.1:8080");
 	CHECK_STR(cfg->approver_listen, "127.0.0.1:8081");
 	CHECK_STR(cfg->kafka_group, "pki-workers");
