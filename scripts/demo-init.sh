@@ -62,6 +62,8 @@ urls() { printf -- '--ca-issuers-url\nhttp://%s/ca/%s.crt\n--crl-url\nhttp://%s/
 mapfile -t issuing_urls < <(urls demo-issuing)
 mapfile -t approval_urls < <(urls demo-approval)
 mapfile -t globex_urls < <(urls demo-globex)
+mapfile -t approval2_urls < <(urls demo-approval-2)
+mapfile -t approval_short_urls < <(urls demo-approval-short)
 
 ctl ca init-root --id demo-root --name "Demo Root CA" --key ec-p384 \
 	--org "Demo PKI" --country US --days 3650
@@ -90,13 +92,13 @@ DEMO_APPROVAL_PASSWORD=$approval_password \
 	--key ec-p256 --org "Demo PKI" --country US --days 1825 \
 	--manual-approval --approval-password-env DEMO_APPROVAL_PASSWORD --approvals-required 2 \
 	--tenants acme --max-validity-days 397 --extensions server_auth,client_auth \
-	--purposes dual-control --priority 0
+	--purposes dual-control --priority 0 "${approval2_urls[@]}"
 DEMO_APPROVAL_PASSWORD=$approval_password \
 	ctl ca init-intermediate --id demo-approval-short --parent demo-root \
 	--name "Demo Short-Approval CA" --key ec-p256 --org "Demo PKI" --country US --days 1825 \
 	--manual-approval --approval-password-env DEMO_APPROVAL_PASSWORD --approval-ttl-seconds 60 \
 	--tenants acme,globex --max-validity-days 397 --extensions server_auth,client_auth \
-	--purposes short-approval --priority 0
+	--purposes short-approval --priority 0 "${approval_short_urls[@]}"
 
 alice=$(ctl user add --name alice --email alice@acme.example --role requester --tenant acme)
 bob=$(ctl user add --name bob --email bob@globex.example --role requester --tenant globex)

@@ -98,8 +98,15 @@ worker_signer(struct worker_thread *t, const struct ca *ca)
 
 	if (i >= t->w->cfg->ncas)
 		return NULL;
-	if (t->signers[i] == NULL && (t->signers[i] = signer_new(ca)) == NULL)
+	if (t->signers[i] != NULL)
+		return t->signers[i];
+	if ((t->signers[i] = signer_new(ca)) == NULL) {
 		log_error("CA %s: cannot create a signer (key missing or not matching)", ca->id);
+	} else if (signer_set_urls(t->signers[i], ca->ca_issuers_url, ca->crl_url) != 0) {
+		log_error("CA %s: cannot set the AIA and CRL URLs", ca->id);
+		signer_free(t->signers[i]);
+		t->signers[i] = NULL;
+	}
 	return t->signers[i];
 }
 
