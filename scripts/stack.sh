@@ -372,6 +372,10 @@ print_urls() {
   Logs:                  $PKI_VAR/log/     Stop with: make down
 
 EOF
+	[[ -r $creds ]] || return 0
+	jq -r '"  API keys (Authorization: Bearer ...):",
+		(.users | to_entries[] | "    \(.key): \(.value.token)  (tenant \(.value.tenant))"),
+		"  Approval password (\(.cas.approval)): \(.approval_password)", ""' "$creds"
 }
 
 # ---------------------------------------------------------------- commands
