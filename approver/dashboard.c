@@ -29,23 +29,7 @@ static void
 dash_page(struct http_req *req, unsigned status, const struct session *s, const char *error,
 	  const char *const *extra)
 {
-	const struct web_asset *a = web_asset_find(DASH_PAGE);
-	const char *vars[] = {"state",	     s != NULL ? "app" : "login",
-			      "user",	     s != NULL ? s->user->name : "",
-			      "tenant",	     s != NULL && s->user->tenant ? s->user->tenant : "",
-			      "csrf",	     s != NULL ? s->csrf : "",
-			      "login_error", error != NULL ? error : "",
-			      NULL};
-	size_t len;
-	char *page = a != NULL ? web_render(a, vars, &len) : NULL;
-
-	if (page == NULL) {
-		http_reply_error(req, 500, "internal", NULL, NULL, NULL, "page %s unavailable",
-				 DASH_PAGE);
-		return;
-	}
-	web_reply_page(req, status, page, len, extra);
-	free(page);
+	web_reply_session_page(req, status, DASH_PAGE, s, error, extra);
 }
 
 static void

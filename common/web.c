@@ -139,3 +139,26 @@ web_reply_asset(struct http_req *req, const char *name)
 					"no asset \"%.64s\"", name);
 	return http_reply(req, 200, a->content_type, (const char *)a->data, a->len, h);
 }
+
+void
+web_reply_session_page(struct http_req *req, unsigned status, const char *page,
+		       const struct session *s, const char *login_error, const char *const *extra)
+{
+	const struct web_asset *a = web_asset_find(page);
+	const char *vars[] = {"state",	     s != NULL ? "app" : "login",
+			      "user",	     s != NULL ? s->user->name : "",
+			      "tenant",	     s != NULL && s->user->tenant ? s->user->tenant : "",
+			      "csrf",	     s != NULL ? s->csrf : "",
+			      "login_error", login_error != NULL ? login_error : "",
+			      NULL};
+	size_t len;
+	char *body = a != NULL ? web_render(a, vars, &len) : NULL;
+
+	if (body == NULL) {
+		http_reply_error(req, 500, "internal", NULL, NULL, NULL, "page %s unavailable",
+				 page);
+		return;
+	}
+	web_reply_page(req, status, body, len, extra);
+	free(body);
+}

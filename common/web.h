@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "http.h"
+#include "session.h"
 
 #define WEB_VAR_MAX 64 /* longest {{name}} */
 
@@ -43,6 +44,15 @@ char *web_render(const struct web_asset *a, const char *const *vars, size_t *len
 #define WEB_EXTRA_HEADERS_MAX 4
 int web_reply_page(struct http_req *req, unsigned status, const char *body, size_t len,
 		   const char *const *extra);
+
+/*
+ * Renders the page asset `page` for session s (state "app") or the login form
+ * (s NULL, state "login", login_error shown) and answers it; 500 when the
+ * asset is missing. Placeholders: state, user, tenant, csrf, login_error.
+ */
+void web_reply_session_page(struct http_req *req, unsigned status, const char *page,
+			    const struct session *s, const char *login_error,
+			    const char *const *extra);
 
 /* Answers GET of a static asset (404 when name is unknown or a template). */
 int web_reply_asset(struct http_req *req, const char *name);

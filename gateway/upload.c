@@ -31,26 +31,10 @@ static const char *const retry_down[] = {"Retry-After", "5", NULL};
 
 /* Renders the page: the request form for session s, or the login form (s NULL). */
 static void
-upload_page(struct http_req *req, unsigned status, const struct session *s,
-	    const char *login_error, const char *const *extra)
+upload_page(struct http_req *req, unsigned status, const struct session *s, const char *login_error,
+	  const char *const *extra)
 {
-	const struct web_asset *a = web_asset_find(UPLOAD_PAGE);
-	const char *vars[] = {"state",	     s != NULL ? "app" : "login",
-			      "user",	     s != NULL ? s->user->name : "",
-			      "tenant",	     s != NULL && s->user->tenant ? s->user->tenant : "",
-			      "csrf",	     s != NULL ? s->csrf : "",
-			      "login_error", login_error != NULL ? login_error : "",
-			      NULL};
-	size_t len;
-	char *page = a != NULL ? web_render(a, vars, &len) : NULL;
-
-	if (page == NULL) {
-		http_reply_error(req, 500, "internal", NULL, NULL, NULL, "page %s unavailable",
-				 UPLOAD_PAGE);
-		return;
-	}
-	web_reply_page(req, status, page, len, extra);
-	free(page);
+	web_reply_session_page(req, status, UPLOAD_PAGE, s, login_error, extra);
 }
 
 static void

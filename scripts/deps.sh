@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
 	build-essential pkg-config ca-certificates openssl
 	libssl-dev librdkafka-dev libmicrohttpd-dev libhiredis-dev libcjson-dev
-	redis-server kcat gnutls-bin clang libclang-rt-14-dev chromium wrk
+	redis-server kcat gnutls-bin clang clang-format libclang-rt-14-dev chromium wrk
 	golang-cfssl jq curl python3 python3-venv
 )
 # Commands that may come from elsewhere than Debian's package of that name.
