@@ -157,10 +157,11 @@ add_csr(cJSON *o, const struct pending *p)
 	add_names(a, "URI", in->uri_sans);
 	cJSON_AddStringToObject(j, "key_type", key_type_name(in->key_type));
 	cJSON_AddNumberToObject(j, "key_size", in->key_bits);
-	add_str(j, "curve", in->curve == CURVE_P256   ? "P-256"
-			    : in->curve == CURVE_P384 ? "P-384"
-			    : in->curve == CURVE_P521 ? "P-521"
-						      : NULL);
+	add_str(j, "curve",
+		in->curve == CURVE_P256   ? "P-256"
+		: in->curve == CURVE_P384 ? "P-384"
+		: in->curve == CURVE_P521 ? "P-521"
+					  : NULL);
 	add_str(j, "signature_algorithm", in->sig_alg);
 	add_exts(j, "requested_extensions", in->requested_ext);
 	cJSON_AddBoolToObject(j, "requests_ca", in->requests_ca);
@@ -173,16 +174,16 @@ out:
 cJSON *
 api_pending_json(const struct pending *p, int detail)
 {
-	cJSON *o = cJSON_CreateObject(), *a = cJSON_Parse(p->approvals != NULL ? p->approvals
-									     : "[]");
+	cJSON *o = cJSON_CreateObject(),
+	      *a = cJSON_Parse(p->approvals != NULL ? p->approvals : "[]");
 
 	if (a == NULL || !cJSON_IsArray(a)) {
 		cJSON_Delete(a);
 		a = cJSON_CreateArray();
 	}
 	cJSON_AddStringToObject(o, "request_id", p->id);
-	cJSON_AddStringToObject(o, "status", strcmp(p->state, "pending") == 0 ? ST_PENDING
-									    : ST_APPROVED);
+	cJSON_AddStringToObject(o, "status",
+				strcmp(p->state, "pending") == 0 ? ST_PENDING : ST_APPROVED);
 	cJSON_AddStringToObject(o, "ca_id", p->ca_id);
 	add_str(o, "tenant", p->tenant);
 	add_str(o, "requester", p->requester);
@@ -197,8 +198,8 @@ api_pending_json(const struct pending *p, int detail)
 	cJSON_AddNumberToObject(o, "approvals_required", p->approvals_required);
 	cJSON_AddNumberToObject(o, "approvals_missing",
 				p->approvals_required - cJSON_GetArraySize(a) > 0
-					? p->approvals_required - cJSON_GetArraySize(a)
-					: 0);
+				    ? p->approvals_required - cJSON_GetArraySize(a)
+				    : 0);
 	cJSON_AddItemToObject(o, "approvals", a);
 	if (detail)
 		add_csr(o, p);
@@ -387,9 +388,9 @@ api_decisions(struct approver *ap, struct http_req *req, const struct user *u)
 static void
 api_webhooks(struct approver *ap, struct http_req *req, const struct user *u, const char *id)
 {
-	static const char *const fields[] = {"id",	  "event",     "target",     "url",
-					     "status",	  "attempts",  "last_code",  "last_error",
-					     "created",	  "updated",   "delivered_at"};
+	static const char *const fields[] = {"id",      "event",    "target",      "url",
+					     "status",  "attempts", "last_code",   "last_error",
+					     "created", "updated",  "delivered_at"};
 	char key[APPROVER_KEY_MAX], hkey[APPROVER_KEY_MAX + 64], rkey[APPROVER_KEY_MAX];
 	const char *argv[] = {"LRANGE", key, "0", "-1"};
 	const char *scope[] = {"HMGET", rkey, "ca_id", "tenant"};
@@ -411,7 +412,8 @@ api_webhooks(struct approver *ap, struct http_req *req, const struct user *u, co
 		return;
 	}
 	if (!ap_admin_scope(u, s->element[0]->str,
-			    s->element[1]->type == REDIS_REPLY_STRING ? s->element[1]->str : NULL)) {
+			    s->element[1]->type == REDIS_REPLY_STRING ? s->element[1]->str
+								      : NULL)) {
 		freeReplyObject(s);
 		http_reply_error(req, 403, "outside_scope", "id", NULL, NULL,
 				 "admin %s may not see request %s", u->name, id);
@@ -449,8 +451,8 @@ api_webhooks(struct approver *ap, struct http_req *req, const struct user *u, co
 		if ((h = ap_redis(ap, 4, lr)) != NULL) {
 			for (j = 0; h->type == REDIS_REPLY_ARRAY && j < h->elements; j++)
 				if (h->element[j]->type == REDIS_REPLY_STRING)
-					cJSON_AddItemToArray(log,
-							     cJSON_CreateString(h->element[j]->str));
+					cJSON_AddItemToArray(
+					    log, cJSON_CreateString(h->element[j]->str));
 			freeReplyObject(h);
 		}
 		cJSON_AddItemToArray(items, d);
@@ -533,6 +535,6 @@ api_route(struct approver *ap, struct http_req *req)
 		goto notfound;
 	return;
 notfound:
-	http_reply_error(req, 404, "not_found", NULL, NULL, NULL, "no route for %s %s",
-			 req->method, req->path);
+	http_reply_error(req, 404, "not_found", NULL, NULL, NULL, "no route for %s %s", req->method,
+			 req->path);
 }

@@ -30,25 +30,25 @@
 #include "webhook.h"
 
 #define APPROVER_BODY_MAX (64 * 1024)
-#define APPROVER_GROUP "pki-approver"               /* consumer group of the approval topic */
+#define APPROVER_GROUP "pki-approver"                 /* consumer group of the approval topic */
 #define APPROVER_RESULTS_GROUP "pki-approver-results" /* and of the results topic */
 #define APPROVER_POLL_MS 500
-#define APPROVER_SWEEP_MS 1000        /* expiry and outbox timer */
-#define APPROVER_WEBHOOK_TICK_MS 250  /* webhook queue timer */
+#define APPROVER_SWEEP_MS 1000       /* expiry and outbox timer */
+#define APPROVER_WEBHOOK_TICK_MS 250 /* webhook queue timer */
 #define APPROVER_WEBHOOK_BATCH 16
-#define APPROVER_OUTBOX_RETRY_S 10    /* an unpublished grant is retried after this */
+#define APPROVER_OUTBOX_RETRY_S 10 /* an unpublished grant is retried after this */
 #define APPROVER_PRODUCE_TIMEOUT_MS (KAFKA_MESSAGE_TIMEOUT_MS + 500)
-#define APPROVER_DECISIONS_MAX 200    /* entries kept in P decisions */
-#define APPROVER_DECISIONS_PAGE 20    /* decisions listed by default */
-#define APPROVER_LIST_MAX 10000       /* pending ids read for one listing */
+#define APPROVER_DECISIONS_MAX 200 /* entries kept in P decisions */
+#define APPROVER_DECISIONS_PAGE 20 /* decisions listed by default */
+#define APPROVER_LIST_MAX 10000    /* pending ids read for one listing */
 #define APPROVER_PAGE_DEFAULT 50
 #define APPROVER_PAGE_MAX 500
-#define APPROVER_REASON_MAX 500       /* rejection reason, characters */
+#define APPROVER_REASON_MAX 500 /* rejection reason, characters */
 #define APPROVER_NOTIFIED_TTL_S (30 * 24 * 3600)
 #define APPROVER_KEY_MAX 512
 
 /* Audit events of the approver (besides audit.h's). */
-#define AUDIT_APPROVAL_GIVEN "approval_given"  /* one admin's approval, more needed */
+#define AUDIT_APPROVAL_GIVEN "approval_given" /* one admin's approval, more needed */
 #define AUDIT_DECISION_REFUSED "decision_refused"
 #define AUDIT_NOTIFICATION "notification"
 #define AUDIT_WEBHOOK "webhook_delivery"
@@ -76,8 +76,8 @@ struct approver {
  */
 struct pending {
 	char *id, *state, *ca_id, *tenant, *requester, *email, *client_ip, *common_name;
-	char *reason;  /* why it needs approval (from the approval message) */
-	char *msg;     /* the issue request JSON as received */
+	char *reason;    /* why it needs approval (from the approval message) */
+	char *msg;       /* the issue request JSON as received */
 	char *approvals; /* JSON array text */
 	long long submitted_at, received_at, expires_at;
 	int approvals_required;
@@ -103,8 +103,7 @@ redisReply *ap_redis(const struct approver *ap, int argc, const char **argv);
  */
 struct issue_msg;
 int pending_intake(struct approver *ap, const struct issue_msg *m, const char *reason,
-		   const char *msg_json, long long expires_at, int approvals_required,
-		   char *cur);
+		   const char *msg_json, long long expires_at, int approvals_required, char *cur);
 
 /* Reads pending id. 0 and *out, STORE_ENOTFOUND, STORE_EDOWN. */
 int pending_get(struct approver *ap, const char *id, struct pending **out);
@@ -154,8 +153,7 @@ int decide_publish(struct approver *ap, const char *id);
 /* POST …/approve and …/reject by admin u (scope checked here); answer req. */
 void decide_approve(struct approver *ap, struct http_req *req, const struct user *u,
 		    const char *id);
-void decide_reject(struct approver *ap, struct http_req *req, const struct user *u,
-		   const char *id);
+void decide_reject(struct approver *ap, struct http_req *req, const struct user *u, const char *id);
 
 /* ---- intake.c, expiry.c: threads */
 void *intake_run(void *arg);

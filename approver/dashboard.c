@@ -42,8 +42,9 @@ dash_get(struct approver *ap, struct http_req *req)
 		dash_page(req, 503, NULL, "The session store is unreachable; try again shortly.",
 			  retry_down);
 	else if (rc == 1 && s.user->role != ROLE_ADMIN)
-		dash_page(req, 200, NULL, "Signed in as a user who is not an admin; sign in with "
-					  "an admin API key.",
+		dash_page(req, 200, NULL,
+			  "Signed in as a user who is not an admin; sign in with "
+			  "an admin API key.",
 			  NULL);
 	else
 		dash_page(req, 200, rc == 1 ? &s : NULL, NULL, NULL);
@@ -120,7 +121,8 @@ dash_login(struct approver *ap, struct http_req *req)
 		goto out;
 	}
 	if (u->role != ROLE_ADMIN) {
-		snprintf(detail, sizeof(detail), "403 dashboard login: %s is not an admin", u->name);
+		snprintf(detail, sizeof(detail), "403 dashboard login: %s is not an admin",
+			 u->name);
 		ap_audit(ap, "rejected", NULL, NULL, u->name, req->client_ip, detail);
 		dash_page(req, 403, NULL, "API key: this user is not an admin.", NULL);
 		goto out;
@@ -159,8 +161,8 @@ dash_logout(struct approver *ap, struct http_req *req)
 		http_reply_error(req, 403, "csrf_failed", SESSION_CSRF_FIELD, NULL, NULL,
 				 "logout needs the session's CSRF token in the %s form field",
 				 SESSION_CSRF_FIELD);
-	} else if (session_destroy(ap->cfg, &session_admin, http_header(req, "Cookie"), session_secure(req),
-				   cookie) != 0) {
+	} else if (session_destroy(ap->cfg, &session_admin, http_header(req, "Cookie"),
+				   session_secure(req), cookie) != 0) {
 		http_reply_error(req, 503, "unavailable", NULL, NULL, retry_down,
 				 "session store (Redis) unreachable; try again shortly");
 	} else {

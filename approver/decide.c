@@ -112,11 +112,12 @@ decide_load(struct approver *ap, struct http_req *req, const struct user *u, con
 		} else {
 			snprintf(detail, sizeof(detail), "409: %s of a request in state %s", what,
 				 state);
-			ap_audit(ap, AUDIT_DECISION_REFUSED, id, p, u->name, req->client_ip, detail);
-			http_reply_error(req, 409, "not_pending", "id", NULL, NULL,
-					 "request %s is %s, not pending approval; nothing to %s",
-					 id, strcmp(state, ST_PENDING) == 0 ? "being decided" : state,
-					 what);
+			ap_audit(ap, AUDIT_DECISION_REFUSED, id, p, u->name, req->client_ip,
+				 detail);
+			http_reply_error(
+			    req, 409, "not_pending", "id", NULL, NULL,
+			    "request %s is %s, not pending approval; nothing to %s", id,
+			    strcmp(state, ST_PENDING) == 0 ? "being decided" : state, what);
 		}
 		pending_free(p);
 		return NULL;

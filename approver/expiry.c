@@ -21,9 +21,9 @@
 
 /* KEYS set; ARGV cutoff, new score, max: ids scored <= cutoff, moved to the new score. */
 static const char lua_claim[] =
-	"local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])\n"
-	"for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[2], id) end\n"
-	"return ids\n";
+    "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])\n"
+    "for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[2], id) end\n"
+    "return ids\n";
 
 static void
 expire_one(struct approver *ap, const char *id)
@@ -40,8 +40,9 @@ expire_one(struct approver *ap, const char *id)
 		return;
 	}
 	ca = config_ca_find(ap->cfg, old->ca_id);
-	snprintf(msg, sizeof(msg), "not enough approvals within the approval period of CA %s (%ld s)",
-		 old->ca_id, ca != NULL ? ca->approval_ttl_s : 0L);
+	snprintf(msg, sizeof(msg),
+		 "not enough approvals within the approval period of CA %s (%ld s)", old->ca_id,
+		 ca != NULL ? ca->approval_ttl_s : 0L);
 	ap_audit(ap, AUDIT_EXPIRED, id, old, "approver", NULL, msg);
 	if ((res = msg_result_encode(id, ST_EXPIRED, old->ca_id, NULL, NULL, NULL, NULL,
 				     "approval_expired", msg)) != NULL) {

@@ -46,8 +46,8 @@ intake_one(struct approver *ap, const struct kafka_msg *km)
 		store_transition(&ap->store, m->request_id, ST_PENDING, ST_FAILED, f, NULL);
 		goto out;
 	}
-	expires = (m->submitted_at > 0 ? m->submitted_at : (long long)time(NULL)) +
-		  ca->approval_ttl_s;
+	expires =
+	    (m->submitted_at > 0 ? m->submitted_at : (long long)time(NULL)) + ca->approval_ttl_s;
 	required = ca->approvals_required > 0 ? ca->approvals_required : 1;
 	if ((json = msg_issue_encode(m)) == NULL) {
 		rc = -1;
@@ -61,8 +61,8 @@ intake_one(struct approver *ap, const struct kafka_msg *km)
 	if (rc == PENDING_DUPLICATE) {
 		log_msg(LOG_INFO, m->request_id, "approval message redelivered; already pending");
 	} else if (rc == PENDING_DECIDED) {
-		log_msg(LOG_INFO, m->request_id, "approval message for a request already %s; ignored",
-			cur);
+		log_msg(LOG_INFO, m->request_id,
+			"approval message for a request already %s; ignored", cur);
 	} else if (pending_get(ap, m->request_id, &p) == 0) {
 		snprintf(detail, sizeof(detail), "%s; %d approval(s) required; expires at %lld",
 			 reason != NULL ? reason : "approval required", required, expires);

@@ -48,13 +48,13 @@ ap_audit(struct approver *ap, const char *event, const char *request_id, const s
 	 const char *actor, const char *client_ip, const char *detail)
 {
 	struct audit_event ev = {
-		.event = event,
-		.request_id = request_id,
-		.actor = actor,
-		.tenant = p != NULL ? p->tenant : NULL,
-		.ca_id = p != NULL ? p->ca_id : NULL,
-		.client_ip = client_ip,
-		.detail = detail,
+	    .event = event,
+	    .request_id = request_id,
+	    .actor = actor,
+	    .tenant = p != NULL ? p->tenant : NULL,
+	    .ca_id = p != NULL ? p->ca_id : NULL,
+	    .client_ip = client_ip,
+	    .detail = detail,
 	};
 
 	audit_emit(ap->kp, ap->cfg->topics.audit, &ev);
@@ -105,8 +105,8 @@ notify_event(struct approver *ap, const char *event, const struct pending *p, co
 {
 	const struct config *cfg = ap->cfg;
 	const struct ca *ca = config_ca_find(cfg, p->ca_id);
-	const struct user *req_user = p->requester != NULL ? config_user_find(cfg, p->requester)
-							   : NULL;
+	const struct user *req_user =
+	    p->requester != NULL ? config_user_find(cfg, p->requester) : NULL;
 	int admins = strcmp(event, NOTE_PENDING) == 0, nrec = 0, nhooks = 0;
 	char audit_detail[NOTIFY_DETAIL_MAX], *body;
 	cJSON *o = cJSON_CreateObject(), *rec;
@@ -132,8 +132,8 @@ notify_event(struct approver *ap, const char *event, const struct pending *p, co
 	} else if (p->requester != NULL) {
 		add_recipient(rec, p->requester,
 			      p->email != NULL && p->email[0] ? p->email
-			      : req_user != NULL	     ? req_user->email
-							     : NULL);
+			      : req_user != NULL              ? req_user->email
+							      : NULL);
 		nrec++;
 	}
 	add_opt(o, "actor", actor);
@@ -150,13 +150,13 @@ notify_event(struct approver *ap, const char *event, const struct pending *p, co
 		log_msg(LOG_WARN, p->id, "notification %s not queued on %s", event,
 			cfg->topics.notify);
 	if (ca != NULL)
-		nhooks += notify_hooks(ap, ca->webhooks, ca->nwebhooks, "ca", ca->id, event, p->id,
-				       body);
+		nhooks +=
+		    notify_hooks(ap, ca->webhooks, ca->nwebhooks, "ca", ca->id, event, p->id, body);
 	for (i = 0; p->tenant != NULL && i < cfg->ntenants; i++)
 		if (strcmp(cfg->tenants[i].id, p->tenant) == 0)
-			nhooks += notify_hooks(ap, cfg->tenants[i].webhooks,
-					       cfg->tenants[i].nwebhooks, "tenant",
-					       cfg->tenants[i].id, event, p->id, body);
+			nhooks +=
+			    notify_hooks(ap, cfg->tenants[i].webhooks, cfg->tenants[i].nwebhooks,
+					 "tenant", cfg->tenants[i].id, event, p->id, body);
 	snprintf(audit_detail, sizeof(audit_detail), "%s to %s: %d recipient(s), %d webhook(s)",
 		 event, admins ? "admins" : "requester", nrec, nhooks);
 	ap_audit(ap, AUDIT_NOTIFICATION, p->id, p, actor != NULL ? actor : "approver", NULL,
@@ -198,8 +198,8 @@ static void
 notify_outcome(void *arg, const struct webhook_outcome *o)
 {
 	struct approver *ap = arg;
-	struct audit_event ev = {.event = AUDIT_WEBHOOK, .request_id = o->request_id,
-				 .actor = "approver"};
+	struct audit_event ev = {
+	    .event = AUDIT_WEBHOOK, .request_id = o->request_id, .actor = "approver"};
 	char detail[NOTIFY_DETAIL_MAX], outcome[WEBHOOK_ERR_MAX + 16];
 
 	if (o->error != NULL)

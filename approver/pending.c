@@ -18,57 +18,57 @@
  * {2, state}: decided already; {1, state}: duplicate; {0, state before}: new.
  */
 static const char lua_intake[] =
-	"local st = redis.call('HGET', KEYS[1], 'state')\n"
-	"if st and st ~= 'received' and st ~= 'queued' and st ~= 'pending_approval' then\n"
-	"  return {2, st}\n"
-	"end\n"
-	"if redis.call('EXISTS', KEYS[2]) == 1 then return {1, st or ''} end\n"
-	"redis.call('HSET', KEYS[2], unpack(ARGV, 5))\n"
-	"redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])\n"
-	"redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])\n"
-	"if not st then\n"
-	"  local f = {}\n"
-	"  for i = 5, #ARGV - 1, 2 do f[ARGV[i]] = ARGV[i + 1] end\n"
-	"  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'state', 'pending_approval',\n"
-	"    'created', ARGV[2], 'updated', ARGV[2])\n"
-	"  for _, k in ipairs({'tenant', 'requester', 'email', 'client_ip', 'ca_id',\n"
-	"      'common_name', 'validity_days'}) do\n"
-	"    if f[k] and f[k] ~= '' then redis.call('HSET', KEYS[1], k, f[k]) end\n"
-	"  end\n"
-	"  redis.call('PUBLISH', KEYS[5], 'pending_approval')\n"
-	"elseif st ~= 'pending_approval' then\n"
-	"  redis.call('HSET', KEYS[1], 'state', 'pending_approval', 'updated', ARGV[2])\n"
-	"  redis.call('PUBLISH', KEYS[5], 'pending_approval')\n"
-	"end\n"
-	"redis.call('HSET', KEYS[1], 'approval_expires_at', ARGV[3])\n"
-	"return {0, st or ''}\n";
+    "local st = redis.call('HGET', KEYS[1], 'state')\n"
+    "if st and st ~= 'received' and st ~= 'queued' and st ~= 'pending_approval' then\n"
+    "  return {2, st}\n"
+    "end\n"
+    "if redis.call('EXISTS', KEYS[2]) == 1 then return {1, st or ''} end\n"
+    "redis.call('HSET', KEYS[2], unpack(ARGV, 5))\n"
+    "redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])\n"
+    "redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])\n"
+    "if not st then\n"
+    "  local f = {}\n"
+    "  for i = 5, #ARGV - 1, 2 do f[ARGV[i]] = ARGV[i + 1] end\n"
+    "  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'state', 'pending_approval',\n"
+    "    'created', ARGV[2], 'updated', ARGV[2])\n"
+    "  for _, k in ipairs({'tenant', 'requester', 'email', 'client_ip', 'ca_id',\n"
+    "      'common_name', 'validity_days'}) do\n"
+    "    if f[k] and f[k] ~= '' then redis.call('HSET', KEYS[1], k, f[k]) end\n"
+    "  end\n"
+    "  redis.call('PUBLISH', KEYS[5], 'pending_approval')\n"
+    "elseif st ~= 'pending_approval' then\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'pending_approval', 'updated', ARGV[2])\n"
+    "  redis.call('PUBLISH', KEYS[5], 'pending_approval')\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'approval_expires_at', ARGV[3])\n"
+    "return {0, st or ''}\n";
 
 /*
  * Approve. KEYS pending:{id}, pending, pending:expiry, pending:outbox, req,
  * channel; ARGV id, admin, now, required. See APPROVE_*.
  */
 static const char lua_approve[] =
-	"local ps = redis.call('HGET', KEYS[1], 'state')\n"
-	"local rs = redis.call('HGET', KEYS[5], 'state')\n"
-	"if ps ~= 'pending' or rs ~= 'pending_approval' then return {0, rs or ''} end\n"
-	"local a = cjson.decode(redis.call('HGET', KEYS[1], 'approvals') or '[]')\n"
-	"for _, x in ipairs(a) do\n"
-	"  if x.admin == ARGV[2] then return {2, cjson.encode(a)} end\n"
-	"end\n"
-	"a[#a + 1] = {admin = ARGV[2], time = tonumber(ARGV[3])}\n"
-	"local enc = cjson.encode(a)\n"
-	"redis.call('HSET', KEYS[1], 'approvals', enc)\n"
-	"if #a < tonumber(ARGV[4]) then return {1, enc} end\n"
-	"local names = {}\n"
-	"for i, x in ipairs(a) do names[i] = x.admin end\n"
-	"redis.call('HSET', KEYS[1], 'state', 'approved', 'decided_at', ARGV[3])\n"
-	"redis.call('ZREM', KEYS[2], ARGV[1])\n"
-	"redis.call('ZREM', KEYS[3], ARGV[1])\n"
-	"redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])\n"
-	"redis.call('HSET', KEYS[5], 'state', 'approved', 'updated', ARGV[3],\n"
-	"  'approved_by', table.concat(names, ','))\n"
-	"redis.call('PUBLISH', KEYS[6], 'approved')\n"
-	"return {3, enc}\n";
+    "local ps = redis.call('HGET', KEYS[1], 'state')\n"
+    "local rs = redis.call('HGET', KEYS[5], 'state')\n"
+    "if ps ~= 'pending' or rs ~= 'pending_approval' then return {0, rs or ''} end\n"
+    "local a = cjson.decode(redis.call('HGET', KEYS[1], 'approvals') or '[]')\n"
+    "for _, x in ipairs(a) do\n"
+    "  if x.admin == ARGV[2] then return {2, cjson.encode(a)} end\n"
+    "end\n"
+    "a[#a + 1] = {admin = ARGV[2], time = tonumber(ARGV[3])}\n"
+    "local enc = cjson.encode(a)\n"
+    "redis.call('HSET', KEYS[1], 'approvals', enc)\n"
+    "if #a < tonumber(ARGV[4]) then return {1, enc} end\n"
+    "local names = {}\n"
+    "for i, x in ipairs(a) do names[i] = x.admin end\n"
+    "redis.call('HSET', KEYS[1], 'state', 'approved', 'decided_at', ARGV[3])\n"
+    "redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "redis.call('ZREM', KEYS[3], ARGV[1])\n"
+    "redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])\n"
+    "redis.call('HSET', KEYS[5], 'state', 'approved', 'updated', ARGV[3],\n"
+    "  'approved_by', table.concat(names, ','))\n"
+    "redis.call('PUBLISH', KEYS[6], 'approved')\n"
+    "return {3, enc}\n";
 
 /*
  * End (reject, expire). KEYS pending:{id}, pending, pending:expiry, req,
@@ -77,28 +77,28 @@ static const char lua_approve[] =
  * {2, state}: not due yet.
  */
 static const char lua_end[] =
-	"local ps = redis.call('HGET', KEYS[1], 'state')\n"
-	"local rs = redis.call('HGET', KEYS[4], 'state')\n"
-	"if ps ~= 'pending' then\n"
-	"  if not ps then\n"
-	"    redis.call('ZREM', KEYS[2], ARGV[1])\n"
-	"    redis.call('ZREM', KEYS[3], ARGV[1])\n"
-	"  end\n"
-	"  return {0, rs or ''}\n"
-	"end\n"
-	"if ARGV[7] == '1' and\n"
-	"   tonumber(redis.call('HGET', KEYS[1], 'expires_at') or '0') > tonumber(ARGV[2]) then\n"
-	"  return {2, rs or ''}\n"
-	"end\n"
-	"local h = redis.call('HGETALL', KEYS[1])\n"
-	"redis.call('DEL', KEYS[1])\n"
-	"redis.call('ZREM', KEYS[2], ARGV[1])\n"
-	"redis.call('ZREM', KEYS[3], ARGV[1])\n"
-	"if rs ~= 'pending_approval' then return {0, rs or ''} end\n"
-	"redis.call('HSET', KEYS[4], 'state', ARGV[3], 'updated', ARGV[2], 'error_code', ARGV[4],\n"
-	"  'error_message', ARGV[5], 'decided_by', ARGV[6])\n"
-	"redis.call('PUBLISH', KEYS[5], ARGV[3])\n"
-	"return {1, h}\n";
+    "local ps = redis.call('HGET', KEYS[1], 'state')\n"
+    "local rs = redis.call('HGET', KEYS[4], 'state')\n"
+    "if ps ~= 'pending' then\n"
+    "  if not ps then\n"
+    "    redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "    redis.call('ZREM', KEYS[3], ARGV[1])\n"
+    "  end\n"
+    "  return {0, rs or ''}\n"
+    "end\n"
+    "if ARGV[7] == '1' and\n"
+    "   tonumber(redis.call('HGET', KEYS[1], 'expires_at') or '0') > tonumber(ARGV[2]) then\n"
+    "  return {2, rs or ''}\n"
+    "end\n"
+    "local h = redis.call('HGETALL', KEYS[1])\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "redis.call('ZREM', KEYS[3], ARGV[1])\n"
+    "if rs ~= 'pending_approval' then return {0, rs or ''} end\n"
+    "redis.call('HSET', KEYS[4], 'state', ARGV[3], 'updated', ARGV[2], 'error_code', ARGV[4],\n"
+    "  'error_message', ARGV[5], 'decided_by', ARGV[6])\n"
+    "redis.call('PUBLISH', KEYS[5], ARGV[3])\n"
+    "return {1, h}\n";
 
 void
 ap_key(const struct approver *ap, char *out, const char *kind, const char *id)
@@ -235,8 +235,8 @@ pending_from_pairs(redisReply **e, size_t n)
 		size_t off;
 	} strs[] = {
 #define S(f) {#f, offsetof(struct pending, f)}
-		S(id),	       S(state),       S(ca_id),  S(tenant), S(requester), S(email),
-		S(client_ip), S(common_name), S(reason), S(msg),    S(approvals),
+	    S(id),        S(state),       S(ca_id),  S(tenant), S(requester), S(email),
+	    S(client_ip), S(common_name), S(reason), S(msg),    S(approvals),
 #undef S
 	};
 	size_t i, j;
@@ -312,8 +312,8 @@ pending_approve(struct approver *ap, const char *id, const char *admin, int requ
 	char kpend[APPROVER_KEY_MAX], kset[APPROVER_KEY_MAX], kexp[APPROVER_KEY_MAX];
 	char kout[APPROVER_KEY_MAX], kreq[APPROVER_KEY_MAX], chan[APPROVER_KEY_MAX];
 	char now[24], req[16];
-	const char *argv[] = {"EVAL", lua_approve, "6", kpend, kset, kexp, kout, kreq, chan,
-			      id,     admin,	   now, req};
+	const char *argv[] = {"EVAL", lua_approve, "6", kpend, kset, kexp, kout,
+			      kreq,   chan,        id,  admin, now,  req};
 	redisReply *rep;
 	long long rc;
 
@@ -332,8 +332,8 @@ pending_approve(struct approver *ap, const char *id, const char *admin, int requ
 		reply_pair(rep, cur);
 	if (approvals != NULL)
 		*approvals = rc > 0 && rep->element[1]->type == REDIS_REPLY_STRING
-				     ? strdup(rep->element[1]->str)
-				     : NULL;
+				 ? strdup(rep->element[1]->str)
+				 : NULL;
 	freeReplyObject(rep);
 	return rc < 0 ? STORE_EDOWN : (int)rc;
 }
@@ -344,9 +344,9 @@ pending_end(struct approver *ap, const char *id, const char *to, const char *cod
 {
 	char kpend[APPROVER_KEY_MAX], kset[APPROVER_KEY_MAX], kexp[APPROVER_KEY_MAX];
 	char kreq[APPROVER_KEY_MAX], chan[APPROVER_KEY_MAX], now[24];
-	const char *argv[] = {"EVAL", lua_end, "5", kpend, kset,    kexp,    kreq,
-			      chan,   id,      now, to,	   code,    message, actor,
-			      only_due ? "1" : "0"};
+	const char *argv[] = {"EVAL", lua_end, "5",     kpend, kset,
+			      kexp,   kreq,    chan,    id,    now,
+			      to,     code,    message, actor, only_due ? "1" : "0"};
 	redisReply *rep;
 	int rc;
 
@@ -364,8 +364,8 @@ pending_end(struct approver *ap, const char *id, const char *to, const char *cod
 	} else if (rep->element[0]->integer == 1 && rep->element[1]->type == REDIS_REPLY_ARRAY) {
 		rc = 1;
 		if (out != NULL)
-			*out = pending_from_pairs(rep->element[1]->element,
-						  rep->element[1]->elements);
+			*out =
+			    pending_from_pairs(rep->element[1]->element, rep->element[1]->elements);
 	} else {
 		rc = 0;
 		if (cur != NULL)
@@ -397,8 +397,8 @@ pending_published(struct approver *ap, const char *id)
 }
 
 void
-decisions_add(struct approver *ap, const struct pending *p, const char *decision,
-	      const char *actor, const char *approvals, const char *reason)
+decisions_add(struct approver *ap, const struct pending *p, const char *decision, const char *actor,
+	      const char *approvals, const char *reason)
 {
 	char key[APPROVER_KEY_MAX], last[16], *s;
 	cJSON *o = cJSON_CreateObject(), *a;

@@ -26,11 +26,11 @@
 struct audit_event {
 	const char *event;
 	const char *request_id;
-	const char *actor;     /* user name, or the process for system steps */
+	const char *actor; /* user name, or the process for system steps */
 	const char *tenant;
 	const char *ca_id;
 	const char *client_ip;
-	const char *detail;    /* reason, code or note; may be NULL */
+	const char *detail; /* reason, code or note; may be NULL */
 };
 
 /* ev as the JSON text above (caller frees), NULL when out of memory. */

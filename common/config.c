@@ -25,11 +25,11 @@
 #include "secret.h"
 
 #define CONFIG_FILE_MAX (4 * 1024 * 1024)
-#define CONFIG_PATH_MAX 256    /* longest JSON path in a message */
-#define CONFIG_GOT_MAX 80      /* longest quoted value in a message */
-#define CONFIG_ID_MAX 64       /* CA ids, tenant ids, user names */
-#define CONFIG_TOPIC_MAX 249   /* Kafka's own limit */
-#define CONFIG_PREFIX_MAX 64   /* Redis key prefix */
+#define CONFIG_PATH_MAX 256  /* longest JSON path in a message */
+#define CONFIG_GOT_MAX 80    /* longest quoted value in a message */
+#define CONFIG_ID_MAX 64     /* CA ids, tenant ids, user names */
+#define CONFIG_TOPIC_MAX 249 /* Kafka's own limit */
+#define CONFIG_PREFIX_MAX 64 /* Redis key prefix */
 #define CONFIG_PORT_MAX 65535
 #define CONFIG_APPROVALS_MAX 10
 #define CONFIG_APPROVAL_TTL_MIN_S 60
@@ -62,11 +62,13 @@ struct name_bit {
 static const struct name_bit ca_types[] = {{"root", CA_ROOT}, {"intermediate", CA_INTERMEDIATE}};
 static const struct name_bit ca_statuses[] = {{"active", CA_ACTIVE}, {"disabled", CA_DISABLED}};
 static const struct name_bit roles[] = {
-	{"requester", ROLE_REQUESTER}, {"admin", ROLE_ADMIN}, {"auditor", ROLE_AUDITOR}};
-static const struct name_bit key_types[] = {{"RSA", KT_RSA}, {"EC", KT_EC}, {"Ed25519", KT_ED25519}};
+    {"requester", ROLE_REQUESTER}, {"admin", ROLE_ADMIN}, {"auditor", ROLE_AUDITOR}};
+static const struct name_bit key_types[] = {
+    {"RSA", KT_RSA}, {"EC", KT_EC}, {"Ed25519", KT_ED25519}};
 static const struct name_bit curves[] = {
-	{"P-256", CURVE_P256}, {"P-384", CURVE_P384}, {"P-521", CURVE_P521}};
-static const struct name_bit key_sizes[] = {{"2048", RSA_2048}, {"3072", RSA_3072}, {"4096", RSA_4096}};
+    {"P-256", CURVE_P256}, {"P-384", CURVE_P384}, {"P-521", CURVE_P521}};
+static const struct name_bit key_sizes[] = {
+    {"2048", RSA_2048}, {"3072", RSA_3072}, {"4096", RSA_4096}};
 static const unsigned ext_bits[] = {EXT_SERVER_AUTH, EXT_CLIENT_AUTH, EXT_EMAIL_PROTECTION,
 				    EXT_CODE_SIGNING};
 
@@ -214,7 +216,8 @@ check_object(struct ctx *c, const cJSON *obj, const char *path, const char *cons
 
 	if (!cJSON_IsObject(obj))
 		return fail(c, path, "must be an object, got %s", type_name(obj));
-	cJSON_ArrayForEach(it, obj) {
+	cJSON_ArrayForEach(it, obj)
+	{
 		path_key(kp, path, it->string);
 		for (i = 0; allowed[i] != NULL; i++)
 			if (strcmp(allowed[i], it->string) == 0)
@@ -261,7 +264,8 @@ rule_nonempty(const char *s)
 static const char *
 rule_id(const char *s)
 {
-	static const char rule[] = "must be 1..64 of A-Z a-z 0-9 . _ - starting with a letter or digit";
+	static const char rule[] =
+	    "must be 1..64 of A-Z a-z 0-9 . _ - starting with a letter or digit";
 	size_t i;
 
 	if (!isalnum((unsigned char)s[0]))
@@ -291,7 +295,8 @@ rule_prefix(const char *s)
 	for (i = 0; s[i] != '\0'; i++)
 		if (i >= CONFIG_PREFIX_MAX || !isgraph((unsigned char)s[i]))
 			break;
-	return (i == 0 || s[i] != '\0') ? "must be 1..64 printable characters without spaces" : NULL;
+	return (i == 0 || s[i] != '\0') ? "must be 1..64 printable characters without spaces"
+					: NULL;
 }
 
 /* 1 if s[0..len) is "host:port" with a non-empty host and port 1..65535. */
@@ -403,8 +408,9 @@ static const char *
 rule_http_url(const char *s)
 {
 	static const char scheme[] = "http://";
-	static const char rule[] = "must be an http://host[:port]/path URL (RFC 5280: no https, "
-				   "query, fragment or spaces; at most " STR(CONFIG_URL_MAX) " characters)";
+	static const char rule[] =
+	    "must be an http://host[:port]/path URL (RFC 5280: no https, "
+	    "query, fragment or spaces; at most " STR(CONFIG_URL_MAX) " characters)";
 	const char *host, *slash, *colon;
 	size_t i;
 
@@ -415,7 +421,7 @@ rule_http_url(const char *s)
 		return rule;
 	colon = memchr(host, ':', (size_t)(slash - host));
 	if (colon != NULL ? !hostport_ok(host, (size_t)(slash - host)) ||
-				    !url_host_ok(host, (size_t)(colon - host))
+				!url_host_ok(host, (size_t)(colon - host))
 			  : !url_host_ok(host, (size_t)(slash - host)))
 		return rule;
 	for (i = 0; slash[i] != '\0'; i++)
@@ -438,7 +444,8 @@ rule_email(const char *s)
 static const char *
 rule_scrypt(const char *s)
 {
-	return secret_scrypt_valid(s) ? NULL : "must be a scrypt hash scrypt$N$r$p$salt_b64$hash_b64";
+	return secret_scrypt_valid(s) ? NULL
+				      : "must be a scrypt hash scrypt$N$r$p$salt_b64$hash_b64";
 }
 
 /* Checks v against rule; path names v. */
@@ -624,7 +631,8 @@ get_bits(struct ctx *c, const cJSON *obj, const char *path, const char *key, enu
 		return fail(c, kp, "must be an array, got %s", type_name(v));
 	if (cJSON_GetArraySize(v) == 0)
 		return fail(c, kp, "must not be empty");
-	cJSON_ArrayForEach(it, v) {
+	cJSON_ArrayForEach(it, v)
+	{
 		path_idx(ip, kp, i++);
 		if (item_bit(c, it, ip, kind, tab, n, &bit) != 0)
 			return -1;
@@ -673,7 +681,8 @@ get_strv(struct ctx *c, const cJSON *obj, const char *path, const char *key, str
 	if ((list = calloc(n + 1, sizeof(*list))) == NULL)
 		return fail_oom(c);
 	if (v != NULL) {
-		cJSON_ArrayForEach(it, v) {
+		cJSON_ArrayForEach(it, v)
+		{
 			path_idx(ip, kp, i);
 			if (check_str(c, it, ip, rule) != 0)
 				goto out;
@@ -762,7 +771,8 @@ get_cidrs(struct ctx *c, const cJSON *obj, const char *path, struct ca_selection
 	if (cJSON_GetArraySize(v) > 0 &&
 	    (sel->cidrs = calloc((size_t)cJSON_GetArraySize(v), sizeof(*sel->cidrs))) == NULL)
 		return fail_oom(c);
-	cJSON_ArrayForEach(it, v) {
+	cJSON_ArrayForEach(it, v)
+	{
 		path_idx(ip, kp, i);
 		if (!cJSON_IsString(it))
 			return fail(c, ip, "must be a string, got %s", type_name(it));
@@ -791,11 +801,13 @@ get_webhooks(struct ctx *c, const cJSON *obj, const char *path, struct webhook *
 	if (cJSON_GetArraySize(v) > 0 &&
 	    (*dst = calloc((size_t)cJSON_GetArraySize(v), sizeof(**dst))) == NULL)
 		return fail_oom(c);
-	cJSON_ArrayForEach(it, v) {
+	cJSON_ArrayForEach(it, v)
+	{
 		path_idx(ip, kp, i);
 		*n = ++i;
 		if (check_object(c, it, ip, keys) != 0 ||
-		    get_str(c, it, ip, "url", REQUIRED, rule_webhook_url, NULL, &(*dst)[i - 1].url) != 0 ||
+		    get_str(c, it, ip, "url", REQUIRED, rule_webhook_url, NULL,
+			    &(*dst)[i - 1].url) != 0 ||
 		    get_str(c, it, ip, "secret", REQUIRED, rule_nonempty, NULL,
 			    &(*dst)[i - 1].secret) != 0)
 			return -1;
@@ -818,7 +830,8 @@ get_array(struct ctx *c, const cJSON *top, const char *key, size_t elem, void **
 		return fail(c, key, "must be an array, got %s", type_name(v));
 	if ((*dst = calloc((size_t)cJSON_GetArraySize(v) + 1, elem)) == NULL)
 		return fail_oom(c);
-	cJSON_ArrayForEach(it, v) {
+	cJSON_ArrayForEach(it, v)
+	{
 		path_idx(ip, key, i);
 		*n = ++i;
 		if (parse(c, it, ip, (char *)*dst + (i - 1) * elem) != 0)
@@ -844,7 +857,7 @@ parse_tenant(struct ctx *c, const cJSON *obj, const char *path, void *dst)
 static int
 parse_selection(struct ctx *c, const cJSON *ca, const char *path, struct ca_selection *sel)
 {
-	static const char *const keys[] = {"tenants",	   "purposes", "email_patterns",
+	static const char *const keys[] = {"tenants",      "purposes", "email_patterns",
 					   "client_cidrs", "priority", NULL};
 	char sp[CONFIG_PATH_MAX];
 	const cJSON *v;
@@ -869,12 +882,31 @@ parse_selection(struct ctx *c, const cJSON *ca, const char *path, struct ca_sele
 static int
 parse_ca(struct ctx *c, const cJSON *obj, const char *path, void *dst)
 {
-	static const char *const keys[] = {
-		"id",	     "name",	 "type",  "parent",  "status",
-		"api_issuance", "cert", "key", "requires_manual_approval", "approval_password_hash",
-		"approvals_required", "approval_ttl_seconds", "max_validity_days", "allowed_key_types",
-		"allowed_key_sizes", "allowed_curves", "allowed_extensions", "selection", "tenants",
-		"users", "webhooks", "ca_issuers_url", "crl_url", "crl", NULL};
+	static const char *const keys[] = {"id",
+					   "name",
+					   "type",
+					   "parent",
+					   "status",
+					   "api_issuance",
+					   "cert",
+					   "key",
+					   "requires_manual_approval",
+					   "approval_password_hash",
+					   "approvals_required",
+					   "approval_ttl_seconds",
+					   "max_validity_days",
+					   "allowed_key_types",
+					   "allowed_key_sizes",
+					   "allowed_curves",
+					   "allowed_extensions",
+					   "selection",
+					   "tenants",
+					   "users",
+					   "webhooks",
+					   "ca_issuers_url",
+					   "crl_url",
+					   "crl",
+					   NULL};
 	char kp[CONFIG_PATH_MAX], g[CONFIG_GOT_MAX];
 	struct ca *ca = dst;
 	unsigned type = 0, status = 0;
@@ -899,8 +931,9 @@ parse_ca(struct ctx *c, const cJSON *obj, const char *path, void *dst)
 	ca->status = (enum ca_status)status;
 	if (ca->type == CA_ROOT && ca->api_issuance) {
 		path_key(kp, path, "api_issuance");
-		return fail(c, kp, "must be false for a root (roots never sign through the request "
-				   "API), got true");
+		return fail(c, kp,
+			    "must be false for a root (roots never sign through the request "
+			    "API), got true");
 	}
 	if (get_str(c, obj, path, "cert", REQUIRED, rule_nonempty, NULL, &ca->cert_path) != 0 ||
 	    get_str(c, obj, path, "key", REQUIRED, rule_nonempty, NULL, &ca->key_path) != 0 ||
@@ -919,7 +952,8 @@ parse_ca(struct ctx *c, const cJSON *obj, const char *path, void *dst)
 		return -1;
 	ca->approvals_required = (int)n;
 	if (get_int(c, obj, path, "approval_ttl_seconds", CONFIG_APPROVAL_TTL_MIN_S,
-		    CONFIG_APPROVAL_TTL_MAX_S, CONFIG_DEFAULT_APPROVAL_TTL_S, &ca->approval_ttl_s) != 0 ||
+		    CONFIG_APPROVAL_TTL_MAX_S, CONFIG_DEFAULT_APPROVAL_TTL_S,
+		    &ca->approval_ttl_s) != 0 ||
 	    get_int(c, obj, path, "max_validity_days", 1, CONFIG_MAX_VALIDITY_DAYS,
 		    CONFIG_MAX_VALIDITY_DAYS, &n) != 0)
 		return -1;
@@ -952,8 +986,9 @@ parse_ca(struct ctx *c, const cJSON *obj, const char *path, void *dst)
 static int
 parse_user(struct ctx *c, const cJSON *obj, const char *path, void *dst)
 {
-	static const char *const keys[] = {"name", "email", "role", "tenant", "api_key_hash",
-					   "cas",  "admin_tenants", "admin_cas", NULL};
+	static const char *const keys[] = {"name",          "email",        "role",
+					   "tenant",        "api_key_hash", "cas",
+					   "admin_tenants", "admin_cas",    NULL};
 	char kp[CONFIG_PATH_MAX], g[CONFIG_GOT_MAX];
 	struct user *u = dst;
 	unsigned role = 0;
@@ -979,8 +1014,10 @@ parse_user(struct ctx *c, const cJSON *obj, const char *path, void *dst)
 		return -1;
 	if (u->role != ROLE_ADMIN) {
 		if (u->admin_tenants[0] != NULL || u->admin_cas[0] != NULL) {
-			path_key(kp, path, u->admin_tenants[0] != NULL ? "admin_tenants" : "admin_cas");
-			return fail(c, kp, "must be empty unless role is admin, got a non-empty list");
+			path_key(kp, path,
+				 u->admin_tenants[0] != NULL ? "admin_tenants" : "admin_cas");
+			return fail(c, kp,
+				    "must be empty unless role is admin, got a non-empty list");
 		}
 	}
 	return 0;
@@ -989,12 +1026,12 @@ parse_user(struct ctx *c, const cJSON *obj, const char *path, void *dst)
 static int
 parse_top(struct ctx *c, const cJSON *root)
 {
-	static const char *const top_keys[] = {"listen", "kafka", "redis", "grant_key", "tenants",
-					       "cas",	 "users", NULL};
+	static const char *const top_keys[] = {"listen",  "kafka", "redis", "grant_key",
+					       "tenants", "cas",   "users", NULL};
 	static const char *const listen_keys[] = {"gateway", "approver", NULL};
 	static const char *const kafka_keys[] = {"brokers", "group", "topics", NULL};
 	static const char *const topic_keys[] = {"issue", "approval", "results", "issued",
-						 "audit", "notify",   "dlq",	 NULL};
+						 "audit", "notify",   "dlq",     NULL};
 	static const char *const redis_keys[] = {"url", "prefix", NULL};
 	struct config *cfg = c->cfg;
 	struct topics *t = &cfg->topics;
@@ -1029,7 +1066,8 @@ parse_top(struct ctx *c, const cJSON *root)
 		return -1;
 	if (member(c, root, "", "redis", REQUIRED, &redis) != 0 ||
 	    check_object(c, redis, "redis", redis_keys) != 0 ||
-	    get_str(c, redis, "redis", "url", REQUIRED, rule_redis_url, NULL, &cfg->redis_url) != 0 ||
+	    get_str(c, redis, "redis", "url", REQUIRED, rule_redis_url, NULL, &cfg->redis_url) !=
+		0 ||
 	    get_str(c, redis, "redis", "prefix", OPTIONAL, rule_prefix, DEFAULT_REDIS_PREFIX,
 		    &cfg->redis_prefix) != 0 ||
 	    get_str(c, root, "", "grant_key", REQUIRED, rule_nonempty, NULL,
@@ -1149,7 +1187,8 @@ check_references(struct ctx *c)
 		return -1;
 	for (i = 0; i < cfg->nusers; i++)
 		for (j = 0; j < i; j++)
-			if (memcmp(cfg->users[i].api_key_hash, cfg->users[j].api_key_hash, 32) == 0) {
+			if (memcmp(cfg->users[i].api_key_hash, cfg->users[j].api_key_hash, 32) ==
+			    0) {
 				snprintf(p, sizeof(p), "users[%zu].api_key_hash", i);
 				return fail(c, p, "duplicate of users[%zu].api_key_hash", j);
 			}
@@ -1166,8 +1205,9 @@ check_references(struct ctx *c)
 			/* Following parents must reach a root within ncas steps. */
 			for (k = (long)i, steps = 0; cfg->cas[k].parent != NULL; steps++) {
 				if (steps > cfg->ncas)
-					return fail(c, p, "must lead to a root, got a cycle "
-							  "through %s",
+					return fail(c, p,
+						    "must lead to a root, got a cycle "
+						    "through %s",
 						    quote(ca->parent, g));
 				k = find(cfg, cfg->ncas, ca_id, cfg->cas[k].parent);
 				if (k < 0)
@@ -1175,7 +1215,8 @@ check_references(struct ctx *c)
 			}
 		}
 		snprintf(p, sizeof(p), "cas[%zu].selection.tenants", i);
-		if (check_refs(c, p, ca->selection.tenants, cfg->ntenants, tenant_id, "tenants") != 0)
+		if (check_refs(c, p, ca->selection.tenants, cfg->ntenants, tenant_id, "tenants") !=
+		    0)
 			return -1;
 		snprintf(p, sizeof(p), "cas[%zu].tenants", i);
 		if (check_refs(c, p, ca->tenants, cfg->ntenants, tenant_id, "tenants") != 0)
@@ -1240,8 +1281,9 @@ check_mode(struct ctx *c, const char *path, const char *file, FILE *fp)
 	if (!S_ISREG(st.st_mode))
 		return fail(c, path, "must be a regular file, got something else at %s", file);
 	if (st.st_mode & CONFIG_KEY_MODE_MASK)
-		return fail(c, path, "file %s must not be accessible by group or others (chmod 600), "
-				     "got mode %04o",
+		return fail(c, path,
+			    "file %s must not be accessible by group or others (chmod 600), "
+			    "got mode %04o",
 			    file, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
@@ -1288,8 +1330,9 @@ load_grant_key(struct ctx *c)
 			cfg->grant_key[i] = (unsigned char)(hi << 4 | lo);
 		}
 		if (i < GRANT_KEY_LEN) {
-			fail(c, "grant_key", "file %s must hold 32 raw bytes or 64 hex digits, got a "
-					     "non-hex character",
+			fail(c, "grant_key",
+			     "file %s must hold 32 raw bytes or 64 hex digits, got a "
+			     "non-hex character",
 			     cfg->grant_key_path);
 			goto out;
 		}
@@ -1321,8 +1364,8 @@ subject_field(const X509_NAME *name, int nid)
 	char *s;
 	int i = X509_NAME_get_index_by_NID(name, nid, -1);
 
-	if (i < 0 || ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(
-						       X509_NAME_get_entry(name, i))) < 0)
+	if (i < 0 ||
+	    ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i))) < 0)
 		return strdup("");
 	s = strdup((char *)utf8);
 	OPENSSL_free(utf8);
@@ -1346,12 +1389,14 @@ load_cert(struct ctx *c, struct ca *ca, size_t idx)
 		return fail(c, p, "must be a PEM certificate, got unparsable data in %s",
 			    ca->cert_path);
 	if (!(X509_get_extension_flags(ca->cert) & EXFLAG_CA))
-		return fail(c, p, "must be a CA certificate (basicConstraints CA:TRUE), got one "
-				  "without it in %s",
+		return fail(c, p,
+			    "must be a CA certificate (basicConstraints CA:TRUE), got one "
+			    "without it in %s",
 			    ca->cert_path);
 	if (ca->type == CA_ROOT && X509_verify(ca->cert, X509_get0_pubkey(ca->cert)) != 1)
-		return fail(c, p, "must be self-signed for a root, got a certificate in %s that its "
-				  "own key does not verify",
+		return fail(c, p,
+			    "must be self-signed for a root, got a certificate in %s that its "
+			    "own key does not verify",
 			    ca->cert_path);
 	subj = X509_get_subject_name(ca->cert);
 	if ((ca->common_name = subject_field(subj, NID_commonName)) == NULL ||
@@ -1380,8 +1425,9 @@ load_key(struct ctx *c, struct ca *ca, size_t idx)
 		goto out;
 	}
 	if (EVP_PKEY_eq(ca->key, X509_get0_pubkey(ca->cert)) != 1) {
-		fail(c, p, "must match the certificate of cas[%zu].cert, got the key in %s that "
-			   "does not",
+		fail(c, p,
+		     "must match the certificate of cas[%zu].cert, got the key in %s that "
+		     "does not",
 		     idx, ca->key_path);
 		goto out;
 	}
@@ -1417,8 +1463,9 @@ build_chain(struct ctx *c, struct ca *ca, size_t idx)
 
 		snprintf(p, sizeof(p), "cas[%zu].cert", idx);
 		if (X509_verify(ca->cert, X509_get0_pubkey(parent)) != 1)
-			return fail(c, p, "must be signed by the key of parent %s, got %s whose "
-					  "signature it does not verify",
+			return fail(c, p,
+				    "must be signed by the key of parent %s, got %s whose "
+				    "signature it does not verify",
 				    quote(ca->parent, g), ca->cert_path);
 	}
 	return 0;
@@ -1475,7 +1522,8 @@ apply_env(struct ctx *c)
 	if (env_override(c, "PKI_KAFKA_BROKERS", "kafka.brokers", rule_brokers,
 			 &cfg->kafka_brokers) != 0 ||
 	    env_override(c, "PKI_REDIS_URL", "redis.url", rule_redis_url, &cfg->redis_url) != 0 ||
-	    env_override(c, "PKI_REDIS_PREFIX", "redis.prefix", rule_prefix, &cfg->redis_prefix) != 0 ||
+	    env_override(c, "PKI_REDIS_PREFIX", "redis.prefix", rule_prefix, &cfg->redis_prefix) !=
+		0 ||
 	    env_override(c, "PKI_GATEWAY_LISTEN", "listen.gateway", rule_listen,
 			 &cfg->gateway_listen) != 0 ||
 	    env_override(c, "PKI_APPROVER_LISTEN", "listen.approver", rule_listen,

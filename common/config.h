@@ -59,19 +59,19 @@ struct ca {
 	/* RFC 5280 AIA caIssuers and CRL distribution point (http:// only), or NULL. */
 	char *ca_issuers_url;
 	char *crl_url;
-	char *crl_path; /* this CA's current DER CRL (absolute after load), or NULL */
-	X509 *cert;   /* loaded at start */
-	EVP_PKEY *key; /* loaded only when config_load is asked to (workers, pkictl) */
-	STACK_OF(X509) *chain; /* issuer chain above this CA, up to and including the root */
+	char *crl_path;         /* this CA's current DER CRL (absolute after load), or NULL */
+	X509 *cert;             /* loaded at start */
+	EVP_PKEY *key;          /* loaded only when config_load is asked to (workers, pkictl) */
+	STACK_OF(X509) * chain; /* issuer chain above this CA, up to and including the root */
 
 	int requires_manual_approval;
 	char *approval_password_hash; /* "scrypt$N$r$p$salt_b64$hash_b64" or NULL */
 	int approvals_required;       /* m of n, >= 1 */
 	long approval_ttl_s;
-	int max_validity_days; /* 1..CONFIG_MAX_VALIDITY_DAYS */
-	unsigned allowed_key_types; /* enum key_type_bit */
-	unsigned allowed_key_sizes; /* enum rsa_size_bit */
-	unsigned allowed_curves;    /* enum curve_bit */
+	int max_validity_days;       /* 1..CONFIG_MAX_VALIDITY_DAYS */
+	unsigned allowed_key_types;  /* enum key_type_bit */
+	unsigned allowed_key_sizes;  /* enum rsa_size_bit */
+	unsigned allowed_curves;     /* enum curve_bit */
 	unsigned allowed_extensions; /* enum ext_bit */
 	struct ca_selection selection;
 	char **tenants; /* tenants whose users may use it; empty means none by tenant */
@@ -90,9 +90,9 @@ struct user {
 	enum user_role role;
 	char *tenant;
 	unsigned char api_key_hash[32]; /* SHA-256 of the API key */
-	char **cas;     /* CA ids this user may use (beyond tenant grants) */
-	char **admin_tenants; /* admins: tenants they act for; empty = all */
-	char **admin_cas;     /* admins: CAs they act for; empty = all */
+	char **cas;                     /* CA ids this user may use (beyond tenant grants) */
+	char **admin_tenants;           /* admins: tenants they act for; empty = all */
+	char **admin_cas;               /* admins: CAs they act for; empty = all */
 };
 
 struct tenant {
@@ -107,8 +107,8 @@ struct topics {
 };
 
 struct config {
-	char *path; /* the file it was read from */
-	char *dir;  /* its directory; relative paths in the file are relative to it */
+	char *path;            /* the file it was read from */
+	char *dir;             /* its directory; relative paths in the file are relative to it */
 	char *gateway_listen;  /* "127.0.0.1:8080" */
 	char *approver_listen; /* "127.0.0.1:8081" */
 	char *kafka_brokers;
@@ -128,7 +128,7 @@ struct config {
 };
 
 /* Flags for config_load. */
-#define CONFIG_LOAD_KEYS 1 /* load and check CA private keys (worker, pkictl) */
+#define CONFIG_LOAD_KEYS 1  /* load and check CA private keys (worker, pkictl) */
 #define CONFIG_LOAD_NO_CA 2 /* accept an empty cas list (pkictl, while setting up) */
 
 /*

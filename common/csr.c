@@ -176,7 +176,8 @@ string_to_utf8(struct csr *c, unsigned tag, const unsigned char *v, size_t n, si
 				 !str_printable_char(v[i]))
 				*flags |= STR_BAD_CHARS;
 			if (v[i] >= 0x80)
-				o += utf8_put(out + o, v[i]); /* shown as Latin-1, as OpenSSL does */
+				o +=
+				    utf8_put(out + o, v[i]); /* shown as Latin-1, as OpenSSL does */
 			else
 				out[o++] = (char)v[i];
 		}
@@ -337,8 +338,9 @@ pem_decode(const unsigned char *s, size_t n, unsigned char **der, size_t *der_le
 	while (p < end && is_space(*p))
 		p++;
 	if ((size_t)(end - p) < 11 || memcmp(p, "-----BEGIN ", 11) != 0) {
-		violations_add(vs, "csr_malformed", "csr_data",
-			       "CSR is neither DER nor PEM: expected '-----BEGIN CERTIFICATE REQUEST-----'");
+		violations_add(
+		    vs, "csr_malformed", "csr_data",
+		    "CSR is neither DER nor PEM: expected '-----BEGIN CERTIFICATE REQUEST-----'");
 		return -1;
 	}
 	p += 11;
@@ -353,7 +355,8 @@ pem_decode(const unsigned char *s, size_t n, unsigned char **der, size_t *der_le
 		while (e < end && e - p < 40 && *e != '-' && *e != '\n')
 			e++;
 		violations_add(vs, "csr_malformed", "csr_data",
-			       "PEM block is '%.*s', expected 'CERTIFICATE REQUEST'", (int)(e - p), p);
+			       "PEM block is '%.*s', expected 'CERTIFICATE REQUEST'", (int)(e - p),
+			       p);
 		return -1;
 	}
 	body = p + strlen(label) + 5;
@@ -363,8 +366,9 @@ pem_decode(const unsigned char *s, size_t n, unsigned char **der, size_t *der_le
 		return -1;
 	}
 	if (mem_find(body, (size_t)(endline - body), "-----BEGIN ") != NULL) {
-		violations_add(vs, "csr_multiple", "csr_data",
-			       "PEM holds a second BEGIN line before the END line: send exactly one CSR");
+		violations_add(
+		    vs, "csr_multiple", "csr_data",
+		    "PEM holds a second BEGIN line before the END line: send exactly one CSR");
 		return -1;
 	}
 	if (memchr(body, ':', (size_t)(endline - body)) != NULL) {
@@ -382,7 +386,8 @@ pem_decode(const unsigned char *s, size_t n, unsigned char **der, size_t *der_le
 				       "input holds more than one PEM block: send exactly one CSR");
 		else
 			violations_add(vs, "csr_trailing_data", "csr_data",
-				       "%zu bytes of data after the END line", (size_t)(end - after));
+				       "%zu bytes of data after the END line",
+				       (size_t)(end - after));
 		return -1;
 	}
 	(void)ll;
@@ -474,7 +479,6 @@ vcache_get(void)
 	return vc;
 }
 
-
 /* Fetched digest for 256/384/512, shared by all threads. */
 const EVP_MD *
 issue_md(int bits)
@@ -546,8 +550,10 @@ sigalg_parse(const struct der_tlv *alg, struct sigalg *sa, char *why, size_t why
 	if (OID_EQ(&oid, oid_sha256_rsa) || OID_EQ(&oid, oid_sha384_rsa) ||
 	    OID_EQ(&oid, oid_sha512_rsa)) {
 		sa->kind = SIG_RSA;
-		sa->md_bits = OID_EQ(&oid, oid_sha256_rsa) ? 256 : OID_EQ(&oid, oid_sha384_rsa) ? 384 : 512;
-		sa->name = sa->md_bits == 256 ? "sha256WithRSAEncryption"
+		sa->md_bits = OID_EQ(&oid, oid_sha256_rsa)   ? 256
+			      : OID_EQ(&oid, oid_sha384_rsa) ? 384
+							     : 512;
+		sa->name = sa->md_bits == 256   ? "sha256WithRSAEncryption"
 			   : sa->md_bits == 384 ? "sha384WithRSAEncryption"
 						: "sha512WithRSAEncryption";
 		if (d.len && (der_expect(&d, DER_NULL, &par) != 0 || d.len))
@@ -557,8 +563,10 @@ sigalg_parse(const struct der_tlv *alg, struct sigalg *sa, char *why, size_t why
 	if (OID_EQ(&oid, oid_ecdsa_sha256) || OID_EQ(&oid, oid_ecdsa_sha384) ||
 	    OID_EQ(&oid, oid_ecdsa_sha512)) {
 		sa->kind = SIG_ECDSA;
-		sa->md_bits = OID_EQ(&oid, oid_ecdsa_sha256) ? 256 : OID_EQ(&oid, oid_ecdsa_sha384) ? 384 : 512;
-		sa->name = sa->md_bits == 256 ? "ecdsa-with-SHA256"
+		sa->md_bits = OID_EQ(&oid, oid_ecdsa_sha256)   ? 256
+			      : OID_EQ(&oid, oid_ecdsa_sha384) ? 384
+							       : 512;
+		sa->name = sa->md_bits == 256   ? "ecdsa-with-SHA256"
 			   : sa->md_bits == 384 ? "ecdsa-with-SHA384"
 						: "ecdsa-with-SHA512";
 		return d.len ? -1 : 0; /* RFC 5758: parameters absent */
@@ -597,7 +605,9 @@ sigalg_parse(const struct der_tlv *alg, struct sigalg *sa, char *why, size_t why
 			    der_expect(&fd, DER_SEQUENCE, &mgfpar) != 0 || fd.len)
 				return -1;
 			if (!OID_EQ(&mgfoid, oid_mgf1)) {
-				snprintf(why, whylen, "RSASSA-PSS with a mask generation function other than MGF1");
+				snprintf(
+				    why, whylen,
+				    "RSASSA-PSS with a mask generation function other than MGF1");
 				return -2;
 			}
 			if ((mgf_bits = hash_alg_bits(&mgfpar)) < 0)
@@ -609,7 +619,8 @@ sigalg_parse(const struct der_tlv *alg, struct sigalg *sa, char *why, size_t why
 			if (der_expect(&pd, 0xa2, &f) != 0)
 				return -1;
 			fd = der_inner(&f);
-			if (der_expect(&fd, DER_INTEGER, &h) != 0 || fd.len || der_small_uint(&h, &v) != 0)
+			if (der_expect(&fd, DER_INTEGER, &h) != 0 || fd.len ||
+			    der_small_uint(&h, &v) != 0)
 				return -1;
 			sa->pss_salt = (int)v;
 		}
@@ -617,7 +628,8 @@ sigalg_parse(const struct der_tlv *alg, struct sigalg *sa, char *why, size_t why
 			if (der_expect(&pd, 0xa3, &f) != 0)
 				return -1;
 			fd = der_inner(&f);
-			if (der_expect(&fd, DER_INTEGER, &h) != 0 || fd.len || der_small_uint(&h, &v) != 0)
+			if (der_expect(&fd, DER_INTEGER, &h) != 0 || fd.len ||
+			    der_small_uint(&h, &v) != 0)
 				return -1;
 			if (v != 1)
 				return -1;
@@ -626,19 +638,23 @@ sigalg_parse(const struct der_tlv *alg, struct sigalg *sa, char *why, size_t why
 			return -1;
 		if (sa->md_bits == 0 || mgf_bits != sa->md_bits) {
 			snprintf(why, whylen,
-				 "RSASSA-PSS must use SHA-256, SHA-384 or SHA-512 for both the hash and MGF1");
+				 "RSASSA-PSS must use SHA-256, SHA-384 or SHA-512 for both the "
+				 "hash and MGF1");
 			return -2;
 		}
 		return 0;
 	}
 	der_oid_text(oid.val, oid.len, txt, sizeof(txt));
-	snprintf(why, whylen, "signature algorithm %s%s is not allowed: use SHA-256/384/512 with RSA, "
-		 "RSASSA-PSS or ECDSA, or Ed25519", txt,
+	snprintf(why, whylen,
+		 "signature algorithm %s%s is not allowed: use SHA-256/384/512 with RSA, "
+		 "RSASSA-PSS or ECDSA, or Ed25519",
+		 txt,
 		 (oid.len == 9 && memcmp(oid.val, oid_sha256_rsa, 8) == 0 &&
-		  (oid.val[8] == 4 || oid.val[8] == 5)) ? (oid.val[8] == 4 ? " (md5WithRSAEncryption)"
-									     : " (sha1WithRSAEncryption)")
-		 : (oid.len == 7 && memcmp(oid.val, oid_ecdsa_sha256, 6) == 0) ? " (ecdsa-with-SHA1)"
-		 : "");
+		  (oid.val[8] == 4 || oid.val[8] == 5))
+		     ? (oid.val[8] == 4 ? " (md5WithRSAEncryption)" : " (sha1WithRSAEncryption)")
+		 : (oid.len == 7 && memcmp(oid.val, oid_ecdsa_sha256, 6) == 0)
+		     ? " (ecdsa-with-SHA1)"
+		     : "");
 	return -2;
 }
 
@@ -696,8 +712,8 @@ spki_parse(struct csr *c, const struct der_tlv *spki, struct pubkey *pk, struct 
 		if (der_expect(&kd, DER_SEQUENCE, &seq) != 0 || kd.len)
 			return -1;
 		kd = der_inner(&seq);
-		if (der_expect(&kd, DER_INTEGER, &n) != 0 || der_expect(&kd, DER_INTEGER, &e) != 0 ||
-		    kd.len)
+		if (der_expect(&kd, DER_INTEGER, &n) != 0 ||
+		    der_expect(&kd, DER_INTEGER, &e) != 0 || kd.len)
 			return -1;
 		if ((n.val[0] & 0x80) || (e.val[0] & 0x80))
 			return -1;
@@ -710,7 +726,8 @@ spki_parse(struct csr *c, const struct der_tlv *spki, struct pubkey *pk, struct 
 		ci->key_bits = uint_bits(n.val, n.len);
 		if (der_small_uint(&e, &ev) != 0 || ev != RSA_EXPONENT_ALLOWED) {
 			violations_add(vs, "rsa_exponent_not_allowed", "csr_data",
-				       "RSA public exponent must be 65537%s", e.len > 4 ? " (got a large exponent)" : "");
+				       "RSA public exponent must be 65537%s",
+				       e.len > 4 ? " (got a large exponent)" : "");
 			if (e.len <= 4 && der_small_uint(&e, &ev) == 0) {
 				vs->n--; /* replace with the exact value */
 				violations_add(vs, "rsa_exponent_not_allowed", "csr_data",
@@ -720,7 +737,8 @@ spki_parse(struct csr *c, const struct der_tlv *spki, struct pubkey *pk, struct 
 		}
 		if (ci->key_bits != 2048 && ci->key_bits != 3072 && ci->key_bits != 4096) {
 			violations_add(vs, "key_size_not_allowed", "csr_data",
-				       "RSA key of %d bits: use 2048, 3072 or 4096 bits", ci->key_bits);
+				       "RSA key of %d bits: use 2048, 3072 or 4096 bits",
+				       ci->key_bits);
 			return -2;
 		}
 		return 0;
@@ -729,13 +747,15 @@ spki_parse(struct csr *c, const struct der_tlv *spki, struct pubkey *pk, struct 
 		ci->key_type = KT_EC;
 		if (der_peek(&ad, DER_SEQUENCE)) {
 			violations_add(vs, "ec_explicit_params", "csr_data",
-				       "EC key with explicit curve parameters: use a named curve (P-256, P-384 or P-521)");
+				       "EC key with explicit curve parameters: use a named curve "
+				       "(P-256, P-384 or P-521)");
 			return -2;
 		}
 		if (der_expect(&ad, DER_OID, &par) != 0 || ad.len) {
 			if (ad.len == 0 || der_peek(&ad, DER_NULL))
-				violations_add(vs, "curve_not_allowed", "csr_data",
-					       "EC key without a named curve: use P-256, P-384 or P-521");
+				violations_add(
+				    vs, "curve_not_allowed", "csr_data",
+				    "EC key without a named curve: use P-256, P-384 or P-521");
 			else
 				return -1;
 			return -2;
@@ -749,7 +769,8 @@ spki_parse(struct csr *c, const struct der_tlv *spki, struct pubkey *pk, struct 
 		else {
 			der_oid_text(par.val, par.len, txt, sizeof(txt));
 			violations_add(vs, "curve_not_allowed", "csr_data",
-				       "EC curve %s is not supported: use P-256, P-384 or P-521", txt);
+				       "EC curve %s is not supported: use P-256, P-384 or P-521",
+				       txt);
 			return -2;
 		}
 		flen = ((size_t)ci->key_bits + 7) / 8;
@@ -771,7 +792,8 @@ spki_parse(struct csr *c, const struct der_tlv *spki, struct pubkey *pk, struct 
 	}
 	der_oid_text(oid.val, oid.len, txt, sizeof(txt));
 	violations_add(vs, "key_type_not_allowed", "csr_data",
-		       "public key algorithm %s%s is not supported: use RSA, EC (P-256/P-384/P-521) or Ed25519",
+		       "public key algorithm %s%s is not supported: use RSA, EC "
+		       "(P-256/P-384/P-521) or Ed25519",
 		       txt, OID_EQ(&oid, oid_dsa) ? " (DSA)" : "");
 	return -2;
 }
@@ -809,7 +831,8 @@ pubkey_build(struct vcache *vc, const struct csr_info *ci, const struct pubkey *
 			return NULL;
 		return pkey;
 	case KT_ED25519:
-		return EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, pk->point, pk->point_len);
+		return EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, pk->point,
+						      pk->point_len);
 	}
 	return NULL;
 }
@@ -830,8 +853,9 @@ ec_verify_ctx(struct vcache *vc, const struct csr_info *ci, const struct pubkey 
 	int i = curve_index(ci->curve);
 
 	if (vc->ec_vctx[i] != NULL) {
-		if (EVP_PKEY_set_octet_string_param(vc->ec_tmpl[i], OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-						    pk->point, pk->point_len) != 1)
+		if (EVP_PKEY_set_octet_string_param(vc->ec_tmpl[i],
+						    OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pk->point,
+						    pk->point_len) != 1)
 			return NULL;
 		return vc->ec_vctx[i];
 	}
@@ -915,17 +939,18 @@ name_parse(struct csr *c, const struct der_tlv *name)
 			if (der_expect(&rd, DER_SEQUENCE, &atv) != 0)
 				return -1;
 			ad = der_inner(&atv);
-			if (der_expect(&ad, DER_OID, &oid) != 0 || der_next(&ad, &val) != 0 || ad.len)
+			if (der_expect(&ad, DER_OID, &oid) != 0 || der_next(&ad, &val) != 0 ||
+			    ad.len)
 				return -1;
 			if (c->nattrs == CSR_MAX_ATTRS)
 				return -1;
 			na = &c->attrs[c->nattrs++];
-			na->kind = OID_EQ(&oid, oid_cn)	     ? NA_CN
-				   : OID_EQ(&oid, oid_o)     ? NA_O
-				   : OID_EQ(&oid, oid_ou)    ? NA_OU
-				   : OID_EQ(&oid, oid_c)     ? NA_C
-				   : OID_EQ(&oid, oid_st)    ? NA_ST
-				   : OID_EQ(&oid, oid_l)     ? NA_L
+			na->kind = OID_EQ(&oid, oid_cn)              ? NA_CN
+				   : OID_EQ(&oid, oid_o)             ? NA_O
+				   : OID_EQ(&oid, oid_ou)            ? NA_OU
+				   : OID_EQ(&oid, oid_c)             ? NA_C
+				   : OID_EQ(&oid, oid_st)            ? NA_ST
+				   : OID_EQ(&oid, oid_l)             ? NA_L
 				   : OID_EQ(&oid, oid_email_address) ? NA_EMAIL
 								     : NA_OTHER;
 			der_oid_text(oid.val, oid.len, na->oid, sizeof(na->oid));
@@ -935,9 +960,11 @@ name_parse(struct csr *c, const struct der_tlv *name)
 			if ((na->utf8 = string_to_utf8(c, val.tag, val.val, val.len, &na->utf8_len,
 						       &na->flags)) == NULL)
 				return -1;
-			/* RFC 5280 string types: C PrintableString, emailAddress IA5String, the rest
-			 * DirectoryString (UTF8String or PrintableString for new certificates). */
-			if (na->kind == NA_C && (val.tag != DER_PRINTABLESTRING || na->utf8_len != 2))
+			/* RFC 5280 string types: C PrintableString, emailAddress IA5String, the
+			 * rest DirectoryString (UTF8String or PrintableString for new
+			 * certificates). */
+			if (na->kind == NA_C &&
+			    (val.tag != DER_PRINTABLESTRING || na->utf8_len != 2))
 				na->flags |= STR_BAD_TYPE;
 			else if (na->kind == NA_EMAIL && val.tag != DER_IA5STRING)
 				na->flags |= STR_BAD_TYPE;
@@ -1041,7 +1068,7 @@ san_parse(struct csr *c, const unsigned char *v, size_t n)
 		case 0x82: /* dNSName */
 		case 0x81: /* rfc822Name */
 		case 0x86: /* uniformResourceIdentifier */
-			sn = gn.tag == 0x82 ? &c->dns[idx[0]++]
+			sn = gn.tag == 0x82   ? &c->dns[idx[0]++]
 			     : gn.tag == 0x81 ? &c->email[idx[1]++]
 					      : &c->uri[idx[2]++];
 			sn->raw = gn.val;
@@ -1057,7 +1084,8 @@ san_parse(struct csr *c, const unsigned char *v, size_t n)
 			sn->raw_len = gn.len;
 			sn->flags = 0;
 			if (gn.len == 4 || gn.len == 16) {
-				inet_ntop(gn.len == 4 ? AF_INET : AF_INET6, gn.val, ipbuf, sizeof(ipbuf));
+				inet_ntop(gn.len == 4 ? AF_INET : AF_INET6, gn.val, ipbuf,
+					  sizeof(ipbuf));
 				sn->text = arena_strndup(c, ipbuf, strlen(ipbuf));
 			} else {
 				sn->text = arena_strndup(c, "(invalid address length)", 24);
@@ -1103,7 +1131,8 @@ eku_parse(struct csr *c, const unsigned char *v, size_t n)
 			c->eku_any = 1;
 		else {
 			if (c->eku_unknown++ == 0)
-				der_oid_text(oid.val, oid.len, c->eku_unknown_oid, sizeof(c->eku_unknown_oid));
+				der_oid_text(oid.val, oid.len, c->eku_unknown_oid,
+					     sizeof(c->eku_unknown_oid));
 		}
 	}
 	return 0;
@@ -1195,7 +1224,8 @@ attributes_parse(struct csr *c, const struct der_tlv *attrs, const char **why)
 		    ad.len)
 			return -1;
 		if (!OID_EQ(&oid, oid_extension_request)) {
-			vd = der_inner(&set); /* other attributes (challengePassword, ...) ignored */
+			vd =
+			    der_inner(&set); /* other attributes (challengePassword, ...) ignored */
 			while (vd.len)
 				if (der_next(&vd, &val) != 0)
 					return -1;
@@ -1269,18 +1299,21 @@ csr_parse_der(struct csr *c, struct violations *vs)
 	}
 	if (d.len) {
 		if (der_expect(&d, DER_SEQUENCE, &extra) == 0 && d.len == 0)
-			violations_add(vs, "csr_multiple", "csr_data",
-				       "input holds a second DER object after the CSR: send exactly one CSR");
+			violations_add(
+			    vs, "csr_multiple", "csr_data",
+			    "input holds a second DER object after the CSR: send exactly one CSR");
 		else
 			violations_add(vs, "csr_trailing_data", "csr_data",
-				       "%zu bytes of data after the CSR's DER encoding", c->der_len - DER_TLV_FULL_LEN(&outer));
+				       "%zu bytes of data after the CSR's DER encoding",
+				       c->der_len - DER_TLV_FULL_LEN(&outer));
 		return -1;
 	}
 	o = der_inner(&outer);
 	if (der_expect(&o, DER_SEQUENCE, &info) != 0 || der_expect(&o, DER_SEQUENCE, &alg) != 0 ||
 	    der_expect(&o, DER_BIT_STRING, &sig) != 0 || o.len) {
-		violations_add(vs, "csr_malformed", "csr_data",
-			       "not a PKCS#10 CertificationRequest (expected info, algorithm, signature)");
+		violations_add(
+		    vs, "csr_malformed", "csr_data",
+		    "not a PKCS#10 CertificationRequest (expected info, algorithm, signature)");
 		return -1;
 	}
 	ri = der_inner(&info);
@@ -1292,14 +1325,16 @@ csr_parse_der(struct csr *c, struct violations *vs)
 	}
 	if (der_small_uint(&ver, &version) != 0 || version != 0) {
 		violations_add(vs, "csr_malformed", "csr_data",
-			       "CSR version must be 0 (v1), got %s%ld", version < 0 ? "a negative value " : "",
+			       "CSR version must be 0 (v1), got %s%ld",
+			       version < 0 ? "a negative value " : "",
 			       der_small_uint(&ver, &version) == 0 ? version : -1L);
 		return -1;
 	}
 	if (ri.len) {
 		if (der_expect(&ri, DER_CTX0, &attrs) != 0 || ri.len) {
-			violations_add(vs, "csr_malformed", "csr_data",
-				       "CertificationRequestInfo: malformed attributes or extra data");
+			violations_add(
+			    vs, "csr_malformed", "csr_data",
+			    "CertificationRequestInfo: malformed attributes or extra data");
 			return -1;
 		}
 		if (attributes_parse(c, &attrs, &why) != 0) {
@@ -1324,7 +1359,8 @@ csr_parse_der(struct csr *c, struct violations *vs)
 	whybuf[0] = '\0';
 	r = sigalg_parse(&alg, &sa, whybuf, sizeof(whybuf));
 	if (r == -1) {
-		violations_add(vs, "csr_malformed", "csr_data", "CSR signature algorithm is malformed");
+		violations_add(vs, "csr_malformed", "csr_data",
+			       "CSR signature algorithm is malformed");
 		return -1;
 	}
 	if (r == -2) {
@@ -1335,14 +1371,17 @@ csr_parse_der(struct csr *c, struct violations *vs)
 		return -1;
 	c->info.sig_alg = sa.name;
 	if (sig.val[0] != 0) {
-		violations_add(vs, "csr_malformed", "csr_data", "CSR signature BIT STRING has unused bits");
+		violations_add(vs, "csr_malformed", "csr_data",
+			       "CSR signature BIT STRING has unused bits");
 		return -1;
 	}
 	if ((sa.kind == SIG_RSA || sa.kind == SIG_PSS) != (c->info.key_type == KT_RSA) ||
 	    (sa.kind == SIG_ECDSA) != (c->info.key_type == KT_EC)) {
 		violations_add(vs, "csr_signature_invalid", "csr_data",
 			       "signature algorithm %s does not match the %s public key", sa.name,
-			       c->info.key_type == KT_RSA ? "RSA" : c->info.key_type == KT_EC ? "EC" : "Ed25519");
+			       c->info.key_type == KT_RSA  ? "RSA"
+			       : c->info.key_type == KT_EC ? "EC"
+							   : "Ed25519");
 		return -1;
 	}
 	r = signature_verify(&c->info, &pk, &sa, info.hdr, DER_TLV_FULL_LEN(&info), sig.val + 1,
@@ -1355,8 +1394,10 @@ csr_parse_der(struct csr *c, struct violations *vs)
 	}
 	if (r == 0) {
 		violations_add(vs, "csr_signature_invalid", "csr_data",
-			       "CSR signature does not verify with its public key (%s): the CSR was altered or "
-			       "signed with another key", sa.name);
+			       "CSR signature does not verify with its public key (%s): the CSR "
+			       "was altered or "
+			       "signed with another key",
+			       sa.name);
 		return -1;
 	}
 	csr_fill_info(c);
@@ -1402,8 +1443,8 @@ csr_parse(const void *buf, size_t len, struct csr **out, struct violations *vs)
 	size_t der_len = 0;
 
 	if (len > CSR_MAX_BYTES) {
-		violations_add(vs, "csr_too_large", "csr_data", "CSR is %zu bytes; the limit is %d bytes",
-			       len, CSR_MAX_BYTES);
+		violations_add(vs, "csr_too_large", "csr_data",
+			       "CSR is %zu bytes; the limit is %d bytes", len, CSR_MAX_BYTES);
 		return -1;
 	}
 	if (len == 0 || buf == NULL) {

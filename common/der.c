@@ -20,7 +20,8 @@ der_next(struct der *d, struct der_tlv *t)
 		hl = 2;
 	} else {
 		n = d->p[1] & 0x7f;
-		if (n == 0 || n > DER_MAX_LEN_OCTETS || d->len < 2 + n) /* 0x80: indefinite, BER only */
+		if (n == 0 || n > DER_MAX_LEN_OCTETS ||
+		    d->len < 2 + n) /* 0x80: indefinite, BER only */
 			return -1;
 		if (d->p[2] == 0) /* leading zero octet: not minimal */
 			return -1;
@@ -65,7 +66,8 @@ der_expect(struct der *d, unsigned tag, struct der_tlv *t)
 			return -1;
 		break;
 	case DER_OID:
-		/* Non-empty, last octet ends a subidentifier, no 0x80 padding at a subidentifier start. */
+		/* Non-empty, last octet ends a subidentifier, no 0x80 padding at a subidentifier
+		 * start. */
 		if (t->len == 0 || (t->val[t->len - 1] & 0x80))
 			return -1;
 		for (size_t i = 0; i < t->len; i++)

@@ -47,7 +47,8 @@ struct der_tlv {
 	size_t len;
 };
 
-/* Reads the next element of d into t and advances d. Returns 0, or -1 when d is empty or malformed. */
+/* Reads the next element of d into t and advances d. Returns 0, or -1 when d is empty or malformed.
+ */
 int der_next(struct der *d, struct der_tlv *t);
 /* der_next, and the tag must be tag. */
 int der_expect(struct der *d, unsigned tag, struct der_tlv *t);

@@ -89,7 +89,7 @@ static void
 http_client_ip(struct MHD_Connection *c, char *out, size_t outlen)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
 
 	snprintf(out, outlen, "unknown");
@@ -116,8 +116,8 @@ http_access(void *cls, struct MHD_Connection *c, const char *url, const char *me
 	struct http_req req;
 
 	if (st == NULL) {
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const char *cl =
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
 		if ((st = calloc(1, sizeof(*st))) == NULL)
 			return MHD_NO;
@@ -194,8 +194,8 @@ http_start(const char *listen, size_t body_max, http_handler_fn fn, void *app, c
 	struct http_server *s = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
-			 MHD_USE_ERROR_LOG;
+	unsigned flags =
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 
 	if (http_listen_parse(listen, &ss, &sslen, err) < 0)
 		return NULL;

@@ -27,12 +27,12 @@ struct MHD_Connection;
 struct http_req {
 	struct MHD_Connection *conn;
 	const char *method;
-	const char *path;     /* without the query string */
-	const char *body;     /* NUL-terminated; NULL when empty */
+	const char *path; /* without the query string */
+	const char *body; /* NUL-terminated; NULL when empty */
 	size_t body_len;
 	char client_ip[INET6_ADDRSTRLEN];
-	int replied;          /* set by http_reply* */
-	unsigned status;      /* the status replied with */
+	int replied;     /* set by http_reply* */
+	unsigned status; /* the status replied with */
 };
 
 /*
@@ -49,8 +49,8 @@ struct http_server;
  * body_max caps request bodies. Returns NULL with a message in err (HTTP_ERR_MAX).
  * Stop with http_stop.
  */
-struct http_server *http_start(const char *listen, size_t body_max, http_handler_fn fn,
-			       void *app, char *err);
+struct http_server *http_start(const char *listen, size_t body_max, http_handler_fn fn, void *app,
+			       char *err);
 /* Stops accepting, waits for connection threads, frees. NULL is safe. */
 void http_stop(struct http_server *s);
 
@@ -74,7 +74,7 @@ int http_reply_json(struct http_req *req, unsigned status, const cJSON *json,
  */
 int http_reply_error(struct http_req *req, unsigned status, const char *code, const char *field,
 		     cJSON *extra, const char *const *headers, const char *fmt, ...)
-	__attribute__((format(printf, 7, 8)));
+    __attribute__((format(printf, 7, 8)));
 
 /*
  * Parses an application/x-www-form-urlencoded or multipart/form-data body

@@ -39,18 +39,18 @@ void violations_add(struct violations *vs, const char *code, const char *field, 
 struct csr;
 
 struct csr_info {
-	unsigned key_type; /* KT_RSA, KT_EC, KT_ED25519 */
-	int key_bits;      /* RSA modulus bits, EC field bits, 256 for Ed25519 */
-	unsigned curve;    /* CURVE_* for EC, 0 otherwise */
+	unsigned key_type;   /* KT_RSA, KT_EC, KT_ED25519 */
+	int key_bits;        /* RSA modulus bits, EC field bits, 256 for Ed25519 */
+	unsigned curve;      /* CURVE_* for EC, 0 otherwise */
 	const char *sig_alg; /* "sha256WithRSAEncryption", "ecdsa-with-SHA256", ... */
 	/* Subject attributes, UTF-8, NULL when absent. */
 	const char *cn, *o, *ou, *c, *st, *l, *email;
-	const char *subject; /* one-line RFC 4514 form, for display */
-	const char *const *dns_sans;  /* NULL-terminated */
-	const char *const *ip_sans;   /* textual */
+	const char *subject;         /* one-line RFC 4514 form, for display */
+	const char *const *dns_sans; /* NULL-terminated */
+	const char *const *ip_sans;  /* textual */
 	const char *const *email_sans;
 	const char *const *uri_sans;
-	size_t nsans; /* total */
+	size_t nsans;           /* total */
 	unsigned requested_ext; /* EKUs asked for in the CSR, as enum ext_bit */
 	int requests_ca;        /* basicConstraints CA:TRUE asked for */
 };

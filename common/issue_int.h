@@ -10,16 +10,17 @@
 #include "der.h"
 #include "issue.h"
 
-#define CSR_MAX_ATTRS 32  /* subject attributes kept; more is refused as malformed */
-#define CSR_MAX_EXTS 32   /* extensions in the extensionRequest */
+#define CSR_MAX_ATTRS 32 /* subject attributes kept; more is refused as malformed */
+#define CSR_MAX_EXTS 32  /* extensions in the extensionRequest */
 #define CSR_OID_TEXT 64
 
 /* Problems found in a subject attribute or SAN string, checked by policy_check. */
 enum str_flag {
-	STR_CTRL = 1,      /* NUL or a control character */
-	STR_BAD_UTF8 = 2,  /* invalid UTF-8 (or invalid UCS-2/UCS-4) */
-	STR_BAD_TYPE = 4,  /* string type not allowed for this attribute by RFC 5280 */
-	STR_BAD_CHARS = 8, /* characters outside the string type's set (PrintableString, IA5String) */
+	STR_CTRL = 1,     /* NUL or a control character */
+	STR_BAD_UTF8 = 2, /* invalid UTF-8 (or invalid UCS-2/UCS-4) */
+	STR_BAD_TYPE = 4, /* string type not allowed for this attribute by RFC 5280 */
+	STR_BAD_CHARS =
+	    8, /* characters outside the string type's set (PrintableString, IA5String) */
 };
 
 enum name_attr_kind { NA_CN, NA_O, NA_OU, NA_C, NA_ST, NA_L, NA_EMAIL, NA_OTHER };
@@ -55,7 +56,8 @@ struct csr {
 	size_t subject_len;
 	const unsigned char *spki; /* full SubjectPublicKeyInfo TLV */
 	size_t spki_len;
-	const unsigned char *pubkey_bits; /* subjectPublicKey BIT STRING contents after the unused-bits octet */
+	const unsigned char
+	    *pubkey_bits; /* subjectPublicKey BIT STRING contents after the unused-bits octet */
 	size_t pubkey_bits_len;
 	struct name_attr attrs[CSR_MAX_ATTRS];
 	size_t nattrs;
@@ -65,9 +67,9 @@ struct csr {
 	size_t nother_sans; /* otherName, directoryName, ...: not supported */
 	struct csr_ext exts[CSR_MAX_EXTS];
 	size_t nexts;
-	char dup_ext[CSR_OID_TEXT];     /* first extension seen twice, or "" */
-	unsigned eku_unknown;           /* EKU OIDs outside enum ext_bit */
-	int eku_any;                    /* anyExtendedKeyUsage asked for */
+	char dup_ext[CSR_OID_TEXT]; /* first extension seen twice, or "" */
+	unsigned eku_unknown;       /* EKU OIDs outside enum ext_bit */
+	int eku_any;                /* anyExtendedKeyUsage asked for */
 	char eku_unknown_oid[CSR_OID_TEXT];
 	int requests_ca_critical;
 	/* Storage for strings and pointer arrays. */
@@ -99,22 +101,25 @@ struct lint_ctx {
 	size_t aki_len;
 	time_t issuer_not_before, issuer_not_after;
 	time_t now;
-	int validity_days;       /* requested */
-	unsigned allowed_eku;    /* CA policy */
+	int validity_days;    /* requested */
+	unsigned allowed_eku; /* CA policy */
 };
 
 /*
  * Lints a to-be-signed certificate. Adds every finding to vs with code
  * "lint_error" and field "certificate". Returns 0 when clean, -1 otherwise.
  */
-int lint_tbs(const unsigned char *tbs, size_t len, const struct lint_ctx *lc, struct violations *vs);
+int lint_tbs(const unsigned char *tbs, size_t len, const struct lint_ctx *lc,
+	     struct violations *vs);
 
 /* Fetched SHA-256/384/512 (bits; 160 gives SHA-1 for key identifiers), shared by all threads. */
 const EVP_MD *issue_md(int bits);
 
-/* Parses an X.509 Time (UTCTime or GeneralizedTime, "Z" form, RFC 5280 year rule). -1 if invalid. */
+/* Parses an X.509 Time (UTCTime or GeneralizedTime, "Z" form, RFC 5280 year rule). -1 if invalid.
+ */
 int der_time_parse(const struct der_tlv *t, time_t *out);
-/* Encodes t as UTCTime (before 2050) or GeneralizedTime into out (>= 18 bytes); returns TLV length. */
+/* Encodes t as UTCTime (before 2050) or GeneralizedTime into out (>= 18 bytes); returns TLV length.
+ */
 size_t der_time_encode(time_t t, unsigned char *out);
 
 /* Inputs of the certificate profile besides the CSR and the plan. */
@@ -136,14 +141,16 @@ struct tbs_params {
 int profile_build_tbs(const struct csr *c, const struct plan *plan, const struct tbs_params *tp,
 		      struct dbuf *out);
 
-#define SERIAL_LEN 20 /* octets; 158 random bits: top bit clear (positive), next bit set (minimal) */
+#define SERIAL_LEN                                                                                 \
+	20 /* octets; 158 random bits: top bit clear (positive), next bit set (minimal) */
 
 /* 1 if s is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int str_utf8_valid(const unsigned char *s, size_t n);
 /* 1 if ch is in the PrintableString set. */
 int str_printable_char(unsigned char ch);
 
-/* 1 if s (len bytes) is a syntactically valid DNS name; wildcard allowed as the whole leftmost label. */
+/* 1 if s (len bytes) is a syntactically valid DNS name; wildcard allowed as the whole leftmost
+ * label. */
 int dns_name_valid(const char *s, size_t len, int allow_wildcard, const char **why);
 /* 1 if s looks like a DNS name (letters, digits, '-', '.', leading "*.") and is not an address. */
 int dns_name_like(const char *s, size_t len);

@@ -11,8 +11,8 @@
 
 #include "log.h"
 
-#define KAFKA_POLL_MS 100          /* delivery-report thread wake-up */
-#define KAFKA_LINGER_MS "1"        /* low latency over batching */
+#define KAFKA_POLL_MS 100             /* delivery-report thread wake-up */
+#define KAFKA_LINGER_MS "1"           /* low latency over batching */
 #define KAFKA_RECONNECT_MAX_MS "1000" /* find a restarted broker quickly */
 
 /* One synchronous send; shared by the waiter and the delivery report. */
@@ -53,8 +53,10 @@ kafka_now_ms(void)
 static void
 kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-	log_msg(level <= 3 ? LOG_ERROR : level <= 5 ? LOG_WARN : LOG_DEBUG, NULL,
-		"kafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
+	log_msg(level <= 3   ? LOG_ERROR
+		: level <= 5 ? LOG_WARN
+			     : LOG_DEBUG,
+		NULL, "kafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
 static void
@@ -64,8 +66,8 @@ kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	struct kafka_producer *p = rd_kafka_type(rk) == RD_KAFKA_PRODUCER ? opaque : NULL;
 
 	log_warn("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
-	if (p != NULL && (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
-			  err == RD_KAFKA_RESP_ERR__TRANSPORT)) {
+	if (p != NULL &&
+	    (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT)) {
 		pthread_mutex_lock(&p->health_mu);
 		p->health_checked_ms = 0; /* next check goes to the broker */
 		if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
@@ -130,10 +132,10 @@ struct kafka_producer *
 kafka_producer_new(const char *brokers, const char *client_id, char *err)
 {
 	static const char *const opts[][2] = {
-		{"enable.idempotence", "true"},
-		{"acks", "all"},
-		{"linger.ms", KAFKA_LINGER_MS},
-		{"reconnect.backoff.max.ms", KAFKA_RECONNECT_MAX_MS},
+	    {"enable.idempotence", "true"},
+	    {"acks", "all"},
+	    {"linger.ms", KAFKA_LINGER_MS},
+	    {"reconnect.backoff.max.ms", KAFKA_RECONNECT_MAX_MS},
 	};
 	struct kafka_producer *p = NULL, *ret = NULL;
 	rd_kafka_conf_t *conf = NULL;
@@ -226,8 +228,8 @@ kafka_produce(struct kafka_producer *p, const char *topic, const char *key, cons
 }
 
 int
-kafka_produce_sync(struct kafka_producer *p, const char *topic, const char *key,
-		   const void *value, size_t len, int timeout_ms)
+kafka_produce_sync(struct kafka_producer *p, const char *topic, const char *key, const void *value,
+		   size_t len, int timeout_ms)
 {
 	struct kafka_wait *w = NULL;
 	struct timespec deadline;
@@ -268,8 +270,8 @@ kafka_produce_sync(struct kafka_producer *p, const char *topic, const char *key,
 	} else {
 		rc = (w->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ||
 		      w->err == RD_KAFKA_RESP_ERR__TRANSPORT)
-			     ? KAFKA_EDOWN
-			     : -1;
+			 ? KAFKA_EDOWN
+			 : -1;
 	}
 	pthread_mutex_unlock(&w->mu);
 out:
@@ -330,8 +332,8 @@ kafka_commit_stored(rd_kafka_t *rk)
 }
 
 static void
-kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-		   rd_kafka_topic_partition_list_t *parts, void *opaque)
+kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+		   void *opaque)
 {
 	struct kafka_consumer *c = opaque;
 
@@ -354,11 +356,11 @@ kafka_consumer_new(const char *brokers, const char *group, const char *const *to
 		   char *err)
 {
 	static const char *const opts[][2] = {
-		{"enable.auto.offset.store", "false"},
-		{"enable.auto.commit", "true"},
-		{"auto.offset.reset", "earliest"},
-		{"session.timeout.ms", KAFKA_SESSION_TIMEOUT_MS},
-		{"reconnect.backoff.max.ms", KAFKA_RECONNECT_MAX_MS},
+	    {"enable.auto.offset.store", "false"},
+	    {"enable.auto.commit", "true"},
+	    {"auto.offset.reset", "earliest"},
+	    {"session.timeout.ms", KAFKA_SESSION_TIMEOUT_MS},
+	    {"reconnect.backoff.max.ms", KAFKA_RECONNECT_MAX_MS},
 	};
 	struct kafka_consumer *c = NULL, *ret = NULL;
 	rd_kafka_topic_partition_list_t *subs = NULL;

@@ -11,11 +11,11 @@
 #include <stdint.h>
 
 #define KAFKA_ERR_MAX 256
-#define KAFKA_HEALTH_TIMEOUT_MS 500  /* metadata round trip allowed for the check */
-#define KAFKA_HEALTH_CACHE_MS 1000   /* how long a check result is reused */
-#define KAFKA_MESSAGE_TIMEOUT_MS 5000 /* librdkafka gives up on a message after this */
-#define KAFKA_FLUSH_TIMEOUT_MS 3000   /* at shutdown */
-#define KAFKA_CLOSE_TIMEOUT_MS 3000   /* consumer close at shutdown */
+#define KAFKA_HEALTH_TIMEOUT_MS 500      /* metadata round trip allowed for the check */
+#define KAFKA_HEALTH_CACHE_MS 1000       /* how long a check result is reused */
+#define KAFKA_MESSAGE_TIMEOUT_MS 5000    /* librdkafka gives up on a message after this */
+#define KAFKA_FLUSH_TIMEOUT_MS 3000      /* at shutdown */
+#define KAFKA_CLOSE_TIMEOUT_MS 3000      /* consumer close at shutdown */
 #define KAFKA_SESSION_TIMEOUT_MS "10000" /* a dead consumer's partitions move after this */
 
 /* Return codes besides 0. */
@@ -52,8 +52,8 @@ int kafka_produce_sync(struct kafka_producer *p, const char *topic, const char *
  * delivery failures are logged by the delivery-report thread. Thread-safe.
  * Returns 0 if queued, -1 otherwise.
  */
-int kafka_produce(struct kafka_producer *p, const char *topic, const char *key,
-		  const void *value, size_t len);
+int kafka_produce(struct kafka_producer *p, const char *topic, const char *key, const void *value,
+		  size_t len);
 
 /*
  * 1 when a broker answered a metadata request within KAFKA_HEALTH_TIMEOUT_MS,
@@ -109,7 +109,8 @@ int kafka_consumer_commit(struct kafka_consumer *c);
 
 void kafka_msg_release(struct kafka_msg *m);
 
-/* Commits stored offsets, leaves the group (KAFKA_CLOSE_TIMEOUT_MS at most), frees. NULL is safe. */
+/* Commits stored offsets, leaves the group (KAFKA_CLOSE_TIMEOUT_MS at most), frees. NULL is safe.
+ */
 void kafka_consumer_free(struct kafka_consumer *c);
 
 #endif

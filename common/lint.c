@@ -56,8 +56,10 @@ lint_string(struct lint_state *ls, const char *what, const struct der_tlv *v, in
 		lint_err(ls, "%s must be a PrintableString", what);
 	else if (need_ia5 && v->tag != DER_IA5STRING)
 		lint_err(ls, "%s must be an IA5String", what);
-	else if (v->tag != DER_UTF8STRING && v->tag != DER_PRINTABLESTRING && v->tag != DER_IA5STRING)
-		lint_err(ls, "%s has string type 0x%02x; RFC 5280 wants UTF8String or PrintableString",
+	else if (v->tag != DER_UTF8STRING && v->tag != DER_PRINTABLESTRING &&
+		 v->tag != DER_IA5STRING)
+		lint_err(ls,
+			 "%s has string type 0x%02x; RFC 5280 wants UTF8String or PrintableString",
 			 what, v->tag);
 	if (v->len == 0)
 		lint_err(ls, "%s is empty", what);
@@ -100,7 +102,8 @@ lint_subject(struct lint_state *ls, const struct der_tlv *name)
 				return;
 			}
 			ad = der_inner(&atv);
-			if (der_expect(&ad, DER_OID, &oid) != 0 || der_next(&ad, &val) != 0 || ad.len) {
+			if (der_expect(&ad, DER_OID, &oid) != 0 || der_next(&ad, &val) != 0 ||
+			    ad.len) {
 				lint_err(ls, "subject: malformed attribute");
 				return;
 			}
@@ -111,7 +114,8 @@ lint_subject(struct lint_state *ls, const struct der_tlv *name)
 					if ((val.val[i] & 0xc0) != 0x80)
 						chars++;
 				if (chars > CSR_MAX_CN)
-					lint_err(ls, "subject CN longer than %d characters", CSR_MAX_CN);
+					lint_err(ls, "subject CN longer than %d characters",
+						 CSR_MAX_CN);
 				ls->cn = val.val;
 				ls->cn_len = val.len;
 			} else if (OID_EQ(&oid, oid_c)) {
@@ -172,7 +176,8 @@ lint_san(struct lint_state *ls, struct der *ev)
 			ls->san_ip++;
 			if (gn.len != 4 && gn.len != 16)
 				lint_err(ls, "SAN IP address of %zu octets", gn.len);
-			if (cn_ip_len && gn.len == (size_t)cn_ip_len && memcmp(gn.val, ip, gn.len) == 0)
+			if (cn_ip_len && gn.len == (size_t)cn_ip_len &&
+			    memcmp(gn.val, ip, gn.len) == 0)
 				ls->san_cn_match = 1;
 		} else if (gn.tag == 0x81 || gn.tag == 0x86) {
 			struct der_tlv t = gn;
@@ -215,16 +220,16 @@ lint_extension(struct lint_state *ls, const struct der_tlv *ext, const struct li
 		lint_err(ls, "extension value malformed");
 		return;
 	}
-	which = OID_EQ(&oid, oid_ext_bc)    ? X_BC
-		: OID_EQ(&oid, oid_ext_ku)  ? X_KU
-		: OID_EQ(&oid, oid_ext_eku) ? X_EKU
-		: OID_EQ(&oid, oid_ext_san) ? X_SAN
-		: OID_EQ(&oid, oid_ext_ski) ? X_SKI
-		: OID_EQ(&oid, oid_ext_aki) ? X_AKI
-		: OID_EQ(&oid, oid_ext_cp)  ? X_CP
-		: OID_EQ(&oid, oid_ext_aia) ? X_AIA
+	which = OID_EQ(&oid, oid_ext_bc)      ? X_BC
+		: OID_EQ(&oid, oid_ext_ku)    ? X_KU
+		: OID_EQ(&oid, oid_ext_eku)   ? X_EKU
+		: OID_EQ(&oid, oid_ext_san)   ? X_SAN
+		: OID_EQ(&oid, oid_ext_ski)   ? X_SKI
+		: OID_EQ(&oid, oid_ext_aki)   ? X_AKI
+		: OID_EQ(&oid, oid_ext_cp)    ? X_CP
+		: OID_EQ(&oid, oid_ext_aia)   ? X_AIA
 		: OID_EQ(&oid, oid_ext_crldp) ? X_CRLDP
-					    : -1;
+					      : -1;
 	if (which < 0) {
 		der_oid_text(oid.val, oid.len, txt, sizeof(txt));
 		lint_err(ls, "unknown %sextension %s", critical ? "critical " : "", txt);
@@ -284,7 +289,8 @@ lint_extension(struct lint_state *ls, const struct der_tlv *ext, const struct li
 		break;
 	case X_SAN:
 		if (critical)
-			lint_err(ls, "subjectAltName must not be critical when the subject has a CN");
+			lint_err(ls,
+				 "subjectAltName must not be critical when the subject has a CN");
 		lint_san(ls, &ev);
 		break;
 	case X_SKI:
@@ -297,7 +303,8 @@ lint_extension(struct lint_state *ls, const struct der_tlv *ext, const struct li
 		    (s = der_inner(&seq), der_expect(&s, DER_SEQUENCE, &t)) != 0 || s.len ||
 		    (s = der_inner(&t), der_expect(&s, DER_OID, &t)) != 0 || s.len ||
 		    (!OID_EQ(&t, oid_cabf_dv) && !OID_EQ(&t, oid_cabf_ov)))
-			lint_err(ls, "certificatePolicies must hold one CA/B Forum DV or OV identifier");
+			lint_err(
+			    ls, "certificatePolicies must hold one CA/B Forum DV or OV identifier");
 		ls->cp = 1;
 		break;
 	case X_AIA:
@@ -324,13 +331,13 @@ lint_tbs(const unsigned char *tbs, size_t len, const struct lint_ctx *lc, struct
 {
 	struct lint_state ls;
 	struct der d = {tbs, len}, in, vd, x;
-	struct der_tlv seq, ver, serial, alg, issuer, validity, nbt, nat, subject, spki, exts, exseq,
-		ext, kalg, koid, vint;
+	struct der_tlv seq, ver, serial, alg, issuer, validity, nbt, nat, subject, spki, exts,
+	    exseq, ext, kalg, koid, vint;
 	time_t nb = 0, na = 0;
 	int i;
-	static const char *const xn[] = {"basicConstraints", "keyUsage", "extendedKeyUsage",
-					 "subjectAltName", "subjectKeyIdentifier",
-					 "authorityKeyIdentifier"};
+	static const char *const xn[] = {"basicConstraints",     "keyUsage",
+					 "extendedKeyUsage",     "subjectAltName",
+					 "subjectKeyIdentifier", "authorityKeyIdentifier"};
 	enum { X_REQUIRED = X_AKI + 1 };
 
 	memset(&ls, 0, sizeof(ls));
@@ -341,15 +348,18 @@ lint_tbs(const unsigned char *tbs, size_t len, const struct lint_ctx *lc, struct
 	}
 	in = der_inner(&seq);
 	if (der_expect(&in, DER_CTX0, &ver) != 0 || (vd = der_inner(&ver), 0) ||
-	    der_expect(&vd, DER_INTEGER, &vint) != 0 || vd.len || vint.len != 1 || vint.val[0] != 2) {
+	    der_expect(&vd, DER_INTEGER, &vint) != 0 || vd.len || vint.len != 1 ||
+	    vint.val[0] != 2) {
 		lint_err(&ls, "version must be v3");
 		return -1;
 	}
-	if (der_expect(&in, DER_INTEGER, &serial) != 0 || der_expect(&in, DER_SEQUENCE, &alg) != 0 ||
+	if (der_expect(&in, DER_INTEGER, &serial) != 0 ||
+	    der_expect(&in, DER_SEQUENCE, &alg) != 0 ||
 	    der_expect(&in, DER_SEQUENCE, &issuer) != 0 ||
 	    der_expect(&in, DER_SEQUENCE, &validity) != 0 ||
-	    der_expect(&in, DER_SEQUENCE, &subject) != 0 || der_expect(&in, DER_SEQUENCE, &spki) != 0 ||
-	    der_expect(&in, DER_CTX3, &exts) != 0 || in.len) {
+	    der_expect(&in, DER_SEQUENCE, &subject) != 0 ||
+	    der_expect(&in, DER_SEQUENCE, &spki) != 0 || der_expect(&in, DER_CTX3, &exts) != 0 ||
+	    in.len) {
 		lint_err(&ls, "TBSCertificate structure malformed or has unexpected fields");
 		return -1;
 	}
@@ -358,7 +368,8 @@ lint_tbs(const unsigned char *tbs, size_t len, const struct lint_ctx *lc, struct
 	if (serial.len > SERIAL_MAX_OCTETS)
 		lint_err(&ls, "serial number longer than %d octets", SERIAL_MAX_OCTETS);
 	if (serial.len < SERIAL_MIN_OCTETS)
-		lint_err(&ls, "serial number shorter than %d octets (128 random bits)", SERIAL_MIN_OCTETS);
+		lint_err(&ls, "serial number shorter than %d octets (128 random bits)",
+			 SERIAL_MIN_OCTETS);
 	if (DER_TLV_FULL_LEN(&alg) != lc->sigalg_len || memcmp(alg.hdr, lc->sigalg, lc->sigalg_len))
 		lint_err(&ls, "signature algorithm is not the CA's");
 	if (DER_TLV_FULL_LEN(&issuer) != lc->issuer_len ||
@@ -367,7 +378,9 @@ lint_tbs(const unsigned char *tbs, size_t len, const struct lint_ctx *lc, struct
 	vd = der_inner(&validity);
 	if (der_next(&vd, &nbt) != 0 || der_next(&vd, &nat) != 0 || vd.len ||
 	    der_time_parse(&nbt, &nb) != 0 || der_time_parse(&nat, &na) != 0) {
-		lint_err(&ls, "validity times malformed (UTCTime before 2050, GeneralizedTime after, Z)");
+		lint_err(
+		    &ls,
+		    "validity times malformed (UTCTime before 2050, GeneralizedTime after, Z)");
 	} else {
 		if (na <= nb)
 			lint_err(&ls, "notAfter is not after notBefore");
@@ -376,9 +389,11 @@ lint_tbs(const unsigned char *tbs, size_t len, const struct lint_ctx *lc, struct
 		if (na > lc->issuer_not_after)
 			lint_err(&ls, "notAfter is after the issuer's notAfter");
 		if (nb > lc->now || nb < lc->now - ISSUE_BACKDATE_S - CLOCK_SLACK_S)
-			lint_err(&ls, "notBefore is not within the %d s backdate of now", ISSUE_BACKDATE_S);
+			lint_err(&ls, "notBefore is not within the %d s backdate of now",
+				 ISSUE_BACKDATE_S);
 		if (na - nb + 1 > (time_t)lc->validity_days * DAY_S)
-			lint_err(&ls, "validity period longer than the requested %d days", lc->validity_days);
+			lint_err(&ls, "validity period longer than the requested %d days",
+				 lc->validity_days);
 	}
 	lint_subject(&ls, &subject);
 	x = der_inner(&spki);
@@ -386,9 +401,9 @@ lint_tbs(const unsigned char *tbs, size_t len, const struct lint_ctx *lc, struct
 	    der_expect(&vd, DER_OID, &koid) != 0) {
 		lint_err(&ls, "subjectPublicKeyInfo malformed");
 	} else {
-		ls.key_type = OID_EQ(&koid, oid_rsa_encryption)	 ? KT_RSA
+		ls.key_type = OID_EQ(&koid, oid_rsa_encryption)  ? KT_RSA
 			      : OID_EQ(&koid, oid_ec_public_key) ? KT_EC
-			      : OID_EQ(&koid, oid_ed25519)	 ? KT_ED25519
+			      : OID_EQ(&koid, oid_ed25519)       ? KT_ED25519
 								 : 0;
 		if (ls.key_type == 0)
 			lint_err(&ls, "subject public key algorithm not issued");
@@ -413,8 +428,7 @@ lint_tbs(const unsigned char *tbs, size_t len, const struct lint_ctx *lc, struct
 		lint_err(&ls, "server_auth certificate without certificatePolicies");
 	if ((ls.eku & EXT_SERVER_AUTH) && ls.san_dns + ls.san_ip == 0)
 		lint_err(&ls, "server_auth certificate without a DNS or IP subjectAltName");
-	if (ls.cn != NULL && !ls.san_cn_match &&
-	    (ls.seen[X_SAN] || (ls.eku & EXT_SERVER_AUTH)) &&
+	if (ls.cn != NULL && !ls.san_cn_match && (ls.seen[X_SAN] || (ls.eku & EXT_SERVER_AUTH)) &&
 	    (dns_name_like((const char *)ls.cn, ls.cn_len) || memchr(ls.cn, '@', ls.cn_len) ||
 	     (ls.eku & EXT_SERVER_AUTH)))
 		lint_err(&ls, "CN is not among the subjectAltNames");

@@ -9,7 +9,7 @@ void log_init(const char *service);
 void log_set_level(enum log_level min);
 /* request_id may be NULL. Thread-safe: one write(2) per line. */
 void log_msg(enum log_level lvl, const char *request_id, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define log_info(...) log_msg(LOG_INFO, NULL, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, NULL, __VA_ARGS__)

@@ -130,8 +130,7 @@ enum fkind { F_ID, F_TEXT, F_CSR, F_HEX64 };
  * allowed when !required (leaves *out NULL). 0 or -1 with err.
  */
 static int
-msg_str(const cJSON *o, const char *name, int required, enum fkind kind, char **out,
-	char *err)
+msg_str(const cJSON *o, const char *name, int required, enum fkind kind, char **out, char *err)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
 	size_t n, max = kind == F_CSR ? MSG_CSR_MAX : MSG_NAME_MAX - 1;
@@ -186,8 +185,8 @@ msg_int(const cJSON *o, const char *name, long long lo, long long hi, long long 
 	}
 	d = it->valuedouble;
 	if (d != floor(d) || d < (double)lo || d > (double)hi) {
-		snprintf(err, MSG_ERR_MAX, "%s: must be an integer %lld..%lld, got %g", name, lo, hi,
-			 d);
+		snprintf(err, MSG_ERR_MAX, "%s: must be an integer %lld..%lld, got %g", name, lo,
+			 hi, d);
 		return -1;
 	}
 	*out = (long long)d;
@@ -217,17 +216,17 @@ msg_known_keys(const cJSON *o, const char *where, const char *const *known, char
 static int
 grant_from_json(const cJSON *o, struct grant *g, char *err)
 {
-	static const char *const known[] = {"request_id", "ca_id", "csr_sha256", "expires_at",
-					    "mac", NULL};
+	static const char *const known[] = {"request_id", "ca_id", "csr_sha256",
+					    "expires_at", "mac",   NULL};
 	static const struct {
 		const char *name;
 		enum fkind kind;
 		size_t off, cap;
 	} fields[] = {
-		{"request_id", F_ID, offsetof(struct grant, request_id), MSG_ID_MAX},
-		{"ca_id", F_ID, offsetof(struct grant, ca_id), MSG_ID_MAX},
-		{"csr_sha256", F_HEX64, offsetof(struct grant, csr_sha256), 65},
-		{"mac", F_HEX64, offsetof(struct grant, mac), 65},
+	    {"request_id", F_ID, offsetof(struct grant, request_id), MSG_ID_MAX},
+	    {"ca_id", F_ID, offsetof(struct grant, ca_id), MSG_ID_MAX},
+	    {"csr_sha256", F_HEX64, offsetof(struct grant, csr_sha256), 65},
+	    {"mac", F_HEX64, offsetof(struct grant, mac), 65},
 	};
 	char e[MSG_ERR_MAX], *s = NULL;
 	long long exp;
@@ -260,10 +259,9 @@ int
 msg_issue_from_json(const cJSON *o, struct issue_msg **out, char *err)
 {
 	static const char *const known[] = {
-		"v",	       "request_id", "csr",	  "common_name", "validity_days",
-		"ca_id",       "extensions", "purpose",	  "tenant",	 "requester",
-		"email",       "client_ip",  "batch_id",  "submitted_at", "grant",
-		NULL};
+	    "v",          "request_id",   "csr",    "common_name", "validity_days", "ca_id",
+	    "extensions", "purpose",      "tenant", "requester",   "email",         "client_ip",
+	    "batch_id",   "submitted_at", "grant",  NULL};
 	struct issue_msg *m = NULL;
 	const cJSON *it;
 	long long v;
@@ -297,8 +295,7 @@ msg_issue_from_json(const cJSON *o, struct issue_msg **out, char *err)
 	m->validity_days = (int)v;
 	if (msg_int(o, "submitted_at", 0, 253402300799LL, &m->submitted_at, err) < 0)
 		goto out;
-	if ((it = cJSON_GetObjectItemCaseSensitive(o, "extensions")) != NULL &&
-	    !cJSON_IsNull(it)) {
+	if ((it = cJSON_GetObjectItemCaseSensitive(o, "extensions")) != NULL && !cJSON_IsNull(it)) {
 		const cJSON *e;
 		unsigned bit;
 
@@ -417,13 +414,13 @@ grant_why(char *why, const char *s)
 }
 
 int
-grant_verify(const unsigned char *key, size_t keylen, const struct grant *g,
-	     const char *request_id, const char *ca_id, const char *csr, time_t now, char *why)
+grant_verify(const unsigned char *key, size_t keylen, const struct grant *g, const char *request_id,
+	     const char *ca_id, const char *csr, time_t now, char *why)
 {
 	char mac[65], h[65];
 
 	if (grant_mac(key, keylen, g->request_id, g->ca_id, g->csr_sha256, g->expires_at, mac) <
-		    0 ||
+		0 ||
 	    strlen(g->mac) != 64 || !secret_equal(mac, g->mac, 64)) {
 		grant_why(why, "grant: MAC does not verify");
 		return 0;
@@ -468,8 +465,7 @@ msg_approval_encode(const struct issue_msg *m, const char *reason)
 }
 
 int
-msg_approval_decode(const void *buf, size_t len, struct issue_msg **out, char **reason,
-		    char *err)
+msg_approval_decode(const void *buf, size_t len, struct issue_msg **out, char **reason, char *err)
 {
 	static const char *const known[] = {"v", "reason", "request", NULL};
 	cJSON *o = msg_parse(buf, len, err);
@@ -535,9 +531,9 @@ msg_result_encode(const char *request_id, const char *status, const char *ca_id,
 }
 
 char *
-msg_issued_encode(const char *serial, const char *ca_id, const char *request_id,
-		  const char *tenant, const char *requester, const char *subject,
-		  long long not_before, long long not_after, const char *cert_pem)
+msg_issued_encode(const char *serial, const char *ca_id, const char *request_id, const char *tenant,
+		  const char *requester, const char *subject, long long not_before,
+		  long long not_after, const char *cert_pem)
 {
 	cJSON *o = cJSON_CreateObject();
 

@@ -24,8 +24,8 @@
 
 #define MSG_VERSION 1
 #define MSG_ERR_MAX 256
-#define MSG_ID_MAX 64          /* request ids, CA ids, tenant and user names */
-#define MSG_NAME_MAX 256       /* common names, emails, purposes, batch ids */
+#define MSG_ID_MAX 64    /* request ids, CA ids, tenant and user names */
+#define MSG_NAME_MAX 256 /* common names, emails, purposes, batch ids */
 #define MSG_CSR_MAX (64 * 1024)
 #define GRANT_TTL_S (24 * 3600) /* a grant not used within this is refused */
 
@@ -39,17 +39,17 @@ struct grant {
 
 struct issue_msg {
 	char *request_id;
-	char *csr;         /* PEM */
+	char *csr; /* PEM */
 	char *common_name;
 	int validity_days;
-	char *ca_id;       /* NULL: the worker selects with the hints below */
+	char *ca_id;         /* NULL: the worker selects with the hints below */
 	unsigned extensions; /* enum ext_bit; 0: the CA's default */
-	char *purpose;     /* NULL when not given */
+	char *purpose;       /* NULL when not given */
 	char *tenant;
-	char *requester;   /* user name, or the bulk producer's identity */
-	char *email;       /* NULL when not known */
-	char *client_ip;   /* NULL for bulk */
-	char *batch_id;    /* NULL unless bulk */
+	char *requester; /* user name, or the bulk producer's identity */
+	char *email;     /* NULL when not known */
+	char *client_ip; /* NULL for bulk */
+	char *batch_id;  /* NULL unless bulk */
 	long long submitted_at;
 	int has_grant;
 	struct grant grant;
@@ -80,8 +80,8 @@ void msg_csr_sha256(const char *csr, char out[65]);
  * Fills g for (request_id, ca_id, csr) expiring at expires_at, MAC'd with
  * key (keylen bytes). Returns 0, or -1 when an id is too long.
  */
-int grant_sign(const unsigned char *key, size_t keylen, const char *request_id,
-	       const char *ca_id, const char *csr, long long expires_at, struct grant *g);
+int grant_sign(const unsigned char *key, size_t keylen, const char *request_id, const char *ca_id,
+	       const char *csr, long long expires_at, struct grant *g);
 
 /*
  * 1 when g was made with key for exactly this request id, CA and CSR and has
@@ -89,8 +89,7 @@ int grant_sign(const unsigned char *key, size_t keylen, const char *request_id,
  * NULL). The MAC is compared in constant time.
  */
 int grant_verify(const unsigned char *key, size_t keylen, const struct grant *g,
-		 const char *request_id, const char *ca_id, const char *csr, time_t now,
-		 char *why);
+		 const char *request_id, const char *ca_id, const char *csr, time_t now, char *why);
 
 /* Approval message: {"v":1,"reason":reason,"request":<issue request>}. Caller frees. */
 char *msg_approval_encode(const struct issue_msg *m, const char *reason);

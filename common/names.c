@@ -7,10 +7,10 @@ static const struct {
 	unsigned bit;
 	const char *name;
 } ext_names[] = {
-	{EXT_SERVER_AUTH, "server_auth"},
-	{EXT_CLIENT_AUTH, "client_auth"},
-	{EXT_EMAIL_PROTECTION, "email_protection"},
-	{EXT_CODE_SIGNING, "code_signing"},
+    {EXT_SERVER_AUTH, "server_auth"},
+    {EXT_CLIENT_AUTH, "client_auth"},
+    {EXT_EMAIL_PROTECTION, "email_protection"},
+    {EXT_CODE_SIGNING, "code_signing"},
 };
 
 unsigned

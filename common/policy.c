@@ -65,8 +65,8 @@ dns_name_valid(const char *s, size_t len, int allow_wildcard, const char **why)
 			*why = "wildcard '*' is only allowed as the whole leftmost label";
 			return 0;
 		}
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      ch == '-')) {
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-')) {
 			*why = "character outside letters, digits, '-' and '.'";
 			return 0;
 		}
@@ -109,8 +109,8 @@ dns_name_like(const char *s, size_t len)
 	}
 	for (i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)s[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      ch == '-' || ch == '.' || ch == '*'))
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '*'))
 			return 0;
 	}
 	return 1;
@@ -147,19 +147,23 @@ check_names(const struct csr *c, struct violations *vs)
 
 		if (na->flags & STR_CTRL)
 			violations_add(vs, "name_invalid_characters", field,
-				       "subject %s contains a NUL or control character", attr_label(na));
+				       "subject %s contains a NUL or control character",
+				       attr_label(na));
 		if (na->flags & STR_BAD_UTF8)
 			violations_add(vs, "name_invalid_utf8", field,
-				       "subject %s is not valid UTF-8 (or UCS-2/UCS-4)", attr_label(na));
+				       "subject %s is not valid UTF-8 (or UCS-2/UCS-4)",
+				       attr_label(na));
 		if (na->flags & STR_BAD_CHARS)
 			violations_add(vs, "name_invalid_characters", field,
 				       "subject %s has characters its string type does not allow",
 				       attr_label(na));
 		if (na->flags & STR_BAD_TYPE)
-			violations_add(vs, "name_invalid_string_type", field,
-				       "subject %s uses a string type RFC 5280 does not allow for it "
-				       "(C: 2-letter PrintableString; emailAddress: IA5String; others: "
-				       "UTF8String or PrintableString)", attr_label(na));
+			violations_add(
+			    vs, "name_invalid_string_type", field,
+			    "subject %s uses a string type RFC 5280 does not allow for it "
+			    "(C: 2-letter PrintableString; emailAddress: IA5String; others: "
+			    "UTF8String or PrintableString)",
+			    attr_label(na));
 		if (na->utf8_len == 0)
 			violations_add(vs, "name_invalid_characters", field, "subject %s is empty",
 				       attr_label(na));
@@ -203,7 +207,8 @@ check_cn(const struct csr *c, const struct issue_request *req, struct violations
 	}
 	if (cn == NULL) {
 		violations_add(vs, "cn_missing", "csr_data",
-			       "CSR subject has no CN (commonName): add CN=%s", want ? want : "<name>");
+			       "CSR subject has no CN (commonName): add CN=%s",
+			       want ? want : "<name>");
 		return;
 	}
 	if (c->ncn > 1)
@@ -215,8 +220,8 @@ check_cn(const struct csr *c, const struct issue_request *req, struct violations
 			       utf8_chars(cn->utf8, cn->utf8_len), CSR_MAX_CN);
 	dnsy = dns_name_like(cn->utf8, cn->utf8_len) && !(cn->flags & STR_CTRL);
 	if (dnsy && !dns_name_valid(cn->utf8, cn->utf8_len, 1, &why))
-		violations_add(vs, "cn_invalid_dns", "common_name", "CN '%.64s' is not a valid DNS name: %s",
-			       cn->utf8, why);
+		violations_add(vs, "cn_invalid_dns", "common_name",
+			       "CN '%.64s' is not a valid DNS name: %s", cn->utf8, why);
 	if (want != NULL) {
 		wlen = strlen(want);
 		for (i = 0; i < wlen; i++)
@@ -229,8 +234,9 @@ check_cn(const struct csr *c, const struct issue_request *req, struct violations
 		if (dnsy ? !ascii_casecmp_eq(cn->utf8, cn->utf8_len, want, wlen)
 			 : (cn->utf8_len != wlen || memcmp(cn->utf8, want, wlen) != 0))
 			violations_add(vs, "cn_mismatch", "common_name",
-				       "common_name '%.80s' does not match the CSR's CN '%.80s'%s", want,
-				       cn->utf8, dnsy ? " (compared case-insensitively as a DNS name)" : "");
+				       "common_name '%.80s' does not match the CSR's CN '%.80s'%s",
+				       want, cn->utf8,
+				       dnsy ? " (compared case-insensitively as a DNS name)" : "");
 	}
 	if (plan == NULL)
 		return;
@@ -253,7 +259,8 @@ check_cn(const struct csr *c, const struct issue_request *req, struct violations
 		plan->cn_san = CN_SAN_IP;
 	} else if (memchr(cn->utf8, '@', cn->utf8_len) != NULL) {
 		for (i = 0; i < c->nemail; i++)
-			if (ascii_casecmp_eq(c->email[i].text, c->email[i].len, cn->utf8, cn->utf8_len))
+			if (ascii_casecmp_eq(c->email[i].text, c->email[i].len, cn->utf8,
+					     cn->utf8_len))
 				return;
 		plan->cn_san = CN_SAN_EMAIL;
 	}
@@ -273,14 +280,17 @@ check_sans(const struct csr *c, struct violations *vs)
 	for (i = 0; i < c->ndns; i++) {
 		s = &c->dns[i];
 		if (s->flags & (STR_CTRL | STR_BAD_CHARS)) {
-			violations_add(vs, "san_invalid_dns", "csr_data",
-				       "SAN DNS name #%zu contains a NUL, control or non-ASCII character", i + 1);
+			violations_add(
+			    vs, "san_invalid_dns", "csr_data",
+			    "SAN DNS name #%zu contains a NUL, control or non-ASCII character",
+			    i + 1);
 			continue;
 		}
 		if (!dns_name_valid(s->text, s->len, 1, &why)) {
 			int wild = memchr(s->text, '*', s->len) != NULL;
-			violations_add(vs, wild ? "san_invalid_wildcard" : "san_invalid_dns", "csr_data",
-				       "SAN DNS name '%.80s' is invalid: %s", s->text, why);
+			violations_add(vs, wild ? "san_invalid_wildcard" : "san_invalid_dns",
+				       "csr_data", "SAN DNS name '%.80s' is invalid: %s", s->text,
+				       why);
 		}
 	}
 	for (i = 0; i < c->nemail; i++) {
@@ -289,26 +299,29 @@ check_sans(const struct csr *c, struct violations *vs)
 		if ((s->flags & (STR_CTRL | STR_BAD_CHARS)) || at == NULL || at == s->text ||
 		    !dns_name_valid(at + 1, s->len - (size_t)(at + 1 - s->text), 0, &why) ||
 		    memchr(s->text, ' ', s->len) != NULL)
-			violations_add(vs, "san_invalid_email", "csr_data",
-				       "SAN email '%.80s' is not a valid mailbox (local@domain, ASCII)",
-				       (s->flags & STR_CTRL) ? "(control characters)" : s->text);
+			violations_add(
+			    vs, "san_invalid_email", "csr_data",
+			    "SAN email '%.80s' is not a valid mailbox (local@domain, ASCII)",
+			    (s->flags & STR_CTRL) ? "(control characters)" : s->text);
 	}
 	for (i = 0; i < c->nip; i++)
 		if (c->ip[i].flags)
 			violations_add(vs, "san_invalid_ip", "csr_data",
-				       "SAN IP address #%zu has %zu octets; expected 4 or 16", i + 1,
-				       c->ip[i].raw_len);
+				       "SAN IP address #%zu has %zu octets; expected 4 or 16",
+				       i + 1, c->ip[i].raw_len);
 	for (i = 0; i < c->nuri; i++) {
 		s = &c->uri[i];
-		if ((s->flags & (STR_CTRL | STR_BAD_CHARS)) || memchr(s->text, ':', s->len) == NULL ||
-		    memchr(s->text, ' ', s->len) != NULL)
+		if ((s->flags & (STR_CTRL | STR_BAD_CHARS)) ||
+		    memchr(s->text, ':', s->len) == NULL || memchr(s->text, ' ', s->len) != NULL)
 			violations_add(vs, "san_invalid_uri", "csr_data",
 				       "SAN URI #%zu is not an absolute ASCII URI", i + 1);
 	}
 	if (c->nother_sans)
-		violations_add(vs, "san_unsupported_type", "csr_data",
-			       "CSR asks for %zu SAN entries of an unsupported type (only DNS, IP, email, "
-			       "URI are issued)", c->nother_sans);
+		violations_add(
+		    vs, "san_unsupported_type", "csr_data",
+		    "CSR asks for %zu SAN entries of an unsupported type (only DNS, IP, email, "
+		    "URI are issued)",
+		    c->nother_sans);
 }
 
 static void
@@ -322,7 +335,8 @@ ext_list(unsigned bits, char *buf, size_t len)
 		if (bits & b)
 			o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? ", " : "", ext_name(b));
 	if (bits & ~(unsigned)EXT_ALL && o < len)
-		snprintf(buf + o, len - o, "%sunknown bits 0x%x", o ? ", " : "", bits & ~(unsigned)EXT_ALL);
+		snprintf(buf + o, len - o, "%sunknown bits 0x%x", o ? ", " : "",
+			 bits & ~(unsigned)EXT_ALL);
 }
 
 static void
@@ -337,9 +351,11 @@ check_exts(const struct csr *c, const struct issue_request *req, const struct ca
 	if (asked == 0) {
 		asked = EXT_DEFAULT;
 		if (!(ca->allowed_extensions & EXT_DEFAULT))
-			violations_add(vs, "extension_not_allowed", "extensions",
-				       "no extension requested and this CA does not allow the default "
-				       "server_auth; request one of: %s", abuf);
+			violations_add(
+			    vs, "extension_not_allowed", "extensions",
+			    "no extension requested and this CA does not allow the default "
+			    "server_auth; request one of: %s",
+			    abuf);
 	} else if ((bad = asked & ~ca->allowed_extensions) != 0) {
 		ext_list(bad, lbuf, sizeof(lbuf));
 		violations_add(vs, "extension_not_allowed", "extensions",
@@ -349,20 +365,24 @@ check_exts(const struct csr *c, const struct issue_request *req, const struct ca
 		violations_add(vs, "extension_not_allowed", "extensions",
 			       "CSR asks for anyExtendedKeyUsage; allowed: %s", abuf);
 	if (c->eku_unknown)
-		violations_add(vs, "extension_not_allowed", "extensions",
-			       "CSR asks for extended key usage %s, which is not issued; allowed: %s",
-			       c->eku_unknown_oid, abuf);
+		violations_add(
+		    vs, "extension_not_allowed", "extensions",
+		    "CSR asks for extended key usage %s, which is not issued; allowed: %s",
+		    c->eku_unknown_oid, abuf);
 	if (c->info.requests_ca)
-		violations_add(vs, "csr_requests_ca", "csr_data",
-			       "CSR asks for basicConstraints CA:TRUE%s; only leaf certificates are issued",
-			       c->requests_ca_critical ? " (critical)" : "");
+		violations_add(
+		    vs, "csr_requests_ca", "csr_data",
+		    "CSR asks for basicConstraints CA:TRUE%s; only leaf certificates are issued",
+		    c->requests_ca_critical ? " (critical)" : "");
 	for (i = 0; i < c->nexts; i++)
 		if (c->exts[i].critical && !c->exts[i].known)
 			violations_add(vs, "csr_unknown_critical_extension", "csr_data",
-				       "CSR asks for unknown critical extension %s", c->exts[i].oid);
+				       "CSR asks for unknown critical extension %s",
+				       c->exts[i].oid);
 	if (c->dup_ext[0])
 		violations_add(vs, "csr_duplicate_extension", "csr_data",
-			       "CSR's extensionRequest holds extension %s more than once", c->dup_ext);
+			       "CSR's extensionRequest holds extension %s more than once",
+			       c->dup_ext);
 	if (plan != NULL)
 		plan->eku = asked & EXT_ALL;
 }
@@ -376,20 +396,27 @@ check_key(const struct csr *c, const struct ca *ca, struct violations *vs)
 	if (!(ca->allowed_key_types & ci->key_type)) {
 		violations_add(vs, "key_type_not_allowed", "csr_data",
 			       "%s keys are not allowed by CA %s",
-			       ci->key_type == KT_RSA ? "RSA" : ci->key_type == KT_EC ? "EC" : "Ed25519",
+			       ci->key_type == KT_RSA  ? "RSA"
+			       : ci->key_type == KT_EC ? "EC"
+						       : "Ed25519",
 			       ca->id ? ca->id : "");
 		return;
 	}
 	if (ci->key_type == KT_RSA) {
-		sz = ci->key_bits == 2048 ? RSA_2048 : ci->key_bits == 3072 ? RSA_3072
-				: ci->key_bits == 4096 ? RSA_4096 : 0;
+		sz = ci->key_bits == 2048   ? RSA_2048
+		     : ci->key_bits == 3072 ? RSA_3072
+		     : ci->key_bits == 4096 ? RSA_4096
+					    : 0;
 		if (!(ca->allowed_key_sizes & sz))
 			violations_add(vs, "key_size_not_allowed", "csr_data",
 				       "RSA key size %d is not allowed by CA %s", ci->key_bits,
 				       ca->id ? ca->id : "");
 	} else if (ci->key_type == KT_EC && !(ca->allowed_curves & ci->curve)) {
-		violations_add(vs, "curve_not_allowed", "csr_data", "EC curve %s is not allowed by CA %s",
-			       ci->curve == CURVE_P256 ? "P-256" : ci->curve == CURVE_P384 ? "P-384" : "P-521",
+		violations_add(vs, "curve_not_allowed", "csr_data",
+			       "EC curve %s is not allowed by CA %s",
+			       ci->curve == CURVE_P256   ? "P-256"
+			       : ci->curve == CURVE_P384 ? "P-384"
+							 : "P-521",
 			       ca->id ? ca->id : "");
 	}
 }
@@ -410,15 +437,18 @@ check_server_subject(const struct csr *c, struct violations *vs, struct plan *pl
 	for (i = 0; i < c->nattrs; i++) {
 		enum name_attr_kind k = c->attrs[i].kind;
 		if (k != NA_CN && k != NA_C && k != NA_O && k != NA_L && k != NA_ST)
-			violations_add(vs, "subject_not_allowed_for_server_auth", "csr_data",
-				       "subject attribute %s is not allowed in a server_auth certificate "
-				       "(allowed: CN, O, L, ST, C)", attr_label(&c->attrs[i]));
+			violations_add(
+			    vs, "subject_not_allowed_for_server_auth", "csr_data",
+			    "subject attribute %s is not allowed in a server_auth certificate "
+			    "(allowed: CN, O, L, ST, C)",
+			    attr_label(&c->attrs[i]));
 	}
 	if ((have[NA_O] || have[NA_L] || have[NA_ST]) &&
 	    !(have[NA_O] && have[NA_C] && (have[NA_L] || have[NA_ST])))
-		violations_add(vs, "subject_not_allowed_for_server_auth", "csr_data",
-			       "a server_auth subject with O, L or ST needs all of O, C and L or ST "
-			       "(or only CN and C)");
+		violations_add(
+		    vs, "subject_not_allowed_for_server_auth", "csr_data",
+		    "a server_auth subject with O, L or ST needs all of O, C and L or ST "
+		    "(or only CN and C)");
 	plan->cabf_ov = have[NA_O] > 0;
 }
 
@@ -434,14 +464,17 @@ policy_eval(const struct csr *c, const struct issue_request *req, const struct c
 	if (plan != NULL)
 		memset(plan, 0, sizeof(*plan));
 	if (ca->status != CA_ACTIVE)
-		violations_add(vs, "ca_disabled", "ca_id", "CA %s is disabled", ca->id ? ca->id : "");
-	if (ca->type != CA_INTERMEDIATE)
-		violations_add(vs, "ca_is_root", "ca_id",
-			       "CA %s is a root; leaf certificates are issued by intermediates only",
+		violations_add(vs, "ca_disabled", "ca_id", "CA %s is disabled",
 			       ca->id ? ca->id : "");
+	if (ca->type != CA_INTERMEDIATE)
+		violations_add(
+		    vs, "ca_is_root", "ca_id",
+		    "CA %s is a root; leaf certificates are issued by intermediates only",
+		    ca->id ? ca->id : "");
 	if (req->validity_days < 1 || req->validity_days > maxd)
 		violations_add(vs, "validity_out_of_range", "validity_days",
-			       "validity_days must be 1..%d for this CA, got %d", maxd, req->validity_days);
+			       "validity_days must be 1..%d for this CA, got %d", maxd,
+			       req->validity_days);
 	check_key(c, ca, vs);
 	check_names(c, vs);
 	check_cn(c, req, vs, plan);
@@ -452,12 +485,14 @@ policy_eval(const struct csr *c, const struct issue_request *req, const struct c
 	if (plan != NULL && (plan->eku & EXT_SERVER_AUTH) && csr_cn(c) != NULL &&
 	    plan->cn_san != CN_SAN_DNS && plan->cn_san != CN_SAN_IP &&
 	    !dns_name_like(csr_cn(c)->utf8, csr_cn(c)->utf8_len) && !cn_is_ip(csr_cn(c)))
-		violations_add(vs, "cn_invalid_dns", "common_name",
-			       "server_auth certificates need a CN that is a DNS name or an IP address");
+		violations_add(
+		    vs, "cn_invalid_dns", "common_name",
+		    "server_auth certificates need a CN that is a DNS name or an IP address");
 	if (plan != NULL && (plan->eku & EXT_SERVER_AUTH) && c->ndns + c->nip == 0 &&
 	    plan->cn_san != CN_SAN_DNS && plan->cn_san != CN_SAN_IP)
 		violations_add(vs, "san_missing", "common_name",
-			       "server_auth needs a DNS name or IP address: make the CN a DNS name or add SANs");
+			       "server_auth needs a DNS name or IP address: make the CN a DNS name "
+			       "or add SANs");
 	return vs->n + vs->dropped == before ? 0 : -1;
 }
 

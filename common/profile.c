@@ -17,12 +17,14 @@
 #define TBS_STACK 2048
 
 /* Fixed extensions, DER. */
-static const unsigned char ext_bc_leaf[] = {
-	0x30, 0x0c, 0x06, 0x03, 0x55, 0x1d, 0x13, 0x01, 0x01, 0xff, 0x04, 0x02, 0x30, 0x00};
-static const unsigned char ext_ku_sig[] = { /* digitalSignature */
-	0x30, 0x0e, 0x06, 0x03, 0x55, 0x1d, 0x0f, 0x01, 0x01, 0xff, 0x04, 0x04, 0x03, 0x02, 0x07, 0x80};
-static const unsigned char ext_ku_rsa[] = { /* digitalSignature, keyEncipherment */
-	0x30, 0x0e, 0x06, 0x03, 0x55, 0x1d, 0x0f, 0x01, 0x01, 0xff, 0x04, 0x04, 0x03, 0x02, 0x05, 0xa0};
+static const unsigned char ext_bc_leaf[] = {0x30, 0x0c, 0x06, 0x03, 0x55, 0x1d, 0x13,
+					    0x01, 0x01, 0xff, 0x04, 0x02, 0x30, 0x00};
+static const unsigned char ext_ku_sig[] = {/* digitalSignature */
+					   0x30, 0x0e, 0x06, 0x03, 0x55, 0x1d, 0x0f, 0x01,
+					   0x01, 0xff, 0x04, 0x04, 0x03, 0x02, 0x07, 0x80};
+static const unsigned char ext_ku_rsa[] = {/* digitalSignature, keyEncipherment */
+					   0x30, 0x0e, 0x06, 0x03, 0x55, 0x1d, 0x0f, 0x01,
+					   0x01, 0xff, 0x04, 0x04, 0x03, 0x02, 0x05, 0xa0};
 static const unsigned char version_v3[] = {0xa0, 0x03, 0x02, 0x01, 0x02};
 
 size_t
@@ -35,8 +37,8 @@ der_time_encode(time_t t, unsigned char *out)
 	gmtime_r(&t, &tm);
 	year = tm.tm_year + 1900;
 	if (year >= UTCTIME_FIRST_YEAR && year <= UTCTIME_LAST_YEAR) {
-		n = snprintf(buf, sizeof(buf), "%02d%02d%02d%02d%02d%02dZ", year % 100, tm.tm_mon + 1,
-			     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		n = snprintf(buf, sizeof(buf), "%02d%02d%02d%02d%02d%02dZ", year % 100,
+			     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 		out[0] = DER_UTCTIME;
 	} else {
 		n = snprintf(buf, sizeof(buf), "%04d%02d%02d%02d%02d%02dZ", year, tm.tm_mon + 1,
@@ -91,8 +93,9 @@ der_time_parse(const struct der_tlv *t, time_t *out)
 	tm.tm_hour = digits(p + off + 4, 2);
 	tm.tm_min = digits(p + off + 6, 2);
 	tm.tm_sec = digits(p + off + 8, 2);
-	if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0 ||
-	    tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 59)
+	if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+	    tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 ||
+	    tm.tm_sec > 59)
 		return -1;
 	*out = timegm(&tm);
 	return 0;
@@ -141,7 +144,8 @@ profile_build_tbs(const struct csr *c, const struct plan *plan, const struct tbs
 	int has_san;
 
 	has_san = c->ndns + c->nip + c->nemail + c->nuri > 0 || plan->cn_san != CN_SAN_NONE;
-	if (EVP_Digest(c->pubkey_bits, c->pubkey_bits_len, ski, &skilen, issue_md(160), NULL) <= 0 ||
+	if (EVP_Digest(c->pubkey_bits, c->pubkey_bits_len, ski, &skilen, issue_md(160), NULL) <=
+		0 ||
 	    skilen != SKI_LEN)
 		return -1;
 	tbs = dbuf_begin(out);

@@ -48,7 +48,8 @@ ratelimit_exceeded(const char *redis_url, const char *prefix, const char *bucket
 	    rep->element[1]->type == REDIS_REPLY_INTEGER) {
 		rc = rep->element[0]->integer >= limit;
 		if (rc && retry_after_s != NULL)
-			*retry_after_s = rep->element[1]->integer > 0 ? (int)rep->element[1]->integer : 1;
+			*retry_after_s =
+			    rep->element[1]->integer > 0 ? (int)rep->element[1]->integer : 1;
 	}
 	freeReplyObject(rep);
 	return rc;

@@ -57,7 +57,8 @@ redis_addr_parse(const char *url, struct redis_addr *out, char *err)
 	if (colon != NULL) {
 		v = strtol(colon + 1, &e, 10);
 		if (e != end || v < 1 || v > 65535) {
-			snprintf(err, REDIS_ERR_MAX, "redis url: port must be 1..65535 in \"%s\"", url);
+			snprintf(err, REDIS_ERR_MAX, "redis url: port must be 1..65535 in \"%s\"",
+				 url);
 			return -1;
 		}
 		a.port = (int)v;
@@ -65,8 +66,8 @@ redis_addr_parse(const char *url, struct redis_addr *out, char *err)
 	if (slash != NULL && slash[1] != '\0') {
 		v = strtol(slash + 1, &e, 10);
 		if (*e != '\0' || v < 0 || v > 255) {
-			snprintf(err, REDIS_ERR_MAX, "redis url: db must be a number 0..255 in \"%s\"",
-				 url);
+			snprintf(err, REDIS_ERR_MAX,
+				 "redis url: db must be a number 0..255 in \"%s\"", url);
 			return -1;
 		}
 		a.db = (int)v;

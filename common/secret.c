@@ -102,10 +102,10 @@ static int
 scrypt_raw(const char *pw, const unsigned char *salt, size_t saltlen, unsigned long n,
 	   unsigned long r, unsigned long p, unsigned char *out, size_t outlen)
 {
-	return EVP_PBE_scrypt(pw, strlen(pw), salt, saltlen, n, r, p, SCRYPT_MAXMEM, out,
-			      outlen) == 1
-		       ? 0
-		       : -1;
+	return EVP_PBE_scrypt(pw, strlen(pw), salt, saltlen, n, r, p, SCRYPT_MAXMEM, out, outlen) ==
+		       1
+		   ? 0
+		   : -1;
 }
 
 int
@@ -122,8 +122,8 @@ secret_scrypt_hash(const char *password, char *out, size_t outlen)
 		goto out;
 	EVP_EncodeBlock((unsigned char *)salt64, salt, sizeof(salt));
 	EVP_EncodeBlock((unsigned char *)dk64, dk, sizeof(dk));
-	if ((size_t)snprintf(out, outlen, "scrypt$%d$%d$%d$%s$%s", SECRET_SCRYPT_N,
-			     SECRET_SCRYPT_R, SECRET_SCRYPT_P, salt64, dk64) >= outlen)
+	if ((size_t)snprintf(out, outlen, "scrypt$%d$%d$%d$%s$%s", SECRET_SCRYPT_N, SECRET_SCRYPT_R,
+			     SECRET_SCRYPT_P, salt64, dk64) >= outlen)
 		goto out;
 	rc = 0;
 out:
@@ -141,11 +141,11 @@ scrypt_parse(const char *enc, unsigned long *n, unsigned long *r, unsigned long 
 
 	if (strlen(enc) >= SECRET_HASH_MAX)
 		return -1;
-	if (sscanf(enc, "scrypt$%lu$%lu$%lu$%127[A-Za-z0-9+/=]$%127[A-Za-z0-9+/=]", n, r, p,
-		   s64, d64) != 5)
+	if (sscanf(enc, "scrypt$%lu$%lu$%lu$%127[A-Za-z0-9+/=]$%127[A-Za-z0-9+/=]", n, r, p, s64,
+		   d64) != 5)
 		return -1;
-	if (*n < 1024 || *n > (1u << 20) || (*n & (*n - 1)) != 0 || *r < 1 || *r > 32 ||
-	    *p < 1 || *p > 16)
+	if (*n < 1024 || *n > (1u << 20) || (*n & (*n - 1)) != 0 || *r < 1 || *r > 32 || *p < 1 ||
+	    *p > 16)
 		return -1;
 	if (strlen(s64) % 4 != 0 || strlen(d64) % 4 != 0 || strlen(s64) > 64 || strlen(d64) > 64)
 		return -1;

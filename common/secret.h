@@ -4,8 +4,8 @@
 
 #include <stddef.h>
 
-#define SECRET_API_KEY_LEN 43   /* base64url of 32 random bytes, no padding */
-#define SECRET_SCRYPT_N 16384   /* 2^14: ~50 ms, 16 MiB per check */
+#define SECRET_API_KEY_LEN 43 /* base64url of 32 random bytes, no padding */
+#define SECRET_SCRYPT_N 16384 /* 2^14: ~50 ms, 16 MiB per check */
 #define SECRET_SCRYPT_R 8
 #define SECRET_SCRYPT_P 1
 #define SECRET_HASH_MAX 160

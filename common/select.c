@@ -109,7 +109,8 @@ select_match(const struct ca *ca, const struct select_query *q, char *reason, si
 				 q->email != NULL ? q->email : "(none)");
 			return -1;
 		}
-		buf_add(reason, rcap, "email %s matches %s, ", q->email, sel->email_patterns[i - 1]);
+		buf_add(reason, rcap, "email %s matches %s, ", q->email,
+			sel->email_patterns[i - 1]);
 		n++;
 	}
 	if (sel->ncidrs > 0) {

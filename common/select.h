@@ -28,7 +28,7 @@ struct select_query {
 
 struct select_result {
 	const struct ca *ca;
-	int specificity; /* criteria matched */
+	int specificity;                /* criteria matched */
 	char reason[SELECT_REASON_MAX]; /* "tenant acme, purpose tls, ...; priority 10" */
 };
 

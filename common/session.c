@@ -23,10 +23,10 @@ const struct session_realm session_admin = {"pki_admin", "admin"};
 
 /* Stores the hash and its TTL in one step: a session never outlives SESSION_TTL_S. */
 static const char session_put_lua[] =
-	"redis.call('HSET', KEYS[1], 'user', ARGV[1], 'scope', ARGV[2], 'csrf', ARGV[3], "
-	"'key', ARGV[4], 'created', ARGV[5]) "
-	"redis.call('EXPIRE', KEYS[1], ARGV[6]) "
-	"return 1";
+    "redis.call('HSET', KEYS[1], 'user', ARGV[1], 'scope', ARGV[2], 'csrf', ARGV[3], "
+    "'key', ARGV[4], 'created', ARGV[5]) "
+    "redis.call('EXPIRE', KEYS[1], ARGV[6]) "
+    "return 1";
 
 static void
 hex_encode(const unsigned char *b, size_t n, char *out)
@@ -84,8 +84,9 @@ static void
 cookie_format(const struct session_realm *realm, char *cookie, const char *value, long max_age,
 	      int secure)
 {
-	snprintf(cookie, SESSION_COOKIE_MAX, "%s=%s; Max-Age=%ld; Path=/; HttpOnly; SameSite=Strict%s",
-		 realm->cookie, value, max_age, secure ? "; Secure" : "");
+	snprintf(cookie, SESSION_COOKIE_MAX,
+		 "%s=%s; Max-Age=%ld; Path=/; HttpOnly; SameSite=Strict%s", realm->cookie, value,
+		 max_age, secure ? "; Secure" : "");
 }
 
 int
@@ -199,10 +200,10 @@ session_lookup(const struct config *cfg, const struct session_realm *realm,
 		return SESSION_EDOWN;
 	rep = redis_cmd(r, "HMGET %s user scope csrf key", key);
 	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != SESSION_FIELDS) {
-		log_error("session: reading a session: %s",
-			  rep == NULL ? "redis unreachable"
-			  : rep->type == REDIS_REPLY_ERROR ? rep->str
-							   : "unexpected reply");
+		log_error("session: reading a session: %s", rep == NULL ? "redis unreachable"
+							    : rep->type == REDIS_REPLY_ERROR
+								? rep->str
+								: "unexpected reply");
 		rc = SESSION_EDOWN;
 		goto out;
 	}
@@ -254,7 +255,8 @@ session_destroy(const struct config *cfg, const struct session_realm *realm,
 		return SESSION_EDOWN;
 	rep = redis_cmd(r, "DEL %s", key);
 	if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
-		log_error("session: ending a session: %s", rep != NULL ? rep->str : "redis unreachable");
+		log_error("session: ending a session: %s",
+			  rep != NULL ? rep->str : "redis unreachable");
 		rc = SESSION_EDOWN;
 	}
 	if (rep != NULL)

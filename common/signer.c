@@ -187,8 +187,8 @@ signer_new(const struct ca *ca)
 	} else {
 		pkbits = X509_get0_pubkey_bitstr(ca->cert);
 		if (pkbits == NULL ||
-		    EVP_Digest(ASN1_STRING_get0_data(pkbits), (size_t)ASN1_STRING_length(pkbits), s->aki,
-			       &mdlen, issue_md(160), NULL) <= 0)
+		    EVP_Digest(ASN1_STRING_get0_data(pkbits), (size_t)ASN1_STRING_length(pkbits),
+			       s->aki, &mdlen, issue_md(160), NULL) <= 0)
 			goto fail;
 		s->aki_len = mdlen;
 	}
@@ -200,16 +200,18 @@ signer_new(const struct ca *ca)
 			goto fail;
 	} else {
 		if ((s->sctx = EVP_PKEY_CTX_new_from_pkey(NULL, s->key, NULL)) == NULL ||
-		    EVP_PKEY_sign_init(s->sctx) <= 0 || EVP_PKEY_CTX_set_signature_md(s->sctx, s->md) <= 0)
+		    EVP_PKEY_sign_init(s->sctx) <= 0 ||
+		    EVP_PKEY_CTX_set_signature_md(s->sctx, s->md) <= 0)
 			goto fail;
-		if (s->kind == SK_RSA && EVP_PKEY_CTX_set_rsa_padding(s->sctx, RSA_PKCS1_PADDING) <= 0)
+		if (s->kind == SK_RSA &&
+		    EVP_PKEY_CTX_set_rsa_padding(s->sctx, RSA_PKCS1_PADDING) <= 0)
 			goto fail;
 	}
 	if ((s->chain_pem = x509_pem_append(NULL, &plen, ca->cert)) == NULL)
 		goto fail;
 	for (i = 0; ca->chain != NULL && i < sk_X509_num(ca->chain); i++)
-		if ((s->chain_pem = x509_pem_append(s->chain_pem, &plen, sk_X509_value(ca->chain, i))) ==
-		    NULL)
+		if ((s->chain_pem =
+			 x509_pem_append(s->chain_pem, &plen, sk_X509_value(ca->chain, i))) == NULL)
 			goto fail;
 	return s;
 fail:
@@ -397,7 +399,8 @@ signer_issue(struct signer *s, const struct csr *c, const struct issue_request *
 	tp.extra_ext = s->extra_ext;
 	tp.extra_ext_len = s->extra_ext_len;
 	if (profile_build_tbs(c, &plan, &tp, &tbs) != 0) {
-		violations_add(vs, "internal_error", "certificate", "out of memory building the certificate");
+		violations_add(vs, "internal_error", "certificate",
+			       "out of memory building the certificate");
 		goto out;
 	}
 	memset(&lc, 0, sizeof(lc));

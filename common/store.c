@@ -18,69 +18,69 @@ static const struct {
 	const char *name;
 	size_t off;
 } store_fields[] = {
-#define F(n) {#n, offsetof(struct req_record, n)}
-	F(id),		F(state),      F(tenant),     F(requester),   F(email),
-	F(client_ip),	F(ca_id),      F(ca_reason),  F(common_name), F(validity_days),
-	F(extensions),	F(purpose),    F(batch_id),   F(csr_sha256),  F(created),
-	F(updated),	F(error_code), F(error_message), F(violations), F(serial),
-	F(certificate), F(chain),      F(subject),    F(sans),	      F(not_before),
-	F(not_after),	F(key_type),   F(key_bits),   F(published),   F(approval_expires_at),
+#define F(n)                                                                                       \
+	{                                                                                          \
+#n, offsetof(struct req_record, n)                                                 \
+	}
+    F(id),          F(state),      F(tenant),        F(requester),   F(email),
+    F(client_ip),   F(ca_id),      F(ca_reason),     F(common_name), F(validity_days),
+    F(extensions),  F(purpose),    F(batch_id),      F(csr_sha256),  F(created),
+    F(updated),     F(error_code), F(error_message), F(violations),  F(serial),
+    F(certificate), F(chain),      F(subject),       F(sans),        F(not_before),
+    F(not_after),   F(key_type),   F(key_bits),      F(published),   F(approval_expires_at),
 #undef F
 };
 #define STORE_NFIELDS (sizeof(store_fields) / sizeof(store_fields[0]))
 
 /* Allowed forward edges of the state graph. */
 static const char *const store_edges[][2] = {
-	{ST_RECEIVED, ST_QUEUED},   {ST_RECEIVED, ST_PENDING}, {ST_RECEIVED, ST_FAILED},
-	{ST_PENDING, ST_APPROVED},  {ST_PENDING, ST_REJECTED}, {ST_PENDING, ST_EXPIRED},
-	{ST_PENDING, ST_FAILED},
-	{ST_APPROVED, ST_QUEUED},   {ST_APPROVED, ST_FAILED},  {ST_QUEUED, ST_ISSUING},
-	{ST_QUEUED, ST_FAILED},	    {ST_QUEUED, ST_PENDING},   {ST_ISSUING, ST_ISSUED},
-	{ST_ISSUING, ST_FAILED},
+    {ST_RECEIVED, ST_QUEUED},  {ST_RECEIVED, ST_PENDING}, {ST_RECEIVED, ST_FAILED},
+    {ST_PENDING, ST_APPROVED}, {ST_PENDING, ST_REJECTED}, {ST_PENDING, ST_EXPIRED},
+    {ST_PENDING, ST_FAILED},   {ST_APPROVED, ST_QUEUED},  {ST_APPROVED, ST_FAILED},
+    {ST_QUEUED, ST_ISSUING},   {ST_QUEUED, ST_FAILED},    {ST_QUEUED, ST_PENDING},
+    {ST_ISSUING, ST_ISSUED},   {ST_ISSUING, ST_FAILED},
 };
 
 /* CAS: KEYS[1] record, KEYS[2] channel; ARGV from, to, then field/value pairs. */
 static const char store_lua_transition[] =
-	"local cur = redis.call('HGET', KEYS[1], 'state')\n"
-	"if not cur then return {0, ''} end\n"
-	"if cur ~= ARGV[1] then return {1, cur} end\n"
-	"redis.call('HSET', KEYS[1], 'state', ARGV[2], unpack(ARGV, 3))\n"
-	"redis.call('PUBLISH', KEYS[2], ARGV[2])\n"
-	"return {2, ARGV[2]}\n";
+    "local cur = redis.call('HGET', KEYS[1], 'state')\n"
+    "if not cur then return {0, ''} end\n"
+    "if cur ~= ARGV[1] then return {1, cur} end\n"
+    "redis.call('HSET', KEYS[1], 'state', ARGV[2], unpack(ARGV, 3))\n"
+    "redis.call('PUBLISH', KEYS[2], ARGV[2])\n"
+    "return {2, ARGV[2]}\n";
 
 /* Create only if absent: KEYS[1] record; ARGV field/value pairs. */
-static const char store_lua_create[] =
-	"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-	"redis.call('HSET', KEYS[1], unpack(ARGV))\n"
-	"return 1\n";
+static const char store_lua_create[] = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+				       "redis.call('HSET', KEYS[1], unpack(ARGV))\n"
+				       "return 1\n";
 
 /* KEYS[1] idem key; ARGV id, body hash, ttl. */
 static const char store_lua_idem[] =
-	"local v = redis.call('GET', KEYS[1])\n"
-	"if not v then\n"
-	"  redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', ARGV[3])\n"
-	"  return {0, ARGV[1]}\n"
-	"end\n"
-	"local sp = string.find(v, ' ', 1, true)\n"
-	"if not sp then return {2, v} end\n"
-	"local id = string.sub(v, 1, sp - 1)\n"
-	"if string.sub(v, sp + 1) == ARGV[2] then return {1, id} end\n"
-	"return {2, id}\n";
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if not v then\n"
+    "  redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', ARGV[3])\n"
+    "  return {0, ARGV[1]}\n"
+    "end\n"
+    "local sp = string.find(v, ' ', 1, true)\n"
+    "if not sp then return {2, v} end\n"
+    "local id = string.sub(v, 1, sp - 1)\n"
+    "if string.sub(v, sp + 1) == ARGV[2] then return {1, id} end\n"
+    "return {2, id}\n";
 
 /* KEYS[1] idem key; ARGV id: delete only if it still names id. */
 static const char store_lua_idem_release[] =
-	"local v = redis.call('GET', KEYS[1])\n"
-	"if v and string.sub(v, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. ' ' then\n"
-	"  return redis.call('DEL', KEYS[1])\n"
-	"end\n"
-	"return 0\n";
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if v and string.sub(v, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. ' ' then\n"
+    "  return redis.call('DEL', KEYS[1])\n"
+    "end\n"
+    "return 0\n";
 
 int
 store_state_terminal(const char *state)
 {
-	return state != NULL &&
-	       (strcmp(state, ST_ISSUED) == 0 || strcmp(state, ST_FAILED) == 0 ||
-		strcmp(state, ST_REJECTED) == 0 || strcmp(state, ST_EXPIRED) == 0);
+	return state != NULL && (strcmp(state, ST_ISSUED) == 0 || strcmp(state, ST_FAILED) == 0 ||
+				 strcmp(state, ST_REJECTED) == 0 || strcmp(state, ST_EXPIRED) == 0);
 }
 
 int
@@ -137,13 +137,12 @@ store_id_new(char *out)
 	unsigned char b[16];
 
 	if (RAND_bytes(b, sizeof(b)) != 1)
-		abort(); /* no CSPRNG: nothing safe to do */
+		abort();             /* no CSPRNG: nothing safe to do */
 	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
 	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-		 b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-		 b[14], b[15]);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
 }
 
 static void
@@ -425,44 +424,43 @@ store_serial_reserve_cb(void *arg, const char *serial_hex)
 
 /* KEYS[1] record; ARGV claim, lease seconds. Not published: see store.h. */
 static const char store_lua_claim[] =
-	"local cur = redis.call('HGET', KEYS[1], 'state')\n"
-	"if not cur then return {0, ''} end\n"
-	"local now = tonumber(redis.call('TIME')[1])\n"
-	"if cur == 'queued' then\n"
-	"  redis.call('HSET', KEYS[1], 'state', 'issuing', 'claim', ARGV[1], 'claimed_at', now,\n"
-	"             'updated', now)\n"
-	"  return {2, 'issuing'}\n"
-	"end\n"
-	"if cur == 'issuing' then\n"
-	"  local at = tonumber(redis.call('HGET', KEYS[1], 'claimed_at') or '0') or 0\n"
-	"  if now - at >= tonumber(ARGV[2]) then\n"
-	"    redis.call('HSET', KEYS[1], 'claim', ARGV[1], 'claimed_at', now, 'updated', now)\n"
-	"    redis.call('HINCRBY', KEYS[1], 'reclaims', 1)\n"
-	"    return {3, 'issuing'}\n"
-	"  end\n"
-	"end\n"
-	"return {1, cur}\n";
+    "local cur = redis.call('HGET', KEYS[1], 'state')\n"
+    "if not cur then return {0, ''} end\n"
+    "local now = tonumber(redis.call('TIME')[1])\n"
+    "if cur == 'queued' then\n"
+    "  redis.call('HSET', KEYS[1], 'state', 'issuing', 'claim', ARGV[1], 'claimed_at', now,\n"
+    "             'updated', now)\n"
+    "  return {2, 'issuing'}\n"
+    "end\n"
+    "if cur == 'issuing' then\n"
+    "  local at = tonumber(redis.call('HGET', KEYS[1], 'claimed_at') or '0') or 0\n"
+    "  if now - at >= tonumber(ARGV[2]) then\n"
+    "    redis.call('HSET', KEYS[1], 'claim', ARGV[1], 'claimed_at', now, 'updated', now)\n"
+    "    redis.call('HINCRBY', KEYS[1], 'reclaims', 1)\n"
+    "    return {3, 'issuing'}\n"
+    "  end\n"
+    "end\n"
+    "return {1, cur}\n";
 
 /* KEYS[1] record, KEYS[2] channel, KEYS[3] batch or ''; ARGV from, to, claim or '', pairs. */
 static const char store_lua_transition_ex[] =
-	"local cur = redis.call('HGET', KEYS[1], 'state')\n"
-	"if not cur then return {0, ''} end\n"
-	"if cur ~= ARGV[1] then return {1, cur} end\n"
-	"if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'claim') ~= ARGV[3] then\n"
-	"  return {3, cur}\n"
-	"end\n"
-	"local t = redis.call('TIME')\n"
-	"local ms = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))\n"
-	"redis.call('HSET', KEYS[1], 'state', ARGV[2], 'finished_ms', ms, unpack(ARGV, 4))\n"
-	"if KEYS[3] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[2], 1) end\n"
-	"redis.call('PUBLISH', KEYS[2], ARGV[2])\n"
-	"return {2, ARGV[2]}\n";
+    "local cur = redis.call('HGET', KEYS[1], 'state')\n"
+    "if not cur then return {0, ''} end\n"
+    "if cur ~= ARGV[1] then return {1, cur} end\n"
+    "if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'claim') ~= ARGV[3] then\n"
+    "  return {3, cur}\n"
+    "end\n"
+    "local t = redis.call('TIME')\n"
+    "local ms = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))\n"
+    "redis.call('HSET', KEYS[1], 'state', ARGV[2], 'finished_ms', ms, unpack(ARGV, 4))\n"
+    "if KEYS[3] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[2], 1) end\n"
+    "redis.call('PUBLISH', KEYS[2], ARGV[2])\n"
+    "return {2, ARGV[2]}\n";
 
 /* KEYS[1] record; ARGV pairs. */
-static const char store_lua_set[] =
-	"if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
-	"redis.call('HSET', KEYS[1], unpack(ARGV))\n"
-	"return 1\n";
+static const char store_lua_set[] = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+				    "redis.call('HSET', KEYS[1], unpack(ARGV))\n"
+				    "return 1\n";
 
 int
 store_claim(const struct store *s, const char *id, const char *claim, long lease_s, char *cur)
@@ -484,8 +482,11 @@ store_claim(const struct store *s, const char *id, const char *claim, long lease
 	if ((rep = store_run(s, 6, argv)) == NULL)
 		return STORE_EDOWN;
 	code = store_pair(rep, &str);
-	rc = code == 2 ? 0 : code == 3 ? 1 : code == 1 ? STORE_ECONFLICT
-					: code == 0 ? STORE_ENOTFOUND : STORE_EDOWN;
+	rc = code == 2   ? 0
+	     : code == 3 ? 1
+	     : code == 1 ? STORE_ECONFLICT
+	     : code == 0 ? STORE_ENOTFOUND
+			 : STORE_EDOWN;
 	if (cur != NULL)
 		snprintf(cur, STORE_ID_MAX, "%s", str != NULL ? str : "");
 	freeReplyObject(rep);
@@ -533,8 +534,11 @@ store_transition_ex(const struct store *s, const char *id, const char *from, con
 	if ((rep = store_run(s, argc, argv)) == NULL)
 		return STORE_EDOWN;
 	code = store_pair(rep, &str);
-	rc = code == 2 ? 0 : code == 1 ? STORE_ECONFLICT : code == 3 ? STORE_ELEASE
-					: code == 0 ? STORE_ENOTFOUND : STORE_EDOWN;
+	rc = code == 2   ? 0
+	     : code == 1 ? STORE_ECONFLICT
+	     : code == 3 ? STORE_ELEASE
+	     : code == 0 ? STORE_ENOTFOUND
+			 : STORE_EDOWN;
 	if (cur != NULL)
 		snprintf(cur, STORE_ID_MAX, "%s", str != NULL ? str : "");
 	freeReplyObject(rep);

@@ -60,14 +60,14 @@ struct req_record {
 	char *id;
 	char *state;
 	char *tenant;
-	char *requester;      /* user name */
-	char *email;          /* requester's email */
+	char *requester; /* user name */
+	char *email;     /* requester's email */
 	char *client_ip;
 	char *ca_id;
-	char *ca_reason;      /* why this CA: "requested" or the selection match */
+	char *ca_reason; /* why this CA: "requested" or the selection match */
 	char *common_name;
 	char *validity_days;
-	char *extensions;     /* comma-separated names */
+	char *extensions; /* comma-separated names */
 	char *purpose;
 	char *batch_id;
 	char *csr_sha256;
@@ -75,17 +75,17 @@ struct req_record {
 	char *updated;
 	char *error_code;
 	char *error_message;
-	char *violations;     /* JSON array text */
-	char *serial;         /* hex */
-	char *certificate;    /* PEM */
-	char *chain;          /* PEM, issuer first */
+	char *violations;  /* JSON array text */
+	char *serial;      /* hex */
+	char *certificate; /* PEM */
+	char *chain;       /* PEM, issuer first */
 	char *subject;
-	char *sans;           /* JSON array text */
+	char *sans; /* JSON array text */
 	char *not_before;
 	char *not_after;
-	char *key_type;       /* RSA | EC | Ed25519 */
+	char *key_type; /* RSA | EC | Ed25519 */
 	char *key_bits;
-	char *published;      /* "1" once the outcome went out on the results topic */
+	char *published;           /* "1" once the outcome went out on the results topic */
 	char *approval_expires_at; /* while pending approval: when it expires */
 };
 
@@ -115,7 +115,8 @@ int store_create(const struct store *s, const struct req_record *rec);
 int store_transition(const struct store *s, const char *id, const char *from, const char *to,
 		     const char *const *fields, char *cur);
 
-/* Reads request id. Returns 0 and *out (free with req_record_free), STORE_ENOTFOUND or STORE_EDOWN. */
+/* Reads request id. Returns 0 and *out (free with req_record_free), STORE_ENOTFOUND or STORE_EDOWN.
+ */
 int store_get(const struct store *s, const char *id, struct req_record **out);
 
 /* Reads only the state of id into state (STORE_ID_MAX). 0, STORE_ENOTFOUND or STORE_EDOWN. */
@@ -164,8 +165,7 @@ void store_channel(const struct store *s, const char *id, char *out, size_t outl
  * (STORE_ID_MAX, may be NULL) otherwise (issuing under a live claim, or any
  * other state); STORE_ENOTFOUND; STORE_EDOWN.
  */
-int store_claim(const struct store *s, const char *id, const char *claim, long lease_s,
-		char *cur);
+int store_claim(const struct store *s, const char *id, const char *claim, long lease_s, char *cur);
 
 /*
  * store_transition with two guards done in the same Lua script: when claim

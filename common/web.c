@@ -56,12 +56,24 @@ buf_add_escaped(struct buf *b, const char *s)
 
 	for (; *s != '\0'; s++) {
 		switch (*s) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&#39;"; break;
-		default: buf_add(b, s, 1); continue;
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		case '\'':
+			rep = "&#39;";
+			break;
+		default:
+			buf_add(b, s, 1);
+			continue;
 		}
 		buf_add(b, rep, strlen(rep));
 	}
@@ -93,9 +105,10 @@ web_render(const struct web_asset *a, const char *const *vars, size_t *len)
 		}
 		buf_add(&b, p, (size_t)(open - p));
 		if ((v = var_value(vars, open + 2, (size_t)(close - open - 2))) == NULL) {
-			log_error("web: %s: template variable {{%.*s}} has no value", a->name,
-				  (int)(close - open - 2 < WEB_VAR_MAX ? close - open - 2 : WEB_VAR_MAX),
-				  open + 2);
+			log_error(
+			    "web: %s: template variable {{%.*s}} has no value", a->name,
+			    (int)(close - open - 2 < WEB_VAR_MAX ? close - open - 2 : WEB_VAR_MAX),
+			    open + 2);
 			free(b.p);
 			return NULL;
 		}
@@ -112,8 +125,8 @@ web_reply_page(struct http_req *req, unsigned status, const char *body, size_t l
 	       const char *const *extra)
 {
 	const char *h[2 * (3 + WEB_EXTRA_HEADERS_MAX) + 1] = {
-		"Content-Security-Policy", WEB_CSP, "X-Frame-Options", "DENY",
-		"Referrer-Policy", "same-origin"};
+	    "Content-Security-Policy", WEB_CSP,      "X-Frame-Options", "DENY",
+	    "Referrer-Policy",         "same-origin"};
 	size_t n = 6, i;
 
 	for (i = 0; extra != NULL && extra[i] != NULL && extra[i + 1] != NULL &&
@@ -145,10 +158,10 @@ web_reply_session_page(struct http_req *req, unsigned status, const char *page,
 		       const struct session *s, const char *login_error, const char *const *extra)
 {
 	const struct web_asset *a = web_asset_find(page);
-	const char *vars[] = {"state",	     s != NULL ? "app" : "login",
-			      "user",	     s != NULL ? s->user->name : "",
-			      "tenant",	     s != NULL && s->user->tenant ? s->user->tenant : "",
-			      "csrf",	     s != NULL ? s->csrf : "",
+	const char *vars[] = {"state",       s != NULL ? "app" : "login",
+			      "user",        s != NULL ? s->user->name : "",
+			      "tenant",      s != NULL && s->user->tenant ? s->user->tenant : "",
+			      "csrf",        s != NULL ? s->csrf : "",
 			      "login_error", login_error != NULL ? login_error : "",
 			      NULL};
 	size_t len;

@@ -46,8 +46,8 @@ url_split(const char *url, struct url_parts *u, char *err)
 		u->tls = 1;
 		snprintf(u->port, sizeof(u->port), "443");
 	} else {
-		snprintf(err, WEBHOOK_ERR_MAX, "url: must start with http:// or https://, got \"%.64s\"",
-			 url);
+		snprintf(err, WEBHOOK_ERR_MAX,
+			 "url: must start with http:// or https://, got \"%.64s\"", url);
 		return -1;
 	}
 	end = p + strcspn(p, "/?#");
@@ -73,7 +73,8 @@ url_split(const char *url, struct url_parts *u, char *err)
 	if (colon != NULL) {
 		n = (size_t)(end - colon - 1);
 		if (n == 0 || n >= sizeof(u->port) || strspn(colon + 1, "0123456789") < n) {
-			snprintf(err, WEBHOOK_ERR_MAX, "url: port must be a number in \"%.64s\"", url);
+			snprintf(err, WEBHOOK_ERR_MAX, "url: port must be a number in \"%.64s\"",
+				 url);
 			return -1;
 		}
 		memcpy(u->port, colon + 1, n);
@@ -109,7 +110,8 @@ url_connect(const struct url_parts *u, int timeout_ms, char *err)
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol)) < 0)
+		if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol)) <
+		    0)
 			continue;
 		/* On Linux SO_SNDTIMEO also bounds connect(2). */
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -182,8 +184,9 @@ conn_write(struct conn *c, const char *buf, size_t len, char *err)
 		n = c->ssl != NULL ? SSL_write(c->ssl, buf, (int)len) : write(c->fd, buf, len);
 		if (n <= 0) {
 			snprintf(err, WEBHOOK_ERR_MAX, "send: %s",
-				 c->ssl != NULL ? "TLS write failed"
-				 : errno == EAGAIN ? "timed out" : strerror(errno));
+				 c->ssl != NULL    ? "TLS write failed"
+				 : errno == EAGAIN ? "timed out"
+						   : strerror(errno));
 			return -1;
 		}
 		buf += n;
@@ -202,8 +205,9 @@ conn_status(struct conn *c, int *status, char *err)
 	int code;
 
 	while (have < WEBHOOK_RESPONSE_MAX) {
-		n = c->ssl != NULL ? SSL_read(c->ssl, buf + have, (int)(WEBHOOK_RESPONSE_MAX - have))
-				   : read(c->fd, buf + have, WEBHOOK_RESPONSE_MAX - have);
+		n = c->ssl != NULL
+			? SSL_read(c->ssl, buf + have, (int)(WEBHOOK_RESPONSE_MAX - have))
+			: read(c->fd, buf + have, WEBHOOK_RESPONSE_MAX - have);
 		if (n <= 0)
 			break;
 		have += (size_t)n;
@@ -325,13 +329,12 @@ wq_run(const struct webhook_queue *q, int argc, const char **argv)
 }
 
 /* KEYS hash, due, per-request list; ARGV id, now_ms, ttl, field/value pairs. */
-static const char wq_lua_enqueue[] =
-	"redis.call('HSET', KEYS[1], unpack(ARGV, 4))\n"
-	"redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
-	"redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])\n"
-	"redis.call('RPUSH', KEYS[3], ARGV[1])\n"
-	"redis.call('EXPIRE', KEYS[3], ARGV[3])\n"
-	"return 1\n";
+static const char wq_lua_enqueue[] = "redis.call('HSET', KEYS[1], unpack(ARGV, 4))\n"
+				     "redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
+				     "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])\n"
+				     "redis.call('RPUSH', KEYS[3], ARGV[1])\n"
+				     "redis.call('EXPIRE', KEYS[3], ARGV[3])\n"
+				     "return 1\n";
 
 int
 webhook_enqueue(const struct webhook_queue *q, const char *target, const char *url,
@@ -354,11 +357,14 @@ webhook_enqueue(const struct webhook_queue *q, const char *target, const char *u
 	snprintf(created, sizeof(created), "%lld", (long long)time(NULL));
 	snprintf(ttl, sizeof(ttl), "%d", WEBHOOK_RECORD_TTL_S);
 	{
-		const char *argv[] = {"EVAL", wq_lua_enqueue, "3", hkey, due, lkey, did, now, ttl,
-				      "id", did, "event", event, "request_id", request_id,
-				      "target", target, "url", url, "body", body,
-				      "status", "pending", "attempts", "0", "created", created,
-				      "updated", created, "next_at", now};
+		const char *argv[] = {"EVAL",  wq_lua_enqueue, "3",        hkey,
+				      due,     lkey,           did,        now,
+				      ttl,     "id",           did,        "event",
+				      event,   "request_id",   request_id, "target",
+				      target,  "url",          url,        "body",
+				      body,    "status",       "pending",  "attempts",
+				      "0",     "created",      created,    "updated",
+				      created, "next_at",      now};
 
 		if ((rep = wq_run(q, (int)(sizeof(argv) / sizeof(argv[0])), argv)) == NULL)
 			return -1;
@@ -369,11 +375,11 @@ webhook_enqueue(const struct webhook_queue *q, const char *target, const char *u
 
 /* KEYS due; ARGV now_ms, lease_ms, max: claims due ids by moving them ahead. */
 static const char wq_lua_claim[] =
-	"local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])\n"
-	"for _, id in ipairs(ids) do\n"
-	"  redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), id)\n"
-	"end\n"
-	"return ids\n";
+    "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])\n"
+    "for _, id in ipairs(ids) do\n"
+    "  redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), id)\n"
+    "end\n"
+    "return ids\n";
 
 /* The fields of one delivery. */
 struct delivery {
@@ -396,8 +402,8 @@ static int
 delivery_load(const struct webhook_queue *q, const char *id, struct delivery *d)
 {
 	char key[WEBHOOK_KEY_MAX];
-	const char *argv[] = {"HMGET", key, "event", "request_id", "target", "url", "body",
-			      "attempts", "status"};
+	const char *argv[] = {"HMGET", key,    "event",    "request_id", "target",
+			      "url",   "body", "attempts", "status"};
 	redisReply *rep, **e;
 	int rc = -1, i;
 
@@ -436,15 +442,15 @@ out:
  * (or ""), log line, ttl.
  */
 static const char wq_lua_record[] =
-	"redis.call('HSET', KEYS[1], 'status', ARGV[2], 'attempts', ARGV[3], 'last_code', ARGV[4],\n"
-	"  'last_error', ARGV[5], 'updated', ARGV[6], 'next_at', ARGV[7])\n"
-	"if ARGV[2] == 'delivered' then redis.call('HSET', KEYS[1], 'delivered_at', ARGV[6]) end\n"
-	"redis.call('EXPIRE', KEYS[1], ARGV[9])\n"
-	"redis.call('RPUSH', KEYS[3], ARGV[8])\n"
-	"redis.call('EXPIRE', KEYS[3], ARGV[9])\n"
-	"if ARGV[7] == '' then redis.call('ZREM', KEYS[2], ARGV[1])\n"
-	"else redis.call('ZADD', KEYS[2], ARGV[7], ARGV[1]) end\n"
-	"return 1\n";
+    "redis.call('HSET', KEYS[1], 'status', ARGV[2], 'attempts', ARGV[3], 'last_code', ARGV[4],\n"
+    "  'last_error', ARGV[5], 'updated', ARGV[6], 'next_at', ARGV[7])\n"
+    "if ARGV[2] == 'delivered' then redis.call('HSET', KEYS[1], 'delivered_at', ARGV[6]) end\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[9])\n"
+    "redis.call('RPUSH', KEYS[3], ARGV[8])\n"
+    "redis.call('EXPIRE', KEYS[3], ARGV[9])\n"
+    "if ARGV[7] == '' then redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "else redis.call('ZADD', KEYS[2], ARGV[7], ARGV[1]) end\n"
+    "return 1\n";
 
 static void
 delivery_record(const struct webhook_queue *q, const struct webhook_outcome *o, long long next)
@@ -468,8 +474,20 @@ delivery_record(const struct webhook_queue *q, const struct webhook_outcome *o, 
 		 o->code != 0 ? "HTTP " : "", o->code != 0 ? code : "",
 		 o->error != NULL ? o->error : "");
 	{
-		const char *argv[] = {"EVAL", wq_lua_record, "3", hkey, due, lkey, o->id, o->status,
-				      att, code, o->error != NULL ? o->error : "", now, nxt, line,
+		const char *argv[] = {"EVAL",
+				      wq_lua_record,
+				      "3",
+				      hkey,
+				      due,
+				      lkey,
+				      o->id,
+				      o->status,
+				      att,
+				      code,
+				      o->error != NULL ? o->error : "",
+				      now,
+				      nxt,
+				      line,
 				      ttl};
 
 		if ((rep = wq_run(q, (int)(sizeof(argv) / sizeof(argv[0])), argv)) != NULL)
@@ -482,12 +500,19 @@ static void
 delivery_attempt(const struct webhook_queue *q, struct delivery *d, webhook_secret_fn secret,
 		 webhook_outcome_fn outcome, void *arg)
 {
-	struct webhook_outcome o = {d->id, d->event, d->request_id, d->target, d->url, 0, 0,
-				    NULL, NULL};
+	struct webhook_outcome o = {d->id, d->event, d->request_id, d->target, d->url,
+				    0,     0,        NULL,          NULL};
 	char sig[WEBHOOK_SIG_MAX], ts[32], err[WEBHOOK_ERR_MAX];
 	const char *sec = secret != NULL ? secret(arg, d->target) : NULL;
-	const char *hdr[] = {WEBHOOK_EVENT_HEADER, d->event, WEBHOOK_ID_HEADER, d->id,
-			     WEBHOOK_TS_HEADER,	   ts,	     WEBHOOK_SIG_HEADER, sig, NULL};
+	const char *hdr[] = {WEBHOOK_EVENT_HEADER,
+			     d->event,
+			     WEBHOOK_ID_HEADER,
+			     d->id,
+			     WEBHOOK_TS_HEADER,
+			     ts,
+			     WEBHOOK_SIG_HEADER,
+			     sig,
+			     NULL};
 	long long t = (long long)time(NULL), next = 0;
 	size_t len = strlen(d->body);
 	int give_up = 0;

@@ -41,7 +41,7 @@
 #define WEBHOOK_RECORD_TTL_S (7 * 24 * 3600)
 #define WEBHOOK_ERR_MAX 256
 #define WEBHOOK_ID_MAX 40
-#define WEBHOOK_SIG_MAX 72 /* "sha256=" + 64 hex + NUL */
+#define WEBHOOK_SIG_MAX 72        /* "sha256=" + 64 hex + NUL */
 #define WEBHOOK_RESPONSE_MAX 4096 /* bytes of the answer read (status line and headers) */
 
 #define WEBHOOK_SIG_HEADER "X-PKI-Signature"
@@ -89,8 +89,8 @@ int webhook_enqueue(const struct webhook_queue *q, const char *target, const cha
 struct webhook_outcome {
 	const char *id, *event, *request_id, *target, *url;
 	int attempt;
-	int code;          /* HTTP status, 0 when there was no answer */
-	const char *error; /* transport error or NULL */
+	int code;           /* HTTP status, 0 when there was no answer */
+	const char *error;  /* transport error or NULL */
 	const char *status; /* delivered | pending (will retry) | failed (gave up) */
 };
 

@@ -10,22 +10,22 @@
 #include "store.h"
 
 #define GATEWAY_BODY_MAX (64 * 1024) /* POST /csr/process cap (413 beyond) */
-#define GATEWAY_WAIT_MAX_S 30         /* ?wait=N upper bound */
-#define GATEWAY_RETRY_AFTER_S "1"     /* Retry-After while a request is in flight */
-#define GATEWAY_RETRY_PENDING_S "30"  /* Retry-After while it waits for an admin */
-#define GATEWAY_RETRY_DOWN_S "5"      /* Retry-After on 503 */
+#define GATEWAY_WAIT_MAX_S 30        /* ?wait=N upper bound */
+#define GATEWAY_RETRY_AFTER_S "1"    /* Retry-After while a request is in flight */
+#define GATEWAY_RETRY_PENDING_S "30" /* Retry-After while it waits for an admin */
+#define GATEWAY_RETRY_DOWN_S "5"     /* Retry-After on 503 */
 #define GATEWAY_PRODUCE_TIMEOUT_MS (KAFKA_MESSAGE_TIMEOUT_MS + 500)
 #define GATEWAY_PASSWORD_MAX 256
-#define GATEWAY_PASSWORD_FAILS_MAX 5  /* wrong approval passwords per user and CA ... */
-#define GATEWAY_PASSWORD_WINDOW_S 60  /* ... in this window; then 429 */
+#define GATEWAY_PASSWORD_FAILS_MAX 5 /* wrong approval passwords per user and CA ... */
+#define GATEWAY_PASSWORD_WINDOW_S 60 /* ... in this window; then 429 */
 #define GATEWAY_PURPOSE_MAX 64
 
 /* Prometheus counters, one per line of /metrics. */
 struct gateway_metrics {
-	atomic_ullong requests;   /* every HTTP request */
+	atomic_ullong requests; /* every HTTP request */
 	atomic_ullong responses_2xx, responses_4xx, responses_5xx;
-	atomic_ullong submits_accepted;   /* 202 from POST /csr/process */
-	atomic_ullong submits_rejected;   /* 4xx from POST /csr/process */
+	atomic_ullong submits_accepted;    /* 202 from POST /csr/process */
+	atomic_ullong submits_rejected;    /* 4xx from POST /csr/process */
 	atomic_ullong submits_unavailable; /* 503: Kafka or Redis down */
 	atomic_ullong polls;
 	atomic_long longpoll_waiting; /* gauge */

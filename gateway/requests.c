@@ -145,7 +145,8 @@ request_load(struct gateway *gw, const char *id, long wait_s, struct req_record 
 	snprintf(first, sizeof(first), "%s", r->state);
 	gw->m.longpoll_waiting++;
 	while ((left = deadline - now_ms()) > 0 && !svc_stopping()) {
-		waiter_wait(gw->waiters, w, left < REQUESTS_RECHECK_MS ? left : REQUESTS_RECHECK_MS);
+		waiter_wait(gw->waiters, w,
+			    left < REQUESTS_RECHECK_MS ? left : REQUESTS_RECHECK_MS);
 		if (store_get_state(&gw->store, id, now_state) != 0 ||
 		    strcmp(now_state, first) != 0)
 			break;

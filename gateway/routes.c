@@ -25,7 +25,8 @@ gateway_auth(struct gateway *gw, struct http_req *req)
 	if (u != NULL)
 		return u;
 	/* Browser pages: the login session's cookie, CSRF token checked on POST. */
-	if (a == NULL && ((u = session_user(gw->cfg, &session_gateway, req)) != NULL || req->replied))
+	if (a == NULL &&
+	    ((u = session_user(gw->cfg, &session_gateway, req)) != NULL || req->replied))
 		return u;
 	ev.event = AUDIT_REJECTED;
 	ev.client_ip = req->client_ip;
@@ -54,38 +55,37 @@ gateway_metrics(struct gateway *gw, struct http_req *req)
 	int n;
 
 	kafka_producer_stats(gw->kp, &ks);
-	n = snprintf(buf, sizeof(buf),
-		     "# HELP pki_gateway_requests_total HTTP requests received.\n"
-		     "# TYPE pki_gateway_requests_total counter\n"
-		     "pki_gateway_requests_total %llu\n"
-		     "# HELP pki_gateway_responses_total HTTP responses by status class.\n"
-		     "# TYPE pki_gateway_responses_total counter\n"
-		     "pki_gateway_responses_total{class=\"2xx\"} %llu\n"
-		     "pki_gateway_responses_total{class=\"4xx\"} %llu\n"
-		     "pki_gateway_responses_total{class=\"5xx\"} %llu\n"
-		     "# HELP pki_gateway_submits_total POST /csr/process outcomes.\n"
-		     "# TYPE pki_gateway_submits_total counter\n"
-		     "pki_gateway_submits_total{outcome=\"accepted\"} %llu\n"
-		     "pki_gateway_submits_total{outcome=\"rejected\"} %llu\n"
-		     "pki_gateway_submits_total{outcome=\"unavailable\"} %llu\n"
-		     "# HELP pki_gateway_polls_total GET /csr/requests/{id} calls.\n"
-		     "# TYPE pki_gateway_polls_total counter\n"
-		     "pki_gateway_polls_total %llu\n"
-		     "# HELP pki_gateway_longpoll_waiting Long-polls waiting now.\n"
-		     "# TYPE pki_gateway_longpoll_waiting gauge\n"
-		     "pki_gateway_longpoll_waiting %ld\n"
-		     "# HELP pki_gateway_kafka_messages_total Kafka delivery reports.\n"
-		     "# TYPE pki_gateway_kafka_messages_total counter\n"
-		     "pki_gateway_kafka_messages_total{result=\"delivered\"} %llu\n"
-		     "pki_gateway_kafka_messages_total{result=\"failed\"} %llu\n",
-		     (unsigned long long)gw->m.requests, (unsigned long long)gw->m.responses_2xx,
-		     (unsigned long long)gw->m.responses_4xx,
-		     (unsigned long long)gw->m.responses_5xx,
-		     (unsigned long long)gw->m.submits_accepted,
-		     (unsigned long long)gw->m.submits_rejected,
-		     (unsigned long long)gw->m.submits_unavailable,
-		     (unsigned long long)gw->m.polls, (long)gw->m.longpoll_waiting,
-		     (unsigned long long)ks.delivered, (unsigned long long)ks.failed);
+	n = snprintf(
+	    buf, sizeof(buf),
+	    "# HELP pki_gateway_requests_total HTTP requests received.\n"
+	    "# TYPE pki_gateway_requests_total counter\n"
+	    "pki_gateway_requests_total %llu\n"
+	    "# HELP pki_gateway_responses_total HTTP responses by status class.\n"
+	    "# TYPE pki_gateway_responses_total counter\n"
+	    "pki_gateway_responses_total{class=\"2xx\"} %llu\n"
+	    "pki_gateway_responses_total{class=\"4xx\"} %llu\n"
+	    "pki_gateway_responses_total{class=\"5xx\"} %llu\n"
+	    "# HELP pki_gateway_submits_total POST /csr/process outcomes.\n"
+	    "# TYPE pki_gateway_submits_total counter\n"
+	    "pki_gateway_submits_total{outcome=\"accepted\"} %llu\n"
+	    "pki_gateway_submits_total{outcome=\"rejected\"} %llu\n"
+	    "pki_gateway_submits_total{outcome=\"unavailable\"} %llu\n"
+	    "# HELP pki_gateway_polls_total GET /csr/requests/{id} calls.\n"
+	    "# TYPE pki_gateway_polls_total counter\n"
+	    "pki_gateway_polls_total %llu\n"
+	    "# HELP pki_gateway_longpoll_waiting Long-polls waiting now.\n"
+	    "# TYPE pki_gateway_longpoll_waiting gauge\n"
+	    "pki_gateway_longpoll_waiting %ld\n"
+	    "# HELP pki_gateway_kafka_messages_total Kafka delivery reports.\n"
+	    "# TYPE pki_gateway_kafka_messages_total counter\n"
+	    "pki_gateway_kafka_messages_total{result=\"delivered\"} %llu\n"
+	    "pki_gateway_kafka_messages_total{result=\"failed\"} %llu\n",
+	    (unsigned long long)gw->m.requests, (unsigned long long)gw->m.responses_2xx,
+	    (unsigned long long)gw->m.responses_4xx, (unsigned long long)gw->m.responses_5xx,
+	    (unsigned long long)gw->m.submits_accepted, (unsigned long long)gw->m.submits_rejected,
+	    (unsigned long long)gw->m.submits_unavailable, (unsigned long long)gw->m.polls,
+	    (long)gw->m.longpoll_waiting, (unsigned long long)ks.delivered,
+	    (unsigned long long)ks.failed);
 	http_reply(req, 200, "text/plain; version=0.0.4", buf, (size_t)n, NULL);
 }
 
@@ -112,7 +112,8 @@ gateway_route(void *app, struct http_req *req)
 		get ? gateway_ca_template(gw, req, p + strlen(ROUTE_TEMPLATE))
 		    : route_method(req, "GET");
 	else if (strncmp(p, ROUTE_CA_CERT, strlen(ROUTE_CA_CERT)) == 0)
-		get ? gateway_ca_cert(gw, req, p + strlen(ROUTE_CA_CERT)) : route_method(req, "GET");
+		get ? gateway_ca_cert(gw, req, p + strlen(ROUTE_CA_CERT))
+		    : route_method(req, "GET");
 	else if (strncmp(p, ROUTE_CRL, strlen(ROUTE_CRL)) == 0)
 		get ? gateway_crl(gw, req, p + strlen(ROUTE_CRL)) : route_method(req, "GET");
 	else if (strcmp(p, "/cas") == 0)

@@ -49,13 +49,13 @@ static void
 submit_audit(struct submit_ctx *c, const char *event, const char *detail)
 {
 	struct audit_event ev = {
-		.event = event,
-		.request_id = c->id,
-		.actor = c->u->name,
-		.tenant = c->tenant != NULL ? c->tenant : c->u->tenant,
-		.ca_id = c->ca != NULL ? c->ca->id : NULL,
-		.client_ip = c->req->client_ip,
-		.detail = detail,
+	    .event = event,
+	    .request_id = c->id,
+	    .actor = c->u->name,
+	    .tenant = c->tenant != NULL ? c->tenant : c->u->tenant,
+	    .ca_id = c->ca != NULL ? c->ca->id : NULL,
+	    .client_ip = c->req->client_ip,
+	    .detail = detail,
 	};
 
 	audit_emit(c->gw->kp, c->gw->cfg->topics.audit, &ev);
@@ -65,9 +65,9 @@ submit_audit(struct submit_ctx *c, const char *event, const char *detail)
  * Refuses the request: answers status with {"error":{code,message,field}}
  * (plus extra, consumed), audits "rejected" and counts it.
  */
-static void
-submit_reject(struct submit_ctx *c, unsigned status, const char *code, const char *field,
-	      cJSON *extra, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void submit_reject(struct submit_ctx *c, unsigned status, const char *code,
+			  const char *field, cJSON *extra, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 static void
 submit_reject(struct submit_ctx *c, unsigned status, const char *code, const char *field,
 	      cJSON *extra, const char *fmt, ...)
@@ -87,8 +87,7 @@ submit_reject(struct submit_ctx *c, unsigned status, const char *code, const cha
 		c->gw->m.submits_unavailable++;
 	else
 		c->gw->m.submits_rejected++;
-	http_reply_error(c->req, status, code, field, extra, status == 503 ? hdr : NULL, "%s",
-			 msg);
+	http_reply_error(c->req, status, code, field, extra, status == 503 ? hdr : NULL, "%s", msg);
 }
 
 /* Reads an optional string field (JSON string only). -1 after answering 400. */
@@ -195,8 +194,7 @@ submit_validity(struct submit_ctx *c, const cJSON *f, struct submit *sb)
 	char *end = NULL;
 	double d;
 
-	if (it == NULL || cJSON_IsNull(it) ||
-	    (cJSON_IsString(it) && it->valuestring[0] == '\0')) {
+	if (it == NULL || cJSON_IsNull(it) || (cJSON_IsString(it) && it->valuestring[0] == '\0')) {
 		submit_reject(c, 400, "missing_field", "validity_days", NULL,
 			      "validity_days: required");
 		return -1;
@@ -223,9 +221,9 @@ submit_validity(struct submit_ctx *c, const cJSON *f, struct submit *sb)
 static int
 submit_fields(struct submit_ctx *c, const cJSON *f, struct submit *sb)
 {
-	static const char *const known[] = {"csr_data",	     "common_name",	 "validity_days",
-					    "ca_id",	     "tenant_id",	 "purpose_category",
-					    "extensions",    "approval_password", NULL};
+	static const char *const known[] = {"csr_data",   "common_name",       "validity_days",
+					    "ca_id",      "tenant_id",         "purpose_category",
+					    "extensions", "approval_password", NULL};
 	const cJSON *it;
 	size_t i;
 
@@ -323,10 +321,9 @@ submit_ca(struct submit_ctx *c, const struct submit *sb, char *reason, size_t rl
 			return -1;
 		}
 		if (ca->status != CA_ACTIVE || !ca->api_issuance) {
-			submit_reject(c, 422, "ca_not_issuing", "ca_id", NULL,
-				      "ca_id: CA %s is %s", ca->id,
-				      ca->status != CA_ACTIVE ? "disabled"
-							      : "not open to API issuance");
+			submit_reject(
+			    c, 422, "ca_not_issuing", "ca_id", NULL, "ca_id: CA %s is %s", ca->id,
+			    ca->status != CA_ACTIVE ? "disabled" : "not open to API issuance");
 			return -1;
 		}
 		c->ca = ca;
@@ -377,7 +374,8 @@ submit_csr(struct submit_ctx *c, const struct submit *sb, struct csr **out)
 		submit_reject(c, 503, "unavailable", NULL, NULL, "out of memory");
 		return -1;
 	}
-	if (csr_parse(sb->csr, strlen(sb->csr), &csr, vs) < 0 || policy_check(csr, &ir, c->ca, vs) < 0) {
+	if (csr_parse(sb->csr, strlen(sb->csr), &csr, vs) < 0 ||
+	    policy_check(csr, &ir, c->ca, vs) < 0) {
 		if (vs->n == 0)
 			violations_add(vs, "csr_invalid", "csr_data", "the CSR was refused");
 		submit_reject(c, 422, vs->v[0].code, vs->v[0].field, submit_violations_json(vs),
@@ -483,15 +481,14 @@ submit_publish(struct submit_ctx *c, const char *from, const char *state, const 
 	int rc;
 
 	if ((rc = store_transition(&c->gw->store, c->id, from, state, NULL, NULL)) != 0) {
-		submit_reject(c, 503, "store_unavailable", NULL, NULL,
-			      "request store unavailable");
+		submit_reject(c, 503, "store_unavailable", NULL, NULL, "request store unavailable");
 		return;
 	}
 	rc = kafka_produce_sync(c->gw->kp, topic, c->id, payload, strlen(payload),
 				GATEWAY_PRODUCE_TIMEOUT_MS);
-	if (rc != 0 &&
-	    !submit_fail(c, state, rc == KAFKA_EDOWN ? "message queue unreachable"
-						     : "message queue did not confirm")) {
+	if (rc != 0 && !submit_fail(c, state,
+				    rc == KAFKA_EDOWN ? "message queue unreachable"
+						      : "message queue did not confirm")) {
 		submit_reject(c, 503, "queue_unavailable", NULL, NULL,
 			      "the message queue is unavailable; request %s was marked failed, "
 			      "retry later",
@@ -527,11 +524,11 @@ submit_pw_limited(struct submit_ctx *c, const struct submit *sb)
 			       GATEWAY_PASSWORD_FAILS_MAX, &retry) != 1)
 		return 0;
 	snprintf(ra, sizeof(ra), "%d", retry);
-	submit_audit(c, AUDIT_REJECTED, "429: approval password locked after too many wrong "
-					"attempts");
+	submit_audit(c, AUDIT_REJECTED,
+		     "429: approval password locked after too many wrong "
+		     "attempts");
 	c->gw->m.submits_rejected++;
-	http_reply_error(c->req, 429, "too_many_password_attempts", "approval_password", NULL,
-			 hdr,
+	http_reply_error(c->req, 429, "too_many_password_attempts", "approval_password", NULL, hdr,
 			 "approval_password: more than %d wrong attempts by %s for CA %s within "
 			 "%d s; retry after %d s",
 			 GATEWAY_PASSWORD_FAILS_MAX, c->u->name, c->ca->id,
@@ -592,8 +589,8 @@ submit_record(struct submit_ctx *c, const struct submit *sb, const struct csr *c
 }
 
 void
-gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u,
-	       const cJSON *fields, const char *idem_key)
+gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, const cJSON *fields,
+	       const char *idem_key)
 {
 	struct submit_ctx c;
 	struct submit sb;
@@ -636,8 +633,8 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u,
 	if (c.ca->requires_manual_approval) {
 		/* Only a verified password earns a grant; anything else waits for an admin. */
 		pw = sb.password != NULL && c.ca->approval_password_hash != NULL
-			     ? secret_scrypt_verify(sb.password, c.ca->approval_password_hash)
-			     : 0;
+			 ? secret_scrypt_verify(sb.password, c.ca->approval_password_hash)
+			 : 0;
 		if (sb.password != NULL && pw != 1)
 			submit_pw_wrong(&c);
 		if (pw == 1 && gw->cfg->grant_key_loaded &&
@@ -692,7 +689,9 @@ static void
 process_reject(struct gateway *gw, struct http_req *req, const struct user *u, unsigned status,
 	       const char *code, const char *field, const char *msg)
 {
-	struct audit_event ev = {.event = AUDIT_REJECTED, .actor = u->name, .tenant = u->tenant,
+	struct audit_event ev = {.event = AUDIT_REJECTED,
+				 .actor = u->name,
+				 .tenant = u->tenant,
 				 .client_ip = req->client_ip};
 	char detail[HTTP_ERR_MAX + 64];
 
@@ -725,8 +724,8 @@ gateway_process(struct gateway *gw, struct http_req *req)
 		const char *end = NULL;
 
 		fields = req->body != NULL
-				 ? cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0)
-				 : NULL;
+			     ? cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0)
+			     : NULL;
 		while (fields != NULL && end < req->body + req->body_len &&
 		       isspace((unsigned char)*end))
 			end++;

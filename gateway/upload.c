@@ -32,7 +32,7 @@ static const char *const retry_down[] = {"Retry-After", "5", NULL};
 /* Renders the page: the request form for session s, or the login form (s NULL). */
 static void
 upload_page(struct http_req *req, unsigned status, const struct session *s, const char *login_error,
-	  const char *const *extra)
+	    const char *const *extra)
 {
 	web_reply_session_page(req, status, UPLOAD_PAGE, s, login_error, extra);
 }
@@ -150,8 +150,9 @@ upload_logout(struct gateway *gw, struct http_req *req)
 	if (rc == SESSION_EDOWN) {
 		http_reply_error(req, 503, "unavailable", NULL, NULL, retry_down,
 				 "session store (Redis) unreachable; try again shortly");
-	} else if (rc == 1 && !session_csrf_ok(&s, cJSON_IsString(tok) ? tok->valuestring
-								     : http_header(req, SESSION_CSRF_HEADER))) {
+	} else if (rc == 1 && !session_csrf_ok(&s, cJSON_IsString(tok)
+						       ? tok->valuestring
+						       : http_header(req, SESSION_CSRF_HEADER))) {
 		http_reply_error(req, 403, "csrf_failed", SESSION_CSRF_FIELD, NULL, NULL,
 				 "logout needs the session's CSRF token in the %s form field",
 				 SESSION_CSRF_FIELD);
@@ -188,7 +189,10 @@ key_type_name(unsigned kt)
 static const char *
 curve_name(unsigned c)
 {
-	return c == CURVE_P256 ? "P-256" : c == CURVE_P384 ? "P-384" : c == CURVE_P521 ? "P-521" : NULL;
+	return c == CURVE_P256   ? "P-256"
+	       : c == CURVE_P384 ? "P-384"
+	       : c == CURVE_P521 ? "P-521"
+				 : NULL;
 }
 
 /* The CSR's subject and key, for the form to fill in the common name. */

@@ -17,8 +17,8 @@
 #include "redis.h"
 #include "store.h"
 
-#define WAITERS_POLL_MS 500      /* subscriber wakes this often to notice a stop */
-#define WAITERS_RETRY_MS 1000    /* reconnect back-off */
+#define WAITERS_POLL_MS 500   /* subscriber wakes this often to notice a stop */
+#define WAITERS_RETRY_MS 1000 /* reconnect back-off */
 #define WAITERS_BUCKETS 256
 
 struct waiter {
@@ -156,7 +156,7 @@ waiters_thread(void *arg)
 				goto drop;
 		}
 		continue;
-drop:
+	drop:
 		log_warn("long-poll: redis connection lost: %s", c->errstr);
 		redisFree(c);
 		c = NULL;

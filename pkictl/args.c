@@ -56,7 +56,8 @@ args_help(const struct command *cmd, const struct flag *flags, size_t nflags)
 	for (i = 0; i < nflags; i++) {
 		snprintf(left, sizeof(left), "%s%s%s", flags[i].name, flags[i].metavar ? " " : "",
 			 flags[i].metavar ? flags[i].metavar : "");
-		printf("  %-32s %s%s\n", left, flags[i].help, flags[i].required ? " (required)" : "");
+		printf("  %-32s %s%s\n", left, flags[i].help,
+		       flags[i].required ? " (required)" : "");
 	}
 	printf("  %-32s %s\n  %-32s %s\n", "--config PATH",
 	       "config file (default $PKI_CONFIG, else var/demo/config.json)", "--help",

@@ -28,23 +28,28 @@ struct ca_opts {
 	const char *id, *name, *key, *days, *org, *country, *path_len;
 };
 
-#define CA_COMMON_FLAGS(o, keydefault, daysdefault)                                             \
-	{"--id", "ID", "CA id: config key and file name ([A-Za-z0-9._-], 1..64)", &(o).id, NULL,   \
-	 1},                                                                                       \
-		{"--name", "CN", "subject common name, also the CA's display name", &(o).name,     \
-		 NULL, 1},                                                                         \
-		{"--key", "KEY",                                                                   \
-		 "rsa2048 | rsa3072 | rsa4096 | ec-p256 | ec-p384 (default " keydefault ")",     \
-		 &(o).key, NULL, 0},                                                               \
-		{"--days", "N", "certificate lifetime in days (default " daysdefault ")",         \
-		 &(o).days, NULL, 0},                                                              \
-		{"--org", "O", "subject organization", &(o).org, NULL, 0},                         \
-		{"--country", "C", "subject country, two capital letters", &(o).country, NULL, 0}
+#define CA_COMMON_FLAGS(o, keydefault, daysdefault)                                                  \
+	{                                                                                            \
+	    "--id",  "ID", "CA id: config key and file name ([A-Za-z0-9._-], 1..64)",                \
+	    &(o).id, NULL, 1},                                                                       \
+	    {"--name", "CN", "subject common name, also the CA's display name", &(o).name, NULL, 1}, \
+	    {"--key",                                                                                \
+	     "KEY",                                                                                  \
+	     "rsa2048 | rsa3072 | rsa4096 | ec-p256 | ec-p384 (default " keydefault ")",             \
+	     &(o).key,                                                                               \
+	     NULL,                                                                                   \
+	     0},                                                                                     \
+	    {"--days",  "N",  "certificate lifetime in days (default " daysdefault ")",              \
+	     &(o).days, NULL, 0},                                                                    \
+	    {"--org", "O", "subject organization", &(o).org, NULL, 0},                               \
+	{                                                                                            \
+		"--country", "C", "subject country, two capital letters", &(o).country, NULL, 0      \
+	}
 
 /* Checks the flags both commands share and fills p and *ks. */
 static int
-ca_opts_check(struct cfgfile *cf, const struct ca_opts *o, const char *keydefault,
-	      long daysdefault, struct ca_params *p, const struct keyspec **ks)
+ca_opts_check(struct cfgfile *cf, const struct ca_opts *o, const char *keydefault, long daysdefault,
+	      struct ca_params *p, const struct keyspec **ks)
 {
 	long v;
 
@@ -168,9 +173,9 @@ cmd_ca_init_root(const struct command *cmd, int argc, char **argv)
 	const char *config;
 	struct ca_params p = {.key_usage = ROOT_KEY_USAGE, .pathlen = -1};
 	const struct flag flags[] = {
-		CA_COMMON_FLAGS(o, "ec-p384", "3650"),
-		{"--path-len", "N", "basicConstraints pathLenConstraint (default: none)",
-		 &o.path_len, NULL, 0},
+	    CA_COMMON_FLAGS(o, "ec-p384", "3650"),
+	    {"--path-len", "N", "basicConstraints pathLenConstraint (default: none)", &o.path_len,
+	     NULL, 0},
 	};
 	const struct keyspec *ks;
 	struct cfgfile *cf = NULL;
@@ -233,7 +238,8 @@ parent_load(struct cfgfile *cf, const char *id, int pathlen, X509 **certp, EVP_P
 		goto out;
 	}
 	if (X509_check_ca(cert) < 1 || !(X509_get_key_usage(cert) & KU_KEY_CERT_SIGN)) {
-		pk_err("--parent: %s is not a CA certificate allowed to sign certificates", certpath);
+		pk_err("--parent: %s is not a CA certificate allowed to sign certificates",
+		       certpath);
 		goto out;
 	}
 	plen = X509_get_pathlen(cert);
@@ -416,11 +422,11 @@ int_approval(const struct int_opts *io, cJSON *e)
 	long v;
 
 	if (!io->manual_approval) {
-		const char *stray = io->pw_file   ? "--approval-password-file"
-				    : io->pw_env  ? "--approval-password-env"
+		const char *stray = io->pw_file     ? "--approval-password-file"
+				    : io->pw_env    ? "--approval-password-env"
 				    : io->approvals ? "--approvals-required"
-				    : io->ttl     ? "--approval-ttl-seconds"
-						  : NULL;
+				    : io->ttl       ? "--approval-ttl-seconds"
+						    : NULL;
 		if (stray != NULL) {
 			pk_err("%s: only allowed with --manual-approval", stray);
 			return -1;
@@ -482,25 +488,25 @@ int_policy(struct cfgfile *cf, const struct int_opts *io, cJSON *e)
 			   sizes, sizeof(sizes) / sizeof(sizes[0]), &arr) != 0)
 		return -1;
 	cJSON_AddItemToObject(e, "allowed_key_sizes", arr);
-	if (add_list(e, "allowed_curves", "--curves", io->curves, INT_CURVES_DEFAULT, check_curve) !=
-		    0 ||
+	if (add_list(e, "allowed_curves", "--curves", io->curves, INT_CURVES_DEFAULT,
+		     check_curve) != 0 ||
 	    add_list(e, "allowed_extensions", "--extensions", io->extensions,
 		     INT_EXTENSIONS_DEFAULT, check_extension) != 0)
 		return -1;
 
 	if ((sel = cJSON_AddObjectToObject(e, "selection")) == NULL ||
-	    add_list(sel, "tenants", selflag, io->sel_tenants ? io->sel_tenants : io->tenants,
-		     NULL, check_id) != 0 ||
+	    add_list(sel, "tenants", selflag, io->sel_tenants ? io->sel_tenants : io->tenants, NULL,
+		     check_id) != 0 ||
 	    cfgfile_check_refs(cf, selflag, cJSON_GetObjectItem(sel, "tenants"), "tenants", "id") !=
-		    0 ||
+		0 ||
 	    add_list(sel, "purposes", "--purposes", io->purposes, NULL, check_purpose) != 0 ||
 	    add_list(sel, "email_patterns", "--email-patterns", io->email_patterns, NULL,
 		     check_pattern) != 0 ||
 	    add_list(sel, "client_cidrs", "--cidrs", io->cidrs, NULL, check_cidr) != 0)
 		return -1;
 	v = 0;
-	if (io->priority != NULL &&
-	    parse_int("--priority", io->priority, -PKICTL_PRIORITY_MAX, PKICTL_PRIORITY_MAX, &v) != 0)
+	if (io->priority != NULL && parse_int("--priority", io->priority, -PKICTL_PRIORITY_MAX,
+					      PKICTL_PRIORITY_MAX, &v) != 0)
 		return -1;
 	cJSON_AddNumberToObject(sel, "priority", (double)v);
 
@@ -509,7 +515,7 @@ int_policy(struct cfgfile *cf, const struct int_opts *io, cJSON *e)
 			       "id") != 0 ||
 	    add_list(e, "users", "--users", io->users, NULL, check_id) != 0 ||
 	    cfgfile_check_refs(cf, "--users", cJSON_GetObjectItem(e, "users"), "users", "name") !=
-		    0 ||
+		0 ||
 	    cJSON_AddArrayToObject(e, "webhooks") == NULL)
 		return -1;
 	return 0;
@@ -546,46 +552,44 @@ cmd_ca_init_intermediate(const struct command *cmd, int argc, char **argv)
 	const char *config;
 	struct ca_params p = {.key_usage = INT_KEY_USAGE, .pathlen = 0};
 	const struct flag flags[] = {
-		CA_COMMON_FLAGS(o, "ec-p256", "1825, never beyond the parent"),
-		{"--parent", "ID", "id of the issuing CA in the config", &io.parent, NULL, 1},
-		{"--path-len", "N", "basicConstraints pathLenConstraint (default 0)", &o.path_len,
-		 NULL, 0},
-		{"--no-api-issuance", NULL, "do not sign through the request API", NULL, &io.no_api,
-		 0},
-		{"--manual-approval", NULL, "requests wait for an admin's approval", NULL,
-		 &io.manual_approval, 0},
-		{"--approval-password-file", "FILE", "approval password: first line of FILE (- = stdin)",
-		 &io.pw_file, NULL, 0},
-		{"--approval-password-env", "VAR", "approval password from environment variable VAR",
-		 &io.pw_env, NULL, 0},
-		{"--approvals-required", "N", "approvals needed, m of n (default 1)", &io.approvals,
-		 NULL, 0},
-		{"--approval-ttl-seconds", "N", "pending approvals expire after N s", &io.ttl, NULL,
-		 0},
-		{"--max-validity-days", "N", "longest certificate it issues (default 397)",
-		 &io.max_validity, NULL, 0},
-		{"--tenants", "LIST", "tenants whose users may use it", &io.tenants, NULL, 0},
-		{"--users", "LIST", "users who may use it", &io.users, NULL, 0},
-		{"--extensions", "LIST", "allowed EKUs (default " INT_EXTENSIONS_DEFAULT ")",
-		 &io.extensions, NULL, 0},
-		{"--key-types", "LIST", "RSA,EC,Ed25519 (default " INT_KEY_TYPES_DEFAULT ")",
-		 &io.key_types, NULL, 0},
-		{"--curves", "LIST", "P-256,P-384,P-521 (default " INT_CURVES_DEFAULT ")", &io.curves,
-		 NULL, 0},
-		{"--key-sizes", "LIST", "RSA bits 2048,3072,4096 (default all)", &io.key_sizes, NULL,
-		 0},
-		{"--selection-tenants", "LIST", "selection rule: tenants (default --tenants)",
-		 &io.sel_tenants, NULL, 0},
-		{"--purposes", "LIST", "selection rule: purpose categories", &io.purposes, NULL, 0},
-		{"--email-patterns", "LIST", "selection rule: requester email patterns",
-		 &io.email_patterns, NULL, 0},
-		{"--cidrs", "LIST", "selection rule: client address ranges", &io.cidrs, NULL, 0},
-		{"--priority", "N", "selection rule: priority, higher wins (default 0)", &io.priority,
-		 NULL, 0},
-		{"--ca-issuers-url", "URL", "AIA caIssuers URL put in the certificates it signs",
-		 &io.ca_issuers_url, NULL, 0},
-		{"--crl-url", "URL", "CRL distribution point put in the certificates it signs",
-		 &io.crl_url, NULL, 0},
+	    CA_COMMON_FLAGS(o, "ec-p256", "1825, never beyond the parent"),
+	    {"--parent", "ID", "id of the issuing CA in the config", &io.parent, NULL, 1},
+	    {"--path-len", "N", "basicConstraints pathLenConstraint (default 0)", &o.path_len, NULL,
+	     0},
+	    {"--no-api-issuance", NULL, "do not sign through the request API", NULL, &io.no_api, 0},
+	    {"--manual-approval", NULL, "requests wait for an admin's approval", NULL,
+	     &io.manual_approval, 0},
+	    {"--approval-password-file", "FILE",
+	     "approval password: first line of FILE (- = stdin)", &io.pw_file, NULL, 0},
+	    {"--approval-password-env", "VAR", "approval password from environment variable VAR",
+	     &io.pw_env, NULL, 0},
+	    {"--approvals-required", "N", "approvals needed, m of n (default 1)", &io.approvals,
+	     NULL, 0},
+	    {"--approval-ttl-seconds", "N", "pending approvals expire after N s", &io.ttl, NULL, 0},
+	    {"--max-validity-days", "N", "longest certificate it issues (default 397)",
+	     &io.max_validity, NULL, 0},
+	    {"--tenants", "LIST", "tenants whose users may use it", &io.tenants, NULL, 0},
+	    {"--users", "LIST", "users who may use it", &io.users, NULL, 0},
+	    {"--extensions", "LIST", "allowed EKUs (default " INT_EXTENSIONS_DEFAULT ")",
+	     &io.extensions, NULL, 0},
+	    {"--key-types", "LIST", "RSA,EC,Ed25519 (default " INT_KEY_TYPES_DEFAULT ")",
+	     &io.key_types, NULL, 0},
+	    {"--curves", "LIST", "P-256,P-384,P-521 (default " INT_CURVES_DEFAULT ")", &io.curves,
+	     NULL, 0},
+	    {"--key-sizes", "LIST", "RSA bits 2048,3072,4096 (default all)", &io.key_sizes, NULL,
+	     0},
+	    {"--selection-tenants", "LIST", "selection rule: tenants (default --tenants)",
+	     &io.sel_tenants, NULL, 0},
+	    {"--purposes", "LIST", "selection rule: purpose categories", &io.purposes, NULL, 0},
+	    {"--email-patterns", "LIST", "selection rule: requester email patterns",
+	     &io.email_patterns, NULL, 0},
+	    {"--cidrs", "LIST", "selection rule: client address ranges", &io.cidrs, NULL, 0},
+	    {"--priority", "N", "selection rule: priority, higher wins (default 0)", &io.priority,
+	     NULL, 0},
+	    {"--ca-issuers-url", "URL", "AIA caIssuers URL put in the certificates it signs",
+	     &io.ca_issuers_url, NULL, 0},
+	    {"--crl-url", "URL", "CRL distribution point put in the certificates it signs",
+	     &io.crl_url, NULL, 0},
 	};
 	const struct keyspec *ks;
 	struct cfgfile *cf = NULL;
@@ -609,7 +613,8 @@ cmd_ca_init_intermediate(const struct command *cmd, int argc, char **argv)
 	cJSON_AddStringToObject(entry, "parent", io.parent);
 	cJSON_AddStringToObject(entry, "status", "active");
 	cJSON_AddBoolToObject(entry, "api_issuance", !io.no_api);
-	if (int_urls(&io, entry) != 0 || int_approval(&io, entry) != 0 || int_policy(cf, &io, entry) != 0 ||
+	if (int_urls(&io, entry) != 0 || int_approval(&io, entry) != 0 ||
+	    int_policy(cf, &io, entry) != 0 ||
 	    parent_load(cf, io.parent, p.pathlen, &pcert, &pkey) != 0)
 		goto out;
 	rc = ca_create(cf, o.id, ks, &p, pcert, pkey, entry);

@@ -18,9 +18,9 @@
 #define EXT_VALUE_MAX 128
 
 static const struct keyspec keyspecs[] = {
-	{"rsa2048", "RSA", 2048, NULL}, {"rsa3072", "RSA", 3072, NULL},
-	{"rsa4096", "RSA", 4096, NULL}, {"ec-p256", "EC", 256, "P-256"},
-	{"ec-p384", "EC", 384, "P-384"},
+    {"rsa2048", "RSA", 2048, NULL},  {"rsa3072", "RSA", 3072, NULL},
+    {"rsa4096", "RSA", 4096, NULL},  {"ec-p256", "EC", 256, "P-256"},
+    {"ec-p384", "EC", 384, "P-384"},
 };
 #define NKEYSPECS (sizeof(keyspecs) / sizeof(keyspecs[0]))
 
@@ -235,7 +235,8 @@ cacert_build(const struct ca_params *p, EVP_PKEY *key, X509 *issuer, EVP_PKEY *i
 		goto out;
 	}
 	/* Never outlive the issuer. */
-	if (issuer != NULL && ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(issuer)) > 0 &&
+	if (issuer != NULL &&
+	    ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(issuer)) > 0 &&
 	    !X509_set1_notAfter(x, X509_get0_notAfter(issuer))) {
 		pk_sslerr("clamping notAfter");
 		goto out;

@@ -97,7 +97,7 @@ crl_build(X509 *cert, EVP_PKEY *key, long days, const BIGNUM *number)
 		goto out;
 	X509V3_set_ctx(&ctx, cert, NULL, NULL, crl, 0);
 	if ((aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always")) ==
-		    NULL ||
+		NULL ||
 	    !X509_CRL_add_ext(crl, aki, -1) || (num = BN_to_ASN1_INTEGER(number, NULL)) == NULL ||
 	    !X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0))
 		goto out;
@@ -192,10 +192,11 @@ cmd_ca_crl(const struct command *cmd, int argc, char **argv)
 {
 	const char *config, *id = NULL, *days_s = NULL;
 	const struct flag flags[] = {
-		{"--id", "ID", "CA id in the config", &id, NULL, 1},
-		{"--days", "N", "nextUpdate after N days (default 7; the CA/B Forum allows at most 10 "
-				"for CRLs of subscriber certificates)",
-		 &days_s, NULL, 0},
+	    {"--id", "ID", "CA id in the config", &id, NULL, 1},
+	    {"--days", "N",
+	     "nextUpdate after N days (default 7; the CA/B Forum allows at most 10 "
+	     "for CRLs of subscriber certificates)",
+	     &days_s, NULL, 0},
 	};
 	struct cfgfile *cf = NULL;
 	cJSON *e, *c, *k, *old;

@@ -8,11 +8,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define PKICTL_ID_MAX 64       /* ids of CAs, tenants and users; also file names */
-#define PKICTL_NAME_MAX 128    /* display names */
-#define PKICTL_CN_MAX 64       /* X.520 ub-common-name */
-#define PKICTL_ORG_MAX 64      /* X.520 ub-organization-name */
-#define PKICTL_EMAIL_MAX 254   /* RFC 5321 path limit */
+#define PKICTL_ID_MAX 64     /* ids of CAs, tenants and users; also file names */
+#define PKICTL_NAME_MAX 128  /* display names */
+#define PKICTL_CN_MAX 64     /* X.520 ub-common-name */
+#define PKICTL_ORG_MAX 64    /* X.520 ub-organization-name */
+#define PKICTL_EMAIL_MAX 254 /* RFC 5321 path limit */
 #define PKICTL_PASSWORD_MIN 8
 #define PKICTL_PASSWORD_MAX 1024
 #define PKICTL_CA_DAYS_MAX 9125 /* 25 years: the longest CA certificate we write */
@@ -43,8 +43,8 @@ struct flag {
 	const char *name;    /* "--id" */
 	const char *metavar; /* "ID"; NULL for a boolean flag */
 	const char *help;
-	const char **value;  /* valued flags: set to the argument */
-	int *set;            /* boolean flags: set to 1 */
+	const char **value; /* valued flags: set to the argument */
+	int *set;           /* boolean flags: set to 1 */
 	int required;
 };
 
@@ -92,10 +92,10 @@ int read_secret_line(int fd, const char *what, char **out);
 /* ---- the JSON config file (cfgfile.c) ---- */
 
 struct cfgfile {
-	char *path;  /* as given */
-	char *dir;   /* its directory */
+	char *path; /* as given */
+	char *dir;  /* its directory */
 	cJSON *root;
-	mode_t mode; /* mode to write with */
+	mode_t mode;    /* mode to write with */
 	char **created; /* files made for this change, removed unless committed */
 	size_t ncreated;
 	int committed;
@@ -143,7 +143,7 @@ struct ca_params {
 	const char *org;     /* may be NULL */
 	const char *country; /* may be NULL */
 	long days;
-	int pathlen;         /* -1: no pathLenConstraint */
+	int pathlen;           /* -1: no pathLenConstraint */
 	const char *key_usage; /* OpenSSL config syntax, e.g. "critical,keyCertSign,cRLSign" */
 };
 

@@ -22,9 +22,9 @@
 
 /* Topic names of DESIGN.md. */
 static const char *const topics[][2] = {
-	{"issue", "pki.issue"},   {"approval", "pki.approval"}, {"results", "pki.results"},
-	{"issued", "pki.issued"}, {"audit", "pki.audit"},       {"notify", "pki.notify"},
-	{"dlq", "pki.issue.dlq"},
+    {"issue", "pki.issue"},   {"approval", "pki.approval"}, {"results", "pki.results"},
+    {"issued", "pki.issued"}, {"audit", "pki.audit"},       {"notify", "pki.notify"},
+    {"dlq", "pki.issue.dlq"},
 };
 
 /* "redis://HOST:PORT[/DB]". */
@@ -117,19 +117,18 @@ cmd_init(const struct command *cmd, int argc, char **argv)
 	const char *brokers = DEFAULT_KAFKA_BROKERS, *group = DEFAULT_KAFKA_GROUP;
 	const char *redis = DEFAULT_REDIS_URL, *prefix = DEFAULT_REDIS_PREFIX, *config;
 	const struct flag flags[] = {
-		{"--gateway-listen", "HOST:PORT", "gateway address (default " DEFAULT_GATEWAY_LISTEN
-						  ")",
-		 &gw, NULL, 0},
-		{"--approver-listen", "HOST:PORT",
-		 "approver address (default " DEFAULT_APPROVER_LISTEN ")", &ap, NULL, 0},
-		{"--kafka-brokers", "LIST", "HOST:PORT,... (default " DEFAULT_KAFKA_BROKERS ")",
-		 &brokers, NULL, 0},
-		{"--kafka-group", "NAME", "worker consumer group (default " DEFAULT_KAFKA_GROUP ")",
-		 &group, NULL, 0},
-		{"--redis-url", "URL", "redis://HOST:PORT/DB (default " DEFAULT_REDIS_URL ")", &redis,
-		 NULL, 0},
-		{"--redis-prefix", "PREFIX", "Redis key prefix (default " DEFAULT_REDIS_PREFIX ")",
-		 &prefix, NULL, 0},
+	    {"--gateway-listen", "HOST:PORT",
+	     "gateway address (default " DEFAULT_GATEWAY_LISTEN ")", &gw, NULL, 0},
+	    {"--approver-listen", "HOST:PORT",
+	     "approver address (default " DEFAULT_APPROVER_LISTEN ")", &ap, NULL, 0},
+	    {"--kafka-brokers", "LIST", "HOST:PORT,... (default " DEFAULT_KAFKA_BROKERS ")",
+	     &brokers, NULL, 0},
+	    {"--kafka-group", "NAME", "worker consumer group (default " DEFAULT_KAFKA_GROUP ")",
+	     &group, NULL, 0},
+	    {"--redis-url", "URL", "redis://HOST:PORT/DB (default " DEFAULT_REDIS_URL ")", &redis,
+	     NULL, 0},
+	    {"--redis-prefix", "PREFIX", "Redis key prefix (default " DEFAULT_REDIS_PREFIX ")",
+	     &prefix, NULL, 0},
 	};
 	struct cfgfile *cf = NULL;
 	cJSON *root = NULL, *list = NULL;
@@ -182,8 +181,8 @@ cmd_tenant_add(const struct command *cmd, int argc, char **argv)
 {
 	const char *id = NULL, *name = NULL, *config;
 	const struct flag flags[] = {
-		{"--id", "ID", "tenant id ([A-Za-z0-9._-], 1..64)", &id, NULL, 1},
-		{"--name", "NAME", "display name", &name, NULL, 1},
+	    {"--id", "ID", "tenant id ([A-Za-z0-9._-], 1..64)", &id, NULL, 1},
+	    {"--name", "NAME", "display name", &name, NULL, 1},
 	};
 	struct cfgfile *cf = NULL;
 	cJSON *tenants, *t = NULL;

@@ -5,19 +5,19 @@
 #include "extern.h"
 
 static const struct command commands[] = {
-	{NULL, "init", "--config PATH [--kafka-brokers LIST] [--redis-url URL] ...",
-	 "write a fresh config with no tenants, CAs or users", cmd_init},
-	{"tenant", "add", "--id ID --name NAME", "add a tenant", cmd_tenant_add},
-	{"ca", "init-root", "--id ID --name CN [--key KEY] [--days N] ...",
-	 "generate a root CA key and self-signed certificate", cmd_ca_init_root},
-	{"ca", "init-intermediate", "--id ID --parent ID --name CN [--key KEY] [policy flags]",
-	 "generate an intermediate CA signed by its parent", cmd_ca_init_intermediate},
-	{"ca", "crl", "--id ID [--days N]",
-	 "sign a fresh (empty) CRL for a CA into cas/ID.crl", cmd_ca_crl},
-	{"user", "add", "--name NAME --email EMAIL --role ROLE --tenant ID [--cas LIST]",
-	 "add a user and print its API key once", cmd_user_add},
-	{"password", "hash", "< password", "read a password on stdin and print its scrypt hash",
-	 cmd_password_hash},
+    {NULL, "init", "--config PATH [--kafka-brokers LIST] [--redis-url URL] ...",
+     "write a fresh config with no tenants, CAs or users", cmd_init},
+    {"tenant", "add", "--id ID --name NAME", "add a tenant", cmd_tenant_add},
+    {"ca", "init-root", "--id ID --name CN [--key KEY] [--days N] ...",
+     "generate a root CA key and self-signed certificate", cmd_ca_init_root},
+    {"ca", "init-intermediate", "--id ID --parent ID --name CN [--key KEY] [policy flags]",
+     "generate an intermediate CA signed by its parent", cmd_ca_init_intermediate},
+    {"ca", "crl", "--id ID [--days N]", "sign a fresh (empty) CRL for a CA into cas/ID.crl",
+     cmd_ca_crl},
+    {"user", "add", "--name NAME --email EMAIL --role ROLE --tenant ID [--cas LIST]",
+     "add a user and print its API key once", cmd_user_add},
+    {"password", "hash", "< password", "read a password on stdin and print its scrypt hash",
+     cmd_password_hash},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -46,14 +46,14 @@ cmd_user_add(const struct command *cmd, int argc, char **argv)
 	const char *name = NULL, *email = NULL, *role = NULL, *tenant = NULL, *cas = NULL;
 	const char *admin_tenants = NULL, *admin_cas = NULL, *config;
 	const struct flag flags[] = {
-		{"--name", "NAME", "user name ([A-Za-z0-9._-], 1..64)", &name, NULL, 1},
-		{"--email", "EMAIL", "contact address", &email, NULL, 1},
-		{"--role", "ROLE", "requester | admin | auditor", &role, NULL, 1},
-		{"--tenant", "ID", "the user's tenant", &tenant, NULL, 1},
-		{"--cas", "LIST", "CA ids the user may use beyond its tenant's", &cas, NULL, 0},
-		{"--admin-tenants", "LIST", "admins: tenants they act for (default all)",
-		 &admin_tenants, NULL, 0},
-		{"--admin-cas", "LIST", "admins: CAs they act for (default all)", &admin_cas, NULL, 0},
+	    {"--name", "NAME", "user name ([A-Za-z0-9._-], 1..64)", &name, NULL, 1},
+	    {"--email", "EMAIL", "contact address", &email, NULL, 1},
+	    {"--role", "ROLE", "requester | admin | auditor", &role, NULL, 1},
+	    {"--tenant", "ID", "the user's tenant", &tenant, NULL, 1},
+	    {"--cas", "LIST", "CA ids the user may use beyond its tenant's", &cas, NULL, 0},
+	    {"--admin-tenants", "LIST", "admins: tenants they act for (default all)",
+	     &admin_tenants, NULL, 0},
+	    {"--admin-cas", "LIST", "admins: CAs they act for (default all)", &admin_cas, NULL, 0},
 	};
 	char key[API_KEY_BUF] = "", hash[HASH_TEXT_BUF];
 	unsigned char digest[32];
@@ -99,7 +99,7 @@ cmd_user_add(const struct command *cmd, int argc, char **argv)
 		goto out;
 	if (strcmp(role, "admin") == 0 &&
 	    (add_refs(cf, u, "admin_tenants", "--admin-tenants", admin_tenants, "tenants", "id") !=
-		     0 ||
+		 0 ||
 	     add_refs(cf, u, "admin_cas", "--admin-cas", admin_cas, "cas", "id") != 0))
 		goto out;
 	cJSON_AddItemToArray(users, u);

@@ -64,7 +64,8 @@ check_email(const char *flag, const char *s)
 	}
 	for (i = 0; i < n; i++)
 		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f) {
-			pk_err("%s: must not hold spaces or control characters, got \"%s\"", flag, s);
+			pk_err("%s: must not hold spaces or control characters, got \"%s\"", flag,
+			       s);
 			return -1;
 		}
 	return 0;

@@ -41,7 +41,7 @@ struct job {
 	struct violations *vs; /* policy violations of the message, found before any write */
 	char reason[SELECT_REASON_MAX]; /* why this CA */
 	char csr_hash[65];
-	char state[STORE_ID_MAX];  /* the record's state as last seen */
+	char state[STORE_ID_MAX]; /* the record's state as last seen */
 	char claim[WORKER_CLAIM_MAX];
 	int claimed;  /* this attempt holds the claim */
 	int grant_ok; /* the message carries a valid grant for this request, CA and CSR */
@@ -60,13 +60,13 @@ static void
 job_audit(struct job *j, const char *event, const char *actor, const char *detail)
 {
 	struct audit_event ev = {
-		.event = event,
-		.request_id = j->m->request_id,
-		.actor = actor != NULL ? actor : j->w->opts.name,
-		.tenant = j->m->tenant,
-		.ca_id = j->ca != NULL ? j->ca->id : j->m->ca_id,
-		.client_ip = j->m->client_ip,
-		.detail = detail,
+	    .event = event,
+	    .request_id = j->m->request_id,
+	    .actor = actor != NULL ? actor : j->w->opts.name,
+	    .tenant = j->m->tenant,
+	    .ca_id = j->ca != NULL ? j->ca->id : j->m->ca_id,
+	    .client_ip = j->m->client_ip,
+	    .detail = detail,
 	};
 
 	audit_emit(j->w->kp, j->cfg->topics.audit, &ev);
@@ -373,8 +373,8 @@ job_publish(struct job *j)
 		    job_produce(j, j->cfg->topics.issued, r->serial, issued) < 0)
 			goto out;
 	} else if (r->state != NULL && strcmp(r->state, ST_FAILED) == 0) {
-		result = msg_result_encode(r->id, ST_FAILED, r->ca_id, r->batch_id, NULL, NULL, NULL,
-					   r->error_code != NULL ? r->error_code : "failed",
+		result = msg_result_encode(r->id, ST_FAILED, r->ca_id, r->batch_id, NULL, NULL,
+					   NULL, r->error_code != NULL ? r->error_code : "failed",
 					   r->error_message != NULL ? r->error_message : "");
 		if (result == NULL)
 			goto out;
@@ -418,8 +418,13 @@ static enum step
 job_fail(struct job *j, const struct violations *vs)
 {
 	char *vjson = job_violations_json(vs), cur[STORE_ID_MAX], detail[JOB_DETAIL_MAX];
-	const char *fields[] = {"error_code",	 vs->v[0].code, "error_message", vs->v[0].message,
-				"violations",	 vjson != NULL ? vjson : "[]", NULL};
+	const char *fields[] = {"error_code",
+				vs->v[0].code,
+				"error_message",
+				vs->v[0].message,
+				"violations",
+				vjson != NULL ? vjson : "[]",
+				NULL};
 	int rc;
 
 	JOB_STORE(rc, store_transition_ex(j->s, j->m->request_id, j->state, ST_FAILED, fields,
@@ -501,14 +506,15 @@ job_claim(struct job *j)
 	snprintf(j->claim, sizeof(j->claim), "%s/%ld/t%d/%llu", j->w->opts.name, (long)getpid(),
 		 j->t->index, ++j->t->attempts);
 	for (;;) {
-		JOB_STORE(rc, store_claim(j->s, j->m->request_id, j->claim, j->w->opts.lease_s, cur));
+		JOB_STORE(rc,
+			  store_claim(j->s, j->m->request_id, j->claim, j->w->opts.lease_s, cur));
 		if (rc == STORE_EDOWN)
 			return STEP_ABANDON;
 		if (rc == 0 || rc == 1) {
 			j->claimed = 1;
 			snprintf(j->state, sizeof(j->state), "%s", ST_ISSUING);
-			snprintf(detail, sizeof(detail), "%s %s", rc == 1 ? "re-took stale claim as" : "claim",
-				 j->claim);
+			snprintf(detail, sizeof(detail), "%s %s",
+				 rc == 1 ? "re-took stale claim as" : "claim", j->claim);
 			job_audit(j, AUDIT_CLAIMED, NULL, detail);
 			return STEP_AGAIN;
 		}
@@ -559,7 +565,8 @@ job_ip_text(const ASN1_OCTET_STRING *ip, char *buf, size_t len)
 	buf[0] = '\0';
 	o = 0;
 	for (k = 0; k + 1 < n && (size_t)o < len; k += 2)
-		o += snprintf(buf + o, len - (size_t)o, "%s%x", k ? ":" : "", (b[k] << 8) | b[k + 1]);
+		o += snprintf(buf + o, len - (size_t)o, "%s%x", k ? ":" : "",
+			      (b[k] << 8) | b[k + 1]);
 }
 
 /* SANs of the signed certificate as a JSON array text of their values. Caller frees. */
@@ -568,8 +575,8 @@ job_sans(const struct issued *is)
 {
 	const unsigned char *p = is->der;
 	X509 *x = d2i_X509(NULL, &p, (long)is->der_len);
-	GENERAL_NAMES *gns = x != NULL ? X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL)
-				       : NULL;
+	GENERAL_NAMES *gns =
+	    x != NULL ? X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL) : NULL;
 	cJSON *a = cJSON_CreateArray();
 	char buf[512], *s;
 	int i;
@@ -579,14 +586,21 @@ job_sans(const struct issued *is)
 		const ASN1_STRING *str;
 
 		switch (gn->type) {
-		case GEN_DNS: str = gn->d.dNSName; break;
-		case GEN_EMAIL: str = gn->d.rfc822Name; break;
-		case GEN_URI: str = gn->d.uniformResourceIdentifier; break;
+		case GEN_DNS:
+			str = gn->d.dNSName;
+			break;
+		case GEN_EMAIL:
+			str = gn->d.rfc822Name;
+			break;
+		case GEN_URI:
+			str = gn->d.uniformResourceIdentifier;
+			break;
 		case GEN_IPADD:
 			job_ip_text(gn->d.iPAddress, buf, sizeof(buf));
 			cJSON_AddItemToArray(a, cJSON_CreateString(buf));
 			continue;
-		default: continue;
+		default:
+			continue;
 		}
 		snprintf(buf, sizeof(buf), "%.*s", ASN1_STRING_length(str),
 			 (const char *)ASN1_STRING_get0_data(str));
@@ -653,7 +667,8 @@ job_sign(struct job *j)
 			break;
 		if (!js.down) {
 			if (vs->n == 0)
-				violations_add(vs, "internal_error", "certificate", "signing failed");
+				violations_add(vs, "internal_error", "certificate",
+					       "signing failed");
 			st = job_fail(j, vs);
 			goto out;
 		}
@@ -668,15 +683,15 @@ job_sign(struct job *j)
 	sans = job_sans(is);
 	subject = job_subject(is);
 	{
-		const char *fields[] = {"serial",     is->serial_hex,
+		const char *fields[] = {"serial",      is->serial_hex,
 					"certificate", is->cert_pem,
-					"chain",      is->chain_pem,
-					"subject",    subject != NULL ? subject : ci->subject,
-					"sans",	      sans != NULL ? sans : "[]",
-					"not_before", nb,
-					"not_after",  na,
-					"key_type",   job_key_type(ci),
-					"key_bits",   bits,
+					"chain",       is->chain_pem,
+					"subject",     subject != NULL ? subject : ci->subject,
+					"sans",        sans != NULL ? sans : "[]",
+					"not_before",  nb,
+					"not_after",   na,
+					"key_type",    job_key_type(ci),
+					"key_bits",    bits,
 					NULL};
 
 		JOB_STORE(rc, store_transition_ex(j->s, j->m->request_id, ST_ISSUING, ST_ISSUED,
@@ -685,8 +700,8 @@ job_sign(struct job *j)
 	if (rc == STORE_EDOWN)
 		goto out; /* abandoned: the claim's lease lets the next attempt re-take it */
 	if (rc != 0) {
-		log_msg(LOG_WARN, j->m->request_id,
-			"certificate serial %s discarded: %s (now %s)", is->serial_hex,
+		log_msg(LOG_WARN, j->m->request_id, "certificate serial %s discarded: %s (now %s)",
+			is->serial_hex,
 			rc == STORE_ELEASE ? "the claim passed to another worker"
 					   : "the request moved on",
 			cur);

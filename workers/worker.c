@@ -197,8 +197,8 @@ worker_run(const struct config *cfg, const struct worker_opts *opts)
 		ts[i].index = i;
 		if ((ts[i].signers = calloc(cfg->ncas + 1, sizeof(*ts[i].signers))) == NULL)
 			goto out;
-		snprintf(client_id, sizeof(client_id), "pki-%s-%ld-t%d", opts->name,
-			 (long)getpid(), i);
+		snprintf(client_id, sizeof(client_id), "pki-%s-%ld-t%d", opts->name, (long)getpid(),
+			 i);
 		ts[i].kc = kafka_consumer_new(cfg->kafka_brokers, cfg->kafka_group, topics,
 					      client_id, worker_on_assign, &ts[i], kerr);
 		if (ts[i].kc == NULL) {

@@ -61,8 +61,8 @@
 
 /* Options from the command line or the environment. */
 struct worker_opts {
-	int threads;  /* --threads N, PKI_WORKER_THREADS */
-	long lease_s; /* --lease-seconds N, PKI_WORKER_LEASE_S */
+	int threads;                /* --threads N, PKI_WORKER_THREADS */
+	long lease_s;               /* --lease-seconds N, PKI_WORKER_LEASE_S */
 	char name[WORKER_NAME_MAX]; /* PKI_WORKER_NAME, else "worker" */
 };
 
@@ -81,7 +81,7 @@ struct worker_thread {
 	int index;
 	pthread_t tid;
 	struct kafka_consumer *kc;
-	struct signer **signers; /* cfg->ncas slots, created on first use */
+	struct signer **signers;     /* cfg->ncas slots, created on first use */
 	unsigned long long attempts; /* makes claim tokens unique */
 };
 

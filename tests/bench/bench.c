@@ -26,8 +26,8 @@
 
 #define BENCH_DEFAULT_N 20000
 #define BENCH_MIN_N 20000
-#define POOL_EC 256   /* distinct CSR keys per case */
-#define POOL_RSA 24   /* RSA key generation is slow; CSRs are still parsed and verified each time */
+#define POOL_EC 256 /* distinct CSR keys per case */
+#define POOL_RSA 24 /* RSA key generation is slow; CSRs are still parsed and verified each time */
 #define TARGET_RATIO 0.60
 #define TARGET_SPEEDUP 1.8
 #define MAX_THREADS 2
@@ -72,13 +72,16 @@ make_csr(EVP_PKEY *key, const char *cn, size_t *len)
 
 	snprintf(san, sizeof(san), "DNS:%s,DNS:www.%s", cn, cn);
 	X509_NAME_add_entry_by_txt(name, "C", MBSTRING_ASC, (const unsigned char *)"US", -1, -1, 0);
-	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Bench", -1, -1, 0);
-	X509_NAME_add_entry_by_txt(name, "ST", MBSTRING_ASC, (const unsigned char *)"CA", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Bench", -1, -1,
+				   0);
+	X509_NAME_add_entry_by_txt(name, "ST", MBSTRING_ASC, (const unsigned char *)"CA", -1, -1,
+				   0);
 	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
 	X509_REQ_set_subject_name(req, name);
 	X509_REQ_set_pubkey(req, key);
 	sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san));
-	sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_ext_key_usage, "serverAuth"));
+	sk_X509_EXTENSION_push(exts,
+			       X509V3_EXT_conf_nid(NULL, NULL, NID_ext_key_usage, "serverAuth"));
 	X509_REQ_add_extensions(req, exts);
 	if (X509_REQ_sign(req, key, EVP_sha256()) > 0 && PEM_write_bio_X509_REQ(b, req) == 1 &&
 	    (n = BIO_get_mem_data(b, &data)) > 0 && (out = malloc((size_t)n)) != NULL) {
@@ -398,31 +401,36 @@ bench_ca(const char *dir, const char *tag, int rsa, long n)
 	bound = 1.0 / (1.0 / v + 1.0 / s);
 	c1 = chunk * CHUNKS / t1;
 	c2 = (chunk / 2) * 2 * CHUNKS / t2;
-	printf("bench bound ca=%s verify_per_s=%.0f sign_per_s=%.0f bound_per_s=%.0f certs=%ld\n", tag,
-	       v, s, bound, chunk * CHUNKS);
+	printf("bench bound ca=%s verify_per_s=%.0f sign_per_s=%.0f bound_per_s=%.0f certs=%ld\n",
+	       tag, v, s, bound, chunk * CHUNKS);
 	bound2 = 1.0 / (vt2 / vops2 + st2 / sops2);
 	/* What two threads of pure verify+sign got on this shared machine meanwhile. */
 	printf("bench machine ca=%s bound_2threads_per_s=%.0f machine_speedup=%.2f\n", tag, bound2,
 	       bound2 / bound);
-	printf("bench issue-core ca=%s threads=1 certs_per_s=%.0f bound_per_s=%.0f ratio=%.2f\n", tag,
-	       c1, bound, c1 / bound);
+	printf("bench issue-core ca=%s threads=1 certs_per_s=%.0f bound_per_s=%.0f ratio=%.2f\n",
+	       tag, c1, bound, c1 / bound);
 	printf("bench issue-core ca=%s threads=2 certs_per_s=%.0f bound_per_s=%.0f ratio=%.2f "
-	       "speedup=%.2f\n", tag, c2, bound, c2 / bound, c2 / c1);
+	       "speedup=%.2f\n",
+	       tag, c2, bound, c2 / bound, c2 / c1);
 	fflush(stdout);
 	if (failed) {
 		printf("FAIL: bench %s issuance errors\n", tag);
 		rc = 1;
 	}
 	if (c1 / bound >= TARGET_RATIO) {
-		printf("PASS: bench %s threads=1 ratio %.2f >= %.2f\n", tag, c1 / bound, TARGET_RATIO);
+		printf("PASS: bench %s threads=1 ratio %.2f >= %.2f\n", tag, c1 / bound,
+		       TARGET_RATIO);
 	} else {
-		printf("FAIL: bench %s threads=1 ratio %.2f < %.2f\n", tag, c1 / bound, TARGET_RATIO);
+		printf("FAIL: bench %s threads=1 ratio %.2f < %.2f\n", tag, c1 / bound,
+		       TARGET_RATIO);
 		rc = 1;
 	}
 	if (c2 / c1 >= TARGET_SPEEDUP) {
-		printf("PASS: bench %s threads=2 speedup %.2f >= %.2f\n", tag, c2 / c1, TARGET_SPEEDUP);
+		printf("PASS: bench %s threads=2 speedup %.2f >= %.2f\n", tag, c2 / c1,
+		       TARGET_SPEEDUP);
 	} else {
-		printf("FAIL: bench %s threads=2 speedup %.2f < %.2f\n", tag, c2 / c1, TARGET_SPEEDUP);
+		printf("FAIL: bench %s threads=2 speedup %.2f < %.2f\n", tag, c2 / c1,
+		       TARGET_SPEEDUP);
 		rc = 1;
 	}
 	for (i = 0; i < MAX_THREADS; i++)
@@ -436,7 +444,8 @@ int
 main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : BENCH_DEFAULT_N;
-	const char *dir = getenv("PKI_TEST_CA_DIR") ? getenv("PKI_TEST_CA_DIR") : "tests/fixtures/ca";
+	const char *dir =
+	    getenv("PKI_TEST_CA_DIR") ? getenv("PKI_TEST_CA_DIR") : "tests/fixtures/ca";
 	int rc = 0;
 
 	if (n < 1) {
@@ -444,7 +453,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (n < BENCH_MIN_N)
-		printf("bench: N=%ld is below %d: a quick run, not a measurement\n", n, BENCH_MIN_N);
+		printf("bench: N=%ld is below %d: a quick run, not a measurement\n", n,
+		       BENCH_MIN_N);
 	const char *only = getenv("BENCH_CA"); /* run one case: ec-p256 or rsa2048 */
 
 	if (only == NULL || strcmp(only, "ec-p256") == 0)

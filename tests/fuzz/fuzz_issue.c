@@ -25,12 +25,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *dir = getenv("PKI_TEST_CA_DIR") ? getenv("PKI_TEST_CA_DIR") : "tests/fixtures/ca";
+	const char *dir =
+	    getenv("PKI_TEST_CA_DIR") ? getenv("PKI_TEST_CA_DIR") : "tests/fixtures/ca";
 
 	(void)argc;
 	(void)argv;
 	if (testca_load(&ca, dir, "ec-p256") != 0 || (signer = signer_new(&ca.ca)) == NULL) {
-		fprintf(stderr, "fuzz: cannot load the test CA from %s (run from the repo root)\n", dir);
+		fprintf(stderr, "fuzz: cannot load the test CA from %s (run from the repo root)\n",
+			dir);
 		abort();
 	}
 	return 0;
@@ -71,13 +73,15 @@ differential(const uint8_t *der, size_t len)
 		if (ci->key_type != r.key_type || ci->key_bits != r.key_bits ||
 		    strcmp(ci->sig_alg, r.sig_alg) != 0 || c->nattrs != r.nattrs ||
 		    ci->requested_ext != r.eku || ci->requests_ca != r.requests_ca ||
-		    c->ndns != r.ndns || c->nip != r.nip || c->nemail != r.nemail || c->nuri != r.nuri) {
+		    c->ndns != r.ndns || c->nip != r.nip || c->nemail != r.nemail ||
+		    c->nuri != r.nuri) {
 			fprintf(stderr, "differential: extracted fields differ\n");
 			abort();
 		}
 		for (i = 0; (size_t)i < c->nattrs; i++)
-			if (r.attr[i] != NULL && ((size_t)r.attr_len[i] != c->attrs[i].utf8_len ||
-						  memcmp(r.attr[i], c->attrs[i].utf8, c->attrs[i].utf8_len))) {
+			if (r.attr[i] != NULL &&
+			    ((size_t)r.attr_len[i] != c->attrs[i].utf8_len ||
+			     memcmp(r.attr[i], c->attrs[i].utf8, c->attrs[i].utf8_len))) {
 				fprintf(stderr, "differential: subject attribute %d differs\n", i);
 				abort();
 			}
@@ -121,7 +125,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		for (size_t i = 0; i < vs.n; i++)
 			if (strcmp(vs.v[i].code, "lint_error") == 0) {
-				fprintf(stderr, "policy accepted but lint refused: %s\n", vs.v[i].message);
+				fprintf(stderr, "policy accepted but lint refused: %s\n",
+					vs.v[i].message);
 				abort();
 			}
 	}

@@ -11,14 +11,14 @@
 typedef void (*test_fn)(void);
 void test_register(const char *name, test_fn fn);
 void test_fail(const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4), noreturn));
+    __attribute__((format(printf, 3, 4), noreturn));
 
 /* Directory holding tests/ fixtures, from $PKI_TEST_DATA or "tests". */
 const char *test_data_dir(void);
 
 #define TEST(name)                                                                                 \
 	static void test_##name(void);                                                             \
-	__attribute__((constructor)) static void test_reg_##name(void)                            \
+	__attribute__((constructor)) static void test_reg_##name(void)                             \
 	{                                                                                          \
 		test_register(#name, test_##name);                                                 \
 	}                                                                                          \

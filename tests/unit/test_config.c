@@ -129,53 +129,53 @@ user_hash(const char *name, char out[80])
 }
 
 static const char base_fmt[] =
-	"{\n"
-	"  \"listen\": {\"gateway\": \"127.0.0.1:8080\", \"approver\": \"127.0.0.1:8081\"},\n"
-	"  \"kafka\": {\"brokers\": \"127.0.0.1:19092\"},\n"
-	"  \"redis\": {\"url\": \"redis://127.0.0.1:16379/0\"},\n"
-	"  \"grant_key\": \"grant.key\",\n"
-	"  \"tenants\": [\n"
-	"    {\"id\": \"acme\", \"name\": \"Acme\"},\n"
-	"    {\"id\": \"globex\", \"name\": \"Globex\", \"webhooks\": [{\"url\": "
-	"\"http://127.0.0.1:9999/hook\", \"secret\": \"s3cret\"}]}\n"
-	"  ],\n"
-	"  \"cas\": [\n"
-	"    {\"id\": \"root\", \"name\": \"Test Root\", \"type\": \"root\", \"status\": \"active\",\n"
-	"     \"cert\": \"root.crt\", \"key\": \"root.key\"},\n"
-	"    {\"id\": \"issuing\", \"name\": \"Test Issuing\", \"type\": \"intermediate\", \"parent\": "
-	"\"root\",\n"
-	"     \"status\": \"active\", \"api_issuance\": true, \"cert\": \"int.crt\", \"key\": "
-	"\"int.key\",\n"
-	"     \"max_validity_days\": 397, \"allowed_key_types\": [\"RSA\", \"EC\", \"Ed25519\"],\n"
-	"     \"allowed_key_sizes\": [2048, 3072, 4096], \"allowed_curves\": [\"P-256\"],\n"
-	"     \"allowed_extensions\": [\"server_auth\"],\n"
-	"     \"selection\": {\"tenants\": [\"acme\"], \"purposes\": [\"tls\"], \"email_patterns\": "
-	"[\"*@acme.example\"],\n"
-	"                   \"client_cidrs\": [\"127.0.0.0/8\", \"fd00::/8\"], \"priority\": 10},\n"
-	"     \"tenants\": [\"acme\"], \"users\": [], \"webhooks\": [],\n"
-	"     \"ca_issuers_url\": \"http://pki.example:8080/ca/issuing.crt\",\n"
-	"     \"crl_url\": \"http://127.0.0.1:8080/crl/issuing.crl\", \"crl\": \"issuing.crl\"},\n"
-	"    {\"id\": \"approval\", \"name\": \"Test Approval\", \"type\": \"intermediate\", "
-	"\"parent\": \"root\",\n"
-	"     \"status\": \"disabled\", \"api_issuance\": true, \"cert\": \"int.crt\", \"key\": "
-	"\"int.key\",\n"
-	"     \"requires_manual_approval\": true, \"approval_password_hash\": \"%s\",\n"
-	"     \"approvals_required\": 2, \"approval_ttl_seconds\": 3600,\n"
-	"     \"tenants\": [\"globex\"], \"users\": [\"alice\"]}\n"
-	"  ],\n"
-	"  \"users\": [\n"
-	"    {\"name\": \"alice\", \"email\": \"alice@acme.example\", \"role\": \"requester\", "
-	"\"tenant\": \"acme\", \"api_key_hash\": \"%s\"},\n"
-	"    {\"name\": \"bob\", \"email\": \"bob@globex.example\", \"role\": \"requester\", "
-	"\"tenant\": \"globex\", \"api_key_hash\": \"%s\", \"cas\": [\"issuing\"]},\n"
-	"    {\"name\": \"admin\", \"email\": \"admin@example.org\", \"role\": \"admin\", "
-	"\"tenant\": \"acme\", \"api_key_hash\": \"%s\", \"admin_tenants\": [\"globex\"]},\n"
-	"    {\"name\": \"super\", \"email\": \"super@example.org\", \"role\": \"admin\", "
-	"\"tenant\": \"acme\", \"api_key_hash\": \"%s\"},\n"
-	"    {\"name\": \"audit\", \"email\": \"audit@example.org\", \"role\": \"auditor\", "
-	"\"tenant\": \"acme\", \"api_key_hash\": \"%s\"}\n"
-	"  ]\n"
-	"}\n";
+    "{\n"
+    "  \"listen\": {\"gateway\": \"127.0.0.1:8080\", \"approver\": \"127.0.0.1:8081\"},\n"
+    "  \"kafka\": {\"brokers\": \"127.0.0.1:19092\"},\n"
+    "  \"redis\": {\"url\": \"redis://127.0.0.1:16379/0\"},\n"
+    "  \"grant_key\": \"grant.key\",\n"
+    "  \"tenants\": [\n"
+    "    {\"id\": \"acme\", \"name\": \"Acme\"},\n"
+    "    {\"id\": \"globex\", \"name\": \"Globex\", \"webhooks\": [{\"url\": "
+    "\"http://127.0.0.1:9999/hook\", \"secret\": \"s3cret\"}]}\n"
+    "  ],\n"
+    "  \"cas\": [\n"
+    "    {\"id\": \"root\", \"name\": \"Test Root\", \"type\": \"root\", \"status\": \"active\",\n"
+    "     \"cert\": \"root.crt\", \"key\": \"root.key\"},\n"
+    "    {\"id\": \"issuing\", \"name\": \"Test Issuing\", \"type\": \"intermediate\", \"parent\": "
+    "\"root\",\n"
+    "     \"status\": \"active\", \"api_issuance\": true, \"cert\": \"int.crt\", \"key\": "
+    "\"int.key\",\n"
+    "     \"max_validity_days\": 397, \"allowed_key_types\": [\"RSA\", \"EC\", \"Ed25519\"],\n"
+    "     \"allowed_key_sizes\": [2048, 3072, 4096], \"allowed_curves\": [\"P-256\"],\n"
+    "     \"allowed_extensions\": [\"server_auth\"],\n"
+    "     \"selection\": {\"tenants\": [\"acme\"], \"purposes\": [\"tls\"], \"email_patterns\": "
+    "[\"*@acme.example\"],\n"
+    "                   \"client_cidrs\": [\"127.0.0.0/8\", \"fd00::/8\"], \"priority\": 10},\n"
+    "     \"tenants\": [\"acme\"], \"users\": [], \"webhooks\": [],\n"
+    "     \"ca_issuers_url\": \"http://pki.example:8080/ca/issuing.crt\",\n"
+    "     \"crl_url\": \"http://127.0.0.1:8080/crl/issuing.crl\", \"crl\": \"issuing.crl\"},\n"
+    "    {\"id\": \"approval\", \"name\": \"Test Approval\", \"type\": \"intermediate\", "
+    "\"parent\": \"root\",\n"
+    "     \"status\": \"disabled\", \"api_issuance\": true, \"cert\": \"int.crt\", \"key\": "
+    "\"int.key\",\n"
+    "     \"requires_manual_approval\": true, \"approval_password_hash\": \"%s\",\n"
+    "     \"approvals_required\": 2, \"approval_ttl_seconds\": 3600,\n"
+    "     \"tenants\": [\"globex\"], \"users\": [\"alice\"]}\n"
+    "  ],\n"
+    "  \"users\": [\n"
+    "    {\"name\": \"alice\", \"email\": \"alice@acme.example\", \"role\": \"requester\", "
+    "\"tenant\": \"acme\", \"api_key_hash\": \"%s\"},\n"
+    "    {\"name\": \"bob\", \"email\": \"bob@globex.example\", \"role\": \"requester\", "
+    "\"tenant\": \"globex\", \"api_key_hash\": \"%s\", \"cas\": [\"issuing\"]},\n"
+    "    {\"name\": \"admin\", \"email\": \"admin@example.org\", \"role\": \"admin\", "
+    "\"tenant\": \"acme\", \"api_key_hash\": \"%s\", \"admin_tenants\": [\"globex\"]},\n"
+    "    {\"name\": \"super\", \"email\": \"super@example.org\", \"role\": \"admin\", "
+    "\"tenant\": \"acme\", \"api_key_hash\": \"%s\"},\n"
+    "    {\"name\": \"audit\", \"email\": \"audit@example.org\", \"role\": \"auditor\", "
+    "\"tenant\": \"acme\", \"api_key_hash\": \"%s\"}\n"
+    "  ]\n"
+    "}\n";
 
 static char *
 base_json(void)
@@ -380,8 +380,8 @@ load_fails(int flags, const char *tail)
 	CHECK_STR(err, want);
 }
 
-#define URL_RULE                                                                              \
-	"must be an http://host[:port]/path URL (RFC 5280: no https, query, fragment or spaces; " \
+#define URL_RULE                                                                                   \
+	"must be an http://host[:port]/path URL (RFC 5280: no https, query, fragment or spaces; "  \
 	"at most 1024 characters)"
 
 struct broken {
@@ -391,138 +391,138 @@ struct broken {
 };
 
 static const struct broken broken[] = {
-	{"extra", "1", "extra: unknown key"},
-	{"cas[0].colour", "\"red\"", "cas[0].colour: unknown key"},
-	{"cas", NULL, "cas: missing required key"},
-	{"cas", "[]", "cas: must list at least one CA, got an empty array"},
-	{"cas", "{}", "cas: must be an array, got object"},
-	{"cas[1].id", NULL, "cas[1].id: missing required key"},
-	{"cas[1].id", "\"has space\"",
-	 "cas[1].id: must be 1..64 of A-Z a-z 0-9 . _ - starting with a letter or digit, got "
-	 "\"has space\""},
-	{"cas[1].max_validity_days", "\"397\"",
-	 "cas[1].max_validity_days: must be an integer, got string"},
-	{"cas[1].max_validity_days", "0", "cas[1].max_validity_days: must be 1..3650, got 0"},
-	{"cas[1].max_validity_days", "3651", "cas[1].max_validity_days: must be 1..3650, got 3651"},
-	{"cas[1].max_validity_days", "1.5", "cas[1].max_validity_days: must be an integer, got 1.5"},
-	{"cas[1].allowed_key_sizes", "[1024]",
-	 "cas[1].allowed_key_sizes[0]: must be 2048, 3072 or 4096, got 1024"},
-	{"cas[1].allowed_key_sizes", "[]", "cas[1].allowed_key_sizes: must not be empty"},
-	{"cas[1].allowed_curves", "[\"P-256\", \"P-192\"]",
-	 "cas[1].allowed_curves[1]: must be one of P-256, P-384, P-521, got \"P-192\""},
-	{"cas[1].allowed_curves", "[\"P-256\", \"P-256\"]",
-	 "cas[1].allowed_curves[1]: duplicate value, got \"P-256\""},
-	{"cas[1].allowed_key_types", "[\"DSA\"]",
-	 "cas[1].allowed_key_types[0]: must be one of RSA, EC, Ed25519, got \"DSA\""},
-	{"cas[1].allowed_extensions", "[\"any\"]",
-	 "cas[1].allowed_extensions[0]: must be one of server_auth, client_auth, "
-	 "email_protection, code_signing, got \"any\""},
-	{"cas[0].api_issuance", "true",
-	 "cas[0].api_issuance: must be false for a root (roots never sign through the request "
-	 "API), got true"},
-	{"cas[0].api_issuance", "\"no\"", "cas[0].api_issuance: must be a boolean, got string"},
-	{"cas[0].parent", "\"issuing\"", "cas[0].parent: must be absent for a root, got \"issuing\""},
-	{"cas[1].parent", NULL, "cas[1].parent: missing required key"},
-	{"cas[1].parent", "\"nope\"", "cas[1].parent: must name an entry of cas, got \"nope\""},
-	{"cas[1].parent", "\"issuing\"", "cas[1].parent: must name another CA, got \"issuing\""},
-	{"cas[2].id", "\"issuing\"", "cas[2].id: duplicate of cas[1].id, got \"issuing\""},
-	{"cas[2].name", "\"Test Root\"", "cas[2].name: duplicate of cas[0].name, got \"Test Root\""},
-	{"cas[1].status", "\"paused\"",
-	 "cas[1].status: must be one of active, disabled, got \"paused\""},
-	{"cas[1].type", "\"leaf\"", "cas[1].type: must be one of root, intermediate, got \"leaf\""},
-	{"users[0].role", "\"root\"",
-	 "users[0].role: must be one of requester, admin, auditor, got \"root\""},
-	{"users[0].tenant", "\"initech\"",
-	 "users[0].tenant: must name an entry of tenants, got \"initech\""},
-	{"users[0].api_key_hash", "\"sha256:abc\"",
-	 "users[0].api_key_hash: must be sha256:<64 lowercase hex>, got \"sha256:abc\""},
-	{"users[0].email", "\"alice\"",
-	 "users[0].email: must be an email address (local@domain), got \"alice\""},
-	{"users[0].admin_cas", "[\"root\"]",
-	 "users[0].admin_cas: must be empty unless role is admin, got a non-empty list"},
-	{"users[1].cas", "[\"nope\"]", "users[1].cas[0]: must name an entry of cas, got \"nope\""},
-	{"users[3].name", "\"alice\"", "users[3].name: duplicate of users[0].name, got \"alice\""},
-	{"tenants[1].id", "\"acme\"", "tenants[1].id: duplicate of tenants[0].id, got \"acme\""},
-	{"tenants[1].webhooks[0].url", "\"ftp://x\"",
-	 "tenants[1].webhooks[0].url: must be an http:// or https:// URL, got \"ftp://x\""},
-	{"cas[1].ca_issuers_url", "\"https://pki.example/ca/issuing.crt\"",
-	 "cas[1].ca_issuers_url: " URL_RULE ", got \"https://pki.example/ca/issuing.crt\""},
-	{"cas[1].ca_issuers_url", "\"http://pki.example\"",
-	 "cas[1].ca_issuers_url: " URL_RULE ", got \"http://pki.example\""},
-	{"cas[1].ca_issuers_url", "\"http://pki.example/\"",
-	 "cas[1].ca_issuers_url: " URL_RULE ", got \"http://pki.example/\""},
-	{"cas[1].ca_issuers_url", "\"http://pki.example:0/ca.crt\"",
-	 "cas[1].ca_issuers_url: " URL_RULE ", got \"http://pki.example:0/ca.crt\""},
-	{"cas[1].ca_issuers_url", "\"http://user@pki.example/ca.crt\"",
-	 "cas[1].ca_issuers_url: " URL_RULE ", got \"http://user@pki.example/ca.crt\""},
-	{"cas[1].ca_issuers_url", "42", "cas[1].ca_issuers_url: must be a string, got number"},
-	{"cas[1].crl_url", "\"http://pki.example/crl/x.crl?v=1\"",
-	 "cas[1].crl_url: " URL_RULE ", got \"http://pki.example/crl/x.crl?v=1\""},
-	{"cas[1].crl_url", "\"http://pki.example/a b.crl\"",
-	 "cas[1].crl_url: " URL_RULE ", got \"http://pki.example/a b.crl\""},
-	{"cas[1].crl_url", "\"http://-pki.example/x.crl\"",
-	 "cas[1].crl_url: " URL_RULE ", got \"http://-pki.example/x.crl\""},
-	{"cas[1].crl", NULL, "cas[1].crl: missing required key (crl_url is set)"},
-	{"cas[1].crl", "\"\"", "cas[1].crl: must not be empty, got \"\""},
-	{"cas[2].approval_password_hash", NULL,
-	 "cas[2].approval_password_hash: missing required key (requires_manual_approval is true)"},
-	{"cas[2].approval_password_hash", "\"scrypt$3$8$1$AAAA$BBBB\"",
-	 "cas[2].approval_password_hash: must be a scrypt hash scrypt$N$r$p$salt_b64$hash_b64, got "
-	 "\"scrypt$3$8$1$AAAA$BBBB\""},
-	{"cas[2].approvals_required", "0", "cas[2].approvals_required: must be 1..10, got 0"},
-	{"cas[2].approval_ttl_seconds", "59",
-	 "cas[2].approval_ttl_seconds: must be 60..2592000, got 59"},
-	{"cas[2].users", "[\"mallory\"]",
-	 "cas[2].users[0]: must name an entry of users, got \"mallory\""},
-	{"cas[1].selection.client_cidrs[0]", "\"10.0.0.0/33\"",
-	 "cas[1].selection.client_cidrs[0]: must be an IPv4 or IPv6 CIDR address/prefix, got "
-	 "\"10.0.0.0/33\""},
-	{"cas[1].selection.client_cidrs[0]", "\"10.0.0.1/8\"",
-	 "cas[1].selection.client_cidrs[0]: must have no host bits set after the prefix, got "
-	 "\"10.0.0.1/8\""},
-	{"cas[1].selection.client_cidrs[1]", "\"fd00::/08\"",
-	 "cas[1].selection.client_cidrs[1]: must be an IPv4 or IPv6 CIDR address/prefix, got "
-	 "\"fd00::/08\""},
-	{"cas[1].selection.tenants", "[\"initech\"]",
-	 "cas[1].selection.tenants[0]: must name an entry of tenants, got \"initech\""},
-	{"cas[1].selection.priority", "1001",
-	 "cas[1].selection.priority: must be -1000..1000, got 1001"},
-	{"cas[1].selection.region", "\"eu\"", "cas[1].selection.region: unknown key"},
-	{"listen.gateway", "\"127.0.0.1\"",
-	 "listen.gateway: must be host:port with port 1..65535, got \"127.0.0.1\""},
-	{"listen.approver", "\"127.0.0.1:65536\"",
-	 "listen.approver: must be host:port with port 1..65535, got \"127.0.0.1:65536\""},
-	{"kafka.brokers", "\"a:1,,b:2\"",
-	 "kafka.brokers: must be a comma-separated list of host:port, got \"a:1,,b:2\""},
-	{"kafka.topics", "{\"issue\": \"bad topic\"}",
-	 "kafka.topics.issue: must be 1..249 of A-Z a-z 0-9 . _ -, got \"bad topic\""},
-	{"redis.url", "\"http://127.0.0.1:6379\"",
-	 "redis.url: must be redis://host:port[/db], got \"http://127.0.0.1:6379\""},
-	{"redis", NULL, "redis: missing required key"},
-	{"grant_key", "42", "grant_key: must be a string, got number"},
-	{"grant_key", "\"nope.key\"", "grant_key: cannot read $D/nope.key: No such file or directory"},
-	{"cas[1].cert", "\"missing.crt\"",
-	 "cas[1].cert: cannot read $D/missing.crt: No such file or directory"},
-	{"cas[1].cert", "\"garbage.crt\"",
-	 "cas[1].cert: must be a PEM certificate, got unparsable data in $D/garbage.crt"},
-	{"cas[1].cert", "\"leaf.crt\"",
-	 "cas[1].cert: must be a CA certificate (basicConstraints CA:TRUE), got one without it in "
-	 "$D/leaf.crt"},
-	{"cas[0].cert", "\"int.crt\"",
-	 "cas[0].cert: must be self-signed for a root, got a certificate in $D/int.crt that its own "
-	 "key does not verify"},
-	{"cas[1].cert", "\"bad-int.crt\"",
-	 "cas[1].cert: must be signed by the key of parent \"root\", got $D/bad-int.crt whose "
-	 "signature it does not verify"},
-	{"cas[1].key", "\"other.key\"",
-	 "cas[1].key: must match the certificate of cas[1].cert, got the key in $D/other.key that "
-	 "does not"},
-	{"cas[1].key", "\"open.key\"",
-	 "cas[1].key: file $D/open.key must not be accessible by group or others (chmod 600), got "
-	 "mode 0644"},
-	{"cas[1].key", "\"garbage.key\"",
-	 "cas[1].key: must be an unencrypted PEM private key, got unparsable data in "
-	 "$D/garbage.key"},
+    {"extra", "1", "extra: unknown key"},
+    {"cas[0].colour", "\"red\"", "cas[0].colour: unknown key"},
+    {"cas", NULL, "cas: missing required key"},
+    {"cas", "[]", "cas: must list at least one CA, got an empty array"},
+    {"cas", "{}", "cas: must be an array, got object"},
+    {"cas[1].id", NULL, "cas[1].id: missing required key"},
+    {"cas[1].id", "\"has space\"",
+     "cas[1].id: must be 1..64 of A-Z a-z 0-9 . _ - starting with a letter or digit, got "
+     "\"has space\""},
+    {"cas[1].max_validity_days", "\"397\"",
+     "cas[1].max_validity_days: must be an integer, got string"},
+    {"cas[1].max_validity_days", "0", "cas[1].max_validity_days: must be 1..3650, got 0"},
+    {"cas[1].max_validity_days", "3651", "cas[1].max_validity_days: must be 1..3650, got 3651"},
+    {"cas[1].max_validity_days", "1.5", "cas[1].max_validity_days: must be an integer, got 1.5"},
+    {"cas[1].allowed_key_sizes", "[1024]",
+     "cas[1].allowed_key_sizes[0]: must be 2048, 3072 or 4096, got 1024"},
+    {"cas[1].allowed_key_sizes", "[]", "cas[1].allowed_key_sizes: must not be empty"},
+    {"cas[1].allowed_curves", "[\"P-256\", \"P-192\"]",
+     "cas[1].allowed_curves[1]: must be one of P-256, P-384, P-521, got \"P-192\""},
+    {"cas[1].allowed_curves", "[\"P-256\", \"P-256\"]",
+     "cas[1].allowed_curves[1]: duplicate value, got \"P-256\""},
+    {"cas[1].allowed_key_types", "[\"DSA\"]",
+     "cas[1].allowed_key_types[0]: must be one of RSA, EC, Ed25519, got \"DSA\""},
+    {"cas[1].allowed_extensions", "[\"any\"]",
+     "cas[1].allowed_extensions[0]: must be one of server_auth, client_auth, "
+     "email_protection, code_signing, got \"any\""},
+    {"cas[0].api_issuance", "true",
+     "cas[0].api_issuance: must be false for a root (roots never sign through the request "
+     "API), got true"},
+    {"cas[0].api_issuance", "\"no\"", "cas[0].api_issuance: must be a boolean, got string"},
+    {"cas[0].parent", "\"issuing\"", "cas[0].parent: must be absent for a root, got \"issuing\""},
+    {"cas[1].parent", NULL, "cas[1].parent: missing required key"},
+    {"cas[1].parent", "\"nope\"", "cas[1].parent: must name an entry of cas, got \"nope\""},
+    {"cas[1].parent", "\"issuing\"", "cas[1].parent: must name another CA, got \"issuing\""},
+    {"cas[2].id", "\"issuing\"", "cas[2].id: duplicate of cas[1].id, got \"issuing\""},
+    {"cas[2].name", "\"Test Root\"", "cas[2].name: duplicate of cas[0].name, got \"Test Root\""},
+    {"cas[1].status", "\"paused\"",
+     "cas[1].status: must be one of active, disabled, got \"paused\""},
+    {"cas[1].type", "\"leaf\"", "cas[1].type: must be one of root, intermediate, got \"leaf\""},
+    {"users[0].role", "\"root\"",
+     "users[0].role: must be one of requester, admin, auditor, got \"root\""},
+    {"users[0].tenant", "\"initech\"",
+     "users[0].tenant: must name an entry of tenants, got \"initech\""},
+    {"users[0].api_key_hash", "\"sha256:abc\"",
+     "users[0].api_key_hash: must be sha256:<64 lowercase hex>, got \"sha256:abc\""},
+    {"users[0].email", "\"alice\"",
+     "users[0].email: must be an email address (local@domain), got \"alice\""},
+    {"users[0].admin_cas", "[\"root\"]",
+     "users[0].admin_cas: must be empty unless role is admin, got a non-empty list"},
+    {"users[1].cas", "[\"nope\"]", "users[1].cas[0]: must name an entry of cas, got \"nope\""},
+    {"users[3].name", "\"alice\"", "users[3].name: duplicate of users[0].name, got \"alice\""},
+    {"tenants[1].id", "\"acme\"", "tenants[1].id: duplicate of tenants[0].id, got \"acme\""},
+    {"tenants[1].webhooks[0].url", "\"ftp://x\"",
+     "tenants[1].webhooks[0].url: must be an http:// or https:// URL, got \"ftp://x\""},
+    {"cas[1].ca_issuers_url", "\"https://pki.example/ca/issuing.crt\"",
+     "cas[1].ca_issuers_url: " URL_RULE ", got \"https://pki.example/ca/issuing.crt\""},
+    {"cas[1].ca_issuers_url", "\"http://pki.example\"",
+     "cas[1].ca_issuers_url: " URL_RULE ", got \"http://pki.example\""},
+    {"cas[1].ca_issuers_url", "\"http://pki.example/\"",
+     "cas[1].ca_issuers_url: " URL_RULE ", got \"http://pki.example/\""},
+    {"cas[1].ca_issuers_url", "\"http://pki.example:0/ca.crt\"",
+     "cas[1].ca_issuers_url: " URL_RULE ", got \"http://pki.example:0/ca.crt\""},
+    {"cas[1].ca_issuers_url", "\"http://user@pki.example/ca.crt\"",
+     "cas[1].ca_issuers_url: " URL_RULE ", got \"http://user@pki.example/ca.crt\""},
+    {"cas[1].ca_issuers_url", "42", "cas[1].ca_issuers_url: must be a string, got number"},
+    {"cas[1].crl_url", "\"http://pki.example/crl/x.crl?v=1\"",
+     "cas[1].crl_url: " URL_RULE ", got \"http://pki.example/crl/x.crl?v=1\""},
+    {"cas[1].crl_url", "\"http://pki.example/a b.crl\"",
+     "cas[1].crl_url: " URL_RULE ", got \"http://pki.example/a b.crl\""},
+    {"cas[1].crl_url", "\"http://-pki.example/x.crl\"",
+     "cas[1].crl_url: " URL_RULE ", got \"http://-pki.example/x.crl\""},
+    {"cas[1].crl", NULL, "cas[1].crl: missing required key (crl_url is set)"},
+    {"cas[1].crl", "\"\"", "cas[1].crl: must not be empty, got \"\""},
+    {"cas[2].approval_password_hash", NULL,
+     "cas[2].approval_password_hash: missing required key (requires_manual_approval is true)"},
+    {"cas[2].approval_password_hash", "\"scrypt$3$8$1$AAAA$BBBB\"",
+     "cas[2].approval_password_hash: must be a scrypt hash scrypt$N$r$p$salt_b64$hash_b64, got "
+     "\"scrypt$3$8$1$AAAA$BBBB\""},
+    {"cas[2].approvals_required", "0", "cas[2].approvals_required: must be 1..10, got 0"},
+    {"cas[2].approval_ttl_seconds", "59",
+     "cas[2].approval_ttl_seconds: must be 60..2592000, got 59"},
+    {"cas[2].users", "[\"mallory\"]",
+     "cas[2].users[0]: must name an entry of users, got \"mallory\""},
+    {"cas[1].selection.client_cidrs[0]", "\"10.0.0.0/33\"",
+     "cas[1].selection.client_cidrs[0]: must be an IPv4 or IPv6 CIDR address/prefix, got "
+     "\"10.0.0.0/33\""},
+    {"cas[1].selection.client_cidrs[0]", "\"10.0.0.1/8\"",
+     "cas[1].selection.client_cidrs[0]: must have no host bits set after the prefix, got "
+     "\"10.0.0.1/8\""},
+    {"cas[1].selection.client_cidrs[1]", "\"fd00::/08\"",
+     "cas[1].selection.client_cidrs[1]: must be an IPv4 or IPv6 CIDR address/prefix, got "
+     "\"fd00::/08\""},
+    {"cas[1].selection.tenants", "[\"initech\"]",
+     "cas[1].selection.tenants[0]: must name an entry of tenants, got \"initech\""},
+    {"cas[1].selection.priority", "1001",
+     "cas[1].selection.priority: must be -1000..1000, got 1001"},
+    {"cas[1].selection.region", "\"eu\"", "cas[1].selection.region: unknown key"},
+    {"listen.gateway", "\"127.0.0.1\"",
+     "listen.gateway: must be host:port with port 1..65535, got \"127.0.0.1\""},
+    {"listen.approver", "\"127.0.0.1:65536\"",
+     "listen.approver: must be host:port with port 1..65535, got \"127.0.0.1:65536\""},
+    {"kafka.brokers", "\"a:1,,b:2\"",
+     "kafka.brokers: must be a comma-separated list of host:port, got \"a:1,,b:2\""},
+    {"kafka.topics", "{\"issue\": \"bad topic\"}",
+     "kafka.topics.issue: must be 1..249 of A-Z a-z 0-9 . _ -, got \"bad topic\""},
+    {"redis.url", "\"http://127.0.0.1:6379\"",
+     "redis.url: must be redis://host:port[/db], got \"http://127.0.0.1:6379\""},
+    {"redis", NULL, "redis: missing required key"},
+    {"grant_key", "42", "grant_key: must be a string, got number"},
+    {"grant_key", "\"nope.key\"", "grant_key: cannot read $D/nope.key: No such file or directory"},
+    {"cas[1].cert", "\"missing.crt\"",
+     "cas[1].cert: cannot read $D/missing.crt: No such file or directory"},
+    {"cas[1].cert", "\"garbage.crt\"",
+     "cas[1].cert: must be a PEM certificate, got unparsable data in $D/garbage.crt"},
+    {"cas[1].cert", "\"leaf.crt\"",
+     "cas[1].cert: must be a CA certificate (basicConstraints CA:TRUE), got one without it in "
+     "$D/leaf.crt"},
+    {"cas[0].cert", "\"int.crt\"",
+     "cas[0].cert: must be self-signed for a root, got a certificate in $D/int.crt that its own "
+     "key does not verify"},
+    {"cas[1].cert", "\"bad-int.crt\"",
+     "cas[1].cert: must be signed by the key of parent \"root\", got $D/bad-int.crt whose "
+     "signature it does not verify"},
+    {"cas[1].key", "\"other.key\"",
+     "cas[1].key: must match the certificate of cas[1].cert, got the key in $D/other.key that "
+     "does not"},
+    {"cas[1].key", "\"open.key\"",
+     "cas[1].key: file $D/open.key must not be accessible by group or others (chmod 600), got "
+     "mode 0644"},
+    {"cas[1].key", "\"garbage.key\"",
+     "cas[1].key: must be an unencrypted PEM private key, got unparsable data in "
+     "$D/garbage.key"},
 };
 
 /* Every case runs (one process, one PKI); each mismatch is printed, then the test fails. */
@@ -603,8 +603,9 @@ TEST(config_grant_key_rules)
 	CHECK(cfg->grant_key_loaded);
 	CHECK(memcmp(cfg->grant_key, raw, sizeof(raw)) == 0);
 	config_free(cfg);
-	write_file("grant.key", "0001020304050607080910111213141516171819202122232425262728293031\n",
-		   65, SECRET_MODE);
+	write_file("grant.key",
+		   "0001020304050607080910111213141516171819202122232425262728293031\n", 65,
+		   SECRET_MODE);
 	cfg = load_ok(0);
 	CHECK_INT(cfg->grant_key[1], 0x01);
 	CHECK_INT(cfg->grant_key[31], 0x31);

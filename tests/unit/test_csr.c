@@ -25,7 +25,8 @@ check_list(const char *what, const char *file, const char *const *got, cJSON *wa
 	size_t n = 0;
 	cJSON *it;
 
-	cJSON_ArrayForEach(it, want) {
+	cJSON_ArrayForEach(it, want)
+	{
 		int found = 0;
 		for (size_t i = 0; got[i] != NULL; i++)
 			if (strcmp(got[i], it->valuestring) == 0)
@@ -43,10 +44,14 @@ check_list(const char *what, const char *file, const char *const *got, cJSON *wa
 static const char *
 attr_by_key(const struct csr_info *ci, const char *k)
 {
-	return strcmp(k, "CN") == 0 ? ci->cn : strcmp(k, "O") == 0 ? ci->o
-	       : strcmp(k, "OU") == 0 ? ci->ou : strcmp(k, "C") == 0 ? ci->c
-	       : strcmp(k, "ST") == 0 ? ci->st : strcmp(k, "L") == 0 ? ci->l
-	       : strcmp(k, "emailAddress") == 0 ? ci->email : NULL;
+	return strcmp(k, "CN") == 0             ? ci->cn
+	       : strcmp(k, "O") == 0            ? ci->o
+	       : strcmp(k, "OU") == 0           ? ci->ou
+	       : strcmp(k, "C") == 0            ? ci->c
+	       : strcmp(k, "ST") == 0           ? ci->st
+	       : strcmp(k, "L") == 0            ? ci->l
+	       : strcmp(k, "emailAddress") == 0 ? ci->email
+						: NULL;
 }
 
 TEST(csr_good_fixtures_parse)
@@ -54,7 +59,8 @@ TEST(csr_good_fixtures_parse)
 	cJSON *good = cJSON_GetObjectItem(fix_manifest(), "good"), *g, *a;
 	size_t n = 0, len;
 
-	cJSON_ArrayForEach(g, good) {
+	cJSON_ArrayForEach(g, good)
+	{
 		struct violations vs = {0};
 		struct csr *c = NULL;
 		unsigned char *buf = fix_csr("good", g->string, &len);
@@ -65,25 +71,30 @@ TEST(csr_good_fixtures_parse)
 			test_fail(__FILE__, __LINE__, "%s refused: %s", g->string, fix_codes(&vs));
 		ci = csr_info(c);
 		CHECK_STR(ci->cn, cJSON_GetObjectItem(g, "cn")->valuestring);
-		CHECK_INT(ci->key_type, key_type_of(cJSON_GetObjectItem(g, "key_type")->valuestring));
+		CHECK_INT(ci->key_type,
+			  key_type_of(cJSON_GetObjectItem(g, "key_type")->valuestring));
 		CHECK_INT(ci->key_bits, cJSON_GetObjectItem(g, "key_bits")->valueint);
 		CHECK_STR(ci->sig_alg, cJSON_GetObjectItem(g, "sig_alg")->valuestring);
 		if (ci->key_type == KT_EC) {
 			const char *cv = cJSON_GetObjectItem(g, "curve")->valuestring;
-			CHECK_INT(ci->curve, strcmp(cv, "P-256") == 0 ? CURVE_P256
-					     : strcmp(cv, "P-384") == 0 ? CURVE_P384 : CURVE_P521);
+			CHECK_INT(ci->curve, strcmp(cv, "P-256") == 0   ? CURVE_P256
+					     : strcmp(cv, "P-384") == 0 ? CURVE_P384
+									: CURVE_P521);
 		}
 		check_list("DNS SAN", g->string, ci->dns_sans, cJSON_GetObjectItem(g, "dns_sans"));
 		check_list("IP SAN", g->string, ci->ip_sans, cJSON_GetObjectItem(g, "ip_sans"));
-		check_list("email SAN", g->string, ci->email_sans, cJSON_GetObjectItem(g, "email_sans"));
-		cJSON_ArrayForEach(a, cJSON_GetObjectItem(g, "subject")) {
+		check_list("email SAN", g->string, ci->email_sans,
+			   cJSON_GetObjectItem(g, "email_sans"));
+		cJSON_ArrayForEach(a, cJSON_GetObjectItem(g, "subject"))
+		{
 			const char *got = attr_by_key(ci, a->string);
 			if (got == NULL || strcmp(got, a->valuestring) != 0)
-				test_fail(__FILE__, __LINE__, "%s: subject %s = %s, expected %s", g->string,
-					  a->string, got ? got : "(none)", a->valuestring);
+				test_fail(__FILE__, __LINE__, "%s: subject %s = %s, expected %s",
+					  g->string, a->string, got ? got : "(none)",
+					  a->valuestring);
 		}
-		cJSON_ArrayForEach(a, cJSON_GetObjectItem(g, "eku"))
-			eku |= ext_from_name(a->valuestring);
+		cJSON_ArrayForEach(a, cJSON_GetObjectItem(g, "eku")) eku |=
+		    ext_from_name(a->valuestring);
 		CHECK_INT(ci->requested_ext, eku);
 		CHECK(ci->subject != NULL && strstr(ci->subject, "CN=") != NULL);
 		CHECK_INT(ci->requests_ca, 0);
@@ -115,14 +126,16 @@ TEST(csr_bad_fixtures_codes)
 
 	CHECK_INT(testca_load(&t, fix_ca_dir(), "ec-p256"), 0);
 	t.ca.allowed_extensions = EXT_SERVER_AUTH | EXT_CLIENT_AUTH;
-	cJSON_ArrayForEach(b, bad) {
+	cJSON_ArrayForEach(b, bad)
+	{
 		struct violations vs = {0};
 		const char *want = cJSON_GetObjectItem(b, "expect")->valuestring;
 		unsigned char *buf = fix_csr("bad", b->string, &len);
 
 		run_bad(buf, len, &vs, &t.ca);
 		if (!fix_has_code(&vs, want)) {
-			fprintf(stderr, "%s: expected %s, got %s\n", b->string, want, fix_codes(&vs));
+			fprintf(stderr, "%s: expected %s, got %s\n", b->string, want,
+				fix_codes(&vs));
 			failures++;
 		}
 		for (size_t i = 0; i < vs.n; i++)
@@ -165,13 +178,15 @@ pem_variant(const struct intake_case *ic, size_t *len)
 TEST(csr_intake_variants)
 {
 	static const struct intake_case cases[] = {
-		{"plain", "", "", 0, NULL},
-		{"crlf", "", "", 1, NULL},
-		{"leading whitespace", "\n\n  ", "\n\n", 0, NULL},
-		{"text before", "Certificate Request:\n", "", 0, "csr_malformed"},
-		{"second block", "", "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n", 0, "csr_multiple"},
-		{"garbage after", "", "hello\n", 0, "csr_trailing_data"},
-		{"nul after", "", "\0", 0, NULL}, /* "" suffix: NUL not written; same as plain */
+	    {"plain", "", "", 0, NULL},
+	    {"crlf", "", "", 1, NULL},
+	    {"leading whitespace", "\n\n  ", "\n\n", 0, NULL},
+	    {"text before", "Certificate Request:\n", "", 0, "csr_malformed"},
+	    {"second block", "",
+	     "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n", 0,
+	     "csr_multiple"},
+	    {"garbage after", "", "hello\n", 0, "csr_trailing_data"},
+	    {"nul after", "", "\0", 0, NULL}, /* "" suffix: NUL not written; same as plain */
 	};
 	size_t i, len;
 
@@ -182,7 +197,8 @@ TEST(csr_intake_variants)
 		int rc = csr_parse(pem, len, &c, &vs);
 
 		if (cases[i].expect == NULL && rc != 0)
-			test_fail(__FILE__, __LINE__, "%s: refused: %s", cases[i].name, fix_codes(&vs));
+			test_fail(__FILE__, __LINE__, "%s: refused: %s", cases[i].name,
+				  fix_codes(&vs));
 		if (cases[i].expect != NULL && (rc == 0 || !fix_has_code(&vs, cases[i].expect)))
 			test_fail(__FILE__, __LINE__, "%s: expected %s, got %s", cases[i].name,
 				  cases[i].expect, fix_codes(&vs));
@@ -275,7 +291,8 @@ differ(const unsigned char *der, size_t len, char *why, size_t whylen)
 		}
 	}
 	if (mine != r.ok) {
-		if (!mine && r.ok && fix_has_code(&vs, "csr_malformed") && ref_non_der(der, (long)len, 0)) {
+		if (!mine && r.ok && fix_has_code(&vs, "csr_malformed") &&
+		    ref_non_der(der, (long)len, 0)) {
 			rc = 0; /* BER that OpenSSL tolerates; we insist on DER */
 			goto out;
 		}
@@ -289,9 +306,10 @@ differ(const unsigned char *der, size_t len, char *why, size_t whylen)
 	}
 	const struct csr_info *ci = csr_info(c);
 	if (ci->key_type != r.key_type || ci->key_bits != r.key_bits ||
-	    (ci->key_type == KT_EC && ci->curve != r.curve) || strcmp(ci->sig_alg, r.sig_alg) != 0) {
-		snprintf(why, whylen, "key/alg differ: %u/%d/%s vs %u/%d/%s", ci->key_type, ci->key_bits,
-			 ci->sig_alg, r.key_type, r.key_bits, r.sig_alg);
+	    (ci->key_type == KT_EC && ci->curve != r.curve) ||
+	    strcmp(ci->sig_alg, r.sig_alg) != 0) {
+		snprintf(why, whylen, "key/alg differ: %u/%d/%s vs %u/%d/%s", ci->key_type,
+			 ci->key_bits, ci->sig_alg, r.key_type, r.key_bits, r.sig_alg);
 		goto out;
 	}
 	if (c->nattrs != r.nattrs) {
@@ -301,27 +319,31 @@ differ(const unsigned char *der, size_t len, char *why, size_t whylen)
 	for (i = 0; i < c->nattrs; i++) {
 		if (r.attr[i] == NULL) { /* OpenSSL cannot convert it: we must have flagged it */
 			if (!(c->attrs[i].flags & (STR_BAD_UTF8 | STR_BAD_TYPE))) {
-				snprintf(why, whylen, "attribute %zu: OpenSSL cannot convert, ours did", i);
+				snprintf(why, whylen,
+					 "attribute %zu: OpenSSL cannot convert, ours did", i);
 				goto out;
 			}
 			continue;
 		}
 		if ((size_t)r.attr_len[i] != c->attrs[i].utf8_len ||
 		    memcmp(r.attr[i], c->attrs[i].utf8, c->attrs[i].utf8_len) != 0) {
-			snprintf(why, whylen, "attribute %zu differs: '%s' vs '%s'", i, c->attrs[i].utf8,
-				 r.attr[i]);
+			snprintf(why, whylen, "attribute %zu differs: '%s' vs '%s'", i,
+				 c->attrs[i].utf8, r.attr[i]);
 			goto out;
 		}
 	}
-	if (!same_str_list(ci->dns_sans, r.dns, r.ndns) || !same_str_list(ci->ip_sans, r.ip, r.nip) ||
+	if (!same_str_list(ci->dns_sans, r.dns, r.ndns) ||
+	    !same_str_list(ci->ip_sans, r.ip, r.nip) ||
 	    !same_str_list(ci->email_sans, r.email, r.nemail) ||
 	    !same_str_list(ci->uri_sans, r.uri, r.nuri)) {
 		snprintf(why, whylen, "SANs differ");
 		goto out;
 	}
-	if (ci->requested_ext != r.eku || c->eku_any != r.eku_any || ci->requests_ca != r.requests_ca) {
-		snprintf(why, whylen, "extensions differ: eku %u/%u any %d/%d ca %d/%d", ci->requested_ext,
-			 r.eku, c->eku_any, r.eku_any, ci->requests_ca, r.requests_ca);
+	if (ci->requested_ext != r.eku || c->eku_any != r.eku_any ||
+	    ci->requests_ca != r.requests_ca) {
+		snprintf(why, whylen, "extensions differ: eku %u/%u any %d/%d ca %d/%d",
+			 ci->requested_ext, r.eku, c->eku_any, r.eku_any, ci->requests_ca,
+			 r.requests_ca);
 		goto out;
 	}
 	rc = 0;
@@ -341,7 +363,8 @@ TEST(csr_differential_openssl)
 
 	for (int s = 0; s < 2; s++) {
 		set = cJSON_GetObjectItem(fix_manifest(), subs[s]);
-		cJSON_ArrayForEach(f, set) {
+		cJSON_ArrayForEach(f, set)
+		{
 			unsigned char *buf = fix_csr(subs[s], f->string, &len);
 			unsigned char *der = fix_der(buf, len, &dl), *m;
 
@@ -357,13 +380,16 @@ TEST(csr_differential_openssl)
 				memcpy(m, der, dl);
 				m[pos] ^= (unsigned char)(1u << (k % 8));
 				if (differ(m, dl, why, sizeof(why)) != 0)
-					test_fail(__FILE__, __LINE__, "%s bit flip at %zu: %s", f->string, pos, why);
+					test_fail(__FILE__, __LINE__, "%s bit flip at %zu: %s",
+						  f->string, pos, why);
 				memcpy(m, der, dl);
 				m[pos] = k % 2 ? 0x00 : 0xff;
 				if (differ(m, dl, why, sizeof(why)) != 0)
-					test_fail(__FILE__, __LINE__, "%s byte set at %zu: %s", f->string, pos, why);
+					test_fail(__FILE__, __LINE__, "%s byte set at %zu: %s",
+						  f->string, pos, why);
 				if (differ(der, pos, why, sizeof(why)) != 0)
-					test_fail(__FILE__, __LINE__, "%s truncated at %zu: %s", f->string, pos, why);
+					test_fail(__FILE__, __LINE__, "%s truncated at %zu: %s",
+						  f->string, pos, why);
 				runs += 3;
 			}
 			free(m);
@@ -413,24 +439,24 @@ TEST(der_reader_strict)
 		unsigned tag;
 		int ok;
 	} t[] = {
-		{"short form", "\x04\x01\xaa", 3, DER_OCTET_STRING, 1},
-		{"long form for short length", "\x04\x81\x01\xaa", 4, DER_OCTET_STRING, 0},
-		{"leading zero length octet", "\x04\x82\x00\x80", 4, DER_OCTET_STRING, 0},
-		{"indefinite length", "\x30\x80\x00\x00", 4, DER_SEQUENCE, 0},
-		{"length past end", "\x04\x05\xaa", 3, DER_OCTET_STRING, 0},
-		{"high tag number", "\x1f\x22\x00", 3, 0x1f, 0},
-		{"integer minimal", "\x02\x02\x00\x80", 4, DER_INTEGER, 1},
-		{"integer padded", "\x02\x02\x00\x7f", 4, DER_INTEGER, 0},
-		{"integer ff padded", "\x02\x02\xff\x80", 4, DER_INTEGER, 0},
-		{"integer empty", "\x02\x00", 2, DER_INTEGER, 0},
-		{"boolean true", "\x01\x01\xff", 3, DER_BOOLEAN, 1},
-		{"boolean 01", "\x01\x01\x01", 3, DER_BOOLEAN, 0},
-		{"null with content", "\x05\x01\x00", 3, DER_NULL, 0},
-		{"oid padded", "\x06\x02\x80\x01", 4, DER_OID, 0},
-		{"oid unterminated", "\x06\x01\x81", 3, DER_OID, 0},
-		{"bit string unused 8", "\x03\x02\x08\x00", 4, DER_BIT_STRING, 0},
-		{"bit string empty with unused", "\x03\x01\x01", 3, DER_BIT_STRING, 0},
-		{"wrong tag", "\x04\x01\xaa", 3, DER_INTEGER, 0},
+	    {"short form", "\x04\x01\xaa", 3, DER_OCTET_STRING, 1},
+	    {"long form for short length", "\x04\x81\x01\xaa", 4, DER_OCTET_STRING, 0},
+	    {"leading zero length octet", "\x04\x82\x00\x80", 4, DER_OCTET_STRING, 0},
+	    {"indefinite length", "\x30\x80\x00\x00", 4, DER_SEQUENCE, 0},
+	    {"length past end", "\x04\x05\xaa", 3, DER_OCTET_STRING, 0},
+	    {"high tag number", "\x1f\x22\x00", 3, 0x1f, 0},
+	    {"integer minimal", "\x02\x02\x00\x80", 4, DER_INTEGER, 1},
+	    {"integer padded", "\x02\x02\x00\x7f", 4, DER_INTEGER, 0},
+	    {"integer ff padded", "\x02\x02\xff\x80", 4, DER_INTEGER, 0},
+	    {"integer empty", "\x02\x00", 2, DER_INTEGER, 0},
+	    {"boolean true", "\x01\x01\xff", 3, DER_BOOLEAN, 1},
+	    {"boolean 01", "\x01\x01\x01", 3, DER_BOOLEAN, 0},
+	    {"null with content", "\x05\x01\x00", 3, DER_NULL, 0},
+	    {"oid padded", "\x06\x02\x80\x01", 4, DER_OID, 0},
+	    {"oid unterminated", "\x06\x01\x81", 3, DER_OID, 0},
+	    {"bit string unused 8", "\x03\x02\x08\x00", 4, DER_BIT_STRING, 0},
+	    {"bit string empty with unused", "\x03\x01\x01", 3, DER_BIT_STRING, 0},
+	    {"wrong tag", "\x04\x01\xaa", 3, DER_INTEGER, 0},
 	};
 	size_t i;
 
@@ -439,7 +465,8 @@ TEST(der_reader_strict)
 		struct der_tlv tlv;
 		int ok = der_expect(&d, t[i].tag, &tlv) == 0;
 		if (ok != t[i].ok)
-			test_fail(__FILE__, __LINE__, "%s: %s", t[i].name, ok ? "accepted" : "refused");
+			test_fail(__FILE__, __LINE__, "%s: %s", t[i].name,
+				  ok ? "accepted" : "refused");
 	}
 	/* The writer produces minimal lengths at every size class. */
 	{
@@ -475,7 +502,8 @@ TEST(csr_ec_compressed_point)
 
 	CHECK(EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
 					     "compressed") == 1);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"c.example.com", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"c.example.com",
+				   -1, -1, 0);
 	X509_REQ_set_subject_name(req, n);
 	X509_REQ_set_pubkey(req, k);
 	CHECK(X509_REQ_sign(req, k, EVP_sha256()) > 0);
@@ -492,7 +520,8 @@ TEST(csr_ec_compressed_point)
 		p[3] ^= 1;
 		vs.n = 0;
 		CHECK(csr_parse(der, (size_t)dl, &c, &vs) != 0);
-		CHECK(fix_has_code(&vs, "csr_signature_invalid") || fix_has_code(&vs, "csr_malformed"));
+		CHECK(fix_has_code(&vs, "csr_signature_invalid") ||
+		      fix_has_code(&vs, "csr_malformed"));
 	}
 	OPENSSL_free(der);
 	X509_NAME_free(n);

@@ -18,7 +18,8 @@
 #define SLACK 120
 #define FIXTURE_DAYS 90 /* under the CA/B Forum maximum for TLS server certificates */
 
-static const char *const ca_tags[] = {"ec-p256", "ec-p384", "ec-p521", "rsa2048", "rsa4096", "ed25519"};
+static const char *const ca_tags[] = {"ec-p256", "ec-p384", "ec-p521",
+				      "rsa2048", "rsa4096", "ed25519"};
 
 static struct csr *
 parse_file(const char *sub, const char *file)
@@ -113,7 +114,8 @@ check_cert(const char *what, const struct issued *is, const struct csr *c, const
 	{
 		unsigned char *sd = NULL;
 		int sl = i2d_X509_NAME(X509_get_subject_name(x), &sd);
-		CHECK(sl > 0 && (size_t)sl == c->subject_len && memcmp(sd, c->subject, (size_t)sl) == 0);
+		CHECK(sl > 0 && (size_t)sl == c->subject_len &&
+		      memcmp(sd, c->subject, (size_t)sl) == 0);
 		OPENSSL_free(sd);
 	}
 	/* public key: the CSR's SubjectPublicKeyInfo */
@@ -128,9 +130,9 @@ check_cert(const char *what, const struct issued *is, const struct csr *c, const
 	BASIC_CONSTRAINTS_free(bc);
 	ku = X509_get_ext_d2i(x, NID_key_usage, &crit, NULL);
 	CHECK(ku != NULL && crit == 1);
-	CHECK(ASN1_BIT_STRING_get_bit(ku, 0));                                /* digitalSignature */
-	CHECK_INT(ASN1_BIT_STRING_get_bit(ku, 2), ci->key_type == KT_RSA);    /* keyEncipherment */
-	CHECK(!ASN1_BIT_STRING_get_bit(ku, 5));                               /* keyCertSign */
+	CHECK(ASN1_BIT_STRING_get_bit(ku, 0));                             /* digitalSignature */
+	CHECK_INT(ASN1_BIT_STRING_get_bit(ku, 2), ci->key_type == KT_RSA); /* keyEncipherment */
+	CHECK(!ASN1_BIT_STRING_get_bit(ku, 5));                            /* keyCertSign */
 	ASN1_BIT_STRING_free(ku);
 	CHECK_INT(cert_eku(x), want_eku);
 	if (ci->cn != NULL && dns_name_like(ci->cn, strlen(ci->cn)))
@@ -138,7 +140,8 @@ check_cert(const char *what, const struct issued *is, const struct csr *c, const
 	for (i = 0; ci->dns_sans[i] != NULL; i++)
 		CHECK(has_dns_san(x, ci->dns_sans[i]));
 	CHECK(X509_get0_subject_key_id(x) != NULL);
-	CHECK(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(x), X509_get0_subject_key_id(t->ca.cert)) == 0);
+	CHECK(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(x),
+				    X509_get0_subject_key_id(t->ca.cert)) == 0);
 	/* validity: backdated at most 1 h, never before the issuer, notAfter = now + days */
 	ASN1_TIME_to_tm(X509_get0_notBefore(t->ca.cert), &tm);
 	ca_nb = timegm(&tm);
@@ -168,8 +171,7 @@ manifest_eku(cJSON *g)
 	cJSON *a;
 	unsigned eku = 0;
 
-	cJSON_ArrayForEach(a, cJSON_GetObjectItem(g, "eku"))
-		eku |= ext_from_name(a->valuestring);
+	cJSON_ArrayForEach(a, cJSON_GetObjectItem(g, "eku")) eku |= ext_from_name(a->valuestring);
 	return eku ? eku : EXT_SERVER_AUTH;
 }
 
@@ -185,7 +187,8 @@ TEST(issue_good_fixtures_every_ca)
 
 		CHECK_INT(testca_load(&t, fix_ca_dir(), ca_tags[k]), 0);
 		CHECK((s = signer_new(&t.ca)) != NULL);
-		cJSON_ArrayForEach(g, good) {
+		cJSON_ArrayForEach(g, good)
+		{
 			struct violations vs = {0};
 			struct csr *c = parse_file("good", g->string);
 			struct issue_request rq = {csr_info(c)->cn, 397, 0};
@@ -212,9 +215,9 @@ TEST(issue_digest_by_ca_key)
 		const char *tag;
 		int nid;
 	} want[] = {
-		{"ec-p256", NID_ecdsa_with_SHA256}, {"ec-p384", NID_ecdsa_with_SHA384},
-		{"ec-p521", NID_ecdsa_with_SHA512}, {"rsa2048", NID_sha256WithRSAEncryption},
-		{"rsa4096", NID_sha384WithRSAEncryption}, {"ed25519", NID_ED25519},
+	    {"ec-p256", NID_ecdsa_with_SHA256},       {"ec-p384", NID_ecdsa_with_SHA384},
+	    {"ec-p521", NID_ecdsa_with_SHA512},       {"rsa2048", NID_sha256WithRSAEncryption},
+	    {"rsa4096", NID_sha384WithRSAEncryption}, {"ed25519", NID_ED25519},
 	};
 	size_t k;
 
@@ -285,13 +288,15 @@ TEST(issue_fixtures_write)
 
 	if (dir != NULL)
 		mkdir(dir, 0755);
-	cJSON_ArrayForEach(g, good) {
+	cJSON_ArrayForEach(g, good)
+	{
 		struct violations vs = {0};
 		struct csr *c = parse_file("good", g->string);
 		const struct csr_info *ci = csr_info(c);
-		const char *tag = ci->key_type == KT_RSA ? "rsa2048"
+		const char *tag = ci->key_type == KT_RSA    ? "rsa2048"
 				  : ci->curve == CURVE_P384 ? "ec-p384"
-				  : ci->curve == CURVE_P521 ? "ec-p521" : "ec-p256";
+				  : ci->curve == CURVE_P521 ? "ec-p521"
+							    : "ec-p256";
 		struct issue_request rq = {ci->cn, FIXTURE_DAYS, 0};
 		struct issued *is = NULL;
 		struct testca t;
@@ -302,7 +307,8 @@ TEST(issue_fixtures_write)
 		CHECK_INT(testca_load(&t, fix_ca_dir(), tag), 0);
 		CHECK((s = signer_new(&t.ca)) != NULL);
 		CHECK_INT(signer_set_urls(s, "http://pki.example.com/ca/issuing.crt",
-					  "http://pki.example.com/crl/issuing.crl"), 0);
+					  "http://pki.example.com/crl/issuing.crl"),
+			  0);
 		if (signer_issue(s, c, &rq, NULL, NULL, &is, &vs) != 0)
 			test_fail(__FILE__, __LINE__, "%s: %s", g->string, fix_codes(&vs));
 		X509 *x = NULL;
@@ -310,8 +316,11 @@ TEST(issue_fixtures_write)
 		/* signer_set_urls: caIssuers and CRL distribution point present, not critical */
 		CHECK(X509_get_ext_by_NID(x, NID_info_access, -1) >= 0);
 		CHECK(X509_get_ext_by_NID(x, NID_crl_distribution_points, -1) >= 0);
-		CHECK_INT(X509_EXTENSION_get_critical(X509_get_ext(x, X509_get_ext_by_NID(x, NID_info_access, -1))), 0);
-		CHECK_INT(X509_get_ext_by_NID(x, NID_certificate_policies, -1) >= 0, (eku & EXT_SERVER_AUTH) != 0);
+		CHECK_INT(X509_EXTENSION_get_critical(
+			      X509_get_ext(x, X509_get_ext_by_NID(x, NID_info_access, -1))),
+			  0);
+		CHECK_INT(X509_get_ext_by_NID(x, NID_certificate_policies, -1) >= 0,
+			  (eku & EXT_SERVER_AUTH) != 0);
 		X509_free(x);
 		if (dir != NULL) {
 			snprintf(json, sizeof(json), "{\"server_auth\": %s}\n",
@@ -337,11 +346,11 @@ TEST(issue_refuses_without_signing)
 	static const struct {
 		const char *file, *code;
 	} bad[] = {
-		{"ca-true.pem", "csr_requests_ca"},
-		{"ca-true-critical.pem", "csr_requests_ca"},
-		{"unknown-critical.pem", "csr_unknown_critical_extension"},
-		{"eku-codesigning.pem", "extension_not_allowed"},
-		{"san-wildcard-middle.pem", "san_invalid_wildcard"},
+	    {"ca-true.pem", "csr_requests_ca"},
+	    {"ca-true-critical.pem", "csr_requests_ca"},
+	    {"unknown-critical.pem", "csr_unknown_critical_extension"},
+	    {"eku-codesigning.pem", "extension_not_allowed"},
+	    {"san-wildcard-middle.pem", "san_invalid_wildcard"},
 	};
 	struct testca t;
 	struct signer *s;
@@ -359,8 +368,8 @@ TEST(issue_refuses_without_signing)
 		CHECK(signer_issue(s, c, &rq, NULL, NULL, &is, &vs) != 0);
 		CHECK(is == (struct issued *)&calls);
 		if (!fix_has_code(&vs, bad[k].code))
-			test_fail(__FILE__, __LINE__, "%s: expected %s, got %s", bad[k].file, bad[k].code,
-				  fix_codes(&vs));
+			test_fail(__FILE__, __LINE__, "%s: expected %s, got %s", bad[k].file,
+				  bad[k].code, fix_codes(&vs));
 		csr_free(c);
 	}
 	/* A disabled CA and a root CA sign nothing either. */
@@ -372,7 +381,8 @@ TEST(issue_refuses_without_signing)
 		t.ca.status = CA_DISABLED;
 		t.ca.type = CA_ROOT;
 		CHECK(signer_issue(s, c, &rq, NULL, NULL, &is, &vs) != 0);
-		CHECK(is == NULL && fix_has_code(&vs, "ca_disabled") && fix_has_code(&vs, "ca_is_root"));
+		CHECK(is == NULL && fix_has_code(&vs, "ca_disabled") &&
+		      fix_has_code(&vs, "ca_is_root"));
 		csr_free(c);
 	}
 	signer_free(s);
@@ -414,7 +424,8 @@ TEST(issue_serial_reserve_hook)
 	CHECK_INT(r.calls, 3);
 	CHECK(strcmp(r.seen[0], r.seen[1]) != 0 && strcmp(r.seen[1], r.seen[2]) != 0);
 	CHECK_STR(is->serial_hex, r.seen[2]);
-	CHECK(is->serial_hex[0] >= '4' && is->serial_hex[0] <= '7'); /* 01xxxxxx: positive, 20 octets */
+	CHECK(is->serial_hex[0] >= '4' &&
+	      is->serial_hex[0] <= '7'); /* 01xxxxxx: positive, 20 octets */
 	issued_free(is);
 	is = NULL;
 	memset(&r, 0, sizeof(r));
@@ -446,7 +457,8 @@ short_ca(struct testca *t, long nb_offset, long na_offset)
 	ASN1_INTEGER_set(X509_get_serialNumber(x), 1234567);
 	X509_NAME_add_entry_by_txt(n, "C", MBSTRING_ASC, (const unsigned char *)"US", -1, -1, 0);
 	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC, (const unsigned char *)"Short", -1, -1, 0);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"Short CA", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"Short CA", -1, -1,
+				   0);
 	X509_set_subject_name(x, n);
 	X509_set_issuer_name(x, n);
 	X509_gmtime_adj(X509_getm_notBefore(x), nb_offset);
@@ -491,7 +503,8 @@ TEST(issue_validity_clamped_to_issuer)
 	short_ca(&t, -60, 10 * DAY);
 	CHECK((s = signer_new(&t.ca)) != NULL);
 	CHECK_INT(signer_issue(s, c, &rq, NULL, NULL, &is, &vs), 0);
-	CHECK(is->not_before >= now - 60 - 2 && is->not_before <= now - 60 + 2); /* issuer's notBefore */
+	CHECK(is->not_before >= now - 60 - 2 &&
+	      is->not_before <= now - 60 + 2); /* issuer's notBefore */
 	CHECK(is->not_after >= now + 10 * DAY - 2 && is->not_after <= now + 10 * DAY + 2);
 	check_cert("short ca", is, c, &t, 90, EXT_SERVER_AUTH, NULL);
 	issued_free(is);
@@ -517,7 +530,8 @@ TEST(issue_time_encoding)
 	struct tm tm = {0};
 	size_t n;
 
-	tm.tm_year = 2049 - 1900, tm.tm_mon = 11, tm.tm_mday = 31, tm.tm_hour = 23, tm.tm_min = 59, tm.tm_sec = 59;
+	tm.tm_year = 2049 - 1900, tm.tm_mon = 11, tm.tm_mday = 31, tm.tm_hour = 23, tm.tm_min = 59,
+	tm.tm_sec = 59;
 	n = der_time_encode(timegm(&tm), b);
 	CHECK_INT(b[0], DER_UTCTIME);
 	CHECK(n == 15 && memcmp(b + 2, "491231235959Z", 13) == 0);
@@ -533,7 +547,10 @@ TEST(issue_time_encoding)
 	CHECK_INT(der_time_parse(&t, &v), 0);
 	CHECK_INT(v, timegm(&tm) + 1);
 	/* GeneralizedTime before 2050 is refused by the lint's reader */
-	memcpy(b, "\x18\x0f" "20490101000000Z", 17);
+	memcpy(b,
+	       "\x18\x0f"
+	       "20490101000000Z",
+	       17);
 	d.p = b, d.len = 17;
 	CHECK_INT(der_next(&d, &t), 0);
 	CHECK(der_time_parse(&t, &v) != 0);
@@ -542,9 +559,24 @@ TEST(issue_time_encoding)
 /* ---- lint over TBS built with OpenSSL, each broken in one way ---- */
 
 enum breakage {
-	B_NONE, B_CA_TRUE, B_NO_SAN, B_NEG_SERIAL, B_SHORT_SERIAL, B_UNKNOWN_CRIT, B_EKU_CODE,
-	B_KU_KEYENC_EC, B_AFTER_ISSUER, B_DUP_EXT, B_CN_NOT_IN_SAN, B_NO_BC, B_ANY_EKU, B_WRONG_ISSUER,
-	B_BMP_CN, B_LONG_VALIDITY, B_KU_CERTSIGN, B_N
+	B_NONE,
+	B_CA_TRUE,
+	B_NO_SAN,
+	B_NEG_SERIAL,
+	B_SHORT_SERIAL,
+	B_UNKNOWN_CRIT,
+	B_EKU_CODE,
+	B_KU_KEYENC_EC,
+	B_AFTER_ISSUER,
+	B_DUP_EXT,
+	B_CN_NOT_IN_SAN,
+	B_NO_BC,
+	B_ANY_EKU,
+	B_WRONG_ISSUER,
+	B_BMP_CN,
+	B_LONG_VALIDITY,
+	B_KU_CERTSIGN,
+	B_N
 };
 
 static void
@@ -597,9 +629,11 @@ crafted_tbs(const struct testca *t, const void *unused, enum breakage b, size_t 
 	BN_free(bn);
 	X509_set_version(x, 2);
 	if (b == B_BMP_CN)
-		X509_NAME_add_entry_by_txt(n, "CN", V_ASN1_BMPSTRING, (const unsigned char *)"\0a\0.\0c\0o", 8, -1, 0);
+		X509_NAME_add_entry_by_txt(n, "CN", V_ASN1_BMPSTRING,
+					   (const unsigned char *)"\0a\0.\0c\0o", 8, -1, 0);
 	else
-		X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"a.example.com", -1, -1, 0);
+		X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+					   (const unsigned char *)"a.example.com", -1, -1, 0);
 	X509_set_subject_name(x, n);
 	X509_NAME_free(n);
 	if (b == B_WRONG_ISSUER)
@@ -616,15 +650,21 @@ crafted_tbs(const struct testca *t, const void *unused, enum breakage b, size_t 
 	X509_set_pubkey(x, leafkey);
 	X509V3_set_ctx(&v3, t->ca.cert, x, NULL, NULL, 0);
 	if (b != B_NO_BC)
-		add_ext(x, &v3, NID_basic_constraints, b == B_CA_TRUE ? "critical,CA:TRUE" : "critical,CA:FALSE");
+		add_ext(x, &v3, NID_basic_constraints,
+			b == B_CA_TRUE ? "critical,CA:TRUE" : "critical,CA:FALSE");
 	add_ext(x, &v3, NID_key_usage,
-		b == B_KU_KEYENC_EC ? "critical,digitalSignature,keyEncipherment"
-		: b == B_KU_CERTSIGN ? "critical,digitalSignature,keyCertSign" : "critical,digitalSignature");
+		b == B_KU_KEYENC_EC  ? "critical,digitalSignature,keyEncipherment"
+		: b == B_KU_CERTSIGN ? "critical,digitalSignature,keyCertSign"
+				     : "critical,digitalSignature");
 	add_ext(x, &v3, NID_ext_key_usage,
-		b == B_EKU_CODE ? "serverAuth,codeSigning" : b == B_ANY_EKU ? "serverAuth,anyExtendedKeyUsage" : "serverAuth");
+		b == B_EKU_CODE  ? "serverAuth,codeSigning"
+		: b == B_ANY_EKU ? "serverAuth,anyExtendedKeyUsage"
+				 : "serverAuth");
 	if (b != B_NO_SAN)
-		add_ext(x, &v3, NID_subject_alt_name, b == B_CN_NOT_IN_SAN ? "DNS:b.example.com" : "DNS:a.example.com");
-	add_raw_ext(x, "2.5.29.32", 0, (const unsigned char *)"\x30\x0a\x30\x08\x06\x06\x67\x81\x0c\x01\x02\x01", 12);
+		add_ext(x, &v3, NID_subject_alt_name,
+			b == B_CN_NOT_IN_SAN ? "DNS:b.example.com" : "DNS:a.example.com");
+	add_raw_ext(x, "2.5.29.32", 0,
+		    (const unsigned char *)"\x30\x0a\x30\x08\x06\x06\x67\x81\x0c\x01\x02\x01", 12);
 	add_ext(x, &v3, NID_subject_key_identifier, "hash");
 	add_ext(x, &v3, NID_authority_key_identifier, "keyid:always");
 	if (b == B_DUP_EXT)
@@ -632,7 +672,8 @@ crafted_tbs(const struct testca *t, const void *unused, enum breakage b, size_t 
 	if (b == B_UNKNOWN_CRIT)
 		add_raw_ext(x, "1.3.6.1.4.1.55555.1", 1, (const unsigned char *)"\x05\x00", 2);
 	/* the signature algorithm field as the CA signer writes it (ecdsa-with-SHA256) */
-	X509_ALGOR_set0((X509_ALGOR *)X509_get0_tbs_sigalg(x), OBJ_nid2obj(NID_ecdsa_with_SHA256), V_ASN1_UNDEF, NULL);
+	X509_ALGOR_set0((X509_ALGOR *)X509_get0_tbs_sigalg(x), OBJ_nid2obj(NID_ecdsa_with_SHA256),
+			V_ASN1_UNDEF, NULL);
 	l = i2d_re_X509_tbs(x, &der);
 	X509_free(x);
 	*len = (size_t)l;
@@ -641,16 +682,29 @@ crafted_tbs(const struct testca *t, const void *unused, enum breakage b, size_t 
 
 TEST(lint_rejects_broken_tbs)
 {
-	static const char *const names[B_N] = {
-		"none", "CA:TRUE", "no SAN", "negative serial", "short serial", "unknown critical",
-		"codeSigning EKU", "keyEncipherment on EC", "after issuer", "duplicate extension",
-		"CN not in SAN", "no basicConstraints", "anyEKU", "wrong issuer", "BMPString CN",
-		"longer than requested", "keyCertSign"};
+	static const char *const names[B_N] = {"none",
+					       "CA:TRUE",
+					       "no SAN",
+					       "negative serial",
+					       "short serial",
+					       "unknown critical",
+					       "codeSigning EKU",
+					       "keyEncipherment on EC",
+					       "after issuer",
+					       "duplicate extension",
+					       "CN not in SAN",
+					       "no basicConstraints",
+					       "anyEKU",
+					       "wrong issuer",
+					       "BMPString CN",
+					       "longer than requested",
+					       "keyCertSign"};
 	struct testca t;
 	struct lint_ctx lc;
 	EVP_PKEY *leaf = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	unsigned char *issuer = NULL;
-	static const unsigned char sigalg[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+	static const unsigned char sigalg[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+					       0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
 	time_t now = time(NULL);
 	struct tm tm;
 	int b;

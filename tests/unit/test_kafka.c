@@ -127,7 +127,11 @@ TEST(kafka_consumer_redelivers_unfinished)
 	int i;
 
 	for (i = 0; i < 3; i++)
-		CHECK_INT(kafka_produce_sync(p, TOPIC, "k", i == 0 ? "a" : i == 1 ? "b" : "c", 1, 5000),
+		CHECK_INT(kafka_produce_sync(p, TOPIC, "k",
+					     i == 0   ? "a"
+					     : i == 1 ? "b"
+						      : "c",
+					     1, 5000),
 			  0);
 	/* First member: finishes "a" and "b", takes "c" but never finishes it. */
 	c = kafka_consumer_new(brokers, "unit-group", topics, "unit-c1", on_assign, NULL, err);

@@ -65,9 +65,10 @@ TEST(msg_issue_round_trip)
 
 TEST(msg_issue_minimal_bulk)
 {
-	const char *s = "{\"v\":1,\"request_id\":\"b-1\",\"csr\":\"x\",\"common_name\":\"a.example\","
-			"\"validity_days\":30,\"tenant\":\"acme\",\"requester\":\"bulk\","
-			"\"batch_id\":\"batch-7\",\"submitted_at\":0}";
+	const char *s =
+	    "{\"v\":1,\"request_id\":\"b-1\",\"csr\":\"x\",\"common_name\":\"a.example\","
+	    "\"validity_days\":30,\"tenant\":\"acme\",\"requester\":\"bulk\","
+	    "\"batch_id\":\"batch-7\",\"submitted_at\":0}";
 	struct issue_msg *d = NULL;
 	char err[MSG_ERR_MAX];
 
@@ -85,32 +86,32 @@ TEST(msg_issue_refusals)
 	static const struct {
 		const char *json, *want;
 	} t[] = {
-		{"not json", "not valid JSON"},
-		{"[1]", "must be a JSON object"},
-		{"{\"v\":2}", "v: must be an integer 1..1, got 2"},
-		{"{\"v\":1,\"zzz\":1}", "zzz: unknown key"},
-		{"{\"v\":1,\"csr\":\"x\"}", "request_id: required"},
-		{"{\"v\":1,\"request_id\":\"a b\"}", "request_id: must be 1..63 characters"},
-		{"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
-		 "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":0}",
-		 "validity_days: must be an integer 1..3650, got 0"},
-		{"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
-		 "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":1.5}",
-		 "validity_days: must be an integer"},
-		{"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
-		 "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":3,\"extensions\":[\"ca\"]}",
-		 "extensions: unknown extension \"ca\""},
-		{"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
-		 "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":3,\"grant\":{}}",
-		 "grant.request_id: required"},
-		{"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
-		 "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":3,\"grant\":{\"request_id\":"
-		 "\"r\",\"ca_id\":\"c\",\"csr_sha256\":\"AB\",\"mac\":\"x\",\"expires_at\":1}}",
-		 "grant.csr_sha256: must be 64 lowercase hex digits"},
-		{"{\"v\":1,\"request_id\":\"r\",\"csr\":\"\",\"common_name\":\"c\"}",
-		 "csr: length must be 1..65536, got 0"},
-		{"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":7}",
-		 "common_name: must be a string"},
+	    {"not json", "not valid JSON"},
+	    {"[1]", "must be a JSON object"},
+	    {"{\"v\":2}", "v: must be an integer 1..1, got 2"},
+	    {"{\"v\":1,\"zzz\":1}", "zzz: unknown key"},
+	    {"{\"v\":1,\"csr\":\"x\"}", "request_id: required"},
+	    {"{\"v\":1,\"request_id\":\"a b\"}", "request_id: must be 1..63 characters"},
+	    {"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
+	     "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":0}",
+	     "validity_days: must be an integer 1..3650, got 0"},
+	    {"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
+	     "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":1.5}",
+	     "validity_days: must be an integer"},
+	    {"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
+	     "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":3,\"extensions\":[\"ca\"]}",
+	     "extensions: unknown extension \"ca\""},
+	    {"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
+	     "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":3,\"grant\":{}}",
+	     "grant.request_id: required"},
+	    {"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
+	     "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":3,\"grant\":{\"request_id\":"
+	     "\"r\",\"ca_id\":\"c\",\"csr_sha256\":\"AB\",\"mac\":\"x\",\"expires_at\":1}}",
+	     "grant.csr_sha256: must be 64 lowercase hex digits"},
+	    {"{\"v\":1,\"request_id\":\"r\",\"csr\":\"\",\"common_name\":\"c\"}",
+	     "csr: length must be 1..65536, got 0"},
+	    {"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":7}",
+	     "common_name: must be a string"},
 	};
 	size_t i;
 

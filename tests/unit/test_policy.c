@@ -44,35 +44,80 @@ struct policy_case {
 };
 
 static const struct policy_case cases[] = {
-	{"ok", "openssl-p256.pem", NULL, 90, 0, T_NONE, {NULL}},
-	{"ok case-insensitive dns cn", "openssl-p256.pem", "P256.OpenSSL.Example.COM", 90, 0, T_NONE, {NULL}},
-	{"ok max validity", "openssl-p256.pem", NULL, 3650, 0, T_NONE, {NULL}},
-	{"ok one day", "openssl-rsa2048.pem", NULL, 1, 0, T_NONE, {NULL}},
-	{"ok client", "openssl-client.pem", NULL, 30, EXT_CLIENT_AUTH, T_NONE, {NULL}},
-	{"ok email", "openssl-email.pem", NULL, 30, 0, T_NONE, {NULL}},
-	{"cn mismatch", "openssl-p256.pem", "other.example.com", 90, 0, T_NONE, {"cn_mismatch"}},
-	{"cn non-dns exact", "openssl-email.pem", "Alice@example.com", 90, 0, T_NONE, {"cn_mismatch"}},
-	{"cn empty", "openssl-p256.pem", "", 90, 0, T_NONE, {"common_name_missing"}},
-	{"validity 0", "openssl-p256.pem", NULL, 0, 0, T_NONE, {"validity_out_of_range"}},
-	{"validity -1", "openssl-p256.pem", NULL, -1, 0, T_NONE, {"validity_out_of_range"}},
-	{"validity 3651", "openssl-p256.pem", NULL, 3651, 0, T_NONE, {"validity_out_of_range"}},
-	{"validity over ca max", "openssl-p256.pem", NULL, 398, 0, T_MAX_397, {"validity_out_of_range"}},
-	{"validity at ca max", "openssl-p256.pem", NULL, 397, 0, T_MAX_397, {NULL}},
-	{"disabled ca", "openssl-p256.pem", NULL, 90, 0, T_DISABLED, {"ca_disabled"}},
-	{"root ca", "openssl-p256.pem", NULL, 90, 0, T_ROOT, {"ca_is_root"}},
-	{"key type", "openssl-rsa2048.pem", NULL, 90, 0, T_EC_ONLY, {"key_type_not_allowed"}},
-	{"ed25519 type", "openssl-ed25519.pem", NULL, 90, 0, T_EC_ONLY, {"key_type_not_allowed"}},
-	{"key size", "openssl-rsa3072.pem", NULL, 90, 0, T_RSA_2048_4096, {"key_size_not_allowed"}},
-	{"curve", "openssl-p384.pem", NULL, 90, 0, T_P256_ONLY, {"curve_not_allowed"}},
-	{"ext not allowed", "openssl-p256.pem", NULL, 90, EXT_CODE_SIGNING, T_NONE, {"extension_not_allowed"}},
-	{"csr eku not allowed", "openssl-email.pem", NULL, 90, 0, T_SERVER_ONLY, {"extension_not_allowed"}},
-	{"default not allowed", "openssl-nosan.pem", NULL, 90, 0, T_CLIENT_ONLY, {"extension_not_allowed"}},
-	{"server cn not dns", "openssl-email.pem", NULL, 90, EXT_SERVER_AUTH, T_NONE,
-	 {"cn_invalid_dns", "san_missing"}},
-	{"all at once", "openssl-rsa2048.pem", "nope.example.com", 0, EXT_CODE_SIGNING, T_DISABLED,
-	 {"ca_disabled", "cn_mismatch", "validity_out_of_range", "extension_not_allowed"}},
-	{"root and key", "openssl-p384.pem", NULL, 3651, 0, T_ROOT,
-	 {"ca_is_root", "validity_out_of_range", NULL}},
+    {"ok", "openssl-p256.pem", NULL, 90, 0, T_NONE, {NULL}},
+    {"ok case-insensitive dns cn",
+     "openssl-p256.pem",
+     "P256.OpenSSL.Example.COM",
+     90,
+     0,
+     T_NONE,
+     {NULL}},
+    {"ok max validity", "openssl-p256.pem", NULL, 3650, 0, T_NONE, {NULL}},
+    {"ok one day", "openssl-rsa2048.pem", NULL, 1, 0, T_NONE, {NULL}},
+    {"ok client", "openssl-client.pem", NULL, 30, EXT_CLIENT_AUTH, T_NONE, {NULL}},
+    {"ok email", "openssl-email.pem", NULL, 30, 0, T_NONE, {NULL}},
+    {"cn mismatch", "openssl-p256.pem", "other.example.com", 90, 0, T_NONE, {"cn_mismatch"}},
+    {"cn non-dns exact", "openssl-email.pem", "Alice@example.com", 90, 0, T_NONE, {"cn_mismatch"}},
+    {"cn empty", "openssl-p256.pem", "", 90, 0, T_NONE, {"common_name_missing"}},
+    {"validity 0", "openssl-p256.pem", NULL, 0, 0, T_NONE, {"validity_out_of_range"}},
+    {"validity -1", "openssl-p256.pem", NULL, -1, 0, T_NONE, {"validity_out_of_range"}},
+    {"validity 3651", "openssl-p256.pem", NULL, 3651, 0, T_NONE, {"validity_out_of_range"}},
+    {"validity over ca max",
+     "openssl-p256.pem",
+     NULL,
+     398,
+     0,
+     T_MAX_397,
+     {"validity_out_of_range"}},
+    {"validity at ca max", "openssl-p256.pem", NULL, 397, 0, T_MAX_397, {NULL}},
+    {"disabled ca", "openssl-p256.pem", NULL, 90, 0, T_DISABLED, {"ca_disabled"}},
+    {"root ca", "openssl-p256.pem", NULL, 90, 0, T_ROOT, {"ca_is_root"}},
+    {"key type", "openssl-rsa2048.pem", NULL, 90, 0, T_EC_ONLY, {"key_type_not_allowed"}},
+    {"ed25519 type", "openssl-ed25519.pem", NULL, 90, 0, T_EC_ONLY, {"key_type_not_allowed"}},
+    {"key size", "openssl-rsa3072.pem", NULL, 90, 0, T_RSA_2048_4096, {"key_size_not_allowed"}},
+    {"curve", "openssl-p384.pem", NULL, 90, 0, T_P256_ONLY, {"curve_not_allowed"}},
+    {"ext not allowed",
+     "openssl-p256.pem",
+     NULL,
+     90,
+     EXT_CODE_SIGNING,
+     T_NONE,
+     {"extension_not_allowed"}},
+    {"csr eku not allowed",
+     "openssl-email.pem",
+     NULL,
+     90,
+     0,
+     T_SERVER_ONLY,
+     {"extension_not_allowed"}},
+    {"default not allowed",
+     "openssl-nosan.pem",
+     NULL,
+     90,
+     0,
+     T_CLIENT_ONLY,
+     {"extension_not_allowed"}},
+    {"server cn not dns",
+     "openssl-email.pem",
+     NULL,
+     90,
+     EXT_SERVER_AUTH,
+     T_NONE,
+     {"cn_invalid_dns", "san_missing"}},
+    {"all at once",
+     "openssl-rsa2048.pem",
+     "nope.example.com",
+     0,
+     EXT_CODE_SIGNING,
+     T_DISABLED,
+     {"ca_disabled", "cn_mismatch", "validity_out_of_range", "extension_not_allowed"}},
+    {"root and key",
+     "openssl-p384.pem",
+     NULL,
+     3651,
+     0,
+     T_ROOT,
+     {"ca_is_root", "validity_out_of_range", NULL}},
 };
 
 static void
@@ -162,7 +207,8 @@ TEST(policy_fields_named)
 		if (strcmp(vs.v[i].code, "ca_disabled") == 0)
 			CHECK_STR(vs.v[i].field, "ca_id");
 	}
-	CHECK(strstr(fix_codes(&vs), "x.example.com") != NULL); /* what was seen is in the message */
+	CHECK(strstr(fix_codes(&vs), "x.example.com") !=
+	      NULL); /* what was seen is in the message */
 	csr_free(c);
 	testca_free(&t);
 }
@@ -173,33 +219,34 @@ TEST(policy_dns_names)
 		const char *name;
 		int ok;
 	} t[] = {
-		{"example.com", 1},
-		{"a.b.c.example.com", 1},
-		{"*.example.com", 1},
-		{"xn--bcher-kva.example", 1},
-		{"a-b.example.com", 1},
-		{"*.com", 0},
-		{"foo.*.example.com", 0},
-		{"f*o.example.com", 0},
-		{"**.example.com", 0},
-		{"-bad-.example.com", 0},
-		{"bad-.example.com", 0},
-		{"exa mple.com", 0},
-		{"example..com", 0},
-		{"example.com.", 0},
-		{".example.com", 0},
-		{"under_score.example.com", 0},
-		{"1.2.3.4", 0},
-		{"", 0},
-		{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com", 0}, /* 64 */
-		{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com", 1},  /* 63 */
+	    {"example.com", 1},
+	    {"a.b.c.example.com", 1},
+	    {"*.example.com", 1},
+	    {"xn--bcher-kva.example", 1},
+	    {"a-b.example.com", 1},
+	    {"*.com", 0},
+	    {"foo.*.example.com", 0},
+	    {"f*o.example.com", 0},
+	    {"**.example.com", 0},
+	    {"-bad-.example.com", 0},
+	    {"bad-.example.com", 0},
+	    {"exa mple.com", 0},
+	    {"example..com", 0},
+	    {"example.com.", 0},
+	    {".example.com", 0},
+	    {"under_score.example.com", 0},
+	    {"1.2.3.4", 0},
+	    {"", 0},
+	    {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com", 0}, /* 64 */
+	    {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com", 1},  /* 63 */
 	};
 	size_t i;
 	const char *why;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (dns_name_valid(t[i].name, strlen(t[i].name), 1, &why) != t[i].ok)
-			test_fail(__FILE__, __LINE__, "dns_name_valid(%s) != %d", t[i].name, t[i].ok);
+			test_fail(__FILE__, __LINE__, "dns_name_valid(%s) != %d", t[i].name,
+				  t[i].ok);
 	CHECK(!dns_name_valid("*.example.com", 13, 0, &why));
 	/* 254 characters: over the limit */
 	char longname[300];

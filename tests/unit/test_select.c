@@ -58,34 +58,47 @@ setup(void)
 
 	net10[0] = cidr("10.0.0.0", 8);
 	net_v6[0] = cidr("fd00::", 8);
-	cas[n++] = mkca("a-acme-tls", CA_INTERMEDIATE, CA_ACTIVE, acme, tls, acme_mail, net10, 1,
-			0, acme);
-	cas[n++] = mkca("b-acme-any", CA_INTERMEDIATE, CA_ACTIVE, acme, none, none, NULL, 0, 5,
-			acme);
-	cas[n++] = mkca("b0-acme-any", CA_INTERMEDIATE, CA_ACTIVE, acme, none, none, NULL, 0, 5,
-			acme);
+	cas[n++] =
+	    mkca("a-acme-tls", CA_INTERMEDIATE, CA_ACTIVE, acme, tls, acme_mail, net10, 1, 0, acme);
+	cas[n++] =
+	    mkca("b-acme-any", CA_INTERMEDIATE, CA_ACTIVE, acme, none, none, NULL, 0, 5, acme);
+	cas[n++] =
+	    mkca("b0-acme-any", CA_INTERMEDIATE, CA_ACTIVE, acme, none, none, NULL, 0, 5, acme);
 	cas[n++] = mkca("c-acme-email", CA_INTERMEDIATE, CA_ACTIVE, acme, none, acme_mail_uc, NULL,
 			0, 0, acme);
-	cas[n++] = mkca("d-globex", CA_INTERMEDIATE, CA_ACTIVE, globex, none, none, NULL, 0, 0,
-			globex);
+	cas[n++] =
+	    mkca("d-globex", CA_INTERMEDIATE, CA_ACTIVE, globex, none, none, NULL, 0, 0, globex);
 	cas[n++] = mkca("e-disabled", CA_INTERMEDIATE, CA_DISABLED, acme, tls, acme_mail, net10, 1,
 			99, acme);
 	cas[n++] = mkca("f-root", CA_ROOT, CA_ACTIVE, acme, none, none, NULL, 0, 99, acme);
-	cas[n++] = mkca("g-acme-code", CA_INTERMEDIATE, CA_ACTIVE, acme, code, none, NULL, 0, 3,
-			acme);
-	cas[n++] = mkca("h-acme-v6", CA_INTERMEDIATE, CA_ACTIVE, acme, none, none, net_v6, 1, 0,
-			acme);
+	cas[n++] =
+	    mkca("g-acme-code", CA_INTERMEDIATE, CA_ACTIVE, acme, code, none, NULL, 0, 3, acme);
+	cas[n++] =
+	    mkca("h-acme-v6", CA_INTERMEDIATE, CA_ACTIVE, acme, none, none, net_v6, 1, 0, acme);
 	cfg.cas = cas;
 	cfg.ncas = n;
-	users[0] = (struct user){.name = "alice", .email = "alice@acme.example",
-				 .role = ROLE_REQUESTER, .tenant = "acme", .cas = none};
-	users[1] = (struct user){.name = "bob", .email = "bob@globex.example",
-				 .role = ROLE_REQUESTER, .tenant = "globex", .cas = none};
-	users[2] = (struct user){.name = "admin", .email = "admin@example.org", .role = ROLE_ADMIN,
-				 .tenant = "acme", .cas = none, .admin_tenants = none,
+	users[0] = (struct user){.name = "alice",
+				 .email = "alice@acme.example",
+				 .role = ROLE_REQUESTER,
+				 .tenant = "acme",
+				 .cas = none};
+	users[1] = (struct user){.name = "bob",
+				 .email = "bob@globex.example",
+				 .role = ROLE_REQUESTER,
+				 .tenant = "globex",
+				 .cas = none};
+	users[2] = (struct user){.name = "admin",
+				 .email = "admin@example.org",
+				 .role = ROLE_ADMIN,
+				 .tenant = "acme",
+				 .cas = none,
+				 .admin_tenants = none,
 				 .admin_cas = none};
-	users[3] = (struct user){.name = "ivan", .email = "ivan@initech.example",
-				 .role = ROLE_REQUESTER, .tenant = "initech", .cas = none};
+	users[3] = (struct user){.name = "ivan",
+				 .email = "ivan@initech.example",
+				 .role = ROLE_REQUESTER,
+				 .tenant = "initech",
+				 .cas = none};
 	cfg.users = users;
 	cfg.nusers = 4;
 }
@@ -98,39 +111,38 @@ TEST(select_table)
 		const char *want;  /* CA id, or NULL for a refusal */
 		const char *words; /* substring of the reason or of the refusal */
 	} t[] = {
-		/* Every criterion matches: the most specific CA. */
-		{0, "acme", "tls", "alice@acme.example", "10.1.2.3", "a-acme-tls",
-		 "client 10.1.2.3 in 10.0.0.0/8"},
-		/* No purpose given: a-acme-tls still matches, its purpose rule not counted. */
-		{0, "acme", NULL, "alice@acme.example", "10.1.2.3", "a-acme-tls", "3 criteria"},
-		/* Address outside a-acme-tls's range: tenant + email (case-insensitive) wins. */
-		{0, "acme", "tls", "alice@acme.example", "192.168.1.1", "c-acme-email",
-		 "matches *@ACME.EXAMPLE"},
-		{0, "acme", NULL, "ALICE@Acme.Example", "192.168.1.1", "c-acme-email", "2 criteria"},
-		/* A purpose other than a CA's excludes it. */
-		{0, "acme", "smime", "x@else.example", "10.1.2.3", "b-acme-any", "1 criteria"},
-		/* Equal specificity (2): priority 3 beats 0. */
-		{0, "acme", "code", "alice@acme.example", "192.168.1.1", "g-acme-code",
-		 "priority 3"},
-		/* IPv6 range match. */
-		{0, "acme", NULL, "other@else.example", "fd12::1", "h-acme-v6", "in fd00::/8"},
-		/*
-		 * No purpose: g-acme-code is not excluded but its purpose does not
-		 * count; among 1-criterion matches priority 5 wins, then the smaller id.
-		 */
-		{0, "acme", NULL, "other@else.example", "192.168.1.1", "b-acme-any", "priority 5"},
-		/* Another tenant's user sees only its CAs. */
-		{1, "globex", NULL, "bob@globex.example", "10.1.2.3", "d-globex", "tenant globex"},
-		/* Admin choosing a tenant. */
-		{2, "globex", NULL, "admin@example.org", "10.1.2.3", "d-globex", "tenant globex"},
-		/* Requester of acme asking for globex matches nothing of its own. */
-		{0, "globex", NULL, "alice@acme.example", "10.1.2.3", NULL,
-		 "b-acme-any (tenant globex not selected)"},
-		{0, "globex", "tls", "alice@acme.example", "10.1.2.3", NULL,
-		 "no CA matches tenant globex, purpose tls, email alice@acme.example, client 10.1.2.3"},
-		/* No CA open to this user at all. */
-		{3, "initech", NULL, "ivan@initech.example", "10.1.2.3", NULL,
-		 "no active intermediate CA is open to user ivan"},
+	    /* Every criterion matches: the most specific CA. */
+	    {0, "acme", "tls", "alice@acme.example", "10.1.2.3", "a-acme-tls",
+	     "client 10.1.2.3 in 10.0.0.0/8"},
+	    /* No purpose given: a-acme-tls still matches, its purpose rule not counted. */
+	    {0, "acme", NULL, "alice@acme.example", "10.1.2.3", "a-acme-tls", "3 criteria"},
+	    /* Address outside a-acme-tls's range: tenant + email (case-insensitive) wins. */
+	    {0, "acme", "tls", "alice@acme.example", "192.168.1.1", "c-acme-email",
+	     "matches *@ACME.EXAMPLE"},
+	    {0, "acme", NULL, "ALICE@Acme.Example", "192.168.1.1", "c-acme-email", "2 criteria"},
+	    /* A purpose other than a CA's excludes it. */
+	    {0, "acme", "smime", "x@else.example", "10.1.2.3", "b-acme-any", "1 criteria"},
+	    /* Equal specificity (2): priority 3 beats 0. */
+	    {0, "acme", "code", "alice@acme.example", "192.168.1.1", "g-acme-code", "priority 3"},
+	    /* IPv6 range match. */
+	    {0, "acme", NULL, "other@else.example", "fd12::1", "h-acme-v6", "in fd00::/8"},
+	    /*
+	     * No purpose: g-acme-code is not excluded but its purpose does not
+	     * count; among 1-criterion matches priority 5 wins, then the smaller id.
+	     */
+	    {0, "acme", NULL, "other@else.example", "192.168.1.1", "b-acme-any", "priority 5"},
+	    /* Another tenant's user sees only its CAs. */
+	    {1, "globex", NULL, "bob@globex.example", "10.1.2.3", "d-globex", "tenant globex"},
+	    /* Admin choosing a tenant. */
+	    {2, "globex", NULL, "admin@example.org", "10.1.2.3", "d-globex", "tenant globex"},
+	    /* Requester of acme asking for globex matches nothing of its own. */
+	    {0, "globex", NULL, "alice@acme.example", "10.1.2.3", NULL,
+	     "b-acme-any (tenant globex not selected)"},
+	    {0, "globex", "tls", "alice@acme.example", "10.1.2.3", NULL,
+	     "no CA matches tenant globex, purpose tls, email alice@acme.example, client 10.1.2.3"},
+	    /* No CA open to this user at all. */
+	    {3, "initech", NULL, "ivan@initech.example", "10.1.2.3", NULL,
+	     "no active intermediate CA is open to user ivan"},
 	};
 	size_t i;
 
@@ -144,13 +156,14 @@ TEST(select_table)
 		if (t[i].want != NULL) {
 			if (rc != 0)
 				test_fail(__FILE__, __LINE__, "case %zu: refused: %s", i, tried);
-			if (strcmp(r.ca->id, t[i].want) != 0 || strstr(r.reason, t[i].words) == NULL)
+			if (strcmp(r.ca->id, t[i].want) != 0 ||
+			    strstr(r.reason, t[i].words) == NULL)
 				test_fail(__FILE__, __LINE__,
 					  "case %zu: got %s (%s), want %s with \"%s\"", i, r.ca->id,
 					  r.reason, t[i].want, t[i].words);
 		} else if (rc == 0 || strstr(tried, t[i].words) == NULL) {
-			test_fail(__FILE__, __LINE__, "case %zu: rc %d, tried \"%s\", want \"%s\"", i,
-				  rc, tried, t[i].words);
+			test_fail(__FILE__, __LINE__, "case %zu: rc %d, tried \"%s\", want \"%s\"",
+				  i, rc, tried, t[i].words);
 		}
 	}
 }

@@ -27,21 +27,23 @@ TEST(session_cookie_token_table)
 		const char *header;
 		int found;
 	} cases[] = {
-		{NULL, 0},
-		{"", 0},
-		{"pki_session=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 1},
-		{"a=b; pki_session=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef; c=d",
-		 1},
-		{"xpki_session=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 0},
-		{"pki_sessionx=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 0},
-		{"pki_session=0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", 0},
-		{"pki_session=0123456789abcdef", 0},
-		{"pki_session=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0", 0},
-		{"pki_session=", 0},
-		{"pki_session", 0},
-		/* The first pki_session decides, even when it is malformed. */
-		{"pki_session=zz; pki_session=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-		 0},
+	    {NULL, 0},
+	    {"", 0},
+	    {"pki_session=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 1},
+	    {"a=b; pki_session=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef; "
+	     "c=d",
+	     1},
+	    {"xpki_session=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 0},
+	    {"pki_sessionx=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 0},
+	    {"pki_session=0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", 0},
+	    {"pki_session=0123456789abcdef", 0},
+	    {"pki_session=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0", 0},
+	    {"pki_session=", 0},
+	    {"pki_session", 0},
+	    /* The first pki_session decides, even when it is malformed. */
+	    {"pki_session=zz; "
+	     "pki_session=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	     0},
 	};
 	char tok[SESSION_TOKEN_HEX + 1];
 	size_t i;
@@ -64,9 +66,11 @@ TEST(session_csrf_compare)
 	CHECK_INT(session_csrf_ok(&s, NULL), 0);
 	CHECK_INT(session_csrf_ok(&s, ""), 0);
 	CHECK_INT(session_csrf_ok(&s, "0123456789abcdef"), 0);
-	CHECK_INT(session_csrf_ok(&s, "1123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
-		  0);
-	CHECK_INT(session_csrf_ok(&s, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeff"),
+	CHECK_INT(
+	    session_csrf_ok(&s, "1123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+	    0);
+	CHECK_INT(session_csrf_ok(
+		      &s, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeff"),
 		  0);
 	CHECK_INT(session_method_unsafe("POST"), 1);
 	CHECK_INT(session_method_unsafe("DELETE"), 1);
@@ -147,7 +151,8 @@ redis_int(const char *url, const char *fmt, const char *arg)
 TEST(session_lifecycle_in_redis)
 {
 	struct test_redis tr;
-	struct user users[2] = {{.name = "alice", .tenant = "acme"}, {.name = "bob", .tenant = "globex"}};
+	struct user users[2] = {{.name = "alice", .tenant = "acme"},
+				{.name = "bob", .tenant = "globex"}};
 	struct config cfg = {.redis_prefix = "t:", .users = users, .nusers = 2};
 	struct session s, got;
 	char cookie[SESSION_COOKIE_MAX], clear[SESSION_COOKIE_MAX], header[SESSION_COOKIE_MAX + 16];

@@ -18,7 +18,8 @@ TEST(webhook_sign_vector)
 	CHECK_INT(webhook_sign("whsec-test", 1700000000LL, body, strlen(body), sig), 0);
 	CHECK_STR(sig, "sha256=5c1a1970cc3bacfc3474280e6a2b98aae8dfcff0f04d9e2d6c4ae58c37145dc7");
 	CHECK_INT(webhook_sign("whsec-test", 1700000001LL, body, strlen(body), sig), 0);
-	CHECK(strcmp(sig, "sha256=5c1a1970cc3bacfc3474280e6a2b98aae8dfcff0f04d9e2d6c4ae58c37145dc7") !=
+	CHECK(strcmp(sig,
+		     "sha256=5c1a1970cc3bacfc3474280e6a2b98aae8dfcff0f04d9e2d6c4ae58c37145dc7") !=
 	      0);
 }
 
@@ -35,10 +36,10 @@ TEST(webhook_post_refuses_bad_urls)
 	static const struct {
 		const char *url, *err;
 	} cases[] = {
-		{"ftp://h/x", "must start with http:// or https://"},
-		{"http://", "host must be"},
-		{"http://h:12x/", "port must be a number"},
-		{"http://[::1/", "unclosed '['"},
+	    {"ftp://h/x", "must start with http:// or https://"},
+	    {"http://", "host must be"},
+	    {"http://h:12x/", "port must be a number"},
+	    {"http://[::1/", "unclosed '['"},
 	};
 	char err[WEBHOOK_ERR_MAX];
 	size_t i;
@@ -48,8 +49,8 @@ TEST(webhook_post_refuses_bad_urls)
 		err[0] = '\0';
 		CHECK_INT(webhook_post(cases[i].url, NULL, "{}", 2, 1000, &status, err), -1);
 		if (strstr(err, cases[i].err) == NULL)
-			test_fail(__FILE__, __LINE__, "%s: message \"%s\" lacks \"%s\"", cases[i].url,
-				  err, cases[i].err);
+			test_fail(__FILE__, __LINE__, "%s: message \"%s\" lacks \"%s\"",
+				  cases[i].url, err, cases[i].err);
 	}
 }
 
@@ -72,7 +73,8 @@ listener_run(void *arg)
 
 	if (c < 0)
 		return NULL;
-	while (have < sizeof(l->got) - 1 && (n = read(c, l->got + have, sizeof(l->got) - 1 - have)) > 0) {
+	while (have < sizeof(l->got) - 1 &&
+	       (n = read(c, l->got + have, sizeof(l->got) - 1 - have)) > 0) {
 		have += (size_t)n;
 		l->got[have] = '\0';
 		if ((hdr_end = strstr(l->got, "\r\n\r\n")) != NULL &&
@@ -103,8 +105,10 @@ listener_start(struct listener *l, pthread_t *thr)
 
 TEST(webhook_post_sends_signed_request)
 {
-	struct listener l = {.answer = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"};
-	const char *hdr[] = {WEBHOOK_SIG_HEADER, "sha256=abc", WEBHOOK_TS_HEADER, "1700000000", NULL};
+	struct listener l = {.answer =
+				 "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"};
+	const char *hdr[] = {WEBHOOK_SIG_HEADER, "sha256=abc", WEBHOOK_TS_HEADER, "1700000000",
+			     NULL};
 	const char *body = "{\"event\":\"approved\"}";
 	char url[64], err[WEBHOOK_ERR_MAX] = "";
 	pthread_t thr;

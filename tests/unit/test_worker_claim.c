@@ -55,8 +55,9 @@ static void
 claim_redis_start(struct store *s, char *url, size_t urllen)
 {
 	char ports[16];
-	char *argv[] = {"redis-server", "--port", ports, "--bind", "127.0.0.1", "--save", "",
-			"--appendonly", "no", "--loglevel", "warning", NULL};
+	char *argv[] = {"redis-server", "--port",     ports,     "--bind",
+			"127.0.0.1",    "--save",     "",        "--appendonly",
+			"no",           "--loglevel", "warning", NULL};
 	struct redis *r;
 	int i, port = claim_free_port();
 

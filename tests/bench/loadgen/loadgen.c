@@ -143,8 +143,7 @@ lg_now(void)
 }
 
 /* Prints "loadgen: <message>" and exits 1. */
-static void
-lg_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void lg_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void
 lg_die(const char *fmt, ...)
 {
@@ -224,8 +223,7 @@ lg_load_bodies(struct lg *lg, const char *file)
  * -1: malformed.
  */
 static int
-http_parse(char *buf, size_t len, int *status, char **body, size_t *blen, size_t *used,
-	   int *closes)
+http_parse(char *buf, size_t len, int *status, char **body, size_t *blen, size_t *used, int *closes)
 {
 	char *end = memmem(buf, len, "\r\n\r\n", 4), *p, *line, *eol, *w;
 	size_t hlen, cl = 0, sz;
@@ -641,8 +639,8 @@ conn_read(struct lg *lg, int i)
 		return;
 	}
 	r = c->job != NULL && c->in_len > 0
-		    ? http_parse(c->in, c->in_len, &status, &body, &blen, &used, &closes)
-		    : 0;
+		? http_parse(c->in, c->in_len, &status, &body, &blen, &used, &closes)
+		: 0;
 	if (r < 0) {
 		conn_fail(lg, i, "malformed HTTP answer");
 		return;
@@ -774,8 +772,9 @@ lg_loop(struct lg *lg)
 			if (((made == total || lg_stop) && lg->q_head == NULL && lg->busy == 0) ||
 			    now >= lg->send_end + (uint64_t)lg->drain_s * NS_PER_S)
 				break;
-			tmo = made < total && !lg_stop ? (int)((next_due - now + NS_PER_MS - 1) / NS_PER_MS)
-					   : 100;
+			tmo = made < total && !lg_stop
+				  ? (int)((next_due - now + NS_PER_MS - 1) / NS_PER_MS)
+				  : 100;
 		}
 		n = epoll_wait(lg->ep, evs, LG_EVENTS, tmo);
 		if (n < 0 && errno != EINTR)
@@ -834,8 +833,8 @@ lg_report(struct lg *lg)
 	       (unsigned long long)lg->errors, unfinished, lg_pct_ms(lg->lat_us, lg->nlat, 0.50),
 	       lg_pct_ms(lg->lat_us, lg->nlat, 0.90), lg_pct_ms(lg->lat_us, lg->nlat, 0.99),
 	       lg->nlat ? lg->lat_us[lg->nlat - 1] / 1000.0 : 0.0,
-	       (double)lg->lag_max_ns / NS_PER_MS, (unsigned long long)lg->polls,
-	       lg->conns_opened, lg_cpu_s());
+	       (double)lg->lag_max_ns / NS_PER_MS, (unsigned long long)lg->polls, lg->conns_opened,
+	       lg_cpu_s());
 }
 
 /* Parses option -opt as an integer in lo..hi; dies with the rule and the value otherwise. */
@@ -854,9 +853,10 @@ lg_int(const char *opt, const char *v, int lo, int hi)
 static void
 lg_usage(void)
 {
-	fprintf(stderr, "usage: loadgen closed|open HOST:PORT PATH BODIES [-H header]... [-c conns]\n"
-			"       [-w warmup_s] [-d duration_s] [-s status] [-r rate] [-p prefix]\n"
-			"       [-W wait_s] [-D drain_s]\n");
+	fprintf(stderr,
+		"usage: loadgen closed|open HOST:PORT PATH BODIES [-H header]... [-c conns]\n"
+		"       [-w warmup_s] [-d duration_s] [-s status] [-r rate] [-p prefix]\n"
+		"       [-W wait_s] [-D drain_s]\n");
 	exit(1);
 }
 
@@ -881,18 +881,36 @@ lg_args(struct lg *lg, int argc, char **argv)
 			if (lg->nheaders == LG_HEADERS_MAX)
 				lg_die("-H: at most %d headers", LG_HEADERS_MAX);
 			if (strchr(optarg, ':') == NULL || strpbrk(optarg, "\r\n") != NULL)
-				lg_die("-H: expected \"Name: value\" on one line, got \"%s\"", optarg);
+				lg_die("-H: expected \"Name: value\" on one line, got \"%s\"",
+				       optarg);
 			lg->headers[lg->nheaders++] = optarg;
 			break;
-		case 'c': lg->conns_max = lg_int("c", optarg, 1, LG_CONNS_MAX); break;
-		case 'w': lg->warmup_s = lg_int("w", optarg, 0, 3600); break;
-		case 'd': lg->duration_s = lg_int("d", optarg, 1, 3600); break;
-		case 's': lg->expect = lg_int("s", optarg, 100, 599); break;
-		case 'r': lg->rate = lg_int("r", optarg, 1, 1000000); break;
-		case 'p': lg->prefix = optarg; break;
-		case 'W': lg->wait_s = lg_int("W", optarg, 0, 3600); break;
-		case 'D': lg->drain_s = lg_int("D", optarg, 0, 3600); break;
-		default: lg_usage();
+		case 'c':
+			lg->conns_max = lg_int("c", optarg, 1, LG_CONNS_MAX);
+			break;
+		case 'w':
+			lg->warmup_s = lg_int("w", optarg, 0, 3600);
+			break;
+		case 'd':
+			lg->duration_s = lg_int("d", optarg, 1, 3600);
+			break;
+		case 's':
+			lg->expect = lg_int("s", optarg, 100, 599);
+			break;
+		case 'r':
+			lg->rate = lg_int("r", optarg, 1, 1000000);
+			break;
+		case 'p':
+			lg->prefix = optarg;
+			break;
+		case 'W':
+			lg->wait_s = lg_int("W", optarg, 0, 3600);
+			break;
+		case 'D':
+			lg->drain_s = lg_int("D", optarg, 0, 3600);
+			break;
+		default:
+			lg_usage();
 		}
 	}
 	if (argc - optind != 4)
