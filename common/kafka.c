@@ -15,13 +15,13 @@
 #define KAFKA_LINGER_MS "1"           /* low latency over batching */
 #define KAFKA_RECONNECT_MAX_MS "1000" /* find a restarted broker quickly */
 
-/* One synchronous send; shared by the waiter and the delivery report. */
-struct kafka_wait {
+/* Sends waited for together; shared by the waiter and the delivery reports. */
+struct kafka_batch {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int done;
-	int abandoned; /* the waiter gave up; the report frees it */
-	rd_kafka_resp_err_t err;
+	int pending;             /* queued sends without a report yet */
+	int abandoned;           /* the waiter gave up; the last report frees it */
+	rd_kafka_resp_err_t err; /* the first failed report's error */
 };
 
 struct kafka_producer {
@@ -47,6 +47,14 @@ kafka_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+kafka_batch_destroy(struct kafka_batch *b)
+{
+	pthread_mutex_destroy(&b->mu);
+	pthread_cond_destroy(&b->cv);
+	free(b);
 }
 
 /* Routes librdkafka's own log lines into the JSON log. */
@@ -80,7 +88,7 @@ static void
 kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	struct kafka_producer *p = opaque;
-	struct kafka_wait *w = m->_private;
+	struct kafka_batch *b = m->_private;
 	int free_it = 0;
 
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -90,19 +98,18 @@ kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		log_warn("kafka: delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
 			 rd_kafka_err2str(m->err));
 	}
-	if (w == NULL)
+	if (b == NULL)
 		return;
-	pthread_mutex_lock(&w->mu);
-	w->err = m->err;
-	w->done = 1;
-	free_it = w->abandoned;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	if (free_it) {
-		pthread_mutex_destroy(&w->mu);
-		pthread_cond_destroy(&w->cv);
-		free(w);
+	pthread_mutex_lock(&b->mu);
+	if (b->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		b->err = m->err;
+	if (--b->pending == 0) {
+		free_it = b->abandoned;
+		pthread_cond_signal(&b->cv);
 	}
+	pthread_mutex_unlock(&b->mu);
+	if (free_it)
+		kafka_batch_destroy(b);
 }
 
 static void *
@@ -201,19 +208,29 @@ kafka_producer_free(struct kafka_producer *p)
 	free(p);
 }
 
-/* Queues one message with opaque w; 0 or -1 (logged). */
+/* Queues one message with opaque b (counted in b when not NULL); 0 or -1 (logged). */
 static int
 kafka_send(struct kafka_producer *p, const char *topic, const char *key, const void *value,
-	   size_t len, struct kafka_wait *w)
+	   size_t len, struct kafka_batch *b)
 {
 	size_t klen = key != NULL ? strlen(key) : 0;
 	rd_kafka_resp_err_t e;
 
+	if (b != NULL) {
+		pthread_mutex_lock(&b->mu);
+		b->pending++;
+		pthread_mutex_unlock(&b->mu);
+	}
 	e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen),
 			      RD_KAFKA_V_VALUE((void *)value, len),
-			      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(w),
+			      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(b),
 			      RD_KAFKA_V_END);
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (b != NULL) {
+			pthread_mutex_lock(&b->mu);
+			b->pending--;
+			pthread_mutex_unlock(&b->mu);
+		}
 		log_warn("kafka: produce to %s: %s", topic, rd_kafka_err2str(e));
 		return -1;
 	}
@@ -227,29 +244,39 @@ kafka_produce(struct kafka_producer *p, const char *topic, const char *key, cons
 	return kafka_send(p, topic, key, value, len, NULL);
 }
 
-int
-kafka_produce_sync(struct kafka_producer *p, const char *topic, const char *key, const void *value,
-		   size_t len, int timeout_ms)
+struct kafka_batch *
+kafka_batch_new(void)
 {
-	struct kafka_wait *w = NULL;
-	struct timespec deadline;
-	int rc = -1, free_it = 1;
+	struct kafka_batch *b = calloc(1, sizeof(*b));
+	pthread_condattr_t ca;
 
+	if (b == NULL)
+		return NULL;
+	pthread_mutex_init(&b->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&b->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	return b;
+}
+
+int
+kafka_batch_send(struct kafka_producer *p, struct kafka_batch *b, const char *topic,
+		 const char *key, const void *value, size_t len)
+{
 	if (!kafka_producer_up(p))
 		return KAFKA_EDOWN;
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		return -1;
-	pthread_mutex_init(&w->mu, NULL);
-	{
-		pthread_condattr_t ca;
+	return kafka_send(p, topic, key, value, len, b);
+}
 
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&w->cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
-	if (kafka_send(p, topic, key, value, len, w) < 0)
-		goto out;
+int
+kafka_batch_wait(struct kafka_batch *b, int timeout_ms)
+{
+	struct timespec deadline;
+	int rc, free_it = 1;
+
+	if (b == NULL)
+		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += timeout_ms / 1000;
 	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
@@ -257,30 +284,44 @@ kafka_produce_sync(struct kafka_producer *p, const char *topic, const char *key,
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000L;
 	}
-	pthread_mutex_lock(&w->mu);
-	while (!w->done)
-		if (pthread_cond_timedwait(&w->cv, &w->mu, &deadline) == ETIMEDOUT)
+	pthread_mutex_lock(&b->mu);
+	while (b->pending > 0)
+		if (pthread_cond_timedwait(&b->cv, &b->mu, &deadline) == ETIMEDOUT)
 			break;
-	if (!w->done) {
-		w->abandoned = 1; /* the delivery report frees it */
+	if (b->pending > 0) {
+		b->abandoned = 1; /* the last delivery report frees it */
 		free_it = 0;
 		rc = KAFKA_ETIMEOUT;
-	} else if (w->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+	} else if (b->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		rc = 0;
 	} else {
-		rc = (w->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ||
-		      w->err == RD_KAFKA_RESP_ERR__TRANSPORT)
+		rc = (b->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ||
+		      b->err == RD_KAFKA_RESP_ERR__TRANSPORT)
 			 ? KAFKA_EDOWN
 			 : -1;
 	}
-	pthread_mutex_unlock(&w->mu);
-out:
-	if (free_it) {
-		pthread_mutex_destroy(&w->mu);
-		pthread_cond_destroy(&w->cv);
-		free(w);
-	}
+	pthread_mutex_unlock(&b->mu);
+	if (free_it)
+		kafka_batch_destroy(b);
 	return rc;
+}
+
+int
+kafka_produce_sync(struct kafka_producer *p, const char *topic, const char *key, const void *value,
+		   size_t len, int timeout_ms)
+{
+	struct kafka_batch *b;
+	int rc;
+
+	if (!kafka_producer_up(p))
+		return KAFKA_EDOWN;
+	if ((b = kafka_batch_new()) == NULL)
+		return -1;
+	if ((rc = kafka_send(p, topic, key, value, len, b)) < 0) {
+		kafka_batch_wait(b, 0); /* nothing pending: frees it */
+		return rc;
+	}
+	return kafka_batch_wait(b, timeout_ms);
 }
 
 int

@@ -56,6 +56,31 @@ int kafka_produce(struct kafka_producer *p, const char *topic, const char *key, 
 		  size_t len);
 
 /*
+ * A set of sends whose delivery reports are waited for together, so that one
+ * wait covers several messages (a worker's results of many requests).
+ */
+struct kafka_batch;
+
+/* An empty batch, or NULL without memory. Consumed by kafka_batch_wait. */
+struct kafka_batch *kafka_batch_new(void);
+
+/*
+ * Queues value for topic as part of b, without waiting. Thread-safe.
+ * Returns 0 if queued, KAFKA_EDOWN when the brokers are known to be
+ * unreachable, -1 otherwise (nothing queued for this message).
+ */
+int kafka_batch_send(struct kafka_producer *p, struct kafka_batch *b, const char *topic,
+		     const char *key, const void *value, size_t len);
+
+/*
+ * Waits at most timeout_ms for the delivery reports of every message queued
+ * in b, then frees b (or leaves it to the last report after a timeout).
+ * Returns 0 when all were acknowledged (acks=all), KAFKA_ETIMEOUT,
+ * KAFKA_EDOWN or -1 as kafka_produce_sync does for the first failed one.
+ */
+int kafka_batch_wait(struct kafka_batch *b, int timeout_ms);
+
+/*
  * 1 when a broker answered a metadata request within KAFKA_HEALTH_TIMEOUT_MS,
  * 0 otherwise. The answer is cached for KAFKA_HEALTH_CACHE_MS; a transport
  * error reported by librdkafka drops the cache so that an outage shows at the

@@ -470,20 +470,17 @@ submit_fail(struct submit_ctx *c, const char *from, const char *msg)
 }
 
 /*
- * Sends the message to topic (synchronously) and answers 202 in state, or
- * marks the request failed and answers 503.
+ * Sends the message to topic (synchronously) and answers 202 in state, the
+ * state the record was created in, or marks the request failed and answers
+ * 503.
  */
 static void
-submit_publish(struct submit_ctx *c, const char *from, const char *state, const char *topic,
-	       const char *payload, const char *note)
+submit_publish(struct submit_ctx *c, const char *state, const char *topic, const char *payload,
+	       const char *note)
 {
 	const char *ev = strcmp(state, ST_PENDING) == 0 ? AUDIT_PENDING : AUDIT_QUEUED;
 	int rc;
 
-	if ((rc = store_transition(&c->gw->store, c->id, from, state, NULL, NULL)) != 0) {
-		submit_reject(c, 503, "store_unavailable", NULL, NULL, "request store unavailable");
-		return;
-	}
 	rc = kafka_produce_sync(c->gw->kp, topic, c->id, payload, strlen(payload),
 				GATEWAY_PRODUCE_TIMEOUT_MS);
 	if (rc != 0 && !submit_fail(c, state,
@@ -551,10 +548,14 @@ submit_pw_wrong(struct submit_ctx *c)
 	submit_audit(c, "approval_password_wrong", detail);
 }
 
-/* Writes the new record in state received. 0 or -1 after answering 503. */
+/*
+ * Writes the new record, in the state it is published in (queued or
+ * pending_approval): one round trip, before the message exists that a
+ * worker or the approver would look it up for. 0 or -1 after answering 503.
+ */
 static int
 submit_record(struct submit_ctx *c, const struct submit *sb, const struct csr *csr,
-	      const char *reason, const char *csr_hash)
+	      const char *reason, const char *csr_hash, const char *state)
 {
 	const struct csr_info *ci = csr_info(csr);
 	struct req_record rec;
@@ -565,7 +566,7 @@ submit_record(struct submit_ctx *c, const struct submit *sb, const struct csr *c
 	snprintf(vd, sizeof(vd), "%d", sb->validity_days);
 	snprintf(bits, sizeof(bits), "%d", ci->key_bits);
 	rec.id = c->id;
-	rec.state = ST_RECEIVED;
+	rec.state = (char *)state;
 	rec.tenant = (char *)c->tenant;
 	rec.requester = c->u->name;
 	rec.email = c->u->email;
@@ -597,7 +598,7 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 	struct csr *csr = NULL;
 	struct issue_msg m;
 	char reason[SELECT_REASON_MAX], csr_hash[65], *payload = NULL;
-	const char *note = NULL, *approval_reason = NULL;
+	const char *note = NULL, *approval_reason = NULL, *state;
 	int pw;
 
 	memset(&c, 0, sizeof(c));
@@ -613,8 +614,6 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 	if (submit_pw_limited(&c, &sb) != 0 || submit_idem(&c, fields) != 0)
 		goto out;
 	msg_csr_sha256(sb.csr, csr_hash);
-	if (submit_record(&c, &sb, csr, reason, csr_hash) < 0)
-		goto out;
 	submit_audit(&c, AUDIT_CA_SELECTED, reason);
 
 	memset(&m, 0, sizeof(m));
@@ -653,20 +652,18 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 					 "administrator";
 		}
 	}
-	if (approval_reason != NULL) {
-		if ((payload = msg_approval_encode(&m, approval_reason)) == NULL)
-			goto oom;
-		submit_publish(&c, ST_RECEIVED, ST_PENDING, gw->cfg->topics.approval, payload,
-			       note);
-	} else {
-		if ((payload = msg_issue_encode(&m)) == NULL)
-			goto oom;
-		submit_publish(&c, ST_RECEIVED, ST_QUEUED, gw->cfg->topics.issue, payload, note);
+	payload = approval_reason != NULL ? msg_approval_encode(&m, approval_reason)
+					  : msg_issue_encode(&m);
+	if (payload == NULL) {
+		submit_reject(&c, 503, "unavailable", NULL, NULL, "out of memory");
+		goto out;
 	}
-	goto out;
-oom:
-	submit_fail(&c, ST_RECEIVED, "out of memory");
-	submit_reject(&c, 503, "unavailable", NULL, NULL, "out of memory");
+	state = approval_reason != NULL ? ST_PENDING : ST_QUEUED;
+	if (submit_record(&c, &sb, csr, reason, csr_hash, state) < 0)
+		goto out;
+	submit_publish(&c, state,
+		       approval_reason != NULL ? gw->cfg->topics.approval : gw->cfg->topics.issue,
+		       payload, note);
 out:
 	free(payload);
 	csr_free(csr);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "der.h"
 #include "auth.h"
 #include "log.h"
 #include "select.h"
@@ -340,55 +341,125 @@ job_move(struct job *j, const char *to, const char *const *fields)
 	return STEP_AGAIN;
 }
 
+/* What job_announce publishes of a finished request. */
+struct job_outcome {
+	const char *id, *state, *ca_id, *batch_id;
+	const char *serial, *certificate, *chain, *tenant, *requester, *subject; /* issued */
+	long long not_before, not_after;                                         /* issued */
+	const char *error_code, *error_message;                                  /* failed */
+};
+
+/* Marks the record published: a later copy of the message publishes nothing. */
+static enum step
+job_mark_published(const struct store *s, const char *id)
+{
+	static const char *const mark[] = {"published", "1", NULL};
+	int rc;
+
+	JOB_STORE(rc, store_set_fields(s, id, mark));
+	return rc == STORE_EDOWN ? STEP_ABANDON : STEP_DONE;
+}
+
 /*
- * Publishes the outcome of a finished request from its record: issued →
- * issued topic (key serial) then results; failed → results. Then marks the
- * record published so that a later copy of the message does not publish it
- * again. Requests ended by the approver (rejected, expired) are its to
- * announce.
+ * Publishes o: issued → issued topic (key serial) and results; failed →
+ * results. Inside a batch (t->batch) the sends join it and the record is
+ * marked published once the batch is acknowledged (worker.c); otherwise
+ * both sends are waited for together, retried with backoff, then marked.
+ */
+static enum step
+job_announce(struct job *j, const struct job_outcome *o)
+{
+	struct worker_thread *t = j->t;
+	char *result = NULL, *issued = NULL;
+	enum step st = STEP_ABANDON;
+	struct kafka_batch *b;
+	int issued_state = strcmp(o->state, ST_ISSUED) == 0, attempt = 0, rc;
+
+	result = issued_state ? msg_result_encode(o->id, ST_ISSUED, o->ca_id, o->batch_id,
+						  o->serial, o->certificate, o->chain, NULL, NULL)
+			      : msg_result_encode(o->id, ST_FAILED, o->ca_id, o->batch_id, NULL,
+						  NULL, NULL, o->error_code, o->error_message);
+	if (issued_state)
+		issued = msg_issued_encode(o->serial, o->ca_id, o->id, o->tenant, o->requester,
+					   o->subject, o->not_before, o->not_after, o->certificate);
+	if (result == NULL || (issued_state && issued == NULL))
+		goto out;
+	if (t->batch != NULL && t->nmarks < WORKER_BATCH_MAX &&
+	    (issued == NULL || kafka_batch_send(j->w->kp, t->batch, j->cfg->topics.issued,
+						o->serial, issued, strlen(issued)) == 0) &&
+	    kafka_batch_send(j->w->kp, t->batch, j->cfg->topics.results, o->id, result,
+			     strlen(result)) == 0) {
+		snprintf(t->marks[t->nmarks++], STORE_ID_MAX, "%s", o->id);
+		st = STEP_DONE;
+		goto out;
+	}
+	if (t->batch != NULL)
+		t->batch_failed = 1; /* a send of this batch may be missing: redo it unbatched */
+	for (;;) {
+		rc = -1;
+		if ((b = kafka_batch_new()) != NULL) {
+			rc = issued != NULL ? kafka_batch_send(j->w->kp, b, j->cfg->topics.issued,
+							       o->serial, issued, strlen(issued))
+					    : 0;
+			if (rc == 0)
+				rc = kafka_batch_send(j->w->kp, b, j->cfg->topics.results, o->id,
+						      result, strlen(result));
+			rc = kafka_batch_wait(b, WORKER_PRODUCE_TIMEOUT_MS) != 0 ? -1 : rc;
+		}
+		if (rc == 0)
+			break;
+		log_msg(LOG_WARN, o->id, "publishing the outcome failed (%d); retrying", rc);
+		if (worker_backoff(&attempt) < 0)
+			goto out;
+	}
+	st = job_mark_published(j->s, o->id);
+out:
+	free(result);
+	free(issued);
+	return st;
+}
+
+/*
+ * Publishes the outcome of a finished request from its record, unless the
+ * record says it was published already. Requests ended by the approver
+ * (rejected, expired) are its to announce.
  */
 static enum step
 job_publish(struct job *j)
 {
 	struct req_record *r = NULL;
-	char *result = NULL, *issued = NULL;
-	static const char *const mark[] = {"published", "1", NULL};
-	enum step st = STEP_ABANDON;
+	struct job_outcome o;
+	enum step st = STEP_DONE;
+	size_t i;
 	int rc;
 
+	/* A copy in the same batch: the first one's sends are still in flight. */
+	for (i = 0; j->t->batch != NULL && i < j->t->nmarks; i++)
+		if (strcmp(j->t->marks[i], j->m->request_id) == 0)
+			return STEP_DONE;
 	JOB_STORE(rc, store_get(j->s, j->m->request_id, &r));
 	if (rc != 0)
 		return rc == STORE_EDOWN ? STEP_ABANDON : STEP_DONE;
-	if (r->published != NULL && strcmp(r->published, "1") == 0) {
-		st = STEP_DONE;
+	if ((r->published != NULL && strcmp(r->published, "1") == 0) || r->state == NULL ||
+	    (strcmp(r->state, ST_ISSUED) != 0 && strcmp(r->state, ST_FAILED) != 0))
 		goto out;
-	}
-	if (r->state != NULL && strcmp(r->state, ST_ISSUED) == 0) {
-		result = msg_result_encode(r->id, ST_ISSUED, r->ca_id, r->batch_id, r->serial,
-					   r->certificate, r->chain, NULL, NULL);
-		issued = msg_issued_encode(r->serial, r->ca_id, r->id, r->tenant, r->requester,
-					   r->subject, strtoll(r->not_before, NULL, 10),
-					   strtoll(r->not_after, NULL, 10), r->certificate);
-		if (result == NULL || issued == NULL ||
-		    job_produce(j, j->cfg->topics.issued, r->serial, issued) < 0)
-			goto out;
-	} else if (r->state != NULL && strcmp(r->state, ST_FAILED) == 0) {
-		result = msg_result_encode(r->id, ST_FAILED, r->ca_id, r->batch_id, NULL, NULL,
-					   NULL, r->error_code != NULL ? r->error_code : "failed",
-					   r->error_message != NULL ? r->error_message : "");
-		if (result == NULL)
-			goto out;
-	} else {
-		st = STEP_DONE;
-		goto out;
-	}
-	if (job_produce(j, j->cfg->topics.results, r->id, result) < 0)
-		goto out;
-	JOB_STORE(rc, store_set_fields(j->s, r->id, mark));
-	st = rc == STORE_EDOWN ? STEP_ABANDON : STEP_DONE;
+	memset(&o, 0, sizeof(o));
+	o.id = r->id;
+	o.state = r->state;
+	o.ca_id = r->ca_id;
+	o.batch_id = r->batch_id;
+	o.serial = r->serial;
+	o.certificate = r->certificate;
+	o.chain = r->chain;
+	o.tenant = r->tenant;
+	o.requester = r->requester;
+	o.subject = r->subject;
+	o.not_before = r->not_before != NULL ? strtoll(r->not_before, NULL, 10) : 0;
+	o.not_after = r->not_after != NULL ? strtoll(r->not_after, NULL, 10) : 0;
+	o.error_code = r->error_code != NULL ? r->error_code : "failed";
+	o.error_message = r->error_message != NULL ? r->error_message : "";
+	st = job_announce(j, &o);
 out:
-	free(result);
-	free(issued);
 	req_record_free(r);
 	return st;
 }
@@ -569,14 +640,62 @@ job_ip_text(const ASN1_OCTET_STRING *ip, char *buf, size_t len)
 			      (b[k] << 8) | b[k + 1]);
 }
 
+/*
+ * The subject Name and the subjectAltName extension's value of a signed
+ * certificate, found by walking its DER: decoding the whole certificate
+ * would also decode its public key, which costs more than signing it. san
+ * is left zeroed when the certificate has none. 0, or -1 when malformed.
+ */
+static int
+job_cert_spans(const struct issued *is, struct der_tlv *subject, struct der_tlv *san)
+{
+	static const unsigned char oid_san[] = {0x55, 0x1d, 0x11};
+	struct der d = {is->der, is->der_len}, tbs, exts, ext;
+	struct der_tlv t, oid;
+	int i;
+
+	memset(san, 0, sizeof(*san));
+	if (der_expect(&d, DER_SEQUENCE, &t) < 0)
+		return -1;
+	d = der_inner(&t);
+	if (der_expect(&d, DER_SEQUENCE, &t) < 0)
+		return -1;
+	tbs = der_inner(&t);
+	if (der_peek(&tbs, DER_CTX0) && der_next(&tbs, &t) < 0)
+		return -1;
+	/* serialNumber, signature, issuer, validity, then the subject. */
+	for (i = 0; i < 4; i++)
+		if (der_next(&tbs, &t) < 0)
+			return -1;
+	if (der_expect(&tbs, DER_SEQUENCE, subject) < 0)
+		return -1;
+	while (der_next(&tbs, &t) == 0) {
+		if (t.tag != DER_CTX3)
+			continue;
+		d = der_inner(&t);
+		if (der_expect(&d, DER_SEQUENCE, &t) < 0)
+			return -1;
+		exts = der_inner(&t);
+		while (der_expect(&exts, DER_SEQUENCE, &t) == 0) {
+			ext = der_inner(&t);
+			if (der_expect(&ext, DER_OID, &oid) < 0)
+				return -1;
+			if (!der_oid_eq(&oid, oid_san, sizeof(oid_san)))
+				continue;
+			if (der_peek(&ext, DER_BOOLEAN) && der_next(&ext, &t) < 0)
+				return -1;
+			return der_expect(&ext, DER_OCTET_STRING, san);
+		}
+	}
+	return 0;
+}
+
 /* SANs of the signed certificate as a JSON array text of their values. Caller frees. */
 static char *
-job_sans(const struct issued *is)
+job_sans(const struct der_tlv *san)
 {
-	const unsigned char *p = is->der;
-	X509 *x = d2i_X509(NULL, &p, (long)is->der_len);
-	GENERAL_NAMES *gns =
-	    x != NULL ? X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL) : NULL;
+	const unsigned char *p = san->val;
+	GENERAL_NAMES *gns = p != NULL ? d2i_GENERAL_NAMES(NULL, &p, (long)san->len) : NULL;
 	cJSON *a = cJSON_CreateArray();
 	char buf[512], *s;
 	int i;
@@ -609,28 +728,26 @@ job_sans(const struct issued *is)
 	s = a != NULL ? cJSON_PrintUnformatted(a) : NULL;
 	cJSON_Delete(a);
 	GENERAL_NAMES_free(gns);
-	X509_free(x);
 	return s;
 }
 
 /* Subject of the signed certificate, RFC 2253 one line. Caller frees. */
 static char *
-job_subject(const struct issued *is)
+job_subject(const struct der_tlv *subject)
 {
-	const unsigned char *p = is->der;
-	X509 *x = d2i_X509(NULL, &p, (long)is->der_len);
+	const unsigned char *p = subject->hdr;
+	X509_NAME *n = d2i_X509_NAME(NULL, &p, (long)DER_TLV_FULL_LEN(subject));
 	BIO *b = BIO_new(BIO_s_mem());
 	char *s = NULL, *data;
-	long n;
+	long len;
 
-	if (x != NULL && b != NULL &&
-	    X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0 &&
-	    (n = BIO_get_mem_data(b, &data)) >= 0 && (s = malloc((size_t)n + 1)) != NULL) {
-		memcpy(s, data, (size_t)n);
-		s[n] = '\0';
+	if (n != NULL && b != NULL && X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0 &&
+	    (len = BIO_get_mem_data(b, &data)) >= 0 && (s = malloc((size_t)len + 1)) != NULL) {
+		memcpy(s, data, (size_t)len);
+		s[len] = '\0';
 	}
 	BIO_free(b);
-	X509_free(x);
+	X509_NAME_free(n);
 	return s;
 }
 
@@ -651,6 +768,7 @@ job_sign(struct job *j)
 	struct issued *is = NULL;
 	char nb[32], na[32], bits[16], cur[STORE_ID_MAX], detail[JOB_DETAIL_MAX];
 	char *sans = NULL, *subject = NULL;
+	struct der_tlv subject_der, san_der;
 	enum step st = STEP_ABANDON;
 	int attempt = 0, rc;
 
@@ -680,8 +798,10 @@ job_sign(struct job *j)
 	snprintf(nb, sizeof(nb), "%lld", (long long)is->not_before);
 	snprintf(na, sizeof(na), "%lld", (long long)is->not_after);
 	snprintf(bits, sizeof(bits), "%d", ci->key_bits);
-	sans = job_sans(is);
-	subject = job_subject(is);
+	if (job_cert_spans(is, &subject_der, &san_der) == 0) {
+		sans = job_sans(&san_der);
+		subject = job_subject(&subject_der);
+	}
 	{
 		const char *fields[] = {"serial",      is->serial_hex,
 					"certificate", is->cert_pem,
@@ -711,7 +831,25 @@ job_sign(struct job *j)
 	snprintf(j->state, sizeof(j->state), "%s", ST_ISSUED);
 	snprintf(detail, sizeof(detail), "serial %s", is->serial_hex);
 	job_audit(j, AUDIT_ISSUED, NULL, detail);
-	st = job_publish(j);
+	{
+		/* What was just stored, without reading it back. */
+		struct job_outcome o = {
+		    .id = j->m->request_id,
+		    .state = ST_ISSUED,
+		    .ca_id = j->ca->id,
+		    .batch_id = j->m->batch_id,
+		    .serial = is->serial_hex,
+		    .certificate = is->cert_pem,
+		    .chain = is->chain_pem,
+		    .tenant = j->m->tenant,
+		    .requester = j->m->requester,
+		    .subject = subject != NULL ? subject : ci->subject,
+		    .not_before = (long long)is->not_before,
+		    .not_after = (long long)is->not_after,
+		};
+
+		st = job_announce(j, &o);
+	}
 out:
 	free(sans);
 	free(subject);

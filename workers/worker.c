@@ -122,16 +122,80 @@ worker_on_assign(void *arg, int npartitions)
 		log_info("ready");
 }
 
+/*
+ * Processes ms[from..n) one at a time, unbatched, retrying each with backoff
+ * and storing its offset when done. Returns -1 when stopping first.
+ */
+static int
+worker_one_by_one(struct worker_thread *t, struct kafka_msg *ms, int from, int n)
+{
+	enum process_result res;
+	int i, attempt;
+
+	for (i = from; i < n; i++) {
+		/*
+		 * A message given up for any reason but a stop is tried again:
+		 * storing a later offset of the partition would skip it.
+		 */
+		attempt = 0;
+		while ((res = process_message(t, &ms[i])) == PROCESS_ABANDON &&
+		       worker_backoff(&attempt) == 0)
+			;
+		if (res != PROCESS_DONE)
+			return -1;
+		kafka_consumer_done(t->kc, &ms[i]);
+	}
+	return 0;
+}
+
+/*
+ * Processes n messages as one batch (see worker.h): in order until one is
+ * abandoned, one wait for all their outcomes, then marks and offsets; the
+ * rest, or all of them after a failed wait, one by one.
+ */
+static void
+worker_batch(struct worker_thread *t, struct kafka_msg *ms, int n)
+{
+	static const char *const mark[] = {"published", "1", NULL};
+	int i, done, rc = 0, attempt;
+	size_t k;
+
+	t->batch = kafka_batch_new();
+	t->nmarks = 0;
+	t->batch_failed = 0;
+	for (done = 0; done < n && process_message(t, &ms[done]) == PROCESS_DONE; done++)
+		;
+	if (t->batch != NULL)
+		rc = kafka_batch_wait(t->batch, WORKER_PRODUCE_TIMEOUT_MS);
+	t->batch = NULL;
+	if (rc != 0 || t->batch_failed) {
+		log_warn("thread %d: publishing a batch of %d outcomes failed (%d); one by one",
+			 t->index, done, rc);
+		worker_one_by_one(t, ms, 0, n);
+		return;
+	}
+	for (k = 0; k < t->nmarks; k++) {
+		attempt = 0;
+		while ((rc = store_set_fields(&t->w->store, t->marks[k], mark)) == STORE_EDOWN &&
+		       worker_backoff(&attempt) == 0)
+			;
+		if (rc == STORE_EDOWN)
+			return; /* stopping: offsets unstored, the copies publish again */
+	}
+	for (i = 0; i < done; i++)
+		kafka_consumer_done(t->kc, &ms[i]);
+	worker_one_by_one(t, ms, done, n);
+}
+
 static void *
 worker_thread_main(void *arg)
 {
 	struct worker_thread *t = arg;
-	struct kafka_msg m;
-	enum process_result res;
-	int rc, attempt;
+	struct kafka_msg ms[WORKER_BATCH_MAX];
+	int rc, n, i;
 
 	while (!svc_stopping()) {
-		if ((rc = kafka_consumer_poll(t->kc, &m, WORKER_POLL_MS)) < 0) {
+		if ((rc = kafka_consumer_poll(t->kc, &ms[0], WORKER_POLL_MS)) < 0) {
 			log_error("thread %d: consumer failed; stopping", t->index);
 			t->w->failed = 1;
 			svc_request_stop();
@@ -139,17 +203,12 @@ worker_thread_main(void *arg)
 		}
 		if (rc == 0)
 			continue;
-		/*
-		 * A message given up for any reason but a stop is tried again:
-		 * storing a later offset of the partition would skip it.
-		 */
-		attempt = 0;
-		while ((res = process_message(t, &m)) == PROCESS_ABANDON &&
-		       worker_backoff(&attempt) == 0)
+		/* What the consumer has already fetched joins the batch. */
+		for (n = 1; n < WORKER_BATCH_MAX && kafka_consumer_poll(t->kc, &ms[n], 0) == 1; n++)
 			;
-		if (res == PROCESS_DONE)
-			kafka_consumer_done(t->kc, &m);
-		kafka_msg_release(&m);
+		worker_batch(t, ms, n);
+		for (i = 0; i < n; i++)
+			kafka_msg_release(&ms[i]);
 	}
 	/* Each thread leaves the group itself, so that the threads close in parallel. */
 	kafka_consumer_free(t->kc);
@@ -169,6 +228,8 @@ worker_thread_free(struct worker_thread *t)
 			signer_free(t->signers[i]);
 	free(t->signers);
 	t->signers = NULL;
+	free(t->marks);
+	t->marks = NULL;
 }
 
 int
@@ -195,7 +256,8 @@ worker_run(const struct config *cfg, const struct worker_opts *opts)
 	for (i = 0; i < opts->threads; i++) {
 		ts[i].w = &w;
 		ts[i].index = i;
-		if ((ts[i].signers = calloc(cfg->ncas + 1, sizeof(*ts[i].signers))) == NULL)
+		if ((ts[i].signers = calloc(cfg->ncas + 1, sizeof(*ts[i].signers))) == NULL ||
+		    (ts[i].marks = calloc(WORKER_BATCH_MAX, sizeof(*ts[i].marks))) == NULL)
 			goto out;
 		snprintf(client_id, sizeof(client_id), "pki-%s-%ld-t%d", opts->name, (long)getpid(),
 			 i);

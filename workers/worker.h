@@ -14,6 +14,13 @@
  * close. Redis or Kafka failures are retried with backoff on the same
  * message; a stop abandons it unstored, so it comes again (at least once).
  *
+ * Batches: a thread takes what its consumer has fetched (up to
+ * WORKER_BATCH_MAX messages), processes them in order, and waits once for
+ * the delivery reports of all their outcomes; only then are the records
+ * marked published and the offsets stored. If that wait fails, the batch's
+ * messages are processed again one by one, each waiting for its own sends
+ * (a request's outcome may then be published twice, never lost).
+ *
  * Exactly one certificate per request, whatever is delivered twice:
  *  - claim: queued → issuing by compare-and-set (store_claim), recording a
  *    token (worker name, pid, thread, attempt) and the Redis time;
@@ -58,6 +65,8 @@
 #define WORKER_NAME_MAX 64
 #define WORKER_CLAIM_MAX 128
 #define WORKER_STEPS_MAX 16 /* state moves one message may make; guards against loops */
+#define WORKER_BATCH_MAX                                                                           \
+	64 /* messages taken from the consumer at once; outcomes published together */
 
 /* Options from the command line or the environment. */
 struct worker_opts {
@@ -83,6 +92,15 @@ struct worker_thread {
 	struct kafka_consumer *kc;
 	struct signer **signers;     /* cfg->ncas slots, created on first use */
 	unsigned long long attempts; /* makes claim tokens unique */
+	/*
+	 * While a batch of messages is processed: the outcomes' sends, waited
+	 * for once at its end; the requests to mark published after that; set
+	 * when a send could not join the batch.
+	 */
+	struct kafka_batch *batch;
+	char (*marks)[STORE_ID_MAX]; /* WORKER_BATCH_MAX ids */
+	size_t nmarks;
+	int batch_failed;
 };
 
 /* What became of one message. */
