@@ -136,14 +136,8 @@ result_one(struct approver *ap, const struct kafka_msg *km)
 
 	if (!cJSON_IsString(id) || !cJSON_IsString(st) || strcmp(st->valuestring, ST_ISSUED) != 0)
 		goto out;
-	if ((rc = store_get(&ap->store, id->valuestring, &r)) != 0) {
-		rc = rc == STORE_ENOTFOUND ? 0 : -1;
-		goto out;
-	}
-	if (r->ca_id == NULL) /* not one of ours */
-		goto out;
 	{
-		/* Only requests that went through approval carry approved_by. */
+		/* Only requests that went through approval carry approved_by: one field first. */
 		char rkey[APPROVER_KEY_MAX];
 		const char *argv[] = {"HGET", rkey, "approved_by"};
 
@@ -157,6 +151,12 @@ result_one(struct approver *ap, const struct kafka_msg *km)
 		freeReplyObject(rep);
 		rep = NULL;
 	}
+	if ((rc = store_get(&ap->store, id->valuestring, &r)) != 0) {
+		rc = rc == STORE_ENOTFOUND ? 0 : -1;
+		goto out;
+	}
+	if (r->ca_id == NULL) /* not one of ours */
+		goto out;
 	ap_key(ap, key, "notified:issued", id->valuestring);
 	snprintf(ttl, sizeof(ttl), "%d", APPROVER_NOTIFIED_TTL_S);
 	{

@@ -573,3 +573,46 @@ store_set_fields(const struct store *s, const char *id, const char *const *field
 	freeReplyObject(rep);
 	return rc;
 }
+
+/* KEYS: records; ARGV[1], ARGV[2]: the field and value set on each that exists. */
+static const char store_lua_set_each[] = "for _, k in ipairs(KEYS) do\n"
+					 "  if redis.call('EXISTS', k) == 1 then\n"
+					 "    redis.call('HSET', k, ARGV[1], ARGV[2])\n"
+					 "  end\n"
+					 "end\n"
+					 "return 1\n";
+
+int
+store_set_field_each(const struct store *s, const char *const *ids, size_t n, const char *name,
+		     const char *value)
+{
+	const char **argv = NULL;
+	char(*keys)[STORE_KEY_MAX] = NULL, nkeys[24];
+	redisReply *rep;
+	int rc = STORE_EDOWN;
+	size_t i, argc = 0;
+
+	if (n == 0)
+		return 0;
+	if ((argv = calloc(n + 5, sizeof(*argv))) == NULL ||
+	    (keys = calloc(n, sizeof(*keys))) == NULL)
+		goto out;
+	snprintf(nkeys, sizeof(nkeys), "%zu", n);
+	argv[argc++] = "EVAL";
+	argv[argc++] = store_lua_set_each;
+	argv[argc++] = nkeys;
+	for (i = 0; i < n; i++) {
+		store_key(s, keys[i], sizeof(keys[i]), "req", ids[i], NULL);
+		argv[argc++] = keys[i];
+	}
+	argv[argc++] = name;
+	argv[argc++] = value;
+	if ((rep = store_run(s, (int)argc, argv)) == NULL)
+		goto out;
+	rc = rep->type == REDIS_REPLY_INTEGER ? 0 : STORE_EDOWN;
+	freeReplyObject(rep);
+out:
+	free(keys);
+	free(argv);
+	return rc;
+}

@@ -184,4 +184,11 @@ int store_transition_ex(const struct store *s, const char *id, const char *from,
  */
 int store_set_fields(const struct store *s, const char *id, const char *const *fields);
 
+/*
+ * Sets name=value on each of the n records that exists, in one round trip
+ * (a worker marking a batch published). 0 or STORE_EDOWN.
+ */
+int store_set_field_each(const struct store *s, const char *const *ids, size_t n, const char *name,
+			 const char *value);
+
 #endif

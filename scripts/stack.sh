@@ -4,7 +4,7 @@
 #
 # Usage: scripts/stack.sh up|down|run|status
 #        scripts/stack.sh start-redis|stop-redis|restart-redis|start-kafka|stop-kafka
-#        scripts/stack.sh restart-approver
+#        scripts/stack.sh restart-approver|stop-workers|start-workers
 #
 # Environment (defaults in brackets):
 #   PKI_VAR [var]                      state: redis/, kafka/, log/, run/, demo/
@@ -461,8 +461,12 @@ start-kafka) start_kafka ;;
 stop-kafka) stop_kafka ;;
 # Restarts only the approver (with PKI_CONFIG, when set, as its config).
 restart-approver) stop "$SERVICE_STOP_TIMEOUT" approver && start_services ;;
+# Stops the workers (the gateway's own acceptance rate is measured so), and
+# starts what is not running again.
+stop-workers) stop "$SERVICE_STOP_TIMEOUT" $(service_names | grep '^worker-') ;;
+start-workers) start_services ;;
 *)
-	echo "usage: $0 up|down|run|status|start-redis|stop-redis|restart-redis|start-kafka|stop-kafka|restart-approver" >&2
+	echo "usage: $0 up|down|run|status|start-redis|stop-redis|restart-redis|start-kafka|stop-kafka|restart-approver|stop-workers|start-workers" >&2
 	exit 2
 	;;
 esac

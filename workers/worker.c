@@ -156,7 +156,7 @@ worker_one_by_one(struct worker_thread *t, struct kafka_msg *ms, int from, int n
 static void
 worker_batch(struct worker_thread *t, struct kafka_msg *ms, int n)
 {
-	static const char *const mark[] = {"published", "1", NULL};
+	const char *ids[WORKER_BATCH_MAX];
 	int i, done, rc = 0, attempt;
 	size_t k;
 
@@ -174,14 +174,15 @@ worker_batch(struct worker_thread *t, struct kafka_msg *ms, int n)
 		worker_one_by_one(t, ms, 0, n);
 		return;
 	}
-	for (k = 0; k < t->nmarks; k++) {
-		attempt = 0;
-		while ((rc = store_set_fields(&t->w->store, t->marks[k], mark)) == STORE_EDOWN &&
-		       worker_backoff(&attempt) == 0)
-			;
-		if (rc == STORE_EDOWN)
-			return; /* stopping: offsets unstored, the copies publish again */
-	}
+	for (k = 0; k < t->nmarks; k++)
+		ids[k] = t->marks[k];
+	attempt = 0;
+	while ((rc = store_set_field_each(&t->w->store, ids, t->nmarks, "published", "1")) ==
+		   STORE_EDOWN &&
+	       worker_backoff(&attempt) == 0)
+		;
+	if (rc == STORE_EDOWN)
+		return; /* stopping: offsets unstored, the copies publish again */
 	for (i = 0; i < done; i++)
 		kafka_consumer_done(t->kc, &ms[i]);
 	worker_one_by_one(t, ms, done, n);

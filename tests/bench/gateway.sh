@@ -7,6 +7,8 @@
 #   2. Gateway accepted submits/s: the full stack (scripts/stack.sh, private
 #      ports and state in $BENCH_VAR), POST /csr/process as alice to the
 #      automatic demo CA, same connections and duration; counts 202s only.
+#      Measured with the workers issuing meanwhile (the compared line), then
+#      again with them stopped (a detail line: what a burst meets).
 #   3. Latency submit→issued: open loop at BENCH_RATE/s for
 #      BENCH_RATE_DURATION_S, each accepted request long-polled with
 #      GET /csr/requests/{id}?wait=30; from the scheduled send time to the
@@ -275,6 +277,23 @@ gw_rate=$(kv "$gw_line" per_s)
 [[ $(kv "$gw_line" ok) -gt 0 ]] || die "gateway: no 202 in the measured window"
 ratio=$(awk -v a="$gw_rate" -v b="$cf_rate" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 echo "bench gateway submits_per_s=$gw_rate cfssl_signs_per_s=$cf_rate ratio=$ratio"
+
+# The gateway alone: the workers stopped, so that what is measured is what
+# the gateway, Redis and Kafka accept while a burst is absorbed; the backlog
+# is issued once they are back (settle below). A detail line: the line above,
+# with the workers issuing meanwhile, is the one compared.
+say "gateway alone: workers stopped, $CONNS connections, ${WARMUP}s warm-up, ${DURATION}s measured"
+scripts/stack.sh stop-workers >>"$WORK/stack-up.log" 2>&1 || die "stack: stopping the workers failed"
+ga_cpu0=$(stack_cpu)
+ga_line=$("$LOADGEN" closed "$PKI_GATEWAY_LISTEN" /csr/process "$WORK/gateway.jsonl" -H "$AUTH" \
+	-c "$CONNS" -w "$WARMUP" -d "$DURATION" -s 202)
+echo "bench detail gateway-alone $ga_line"
+echo "bench detail gateway-alone cpu_ms_per_request$(cpu_per_request "$ga_cpu0" "$(stack_cpu)" \
+	"$(kv "$ga_line" answers)") (workers stopped)"
+echo "bench detail gateway-alone submits_per_s=$(kv "$ga_line" per_s) cfssl_signs_per_s=$cf_rate" \
+	"ratio=$(awk -v a="$(kv "$ga_line" per_s)" -v b="$cf_rate" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')" \
+	"(workers stopped; their backlog is issued afterwards)"
+scripts/stack.sh start-workers >>"$WORK/stack-up.log" 2>&1 || die "stack: restarting the workers failed"
 
 # ------------------------------------------------------------ latency
 # Without issuance there is no latency to measure: say so, print no number.

@@ -58,6 +58,12 @@ down_checks(void *prefix)
 
 	EXPECT("down_create", store_create(&down, &rec) == STORE_EDOWN);
 	EXPECT("down_get", store_get(&down, "x", &got) == STORE_EDOWN);
+	{
+		const char *ids[] = {"x"};
+
+		EXPECT("down_set_each",
+		       store_set_field_each(&down, ids, 1, "published", "1") == STORE_EDOWN);
+	}
 	EXPECT("down_transition",
 	       store_transition(&down, "x", ST_RECEIVED, ST_QUEUED, NULL, NULL) == STORE_EDOWN);
 	EXPECT("down_serial", store_serial_reserve(&down, "x", "y", "z") == STORE_EDOWN);
@@ -193,6 +199,28 @@ main(int argc, char **argv)
 		struct store_serial_ctx c = {&st, "acme-issuing", id};
 
 		EXPECT("serial_cb_taken", store_serial_reserve_cb(&c, id2) == 1);
+	}
+
+	/* One field on several records in one call; missing records are not created. */
+	{
+		char a[STORE_ID_MAX], b[STORE_ID_MAX], missing[STORE_ID_MAX];
+		const char *ids[] = {a, missing, b};
+		struct req_record *ra = NULL, *rb = NULL, *rm = NULL;
+
+		new_record(a, ST_QUEUED);
+		new_record(b, ST_QUEUED);
+		store_id_new(missing);
+		EXPECT("set_each", store_set_field_each(&st, ids, 3, "published", "1") == 0);
+		EXPECT("set_each_written",
+		       store_get(&st, a, &ra) == 0 && ra->published != NULL &&
+			   strcmp(ra->published, "1") == 0 && store_get(&st, b, &rb) == 0 &&
+			   rb->published != NULL && strcmp(rb->published, "1") == 0 &&
+			   strcmp(rb->state, ST_QUEUED) == 0);
+		EXPECT("set_each_no_create", store_get(&st, missing, &rm) == STORE_ENOTFOUND);
+		EXPECT("set_each_none", store_set_field_each(&st, ids, 0, "published", "1") == 0);
+		req_record_free(ra);
+		req_record_free(rb);
+		req_record_free(rm);
 	}
 
 	/* Redis unreachable (a fresh thread: connections are per thread and URL). */
