@@ -17,14 +17,23 @@ static pthread_cond_t svc_cv;
 static int svc_stop_flag;
 static sigset_t svc_sigs;
 
+static const char *svc_usage_extra = "";
+
+void
+svc_set_usage(const char *extra)
+{
+	svc_usage_extra = extra;
+}
+
 static void
 svc_usage(const char *service)
 {
 	fprintf(stderr,
-		"usage: pki-%s [--config PATH] [--check-config]\n"
-		"  --config PATH    config file (default: $PKI_CONFIG or %s)\n"
-		"  --check-config   validate the config and exit (0 ok, 1 error)\n",
-		service, "var/demo/config.json");
+		"usage: pki-%s [--config PATH] [--check-config]%s\n"
+		"  --config PATH       config file (default: $PKI_CONFIG or %s)\n"
+		"  --check-config      validate the config and exit (0 ok, 1 error)\n%s",
+		service, svc_usage_extra[0] ? " [OPTIONS]" : "", "var/demo/config.json",
+		svc_usage_extra);
 }
 
 void

@@ -15,6 +15,9 @@ enum svc_action {
 	SVC_EXIT, /* done (--check-config, --help, or an error): exit with *code */
 };
 
+/* Lines (each ending in a newline) that --help prints after the common options. */
+void svc_set_usage(const char *extra);
+
 /*
  * Blocks SIGTERM, SIGINT and SIGPIPE in the calling thread (call first in
  * main, before any thread exists, so that every thread inherits the mask),

@@ -12,6 +12,10 @@ main(int argc, char **argv)
 	struct worker_opts opts;
 	int code;
 
+	svc_set_usage("  --threads N         processing threads, each a group consumer "
+		      "(default $PKI_WORKER_THREADS or 2, 1..64)\n"
+		      "  --lease-seconds N   a claim older than this may be re-taken "
+		      "(default $PKI_WORKER_LEASE_S or 10, 1..3600)\n");
 	if (worker_opts_parse(&argc, argv, &opts) < 0)
 		return 2;
 	if (svc_start("worker", argc, argv, CONFIG_LOAD_KEYS, &cfg, &code) != SVC_RUN)

@@ -139,6 +139,15 @@ issue_case() {
 	check_cert "$name" "$3" "$4" "$5" "$7"
 }
 
+# ------------------------------------------------------------ options
+WORKER_BIN=${BUILD:-build/release}/pki-worker
+check worker_help_lists_options bash -c \
+	'"$0" --help 2>&1 | grep -q -- "--threads N" && "$0" --help 2>&1 | grep -q -- "--lease-seconds N"' \
+	"$WORKER_BIN"
+check worker_bad_threads_refused bash -c \
+	'! "$0" --threads 0 --check-config 2>&1 >/dev/null && "$0" --threads 0 2>&1 | grep -q "threads: must be an integer 1..64, got \"0\""' \
+	"$WORKER_BIN"
+
 # ------------------------------------------------------------ CSR tools
 cn=ossl-$RUN_ID.acme.example
 openssl req -new -newkey rsa:2048 -nodes -keyout "$TMP/ossl.key" -subj "/CN=$cn" \
