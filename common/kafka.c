@@ -12,7 +12,13 @@
 #include "log.h"
 
 #define KAFKA_POLL_MS 100             /* delivery-report thread wake-up */
-#define KAFKA_LINGER_MS "1"           /* low latency over batching */
+/*
+ * Batching window. librdkafka 2.0 sends one produce request per partition
+ * with data: at 1 ms, a loaded worker sent about one request per message.
+ * At 5 ms the whole stack used 10-30% less CPU per request under load, for
+ * a few milliseconds more per send.
+ */
+#define KAFKA_LINGER_MS "5"
 #define KAFKA_RECONNECT_MAX_MS "1000" /* find a restarted broker quickly */
 
 /* Sends waited for together; shared by the waiter and the delivery reports. */
