@@ -5,5 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 make -s build/release/bench
-build/release/bench "${BENCH_N:-20000}"
-tests/bench/gateway.sh
+# Both run whatever the first says; the exit status is non-zero if either failed.
+rc=0
+build/release/bench "${BENCH_N:-20000}" || rc=1
+tests/bench/gateway.sh || rc=1
+exit "$rc"
