@@ -11,7 +11,7 @@
 
 #include "log.h"
 
-#define KAFKA_POLL_MS 100             /* delivery-report thread wake-up */
+#define KAFKA_POLL_MS 100 /* delivery-report thread wake-up */
 /*
  * Batching window. librdkafka 2.0 sends one produce request per partition
  * with data: at 1 ms, a loaded worker sent about one request per message.
@@ -319,11 +319,9 @@ kafka_produce_sync(struct kafka_producer *p, const char *topic, const char *key,
 	struct kafka_batch *b;
 	int rc;
 
-	if (!kafka_producer_up(p))
-		return KAFKA_EDOWN;
 	if ((b = kafka_batch_new()) == NULL)
 		return -1;
-	if ((rc = kafka_send(p, topic, key, value, len, b)) < 0) {
+	if ((rc = kafka_batch_send(p, b, topic, key, value, len)) != 0) {
 		kafka_batch_wait(b, 0); /* nothing pending: frees it */
 		return rc;
 	}

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "audit.h"
-#include "der.h"
 #include "auth.h"
+#include "der.h"
 #include "log.h"
 #include "select.h"
 #include "worker.h"
@@ -360,6 +360,22 @@ job_mark_published(const struct store *s, const char *id)
 	return rc == STORE_EDOWN ? STEP_ABANDON : STEP_DONE;
 }
 
+/* Queues o's messages in b: issued (when there is one), then results. 0 or kafka_batch_send's. */
+static int
+job_send_outcome(struct job *j, struct kafka_batch *b, const struct job_outcome *o,
+		 const char *issued, const char *result)
+{
+	int rc = 0;
+
+	if (issued != NULL)
+		rc = kafka_batch_send(j->w->kp, b, j->cfg->topics.issued, o->serial, issued,
+				      strlen(issued));
+	if (rc == 0)
+		rc = kafka_batch_send(j->w->kp, b, j->cfg->topics.results, o->id, result,
+				      strlen(result));
+	return rc;
+}
+
 /*
  * Publishes o: issued → issued topic (key serial) and results; failed →
  * results. Inside a batch (t->batch) the sends join it and the record is
@@ -385,10 +401,7 @@ job_announce(struct job *j, const struct job_outcome *o)
 	if (result == NULL || (issued_state && issued == NULL))
 		goto out;
 	if (t->batch != NULL && t->nmarks < WORKER_BATCH_MAX &&
-	    (issued == NULL || kafka_batch_send(j->w->kp, t->batch, j->cfg->topics.issued,
-						o->serial, issued, strlen(issued)) == 0) &&
-	    kafka_batch_send(j->w->kp, t->batch, j->cfg->topics.results, o->id, result,
-			     strlen(result)) == 0) {
+	    job_send_outcome(j, t->batch, o, issued, result) == 0) {
 		snprintf(t->marks[t->nmarks++], STORE_ID_MAX, "%s", o->id);
 		st = STEP_DONE;
 		goto out;
@@ -398,12 +411,7 @@ job_announce(struct job *j, const struct job_outcome *o)
 	for (;;) {
 		rc = -1;
 		if ((b = kafka_batch_new()) != NULL) {
-			rc = issued != NULL ? kafka_batch_send(j->w->kp, b, j->cfg->topics.issued,
-							       o->serial, issued, strlen(issued))
-					    : 0;
-			if (rc == 0)
-				rc = kafka_batch_send(j->w->kp, b, j->cfg->topics.results, o->id,
-						      result, strlen(result));
+			rc = job_send_outcome(j, b, o, issued, result);
 			rc = kafka_batch_wait(b, WORKER_PRODUCE_TIMEOUT_MS) != 0 ? -1 : rc;
 		}
 		if (rc == 0)
