@@ -37,6 +37,8 @@ struct kafka_producer {
 	pthread_mutex_t health_mu;
 	int health_up;
 	long long health_checked_ms; /* 0: never / invalidated */
+	atomic_llong acked_ms;       /* when a broker last acknowledged a message */
+	atomic_int suspect;          /* librdkafka reported a lost connection since */
 	atomic_ullong delivered, failed;
 };
 
@@ -82,6 +84,7 @@ kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	log_warn("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
 	if (p != NULL &&
 	    (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT)) {
+		p->suspect = 1;
 		pthread_mutex_lock(&p->health_mu);
 		p->health_checked_ms = 0; /* next check goes to the broker */
 		if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
@@ -99,8 +102,10 @@ kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		p->delivered++;
+		p->acked_ms = kafka_now_ms();
 	} else {
 		p->failed++;
+		p->suspect = 1;
 		log_warn("kafka: delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
 			 rd_kafka_err2str(m->err));
 	}
@@ -336,6 +341,13 @@ kafka_producer_up(struct kafka_producer *p)
 	rd_kafka_resp_err_t e;
 	int up;
 
+	/*
+	 * A broker that acknowledged a message a moment ago, with no lost
+	 * connection since, is up: under load no check goes to the broker, where
+	 * it would wait behind the produce requests and could time out.
+	 */
+	if (!p->suspect && now - p->acked_ms < KAFKA_HEALTH_CACHE_MS)
+		return 1;
 	pthread_mutex_lock(&p->health_mu);
 	if (p->health_checked_ms != 0 && now - p->health_checked_ms < KAFKA_HEALTH_CACHE_MS) {
 		up = p->health_up;
@@ -343,8 +355,11 @@ kafka_producer_up(struct kafka_producer *p)
 		return up;
 	}
 	/* Holding the lock: concurrent callers wait for this one answer. */
+	p->suspect = 0; /* a loss reported from now on forces the next check */
 	e = rd_kafka_metadata(p->rk, 0, NULL, &md, KAFKA_HEALTH_TIMEOUT_MS);
 	up = e == RD_KAFKA_RESP_ERR_NO_ERROR && md->broker_cnt > 0;
+	if (!up)
+		p->suspect = 1; /* older acknowledgements do not count */
 	if (md != NULL)
 		rd_kafka_metadata_destroy(md);
 	if (up != p->health_up || p->health_checked_ms == 0)

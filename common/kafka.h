@@ -81,10 +81,11 @@ int kafka_batch_send(struct kafka_producer *p, struct kafka_batch *b, const char
 int kafka_batch_wait(struct kafka_batch *b, int timeout_ms);
 
 /*
- * 1 when a broker answered a metadata request within KAFKA_HEALTH_TIMEOUT_MS,
- * 0 otherwise. The answer is cached for KAFKA_HEALTH_CACHE_MS; a transport
- * error reported by librdkafka drops the cache so that an outage shows at the
- * next call. Thread-safe; at most one caller pays for the round trip.
+ * 1 when a broker acknowledged a message or answered a metadata request
+ * (within KAFKA_HEALTH_TIMEOUT_MS) less than KAFKA_HEALTH_CACHE_MS ago, 0
+ * otherwise. A lost connection or failed delivery reported by librdkafka
+ * forces a new metadata request at the next call, so that an outage shows
+ * at once. Thread-safe; at most one caller pays for the round trip.
  */
 int kafka_producer_up(struct kafka_producer *p);
 

@@ -45,8 +45,10 @@ record_pass() { printf 'PASS: %s\n' "$1"; PASSED=$((PASSED + 1)); }
 # left running, except the stack's own processes (they carry PKI_STACK_VAR).
 kill_suite_leftovers() {
 	local pid env
-	for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-		env=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null) || continue
+	for pid in /proc/[0-9]*; do
+		pid=${pid#/proc/}
+		# 2>/dev/null first: it also silences "<" for a process gone meanwhile
+		env=$(tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ") || continue
 		grep -qxF "PKI_SUITE_MARK=$1" <<<"$env" || continue
 		grep -q '^PKI_STACK_VAR=' <<<"$env" && continue
 		kill "$pid" 2>/dev/null || true

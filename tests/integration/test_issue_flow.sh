@@ -148,14 +148,21 @@ done
 
 # --- many concurrent submits: every one issued exactly once -----------------------
 one_submit() {
-	curl -s -H "Authorization: Bearer $ALICE" -H 'Content-Type: application/json' \
-		--data-binary @"$GW_DIR/conc.json" "$GW/csr/process" | jq -r '.request_id // "ERR"'
+	local out
+	out=$(curl -s -w '\n%{http_code}' -H "Authorization: Bearer $ALICE" -H 'Content-Type: application/json' \
+		--data-binary @"$GW_DIR/conc.json" "$GW/csr/process")
+	jq -r '.request_id // empty' <<<"${out%$'\n'*}" 2>/dev/null | grep . ||
+		echo "ERR ${out##*$'\n'} $(jq -c '.error' <<<"${out%$'\n'*}" 2>/dev/null | head -c 200)"
 }
 export -f one_submit
 export ALICE GW GW_DIR
 fixture_json openssl-p256.pem '{ca_id: "acme-issuing"}' >"$GW_DIR/conc.json"
 seq "$CONCURRENCY" | xargs -P "$PARALLEL" -I{} bash -c one_submit >"$GW_DIR/conc.ids"
 expect flow_concurrent_all_accepted test "$(grep -c -v ERR "$GW_DIR/conc.ids")" = "$CONCURRENCY"
+grep ERR "$GW_DIR/conc.ids" | sort | uniq -c | sort -rn | head -5 | sed 's/^/    refused: /'
+grep ERR "$GW_DIR/conc.ids" >/dev/null && tail -5 "$GW_DIR/gateway.log" | sed 's/^/    gateway.log: /'
+sed -i '/^ERR/d' "$GW_DIR/conc.ids" # what follows checks the accepted ones
+accepted=$(wc -l <"$GW_DIR/conc.ids")
 deadline=$(($(date +%s) + 30 + CONCURRENCY / 10))
 while (($(date +%s) < deadline)); do
 	left=0
@@ -169,9 +176,12 @@ issued=0
 while read -r id; do
 	[[ $("${REDIS_CLI[@]}" hget "gwtest:req:$id" state) == issued ]] && issued=$((issued + 1))
 done <"$GW_DIR/conc.ids"
-expect flow_concurrent_all_issued test "$issued" = "$CONCURRENCY"
-kcat -b "$KAFKA" -C -t $T_ISSUED -e -q -f '%s\n' 2>/dev/null | jq -r '.request_id + " " + .serial' >"$GW_DIR/issued.all"
-dups=$(grep -F -f "$GW_DIR/conc.ids" "$GW_DIR/issued.all" | cut -d' ' -f1 | sort | uniq -d | wc -l)
-expect flow_concurrent_one_certificate_each test "$dups" = 0 -a "$(grep -c -F -f "$GW_DIR/conc.ids" "$GW_DIR/issued.all")" = "$CONCURRENCY"
+expect flow_concurrent_all_issued test "$issued" = "$accepted"
+# Delivery is at least once: an announcement may come twice, always with the
+# same certificate. What counts is one serial per request, one request per serial.
+kcat -b "$KAFKA" -C -t $T_ISSUED -e -q -f '%s\n' 2>/dev/null | jq -r '.request_id + " " + .serial' |
+	sort -u >"$GW_DIR/issued.all"
+dups=$(grep -F -f "$GW_DIR/conc.ids" "$GW_DIR/issued.all" | cut -d' ' -f1 | uniq -d | wc -l)
+expect flow_concurrent_one_certificate_each test "$dups" = 0 -a "$(grep -c -F -f "$GW_DIR/conc.ids" "$GW_DIR/issued.all")" = "$accepted"
 expect flow_concurrent_serials_unique test "$(cut -d' ' -f2 "$GW_DIR/issued.all" | sort | uniq -d | wc -l)" = 0
 

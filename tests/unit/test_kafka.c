@@ -110,6 +110,43 @@ TEST(kafka_broker_down_fails_fast)
 	rd_kafka_destroy(mock_rk);
 }
 
+/*
+ * A loaded broker answers a metadata request after the health check's
+ * timeout; while it keeps acknowledging messages, the producer is up and
+ * sends are not refused.
+ */
+TEST(kafka_up_while_acknowledging_slowly)
+{
+	const char *brokers = mock_start();
+	char err[KAFKA_ERR_MAX];
+	struct kafka_producer *p = kafka_producer_new(brokers, "unit", err);
+	struct kafka_stats st;
+	long long t0;
+	int down = 0, checks = 0;
+
+	CHECK(p != NULL);
+	CHECK_INT(kafka_produce_sync(p, TOPIC, "k", "v", 1, 5000), 0);
+	rd_kafka_mock_broker_set_rtt(mock, 1, KAFKA_HEALTH_TIMEOUT_MS + 300);
+	t0 = now_ms();
+	while (now_ms() - t0 < 3500) {
+		CHECK_INT(kafka_produce(p, TOPIC, "k", "v", 1), 0);
+		if (now_ms() - t0 > KAFKA_HEALTH_TIMEOUT_MS + 500) {
+			checks++;
+			down += !kafka_producer_up(p);
+		}
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	kafka_producer_stats(p, &st);
+	CHECK(st.delivered > 20);
+	CHECK(checks > 20);
+	CHECK_INT(down, 0);
+	rd_kafka_mock_broker_set_rtt(mock, 1, 0);
+	kafka_producer_free(p);
+	rd_kafka_mock_cluster_destroy(mock);
+	rd_kafka_destroy(mock_rk);
+}
+
 static int assigned;
 static void
 on_assign(void *arg, int n)
