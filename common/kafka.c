@@ -38,7 +38,8 @@ struct kafka_producer {
 	int health_up;
 	long long health_checked_ms; /* 0: never / invalidated */
 	atomic_llong acked_ms;       /* when a broker last acknowledged a message */
-	atomic_int suspect;          /* librdkafka reported a lost connection since */
+	atomic_int lost;             /* librdkafka reported a lost connection since */
+	atomic_int expired;          /* a delivery failed since the last acknowledgement */
 	atomic_ullong delivered, failed;
 };
 
@@ -84,7 +85,7 @@ kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	log_warn("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
 	if (p != NULL &&
 	    (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT)) {
-		p->suspect = 1;
+		p->lost = 1;
 		pthread_mutex_lock(&p->health_mu);
 		p->health_checked_ms = 0; /* next check goes to the broker */
 		if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
@@ -103,9 +104,10 @@ kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		p->delivered++;
 		p->acked_ms = kafka_now_ms();
+		p->lost = p->expired = 0;
 	} else {
 		p->failed++;
-		p->suspect = 1;
+		p->expired = 1;
 		log_warn("kafka: delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
 			 rd_kafka_err2str(m->err));
 	}
@@ -342,11 +344,11 @@ kafka_producer_up(struct kafka_producer *p)
 	int up;
 
 	/*
-	 * A broker that acknowledged a message a moment ago, with no lost
-	 * connection since, is up: under load no check goes to the broker, where
-	 * it would wait behind the produce requests and could time out.
+	 * A broker that acknowledged a message a moment ago, with nothing lost
+	 * since, is up: under load no check goes to the broker, where it would
+	 * wait behind the produce requests.
 	 */
-	if (!p->suspect && now - p->acked_ms < KAFKA_HEALTH_CACHE_MS)
+	if (!p->lost && !p->expired && now - p->acked_ms < KAFKA_HEALTH_CACHE_MS)
 		return 1;
 	pthread_mutex_lock(&p->health_mu);
 	if (p->health_checked_ms != 0 && now - p->health_checked_ms < KAFKA_HEALTH_CACHE_MS) {
@@ -354,17 +356,25 @@ kafka_producer_up(struct kafka_producer *p)
 		pthread_mutex_unlock(&p->health_mu);
 		return up;
 	}
-	/* Holding the lock: concurrent callers wait for this one answer. */
-	p->suspect = 0; /* a loss reported from now on forces the next check */
+	/*
+	 * Holding the lock: concurrent callers wait for this one answer. No
+	 * connected broker (_TRANSPORT) is down. A connected broker that does
+	 * not answer in time (a pause, a starved core) is slow, not down, unless
+	 * messages expired unacknowledged too: sends then wait for it.
+	 */
 	e = rd_kafka_metadata(p->rk, 0, NULL, &md, KAFKA_HEALTH_TIMEOUT_MS);
-	up = e == RD_KAFKA_RESP_ERR_NO_ERROR && md->broker_cnt > 0;
-	if (!up)
-		p->suspect = 1; /* older acknowledgements do not count */
+	if (e == RD_KAFKA_RESP_ERR_NO_ERROR && md->broker_cnt > 0) {
+		up = 1;
+		p->lost = 0;
+	} else {
+		up = e == RD_KAFKA_RESP_ERR__TIMED_OUT && !p->expired;
+	}
 	if (md != NULL)
 		rd_kafka_metadata_destroy(md);
 	if (up != p->health_up || p->health_checked_ms == 0)
 		log_msg(up ? LOG_INFO : LOG_WARN, NULL, "kafka: brokers %s%s%s", up ? "up" : "down",
-			up ? "" : ": ", up ? "" : rd_kafka_err2str(e));
+			e == RD_KAFKA_RESP_ERR_NO_ERROR ? "" : ": ",
+			e == RD_KAFKA_RESP_ERR_NO_ERROR ? "" : rd_kafka_err2str(e));
 	p->health_up = up;
 	p->health_checked_ms = kafka_now_ms();
 	pthread_mutex_unlock(&p->health_mu);

@@ -81,11 +81,14 @@ int kafka_batch_send(struct kafka_producer *p, struct kafka_batch *b, const char
 int kafka_batch_wait(struct kafka_batch *b, int timeout_ms);
 
 /*
- * 1 when a broker acknowledged a message or answered a metadata request
- * (within KAFKA_HEALTH_TIMEOUT_MS) less than KAFKA_HEALTH_CACHE_MS ago, 0
- * otherwise. A lost connection or failed delivery reported by librdkafka
- * forces a new metadata request at the next call, so that an outage shows
- * at once. Thread-safe; at most one caller pays for the round trip.
+ * 0 when no broker is connected, or when one is connected but neither answers
+ * a metadata request within KAFKA_HEALTH_TIMEOUT_MS nor has acknowledged the
+ * messages that expired meanwhile; 1 otherwise. A broker that acknowledged a
+ * message less than KAFKA_HEALTH_CACHE_MS ago, with no lost connection or
+ * failed delivery reported since, is up without a request; a request's answer
+ * is kept for KAFKA_HEALTH_CACHE_MS, and a lost connection drops it, so that
+ * an outage shows at once. Thread-safe; at most one caller waits for the
+ * round trip.
  */
 int kafka_producer_up(struct kafka_producer *p);
 

@@ -152,7 +152,7 @@ one_submit() {
 	out=$(curl -s -w '\n%{http_code}' -H "Authorization: Bearer $ALICE" -H 'Content-Type: application/json' \
 		--data-binary @"$GW_DIR/conc.json" "$GW/csr/process")
 	jq -r '.request_id // empty' <<<"${out%$'\n'*}" 2>/dev/null | grep . ||
-		echo "ERR ${out##*$'\n'} $(jq -c '.error' <<<"${out%$'\n'*}" 2>/dev/null | head -c 200)"
+		echo "ERR ${out##*$'\n'} $(jq -r '.error.code' <<<"${out%$'\n'*}" 2>/dev/null)"
 }
 export -f one_submit
 export ALICE GW GW_DIR
@@ -163,20 +163,24 @@ grep ERR "$GW_DIR/conc.ids" | sort | uniq -c | sort -rn | head -5 | sed 's/^/   
 grep ERR "$GW_DIR/conc.ids" >/dev/null && tail -5 "$GW_DIR/gateway.log" | sed 's/^/    gateway.log: /'
 sed -i '/^ERR/d' "$GW_DIR/conc.ids" # what follows checks the accepted ones
 accepted=$(wc -l <"$GW_DIR/conc.ids")
-deadline=$(($(date +%s) + 30 + CONCURRENCY / 10))
-while (($(date +%s) < deadline)); do
-	left=0
+# count_issued FILE SECONDS: waits until every request id in FILE is issued or
+# SECONDS pass, then prints how many are.
+count_issued() {
+	local deadline=$(($(date +%s) + $2)) left id n=0
+	while (($(date +%s) < deadline)); do
+		left=0
+		while read -r id; do
+			[[ $("${REDIS_CLI[@]}" hget "gwtest:req:$id" state) == issued ]] || { left=1; break; }
+		done <"$1"
+		((left == 0)) && break
+		sleep 1
+	done
 	while read -r id; do
-		[[ $("${REDIS_CLI[@]}" hget "gwtest:req:$id" state) == issued ]] || { left=1; break; }
-	done <"$GW_DIR/conc.ids"
-	((left == 0)) && break
-	sleep 1
-done
-issued=0
-while read -r id; do
-	[[ $("${REDIS_CLI[@]}" hget "gwtest:req:$id" state) == issued ]] && issued=$((issued + 1))
-done <"$GW_DIR/conc.ids"
-expect flow_concurrent_all_issued test "$issued" = "$accepted"
+		[[ $("${REDIS_CLI[@]}" hget "gwtest:req:$id" state) == issued ]] && n=$((n + 1))
+	done <"$1"
+	echo "$n"
+}
+expect flow_concurrent_all_issued test "$(count_issued "$GW_DIR/conc.ids" $((30 + CONCURRENCY / 10)))" = "$accepted"
 # Delivery is at least once: an announcement may come twice, always with the
 # same certificate. What counts is one serial per request, one request per serial.
 kcat -b "$KAFKA" -C -t $T_ISSUED -e -q -f '%s\n' 2>/dev/null | jq -r '.request_id + " " + .serial' |
@@ -185,3 +189,32 @@ dups=$(grep -F -f "$GW_DIR/conc.ids" "$GW_DIR/issued.all" | cut -d' ' -f1 | uniq
 expect flow_concurrent_one_certificate_each test "$dups" = 0 -a "$(grep -c -F -f "$GW_DIR/conc.ids" "$GW_DIR/issued.all")" = "$accepted"
 expect flow_concurrent_serials_unique test "$(cut -d' ' -f2 "$GW_DIR/issued.all" | sort | uniq -d | wc -l)" = 0
 
+# --- a broker that stalls now and then (a JVM pause, a starved core) ----------
+# Submits wait for it instead of being refused, and every one is issued.
+kpid=$(cat "$PKI_VAR/run/kafka.pid" 2>/dev/null)
+if [[ -z $kpid ]] || ! kill -0 "$kpid" 2>/dev/null; then
+	fail flow_kafka_stalls_setup "no Kafka pid in $PKI_VAR/run/kafka.pid"
+else
+	rm -f "$GW_DIR/stall.done" "$GW_DIR/stall.count"
+	( # 0.7 s stopped out of every 1.5 s until the submits are done (1 min at most)
+		trap 'kill -CONT "$kpid"' EXIT
+		for ((i = 1; i <= 40; i++)); do
+			[[ -e $GW_DIR/stall.done ]] && break
+			kill -STOP "$kpid"
+			sleep 0.7
+			kill -CONT "$kpid"
+			echo "$i" >"$GW_DIR/stall.count"
+			sleep 0.8
+		done
+	) &
+	staller=$!
+	seq 300 | xargs -P 20 -I{} bash -c one_submit >"$GW_DIR/stall.ids"
+	touch "$GW_DIR/stall.done"
+	wait "$staller"
+	kill -CONT "$kpid"
+	expect flow_kafka_stalls_all_accepted test "$(grep -c -v ERR "$GW_DIR/stall.ids")" = 300
+	grep ERR "$GW_DIR/stall.ids" | sort | uniq -c | sort -rn | head -5 | sed 's/^/    refused: /'
+	expect flow_kafka_stalls_overlapped test "$(cat "$GW_DIR/stall.count" 2>/dev/null || echo 0)" -ge 2
+	sed -i '/^ERR/d' "$GW_DIR/stall.ids"
+	expect flow_kafka_stalls_all_issued test "$(count_issued "$GW_DIR/stall.ids" 60)" = "$(wc -l <"$GW_DIR/stall.ids")"
+fi

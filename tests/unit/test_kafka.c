@@ -111,11 +111,11 @@ TEST(kafka_broker_down_fails_fast)
 }
 
 /*
- * A loaded broker answers a metadata request after the health check's
- * timeout; while it keeps acknowledging messages, the producer is up and
- * sends are not refused.
+ * A loaded or paused broker answers a metadata request after the health
+ * check's timeout. Connected, it is up (slow), whether it acknowledged
+ * messages a moment ago or not: sends wait for it instead of being refused.
  */
-TEST(kafka_up_while_acknowledging_slowly)
+TEST(kafka_up_while_broker_slow)
 {
 	const char *brokers = mock_start();
 	char err[KAFKA_ERR_MAX];
@@ -141,6 +141,20 @@ TEST(kafka_up_while_acknowledging_slowly)
 	CHECK(st.delivered > 20);
 	CHECK(checks > 20);
 	CHECK_INT(down, 0);
+	/* Idle: no acknowledgement for longer than the cache. */
+	for (t0 = now_ms(); now_ms() - t0 < KAFKA_HEALTH_CACHE_MS + 200;) {
+		unsigned long long before = st.delivered;
+		struct timespec ts = {0, 100 * 1000000L};
+
+		nanosleep(&ts, NULL);
+		kafka_producer_stats(p, &st);
+		if (st.delivered != before)
+			t0 = now_ms();
+	}
+	t0 = now_ms();
+	CHECK_INT(kafka_producer_up(p), 1);
+	CHECK(now_ms() - t0 >= KAFKA_HEALTH_TIMEOUT_MS - 50); /* it did ask the broker */
+	CHECK_INT(kafka_produce_sync(p, TOPIC, "k", "v", 1, 5000), 0);
 	rd_kafka_mock_broker_set_rtt(mock, 1, 0);
 	kafka_producer_free(p);
 	rd_kafka_mock_cluster_destroy(mock);
