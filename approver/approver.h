@@ -22,6 +22,7 @@
 #include <cJSON.h>
 #include <pthread.h>
 
+#include "audit.h"
 #include "config.h"
 #include "http.h"
 #include "kafka.h"
@@ -46,12 +47,6 @@
 #define APPROVER_REASON_MAX 500 /* rejection reason, characters */
 #define APPROVER_NOTIFIED_TTL_S (30 * 24 * 3600)
 #define APPROVER_KEY_MAX 512
-
-/* Audit events of the approver (besides audit.h's). */
-#define AUDIT_APPROVAL_GIVEN "approval_given" /* one admin's approval, more needed */
-#define AUDIT_DECISION_REFUSED "decision_refused"
-#define AUDIT_NOTIFICATION "notification"
-#define AUDIT_WEBHOOK "webhook_delivery"
 
 /* Notification events (pki.notify "event", webhook X-PKI-Event). */
 #define NOTE_PENDING "pending"

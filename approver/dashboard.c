@@ -115,7 +115,7 @@ dash_login(struct approver *ap, struct http_req *req)
 		goto out;
 	}
 	if ((u = config_user_by_key(ap->cfg, key->valuestring)) == NULL) {
-		ap_audit(ap, "rejected", NULL, NULL, NULL, req->client_ip,
+		ap_audit(ap, AUDIT_REJECTED, NULL, NULL, NULL, req->client_ip,
 			 "401 dashboard login: unknown API key");
 		dash_page(req, 401, NULL, "API key: not recognized.", NULL);
 		goto out;
@@ -123,7 +123,7 @@ dash_login(struct approver *ap, struct http_req *req)
 	if (u->role != ROLE_ADMIN) {
 		snprintf(detail, sizeof(detail), "403 dashboard login: %s is not an admin",
 			 u->name);
-		ap_audit(ap, "rejected", NULL, NULL, u->name, req->client_ip, detail);
+		ap_audit(ap, AUDIT_REJECTED, NULL, NULL, u->name, req->client_ip, detail);
 		dash_page(req, 403, NULL, "API key: this user is not an admin.", NULL);
 		goto out;
 	}
@@ -133,7 +133,7 @@ dash_login(struct approver *ap, struct http_req *req)
 			  retry_down);
 		goto out;
 	}
-	ap_audit(ap, "admin_login", NULL, NULL, u->name, req->client_ip, "dashboard session");
+	ap_audit(ap, AUDIT_ADMIN_LOGIN, NULL, NULL, u->name, req->client_ip, "dashboard session");
 	hdr[1] = cookie;
 	web_reply_page(req, 303, "", 0, hdr);
 out:
@@ -167,7 +167,7 @@ dash_logout(struct approver *ap, struct http_req *req)
 				 "session store (Redis) unreachable; try again shortly");
 	} else {
 		if (rc == 1)
-			ap_audit(ap, "admin_logout", NULL, NULL, s.user->name, req->client_ip,
+			ap_audit(ap, AUDIT_ADMIN_LOGOUT, NULL, NULL, s.user->name, req->client_ip,
 				 "dashboard session ended");
 		hdr[1] = cookie;
 		web_reply_page(req, 303, "", 0, hdr);

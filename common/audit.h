@@ -10,7 +10,7 @@
 
 #include "kafka.h"
 
-/* Event names used by the processes. */
+/* Every event name the processes use; schemas/audit.schema.json lists the same. */
 #define AUDIT_RECEIVED "received"
 #define AUDIT_REJECTED "rejected"
 #define AUDIT_CA_SELECTED "ca_selected"
@@ -22,6 +22,13 @@
 #define AUDIT_FAILED "failed"
 #define AUDIT_APPROVED "approved"
 #define AUDIT_EXPIRED "expired"
+#define AUDIT_PASSWORD_WRONG "approval_password_wrong" /* gateway */
+#define AUDIT_APPROVAL_GIVEN "approval_given"          /* one admin's approval, more needed */
+#define AUDIT_DECISION_REFUSED "decision_refused"
+#define AUDIT_NOTIFICATION "notification"
+#define AUDIT_WEBHOOK "webhook_delivery"
+#define AUDIT_ADMIN_LOGIN "admin_login"
+#define AUDIT_ADMIN_LOGOUT "admin_logout"
 
 struct audit_event {
 	const char *event;

@@ -121,4 +121,7 @@ int signer_issue(struct signer *s, const struct csr *c, const struct issue_reque
 unsigned ext_from_name(const char *name);
 const char *ext_name(unsigned bit);
 
+/* 1 if s is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+int str_utf8_valid(const unsigned char *s, size_t n);
+
 #endif

@@ -144,8 +144,6 @@ int profile_build_tbs(const struct csr *c, const struct plan *plan, const struct
 #define SERIAL_LEN                                                                                 \
 	20 /* octets; 158 random bits: top bit clear (positive), next bit set (minimal) */
 
-/* 1 if s is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
-int str_utf8_valid(const unsigned char *s, size_t n);
 /* 1 if ch is in the PrintableString set. */
 int str_printable_char(unsigned char ch);
 

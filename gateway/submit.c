@@ -545,7 +545,7 @@ submit_pw_wrong(struct submit_ctx *c)
 			  GATEWAY_PASSWORD_WINDOW_S);
 	snprintf(detail, sizeof(detail), "wrong approval password (%d of %d allowed in %d s)", n,
 		 GATEWAY_PASSWORD_FAILS_MAX, GATEWAY_PASSWORD_WINDOW_S);
-	submit_audit(c, "approval_password_wrong", detail);
+	submit_audit(c, AUDIT_PASSWORD_WRONG, detail);
 }
 
 /*

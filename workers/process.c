@@ -92,14 +92,15 @@ job_produce(struct job *j, const char *topic, const char *key, const char *paylo
 }
 
 /*
- * Dead-letter: {"v":1, "error", "topic", "partition", "offset", "key"?,
- * "value_base64", "time"} keeps the original bytes whatever they are.
+ * Dead-letter: {"v":1, "error", "topic", "partition", "offset", "key"? or
+ * "key_base64"? (a key that is not UTF-8 text), "value_base64", "time"}
+ * keeps the original bytes whatever they are.
  */
 static enum process_result
 job_dlq(struct job *j, const char *error)
 {
 	const struct kafka_msg *km = j->km;
-	char *b64 = NULL, *key = NULL, *text = NULL;
+	char *b64 = NULL, *key = NULL, *text = NULL, *kb64 = NULL;
 	cJSON *o = NULL;
 	enum process_result res = PROCESS_ABANDON;
 
@@ -114,17 +115,29 @@ job_dlq(struct job *j, const char *error)
 	cJSON_AddStringToObject(o, "topic", km->topic);
 	cJSON_AddNumberToObject(o, "partition", km->partition);
 	cJSON_AddNumberToObject(o, "offset", (double)km->offset);
-	if (km->key != NULL) {
+	if (km->key != NULL && memchr(km->key, 0, km->key_len) == NULL &&
+	    str_utf8_valid((const unsigned char *)km->key, km->key_len)) {
 		memcpy(key, km->key, km->key_len);
 		cJSON_AddStringToObject(o, "key", key);
+	} else if (km->key != NULL) {
+		if ((kb64 = malloc(4 * ((km->key_len + 2) / 3) + 1)) == NULL)
+			goto out;
+		EVP_EncodeBlock((unsigned char *)kb64, (const unsigned char *)km->key,
+				(int)km->key_len);
+		cJSON_AddStringToObject(o, "key_base64", kb64);
 	}
 	cJSON_AddStringToObject(o, "value_base64", b64);
 	cJSON_AddNumberToObject(o, "time", (double)time(NULL));
 	if ((text = cJSON_PrintUnformatted(o)) == NULL)
 		goto out;
-	if (job_produce(j, j->cfg->topics.dlq, km->key != NULL ? key : NULL, text) == 0)
+	if (job_produce(j, j->cfg->topics.dlq,
+			kb64 != NULL      ? kb64
+			: km->key != NULL ? key
+					  : NULL,
+			text) == 0)
 		res = PROCESS_DONE;
 out:
+	free(kb64);
 	free(text);
 	cJSON_Delete(o);
 	free(key);
