@@ -391,6 +391,9 @@ api_webhooks(struct approver *ap, struct http_req *req, const struct user *u, co
 	static const char *const fields[] = {"id",      "event",    "target",      "url",
 					     "status",  "attempts", "last_code",   "last_error",
 					     "created", "updated",  "delivered_at"};
+	/* Counts, HTTP codes and unix times are answered as numbers. */
+	static const char numeric[] = {0, 0, 0, 0, 0, 1, 1, 0, 1, 1, 1};
+	_Static_assert(sizeof(numeric) == sizeof(fields) / sizeof(fields[0]), "one flag a field");
 	char key[APPROVER_KEY_MAX], hkey[APPROVER_KEY_MAX + 64], rkey[APPROVER_KEY_MAX];
 	const char *argv[] = {"LRANGE", key, "0", "-1"};
 	const char *scope[] = {"HMGET", rkey, "ca_id", "tenant"};
@@ -441,9 +444,15 @@ api_webhooks(struct approver *ap, struct http_req *req, const struct user *u, co
 		if ((h = ap_redis(ap, (int)(sizeof(hget) / sizeof(hget[0])), hget)) == NULL)
 			continue;
 		d = cJSON_CreateObject();
-		for (j = 0; h->type == REDIS_REPLY_ARRAY && j < h->elements; j++)
-			if (h->element[j]->type == REDIS_REPLY_STRING)
+		for (j = 0; h->type == REDIS_REPLY_ARRAY && j < h->elements; j++) {
+			if (h->element[j]->type != REDIS_REPLY_STRING)
+				continue;
+			if (numeric[j] && h->element[j]->str[0] != '\0')
+				cJSON_AddNumberToObject(d, fields[j],
+							strtod(h->element[j]->str, NULL));
+			else if (!numeric[j])
 				cJSON_AddStringToObject(d, fields[j], h->element[j]->str);
+		}
 		freeReplyObject(h);
 		snprintf(hkey, sizeof(hkey), "%swebhook:%s:log", ap->cfg->redis_prefix,
 			 rep->element[i]->str);

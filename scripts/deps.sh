@@ -34,7 +34,7 @@ VENV=.cache/venv
 PY_PINS=(
 	pkilint==0.13.3 cryptography==50.0.2 jsonschema==4.26.0
 	jsonschema-specifications==2025.9.1 referencing==0.37.0
-	pyasn1==0.6.5 pyasn1_alt_modules==0.4.10 validators==0.22.0
+	pyasn1==0.6.5 pyasn1_alt_modules==0.4.10 validators==0.22.0 pyyaml==6.0.3
 )
 
 BROWSER_DIR=tests/browser

@@ -30,7 +30,7 @@ trap 'cleanup; lib_exit' EXIT
 call() {
 	local user=$1 method=$2 url=$3 out
 	shift 3
-	local -a a=(-s --max-time 30 -X "$method" -w '\n%{http_code}')
+	local -a a=(-s --max-time 30 -X "$method" -w '\n%{content_type}\n%{http_code}')
 	[[ -n $user ]] && a+=(-H "Authorization: Bearer $(token "$user")")
 	if (($# > 0)); then
 		[[ -n $1 ]] && a+=(-H 'Content-Type: application/json' --data-binary "$1")
@@ -38,8 +38,15 @@ call() {
 	fi
 	out=$(curl "${a[@]}" "$@" "$url" 2>/dev/null)
 	HTTP_STATUS=${out##*$'\n'}
+	out=${out%$'\n'*}
 	HTTP_BODY=${out%$'\n'*}
 	[[ -n $HTTP_STATUS ]] || HTTP_STATUS=000
+	# Every answer is kept, per service, for the OpenAPI checks at the end.
+	local svc=ap path=/${url#*://*/}
+	[[ $url == "$GW"* ]] && svc=gw
+	jq -cn --arg m "$method" --arg p "$path" --argjson s "$HTTP_STATUS" --arg ct "${out##*$'\n'}" \
+		--arg b "$HTTP_BODY" '{method: $m, path: $p, status: $s, content_type: $ct, body: $b}' \
+		>>"$work/answers-$svc.jsonl" 2>/dev/null
 }
 body() { jq -r "$1" <<<"$HTTP_BODY" 2>/dev/null; }
 
@@ -430,3 +437,14 @@ if (unset PKI_CONFIG; stack restart-approver) >"$work/restart.log" 2>&1; then
 else
 	fail approver_restart_original_config "$(tail -n 5 "$work/restart.log")"
 fi
+
+# Every answer of the approver's admin API and of the gateway in this suite
+# matches its OpenAPI description.
+for x in "ap:approver-openapi.yaml:30" "gw:openapi.yaml:10"; do
+	IFS=: read -r svc spec min <<<"$x"
+	if out=$("$PYTHON" "$ROOT/tests/integration/check_openapi.py" "$ROOT/schemas/$spec" "$work/answers-$svc.jsonl" "$min" 2>&1); then
+		pass "${svc}_answers_match_$spec ($out)"
+	else
+		fail "${svc}_answers_match_$spec" "$out"
+	fi
+done

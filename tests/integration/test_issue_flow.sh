@@ -218,3 +218,5 @@ else
 	sed -i '/^ERR/d' "$GW_DIR/stall.ids"
 	expect flow_kafka_stalls_all_issued test "$(count_issued "$GW_DIR/stall.ids" 60)" = "$(wc -l <"$GW_DIR/stall.ids")"
 fi
+
+gwenv_check_answers flow_answers_match_openapi 10
