@@ -225,4 +225,21 @@ else
 	expect flow_kafka_stalls_all_issued test "$(count_issued "$GW_DIR/stall.ids" 60)" = "$(wc -l <"$GW_DIR/stall.ids")"
 fi
 
+# Every certificate the workers issued above passes pkilint's RFC 5280 lint
+# and its chain lint (the test CAs publish no revocation URLs and the names
+# carry O/L/ST, so the CA/Browser Forum lints would only report that).
+mkdir -p "$GW_DIR/pkilint"
+for d in "$GW_DIR"/flow_*/; do
+	n=$(basename "$d")
+	[[ -s $d/cert.pem ]] || continue
+	cp "$d/cert.pem" "$GW_DIR/pkilint/$n.crt"
+	cp "$d/chain.pem" "$GW_DIR/pkilint/$n.chain.pem"
+	cp "$ROOT_PEM" "$GW_DIR/pkilint/$n.root.pem"
+	echo '{"server_auth": false}' >"$GW_DIR/pkilint/$n.json"
+done
+expect flow_pkilint_certificates test "$(find "$GW_DIR/pkilint" -name '*.crt' | wc -l)" -ge 5
+out=$("${PYTHON:-.cache/venv/bin/python}" tests/tools/lint_certs.py "$GW_DIR/pkilint" 2>&1) ||
+	grep -q '^FAIL: ' <<<"$out" || fail flow_pkilint "$out"
+echo "$out"
+
 gwenv_check_answers flow_answers_match_openapi 10
