@@ -91,6 +91,17 @@ job_produce(struct job *j, const char *topic, const char *key, const char *paylo
 	return 0;
 }
 
+/* Base64 of n bytes at p, NUL-terminated; NULL without memory. Caller frees. */
+static char *
+job_base64(const void *p, size_t n)
+{
+	char *s = malloc(4 * ((n + 2) / 3) + 1);
+
+	if (s != NULL)
+		EVP_EncodeBlock((unsigned char *)s, p, (int)n);
+	return s;
+}
+
 /*
  * Dead-letter: {"v":1, "error", "topic", "partition", "offset", "key"? or
  * "key_base64"? (a key that is not UTF-8 text), "value_base64", "time"}
@@ -101,15 +112,15 @@ job_dlq(struct job *j, const char *error)
 {
 	const struct kafka_msg *km = j->km;
 	char *b64 = NULL, *key = NULL, *text = NULL, *kb64 = NULL;
+	const char *dlq_key = NULL;
 	cJSON *o = NULL;
 	enum process_result res = PROCESS_ABANDON;
 
 	log_warn("%s[%d]@%lld: to %s: %s", km->topic, (int)km->partition, (long long)km->offset,
 		 j->cfg->topics.dlq, error);
-	if ((b64 = malloc(4 * ((km->len + 2) / 3) + 1)) == NULL ||
+	if ((b64 = job_base64(km->value, km->len)) == NULL ||
 	    (key = calloc(1, km->key_len + 1)) == NULL || (o = cJSON_CreateObject()) == NULL)
 		goto out;
-	EVP_EncodeBlock((unsigned char *)b64, km->value, (int)km->len);
 	cJSON_AddNumberToObject(o, "v", MSG_VERSION);
 	cJSON_AddStringToObject(o, "error", error);
 	cJSON_AddStringToObject(o, "topic", km->topic);
@@ -119,22 +130,18 @@ job_dlq(struct job *j, const char *error)
 	    str_utf8_valid((const unsigned char *)km->key, km->key_len)) {
 		memcpy(key, km->key, km->key_len);
 		cJSON_AddStringToObject(o, "key", key);
+		dlq_key = key;
 	} else if (km->key != NULL) {
-		if ((kb64 = malloc(4 * ((km->key_len + 2) / 3) + 1)) == NULL)
+		if ((kb64 = job_base64(km->key, km->key_len)) == NULL)
 			goto out;
-		EVP_EncodeBlock((unsigned char *)kb64, (const unsigned char *)km->key,
-				(int)km->key_len);
 		cJSON_AddStringToObject(o, "key_base64", kb64);
+		dlq_key = kb64;
 	}
 	cJSON_AddStringToObject(o, "value_base64", b64);
 	cJSON_AddNumberToObject(o, "time", (double)time(NULL));
 	if ((text = cJSON_PrintUnformatted(o)) == NULL)
 		goto out;
-	if (job_produce(j, j->cfg->topics.dlq,
-			kb64 != NULL      ? kb64
-			: km->key != NULL ? key
-					  : NULL,
-			text) == 0)
+	if (job_produce(j, j->cfg->topics.dlq, dlq_key, text) == 0)
 		res = PROCESS_DONE;
 out:
 	free(kb64);

@@ -229,8 +229,6 @@ worker_thread_free(struct worker_thread *t)
 			signer_free(t->signers[i]);
 	free(t->signers);
 	t->signers = NULL;
-	free(t->marks);
-	t->marks = NULL;
 }
 
 int
@@ -257,8 +255,7 @@ worker_run(const struct config *cfg, const struct worker_opts *opts)
 	for (i = 0; i < opts->threads; i++) {
 		ts[i].w = &w;
 		ts[i].index = i;
-		if ((ts[i].signers = calloc(cfg->ncas + 1, sizeof(*ts[i].signers))) == NULL ||
-		    (ts[i].marks = calloc(WORKER_BATCH_MAX, sizeof(*ts[i].marks))) == NULL)
+		if ((ts[i].signers = calloc(cfg->ncas + 1, sizeof(*ts[i].signers))) == NULL)
 			goto out;
 		snprintf(client_id, sizeof(client_id), "pki-%s-%ld-t%d", opts->name, (long)getpid(),
 			 i);

@@ -98,7 +98,7 @@ struct worker_thread {
 	 * when a send could not join the batch.
 	 */
 	struct kafka_batch *batch;
-	char (*marks)[STORE_ID_MAX]; /* WORKER_BATCH_MAX ids */
+	char marks[WORKER_BATCH_MAX][STORE_ID_MAX];
 	size_t nmarks;
 	int batch_failed;
 };

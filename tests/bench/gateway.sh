@@ -277,8 +277,9 @@ echo "bench detail gateway cpu_ms_per_request$(cpu_per_request "$gw_cpu0" "$(sta
 	"$(kv "$gw_line" answers)") (workers issue meanwhile)"
 gw_rate=$(kv "$gw_line" per_s)
 [[ $(kv "$gw_line" ok) -gt 0 ]] || die "gateway: no 202 in the measured window"
-ratio=$(awk -v a="$gw_rate" -v b="$cf_rate" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-echo "bench gateway submits_per_s=$gw_rate cfssl_signs_per_s=$cf_rate ratio=$ratio"
+# ratio A B: A/B with two decimals (0 when B is 0).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+echo "bench gateway submits_per_s=$gw_rate cfssl_signs_per_s=$cf_rate ratio=$(ratio "$gw_rate" "$cf_rate")"
 
 # The gateway alone: the workers stopped, so that what is measured is what
 # the gateway, Redis and Kafka accept while a burst is absorbed; the backlog
@@ -293,7 +294,7 @@ echo "bench detail gateway-alone $ga_line"
 echo "bench detail gateway-alone cpu_ms_per_request$(cpu_per_request "$ga_cpu0" "$(stack_cpu)" \
 	"$(kv "$ga_line" answers)") (workers stopped)"
 echo "bench detail gateway-alone submits_per_s=$(kv "$ga_line" per_s) cfssl_signs_per_s=$cf_rate" \
-	"ratio=$(awk -v a="$(kv "$ga_line" per_s)" -v b="$cf_rate" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')" \
+	"ratio=$(ratio "$(kv "$ga_line" per_s)" "$cf_rate")" \
 	"(workers stopped; their backlog is issued afterwards)"
 scripts/stack.sh start-workers >>"$WORK/stack-up.log" 2>&1 || die "stack: restarting the workers failed"
 

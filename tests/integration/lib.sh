@@ -74,6 +74,24 @@ check_contains() {
 	if [[ $3 == *"$2"* ]]; then pass "$1"; else fail "$1" "expected to contain: $2" "got: $(head -c 2000 <<<"$3")"; fi
 }
 
+# answer_keep FILE METHOD PATH STATUS CONTENT_TYPE BODY: appends one HTTP
+# answer to FILE as a JSON line, for answers_check.
+answer_keep() {
+	jq -cn --arg m "$2" --arg p "$3" --argjson s "${4:-0}" --arg ct "$5" --arg b "$6" \
+		'{method: $m, path: $p, status: $s, content_type: $ct, body: $b}' >>"$1" 2>/dev/null
+}
+
+# answers_check NAME SPEC FILE MIN: every answer kept in FILE (at least MIN)
+# matches schemas/SPEC (path, method, status, content type, JSON body).
+answers_check() {
+	local out
+	if out=$("$PYTHON" "$ROOT/tests/integration/check_openapi.py" "$ROOT/schemas/$2" "$3" "$4" 2>&1); then
+		pass "$1 ($out)"
+	else
+		fail "$1" "$out"
+	fi
+}
+
 # wait_for SECONDS CMD...: polls CMD every 0.2 s; 0 once it succeeds, 1 when
 # SECONDS pass first.
 wait_for() {

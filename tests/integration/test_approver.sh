@@ -42,11 +42,10 @@ call() {
 	HTTP_BODY=${out%$'\n'*}
 	[[ -n $HTTP_STATUS ]] || HTTP_STATUS=000
 	# Every answer is kept, per service, for the OpenAPI checks at the end.
-	local svc=ap path=/${url#*://*/}
+	local svc=ap
 	[[ $url == "$GW"* ]] && svc=gw
-	jq -cn --arg m "$method" --arg p "$path" --argjson s "$HTTP_STATUS" --arg ct "${out##*$'\n'}" \
-		--arg b "$HTTP_BODY" '{method: $m, path: $p, status: $s, content_type: $ct, body: $b}' \
-		>>"$work/answers-$svc.jsonl" 2>/dev/null
+	answer_keep "$work/answers-$svc.jsonl" "$method" "/${url#*://*/}" "$HTTP_STATUS" "${out##*$'\n'}" \
+		"$HTTP_BODY"
 }
 body() { jq -r "$1" <<<"$HTTP_BODY" 2>/dev/null; }
 
@@ -440,11 +439,5 @@ fi
 
 # Every answer of the approver's admin API and of the gateway in this suite
 # matches its OpenAPI description.
-for x in "ap:approver-openapi.yaml:30" "gw:openapi.yaml:10"; do
-	IFS=: read -r svc spec min <<<"$x"
-	if out=$("$PYTHON" "$ROOT/tests/integration/check_openapi.py" "$ROOT/schemas/$spec" "$work/answers-$svc.jsonl" "$min" 2>&1); then
-		pass "${svc}_answers_match_$spec ($out)"
-	else
-		fail "${svc}_answers_match_$spec" "$out"
-	fi
-done
+answers_check ap_answers_match_approver-openapi.yaml approver-openapi.yaml "$work/answers-ap.jsonl" 30
+answers_check gw_answers_match_openapi.yaml openapi.yaml "$work/answers-gw.jsonl" 10

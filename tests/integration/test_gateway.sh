@@ -292,4 +292,4 @@ wait "$GW_PID"
 rc=$?
 expect gateway_sigterm_exit_0 test "$rc" = 0 -a $(($(now_ms) - t0)) -lt 3000
 GWENV_PIDS=()
-gwenv_check_answers gateway_answers_match_openapi 80
+answers_check gateway_answers_match_openapi openapi.yaml "$GW_DIR/answers.jsonl" 80

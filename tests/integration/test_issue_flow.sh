@@ -155,13 +155,20 @@ one_submit() {
 		echo "ERR ${out##*$'\n'} $(jq -r '.error.code' <<<"${out%$'\n'*}" 2>/dev/null)"
 }
 export -f one_submit
+# accepted_only FILE: shows why submits in FILE were refused (its ERR lines,
+# with the gateway log's end), then leaves only the accepted request ids.
+accepted_only() {
+	if grep -q ERR "$1"; then
+		grep ERR "$1" | sort | uniq -c | sort -rn | head -5 | sed 's/^/    refused: /'
+		tail -5 "$GW_DIR/gateway.log" | sed 's/^/    gateway.log: /'
+	fi
+	sed -i '/^ERR/d' "$1"
+}
 export ALICE GW GW_DIR
 fixture_json openssl-p256.pem '{ca_id: "acme-issuing"}' >"$GW_DIR/conc.json"
 seq "$CONCURRENCY" | xargs -P "$PARALLEL" -I{} bash -c one_submit >"$GW_DIR/conc.ids"
 expect flow_concurrent_all_accepted test "$(grep -c -v ERR "$GW_DIR/conc.ids")" = "$CONCURRENCY"
-grep ERR "$GW_DIR/conc.ids" | sort | uniq -c | sort -rn | head -5 | sed 's/^/    refused: /'
-grep ERR "$GW_DIR/conc.ids" >/dev/null && tail -5 "$GW_DIR/gateway.log" | sed 's/^/    gateway.log: /'
-sed -i '/^ERR/d' "$GW_DIR/conc.ids" # what follows checks the accepted ones
+accepted_only "$GW_DIR/conc.ids" # what follows checks the accepted ones
 accepted=$(wc -l <"$GW_DIR/conc.ids")
 # count_issued FILE SECONDS: waits until every request id in FILE is issued or
 # SECONDS pass, then prints how many are.
@@ -219,9 +226,8 @@ else
 	kill -CONT "$kpid"
 	sent=$(wc -l <"$GW_DIR/stall.ids")
 	expect flow_kafka_stalls_all_accepted test "$(grep -c -v ERR "$GW_DIR/stall.ids")" = "$sent"
-	grep ERR "$GW_DIR/stall.ids" | sort | uniq -c | sort -rn | head -5 | sed 's/^/    refused: /'
 	expect flow_kafka_stalls_overlapped test "$(cat "$GW_DIR/stall.count" 2>/dev/null || echo 0)" -ge 3
-	sed -i '/^ERR/d' "$GW_DIR/stall.ids"
+	accepted_only "$GW_DIR/stall.ids"
 	expect flow_kafka_stalls_all_issued test "$(count_issued "$GW_DIR/stall.ids" 60)" = "$(wc -l <"$GW_DIR/stall.ids")"
 fi
 
@@ -242,4 +248,4 @@ out=$("${PYTHON:-.cache/venv/bin/python}" tests/tools/lint_certs.py "$GW_DIR/pki
 	grep -q '^FAIL: ' <<<"$out" || fail flow_pkilint "$out"
 echo "$out"
 
-gwenv_check_answers flow_answers_match_openapi 10
+answers_check flow_answers_match_openapi openapi.yaml "$GW_DIR/answers.jsonl" 10
