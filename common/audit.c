@@ -1,51 +1,37 @@
 #include "audit.h"
 
-#include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 
+#include "jsonw.h"
 #include "log.h"
 #include "msg.h"
-
-static void
-audit_add(cJSON *o, const char *name, const char *value)
-{
-	if (value != NULL)
-		cJSON_AddStringToObject(o, name, value);
-	else
-		cJSON_AddNullToObject(o, name);
-}
 
 char *
 audit_encode(const struct audit_event *ev)
 {
-	char ts[40], *s = NULL;
-	struct timeval tv;
-	struct tm tm;
-	cJSON *o;
-	size_t n;
+	const char *const names[] = {"event", "request_id", "actor", "tenant",
+				     "ca_id", "client_ip",  "time",  "detail"};
+	const char *vals[] = {ev->event, ev->request_id, ev->actor, ev->tenant,
+			      ev->ca_id, ev->client_ip,  NULL,      ev->detail};
+	char ts[32], v[16];
+	struct jsonw w = {0};
+	size_t i, cap = 64;
 
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(ts + n, sizeof(ts) - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
-	if ((o = cJSON_CreateObject()) == NULL)
+	jsonw_now(ts);
+	vals[6] = ts;
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+		cap += strlen(names[i]) + 8 + (vals[i] != NULL ? 6 * strlen(vals[i]) : 0);
+	if ((w.buf = malloc(cap)) == NULL)
 		return NULL;
-	cJSON_AddNumberToObject(o, "v", MSG_VERSION);
-	audit_add(o, "event", ev->event);
-	audit_add(o, "request_id", ev->request_id);
-	audit_add(o, "actor", ev->actor);
-	audit_add(o, "tenant", ev->tenant);
-	audit_add(o, "ca_id", ev->ca_id);
-	audit_add(o, "client_ip", ev->client_ip);
-	audit_add(o, "time", ts);
-	audit_add(o, "detail", ev->detail);
-	s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return s;
+	w.cap = cap;
+	snprintf(v, sizeof(v), "{\"v\":%d", MSG_VERSION);
+	jsonw_raw(&w, v);
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+		jsonw_field(&w, names[i], vals[i]);
+	jsonw_raw(&w, "}");
+	return w.buf; /* cap covers every byte escaped to six: err cannot be set */
 }
 
 int

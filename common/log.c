@@ -1,15 +1,16 @@
 #include "log.h"
 
-#include <cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "jsonw.h"
+
 #define LOG_LINE_MAX 8192
+/* A line: the message with every byte escaped to six, plus the other fields. */
+#define LOG_JSON_MAX (6 * LOG_LINE_MAX + 512)
 
 static const char *log_service = "pki";
 static enum log_level log_min = LOG_INFO;
@@ -31,39 +32,39 @@ log_set_level(enum log_level min)
 	log_min = min;
 }
 
+/* Writes the line into w (from its start). */
+static void
+log_line(struct jsonw *w, const char *ts, enum log_level lvl, const char *request_id,
+	 const char *msg)
+{
+	w->len = 0;
+	w->err = 0;
+	jsonw_raw(w, "{");
+	jsonw_field(w, "time", ts);
+	jsonw_field(w, "level", log_names[lvl]);
+	jsonw_field(w, "service", log_service);
+	if (request_id != NULL)
+		jsonw_field(w, "request_id", request_id);
+	jsonw_field(w, "msg", msg);
+	jsonw_raw(w, "}");
+}
+
 void
 log_msg(enum log_level lvl, const char *request_id, const char *fmt, ...)
 {
-	char msg[LOG_LINE_MAX], ts[40], *line = NULL;
-	struct timeval tv;
-	struct tm tm;
-	cJSON *o = NULL;
+	char msg[LOG_LINE_MAX], ts[32], line[LOG_JSON_MAX];
+	struct jsonw w = {line, sizeof(line) - 1, 0, 0}; /* room for the newline */
 	va_list ap;
-	size_t n;
 
 	if (lvl < log_min)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(ts + n, sizeof(ts) - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
-
-	if ((o = cJSON_CreateObject()) == NULL)
-		return;
-	cJSON_AddStringToObject(o, "time", ts);
-	cJSON_AddStringToObject(o, "level", log_names[lvl]);
-	cJSON_AddStringToObject(o, "service", log_service);
-	if (request_id != NULL)
-		cJSON_AddStringToObject(o, "request_id", request_id);
-	cJSON_AddStringToObject(o, "msg", msg);
-	if ((line = cJSON_PrintUnformatted(o)) != NULL) {
-		n = strlen(line);
-		line[n] = '\n'; /* cJSON allocates n+1; the NUL becomes the newline */
-		(void)!write(STDERR_FILENO, line, n + 1);
-		free(line);
-	}
-	cJSON_Delete(o);
+	jsonw_now(ts);
+	log_line(&w, ts, lvl, request_id, msg);
+	if (w.err) /* an outsized request id: the line without it */
+		log_line(&w, ts, lvl, NULL, msg);
+	line[w.len] = '\n';
+	(void)!write(STDERR_FILENO, line, w.len + 1);
 }
