@@ -1,6 +1,7 @@
 #include "redis.h"
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,6 +227,139 @@ redis_cmdv(struct redis *r, int argc, const char **argv, const size_t *argvlen)
 			redis_drop(r);
 	}
 	return rep;
+}
+
+/* A command waiting in a pipe; lives on its caller's stack. */
+struct redis_job {
+	int argc;
+	const char **argv;
+	redisReply *rep;
+	int lead;   /* woken to send what is queued, not with its reply */
+	sem_t wake; /* posted once: with its reply (rep NULL: Redis failed) or lead */
+	struct redis_job *next;
+};
+
+struct redis_pipe {
+	struct redis *r; /* used by the thread sending a batch (busy) only */
+	pthread_mutex_t mu;
+	struct redis_job *head, **tail; /* queued, not yet sent */
+	int busy;                       /* a batch is on the wire or being handed over */
+};
+
+struct redis_pipe *
+redis_pipe_new(const char *url, char *err)
+{
+	struct redis_pipe *p = calloc(1, sizeof(*p));
+
+	if (p == NULL) {
+		snprintf(err, REDIS_ERR_MAX, "redis: out of memory");
+		return NULL;
+	}
+	if ((p->r = redis_new(url, err)) == NULL) {
+		free(p);
+		return NULL;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	p->tail = &p->head;
+	return p;
+}
+
+void
+redis_pipe_free(struct redis_pipe *p)
+{
+	if (p == NULL)
+		return;
+	redis_free(p->r);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+/*
+ * Sends every job of batch, then reads their replies in order. After an I/O
+ * error the jobs without a reply are tried once more on a fresh connection,
+ * as redis_cmdv does; those still without one get NULL.
+ */
+static void
+redis_pipe_send(struct redis *r, struct redis_job *batch)
+{
+	struct redis_job *j;
+	void *rep;
+	int attempt, ok;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (redis_ensure(r) < 0)
+			return;
+		ok = 1;
+		for (j = batch; j != NULL && ok; j = j->next)
+			if (j->rep == NULL &&
+			    redisAppendCommandArgv(r->ctx, j->argc, j->argv, NULL) != REDIS_OK)
+				ok = 0;
+		for (j = batch; j != NULL && ok; j = j->next) {
+			if (j->rep != NULL)
+				continue;
+			if (redisGetReply(r->ctx, &rep) != REDIS_OK)
+				ok = 0;
+			else
+				j->rep = rep;
+		}
+		if (ok)
+			return;
+		redis_drop(r);
+	}
+}
+
+redisReply *
+redis_pipe_cmdv(struct redis_pipe *p, int argc, const char **argv)
+{
+	struct redis_job job = {.argc = argc, .argv = argv}, *batch, *j, *next, *lead = NULL;
+	int leading;
+
+	sem_init(&job.wake, 0, 0);
+	pthread_mutex_lock(&p->mu);
+	*p->tail = &job;
+	p->tail = &job.next;
+	if (!p->busy) {
+		p->busy = 1;
+		job.lead = 1;
+	}
+	leading = job.lead; /* read under the lock; later only after the post */
+	pthread_mutex_unlock(&p->mu);
+	/*
+	 * Semaphores, not condition variables under the lock: a thread posted
+	 * to runs at once, without first waiting for the sender's lock.
+	 */
+	if (!leading) {
+		while (sem_wait(&job.wake) != 0)
+			; /* EINTR */
+		if (!job.lead)
+			goto out;
+	}
+	/* This thread sends all that is queued, its own command first. */
+	pthread_mutex_lock(&p->mu);
+	batch = p->head;
+	p->head = NULL;
+	p->tail = &p->head;
+	pthread_mutex_unlock(&p->mu);
+	redis_pipe_send(p->r, batch);
+	/* What was queued meanwhile goes next, sent by the first of its threads. */
+	pthread_mutex_lock(&p->mu);
+	if (p->head != NULL)
+		lead = p->head;
+	else
+		p->busy = 0;
+	pthread_mutex_unlock(&p->mu);
+	for (j = batch; j != NULL; j = next) {
+		next = j->next; /* j is gone once posted */
+		if (j != &job)
+			sem_post(&j->wake);
+	}
+	if (lead != NULL) {
+		lead->lead = 1;
+		sem_post(&lead->wake);
+	}
+out:
+	sem_destroy(&job.wake);
+	return job.rep;
 }
 
 int

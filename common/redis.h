@@ -49,6 +49,22 @@ struct redis *redis_thread(const char *url);
 redisReply *redis_cmd(struct redis *r, const char *fmt, ...);
 redisReply *redis_cmdv(struct redis *r, int argc, const char **argv, const size_t *argvlen);
 
+/*
+ * One connection shared by many threads: commands that threads issue while
+ * another batch is on the wire go out together, in one write, and their
+ * replies come back in one read (group commit). For a process whose threads
+ * each run a command per request, so that Redis reads many commands per
+ * wake-up instead of one.
+ */
+struct redis_pipe;
+
+/* Creates the shared connection for url (connects lazily). NULL with err. */
+struct redis_pipe *redis_pipe_new(const char *url, char *err);
+/* Only once no thread can call redis_pipe_cmdv. NULL is safe. */
+void redis_pipe_free(struct redis_pipe *p);
+/* As redis_cmdv, from any thread; waits for this command's reply only. */
+redisReply *redis_pipe_cmdv(struct redis_pipe *p, int argc, const char **argv);
+
 /* 1 if Redis answered PING with PONG, 0 otherwise. */
 int redis_ping(struct redis *r);
 

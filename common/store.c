@@ -161,14 +161,19 @@ store_channel(const struct store *s, const char *id, char *out, size_t outlen)
 	store_key(s, out, outlen, "ev", id, NULL);
 }
 
-/* Runs argv on this thread's connection. NULL (logged) when Redis failed. */
+/* Runs argv on the pipe or this thread's connection. NULL (logged) when Redis failed. */
 static redisReply *
 store_run(const struct store *s, int argc, const char **argv)
 {
-	struct redis *r = redis_thread(s->redis_url);
+	struct redis *r;
 	redisReply *rep;
 
-	if (r == NULL || (rep = redis_cmdv(r, argc, argv, NULL)) == NULL)
+	if (s->pipe != NULL)
+		rep = redis_pipe_cmdv(s->pipe, argc, argv);
+	else
+		rep = (r = redis_thread(s->redis_url)) != NULL ? redis_cmdv(r, argc, argv, NULL)
+							       : NULL;
+	if (rep == NULL)
 		return NULL;
 	if (rep->type == REDIS_REPLY_ERROR) {
 		log_error("redis: %s: %s", argv[0], rep->str);

@@ -9,13 +9,16 @@
  *                             every transition (long-poll wake-up)
  *
  * States move only forward (store_transition_allowed), by compare-and-set in
- * a Lua script that also publishes the change. Every call uses the calling
- * thread's Redis connection (redis_thread).
+ * a Lua script that also publishes the change. Every call uses the store's
+ * shared pipe when it has one, else the calling thread's Redis connection
+ * (redis_thread).
  */
 #ifndef PKI_STORE_H
 #define PKI_STORE_H
 
 #include <stddef.h>
+
+#include "redis.h"
 
 #define STORE_ID_MAX 64
 #define STORE_IDEM_TTL_S (24 * 3600)
@@ -33,6 +36,7 @@
 struct store {
 	const char *redis_url;
 	const char *prefix;
+	struct redis_pipe *pipe; /* shared by the threads when set; else one connection each */
 };
 
 /* The states of DESIGN.md. */

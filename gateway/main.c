@@ -11,7 +11,7 @@ main(int argc, char **argv)
 {
 	struct config *cfg = NULL;
 	struct gateway gw = {0};
-	char kerr[KAFKA_ERR_MAX], herr[HTTP_ERR_MAX];
+	char kerr[KAFKA_ERR_MAX], herr[HTTP_ERR_MAX], rerr[REDIS_ERR_MAX];
 	struct redis *r;
 	int code;
 
@@ -22,6 +22,10 @@ main(int argc, char **argv)
 	gw.store.redis_url = cfg->redis_url;
 	gw.store.prefix = cfg->redis_prefix;
 	gw.upload = upload_route;
+	if ((gw.store.pipe = redis_pipe_new(cfg->redis_url, rerr)) == NULL) {
+		log_error("%s", rerr);
+		goto out;
+	}
 	if ((gw.kp = kafka_producer_new(cfg->kafka_brokers, "pki-gateway", kerr)) == NULL) {
 		log_error("%s", kerr);
 		goto out;
@@ -52,6 +56,7 @@ out:
 	http_stop(gw.http);
 	waiters_free(gw.waiters);
 	kafka_producer_free(gw.kp);
+	redis_pipe_free(gw.store.pipe);
 	config_free(cfg);
 	log_info("stopped");
 	return code;

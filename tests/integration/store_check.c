@@ -13,6 +13,8 @@
 #include "store.h"
 
 #define CLAIMERS 8
+#define PIPE_THREADS 32 /* threads sharing one pipe ... */
+#define PIPE_ROUNDS 100 /* ... each creating and reading back this many records */
 
 static int failed;
 static struct store st;
@@ -53,7 +55,7 @@ claim(void *arg)
 static void *
 down_checks(void *prefix)
 {
-	struct store down = {"redis://127.0.0.1:1/0", prefix};
+	struct store down = {"redis://127.0.0.1:1/0", prefix, NULL};
 	struct req_record rec = {.id = "x", .state = ST_RECEIVED}, *got = NULL;
 
 	EXPECT("down_create", store_create(&down, &rec) == STORE_EDOWN);
@@ -68,6 +70,35 @@ down_checks(void *prefix)
 	       store_transition(&down, "x", ST_RECEIVED, ST_QUEUED, NULL, NULL) == STORE_EDOWN);
 	EXPECT("down_serial", store_serial_reserve(&down, "x", "y", "z") == STORE_EDOWN);
 	return NULL;
+}
+
+/*
+ * Creates and reads back PIPE_ROUNDS records through the shared pipe of arg
+ * (a struct store), each with a common name of its own: every reply must be
+ * the one for this thread's command. Returns the number of mismatches.
+ */
+static void *
+pipe_worker(void *arg)
+{
+	const struct store *ps = arg;
+	char id[STORE_ID_MAX], cn[64];
+	struct req_record rec = {0}, *got;
+	long bad = 0;
+	int i;
+
+	for (i = 0; i < PIPE_ROUNDS; i++) {
+		store_id_new(id);
+		snprintf(cn, sizeof(cn), "t%lx-%d.acme.example", (unsigned long)pthread_self(), i);
+		rec.id = id;
+		rec.state = ST_QUEUED;
+		rec.common_name = cn;
+		got = NULL;
+		if (store_create(ps, &rec) != 0 || store_get(ps, id, &got) != 0 ||
+		    strcmp(got->id, id) != 0 || strcmp(got->common_name, cn) != 0)
+			bad++;
+		req_record_free(got);
+	}
+	return (void *)bad;
 }
 
 int
@@ -221,6 +252,31 @@ main(int argc, char **argv)
 		req_record_free(ra);
 		req_record_free(rb);
 		req_record_free(rm);
+	}
+
+	/* Many threads on one pipe: each gets its own replies, in order. */
+	{
+		struct store ps = st;
+		pthread_t pt[PIPE_THREADS];
+		long bad = 0;
+		void *res;
+
+		ps.pipe = redis_pipe_new(argv[1], err);
+		EXPECT("pipe_new", ps.pipe != NULL);
+		for (i = 0; ps.pipe != NULL && i < PIPE_THREADS; i++)
+			pthread_create(&pt[i], NULL, pipe_worker, &ps);
+		for (i = 0; ps.pipe != NULL && i < PIPE_THREADS; i++) {
+			pthread_join(pt[i], &res);
+			bad += (long)res;
+		}
+		EXPECT("pipe_threads_own_replies", ps.pipe != NULL && bad == 0);
+		redis_pipe_free(ps.pipe);
+		ps.pipe = redis_pipe_new("redis://127.0.0.1:1/0", err);
+		rec.id = "x";
+		rec.state = ST_RECEIVED;
+		EXPECT("pipe_down_create", store_create(&ps, &rec) == STORE_EDOWN);
+		EXPECT("pipe_down_get", store_get(&ps, "x", &got) == STORE_EDOWN);
+		redis_pipe_free(ps.pipe);
 	}
 
 	/* Redis unreachable (a fresh thread: connections are per thread and URL). */

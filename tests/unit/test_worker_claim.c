@@ -99,7 +99,7 @@ claim_batch_count(const char *url, const char *batch, const char *field)
 TEST(worker_claim_once_then_lease_retake)
 {
 	static const char *const issued[] = {"serial", "ab", NULL};
-	struct store s;
+	struct store s = {0};
 	struct req_record *rec = NULL;
 	char url[64], cur[STORE_ID_MAX];
 
@@ -138,7 +138,7 @@ TEST(worker_claim_refuses_other_states)
 {
 	static const char *const failed[] = {"error_code", "policy", NULL};
 	static const char *const mark[] = {"published", "1", NULL};
-	struct store s;
+	struct store s = {0};
 	struct req_record *rec = NULL;
 	char url[64], cur[STORE_ID_MAX];
 
