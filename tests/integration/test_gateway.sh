@@ -284,6 +284,8 @@ req GET /healthz ""
 expect healthz_redis_back_200 test "$CODE" = 200
 req GET "/csr/requests/$ID" "$ALICE"
 expect redis_back_poll_200 test "$CODE" = 200
+submit "$ALICE" "$GOOD"
+expect redis_back_submit_202 test "$CODE" = 202
 
 # --- clean stop ----------------------------------------------------------------
 kill -TERM "$GW_PID"
