@@ -52,7 +52,7 @@ log_line(struct jsonw *w, const char *ts, enum log_level lvl, const char *reques
 void
 log_msg(enum log_level lvl, const char *request_id, const char *fmt, ...)
 {
-	char msg[LOG_LINE_MAX], ts[32], line[LOG_JSON_MAX];
+	char msg[LOG_LINE_MAX], ts[32], line[2 * LOG_LINE_MAX], *big = NULL;
 	struct jsonw w = {line, sizeof(line) - 1, 0, 0}; /* room for the newline */
 	va_list ap;
 
@@ -63,8 +63,16 @@ log_msg(enum log_level lvl, const char *request_id, const char *fmt, ...)
 	va_end(ap);
 	jsonw_now(ts);
 	log_line(&w, ts, lvl, request_id, msg);
+	if (w.err && (big = malloc(LOG_JSON_MAX)) != NULL) { /* many bytes escaped */
+		w.buf = big;
+		w.cap = LOG_JSON_MAX - 1;
+		log_line(&w, ts, lvl, request_id, msg);
+	}
 	if (w.err) /* an outsized request id: the line without it */
 		log_line(&w, ts, lvl, NULL, msg);
-	line[w.len] = '\n';
-	(void)!write(STDERR_FILENO, line, w.len + 1);
+	if (!w.err) { /* only out of memory with a message of control characters */
+		w.buf[w.len] = '\n';
+		(void)!write(STDERR_FILENO, w.buf, w.len + 1);
+	}
+	free(big);
 }
