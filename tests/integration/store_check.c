@@ -5,9 +5,11 @@
  * Prints "PASS: name" / "FAIL: name" lines; exits 1 after any failure.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "redis.h"
 #include "store.h"
@@ -72,19 +74,25 @@ down_checks(void *prefix)
 	return NULL;
 }
 
+/* One thread's share of the pipe test. */
+struct pipe_run {
+	const struct store *s;
+	long wrong;  /* a reply that was another command's: never allowed */
+	long failed; /* Redis failed the call (connections killed): counted */
+};
+
 /*
- * Creates and reads back PIPE_ROUNDS records through the shared pipe of arg
- * (a struct store), each with a common name of its own: every reply must be
- * the one for this thread's command. Returns the number of mismatches.
+ * Creates and reads back PIPE_ROUNDS records through the shared pipe of
+ * pr->s, each with a common name of its own: every reply must be the one
+ * for this thread's command.
  */
 static void *
 pipe_worker(void *arg)
 {
-	const struct store *ps = arg;
+	struct pipe_run *pr = arg;
 	char id[STORE_ID_MAX], cn[64];
 	struct req_record rec = {0}, *got;
-	long bad = 0;
-	int i;
+	int i, rc;
 
 	for (i = 0; i < PIPE_ROUNDS; i++) {
 		store_id_new(id);
@@ -93,12 +101,75 @@ pipe_worker(void *arg)
 		rec.state = ST_QUEUED;
 		rec.common_name = cn;
 		got = NULL;
-		if (store_create(ps, &rec) != 0 || store_get(ps, id, &got) != 0 ||
-		    strcmp(got->id, id) != 0 || strcmp(got->common_name, cn) != 0)
-			bad++;
+		/* EEXIST: a retry after the connection dropped, the first attempt had run. */
+		if (((rc = store_create(pr->s, &rec)) != 0 && rc != STORE_EEXIST) ||
+		    store_get(pr->s, id, &got) != 0)
+			pr->failed++;
+		else if (strcmp(got->id, id) != 0 || strcmp(got->common_name, cn) != 0)
+			pr->wrong++;
 		req_record_free(got);
 	}
-	return (void *)bad;
+	return NULL;
+}
+
+static atomic_int pipe_killing;
+
+/* Kills every other client connection every few ms while pipe_killing; returns how many. */
+static void *
+pipe_killer(void *url)
+{
+	char err[REDIS_ERR_MAX];
+	struct redis *r = redis_new(url, err);
+	redisReply *rep;
+	long killed = 0;
+
+	while (r != NULL && atomic_load(&pipe_killing)) {
+		if ((rep = redis_cmd(r, "CLIENT KILL TYPE normal SKIPME yes")) != NULL) {
+			if (rep->type == REDIS_REPLY_INTEGER)
+				killed += rep->integer;
+			freeReplyObject(rep);
+		}
+		usleep(2000);
+	}
+	redis_free(r);
+	return (void *)killed;
+}
+
+/* PIPE_THREADS threads through one pipe (with connections killed meanwhile when kill). */
+static void
+pipe_test(const char *url, int kill, long *wrong, long *failed, long *killed)
+{
+	struct store ps = st;
+	struct pipe_run pr[PIPE_THREADS];
+	pthread_t pt[PIPE_THREADS], killer;
+	char err[REDIS_ERR_MAX];
+	void *res = NULL;
+	int i;
+
+	*wrong = *failed = *killed = 0;
+	memset(pr, 0, sizeof(pr));
+	if ((ps.pipe = redis_pipe_new(url, err)) == NULL) {
+		*failed = -1;
+		return;
+	}
+	atomic_store(&pipe_killing, kill);
+	if (kill)
+		pthread_create(&killer, NULL, pipe_killer, (void *)url);
+	for (i = 0; i < PIPE_THREADS; i++) {
+		pr[i].s = &ps;
+		pthread_create(&pt[i], NULL, pipe_worker, &pr[i]);
+	}
+	for (i = 0; i < PIPE_THREADS; i++) {
+		pthread_join(pt[i], NULL);
+		*wrong += pr[i].wrong;
+		*failed += pr[i].failed;
+	}
+	atomic_store(&pipe_killing, 0);
+	if (kill) {
+		pthread_join(killer, &res);
+		*killed = (long)res;
+	}
+	redis_pipe_free(ps.pipe);
 }
 
 int
@@ -257,20 +328,19 @@ main(int argc, char **argv)
 	/* Many threads on one pipe: each gets its own replies, in order. */
 	{
 		struct store ps = st;
-		pthread_t pt[PIPE_THREADS];
-		long bad = 0;
-		void *res;
+		long wrong, fails, killed;
 
-		ps.pipe = redis_pipe_new(argv[1], err);
-		EXPECT("pipe_new", ps.pipe != NULL);
-		for (i = 0; ps.pipe != NULL && i < PIPE_THREADS; i++)
-			pthread_create(&pt[i], NULL, pipe_worker, &ps);
-		for (i = 0; ps.pipe != NULL && i < PIPE_THREADS; i++) {
-			pthread_join(pt[i], &res);
-			bad += (long)res;
-		}
-		EXPECT("pipe_threads_own_replies", ps.pipe != NULL && bad == 0);
-		redis_pipe_free(ps.pipe);
+		pipe_test(argv[1], 0, &wrong, &fails, &killed);
+		EXPECT("pipe_threads_own_replies", wrong == 0 && fails == 0);
+		/* Connections killed under it: calls fail or succeed, never get another's reply. */
+		pipe_test(argv[1], 1, &wrong, &fails, &killed);
+		EXPECT("pipe_killed_connections_exercised", killed > 0);
+		EXPECT("pipe_killed_no_wrong_reply", wrong == 0 && fails >= 0);
+		EXPECT("pipe_killed_most_succeed", fails < PIPE_THREADS * PIPE_ROUNDS / 2);
+		printf("    (%ld connections killed, %ld of %d create-and-read-backs failed)\n",
+		       killed, fails, PIPE_THREADS * PIPE_ROUNDS);
+		pipe_test(argv[1], 0, &wrong, &fails, &killed);
+		EXPECT("pipe_after_kills_all_succeed", wrong == 0 && fails == 0);
 		ps.pipe = redis_pipe_new("redis://127.0.0.1:1/0", err);
 		rec.id = "x";
 		rec.state = ST_RECEIVED;
