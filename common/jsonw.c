@@ -26,7 +26,10 @@ jsonw_raw(struct jsonw *w, const char *s)
 void
 jsonw_str(struct jsonw *w, const char *s)
 {
+	/* Escaped by letter; every other byte below 0x20 as \u00XX. */
+	static const char plain[] = "\"\\\b\f\n\r\t", letter[] = "\"\\bfnrt";
 	const unsigned char *p, *run;
+	const char *e;
 	char esc[8];
 
 	if (s == NULL) {
@@ -38,29 +41,11 @@ jsonw_str(struct jsonw *w, const char *s)
 		if (*p >= 0x20 && *p != '"' && *p != '\\')
 			continue;
 		jsonw_put(w, (const char *)run, (size_t)(p - run));
-		switch (*p) {
-		case '"':
-			jsonw_put(w, "\\\"", 2);
-			break;
-		case '\\':
-			jsonw_put(w, "\\\\", 2);
-			break;
-		case '\b':
-			jsonw_put(w, "\\b", 2);
-			break;
-		case '\f':
-			jsonw_put(w, "\\f", 2);
-			break;
-		case '\n':
-			jsonw_put(w, "\\n", 2);
-			break;
-		case '\r':
-			jsonw_put(w, "\\r", 2);
-			break;
-		case '\t':
-			jsonw_put(w, "\\t", 2);
-			break;
-		default:
+		if ((e = strchr(plain, *p)) != NULL) {
+			esc[0] = '\\';
+			esc[1] = letter[e - plain];
+			jsonw_put(w, esc, 2);
+		} else {
 			snprintf(esc, sizeof(esc), "\\u%04x", *p);
 			jsonw_put(w, esc, 6);
 		}
