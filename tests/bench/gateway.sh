@@ -293,9 +293,9 @@ gw_line=$("$LOADGEN" closed "$PKI_GATEWAY_LISTEN" /csr/process "$WORK/gateway.js
 	-c "$CONNS" -w "$WARMUP" -d "$DURATION" -s 202)
 gw_cpu1=$(stack_cpu)
 echo "bench detail gateway $gw_line"
-echo "bench detail gateway cpu_ms_per_request$(cpu_per_request "$gw_cpu0" "$gw_cpu1" \
-	"$(kv "$gw_line" answers)") loadgen=$(per_request "$(kv "$gw_line" loadgen_cpu_s)" \
-	"$(kv "$gw_line" answers)") (workers stopped)"
+gw_ms="$(cpu_per_request "$gw_cpu0" "$gw_cpu1" "$(kv "$gw_line" answers)")"
+gw_ms+=" loadgen=$(per_request "$(kv "$gw_line" loadgen_cpu_s)" "$(kv "$gw_line" answers)")"
+echo "bench detail gateway cpu_ms_per_request$gw_ms (workers stopped)"
 gw_rate=$(kv "$gw_line" per_s)
 [[ $(kv "$gw_line" ok) -gt 0 ]] || die "gateway: no 202 in the measured window"
 echo "bench gateway submits_per_s=$gw_rate cfssl_signs_per_s=$cf_rate ratio=$(ratio "$gw_rate" "$cf_rate")"
@@ -304,14 +304,11 @@ echo "bench gateway submits_per_s=$gw_rate cfssl_signs_per_s=$cf_rate ratio=$(ra
 # the load generator spent per accepted request in the run above, plus one
 # CSR signature check (OpenSSL's own ECDSA P-256 verify loop), on all cores.
 verify_per_s=$(openssl speed -seconds 2 ecdsap256 2>/dev/null | awk '/nistp256/ { print $NF }')
-awk -v cpu0="$gw_cpu0" -v cpu1="$gw_cpu1" -v n="$(kv "$gw_line" answers)" -v hz="$HZ" \
-	-v lg="$(kv "$gw_line" loadgen_cpu_s)" -v v="$verify_per_s" -v cores="$(nproc)" -v cf="$cf_rate" '
+# gw_ms: " name=ms ..." as printed above; every process but the gateway counts.
+awk -v ms="$gw_ms" -v v="$verify_per_s" -v cores="$(nproc)" -v cf="$cf_rate" '
 	BEGIN {
-		split(cpu0, a, "\n"); split(cpu1, b, "\n")
-		for (i in a) { split(a[i], x, " "); t0[x[1]] = x[2] }
-		for (i in b) { split(b[i], x, " "); t1[x[1]] = x[2] }
-		for (k in t1) if (k != "gateway") others += (t1[k] - t0[k]) * 1000 / hz / n
-		others += lg * 1000 / n
+		n = split(ms, f, " ")
+		for (i = 1; i <= n; i++) { split(f[i], kv, "="); if (kv[1] != "gateway") others += kv[2] }
 		vms = v > 0 ? 1000 / v : 0
 		floor = others + vms
 		max = floor > 0 ? cores * 1000 / floor : 0
