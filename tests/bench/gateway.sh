@@ -16,11 +16,12 @@
 #   3. Latency submit→issued: open loop at BENCH_RATE/s for
 #      BENCH_RATE_DURATION_S, each accepted request long-polled with
 #      GET /csr/requests/{id}?wait=30; from the scheduled send time to the
-#      answer saying "issued".
+#      answer saying "issued". cfssl's latency at the same rates (to its
+#      sign answer, which carries the certificate) is measured in step 1.
 # Prints:
 #   bench gateway submits_per_s=N cfssl_signs_per_s=N ratio=X
 #   bench detail gateway-bound ... max_ratio=X
-#   bench latency rate_per_s=N p50_ms=X p99_ms=X
+#   bench latency rate_per_s=N p50_ms=X p99_ms=X cfssl_p50_ms=X cfssl_p99_ms=X
 # plus the load generator's detail lines. Exits non-zero (and prints no
 # latency line) when nothing is issued or a stage fails.
 set -euo pipefail
@@ -71,6 +72,16 @@ loadavg() { cut -d' ' -f1 /proc/loadavg; }
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 # kv LINE KEY: the value of KEY=value in a loadgen line.
 kv() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }
+
+# open_loop NAME HOST:PORT PATH BODIES RATE [loadgen options]: one open-loop
+# run of RATE_DURATION seconds; prints the loadgen line.
+open_loop() {
+	local name=$1 addr=$2 path=$3 bodies=$4 rate=$5
+	shift 5
+	say "$name: open loop at $rate/s for ${RATE_DURATION}s (load average $(loadavg))"
+	"$LOADGEN" open "$addr" "$path" "$bodies" -r "$rate" -d "$RATE_DURATION" \
+		-c "$RATE_CONNS" -D "$DRAIN" "$@"
+}
 
 # CPU accounting: where the machine's time goes during a measured window.
 HZ=$(getconf CLK_TCK)
@@ -177,11 +188,23 @@ cf_line=$("$LOADGEN" closed "127.0.0.1:$CFSSL_PORT" /api/v1/cfssl/sign "$WORK/cf
 echo "bench detail cfssl $cf_line"
 echo "bench detail cfssl cpu_ms_per_request$(cpu_per_request "$cf_cpu0" "cfssl $(cpu_ticks "$cfssl_pid")" \
 	"$(kv "$cf_line" answers)")"
+cf_rate=$(kv "$cf_line" per_s)
+[[ $(kv "$cf_line" ok) -gt 0 ]] || die "cfssl: no successful sign in the measured window"
+# Latency at the same offered rates as the gateway's below: for cfssl the
+# sign answer is the certificate, so latency runs to that answer (-s 200).
+cf_low_line=
+if ((LOW_RATE > 0)); then
+	cf_low_line=$(open_loop cfssl "127.0.0.1:$CFSSL_PORT" /api/v1/cfssl/sign "$WORK/cfssl.jsonl" \
+		"$LOW_RATE" -s 200)
+	echo "bench detail cfssl-latency $cf_low_line"
+fi
+cf_lat_line=$(open_loop cfssl "127.0.0.1:$CFSSL_PORT" /api/v1/cfssl/sign "$WORK/cfssl.jsonl" \
+	"$RATE" -s 200)
+echo "bench detail cfssl-latency $cf_lat_line"
+[[ $(kv "$cf_lat_line" issued) -gt 0 ]] || die "cfssl: nothing signed at $RATE/s ($cf_lat_line)"
 kill "$cfssl_pid"
 wait "$cfssl_pid" 2>/dev/null || true
 cfssl_pid=
-cf_rate=$(kv "$cf_line" per_s)
-[[ $(kv "$cf_line" ok) -gt 0 ]] || die "cfssl: no successful sign in the measured window"
 
 # ------------------------------------------------------------ stack
 say "stack: starting in $PKI_VAR (gateway $PKI_GATEWAY_LISTEN, Kafka $PKI_KAFKA_PORT, Redis $PKI_REDIS_PORT)"
@@ -339,17 +362,19 @@ echo "bench detail gateway-issuing submits_per_s=$(kv "$gi_line" per_s) cfssl_si
 [[ $one_state == issued ]] ||
 	die "latency: request $one_id was \"$one_state\" ${ISSUE_TIMEOUT}s after its submit; are workers issuing? (logs: $PKI_VAR/log/worker-*.log)"
 
-# latency RATE: one open-loop run; prints the loadgen line.
+# latency RATE: one open-loop run against the gateway; prints the loadgen line.
 latency() {
-	say "latency: open loop at $1/s for ${RATE_DURATION}s, long-poll wait=30 (load average $(loadavg))"
-	"$LOADGEN" open "$PKI_GATEWAY_LISTEN" /csr/process "$WORK/gateway.jsonl" -H "$AUTH" \
-		-r "$1" -d "$RATE_DURATION" -c "$RATE_CONNS" -W 30 -D "$DRAIN"
+	open_loop gateway "$PKI_GATEWAY_LISTEN" /csr/process "$WORK/gateway.jsonl" "$1" \
+		-H "$AUTH" -W 30
 }
 
 if ((LOW_RATE > 0)); then
 	settle
 	low_line=$(latency "$LOW_RATE")
 	echo "bench detail latency $low_line"
+	echo "bench detail latency rate_per_s=$LOW_RATE p50_ms=$(kv "$low_line" p50_ms)" \
+		"p99_ms=$(kv "$low_line" p99_ms) cfssl_p50_ms=$(kv "$cf_low_line" p50_ms)" \
+		"cfssl_p99_ms=$(kv "$cf_low_line" p99_ms)"
 fi
 settle
 lat_line=$(latency "$RATE")
@@ -358,6 +383,7 @@ issued=$(kv "$lat_line" issued)
 sent=$(kv "$lat_line" sent)
 ((issued > 0)) || die "latency: nothing issued ($lat_line)"
 echo "bench latency rate_per_s=$RATE p50_ms=$(kv "$lat_line" p50_ms) p99_ms=$(kv "$lat_line" p99_ms)" \
+	"cfssl_p50_ms=$(kv "$cf_lat_line" p50_ms) cfssl_p99_ms=$(kv "$cf_lat_line" p99_ms)" \
 	"issued=$issued sent=$sent errors=$(($(kv "$lat_line" errors) + $(kv "$lat_line" refused) + $(kv "$lat_line" failed)))" \
 	"unfinished=$(kv "$lat_line" unfinished)"
 workers=$(scripts/stack.sh status 2>/dev/null | grep -c '^worker-.*running' || true)

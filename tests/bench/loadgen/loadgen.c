@@ -13,12 +13,15 @@
  *	its latency still counts from its scheduled time, so slow answers cannot
  *	hide latency). After each 202 it long-polls PREFIX{request_id}?wait=-W
  *	until the request is terminal. Latency: scheduled send time to the
- *	arrival of the answer saying "issued".
+ *	arrival of the answer saying "issued". With -s CODE the service is
+ *	synchronous instead (a signer such as cfssl): an answer with status CODE
+ *	is the certificate (counted as issued, latency to that answer), any
+ *	other status is a refusal, and nothing is polled.
  *
  * BODIES holds one request body per line (POSTed as application/json, in
  * turn, wrapping around). Options:
  *   -H "Name: value"  extra header, repeatable     -c N  connections (open: at most N)
- *   -w S  warm-up (closed)    -d S  duration       -s CODE  expected status (closed)
+ *   -w S  warm-up (closed)    -d S  duration       -s CODE  expected status
  *   -r R  rate per second (open)                   -p PREFIX  poll path prefix (open)
  *   -W S  long-poll wait (open)                    -D S  drain time after the last send (open)
  * Prints one line of key=value pairs on stdout; diagnostics on stderr.
@@ -97,6 +100,7 @@ struct lg {
 	const char *headers[LG_HEADERS_MAX];
 	int nheaders;
 	int conns_max, warmup_s, duration_s, expect, rate, wait_s, drain_s;
+	int sync; /* open mode with -s: the submit's answer is the outcome */
 
 	char **reqs; /* prepared submits, one per body */
 	size_t *req_len;
@@ -556,13 +560,33 @@ lg_closed_answer(struct lg *lg, int status, const char *body, size_t blen)
 	}
 }
 
+/* Records the job's request as issued now, its latency from its scheduled time. */
+static void
+lg_latency(struct lg *lg, const struct job *j)
+{
+	uint64_t us = (lg_now() - j->sched_ns) / 1000;
+
+	lg->lat_us[lg->nlat++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+	lg->issued++;
+}
+
 /* One answer in open mode; may queue the next poll for the request. */
 static void
 lg_open_answer(struct lg *lg, struct job *j, int status, const char *body, size_t blen)
 {
 	char state[LG_STATE_MAX];
-	uint64_t us;
 
+	if (j->kind == JOB_SUBMIT && lg->sync) {
+		if (status == lg->expect) {
+			lg->accepted++;
+			lg_latency(lg, j);
+		} else {
+			lg->rejected++;
+			lg_show(lg, "submit refused", status, body, blen);
+		}
+		free(j);
+		return;
+	}
 	if (j->kind == JOB_SUBMIT) {
 		if (status != 202) {
 			lg->rejected++;
@@ -589,9 +613,7 @@ lg_open_answer(struct lg *lg, struct job *j, int status, const char *body, size_
 		return;
 	}
 	if (strcmp(state, "issued") == 0) {
-		us = (lg_now() - j->sched_ns) / 1000;
-		lg->lat_us[lg->nlat++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-		lg->issued++;
+		lg_latency(lg, j);
 		free(j);
 	} else if (strcmp(state, "failed") == 0 || strcmp(state, "rejected") == 0 ||
 		   strcmp(state, "expired") == 0) {
@@ -896,6 +918,7 @@ lg_args(struct lg *lg, int argc, char **argv)
 			break;
 		case 's':
 			lg->expect = lg_int("s", optarg, 100, 599);
+			lg->sync = 1;
 			break;
 		case 'r':
 			lg->rate = lg_int("r", optarg, 1, 1000000);
