@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Every test suite: builds (release and ASan+UBSan), runs the C unit tests
-# under both, starts the test stack once (Redis, Kafka, gateway, workers,
-# approver on the test ports, state in var/test, wiped first), runs every
-# tests/integration/test_*.sh and tests/browser/*.test.mjs, stops the stack
-# (also on failure or interrupt) and checks nothing of it is left.
+# under both and the load generator's self-test, starts the test stack once
+# (Redis, Kafka, gateway, workers, approver on the test ports, state in
+# var/test, wiped first), runs every tests/integration/test_*.sh and
+# tests/browser/*.test.mjs, stops the stack (also on failure or interrupt)
+# and checks nothing of it is left.
 #
 # Counts the "PASS: " / "FAIL: " lines of all suites; a suite that exits
 # non-zero without printing a FAIL counts as one failure under its name.
@@ -141,6 +142,7 @@ if make -s asan; then record_pass "build asan"; else record_fail "build asan"; e
 
 run_suite "unit tests (release)" build/release/unit-tests
 run_suite "unit tests (asan+ubsan)" build/asan/unit-tests
+run_suite "load generator self-test" bash tests/bench/loadgen/selftest.sh
 
 # Suites to run: the arguments, or all of them.
 if (($# > 0)); then
