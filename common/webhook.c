@@ -1,5 +1,6 @@
 #include "webhook.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <openssl/err.h>
@@ -151,7 +152,10 @@ conn_close(struct conn *c)
 static int
 conn_tls(struct conn *c, const char *host, char *err)
 {
+	unsigned char ip[sizeof(struct in6_addr)];
 	unsigned long e;
+	long v;
+	int is_ip;
 
 	if ((c->ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
 	    SSL_CTX_set_default_verify_paths(c->ctx) != 1 ||
@@ -162,13 +166,20 @@ conn_tls(struct conn *c, const char *host, char *err)
 	}
 	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
 	SSL_set_verify(c->ssl, SSL_VERIFY_PEER, NULL);
-	SSL_set_tlsext_host_name(c->ssl, host);
-	SSL_set1_host(c->ssl, host);
+	/* An address is matched against IP names; SNI carries host names only (RFC 6066). */
+	is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+	if (SSL_set1_host(c->ssl, host) != 1 ||
+	    (!is_ip && SSL_set_tlsext_host_name(c->ssl, host) != 1)) {
+		snprintf(err, WEBHOOK_ERR_MAX, "TLS: cannot set the expected name %.128s", host);
+		return -1;
+	}
 	SSL_set_fd(c->ssl, c->fd);
 	if (SSL_connect(c->ssl) != 1) {
 		e = ERR_get_error();
-		snprintf(err, WEBHOOK_ERR_MAX, "TLS handshake with %.128s: %.100s", host,
-			 e != 0 ? ERR_reason_error_string(e) : "failed");
+		v = SSL_get_verify_result(c->ssl);
+		snprintf(err, WEBHOOK_ERR_MAX, "TLS handshake with %.128s: %.100s%s%.80s", host,
+			 e != 0 ? ERR_reason_error_string(e) : "failed", v != X509_V_OK ? ": " : "",
+			 v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
 		ERR_clear_error();
 		return -1;
 	}

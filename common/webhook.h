@@ -57,12 +57,13 @@ int webhook_sign(const char *secret, long long ts, const char *body, size_t len,
 
 /*
  * POSTs body (len bytes, application/json) to an http:// or https:// url
- * (https verifies the server against the system trust store and the host
- * name) with extra headers (NULL or a NULL-terminated name, value list).
- * Returns 0 with the HTTP status in *status once an answer's status line was
- * read, or -1 with a message in err (WEBHOOK_ERR_MAX) when the URL is bad or
- * the transport failed. Blocks up to about timeout_ms for each of connect,
- * send and receive.
+ * with extra headers (NULL or a NULL-terminated name, value list); https
+ * verifies the server against the system trust store (or SSL_CERT_FILE /
+ * SSL_CERT_DIR when set) and the URL's host name or address. Returns 0 with
+ * the HTTP status in *status once an answer's status line was read, or -1
+ * with a message in err (WEBHOOK_ERR_MAX) when the URL is bad or the
+ * transport failed. Blocks up to about timeout_ms for each of connect, send
+ * and receive.
  */
 int webhook_post(const char *url, const char *const *headers, const char *body, size_t len,
 		 int timeout_ms, int *status, char *err);

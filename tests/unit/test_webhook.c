@@ -1,7 +1,9 @@
-/* webhook: signature vector, backoff, URL refusals, and one POST to a local listener. */
+/* webhook: signature vector, backoff, URL refusals, POSTs to local listeners (plain and TLS). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -88,8 +90,9 @@ listener_run(void *arg)
 	return NULL;
 }
 
+/* Binds l to a free loopback port and runs run(arg) on a thread to serve it. */
 static int
-listener_start(struct listener *l, pthread_t *thr)
+listener_serve(struct listener *l, pthread_t *thr, void *(*run)(void *), void *arg)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t len = sizeof(a);
@@ -100,7 +103,13 @@ listener_start(struct listener *l, pthread_t *thr)
 	    getsockname(l->fd, (struct sockaddr *)&a, &len) != 0)
 		return -1;
 	l->port = ntohs(a.sin_port);
-	return pthread_create(thr, NULL, listener_run, l);
+	return pthread_create(thr, NULL, run, arg);
+}
+
+static int
+listener_start(struct listener *l, pthread_t *thr)
+{
+	return listener_serve(l, thr, listener_run, l);
 }
 
 TEST(webhook_post_sends_signed_request)
@@ -146,4 +155,143 @@ TEST(webhook_post_reports_transport_errors)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
 	CHECK_INT(webhook_post(url, NULL, "{}", 2, 2000, &status, err), -1);
 	CHECK(strstr(err, "connect 127.0.0.1") != NULL);
+}
+
+/*
+ * HTTPS: a CA the client trusts (through SSL_CERT_FILE, which the system
+ * trust store honours), one it does not, and server certificates for a host
+ * name, an address and the wrong names, all made with the openssl command.
+ */
+static const char tls_fixture_sh[] =
+    "set -e; cd \"$1\"\n"
+    "ca() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $1.key"
+    " -out $1.pem -days 2 -subj /CN=$1 -addext basicConstraints=critical,CA:TRUE"
+    " -addext keyUsage=critical,keyCertSign 2>/dev/null; }\n"
+    "leaf() { openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $1.key"
+    " -out $1.csr -subj /CN=hook 2>/dev/null\n"
+    "  printf 'subjectAltName=%s\\nextendedKeyUsage=serverAuth\\n' \"$3\" >$1.ext\n"
+    "  openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -days 2 -out $1.pem"
+    " -extfile $1.ext 2>/dev/null; }\n"
+    "ca ca; ca other\n"
+    "leaf dns ca DNS:localhost; leaf ip ca IP:127.0.0.1\n"
+    "leaf wrong ca DNS:other.example,IP:127.0.0.2; leaf stranger other DNS:localhost\n";
+
+struct tls_listener {
+	struct listener l;
+	SSL_CTX *ctx;
+	char sni[64]; /* the server name the client sent, "" for none */
+};
+
+static void *
+tls_listener_run(void *arg)
+{
+	struct tls_listener *t = arg;
+	size_t have = 0;
+	int c = accept(t->l.fd, NULL, NULL), n;
+	SSL *ssl;
+
+	if (c < 0)
+		return NULL;
+	if ((ssl = SSL_new(t->ctx)) != NULL && SSL_set_fd(ssl, c) == 1 && SSL_accept(ssl) == 1) {
+		const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+
+		snprintf(t->sni, sizeof(t->sni), "%s", sni != NULL ? sni : "");
+		while (have < sizeof(t->l.got) - 1 &&
+		       (n = SSL_read(ssl, t->l.got + have, (int)(sizeof(t->l.got) - 1 - have))) >
+			   0) {
+			have += (size_t)n;
+			t->l.got[have] = '\0';
+			if (strstr(t->l.got, "\r\n\r\n{}") != NULL)
+				break;
+		}
+		SSL_write(ssl, t->l.answer, (int)strlen(t->l.answer));
+		SSL_shutdown(ssl);
+	}
+	SSL_free(ssl);
+	close(c);
+	return NULL;
+}
+
+/* POSTs "{}" to https://host:port/hook served with name.pem from dir. 0 or -1 as webhook_post. */
+static int
+tls_post(const char *dir, const char *name, const char *host, struct tls_listener *t, int *status,
+	 char *err)
+{
+	char cert[256], key[256], url[128];
+	pthread_t thr;
+	int rc;
+
+	snprintf(cert, sizeof(cert), "%s/%s.pem", dir, name);
+	snprintf(key, sizeof(key), "%s/%s.key", dir, name);
+	t->l.answer = "HTTP/1.1 204 No Content\r\n\r\n";
+	if ((t->ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
+	    SSL_CTX_use_certificate_file(t->ctx, cert, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(t->ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    listener_serve(&t->l, &thr, tls_listener_run, t) != 0)
+		test_fail(__FILE__, __LINE__, "cannot start a TLS listener with %s", cert);
+	snprintf(url, sizeof(url), "https://%s:%d/hook", host, t->l.port);
+	rc = webhook_post(url, NULL, "{}", 2, 2000, status, err);
+	pthread_join(thr, NULL);
+	close(t->l.fd);
+	SSL_CTX_free(t->ctx);
+	return rc;
+}
+
+static char tls_dir[] = "/tmp/pki-webhook-tls-XXXXXX";
+
+/* atexit: the fixture goes whether the test passed or failed. */
+static void
+tls_fixture_remove(void)
+{
+	char cmd[64];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tls_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tls_dir);
+}
+
+TEST(webhook_post_https_verifies_the_server)
+{
+	char *dir = tls_dir, cmd[256], ca[128], err[WEBHOOK_ERR_MAX];
+	struct tls_listener t;
+	FILE *f;
+	int status;
+
+	CHECK(mkdtemp(dir) != NULL);
+	atexit(tls_fixture_remove);
+	snprintf(cmd, sizeof(cmd), "%s/fixture.sh", dir);
+	CHECK((f = fopen(cmd, "w")) != NULL);
+	fputs(tls_fixture_sh, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "sh %s/fixture.sh %s", dir, dir);
+	CHECK_INT(system(cmd), 0);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	setenv("SSL_CERT_FILE", ca, 1);
+
+	/* A trusted certificate naming the host, or the address, is a delivery. */
+	memset(&t, 0, sizeof(t));
+	status = 0;
+	CHECK_INT(tls_post(dir, "dns", "localhost", &t, &status, err), 0);
+	CHECK_INT(status, 204);
+	CHECK(strncmp(t.l.got, "POST /hook HTTP/1.1\r\n", 21) == 0);
+	CHECK_STR(t.sni, "localhost");
+	memset(&t, 0, sizeof(t));
+	status = 0;
+	CHECK_INT(tls_post(dir, "ip", "127.0.0.1", &t, &status, err), 0);
+	CHECK_INT(status, 204);
+	CHECK_STR(t.sni, ""); /* no SNI for an address */
+
+	/* Wrong name, wrong address, unknown issuer: refused, nothing sent. */
+	memset(&t, 0, sizeof(t));
+	CHECK_INT(tls_post(dir, "wrong", "localhost", &t, &status, err), -1);
+	CHECK(strstr(err, "hostname mismatch") != NULL);
+	CHECK(t.l.got[0] == '\0');
+	memset(&t, 0, sizeof(t));
+	CHECK_INT(tls_post(dir, "wrong", "127.0.0.1", &t, &status, err), -1);
+	CHECK(strstr(err, "IP address mismatch") != NULL);
+	CHECK(t.l.got[0] == '\0');
+	memset(&t, 0, sizeof(t));
+	CHECK_INT(tls_post(dir, "stranger", "localhost", &t, &status, err), -1);
+	CHECK(strstr(err, "unable to get local issuer certificate") != NULL);
+	CHECK(t.l.got[0] == '\0');
 }
