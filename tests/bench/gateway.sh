@@ -293,11 +293,17 @@ settle() {
 	fi
 }
 
+# submit_loop WARMUP_S DURATION_S: the gateway's closed loop (counting 202s);
+# prints the loadgen line.
+submit_loop() {
+	"$LOADGEN" closed "$PKI_GATEWAY_LISTEN" /csr/process "$WORK/gateway.jsonl" -H "$AUTH" \
+		-c "$CONNS" -w "$1" -d "$2" -s 202
+}
+
 # Kafka's JVM starts cold: one unmeasured run, then the workers catch up, so
 # that the measured run starts from a warm stack and an empty backlog.
 say "gateway: warming the stack for ${STACK_WARMUP}s"
-"$LOADGEN" closed "$PKI_GATEWAY_LISTEN" /csr/process "$WORK/gateway.jsonl" -H "$AUTH" \
-	-c "$CONNS" -w 0 -d "$STACK_WARMUP" -s 202 >/dev/null
+submit_loop 0 "$STACK_WARMUP" >/dev/null
 if [[ $one_state == issued ]]; then settle; fi
 # ratio A B: A/B with two decimals (0 when B is 0).
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
@@ -314,12 +320,10 @@ per_request() { awk -v s="$1" -v n="$2" 'BEGIN { printf "%.3f", (n > 0 ? s * 100
 # its CPU per request of the next ones. So an unmeasured run first.
 say "gateway: workers stopped, $CONNS connections, ${GATEWAY_WARMUP}s unmeasured, then ${WARMUP}s warm-up, ${DURATION}s measured"
 scripts/stack.sh stop-workers >>"$WORK/stack-up.log" 2>&1 || die "stack: stopping the workers failed"
-"$LOADGEN" closed "$PKI_GATEWAY_LISTEN" /csr/process "$WORK/gateway.jsonl" -H "$AUTH" \
-	-c "$CONNS" -w 0 -d "$GATEWAY_WARMUP" -s 202 >/dev/null
+submit_loop 0 "$GATEWAY_WARMUP" >/dev/null
 gw_load=$(loadavg)
 gw_cpu0=$(stack_cpu)
-gw_line=$("$LOADGEN" closed "$PKI_GATEWAY_LISTEN" /csr/process "$WORK/gateway.jsonl" -H "$AUTH" \
-	-c "$CONNS" -w "$WARMUP" -d "$DURATION" -s 202)
+gw_line=$(submit_loop "$WARMUP" "$DURATION")
 gw_cpu1=$(stack_cpu)
 echo "bench detail gateway $gw_line"
 gw_ms="$(cpu_per_request "$gw_cpu0" "$gw_cpu1" "$(kv "$gw_line" answers)")"
@@ -355,8 +359,7 @@ fi
 # The same load with the workers issuing meanwhile (a detail line).
 say "gateway with workers issuing: $CONNS connections, ${WARMUP}s warm-up, ${DURATION}s measured"
 gi_cpu0=$(stack_cpu)
-gi_line=$("$LOADGEN" closed "$PKI_GATEWAY_LISTEN" /csr/process "$WORK/gateway.jsonl" -H "$AUTH" \
-	-c "$CONNS" -w "$WARMUP" -d "$DURATION" -s 202)
+gi_line=$(submit_loop "$WARMUP" "$DURATION")
 echo "bench detail gateway-issuing $gi_line"
 echo "bench detail gateway-issuing cpu_ms_per_request$(cpu_per_request "$gi_cpu0" "$(stack_cpu)" \
 	"$(kv "$gi_line" answers)") (workers issue meanwhile)"
