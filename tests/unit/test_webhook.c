@@ -212,7 +212,11 @@ tls_listener_run(void *arg)
 	return NULL;
 }
 
-/* POSTs "{}" to https://host:port/hook served with name.pem from dir. 0 or -1 as webhook_post. */
+/*
+ * POSTs "{}" to https://host:port/hook served with name.pem from dir; t and
+ * *status (reset here) keep what the server saw and answered. 0 or -1 as
+ * webhook_post.
+ */
 static int
 tls_post(const char *dir, const char *name, const char *host, struct tls_listener *t, int *status,
 	 char *err)
@@ -221,6 +225,8 @@ tls_post(const char *dir, const char *name, const char *host, struct tls_listene
 	pthread_t thr;
 	int rc;
 
+	memset(t, 0, sizeof(*t));
+	*status = 0;
 	snprintf(cert, sizeof(cert), "%s/%s.pem", dir, name);
 	snprintf(key, sizeof(key), "%s/%s.key", dir, name);
 	t->l.answer = "HTTP/1.1 204 No Content\r\n\r\n";
@@ -269,28 +275,21 @@ TEST(webhook_post_https_verifies_the_server)
 	setenv("SSL_CERT_FILE", ca, 1);
 
 	/* A trusted certificate naming the host, or the address, is a delivery. */
-	memset(&t, 0, sizeof(t));
-	status = 0;
 	CHECK_INT(tls_post(dir, "dns", "localhost", &t, &status, err), 0);
 	CHECK_INT(status, 204);
 	CHECK(strncmp(t.l.got, "POST /hook HTTP/1.1\r\n", 21) == 0);
 	CHECK_STR(t.sni, "localhost");
-	memset(&t, 0, sizeof(t));
-	status = 0;
 	CHECK_INT(tls_post(dir, "ip", "127.0.0.1", &t, &status, err), 0);
 	CHECK_INT(status, 204);
 	CHECK_STR(t.sni, ""); /* no SNI for an address */
 
 	/* Wrong name, wrong address, unknown issuer: refused, nothing sent. */
-	memset(&t, 0, sizeof(t));
 	CHECK_INT(tls_post(dir, "wrong", "localhost", &t, &status, err), -1);
 	CHECK(strstr(err, "hostname mismatch") != NULL);
 	CHECK(t.l.got[0] == '\0');
-	memset(&t, 0, sizeof(t));
 	CHECK_INT(tls_post(dir, "wrong", "127.0.0.1", &t, &status, err), -1);
 	CHECK(strstr(err, "IP address mismatch") != NULL);
 	CHECK(t.l.got[0] == '\0');
-	memset(&t, 0, sizeof(t));
 	CHECK_INT(tls_post(dir, "stranger", "localhost", &t, &status, err), -1);
 	CHECK(strstr(err, "unable to get local issuer certificate") != NULL);
 	CHECK(t.l.got[0] == '\0');
