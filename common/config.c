@@ -1031,7 +1031,7 @@ parse_top(struct ctx *c, const cJSON *root)
 	static const char *const listen_keys[] = {"gateway", "approver", NULL};
 	static const char *const kafka_keys[] = {"brokers", "group", "topics", NULL};
 	static const char *const topic_keys[] = {"issue", "approval", "results", "issued",
-						 "audit", "notify",   "dlq",     NULL};
+						 "audit", "notify",   "dlq",     "submit", NULL};
 	static const char *const redis_keys[] = {"url", "prefix", NULL};
 	struct config *cfg = c->cfg;
 	struct topics *t = &cfg->topics;
@@ -1062,7 +1062,8 @@ parse_top(struct ctx *c, const cJSON *root)
 	    get_str(c, topics, "kafka.topics", "issued", 0, rule_topic, "pki.issued", &t->issued) ||
 	    get_str(c, topics, "kafka.topics", "audit", 0, rule_topic, "pki.audit", &t->audit) ||
 	    get_str(c, topics, "kafka.topics", "notify", 0, rule_topic, "pki.notify", &t->notify) ||
-	    get_str(c, topics, "kafka.topics", "dlq", 0, rule_topic, "pki.issue.dlq", &t->dlq))
+	    get_str(c, topics, "kafka.topics", "dlq", 0, rule_topic, "pki.issue.dlq", &t->dlq) ||
+	    get_str(c, topics, "kafka.topics", "submit", 0, rule_topic, "pki.submit", &t->submit))
 		return -1;
 	if (member(c, root, "", "redis", REQUIRED, &redis) != 0 ||
 	    check_object(c, redis, "redis", redis_keys) != 0 ||
@@ -1713,6 +1714,7 @@ config_free(struct config *cfg)
 	free(cfg->topics.audit);
 	free(cfg->topics.notify);
 	free(cfg->topics.dlq);
+	free(cfg->topics.submit);
 	free(cfg->redis_url);
 	free(cfg->redis_prefix);
 	free(cfg->grant_key_path);

@@ -104,6 +104,7 @@ struct tenant {
 
 struct topics {
 	char *issue, *approval, *results, *issued, *audit, *notify, *dlq;
+	char *submit; /* bulk ingress: signed requests from bulk producers */
 };
 
 struct config {

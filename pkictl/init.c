@@ -24,7 +24,7 @@
 static const char *const topics[][2] = {
     {"issue", "pki.issue"},   {"approval", "pki.approval"}, {"results", "pki.results"},
     {"issued", "pki.issued"}, {"audit", "pki.audit"},       {"notify", "pki.notify"},
-    {"dlq", "pki.issue.dlq"},
+    {"dlq", "pki.issue.dlq"}, {"submit", "pki.submit"},
 };
 
 /* "redis://HOST:PORT[/DB]". */

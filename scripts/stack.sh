@@ -11,7 +11,7 @@
 #   PKI_KAFKA_PORT [19092]             PKI_KAFKA_CONTROLLER_PORT [19093]
 #   PKI_REDIS_PORT [16379]
 #   PKI_GATEWAY_LISTEN [127.0.0.1:8080] PKI_APPROVER_LISTEN [127.0.0.1:8081]
-#   PKI_WORKERS [2]                    PKI_ISSUE_PARTITIONS [6]
+#   PKI_WORKERS [2]                    PKI_ISSUE_PARTITIONS [6] (pki.issue, pki.submit)
 #   PKI_TOPIC_PARTITIONS [3]           partitions of every other topic
 #   PKI_CONFIG [$PKI_VAR/demo/config.json, created on first up]
 #   PKI_KAFKA_HEAP [-Xms256m -Xmx512m]
@@ -37,7 +37,7 @@ KAFKA_HEAP=${PKI_KAFKA_HEAP:--Xms256m -Xmx512m}
 BUILD=${BUILD:-build/release}
 INFRA_ONLY=${PKI_STACK_INFRA_ONLY:-}
 
-TOPICS=(pki.issue pki.approval pki.results pki.issued pki.audit pki.notify pki.issue.dlq)
+TOPICS=(pki.issue pki.submit pki.approval pki.results pki.issued pki.audit pki.notify pki.issue.dlq)
 KAFKA_LIBS=$ROOT/.cache/kafka/libs
 KAFKA_LOG4J=$ROOT/scripts/kafka/log4j2.properties
 KAFKA_PROPS_IN=$ROOT/scripts/kafka/server.properties.in
@@ -281,7 +281,7 @@ create_topics() {
 	have=$(kcat_meta | jq -r '.topics[].topic') || die "kafka: cannot list topics on $KAFKA_BROKERS"
 	while read -r t; do
 		grep -qxF -- "$t" <<<"$have" && continue
-		if [[ $t == pki.issue ]]; then want+=("$t:$ISSUE_PARTITIONS"); else want+=("$t:$TOPIC_PARTITIONS"); fi
+		if [[ $t == pki.issue || $t == pki.submit ]]; then want+=("$t:$ISSUE_PARTITIONS"); else want+=("$t:$TOPIC_PARTITIONS"); fi
 	done < <(topic_list)
 	((${#want[@]} == 0)) && return 0
 	tool=$(topic_tool)

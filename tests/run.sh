@@ -19,11 +19,16 @@ cd "$(dirname "$0")/.."
 # Unit tests see no PKI_* setting of the caller's shell (the config loader
 # reads several); the stack variables are exported once the stack starts.
 for v in $(compgen -e | grep '^PKI_'); do
-	case $v in PKI_SUITE_TIMEOUT | PKI_CHROMIUM | PKI_LOG_LEVEL) ;; *) unset "$v" ;; esac
+	case $v in PKI_SUITE_TIMEOUT | PKI_CHROMIUM | PKI_LOG_LEVEL | PKI_TEST_PORT_OFFSET) ;; *) unset "$v" ;; esac
 done
+# PKI_TEST_PORT_OFFSET (default 0) moves every test port and the state
+# folder, so that two checkouts can run their suites side by side.
+OFF=${PKI_TEST_PORT_OFFSET:-0}
+[[ $OFF =~ ^[0-9]{1,4}$ ]] && ((OFF < 1000)) || { echo "PKI_TEST_PORT_OFFSET: 0..999, got $OFF" >&2; exit 2; }
 PKI_VAR=var/test
-PKI_KAFKA_PORT=29092 PKI_KAFKA_CONTROLLER_PORT=29093 PKI_REDIS_PORT=26379
-PKI_GATEWAY_LISTEN=127.0.0.1:28080 PKI_APPROVER_LISTEN=127.0.0.1:28081
+((OFF > 0)) && PKI_VAR=var/test-$OFF
+PKI_KAFKA_PORT=$((29092 + OFF)) PKI_KAFKA_CONTROLLER_PORT=$((29093 + OFF)) PKI_REDIS_PORT=$((26379 + OFF))
+PKI_GATEWAY_LISTEN=127.0.0.1:$((28080 + OFF)) PKI_APPROVER_LISTEN=127.0.0.1:$((28081 + OFF))
 export PKI_CHROMIUM=${PKI_CHROMIUM:-$(command -v chromium || true)}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 STACK_PORTS=("$PKI_KAFKA_PORT" "$PKI_KAFKA_CONTROLLER_PORT" "$PKI_REDIS_PORT"

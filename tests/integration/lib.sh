@@ -36,7 +36,7 @@ APPROVER_URL=http://$PKI_APPROVER_LISTEN
 CREDENTIALS=$PKI_VAR/demo/credentials.json
 TEST_CONFIG=${PKI_CONFIG:-$PKI_VAR/demo/config.json}
 PYTHON=$ROOT/.cache/venv/bin/python
-TOPICS=(pki.issue pki.approval pki.results pki.issued pki.audit pki.notify pki.issue.dlq)
+TOPICS=(pki.issue pki.submit pki.approval pki.results pki.issued pki.audit pki.notify pki.issue.dlq)
 # Unique per run, for payloads and names that must not collide with earlier runs.
 RUN_ID=$(date +%s)-$$-$RANDOM
 

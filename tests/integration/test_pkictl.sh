@@ -39,7 +39,7 @@ verdict pkictl_init_grant_key
 check pkictl_init_shape jq -e '.listen.gateway == "127.0.0.1:28080" and
 	.listen.approver == "127.0.0.1:28081" and .kafka.brokers == "127.0.0.1:29092" and
 	.kafka.topics == {issue: "pki.issue", approval: "pki.approval", results: "pki.results",
-		issued: "pki.issued", audit: "pki.audit", notify: "pki.notify", dlq: "pki.issue.dlq"} and
+		issued: "pki.issued", audit: "pki.audit", notify: "pki.notify", dlq: "pki.issue.dlq", submit: "pki.submit"} and
 	.redis.url == "redis://127.0.0.1:26379/0" and .grant_key == "grant.key" and
 	.tenants == [] and .cas == [] and .users == []' "$cfg"
 before=$(state)
