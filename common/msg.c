@@ -79,6 +79,8 @@ msg_issue_to_json(const struct issue_msg *m)
 	json_add_opt(o, "email", m->email);
 	json_add_opt(o, "client_ip", m->client_ip);
 	json_add_opt(o, "batch_id", m->batch_id);
+	if (m->batch_size != 0)
+		cJSON_AddNumberToObject(o, "batch_size", (double)m->batch_size);
 	cJSON_AddNumberToObject(o, "submitted_at", (double)m->submitted_at);
 	if (m->has_grant)
 		cJSON_AddItemToObject(o, "grant", grant_to_json(&m->grant));
@@ -255,13 +257,62 @@ grant_from_json(const cJSON *o, struct grant *g, char *err)
 	return 0;
 }
 
-int
-msg_issue_from_json(const cJSON *o, struct issue_msg **out, char *err)
+/* Keys of an issue request; a bulk one may not carry those after "email". */
+static const char *const issue_keys[] = {
+    "v",          "request_id", "csr",          "common_name", "validity_days",
+    "ca_id",      "extensions", "purpose",      "tenant",      "requester",
+    "batch_id",   "batch_size", "submitted_at", "email",       "client_ip",
+    "grant",      NULL};
+#define ISSUE_KEYS_BULK 13 /* issue_keys[0..12] */
+
+#define ISSUE_KEYS_EXTRA_MAX 8
+
+/* Refuses keys of o that are in neither the first nkeys of issue_keys nor extra. */
+static int
+msg_issue_keys(const cJSON *o, size_t nkeys, const char *const *extra, char *err)
 {
-	static const char *const known[] = {
-	    "v",          "request_id",   "csr",    "common_name", "validity_days", "ca_id",
-	    "extensions", "purpose",      "tenant", "requester",   "email",         "client_ip",
-	    "batch_id",   "submitted_at", "grant",  NULL};
+	const char *known[sizeof(issue_keys) / sizeof(*issue_keys) + ISSUE_KEYS_EXTRA_MAX];
+	size_t n = 0, i;
+
+	for (i = 0; i < nkeys; i++)
+		known[n++] = issue_keys[i];
+	for (i = 0; extra != NULL && extra[i] != NULL && i < ISSUE_KEYS_EXTRA_MAX; i++)
+		known[n++] = extra[i];
+	known[n] = NULL;
+	return msg_known_keys(o, "", known, err);
+}
+
+static int
+msg_exts(const cJSON *o, unsigned *out, char *err)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, "extensions"), *e;
+	unsigned bit;
+
+	if (it == NULL || cJSON_IsNull(it))
+		return 0;
+	if (!cJSON_IsArray(it)) {
+		snprintf(err, MSG_ERR_MAX, "extensions: must be an array of names");
+		return -1;
+	}
+	cJSON_ArrayForEach(e, it)
+	{
+		if (!cJSON_IsString(e) || (bit = ext_from_name(e->valuestring)) == 0) {
+			snprintf(err, MSG_ERR_MAX,
+				 "extensions: unknown extension \"%.64s\" (server_auth, "
+				 "client_auth, email_protection, code_signing)",
+				 cJSON_IsString(e) ? e->valuestring : "(not a string)");
+			return -1;
+		}
+		*out |= bit;
+	}
+	return 0;
+}
+
+/* The issue request in o; bulk: the bulk form (see msg_bulk_from_json). */
+static int
+msg_issue_parse(const cJSON *o, int bulk, const char *const *extra, struct issue_msg **out,
+		char *err)
+{
 	struct issue_msg *m = NULL;
 	const cJSON *it;
 	long long v;
@@ -271,7 +322,8 @@ msg_issue_from_json(const cJSON *o, struct issue_msg **out, char *err)
 		snprintf(err, MSG_ERR_MAX, "message: must be a JSON object");
 		return -1;
 	}
-	if (msg_known_keys(o, "", known, err) < 0)
+	if (msg_issue_keys(o, bulk ? ISSUE_KEYS_BULK : sizeof(issue_keys) / sizeof(*issue_keys) - 1,
+			   extra, err) < 0)
 		return -1;
 	if (msg_int(o, "v", MSG_VERSION, MSG_VERSION, &v, err) < 0)
 		return -1;
@@ -284,8 +336,8 @@ msg_issue_from_json(const cJSON *o, struct issue_msg **out, char *err)
 	    msg_str(o, "common_name", 1, F_TEXT, &m->common_name, err) < 0 ||
 	    msg_str(o, "ca_id", 0, F_ID, &m->ca_id, err) < 0 ||
 	    msg_str(o, "purpose", 0, F_TEXT, &m->purpose, err) < 0 ||
-	    msg_str(o, "tenant", 1, F_ID, &m->tenant, err) < 0 ||
-	    msg_str(o, "requester", 1, F_TEXT, &m->requester, err) < 0 ||
+	    msg_str(o, "tenant", !bulk, F_ID, &m->tenant, err) < 0 ||
+	    msg_str(o, "requester", !bulk, F_TEXT, &m->requester, err) < 0 ||
 	    msg_str(o, "email", 0, F_TEXT, &m->email, err) < 0 ||
 	    msg_str(o, "client_ip", 0, F_TEXT, &m->client_ip, err) < 0 ||
 	    msg_str(o, "batch_id", 0, F_ID, &m->batch_id, err) < 0)
@@ -293,28 +345,18 @@ msg_issue_from_json(const cJSON *o, struct issue_msg **out, char *err)
 	if (msg_int(o, "validity_days", 1, CONFIG_MAX_VALIDITY_DAYS, &v, err) < 0)
 		goto out;
 	m->validity_days = (int)v;
-	if (msg_int(o, "submitted_at", 0, 253402300799LL, &m->submitted_at, err) < 0)
+	if ((!bulk || cJSON_GetObjectItemCaseSensitive(o, "submitted_at") != NULL) &&
+	    msg_int(o, "submitted_at", 0, 253402300799LL, &m->submitted_at, err) < 0)
 		goto out;
-	if ((it = cJSON_GetObjectItemCaseSensitive(o, "extensions")) != NULL && !cJSON_IsNull(it)) {
-		const cJSON *e;
-		unsigned bit;
-
-		if (!cJSON_IsArray(it)) {
-			snprintf(err, MSG_ERR_MAX, "extensions: must be an array of names");
-			goto out;
-		}
-		cJSON_ArrayForEach(e, it)
-		{
-			if (!cJSON_IsString(e) || (bit = ext_from_name(e->valuestring)) == 0) {
-				snprintf(err, MSG_ERR_MAX,
-					 "extensions: unknown extension \"%.64s\" (server_auth, "
-					 "client_auth, email_protection, code_signing)",
-					 cJSON_IsString(e) ? e->valuestring : "(not a string)");
-				goto out;
-			}
-			m->extensions |= bit;
-		}
+	if (cJSON_GetObjectItemCaseSensitive(o, "batch_size") != NULL &&
+	    msg_int(o, "batch_size", 1, MSG_BATCH_SIZE_MAX, &m->batch_size, err) < 0)
+		goto out;
+	if (m->batch_size != 0 && m->batch_id == NULL) {
+		snprintf(err, MSG_ERR_MAX, "batch_size: only with batch_id");
+		goto out;
 	}
+	if (msg_exts(o, &m->extensions, err) < 0)
+		goto out;
 	if ((it = cJSON_GetObjectItemCaseSensitive(o, "grant")) != NULL && !cJSON_IsNull(it)) {
 		if (grant_from_json(it, &m->grant, err) < 0)
 			goto out;
@@ -328,15 +370,26 @@ out:
 	return rc;
 }
 
-/* Parses len bytes of JSON text; NULL with err. */
-static cJSON *
+int
+msg_issue_from_json(const cJSON *o, struct issue_msg **out, char *err)
+{
+	return msg_issue_parse(o, 0, NULL, out, err);
+}
+
+int
+msg_bulk_from_json(const cJSON *o, const char *const *extra, struct issue_msg **out, char *err)
+{
+	return msg_issue_parse(o, 1, extra, out, err);
+}
+
+cJSON *
 msg_parse(const void *buf, size_t len, char *err)
 {
 	const char *end = NULL;
 	cJSON *o;
 
-	if (len > MSG_CSR_MAX * 2) {
-		snprintf(err, MSG_ERR_MAX, "message: larger than %d bytes", MSG_CSR_MAX * 2);
+	if (len > MSG_TEXT_MAX) {
+		snprintf(err, MSG_ERR_MAX, "message: larger than %d bytes", MSG_TEXT_MAX);
 		return NULL;
 	}
 	if ((o = cJSON_ParseWithLengthOpts(buf, len, &end, 0)) == NULL) {

@@ -50,6 +50,7 @@ struct issue_msg {
 	char *email;     /* NULL when not known */
 	char *client_ip; /* NULL for bulk */
 	char *batch_id;  /* NULL unless bulk */
+	long long batch_size; /* declared size of the batch, 0 when not given */
 	long long submitted_at;
 	int has_grant;
 	struct grant grant;
@@ -72,6 +73,20 @@ char *msg_issue_encode(const struct issue_msg *m);
 int msg_issue_from_json(const cJSON *o, struct issue_msg **out, char *err);
 /* The same from text (len bytes, need not be NUL-terminated). */
 int msg_issue_decode(const void *buf, size_t len, struct issue_msg **out, char *err);
+
+/*
+ * As msg_issue_from_json for a bulk submission (common/bulk.h): tenant,
+ * requester and submitted_at may be left out (the verified key decides
+ * them), email, client_ip and grant may not appear, and the keys in extra
+ * (NULL-terminated, may be NULL) are skipped for the caller to read.
+ */
+int msg_bulk_from_json(const cJSON *o, const char *const *extra, struct issue_msg **out,
+		       char *err);
+
+/* Parses len bytes of JSON text (at most MSG_TEXT_MAX). NULL with err. */
+cJSON *msg_parse(const void *buf, size_t len, char *err);
+#define MSG_TEXT_MAX (MSG_CSR_MAX * 2)
+#define MSG_BATCH_SIZE_MAX 1000000
 
 /* SHA-256 of csr (a NUL-terminated string) as lowercase hex into out[65]. */
 void msg_csr_sha256(const char *csr, char out[65]);

@@ -1,0 +1,179 @@
+#include "bulk.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "issue.h"
+#include "secret.h"
+
+/* Longest canonical line besides the CSR: a name and a value of MSG_NAME_MAX. */
+#define BULK_LINE_MAX (MSG_NAME_MAX + 64)
+
+/* Appends "name=LEN:value\n", or "name\n" when value is NULL, to buf at *n. */
+static void
+bulk_line(char *buf, size_t *n, const char *name, const char *value)
+{
+	if (value == NULL)
+		*n += (size_t)sprintf(buf + *n, "%s\n", name);
+	else
+		*n += (size_t)sprintf(buf + *n, "%s=%zu:%s\n", name, strlen(value), value);
+}
+
+char *
+bulk_canonical(const struct issue_msg *m, const char *key_id, size_t *len)
+{
+	char vd[24], bs[24], exts[128] = "", *buf;
+	size_t n = 0, cap;
+	unsigned bit;
+
+	for (bit = 1; bit <= EXT_CODE_SIGNING; bit <<= 1)
+		if ((m->extensions & bit) && ext_name(bit) != NULL)
+			snprintf(exts + strlen(exts), sizeof(exts) - strlen(exts), "%s%s",
+				 exts[0] ? "," : "", ext_name(bit));
+	snprintf(vd, sizeof(vd), "%d", m->validity_days);
+	snprintf(bs, sizeof(bs), "%lld", m->batch_size);
+	cap = strlen(m->csr) + 12 * BULK_LINE_MAX + sizeof(BULK_DOMAIN) + 1;
+	if (strlen(m->common_name) >= MSG_NAME_MAX || strlen(key_id) >= MSG_ID_MAX ||
+	    (buf = malloc(cap)) == NULL)
+		return NULL;
+	n = (size_t)sprintf(buf, "%s\n", BULK_DOMAIN);
+	bulk_line(buf, &n, "request_id", m->request_id);
+	bulk_line(buf, &n, "batch_id", m->batch_id);
+	bulk_line(buf, &n, "batch_size", m->batch_size != 0 ? bs : NULL);
+	bulk_line(buf, &n, "csr", m->csr);
+	bulk_line(buf, &n, "common_name", m->common_name);
+	bulk_line(buf, &n, "validity_days", vd);
+	bulk_line(buf, &n, "ca_id", m->ca_id);
+	bulk_line(buf, &n, "purpose", m->purpose);
+	bulk_line(buf, &n, "extensions", exts[0] ? exts : NULL);
+	bulk_line(buf, &n, "tenant", m->tenant);
+	bulk_line(buf, &n, "requester", m->requester);
+	bulk_line(buf, &n, "key_id", key_id);
+	*len = n;
+	return buf;
+}
+
+int
+bulk_sign(const unsigned char secret[BULK_SECRET_BYTES], const char *key_id,
+	  const struct issue_msg *m, struct bulk_auth *a)
+{
+	size_t n;
+	char *c;
+	int rc = -1;
+
+	if (strlen(key_id) >= sizeof(a->key_id) || (c = bulk_canonical(m, key_id, &n)) == NULL)
+		return -1;
+	snprintf(a->key_id, sizeof(a->key_id), "%s", key_id);
+	if (secret_hmac_hex(secret, BULK_SECRET_BYTES, c, n, a->sig) == 0)
+		rc = 0;
+	free(c);
+	return rc;
+}
+
+int
+bulk_verify(const unsigned char secret[BULK_SECRET_BYTES], const struct issue_msg *m,
+	    const struct bulk_auth *a)
+{
+	struct bulk_auth want;
+
+	if (bulk_sign(secret, a->key_id, m, &want) < 0)
+		return 0;
+	return strlen(a->sig) == 64 && secret_equal(want.sig, a->sig, 64);
+}
+
+char *
+bulk_encode(const struct issue_msg *m, const struct bulk_auth *a)
+{
+	struct issue_msg copy = *m;
+	cJSON *o, *auth;
+	char *s = NULL;
+
+	copy.email = copy.client_ip = NULL;
+	copy.has_grant = 0;
+	if ((o = msg_issue_to_json(&copy)) == NULL)
+		return NULL;
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "submitted_at");
+	if (m->tenant == NULL)
+		cJSON_DeleteItemFromObjectCaseSensitive(o, "tenant");
+	if (m->requester == NULL)
+		cJSON_DeleteItemFromObjectCaseSensitive(o, "requester");
+	if ((auth = cJSON_AddObjectToObject(o, "auth")) != NULL &&
+	    cJSON_AddStringToObject(auth, "key_id", a->key_id) != NULL &&
+	    cJSON_AddStringToObject(auth, "alg", BULK_ALG) != NULL &&
+	    cJSON_AddStringToObject(auth, "sig", a->sig) != NULL)
+		s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+/* Reads the auth member of o into a. 0 or -1 with err. */
+static int
+bulk_auth_from_json(const cJSON *o, struct bulk_auth *a, char *err)
+{
+	const cJSON *auth = cJSON_GetObjectItemCaseSensitive(o, "auth");
+	const char *id, *alg, *sig;
+	size_t i;
+
+	if (auth == NULL) {
+		snprintf(err, MSG_ERR_MAX, "auth: required (bulk messages are signed)");
+		return -1;
+	}
+	if (!cJSON_IsObject(auth) || cJSON_GetArraySize(auth) != 3) {
+		snprintf(err, MSG_ERR_MAX, "auth: must be an object of key_id, alg and sig");
+		return -1;
+	}
+	id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(auth, "key_id"));
+	alg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(auth, "alg"));
+	sig = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(auth, "sig"));
+	if (id == NULL || alg == NULL || sig == NULL) {
+		snprintf(err, MSG_ERR_MAX, "auth: must be an object of key_id, alg and sig (strings)");
+		return -1;
+	}
+	for (i = 0; id[i] != '\0'; i++)
+		if (!isalnum((unsigned char)id[i]) && id[i] != '-' && id[i] != '_' && id[i] != '.')
+			break;
+	if (i == 0 || id[i] != '\0' || i >= sizeof(a->key_id)) {
+		snprintf(err, MSG_ERR_MAX,
+			 "auth.key_id: must be 1..%zu characters of A-Z a-z 0-9 . _ -, got \"%.64s\"",
+			 sizeof(a->key_id) - 1, id);
+		return -1;
+	}
+	if (strcmp(alg, BULK_ALG) != 0) {
+		snprintf(err, MSG_ERR_MAX, "auth.alg: must be \"%s\", got \"%.32s\"", BULK_ALG, alg);
+		return -1;
+	}
+	for (i = 0; sig[i] != '\0' && isxdigit((unsigned char)sig[i]) && !isupper((unsigned char)sig[i]);
+	     i++)
+		;
+	if (i != 64 || sig[i] != '\0') {
+		snprintf(err, MSG_ERR_MAX, "auth.sig: must be 64 lowercase hex digits");
+		return -1;
+	}
+	snprintf(a->key_id, sizeof(a->key_id), "%s", id);
+	snprintf(a->sig, sizeof(a->sig), "%s", sig);
+	return 0;
+}
+
+int
+bulk_decode(const void *buf, size_t len, struct issue_msg **out, struct bulk_auth *a, char *err)
+{
+	static const char *const extra[] = {"auth", NULL};
+	cJSON *o = msg_parse(buf, len, err);
+	int rc = -1;
+
+	if (o == NULL)
+		return -1;
+	if (msg_bulk_from_json(o, extra, out, err) == 0) {
+		if (bulk_auth_from_json(o, a, err) == 0)
+			rc = 0;
+		else {
+			msg_issue_free(*out);
+			*out = NULL;
+		}
+	}
+	cJSON_Delete(o);
+	return rc;
+}
