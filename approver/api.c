@@ -111,12 +111,6 @@ add_exts(cJSON *o, const char *name, unsigned bits)
 			cJSON_AddItemToArray(a, cJSON_CreateString(ext_name(b)));
 }
 
-static const char *
-key_type_name(unsigned kt)
-{
-	return kt == KT_RSA ? "RSA" : kt == KT_EC ? "EC" : kt == KT_ED25519 ? "Ed25519" : "unknown";
-}
-
 /* The CSR of the stored request, decoded. */
 static void
 add_csr(cJSON *o, const struct pending *p)

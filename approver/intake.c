@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "admit.h"
 #include "approver.h"
 #include "audit.h"
 #include "log.h"
@@ -17,6 +18,83 @@
 
 #define INTAKE_RETRY_MS 1000 /* Redis down: wait, then try the same message again */
 #define INTAKE_DETAIL_MAX 300
+
+/* 1 when the record's value a and the message's b are the same text (both absent too). */
+static int
+intake_same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * The message is a claim: it must describe the request the gateway or a
+ * worker recorded (same requester, tenant, CA and CSR), and that requester
+ * must still be admitted to that CA (common/admit.h). A message that does
+ * not match its record is dropped and audited, the record left alone; a
+ * request no longer admitted is failed. Returns 0 with *ca to go on, 1 when
+ * done with the message, STORE_EDOWN to retry.
+ */
+static int
+intake_check(struct approver *ap, const struct issue_msg *m, const struct ca **ca)
+{
+	struct req_record *r = NULL;
+	struct violations *vs = NULL;
+	struct admit_request rq;
+	struct admit_result ad = {0};
+	char hash[65], detail[INTAKE_DETAIL_MAX];
+	int rc;
+
+	if ((rc = store_get(&ap->store, m->request_id, &r)) == STORE_EDOWN)
+		return STORE_EDOWN;
+	msg_csr_sha256(m->csr, hash);
+	if (rc != 0 || !intake_same(r->requester, m->requester) ||
+	    !intake_same(r->tenant, m->tenant) || !intake_same(r->ca_id, m->ca_id) ||
+	    !intake_same(r->csr_sha256, hash)) {
+		snprintf(detail, sizeof(detail),
+			 "approval message does not match the recorded request (%s); dropped",
+			 rc != 0 ? "no record" : "requester, tenant, CA or CSR differ");
+		log_msg(LOG_ERROR, m->request_id, "%s", detail);
+		ap_audit(ap, AUDIT_REJECTED, m->request_id, NULL, "approver", NULL, detail);
+		rc = 1;
+		goto out;
+	}
+	if ((vs = calloc(1, sizeof(*vs))) == NULL) {
+		rc = STORE_EDOWN;
+		goto out;
+	}
+	msg_admit_request(m, config_user_find(ap->cfg, m->requester), &rq);
+	if (m->ca_id == NULL)
+		violations_add(vs, "ca_not_found", "ca_id", "ca_id: required for approval");
+	else
+		admit_check(ap->cfg, &rq, &ad, vs);
+	if (vs->n > 0) {
+		const char *f[] = {"error_code", vs->v[0].code, "error_message", vs->v[0].message,
+				   NULL};
+
+		snprintf(detail, sizeof(detail), "%s: %s", vs->v[0].code, vs->v[0].message);
+		log_msg(LOG_WARN, m->request_id, "not admitted for approval: %s", detail);
+		if (store_transition(&ap->store, m->request_id, ST_PENDING, ST_FAILED, f, NULL) == 0) {
+			char *res = msg_result_encode(m->request_id, ST_FAILED, m->ca_id, m->batch_id,
+						      NULL, NULL, NULL, vs->v[0].code,
+						      vs->v[0].message);
+
+			ap_audit(ap, AUDIT_FAILED, m->request_id, NULL, "approver", NULL, detail);
+			if (res == NULL || kafka_produce(ap->kp, ap->cfg->topics.results,
+							 m->request_id, res, strlen(res)) != 0)
+				log_msg(LOG_WARN, m->request_id, "result of the refusal not queued");
+			free(res);
+		}
+		rc = 1;
+		goto out;
+	}
+	*ca = ad.ca;
+	rc = 0;
+out:
+	csr_free(ad.csr);
+	free(vs);
+	req_record_free(r);
+	return rc;
+}
 
 /* Takes one approval message. 0 when done with it (stored, duplicate or refused), -1 to retry. */
 static int
@@ -35,15 +113,8 @@ intake_one(struct approver *ap, const struct kafka_msg *km)
 			  (int)km->partition, (long long)km->offset, err);
 		return 0;
 	}
-	ca = m->ca_id != NULL ? config_ca_find(ap->cfg, m->ca_id) : NULL;
-	if (ca == NULL) {
-		const char *f[] = {"error_code", "ca_not_found", "error_message",
-				   "the CA of this request is not in the approver's configuration",
-				   NULL};
-
-		log_msg(LOG_ERROR, m->request_id, "approval message names no known CA (%s)",
-			m->ca_id != NULL ? m->ca_id : "none");
-		store_transition(&ap->store, m->request_id, ST_PENDING, ST_FAILED, f, NULL);
+	if ((rc = intake_check(ap, m, &ca)) != 0) {
+		rc = rc == STORE_EDOWN ? -1 : 0;
 		goto out;
 	}
 	expires =

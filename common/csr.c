@@ -1379,9 +1379,7 @@ csr_parse_der(struct csr *c, struct violations *vs)
 	    (sa.kind == SIG_ECDSA) != (c->info.key_type == KT_EC)) {
 		violations_add(vs, "csr_signature_invalid", "csr_data",
 			       "signature algorithm %s does not match the %s public key", sa.name,
-			       c->info.key_type == KT_RSA  ? "RSA"
-			       : c->info.key_type == KT_EC ? "EC"
-							   : "Ed25519");
+			       key_type_name(c->info.key_type));
 		return -1;
 	}
 	r = signature_verify(&c->info, &pk, &sa, info.hdr, DER_TLV_FULL_LEN(&info), sig.val + 1,

@@ -120,6 +120,8 @@ int signer_issue(struct signer *s, const struct csr *c, const struct issue_reque
 /* Name <-> bit helpers for config and JSON. Return 0 for an unknown name. */
 unsigned ext_from_name(const char *name);
 const char *ext_name(unsigned bit);
+/* "RSA", "EC", "Ed25519" for one enum key_type_bit, "unknown" otherwise. */
+const char *key_type_name(unsigned kt);
 
 /* 1 if s is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int str_utf8_valid(const unsigned char *s, size_t n);

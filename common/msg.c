@@ -16,6 +16,22 @@
 #define GRANT_DOMAIN "pki-grant-v1"
 
 void
+msg_admit_request(const struct issue_msg *m, const struct user *u, struct admit_request *rq)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->user = u;
+	rq->requester = m->requester;
+	rq->tenant_id = m->tenant;
+	rq->ca_id = m->ca_id;
+	rq->purpose = m->purpose;
+	rq->client_ip = m->client_ip;
+	rq->csr = m->csr;
+	rq->common_name = m->common_name;
+	rq->validity_days = m->validity_days;
+	rq->extensions = m->extensions;
+}
+
+void
 msg_issue_free(struct issue_msg *m)
 {
 	if (m == NULL)

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "admit.h"
+
 #define MSG_VERSION 1
 #define MSG_ERR_MAX 256
 #define MSG_ID_MAX 64    /* request ids, CA ids, tenant and user names */
@@ -55,6 +57,9 @@ struct issue_msg {
 	int has_grant;
 	struct grant grant;
 };
+
+/* The admission request (common/admit.h) of m for user u (NULL: unknown); points into m. */
+void msg_admit_request(const struct issue_msg *m, const struct user *u, struct admit_request *rq);
 
 /* Frees every string of m and m itself. NULL is safe. */
 void msg_issue_free(struct issue_msg *m);

@@ -34,3 +34,17 @@ ext_name(unsigned bit)
 			return ext_names[i].name;
 	return NULL;
 }
+
+const char *
+key_type_name(unsigned kt)
+{
+	switch (kt) {
+	case KT_RSA:
+		return "RSA";
+	case KT_EC:
+		return "EC";
+	case KT_ED25519:
+		return "Ed25519";
+	}
+	return "unknown";
+}

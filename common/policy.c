@@ -396,10 +396,7 @@ check_key(const struct csr *c, const struct ca *ca, struct violations *vs)
 	if (!(ca->allowed_key_types & ci->key_type)) {
 		violations_add(vs, "key_type_not_allowed", "csr_data",
 			       "%s keys are not allowed by CA %s",
-			       ci->key_type == KT_RSA  ? "RSA"
-			       : ci->key_type == KT_EC ? "EC"
-						       : "Ed25519",
-			       ca->id ? ca->id : "");
+			       key_type_name(ci->key_type), ca->id ? ca->id : "");
 		return;
 	}
 	if (ci->key_type == KT_RSA) {

@@ -19,8 +19,7 @@ gateway_ca_json(const struct ca *ca)
 	static const struct {
 		unsigned bit;
 		const char *name;
-	} kts[] = {{KT_RSA, "RSA"}, {KT_EC, "EC"}, {KT_ED25519, "Ed25519"}},
-	  curves[] = {{CURVE_P256, "P-256"}, {CURVE_P384, "P-384"}, {CURVE_P521, "P-521"}};
+	} curves[] = {{CURVE_P256, "P-256"}, {CURVE_P384, "P-384"}, {CURVE_P521, "P-521"}};
 	static const struct {
 		unsigned bit;
 		int bits;
@@ -45,9 +44,9 @@ gateway_ca_json(const struct ca *ca)
 		if (ca->allowed_extensions & bit)
 			cJSON_AddItemToArray(a, cJSON_CreateString(ext_name(bit)));
 	a = cJSON_AddArrayToObject(o, "allowed_key_types");
-	for (i = 0; i < sizeof(kts) / sizeof(kts[0]); i++)
-		if (ca->allowed_key_types & kts[i].bit)
-			cJSON_AddItemToArray(a, cJSON_CreateString(kts[i].name));
+	for (bit = KT_RSA; bit <= KT_ED25519; bit <<= 1)
+		if (ca->allowed_key_types & bit)
+			cJSON_AddItemToArray(a, cJSON_CreateString(key_type_name(bit)));
 	a = cJSON_AddArrayToObject(o, "allowed_curves");
 	for (i = 0; i < sizeof(curves) / sizeof(curves[0]); i++)
 		if (ca->allowed_curves & curves[i].bit)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "admit.h"
 #include "audit.h"
 #include "auth.h"
 #include "gateway.h"
@@ -272,121 +273,40 @@ submit_fields(struct submit_ctx *c, const cJSON *f, struct submit *sb)
 	return 0;
 }
 
-/* The tenant the request is for: the caller's, or any the admin acts for. */
+/*
+ * The admission decision (common/admit.h) for the checked fields; *ad is
+ * filled (its csr freed by the caller). -1 after answering with the first
+ * violation's status and every violation.
+ */
 static int
-submit_tenant(struct submit_ctx *c, const struct submit *sb)
+submit_admit(struct submit_ctx *c, const struct submit *sb, struct admit_result *ad)
 {
-	size_t i;
-
-	c->tenant = c->u->tenant;
-	if (sb->tenant_id == NULL || strcmp(sb->tenant_id, c->u->tenant) == 0)
-		return 0;
-	if (!auth_is_tenant_admin(c->u, sb->tenant_id)) {
-		submit_reject(c, 422, "tenant_not_allowed", "tenant_id", NULL,
-			      "tenant_id: user %s (tenant %s) may not request for tenant \"%s\"",
-			      c->u->name, c->u->tenant, sb->tenant_id);
-		return -1;
-	}
-	for (i = 0; i < c->gw->cfg->ntenants; i++)
-		if (strcmp(c->gw->cfg->tenants[i].id, sb->tenant_id) == 0)
-			break;
-	if (i == c->gw->cfg->ntenants) {
-		submit_reject(c, 422, "unknown_tenant", "tenant_id", NULL,
-			      "tenant_id: no tenant \"%s\"", sb->tenant_id);
-		return -1;
-	}
-	c->tenant = c->gw->cfg->tenants[i].id;
-	return 0;
-}
-
-/* Chooses the CA (named, or selected). reason gets why. 0 or -1 after answering. */
-static int
-submit_ca(struct submit_ctx *c, const struct submit *sb, char *reason, size_t rlen)
-{
-	const struct ca *ca;
-
-	if (sb->ca_id != NULL) {
-		ca = config_ca_find(c->gw->cfg, sb->ca_id);
-		if (ca != NULL && ca->type == CA_ROOT) {
-			submit_reject(c, 422, "ca_not_issuing", "ca_id", NULL,
-				      "ca_id: %s is a root CA; roots never sign through the "
-				      "request API, use one of its intermediates",
-				      ca->id);
-			return -1;
-		}
-		if (ca == NULL || !config_user_may_use(c->u, ca)) {
-			submit_reject(c, 404, "ca_not_found", "ca_id", NULL,
-				      "ca_id: no CA \"%s\" available to user %s", sb->ca_id,
-				      c->u->name);
-			return -1;
-		}
-		if (ca->status != CA_ACTIVE || !ca->api_issuance) {
-			submit_reject(
-			    c, 422, "ca_not_issuing", "ca_id", NULL, "ca_id: CA %s is %s", ca->id,
-			    ca->status != CA_ACTIVE ? "disabled" : "not open to API issuance");
-			return -1;
-		}
-		c->ca = ca;
-		snprintf(reason, rlen, "requested by ca_id");
-		return 0;
-	}
-	{
-		struct select_query q = {c->tenant, sb->purpose, c->u->email, c->req->client_ip};
-		struct select_result res;
-		char tried[SELECT_TRIED_MAX];
-
-		if (select_ca(c->gw->cfg, c->u, &q, &res, tried) < 0) {
-			submit_reject(c, 422, "no_suitable_ca", "ca_id", NULL, "%s", tried);
-			return -1;
-		}
-		c->ca = res.ca;
-		snprintf(reason, rlen, "%s", res.reason);
-	}
-	return 0;
-}
-
-static cJSON *
-submit_violations_json(const struct violations *vs)
-{
-	cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, "violations"), *v;
-	size_t i;
-
-	for (i = 0; i < vs->n; i++) {
-		v = cJSON_CreateObject();
-		cJSON_AddStringToObject(v, "code", vs->v[i].code);
-		cJSON_AddStringToObject(v, "field", vs->v[i].field);
-		cJSON_AddStringToObject(v, "message", vs->v[i].message);
-		cJSON_AddItemToArray(a, v);
-	}
-	return o;
-}
-
-/* Parses and policy-checks the CSR against c->ca; *out on success. -1 after answering 422. */
-static int
-submit_csr(struct submit_ctx *c, const struct submit *sb, struct csr **out)
-{
+	struct admit_request rq = {
+	    .user = c->u,
+	    .tenant_id = sb->tenant_id,
+	    .ca_id = sb->ca_id,
+	    .purpose = sb->purpose,
+	    .client_ip = c->req->client_ip,
+	    .csr = sb->csr,
+	    .common_name = sb->common_name,
+	    .validity_days = sb->validity_days,
+	    .extensions = sb->exts,
+	};
 	struct violations *vs = calloc(1, sizeof(*vs));
-	struct issue_request ir = {sb->common_name, sb->validity_days, sb->exts};
-	struct csr *csr = NULL;
 	int rc = -1;
 
 	if (vs == NULL) {
+		memset(ad, 0, sizeof(*ad));
 		submit_reject(c, 503, "unavailable", NULL, NULL, "out of memory");
 		return -1;
 	}
-	if (csr_parse(sb->csr, strlen(sb->csr), &csr, vs) < 0 ||
-	    policy_check(csr, &ir, c->ca, vs) < 0) {
-		if (vs->n == 0)
-			violations_add(vs, "csr_invalid", "csr_data", "the CSR was refused");
-		submit_reject(c, 422, vs->v[0].code, vs->v[0].field, submit_violations_json(vs),
+	rc = admit_check(c->gw->cfg, &rq, ad, vs);
+	c->tenant = ad->tenant;
+	c->ca = ad->ca;
+	if (rc < 0)
+		submit_reject(c, admit_http_status(vs->v[0].code), vs->v[0].code, vs->v[0].field,
+			      ad->ca != NULL ? admit_violations_json(vs) : NULL,
 			      "%s", vs->v[0].message);
-		goto out;
-	}
-	*out = csr;
-	csr = NULL;
-	rc = 0;
-out:
-	csr_free(csr);
 	free(vs);
 	return rc;
 }
@@ -560,7 +480,6 @@ submit_record(struct submit_ctx *c, const struct submit *sb, const struct csr *c
 	const struct csr_info *ci = csr_info(csr);
 	struct req_record rec;
 	char vd[16], bits[16];
-	const char *kt = ci->key_type == KT_RSA ? "RSA" : ci->key_type == KT_EC ? "EC" : "Ed25519";
 
 	memset(&rec, 0, sizeof(rec));
 	snprintf(vd, sizeof(vd), "%d", sb->validity_days);
@@ -579,7 +498,7 @@ submit_record(struct submit_ctx *c, const struct submit *sb, const struct csr *c
 	rec.purpose = (char *)sb->purpose;
 	rec.csr_sha256 = (char *)csr_hash;
 	rec.subject = (char *)ci->subject;
-	rec.key_type = (char *)kt;
+	rec.key_type = (char *)key_type_name(ci->key_type);
 	rec.key_bits = bits;
 	if (store_create(&c->gw->store, &rec) != 0) {
 		submit_reject(c, 503, "store_unavailable", NULL, NULL, "request store unavailable");
@@ -595,9 +514,9 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 {
 	struct submit_ctx c;
 	struct submit sb;
-	struct csr *csr = NULL;
+	struct admit_result ad = {0};
 	struct issue_msg m;
-	char reason[SELECT_REASON_MAX], csr_hash[65], *payload = NULL;
+	char csr_hash[65], *payload = NULL;
 	const char *note = NULL, *approval_reason = NULL, *state;
 	int pw;
 
@@ -608,13 +527,12 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 	c.idem_key = idem_key;
 	store_id_new(c.id);
 	submit_audit(&c, AUDIT_RECEIVED, NULL);
-	if (submit_fields(&c, fields, &sb) < 0 || submit_tenant(&c, &sb) < 0 ||
-	    submit_ca(&c, &sb, reason, sizeof(reason)) < 0 || submit_csr(&c, &sb, &csr) < 0)
+	if (submit_fields(&c, fields, &sb) < 0 || submit_admit(&c, &sb, &ad) < 0)
 		goto out;
 	if (submit_pw_limited(&c, &sb) != 0 || submit_idem(&c, fields) != 0)
 		goto out;
 	msg_csr_sha256(sb.csr, csr_hash);
-	submit_audit(&c, AUDIT_CA_SELECTED, reason);
+	submit_audit(&c, AUDIT_CA_SELECTED, ad.reason);
 
 	memset(&m, 0, sizeof(m));
 	m.request_id = c.id;
@@ -659,14 +577,14 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 		goto out;
 	}
 	state = approval_reason != NULL ? ST_PENDING : ST_QUEUED;
-	if (submit_record(&c, &sb, csr, reason, csr_hash, state) < 0)
+	if (submit_record(&c, &sb, ad.csr, ad.reason, csr_hash, state) < 0)
 		goto out;
 	submit_publish(&c, state,
 		       approval_reason != NULL ? gw->cfg->topics.approval : gw->cfg->topics.issue,
 		       payload, note);
 out:
 	free(payload);
-	csr_free(csr);
+	csr_free(ad.csr);
 }
 
 /* 1 if the Idempotency-Key is printable ASCII without spaces, 1..STORE_IDEM_KEY_MAX. */

@@ -181,12 +181,6 @@ json_add_list(cJSON *a, const char *prefix, const char *const *v)
 }
 
 static const char *
-key_type_name(unsigned kt)
-{
-	return kt == KT_RSA ? "RSA" : kt == KT_EC ? "EC" : kt == KT_ED25519 ? "Ed25519" : "unknown";
-}
-
-static const char *
 curve_name(unsigned c)
 {
 	return c == CURVE_P256   ? "P-256"

@@ -265,7 +265,7 @@ topic_list() {
 # The topic creator (one admin request for all topics), rebuilt when its
 # source changes.
 topic_tool() {
-	local src=$ROOT/scripts/kafka/create-topics.c bin=$ROOT/.cache/kafka/create-topics
+	local src=$ROOT/scripts/kafka/create-topics.c bin=$ROOT/build/tools/create-topics
 	if [[ ! -x $bin || $src -nt $bin ]]; then
 		mkdir -p "${bin%/*}"
 		# shellcheck disable=SC2046 # pkg-config prints several flags

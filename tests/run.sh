@@ -29,6 +29,8 @@ PKI_VAR=var/test
 ((OFF > 0)) && PKI_VAR=var/test-$OFF
 PKI_KAFKA_PORT=$((29092 + OFF)) PKI_KAFKA_CONTROLLER_PORT=$((29093 + OFF)) PKI_REDIS_PORT=$((26379 + OFF))
 PKI_GATEWAY_LISTEN=127.0.0.1:$((28080 + OFF)) PKI_APPROVER_LISTEN=127.0.0.1:$((28081 + OFF))
+# The gateway suites' own gateway (tests/integration/gateway_env.sh).
+export PKI_TEST_GATEWAY_PORT=$((28180 + OFF))
 export PKI_CHROMIUM=${PKI_CHROMIUM:-$(command -v chromium || true)}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 STACK_PORTS=("$PKI_KAFKA_PORT" "$PKI_KAFKA_CONTROLLER_PORT" "$PKI_REDIS_PORT"

@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "audit.h"
-#include "auth.h"
 #include "der.h"
 #include "log.h"
 #include "select.h"
@@ -37,6 +37,7 @@ struct job {
 	const struct store *s;
 	const struct kafka_msg *km;
 	struct issue_msg *m;
+	const struct user *u; /* the requester: a configured user, never one made up from a name */
 	const struct ca *ca;
 	struct csr *csr;
 	struct violations *vs; /* policy violations of the message, found before any write */
@@ -152,89 +153,25 @@ out:
 	return res;
 }
 
-/* The requester as a user: the configured one, or the bulk producer's identity in tenant. */
-static const struct user *
-job_user(struct job *j, struct user *tmp)
-{
-	static char *const none[] = {NULL};
-	const struct user *u = config_user_find(j->cfg, j->m->requester);
-
-	if (u != NULL)
-		return u;
-	memset(tmp, 0, sizeof(*tmp));
-	tmp->name = j->m->requester;
-	tmp->email = j->m->email;
-	tmp->role = ROLE_REQUESTER;
-	tmp->tenant = j->m->tenant;
-	tmp->cas = tmp->admin_tenants = tmp->admin_cas = (char **)none;
-	return tmp;
-}
-
-/* Chooses the CA as the gateway would; problems go to j->vs. */
-static void
-job_ca(struct job *j)
-{
-	const struct issue_msg *m = j->m;
-	const struct ca *ca;
-	struct user tmp;
-	const struct user *u = job_user(j, &tmp);
-
-	if (u != &tmp && strcmp(u->tenant, m->tenant) != 0 && !auth_is_tenant_admin(u, m->tenant)) {
-		violations_add(j->vs, "tenant_not_allowed", "tenant",
-			       "tenant: requester %s belongs to tenant %s and may not request for "
-			       "\"%s\"",
-			       u->name, u->tenant, m->tenant);
-		return;
-	}
-	if (m->ca_id == NULL) {
-		struct select_query q = {m->tenant, m->purpose, m->email, m->client_ip};
-		struct select_result r;
-		char tried[SELECT_TRIED_MAX];
-
-		if (select_ca(j->cfg, u, &q, &r, tried) < 0) {
-			violations_add(j->vs, "no_suitable_ca", "ca_id", "%.250s", tried);
-			return;
-		}
-		j->ca = r.ca;
-		snprintf(j->reason, sizeof(j->reason), "%s", r.reason);
-		return;
-	}
-	ca = config_ca_find(j->cfg, m->ca_id);
-	if (ca == NULL || !config_user_may_use(u, ca)) {
-		violations_add(j->vs, "ca_not_found", "ca_id",
-			       "ca_id: no CA \"%s\" available to requester %s of tenant %s",
-			       m->ca_id, m->requester, m->tenant);
-		return;
-	}
-	j->ca = ca;
-	snprintf(j->reason, sizeof(j->reason), "requested by ca_id");
-	if (ca->type == CA_ROOT)
-		violations_add(j->vs, "ca_not_issuing", "ca_id",
-			       "ca_id: %s is a root CA; roots never sign through the request API",
-			       ca->id);
-	else if (ca->status != CA_ACTIVE || !ca->api_issuance)
-		violations_add(j->vs, "ca_not_issuing", "ca_id", "ca_id: CA %s is %s", ca->id,
-			       ca->status != CA_ACTIVE ? "disabled" : "not open to API issuance");
-}
-
-/* The pure checks: CA, CSR, policy, grant. Nothing is written. */
+/*
+ * The admission decision (common/admit.h), as the gateway made it, for the
+ * requester j->u (NULL: a name no user has, refused), then the grant of a
+ * manual-approval CA. Problems go to j->vs; nothing is written.
+ */
 static void
 job_check(struct job *j)
 {
 	const struct issue_msg *m = j->m;
-	struct issue_request ir = {m->common_name, m->validity_days, m->extensions};
+	struct admit_request rq;
+	struct admit_result ad;
 
 	msg_csr_sha256(m->csr, j->csr_hash);
-	job_ca(j);
-	if (csr_parse(m->csr, strlen(m->csr), &j->csr, j->vs) < 0) {
-		if (j->vs->n == 0)
-			violations_add(j->vs, "csr_invalid", "csr", "the CSR was refused");
-		return;
-	}
-	if (j->ca == NULL || j->vs->n > 0)
-		return;
-	policy_check(j->csr, &ir, j->ca, j->vs);
-	if (!j->ca->requires_manual_approval)
+	msg_admit_request(m, j->u, &rq);
+	admit_check(j->cfg, &rq, &ad, j->vs);
+	j->ca = ad.ca;
+	j->csr = ad.csr;
+	snprintf(j->reason, sizeof(j->reason), "%s", ad.reason);
+	if (j->vs->n > 0 || !ad.needs_approval)
 		return;
 	if (!m->has_grant)
 		snprintf(j->grant_why, sizeof(j->grant_why), "approval_grant_missing");
@@ -243,12 +180,6 @@ job_check(struct job *j)
 	else if (grant_verify(j->cfg->grant_key, sizeof(j->cfg->grant_key), &m->grant,
 			      m->request_id, j->ca->id, m->csr, time(NULL), j->grant_why) == 1)
 		j->grant_ok = 1;
-}
-
-static const char *
-job_key_type(const struct csr_info *ci)
-{
-	return ci->key_type == KT_RSA ? "RSA" : ci->key_type == KT_EC ? "EC" : "Ed25519";
 }
 
 /* Writes the record of a message that did not come through the gateway (state received). */
@@ -286,7 +217,7 @@ job_create(struct job *j)
 
 		snprintf(bits, sizeof(bits), "%d", ci->key_bits);
 		rec.subject = (char *)ci->subject;
-		rec.key_type = (char *)job_key_type(ci);
+		rec.key_type = (char *)key_type_name(ci->key_type);
 		rec.key_bits = bits;
 	}
 	JOB_STORE(rc, store_create(j->s, &rec));
@@ -496,19 +427,10 @@ out:
 static char *
 job_violations_json(const struct violations *vs)
 {
-	cJSON *a = cJSON_CreateArray(), *v;
-	char *s;
-	size_t i;
+	cJSON *o = admit_violations_json(vs);
+	char *s = o != NULL ? cJSON_PrintUnformatted(cJSON_GetObjectItem(o, "violations")) : NULL;
 
-	for (i = 0; a != NULL && i < vs->n; i++) {
-		v = cJSON_CreateObject();
-		cJSON_AddStringToObject(v, "code", vs->v[i].code);
-		cJSON_AddStringToObject(v, "field", vs->v[i].field);
-		cJSON_AddStringToObject(v, "message", vs->v[i].message);
-		cJSON_AddItemToArray(a, v);
-	}
-	s = a != NULL ? cJSON_PrintUnformatted(a) : NULL;
-	cJSON_Delete(a);
+	cJSON_Delete(o);
 	return s;
 }
 
@@ -838,7 +760,7 @@ job_sign(struct job *j)
 					"sans",        sans != NULL ? sans : "[]",
 					"not_before",  nb,
 					"not_after",   na,
-					"key_type",    job_key_type(ci),
+					"key_type",    key_type_name(ci->key_type),
 					"key_bits",    bits,
 					NULL};
 
@@ -944,6 +866,7 @@ process_message(struct worker_thread *t, const struct kafka_msg *km)
 		return job_dlq(&j, err);
 	if ((j.vs = calloc(1, sizeof(*j.vs))) == NULL)
 		goto out;
+	j.u = config_user_find(j.cfg, j.m->requester);
 	job_check(&j);
 	if ((rc = job_load(&j, err, sizeof(err))) < 0)
 		goto out;

@@ -198,7 +198,7 @@ cn=bulk-$RUN_ID.acme.example
 batch=batch-$RUN_ID
 id=bulk-$RUN_ID
 "${TOOL[@]}" msg --id "$id" --csr "$TMP/bulk.csr" --cn "$cn" --days 60 --ca "$ISSUING" \
-	--tenant acme --requester bulk-loader --batch "$batch" >"$TMP/bulk.json"
+	--tenant acme --requester alice --batch "$batch" >"$TMP/bulk.json"
 produce "$id" "$TMP/bulk.json"
 if wait_for "$SETTLE_S" state_is "$id" issued; then
 	pass "bulk message for $ISSUING: issued without passing the gateway"
@@ -222,7 +222,7 @@ check_contains "bulk: audit events claimed, linted, issued" "claimed linted issu
 # A bulk message that breaks the CA's policy ends failed, with its code, counted once.
 id=bulkbad-$RUN_ID
 "${TOOL[@]}" msg --id "$id" --csr "$TMP/bulk.csr" --cn "other-$cn" --days 60 --ca "$ISSUING" \
-	--tenant acme --requester bulk-loader --batch "$batch" >"$TMP/bulkbad.json"
+	--tenant acme --requester alice --batch "$batch" >"$TMP/bulkbad.json"
 produce "$id" "$TMP/bulkbad.json"
 if wait_for "$SETTLE_S" state_is "$id" failed; then
 	pass "bulk message with CN not in the CSR: failed"
@@ -237,6 +237,24 @@ check_eq "bulk policy failure: result failed with the record's code" \
 	fail "bulk policy failure: error code recorded, no serial" "$(redis_cli HGETALL "${PREFIX}req:$id")"
 check_eq "bulk policy failure: batch counter failed=1" 1 "$(redis_cli --raw HGET "${PREFIX}batch:$batch" failed)"
 
+# A field in a message is a claim: a requester no user has, a tenant the
+# requester does not belong to, a CA the requester may not use: each ends
+# failed with the admission's code, and nothing is signed.
+for spec in "mallory acme $ISSUING requester_unknown" \
+	"alice globex $(cred .cas.globex) tenant_not_allowed" "bob globex $ISSUING ca_not_found"; do
+	read -r who tenant ca code <<<"$spec"
+	id=claim-$who-$RUN_ID
+	"${TOOL[@]}" msg --id "$id" --csr "$TMP/bulk.csr" --cn "$cn" --days 60 --ca "$ca" \
+		--tenant "$tenant" --requester "$who" >"$TMP/$id.json"
+	produce "$id" "$TMP/$id.json"
+	name="issue topic: requester $who, tenant $tenant, CA $ca: failed $code, not signed"
+	if wait_for "$SETTLE_S" state_is "$id" failed; then
+		check_eq "$name" "$code 0" "$(field_of "$id" error_code) $(serial_count "$id")"
+	else
+		fail "$name" "state: $(state_of "$id")"
+	fi
+done
+
 # ------------------------------------------------------------ approval CA
 cn=appr-$RUN_ID.acme.example
 "${TOOL[@]}" csr "$cn" "$cn" >"$TMP/appr.csr"
@@ -246,7 +264,7 @@ approval_case() {
 	local -a g=()
 	[[ $grant != none ]] && g=(--grant "$grant" --grant-key "$GRANT_KEY")
 	"${TOOL[@]}" msg --id "$id" --csr "$TMP/appr.csr" --cn "$cn" --days 30 --ca "$APPROVAL" \
-		--tenant acme --requester bulk-loader "${g[@]}" >"$TMP/$id.json"
+		--tenant acme --requester alice "${g[@]}" >"$TMP/$id.json"
 	produce "$id" "$TMP/$id.json"
 	if wait_for "$SETTLE_S" state_is "$id" "$want"; then
 		pass "$name: $want"
@@ -301,9 +319,9 @@ id=dup-$RUN_ID
 cn=dup-$RUN_ID.acme.example
 "${TOOL[@]}" csr "$cn" "$cn" >"$TMP/dup.csr"
 "${TOOL[@]}" msg --id "$id" --csr "$TMP/dup.csr" --cn "$cn" --ca "$ISSUING" --tenant acme \
-	--requester bulk-loader >"$TMP/dup.json"
+	--requester alice >"$TMP/dup.json"
 "${TOOL[@]}" msg --id "dupsentinel-$RUN_ID" --csr "$TMP/dup.csr" --cn "$cn" --ca "$ISSUING" \
-	--tenant acme --requester bulk-loader >"$TMP/dupsentinel.json"
+	--tenant acme --requester alice >"$TMP/dupsentinel.json"
 # Same key: same partition, processed in order, so the sentinel ends after both copies.
 cat "$TMP/dup.json" "$TMP/dup.json" "$TMP/dupsentinel.json" | kcat_b -P -t "$T_ISSUE" -k "$id"
 if wait_for "$SETTLE_S" state_is "dupsentinel-$RUN_ID" issued && state_is "$id" issued; then
@@ -318,7 +336,7 @@ check_eq "same message twice: one issued audit event" 1 \
 	"$(topic_find "$T_AUDIT" request_id "$id" | jq -r 'select(.event == "issued") | .event' | wc -l)"
 # A message reusing a recorded request id with another CSR is not acted on.
 "${TOOL[@]}" msg --id "$id" --csr "$TMP/bulk.csr" --cn "bulk-$RUN_ID.acme.example" --ca "$ISSUING" \
-	--tenant acme --requester bulk-loader >"$TMP/hijack.json"
+	--tenant acme --requester alice >"$TMP/hijack.json"
 produce "$id" "$TMP/hijack.json"
 wait_for "$SETTLE_S" bash -c "kcat -b '$KAFKA_BROKERS' -C -t '$T_DLQ' -o beginning -e -q -f '%s\n' | grep -F '\"key\":\"$id\"' | grep -q 'another csr'"
 check_contains "request id reused with another CSR: refused to $T_DLQ" "another csr" \
@@ -335,9 +353,9 @@ claim_case() {
 	cn=$id.acme.example
 	"${TOOL[@]}" csr "$cn" "$cn" >"$TMP/$id.csr"
 	"${TOOL[@]}" msg --id "$id" --csr "$TMP/$id.csr" --cn "$cn" --ca "$ISSUING" --tenant acme \
-		--requester bulk-loader >"$TMP/$id.json"
+		--requester alice >"$TMP/$id.json"
 	now=$(redis_cli --raw TIME | head -n 1)
-	redis_cli HSET "${PREFIX}req:$id" id "$id" state issuing tenant acme requester bulk-loader \
+	redis_cli HSET "${PREFIX}req:$id" id "$id" state issuing tenant acme requester alice \
 		ca_id "$ISSUING" common_name "$cn" validity_days 30 \
 		csr_sha256 "$(sha256sum <"$TMP/$id.csr" | cut -d' ' -f1)" \
 		claim ghost/1/t0/1 claimed_at $((now - age)) created "$now" updated "$now" >/dev/null
@@ -401,7 +419,7 @@ for ((i = 0; i < 5; i++)); do
 	cn=$id.acme.example
 	"${TOOL[@]}" csr "$cn" "$cn" >"$TMP/$id.csr"
 	"${TOOL[@]}" msg --id "$id" --csr "$TMP/$id.csr" --cn "$cn" --ca "$ISSUING" --tenant acme \
-		--requester bulk-loader >"$TMP/$id.json"
+		--requester alice >"$TMP/$id.json"
 	produce "$id" "$TMP/$id.json"
 	ids+=("$id")
 done
@@ -423,7 +441,7 @@ ids=()
 for ((i = 0; i < KDOWN_N; i++)); do
 	id=kdown-$i-$RUN_ID
 	"${TOOL[@]}" msg --id "$id" --csr "$TMP/dup.csr" --cn "dup-$RUN_ID.acme.example" --ca "$ISSUING" \
-		--tenant acme --requester bulk-loader >>"$TMP/kdown.json"
+		--tenant acme --requester alice >>"$TMP/kdown.json"
 	ids+=("$id")
 done
 # One message a line, no key: spread over the partitions.
