@@ -30,7 +30,7 @@ PKI_VAR=var/test
 PKI_KAFKA_PORT=$((29092 + OFF)) PKI_KAFKA_CONTROLLER_PORT=$((29093 + OFF)) PKI_REDIS_PORT=$((26379 + OFF))
 PKI_GATEWAY_LISTEN=127.0.0.1:$((28080 + OFF)) PKI_APPROVER_LISTEN=127.0.0.1:$((28081 + OFF))
 # The gateway suites' own gateway (tests/integration/gateway_env.sh).
-export PKI_TEST_GATEWAY_PORT=$((28180 + OFF))
+export PKI_TEST_GATEWAY_PORT=$((28130 + OFF))
 export PKI_CHROMIUM=${PKI_CHROMIUM:-$(command -v chromium || true)}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 STACK_PORTS=("$PKI_KAFKA_PORT" "$PKI_KAFKA_CONTROLLER_PORT" "$PKI_REDIS_PORT"
@@ -57,7 +57,7 @@ kill_suite_leftovers() {
 		pid=${pid#/proc/}
 		# 2>/dev/null first: it also silences "<" for a process gone meanwhile
 		env=$(tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ") || continue
-		grep -qxF "PKI_SUITE_MARK=$1" <<<"$env" || continue
+		grep -qxF "PKI_SUITE_MARK=$1@$$" <<<"$env" || continue
 		grep -q '^PKI_STACK_VAR=' <<<"$env" && continue
 		kill "$pid" 2>/dev/null || true
 	done
@@ -76,7 +76,7 @@ run_suite() {
 	tail -n +1 -f "$log" &
 	tailpid=$!
 	rc=0
-	PKI_SUITE_MARK=$name timeout --foreground -k 10 "$SUITE_TIMEOUT" "$@" >"$log" 2>&1 || rc=$?
+	PKI_SUITE_MARK=$name@$$ timeout --foreground -k 10 "$SUITE_TIMEOUT" "$@" >"$log" 2>&1 || rc=$?
 	kill_suite_leftovers "$name"
 	sleep 0.3
 	kill "$tailpid" 2>/dev/null

@@ -135,7 +135,7 @@ if listed "$A" admin; then pass pending_survives_restart; else fail pending_surv
 
 # A second approver on the same Redis and Kafka group: decisions, expiry and
 # webhooks must still happen once (it stops at the end of the suite).
-AP2_LISTEN=${PKI_APPROVER_LISTEN%:*}:$((${PKI_APPROVER_LISTEN##*:} + 100))
+AP2_LISTEN=${PKI_APPROVER_LISTEN%:*}:$((${PKI_APPROVER_LISTEN##*:} + 50))
 AP2=http://$AP2_LISTEN
 env PKI_STACK_VAR="$(cd "$PKI_VAR" && pwd)" PKI_CONFIG="$TEST_CONFIG_COPY" \
 	PKI_KAFKA_BROKERS="$KAFKA_BROKERS" PKI_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \

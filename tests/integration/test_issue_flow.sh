@@ -130,7 +130,7 @@ expect flow_approval_wrong_password_stays_pending test "$(jbody .status)" = pend
 bulk_msg() { # id [grant-json]
 	jq -cn --rawfile csr "$FIXTURES/openssl-p256.pem" --arg id "$1" --argjson g "${2:-null}" \
 		'{v: 1, request_id: $id, csr: $csr, common_name: "p256.openssl.example.com",
-		  validity_days: 30, ca_id: "acme-approval", tenant: "acme", requester: "bulk-test",
+		  validity_days: 30, ca_id: "acme-approval", tenant: "acme", requester: "alice",
 		  submitted_at: now | floor} + (if $g == null then {} else {grant: $g} end)'
 }
 kid=kcat-$RANDOM$RANDOM
