@@ -113,6 +113,46 @@ else
 	fail duplicate_message_republished "could not republish the approval message of $A"
 fi
 
+# ---------------------------------------------------------------- intake re-checks the claim
+# An approval message is a claim: it must describe the request the gateway or
+# a worker recorded, and its requester must still be admitted to its CA.
+# (Only the gateway and the workers may write the topic; here the test's
+# operator principal writes it, as a compromised one of them would.)
+forge() { # ID REQUESTER TENANT CA: the approval message of $A, made over for another request
+	jq -c --arg id "$1" --arg r "$2" --arg t "$3" --arg ca "$4" '.request.request_id = $id |
+		.request.requester = $r | .request.tenant = $t | .request.ca_id = $ca' <<<"$orig"
+}
+record() { # ID REQUESTER TENANT CA: a record as the gateway writes one, pending approval
+	redis_cli HSET "pki:req:$1" id "$1" state pending_approval requester "$2" tenant "$3" \
+		ca_id "$4" csr_sha256 "$(jq -j .request.csr <<<"$orig" | sha256sum | cut -d' ' -f1)" \
+		created "$(date +%s)" updated "$(date +%s)" >/dev/null
+}
+X1=forged-other-$run X2=forged-norecord-$run X3=forged-noaccess-$run
+record "$X1" alice acme demo-approval
+record "$X3" bob globex demo-approval
+forge "$X1" admin2 acme demo-approval | kcat_b -P -t pki.approval -k "$X1" 2>/dev/null
+forge "$X2" alice acme demo-approval | kcat_b -P -t pki.approval -k "$X2" 2>/dev/null
+forge "$X3" bob globex demo-approval | kcat_b -P -t pki.approval -k "$X3" 2>/dev/null
+dropped() { [[ $(grep -F "$1" "$PKI_VAR/log/approver.log" | grep -c 'does not match the recorded request') -ge 1 ]]; }
+if wait_for 30 state_is "$X3" failed; then
+	check_eq intake_requester_without_access_failed "ca_not_found" "$(redis_cli HGET "pki:req:$X3" error_code)"
+else
+	fail intake_requester_without_access_failed "state: $(state_of "$X3")"
+fi
+check intake_result_for_refused_request wait_for 20 topic_has pki.results "$X3" '.status == "failed" and .code == "ca_not_found"'
+for x in "$X1" "$X2"; do
+	if wait_for 20 dropped "$x"; then pass "intake_drops_mismatched_claim ${x%%-$run}"; else
+		fail "intake_drops_mismatched_claim ${x%%-$run}" "$(grep -F "$x" "$PKI_VAR/log/approver.log" | tail -3)"
+	fi
+done
+check_eq intake_mismatch_leaves_record "pending_approval alice" \
+	"$(state_of "$X1") $(redis_cli HGET "pki:req:$X1" requester)"
+call admin GET "$AP/admin/api/pending?limit=500"
+check_eq intake_forged_not_listed 0 \
+	"$(body "[.items[] | select(.request_id == \"$X1\" or .request_id == \"$X2\" or .request_id == \"$X3\")] | length")"
+check_eq intake_no_pending_entry_for_forged "0 0 0" \
+	"$(redis_cli EXISTS "pki:pending:$X1") $(redis_cli EXISTS "pki:pending:$X2") $(redis_cli EXISTS "pki:pending:$X3")"
+
 # ---------------------------------------------------------------- webhooks on, approver restarted
 TEST_CONFIG_COPY=$(dirname "$TEST_CONFIG")/config-approver-test.json
 python3 "$ROOT/tests/integration/webhook_receiver.py" --port-file "$work/port" --log "$work/hooks.jsonl" \
