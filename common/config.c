@@ -67,6 +67,7 @@ static const struct name_bit key_types[] = {
     {"RSA", KT_RSA}, {"EC", KT_EC}, {"Ed25519", KT_ED25519}};
 static const struct name_bit curves[] = {
     {"P-256", CURVE_P256}, {"P-384", CURVE_P384}, {"P-521", CURVE_P521}};
+static const char *const service_names[CONFIG_NSVC] = {"gateway", "worker", "approver"};
 static const struct name_bit key_sizes[] = {
     {"2048", RSA_2048}, {"3072", RSA_3072}, {"4096", RSA_4096}};
 static const unsigned ext_bits[] = {EXT_SERVER_AUTH, EXT_CLIENT_AUTH, EXT_EMAIL_PROTECTION,
@@ -1023,6 +1024,43 @@ parse_user(struct ctx *c, const cJSON *obj, const char *path, void *dst)
 	return 0;
 }
 
+/* redis.users: one login per service, each its own user (optional: absent means no AUTH). */
+static int
+parse_redis_users(struct ctx *c, const cJSON *redis)
+{
+	static const char *const svc_keys[] = {"gateway", "worker", "approver", NULL};
+	static const char *const login_keys[] = {"user", "password_file", NULL};
+	struct redis_user *u = c->cfg->redis_users;
+	char p[CONFIG_PATH_MAX], kp[CONFIG_PATH_MAX], g[CONFIG_GOT_MAX];
+	const cJSON *users, *o;
+	size_t i, j;
+
+	if (member(c, redis, "redis", "users", OPTIONAL, &users) != 0)
+		return -1;
+	if (users == NULL)
+		return 0;
+	if (check_object(c, users, "redis.users", svc_keys) != 0)
+		return -1;
+	for (i = 0; i < CONFIG_NSVC; i++) {
+		path_key(p, "redis.users", service_names[i]);
+		if (member(c, users, "redis.users", service_names[i], REQUIRED, &o) != 0 ||
+		    check_object(c, o, p, login_keys) != 0 ||
+		    get_str(c, o, p, "user", REQUIRED, rule_id, NULL, &u[i].user) != 0 ||
+		    get_str(c, o, p, "password_file", REQUIRED, rule_nonempty, NULL,
+			    &u[i].password_file) != 0)
+			return -1;
+		for (j = 0; j < i; j++)
+			if (strcmp(u[j].user, u[i].user) == 0) {
+				path_key(kp, p, "user");
+				return fail(c, kp,
+					    "must differ from redis.users.%s.user (one Redis user "
+					    "per service), got %s",
+					    service_names[j], quote(u[i].user, g));
+			}
+	}
+	return 0;
+}
+
 static int
 parse_top(struct ctx *c, const cJSON *root)
 {
@@ -1032,7 +1070,7 @@ parse_top(struct ctx *c, const cJSON *root)
 	static const char *const kafka_keys[] = {"brokers", "group", "topics", NULL};
 	static const char *const topic_keys[] = {"issue", "approval", "results", "issued",
 						 "audit", "notify",   "dlq",     "submit", NULL};
-	static const char *const redis_keys[] = {"url", "prefix", NULL};
+	static const char *const redis_keys[] = {"url", "prefix", "users", NULL};
 	struct config *cfg = c->cfg;
 	struct topics *t = &cfg->topics;
 	const cJSON *listen, *kafka, *topics, *redis;
@@ -1071,6 +1109,7 @@ parse_top(struct ctx *c, const cJSON *root)
 		0 ||
 	    get_str(c, redis, "redis", "prefix", OPTIONAL, rule_prefix, DEFAULT_REDIS_PREFIX,
 		    &cfg->redis_prefix) != 0 ||
+	    parse_redis_users(c, redis) != 0 ||
 	    get_str(c, root, "", "grant_key", REQUIRED, rule_nonempty, NULL,
 		    &cfg->grant_key_path) != 0)
 		return -1;
@@ -1480,6 +1519,11 @@ load_files(struct ctx *c)
 
 	if (load_grant_key(c) != 0)
 		return -1;
+	/* Only resolved: each service reads its own password file (config_redis_login). */
+	for (i = 0; i < CONFIG_NSVC; i++)
+		if (cfg->redis_users[i].password_file != NULL &&
+		    resolve(c, &cfg->redis_users[i].password_file) != 0)
+			return -1;
 	for (i = 0; i < cfg->ncas; i++)
 		if (load_cert(c, &cfg->cas[i], i) != 0 || resolve(c, &cfg->cas[i].key_path) != 0 ||
 		    (cfg->cas[i].crl_path != NULL && resolve(c, &cfg->cas[i].crl_path) != 0))
@@ -1717,6 +1761,10 @@ config_free(struct config *cfg)
 	free(cfg->topics.submit);
 	free(cfg->redis_url);
 	free(cfg->redis_prefix);
+	for (i = 0; i < CONFIG_NSVC; i++) {
+		free(cfg->redis_users[i].user);
+		free(cfg->redis_users[i].password_file);
+	}
 	free(cfg->grant_key_path);
 	OPENSSL_cleanse(cfg->grant_key, sizeof(cfg->grant_key));
 	for (i = 0; i < cfg->ncas; i++)
@@ -1752,6 +1800,80 @@ const char *
 config_url_rule(const char *s)
 {
 	return rule_http_url(s);
+}
+
+const char *
+config_service_name(enum config_service svc)
+{
+	return svc < CONFIG_NSVC ? service_names[svc] : "?";
+}
+
+/* The password file's content: one line of printable characters without spaces. */
+static int
+password_parse(struct ctx *c, const char *what, const char *file, char *buf, size_t n)
+{
+	size_t i;
+
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	buf[n] = '\0';
+	if (n < CONFIG_REDIS_PASSWORD_MIN || n > CONFIG_REDIS_PASSWORD_MAX)
+		return fail(c, what,
+			    "file %s must hold one line of " STR(CONFIG_REDIS_PASSWORD_MIN) ".." STR(
+				CONFIG_REDIS_PASSWORD_MAX) " characters, got %zu",
+			    file, n);
+	for (i = 0; i < n; i++)
+		if (!isgraph((unsigned char)buf[i]))
+			return fail(c, what,
+				    "file %s must hold printable characters without spaces, got "
+				    "byte 0x%02x at offset %zu",
+				    file, (unsigned char)buf[i], i);
+	return 0;
+}
+
+int
+config_password_read(const char *cfgfile, const char *what, const char *file, char *password,
+		     char *err)
+{
+	struct ctx c = {.file = cfgfile, .err = err};
+	char buf[CONFIG_REDIS_PASSWORD_MAX + 3];
+	size_t n;
+	int rc = -1;
+	FILE *fp;
+
+	if ((fp = open_named(&c, what, file)) == NULL)
+		return -1;
+	if (check_mode(&c, what, file, fp) != 0)
+		goto out;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	if (password_parse(&c, what, file, buf, n) != 0)
+		goto out;
+	memcpy(password, buf, strlen(buf) + 1);
+	rc = 0;
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	fclose(fp);
+	return rc;
+}
+
+int
+config_redis_login(const struct config *cfg, const char *service, const char **user,
+		   char *password, char *err)
+{
+	char what[CONFIG_PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < CONFIG_NSVC; i++)
+		if (strcmp(service_names[i], service) == 0)
+			break;
+	if (i == CONFIG_NSVC || cfg->redis_users[i].user == NULL)
+		return 0;
+	snprintf(what, sizeof(what), "redis.users.%s.password_file", service);
+	if (config_password_read(cfg->path, what, cfg->redis_users[i].password_file, password,
+				 err) != 0)
+		return -1;
+	*user = cfg->redis_users[i].user;
+	return 1;
 }
 
 const struct ca *

@@ -102,6 +102,18 @@ struct tenant {
 	size_t nwebhooks;
 };
 
+/* Services that log in to Redis as an ACL user of their own (redis.users.NAME). */
+enum config_service { CONFIG_SVC_GATEWAY, CONFIG_SVC_WORKER, CONFIG_SVC_APPROVER, CONFIG_NSVC };
+
+#define CONFIG_REDIS_PASSWORD_MIN 16
+#define CONFIG_REDIS_PASSWORD_MAX 128
+
+/* One service's Redis login; the password stays in its file until the service reads it. */
+struct redis_user {
+	char *user;
+	char *password_file; /* absolute after load */
+};
+
 struct topics {
 	char *issue, *approval, *results, *issued, *audit, *notify, *dlq;
 	char *submit; /* bulk ingress: signed requests from bulk producers */
@@ -117,6 +129,7 @@ struct config {
 	struct topics topics;
 	char *redis_url; /* redis://host:port/db */
 	char *redis_prefix;
+	struct redis_user redis_users[CONFIG_NSVC]; /* all NULL without redis.users: no AUTH */
 	char *grant_key_path; /* HMAC key shared by approver/gateway and workers */
 	unsigned char grant_key[32];
 	int grant_key_loaded;
@@ -147,6 +160,29 @@ const char *config_default_path(void);
 
 /* NULL if s passes the ca_issuers_url/crl_url rule, else the rule ("must be ..."). */
 const char *config_url_rule(const char *s);
+
+/* "gateway", "worker", "approver": the key of svc under redis.users. */
+const char *config_service_name(enum config_service svc);
+
+/*
+ * The Redis login of service (a config_service_name): returns 1 with *user
+ * set and the password read from its redis.users entry's password_file into
+ * password (CONFIG_REDIS_PASSWORD_MAX + 1 bytes); 0 when the config has no
+ * redis.users (connect without AUTH); -1 with a message naming the key, the
+ * rule and what was seen in err (CONFIG_ERR_MAX). Reads no other file.
+ */
+int config_redis_login(const struct config *cfg, const char *service, const char **user,
+		       char *password, char *err);
+
+/*
+ * Reads a Redis password file: a regular file without group or other
+ * access, holding one line of CONFIG_REDIS_PASSWORD_MIN..MAX printable
+ * characters without spaces (a final newline is allowed). Returns 0 with the
+ * password in password (CONFIG_REDIS_PASSWORD_MAX + 1 bytes), or -1 with
+ * "cfgfile: what: rule, got ..." in err (CONFIG_ERR_MAX).
+ */
+int config_password_read(const char *cfgfile, const char *what, const char *file, char *password,
+			 char *err);
 
 const struct ca *config_ca_find(const struct config *cfg, const char *id);
 const struct user *config_user_by_key(const struct config *cfg, const char *api_key);

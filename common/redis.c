@@ -6,11 +6,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 
 #define REDIS_DEFAULT_PORT 6379
 #define REDIS_SCHEME "redis://"
+#define REDIS_CMD_WORD_MAX 32
+#define REDIS_REFUSED (-2) /* Redis answered, and said no (AUTH, SELECT) */
+
+/* The process's ACL login (redis_login_set); written once before any thread connects. */
+static struct {
+	char user[REDIS_USER_MAX];
+	char password[REDIS_PASSWORD_MAX];
+} redis_login;
 
 struct redis {
 	struct redis_addr addr;
@@ -38,13 +47,19 @@ redis_addr_parse(const char *url, struct redis_addr *out, char *err)
 	slash = strchr(p, '/');
 	end = slash != NULL ? slash : p + strlen(p);
 	if ((at = memchr(p, '@', (size_t)(end - p))) != NULL) {
-		const char *pw = memchr(p, ':', (size_t)(at - p));
+		const char *colon_pw = memchr(p, ':', (size_t)(at - p));
+		const char *pw = colon_pw != NULL ? colon_pw + 1 : p;
 
-		pw = pw != NULL ? pw + 1 : p;
+		if (colon_pw != NULL && (size_t)(colon_pw - p) >= sizeof(a.user)) {
+			snprintf(err, REDIS_ERR_MAX, "redis url: user name too long");
+			return -1;
+		}
 		if ((size_t)(at - pw) >= sizeof(a.password)) {
 			snprintf(err, REDIS_ERR_MAX, "redis url: password too long");
 			return -1;
 		}
+		if (colon_pw != NULL)
+			memcpy(a.user, p, (size_t)(colon_pw - p));
 		memcpy(a.password, pw, (size_t)(at - pw));
 		p = at + 1;
 	}
@@ -103,18 +118,53 @@ redis_free(struct redis *r)
 	free(r);
 }
 
-/* Runs AUTH and SELECT as the address asks. 0 or -1 with err. */
+int
+redis_login_set(const char *user, const char *password, char *err)
+{
+	if (user[0] == '\0' || strlen(user) >= sizeof(redis_login.user)) {
+		snprintf(err, REDIS_ERR_MAX, "redis: user name must be 1..%d characters",
+			 REDIS_USER_MAX - 1);
+		return -1;
+	}
+	if (password[0] == '\0' || strlen(password) >= sizeof(redis_login.password)) {
+		snprintf(err, REDIS_ERR_MAX, "redis: password of %s must be 1..%d characters", user,
+			 REDIS_PASSWORD_MAX - 1);
+		return -1;
+	}
+	snprintf(redis_login.user, sizeof(redis_login.user), "%s", user);
+	snprintf(redis_login.password, sizeof(redis_login.password), "%s", password);
+	return 0;
+}
+
+/*
+ * Runs AUTH (the process's login, else the URL's) and SELECT as the address
+ * asks. 0, -1 with err when the connection failed, or REDIS_REFUSED with err
+ * when Redis answered with an error (wrong password, user off, no SELECT).
+ */
 static int
 redis_setup(redisContext *c, const struct redis_addr *a, char *err)
 {
+	const char *user = redis_login.user[0] != '\0' ? redis_login.user : a->user;
+	const char *pw = redis_login.user[0] != '\0' ? redis_login.password : a->password;
 	redisReply *rep = NULL;
 	int rc = -1;
 
-	if (a->password[0] != '\0') {
-		rep = redisCommand(c, "AUTH %s", a->password);
-		if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
-			snprintf(err, REDIS_ERR_MAX, "redis: AUTH failed: %.200s",
-				 rep != NULL ? rep->str : c->errstr);
+	if (pw[0] != '\0') {
+		if (user[0] != '\0')
+			rep = redisCommand(c, "AUTH %s %s", user, pw);
+		else
+			rep = redisCommand(c, "AUTH %s", pw);
+		if (rep == NULL) {
+			snprintf(err, REDIS_ERR_MAX, "redis: %.100s:%d: AUTH: %.100s", a->host,
+				 a->port, c->errstr);
+			goto out;
+		}
+		if (rep->type == REDIS_REPLY_ERROR) {
+			snprintf(err, REDIS_ERR_MAX,
+				 "redis: %.100s:%d refused AUTH as user %.64s: %.120s (the password "
+				 "file must hold the password the Redis ACL file has for this user)",
+				 a->host, a->port, user[0] != '\0' ? user : "default", rep->str);
+			rc = REDIS_REFUSED;
 			goto out;
 		}
 		freeReplyObject(rep);
@@ -125,6 +175,7 @@ redis_setup(redisContext *c, const struct redis_addr *a, char *err)
 		if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
 			snprintf(err, REDIS_ERR_MAX, "redis: SELECT %d failed: %.200s", a->db,
 				 rep != NULL ? rep->str : c->errstr);
+			rc = rep != NULL ? REDIS_REFUSED : -1;
 			goto out;
 		}
 	}
@@ -135,14 +186,20 @@ out:
 	return rc;
 }
 
-/* Opens a context to a; command_timeout_ms 0 means none. NULL with err. */
+/*
+ * Opens a context to a; command_timeout_ms 0 means none. NULL with err, and
+ * *refused (may be NULL) set when Redis answered but refused the login.
+ */
 static redisContext *
-redis_open(const struct redis_addr *a, int command_timeout_ms, char *err)
+redis_open(const struct redis_addr *a, int command_timeout_ms, char *err, int *refused)
 {
 	struct timeval ct = {REDIS_CONNECT_TIMEOUT_MS / 1000,
 			     (REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
 	redisContext *c;
+	int rc;
 
+	if (refused != NULL)
+		*refused = 0;
 	c = redisConnectWithTimeout(a->host, a->port, ct);
 	if (c == NULL || c->err) {
 		snprintf(err, REDIS_ERR_MAX, "redis: connect %.100s:%d: %.100s", a->host, a->port,
@@ -154,8 +211,11 @@ redis_open(const struct redis_addr *a, int command_timeout_ms, char *err)
 
 		redisSetTimeout(c, t);
 	}
-	if (redis_setup(c, a, err) < 0)
+	if ((rc = redis_setup(c, a, err)) < 0) {
+		if (refused != NULL)
+			*refused = rc == REDIS_REFUSED;
 		goto fail;
+	}
 	return c;
 fail:
 	if (c != NULL)
@@ -163,16 +223,22 @@ fail:
 	return NULL;
 }
 
-/* Makes sure r has a live context. 0 or -1 (logged once per outage). */
+/*
+ * Makes sure r has a live context. 0 or -1, logged once per outage: as a
+ * warning when Redis is down, as an error when it refused the login.
+ */
 static int
 redis_ensure(struct redis *r)
 {
 	char err[REDIS_ERR_MAX];
+	int refused;
 
 	if (r->ctx != NULL)
 		return 0;
-	if ((r->ctx = redis_open(&r->addr, REDIS_COMMAND_TIMEOUT_MS, err)) == NULL) {
-		if (!r->down_logged)
+	if ((r->ctx = redis_open(&r->addr, REDIS_COMMAND_TIMEOUT_MS, err, &refused)) == NULL) {
+		if (!r->down_logged && refused)
+			log_error("%s", err);
+		else if (!r->down_logged)
 			log_warn("%s", err);
 		r->down_logged = 1;
 		return -1;
@@ -210,6 +276,14 @@ redis_cmd(struct redis *r, const char *fmt, ...)
 		if (rep == NULL)
 			redis_drop(r);
 	}
+	if (rep != NULL && rep->type == REDIS_REPLY_ERROR) {
+		/* Only the command word: the arguments are not split here. */
+		char word[REDIS_CMD_WORD_MAX];
+		const char *argv[1] = {word};
+
+		snprintf(word, sizeof(word), "%.*s", (int)strcspn(fmt, " "), fmt);
+		redis_refused(rep, 1, argv);
+	}
 	return rep;
 }
 
@@ -226,6 +300,7 @@ redis_cmdv(struct redis *r, int argc, const char **argv, const size_t *argvlen)
 		if (rep == NULL)
 			redis_drop(r);
 	}
+	redis_refused(rep, argc, argv);
 	return rep;
 }
 
@@ -359,6 +434,7 @@ redis_pipe_cmdv(struct redis_pipe *p, int argc, const char **argv)
 	}
 out:
 	sem_destroy(&job.wake);
+	redis_refused(job.rep, argc, argv);
 	return job.rep;
 }
 
@@ -380,7 +456,37 @@ redis_connect_blocking(const char *url, char *err)
 
 	if (redis_addr_parse(url, &a, err) < 0)
 		return NULL;
-	return redis_open(&a, 0, err);
+	return redis_open(&a, 0, err, NULL);
+}
+
+int
+redis_refused(const redisReply *rep, int argc, const char **argv)
+{
+	static const char *const codes[] = {"NOPERM", "NOAUTH", "WRONGPASS"};
+	/* What Redis 7 answers when a script calls a command, key or channel the user may not. */
+	static const char script_refusal[] = "ERR The user executing the script can't";
+	const char *key = NULL;
+	size_t i, n;
+
+	if (rep == NULL || rep->type != REDIS_REPLY_ERROR || rep->str == NULL)
+		return 0;
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		n = strlen(codes[i]);
+		if (strncmp(rep->str, codes[i], n) == 0 && (rep->str[n] == ' ' || rep->str[n] == '\0'))
+			break;
+	}
+	if (i == sizeof(codes) / sizeof(codes[0]) &&
+	    strncmp(rep->str, script_refusal, sizeof(script_refusal) - 1) != 0)
+		return 0;
+	/* The key: a script's first declared key (never the script), else argv[1]. */
+	if (argc >= 1 && (strcasecmp(argv[0], "EVAL") == 0 || strcasecmp(argv[0], "EVALSHA") == 0))
+		key = argc >= 4 && atoi(argv[2]) > 0 ? argv[3] : NULL;
+	else if (argc >= 2)
+		key = argv[1];
+	log_error("redis: %s%s%.200s refused for user %s: %.300s", argc >= 1 ? argv[0] : "?",
+		  key != NULL ? " on key " : "", key != NULL ? key : "",
+		  redis_login.user[0] != '\0' ? redis_login.user : "(no login)", rep->str);
+	return 1;
 }
 
 static pthread_key_t redis_key;

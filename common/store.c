@@ -447,7 +447,11 @@ static const char store_lua_claim[] =
     "end\n"
     "return {1, cur}\n";
 
-/* KEYS[1] record, KEYS[2] channel, KEYS[3] batch or ''; ARGV from, to, claim or '', pairs. */
+/*
+ * KEYS[1] record, KEYS[2] channel, KEYS[3] batch when there is one (never an
+ * empty name: Redis's ACLs refuse keys outside the prefix); ARGV from, to,
+ * claim or '', pairs.
+ */
 static const char store_lua_transition_ex[] =
     "local cur = redis.call('HGET', KEYS[1], 'state')\n"
     "if not cur then return {0, ''} end\n"
@@ -458,7 +462,7 @@ static const char store_lua_transition_ex[] =
     "local t = redis.call('TIME')\n"
     "local ms = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))\n"
     "redis.call('HSET', KEYS[1], 'state', ARGV[2], 'finished_ms', ms, unpack(ARGV, 4))\n"
-    "if KEYS[3] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[2], 1) end\n"
+    "if KEYS[3] then redis.call('HINCRBY', KEYS[3], ARGV[2], 1) end\n"
     "redis.call('PUBLISH', KEYS[2], ARGV[2])\n"
     "return {2, ARGV[2]}\n";
 
@@ -515,16 +519,16 @@ store_transition_ex(const struct store *s, const char *id, const char *from, con
 	}
 	store_key(s, key, sizeof(key), "req", id, NULL);
 	store_channel(s, id, chan, sizeof(chan));
-	batch[0] = '\0';
 	if (batch_id != NULL)
 		store_key(s, batch, sizeof(batch), "batch", batch_id, NULL);
 	store_now(now, sizeof(now));
 	argv[argc++] = "EVAL";
 	argv[argc++] = store_lua_transition_ex;
-	argv[argc++] = "3";
+	argv[argc++] = batch_id != NULL ? "3" : "2";
 	argv[argc++] = key;
 	argv[argc++] = chan;
-	argv[argc++] = batch;
+	if (batch_id != NULL)
+		argv[argc++] = batch;
 	argv[argc++] = from;
 	argv[argc++] = to;
 	argv[argc++] = claim != NULL ? claim : "";

@@ -1,6 +1,7 @@
 #include "svc.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -112,6 +113,30 @@ svc_block_signals(void)
 	return pthread_sigmask(SIG_BLOCK, &svc_sigs, NULL) == 0 ? 0 : -1;
 }
 
+/*
+ * Reads this service's own Redis password (redis.users.SERVICE) and makes it
+ * the login of every Redis connection of the process. 0 (also when the
+ * config has no redis.users), or -1 with the reason in err.
+ */
+static int
+svc_redis_login(const struct config *cfg, const char *service, char *err)
+{
+	char password[CONFIG_REDIS_PASSWORD_MAX + 1], rerr[REDIS_ERR_MAX];
+	const char *user = NULL;
+	int rc;
+
+	if ((rc = config_redis_login(cfg, service, &user, password, err)) <= 0)
+		return rc;
+	rc = 0;
+	if (redis_login_set(user, password, rerr) != 0) {
+		snprintf(err, CONFIG_ERR_MAX, "%.200s: redis.users.%s: %.250s", cfg->path, service,
+			 rerr);
+		rc = -1;
+	}
+	OPENSSL_cleanse(password, sizeof(password));
+	return rc;
+}
+
 enum svc_action
 svc_start(const char *service, int argc, char **argv, int load_flags, struct config **cfg,
 	  int *code)
@@ -148,11 +173,14 @@ svc_start(const char *service, int argc, char **argv, int load_flags, struct con
 		path = config_default_path();
 	log_init(service);
 	err[0] = '\0';
-	if (config_load(path, load_flags, cfg, err) < 0) {
+	if (config_load(path, load_flags, cfg, err) < 0 ||
+	    svc_redis_login(*cfg, service, err) < 0) {
 		if (check)
 			fprintf(stderr, "%s\n", err);
 		else
 			log_error("%s", err);
+		config_free(*cfg);
+		*cfg = NULL;
 		return SVC_EXIT;
 	}
 	if (check) {

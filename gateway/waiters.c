@@ -116,11 +116,19 @@ waiters_thread(void *arg)
 	plen = strlen(pattern) - 1;
 	while (!waiters_stopping(ws)) {
 		if (c == NULL) {
+			rep = NULL;
 			if ((c = redis_connect_blocking(ws->cfg->redis_url, err)) == NULL ||
-			    (rep = redisCommand(c, "PSUBSCRIBE %s", pattern)) == NULL) {
-				if (!logged)
+			    (rep = redisCommand(c, "PSUBSCRIBE %s", pattern)) == NULL ||
+			    rep->type == REDIS_REPLY_ERROR) {
+				/* A refusal (ACL) is an error to fix, not an outage to wait out. */
+				if (!logged && rep != NULL)
+					log_error("long-poll: PSUBSCRIBE %s refused: %s", pattern,
+						  rep->str);
+				else if (!logged)
 					log_warn("long-poll: %s", c == NULL ? err : c->errstr);
 				logged = 1;
+				if (rep != NULL)
+					freeReplyObject(rep);
 				if (c != NULL)
 					redisFree(c);
 				c = NULL;

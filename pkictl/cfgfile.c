@@ -17,7 +17,7 @@
 
 #define CFGFILE_MAX_BYTES (16 * 1024 * 1024)
 #define CFGFILE_NEW_MODE 0600 /* holds hashes of API keys and approval passwords */
-#define CFGFILE_TRACK_MAX 8
+#define CFGFILE_TRACK_MAX 16
 
 static int
 cfgfile_alloc(const char *path, struct cfgfile **out)
@@ -193,6 +193,30 @@ cfgfile_check_refs(struct cfgfile *cf, const char *flag, const cJSON *list, cons
 			continue;
 		pk_err("%s: \"%s\" matches no %s[].%s in %s", flag, it->valuestring, key, field,
 		       cf->path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+file_write_new(const char *path, const void *data, size_t len, mode_t mode)
+{
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0) {
+		pk_err("%s: cannot create: %s", path, strerror(errno));
+		return -1;
+	}
+	if (write(fd, data, len) != (ssize_t)len || fsync(fd) != 0) {
+		pk_err("%s: write failed: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	if (close(fd) != 0) {
+		pk_err("%s: close: %s", path, strerror(errno));
+		unlink(path);
 		return -1;
 	}
 	return 0;

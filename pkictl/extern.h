@@ -126,6 +126,12 @@ cJSON *cfgfile_find(struct cfgfile *cf, const char *key, const char *field, cons
 /* 0 if every string in list names an object in array key (by field); else prints an error. */
 int cfgfile_check_refs(struct cfgfile *cf, const char *flag, const cJSON *list, const char *key,
 		       const char *field);
+/*
+ * Writes len bytes of data to a new file at path (never an existing file or a
+ * symlink) with mode, synced. Returns 0, or -1 after printing an error with
+ * nothing left at path.
+ */
+int file_write_new(const char *path, const void *data, size_t len, mode_t mode);
 /* Makes dir (and missing parents) with mode. Returns 0 or -1 after printing an error. */
 int mkdirs(const char *dir, mode_t mode);
 
@@ -180,6 +186,16 @@ const EVP_MD *digest_for(EVP_PKEY *signer);
  */
 int crl_write(const char *path, X509 *cert, EVP_PKEY *key, long days, long *number);
 
+/* ---- Redis users (redis.c) ---- */
+
+/*
+ * For pkictl init: writes a new random password per Redis user
+ * (redis/NAME.pass, 0600), adds redis.users to the redis object of the new
+ * config and writes redis/users.acl for prefix. Every file is tracked in cf
+ * (removed unless the config is committed). Returns 0 or -1 after an error.
+ */
+int redis_users_init(struct cfgfile *cf, cJSON *redis, const char *prefix);
+
 /* ---- commands ---- */
 
 int cmd_init(const struct command *cmd, int argc, char **argv);
@@ -189,5 +205,6 @@ int cmd_ca_init_intermediate(const struct command *cmd, int argc, char **argv);
 int cmd_ca_crl(const struct command *cmd, int argc, char **argv);
 int cmd_user_add(const struct command *cmd, int argc, char **argv);
 int cmd_password_hash(const struct command *cmd, int argc, char **argv);
+int cmd_redis_acl(const struct command *cmd, int argc, char **argv);
 
 #endif

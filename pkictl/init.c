@@ -54,30 +54,13 @@ static int
 grant_key_write(const char *path)
 {
 	unsigned char key[PKICTL_GRANT_KEY_BYTES];
-	int fd, rc = -1;
+	int rc;
 
 	if (RAND_bytes(key, sizeof(key)) != 1) {
 		pk_sslerr("RAND_bytes");
 		return -1;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, GRANT_KEY_MODE);
-	if (fd < 0) {
-		pk_err("%s: cannot create: %s", path, strerror(errno));
-		goto out;
-	}
-	if (write(fd, key, sizeof(key)) != (ssize_t)sizeof(key) || fsync(fd) != 0) {
-		pk_err("%s: write failed: %s", path, strerror(errno));
-		close(fd);
-		unlink(path);
-		goto out;
-	}
-	if (close(fd) != 0) {
-		pk_err("%s: close: %s", path, strerror(errno));
-		unlink(path);
-		goto out;
-	}
-	rc = 0;
-out:
+	rc = file_write_new(path, key, sizeof(key), GRANT_KEY_MODE);
 	OPENSSL_cleanse(key, sizeof(key));
 	return rc;
 }
@@ -164,9 +147,12 @@ cmd_init(const struct command *cmd, int argc, char **argv)
 		unlink(grant);
 		goto out;
 	}
+	if (redis_users_init(cf, cJSON_GetObjectItemCaseSensitive(cf->root, "redis"), prefix) != 0)
+		goto out;
 	if (cfgfile_commit(cf) != 0)
 		goto out;
-	pk_err("config written: %s (grant key %s, mode 0600)", config, grant);
+	pk_err("config written: %s (grant key %s, Redis users in redis/, mode 0600)", config,
+	       grant);
 	rc = 0;
 out:
 	cJSON_Delete(list);

@@ -16,6 +16,9 @@ static const struct command commands[] = {
      cmd_ca_crl},
     {"user", "add", "--name NAME --email EMAIL --role ROLE --tenant ID [--cas LIST]",
      "add a user and print its API key once", cmd_user_add},
+    {"redis", "acl", "",
+     "write redis/users.acl again from the config (users, passwords, redis.prefix)",
+     cmd_redis_acl},
     {"password", "hash", "< password", "read a password on stdin and print its scrypt hash",
      cmd_password_hash},
 };

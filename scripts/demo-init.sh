@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates the demo PKI in OUTDIR (default var/demo): config.json, grant.key,
-# cas/ (root, three intermediates), users, and credentials.json holding the
+# cas/ (root, three intermediates), redis/ (Redis users' passwords and the
+# ACL file), users, and credentials.json holding the
 # API keys and the approval password. Does nothing when OUTDIR/config.json
 # exists. Addresses come from PKI_GATEWAY_LISTEN, PKI_APPROVER_LISTEN,
 # PKI_KAFKA_BROKERS and PKI_REDIS_URL.
@@ -16,7 +17,7 @@ if [ -e "$out/config.json" ]; then
 	echo "demo-init: $out/config.json exists; leaving the demo PKI as it is" >&2
 	exit 0
 fi
-for f in cas grant.key credentials.json; do
+for f in cas grant.key redis credentials.json; do
 	if [ -e "$out/$f" ]; then
 		echo "demo-init: $out/$f exists but $out/config.json does not;" \
 			"remove $out to start over" >&2
@@ -121,6 +122,6 @@ jq -n --arg gw "http://$gateway" --arg admin_url "http://$approver" \
 		approval_short: "demo-approval-short"}}' >"$stage/credentials.json"
 chmod 600 "$stage/credentials.json"
 
-mv "$stage/cas" "$stage/grant.key" "$stage/credentials.json" "$out/"
+mv "$stage/cas" "$stage/grant.key" "$stage/redis" "$stage/credentials.json" "$out/"
 mv "$cfg" "$out/config.json"
 echo "demo-init: demo PKI in $out (credentials in $out/credentials.json)" >&2

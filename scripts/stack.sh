@@ -4,6 +4,7 @@
 #
 # Usage: scripts/stack.sh up|down|run|status
 #        scripts/stack.sh start-redis|stop-redis|restart-redis|start-kafka|stop-kafka
+#        scripts/stack.sh redis-cli ARGS...  (redis-cli as pki-admin on the stack's Redis)
 #        scripts/stack.sh restart-approver|stop-workers|start-workers
 #
 # Environment (defaults in brackets):
@@ -178,23 +179,53 @@ stop() {
 }
 
 # ---------------------------------------------------------------- redis
-redis_ping() { [[ $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]; }
+# pki-admin's password, copied from the config Redis was started with, for
+# this script's and the tests' redis-cli calls (absent: Redis has no users).
+REDIS_ADMIN_PASS=$RUN/redis-admin.pass
+
+# The ACL file beside the config when it names Redis users (redis.users);
+# nothing for a config from before them (Redis then starts without users).
+redis_aclfile() {
+	[[ -f $CONFIG ]] && jq -e '.redis.users' "$CONFIG" >/dev/null 2>&1 || return 0
+	echo "$(cd "$(dirname "$CONFIG")" && pwd)/redis/users.acl"
+}
+
+# redis_cli [--exec] ARGS...: redis-cli on the stack's Redis, as pki-admin when
+# Redis has users (the password in redis-cli's environment only, never in
+# this script's: the services must not inherit it); --exec replaces this shell.
+redis_cli() {
+	local pw=
+	local -a run=() user=()
+	[[ ${1:-} == --exec ]] && { run=(exec); shift; }
+	[[ -f $REDIS_ADMIN_PASS ]] && { pw=$(<"$REDIS_ADMIN_PASS"); user=(--user pki-admin); }
+	REDISCLI_AUTH=$pw "${run[@]}" redis-cli "${user[@]}" -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+}
+redis_ping() { [[ $(redis_cli ping 2>/dev/null) == PONG ]]; }
 
 start_redis() {
-	local t0
+	local t0 acl
+	local -a acl_args=()
 	if [[ -n $(pid_of redis) ]]; then
 		redis_ping && return 0
 	else
 		need_port_free redis 127.0.0.1 "$REDIS_PORT"
-		mkdir -p "$VAR/redis"
+		mkdir -p "$VAR/redis" "$RUN"
+		acl=$(redis_aclfile)
+		if [[ -n $acl ]]; then
+			[[ -f $acl ]] || die "redis: $acl missing (the config names Redis users); write it with: pkictl redis acl --config $CONFIG"
+			install -m 600 "${acl%/*}/pki-admin.pass" "$REDIS_ADMIN_PASS" || die "redis: no ${acl%/*}/pki-admin.pass"
+			acl_args=(--aclfile "$acl")
+		else
+			rm -f "$REDIS_ADMIN_PASS"
+		fi
 		t0=$(now_ms)
 		spawn redis "$LOG/redis.out" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" \
 			--protected-mode yes --appendonly yes --appendfsync everysec \
-			--dir "$VAR/redis" \
+			--dir "$VAR/redis" "${acl_args[@]}" \
 			--logfile "$LOG/redis.log" --daemonize no --set-proc-title no
 	fi
 	wait_until redis "$REDIS_READY_TIMEOUT" "$LOG/redis.log" redis_ping
-	[[ -n ${t0:-} ]] && say "redis: ready on 127.0.0.1:$REDIS_PORT ($(since "$t0"))"
+	[[ -n ${t0:-} ]] && say "redis: ready on 127.0.0.1:$REDIS_PORT${acl:+ (ACL users from $acl)} ($(since "$t0"))"
 	return 0
 }
 
@@ -367,6 +398,7 @@ print_urls() {
   Gateway (public API):  http://$GATEWAY_LISTEN      CSR form: http://$GATEWAY_LISTEN/csr/upload
   Approver (admin):      http://$APPROVER_LISTEN/admin
   Kafka:                 $KAFKA_BROKERS      Redis: $REDIS_URL
+  Redis as pki-admin:    scripts/stack.sh redis-cli ARGS...
   Config:                $CONFIG
   Credentials:           $creds
   Logs:                  $PKI_VAR/log/     Stop with: make down
@@ -457,6 +489,10 @@ status) cmd_status ;;
 start-redis) start_redis ;;
 stop-redis) stop_redis ;;
 restart-redis) stop_redis && start_redis ;;
+redis-cli)
+	shift
+	redis_cli --exec "$@"
+	;;
 start-kafka) start_kafka ;;
 stop-kafka) stop_kafka ;;
 # Restarts only the approver (with PKI_CONFIG, when set, as its config).
@@ -466,7 +502,7 @@ restart-approver) stop "$SERVICE_STOP_TIMEOUT" approver && start_services ;;
 stop-workers) stop "$SERVICE_STOP_TIMEOUT" $(service_names | grep '^worker-') ;;
 start-workers) start_services ;;
 *)
-	echo "usage: $0 up|down|run|status|start-redis|stop-redis|restart-redis|start-kafka|stop-kafka|restart-approver|stop-workers|start-workers" >&2
+	echo "usage: $0 up|down|run|status|start-redis|stop-redis|restart-redis|redis-cli|start-kafka|stop-kafka|restart-approver|stop-workers|start-workers" >&2
 	exit 2
 	;;
 esac

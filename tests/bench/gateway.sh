@@ -254,7 +254,7 @@ fi
 PREFIX=$(jq -r '.redis.prefix // "pki:"' "$PKI_VAR/demo/config.json")
 # count_state STATE...: requests recorded in Redis in one of these states.
 count_state() {
-	redis-cli -h 127.0.0.1 -p "$PKI_REDIS_PORT" --eval /dev/stdin , "${PREFIX}req:*" "$*" <<'EOF'
+	scripts/stack.sh redis-cli --eval /dev/stdin , "${PREFIX}req:*" "$*" <<'EOF'
 local n, cursor, want = 0, "0", {}
 for w in string.gmatch(ARGV[2], "%S+") do want[w] = true end
 repeat

@@ -17,7 +17,8 @@ GW=http://127.0.0.1:$GW_PORT
 GW_DIR=$PKI_VAR/gwtest
 GW_CONFIG=$GW_DIR/config.json
 KAFKA=127.0.0.1:$PKI_KAFKA_PORT
-REDIS_CLI=(redis-cli -h 127.0.0.1 -p "$PKI_REDIS_PORT")
+# redis-cli as pki-admin (when the stack's Redis has users).
+REDIS_CLI=(scripts/stack.sh redis-cli)
 APPROVAL_PASSWORD=approve-me-please
 FIXTURES=tests/fixtures/csr/good
 
@@ -115,9 +116,13 @@ gwenv_pki() {
 		return 1
 	}
 	# Own topics and consumer group: the stack's workers never see these messages.
-	jq '.kafka.topics |= with_entries(.value |= sub("^pki\\."; "gwtest."))' "$C" >"$C.tmp" &&
-		mv "$C.tmp" "$C" && chmod 600 "$C" || return 1
-	PKI_CONFIG=$C PKI_STACK_INFRA_ONLY=1 scripts/stack.sh up >>"$GW_DIR/pkictl.log" 2>&1 || {
+	# Own Redis users too (gwtest-gateway, ...): their keys are under gwtest:.
+	jq '.kafka.topics |= with_entries(.value |= sub("^pki\\."; "gwtest.")) |
+		.redis.users |= with_entries(.value.user |= sub("^pki-"; "gwtest-"))' "$C" >"$C.tmp" &&
+		mv "$C.tmp" "$C" && chmod 600 "$C" &&
+		$P redis acl --config "$C" >>"$GW_DIR/pkictl.log" 2>&1 || return 1
+	PKI_CONFIG=$C PKI_STACK_INFRA_ONLY=1 scripts/stack.sh up >>"$GW_DIR/pkictl.log" 2>&1 &&
+		gwenv_redis_users >>"$GW_DIR/pkictl.log" 2>&1 || {
 		cat "$GW_DIR/pkictl.log" >&2
 		return 1
 	}
@@ -127,6 +132,24 @@ gwenv_pki() {
 		CAROL=$($P user add --config "$C" --name carol --email carol@acme.example --role requester --tenant acme 2>>"$GW_DIR/pkictl.log") &&
 		BOB=$($P user add --config "$C" --name bob --email bob@globex.example --role requester --tenant globex 2>>"$GW_DIR/pkictl.log") &&
 		ADMIN=$($P user add --config "$C" --name admin --email admin@example.org --role admin --tenant acme --admin-tenants acme 2>>"$GW_DIR/pkictl.log")
+}
+
+# Adds the test config's Redis users to the running Redis (as pki-admin) and
+# saves them in the ACL file it was started with, so that they survive the
+# suites' Redis restarts. A Redis without users: the test config gets none.
+gwenv_redis_users() {
+	local -a w
+	if [[ ! -f $PKI_VAR/run/redis-admin.pass ]]; then
+		jq 'del(.redis.users)' "$GW_CONFIG" >"$GW_CONFIG.tmp" && mv "$GW_CONFIG.tmp" "$GW_CONFIG" &&
+			chmod 600 "$GW_CONFIG"
+		return
+	fi
+	# read -a: the rules' glob characters stay as they are.
+	while read -r -a w; do
+		[[ ${w[0]} == user && ${w[1]} == gwtest-* ]] || continue
+		[[ $("${REDIS_CLI[@]}" ACL SETUSER "${w[@]:1}") == OK ]] || return 1
+	done <"$GW_DIR/redis/users.acl"
+	[[ $("${REDIS_CLI[@]}" ACL SAVE) == OK ]]
 }
 
 # Starts NAME (gateway|worker) with the test config; logs under $GW_DIR.

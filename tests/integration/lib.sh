@@ -140,7 +140,8 @@ start_redis() { stack start-redis >/dev/null; }
 stop_kafka() { stack stop-kafka >/dev/null; }
 start_kafka() { stack start-kafka >/dev/null; }
 
-redis_cli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+# As pki-admin when the stack's Redis has users (scripts/stack.sh redis-cli).
+redis_cli() { stack redis-cli "$@"; }
 kcat_b() { kcat -b "$KAFKA_BROKERS" "$@"; }
 
 lib_exit() {

@@ -1,7 +1,8 @@
 /*
  * Request store against a real Redis: records, forward-only compare-and-set
  * transitions and their notifications, idempotency keys, serial reservation.
- * Built and run by test_store.sh: store_check REDIS_URL PREFIX.
+ * Built and run by test_store.sh: store_check REDIS_URL PREFIX [ADMIN_PASS_FILE]
+ * (with the file: every connection logs in as pki-admin with its password).
  * Prints "PASS: name" / "FAIL: name" lines; exits 1 after any failure.
  */
 #include <pthread.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "redis.h"
 #include "store.h"
 
@@ -184,9 +186,18 @@ main(int argc, char **argv)
 	pthread_t th[CLAIMERS];
 	int i, wins = 0;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: store_check REDIS_URL PREFIX\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: store_check REDIS_URL PREFIX [ADMIN_PASS_FILE]\n");
 		return 2;
+	}
+	if (argc == 4) {
+		char pw[CONFIG_REDIS_PASSWORD_MAX + 1], cerr[CONFIG_ERR_MAX] = "";
+
+		if (config_password_read(argv[3], "password", argv[3], pw, cerr) != 0 ||
+		    redis_login_set("pki-admin", pw, err) != 0) {
+			fprintf(stderr, "store_check: %s\n", cerr[0] ? cerr : err);
+			return 2;
+		}
 	}
 	st.redis_url = argv[1];
 	st.prefix = argv[2];

@@ -42,6 +42,36 @@ check pkictl_init_shape jq -e '.listen.gateway == "127.0.0.1:28080" and
 		issued: "pki.issued", audit: "pki.audit", notify: "pki.notify", dlq: "pki.issue.dlq", submit: "pki.submit"} and
 	.redis.url == "redis://127.0.0.1:26379/0" and .grant_key == "grant.key" and
 	.tenants == [] and .cas == [] and .users == []' "$cfg"
+# Redis users: a password file each (0600, 64 hex digits), the ACL file with
+# their SHA-256 hashes and the default user off, the services' entries.
+acl=$work/pki/redis/users.acl
+ok=1
+for u in pki-gateway pki-worker pki-approver pki-admin; do
+	f=$work/pki/redis/$u.pass
+	[ "$(mode_of "$f")" = 600 ] && grep -qxE '[0-9a-f]{64}' "$f" &&
+		grep -q "^user $u reset on #$(tr -d '\n' <"$f" | sha256sum | cut -d' ' -f1) " "$acl" || ok=0
+done
+[ $ok = 1 ]
+verdict pkictl_init_redis_passwords
+check pkictl_init_redis_acl_mode [ "$(mode_of "$acl")" = 600 ]
+check pkictl_init_redis_default_off grep -qx 'user default off resetpass resetkeys resetchannels -@all' "$acl"
+check pkictl_init_redis_users jq -e '.redis.users == {
+	gateway: {user: "pki-gateway", password_file: "redis/pki-gateway.pass"},
+	worker: {user: "pki-worker", password_file: "redis/pki-worker.pass"},
+	approver: {user: "pki-approver", password_file: "redis/pki-approver.pass"}}' "$cfg"
+# The ACL file follows redis.prefix: written again after a change.
+jq '.redis.prefix = "t1:"' "$cfg" >"$cfg.tmp" && mv "$cfg.tmp" "$cfg" && chmod 600 "$cfg"
+ctl redis acl 2>/dev/null && grep -q ' ~t1:req:\* ' "$acl" && ! grep -q '~pki:' "$acl" &&
+	[ "$(mode_of "$acl")" = 600 ]
+verdict pkictl_redis_acl_follows_prefix
+jq '.redis.prefix = "pki:"' "$cfg" >"$cfg.tmp" && mv "$cfg.tmp" "$cfg" && chmod 600 "$cfg"
+ctl redis acl 2>/dev/null
+chmod 644 "$work/pki/redis/pki-worker.pass"
+out=$(ctl redis acl 2>&1)
+[ $? -ne 0 ] && [[ $out == *"redis.users.worker.password_file: file"*"must not be accessible by group or others"* ]]
+verdict pkictl_redis_acl_password_mode_refused
+chmod 600 "$work/pki/redis/pki-worker.pass"
+
 before=$(state)
 out=$(ctl init 2>&1)
 [ $? -ne 0 ] && [ "$before" = "$(state)" ] && [[ $out == *"already exists"* ]]

@@ -21,7 +21,10 @@ if ! cc -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Icommon $(pkg-confi
 	exit 1
 fi
 prefix="storetest-$$-$RANDOM:"
-"$bin" "redis://127.0.0.1:$PKI_REDIS_PORT/0" "$prefix" 2>"$PKI_VAR/store_check.log"
+# As pki-admin when the stack's Redis has users (the password file stack.sh keeps).
+admin=()
+[[ -f $PKI_VAR/run/redis-admin.pass ]] && admin=("$PKI_VAR/run/redis-admin.pass")
+"$bin" "redis://127.0.0.1:$PKI_REDIS_PORT/0" "$prefix" "${admin[@]}" 2>"$PKI_VAR/store_check.log"
 rc=$?
 "${REDIS_CLI[@]}" --scan --pattern "$prefix*" | xargs -r "${REDIS_CLI[@]}" del >/dev/null
 exit "$rc"

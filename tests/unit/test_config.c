@@ -499,6 +499,21 @@ static const struct broken broken[] = {
     {"redis.url", "\"http://127.0.0.1:6379\"",
      "redis.url: must be redis://host:port[/db], got \"http://127.0.0.1:6379\""},
     {"redis", NULL, "redis: missing required key"},
+    {"redis.users", "{\"gateway\": {\"user\": \"gw\", \"password_file\": \"gw.pass\"}}",
+     "redis.users.worker: missing required key"},
+    {"redis.users", "{\"gateway\": 1}", "redis.users.gateway: must be an object, got number"},
+    {"redis.users", "{\"gateway\": {\"user\": \"gw\"}}",
+     "redis.users.gateway.password_file: missing required key"},
+    {"redis.users", "{\"gateway\": {\"user\": \"has space\", \"password_file\": \"p\"}}",
+     "redis.users.gateway.user: must be 1..64 of A-Z a-z 0-9 . _ - starting with a letter or "
+     "digit, got \"has space\""},
+    {"redis.users", "{\"cli\": {}}", "redis.users.cli: unknown key"},
+    {"redis.users",
+     "{\"gateway\": {\"user\": \"gw\", \"password_file\": \"gw.pass\"}, \"worker\": "
+     "{\"user\": \"gw\", \"password_file\": \"wk.pass\"}, \"approver\": {\"user\": \"ap\", "
+     "\"password_file\": \"ap.pass\"}}",
+     "redis.users.worker.user: must differ from redis.users.gateway.user (one Redis user per "
+     "service), got \"gw\""},
     {"grant_key", "42", "grant_key: must be a string, got number"},
     {"grant_key", "\"nope.key\"", "grant_key: cannot read $D/nope.key: No such file or directory"},
     {"cas[1].cert", "\"missing.crt\"",
@@ -609,6 +624,63 @@ TEST(config_grant_key_rules)
 	cfg = load_ok(0);
 	CHECK_INT(cfg->grant_key[1], 0x01);
 	CHECK_INT(cfg->grant_key[31], 0x31);
+	config_free(cfg);
+	rm_rf();
+}
+
+/* config_redis_login of service fails with exactly "$D/config.json: " + tail. */
+static void
+login_fails(const struct config *cfg, const char *service, const char *tail)
+{
+	char password[CONFIG_REDIS_PASSWORD_MAX + 1], err[CONFIG_ERR_MAX], want[MSG_MAX],
+	    tmpl[MSG_MAX];
+	const char *user = NULL;
+
+	snprintf(tmpl, sizeof(tmpl), "$D/config.json: %s", tail);
+	expand(tmpl, want);
+	CHECK_INT(config_redis_login(cfg, service, &user, password, err), -1);
+	CHECK_STR(err, want);
+}
+
+/* redis.users: each service reads only its own password file, checked like a key. */
+TEST(config_redis_login)
+{
+	static const char users[] =
+	    "{\"gateway\": {\"user\": \"pki-gateway\", \"password_file\": \"gw.pass\"},"
+	    " \"worker\": {\"user\": \"pki-worker\", \"password_file\": \"missing.pass\"},"
+	    " \"approver\": {\"user\": \"pki-approver\", \"password_file\": \"/nowhere/ap\"}}";
+	static const char pw[] = "0123456789abcdef0123456789abcdef\n";
+	char password[CONFIG_REDIS_PASSWORD_MAX + 1], err[CONFIG_ERR_MAX];
+	const char *user = NULL;
+	struct config *cfg;
+
+	setup();
+	/* No redis.users: no login. */
+	cfg = load_ok(0);
+	CHECK_INT(config_redis_login(cfg, "gateway", &user, password, err), 0);
+	config_free(cfg);
+	/* Loading reads no password file: the worker's is missing, the approver's elsewhere. */
+	mutate("redis.users", users);
+	write_file("gw.pass", pw, strlen(pw), SECRET_MODE);
+	cfg = load_ok(0);
+	CHECK_INT(config_redis_login(cfg, "gateway", &user, password, err), 1);
+	CHECK_STR(user, "pki-gateway");
+	CHECK_STR(password, "0123456789abcdef0123456789abcdef");
+	login_fails(cfg, "worker",
+		    "redis.users.worker.password_file: cannot read $D/missing.pass: No such file "
+		    "or directory");
+	write_file("gw.pass", pw, strlen(pw), OPEN_MODE);
+	login_fails(cfg, "gateway",
+		    "redis.users.gateway.password_file: file $D/gw.pass must not be accessible by "
+		    "group or others (chmod 600), got mode 0644");
+	write_file("gw.pass", "short\n", 6, SECRET_MODE);
+	login_fails(cfg, "gateway",
+		    "redis.users.gateway.password_file: file $D/gw.pass must hold one line of "
+		    "16..128 characters, got 5");
+	write_file("gw.pass", "0123456789 abcdef0123\n", 22, SECRET_MODE);
+	login_fails(cfg, "gateway",
+		    "redis.users.gateway.password_file: file $D/gw.pass must hold printable "
+		    "characters without spaces, got byte 0x20 at offset 10");
 	config_free(cfg);
 	rm_rf();
 }
