@@ -1023,15 +1023,50 @@ parse_user(struct ctx *c, const cJSON *obj, const char *path, void *dst)
 	return 0;
 }
 
+static const char *const service_names[SERVICE_COUNT] = {"gateway", "worker", "approver"};
+
+/*
+ * kafka.tls: {"ca", "gateway": {"cert", "key"}, "worker": ..., "approver": ...}.
+ * Absent: every service talks plaintext. Present: every service has an entry.
+ */
+static int
+parse_kafka_tls(struct ctx *c, const cJSON *kafka)
+{
+	static const char *const tls_keys[] = {"ca", "gateway", "worker", "approver", NULL};
+	static const char *const client_keys[] = {"cert", "key", NULL};
+	struct kafka_tls *t = c->cfg->kafka_tls;
+	char kp[CONFIG_PATH_MAX];
+	const cJSON *tls, *svc;
+	size_t i;
+
+	if (member(c, kafka, "kafka", "tls", OPTIONAL, &tls) != 0)
+		return -1;
+	if (tls == NULL)
+		return 0;
+	if (check_object(c, tls, "kafka.tls", tls_keys) != 0)
+		return -1;
+	for (i = 0; i < SERVICE_COUNT; i++) {
+		path_key(kp, "kafka.tls", service_names[i]);
+		if (get_str(c, tls, "kafka.tls", "ca", REQUIRED, rule_nonempty, NULL, &t[i].ca) !=
+			0 ||
+		    member(c, tls, "kafka.tls", service_names[i], REQUIRED, &svc) != 0 ||
+		    check_object(c, svc, kp, client_keys) != 0 ||
+		    get_str(c, svc, kp, "cert", REQUIRED, rule_nonempty, NULL, &t[i].cert) != 0 ||
+		    get_str(c, svc, kp, "key", REQUIRED, rule_nonempty, NULL, &t[i].key) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 parse_top(struct ctx *c, const cJSON *root)
 {
 	static const char *const top_keys[] = {"listen",  "kafka", "redis", "grant_key",
 					       "tenants", "cas",   "users", NULL};
 	static const char *const listen_keys[] = {"gateway", "approver", NULL};
-	static const char *const kafka_keys[] = {"brokers", "group", "topics", NULL};
-	static const char *const topic_keys[] = {"issue", "approval", "results", "issued",
-						 "audit", "notify",   "dlq",     "submit", NULL};
+	static const char *const kafka_keys[] = {"brokers", "group", "topics", "tls", NULL};
+	static const char *const topic_keys[] = {"issue",  "approval", "results", "issued", "audit",
+						 "notify", "dlq",      "submit",  NULL};
 	static const char *const redis_keys[] = {"url", "prefix", NULL};
 	struct config *cfg = c->cfg;
 	struct topics *t = &cfg->topics;
@@ -1063,7 +1098,8 @@ parse_top(struct ctx *c, const cJSON *root)
 	    get_str(c, topics, "kafka.topics", "audit", 0, rule_topic, "pki.audit", &t->audit) ||
 	    get_str(c, topics, "kafka.topics", "notify", 0, rule_topic, "pki.notify", &t->notify) ||
 	    get_str(c, topics, "kafka.topics", "dlq", 0, rule_topic, "pki.issue.dlq", &t->dlq) ||
-	    get_str(c, topics, "kafka.topics", "submit", 0, rule_topic, "pki.submit", &t->submit))
+	    get_str(c, topics, "kafka.topics", "submit", 0, rule_topic, "pki.submit", &t->submit) ||
+	    parse_kafka_tls(c, kafka) != 0)
 		return -1;
 	if (member(c, root, "", "redis", REQUIRED, &redis) != 0 ||
 	    check_object(c, redis, "redis", redis_keys) != 0 ||
@@ -1480,6 +1516,12 @@ load_files(struct ctx *c)
 
 	if (load_grant_key(c) != 0)
 		return -1;
+	/* Named only: each service reads its own files when it connects. */
+	for (i = 0; i < SERVICE_COUNT && cfg->kafka_tls[i].ca != NULL; i++)
+		if (resolve(c, &cfg->kafka_tls[i].ca) != 0 ||
+		    resolve(c, &cfg->kafka_tls[i].cert) != 0 ||
+		    resolve(c, &cfg->kafka_tls[i].key) != 0)
+			return -1;
 	for (i = 0; i < cfg->ncas; i++)
 		if (load_cert(c, &cfg->cas[i], i) != 0 || resolve(c, &cfg->cas[i].key_path) != 0 ||
 		    (cfg->cas[i].crl_path != NULL && resolve(c, &cfg->cas[i].crl_path) != 0))
@@ -1715,6 +1757,11 @@ config_free(struct config *cfg)
 	free(cfg->topics.notify);
 	free(cfg->topics.dlq);
 	free(cfg->topics.submit);
+	for (i = 0; i < SERVICE_COUNT; i++) {
+		free(cfg->kafka_tls[i].ca);
+		free(cfg->kafka_tls[i].cert);
+		free(cfg->kafka_tls[i].key);
+	}
 	free(cfg->redis_url);
 	free(cfg->redis_prefix);
 	free(cfg->grant_key_path);
@@ -1738,6 +1785,12 @@ config_free(struct config *cfg)
 	}
 	free(cfg->tenants);
 	free(cfg);
+}
+
+const char *
+config_service_name(enum service s)
+{
+	return (unsigned)s < SERVICE_COUNT ? service_names[s] : "?";
 }
 
 const char *

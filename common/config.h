@@ -102,6 +102,18 @@ struct tenant {
 	size_t nwebhooks;
 };
 
+/* The services; each uses only its own credentials (kafka.tls.gateway, ...). */
+enum service { SERVICE_GATEWAY, SERVICE_WORKER, SERVICE_APPROVER, SERVICE_COUNT };
+
+/*
+ * One service's Kafka TLS files (PEM, absolute after load): the CA bundle to
+ * trust, its client certificate (with chain) and its PKCS#8 key. All NULL:
+ * plaintext. config_load checks only their names; the Kafka client reads them.
+ */
+struct kafka_tls {
+	char *ca, *cert, *key;
+};
+
 struct topics {
 	char *issue, *approval, *results, *issued, *audit, *notify, *dlq;
 	char *submit; /* bulk ingress: signed requests from bulk producers */
@@ -115,7 +127,8 @@ struct config {
 	char *kafka_brokers;
 	char *kafka_group;
 	struct topics topics;
-	char *redis_url; /* redis://host:port/db */
+	struct kafka_tls kafka_tls[SERVICE_COUNT]; /* kafka.tls.gateway, .worker, .approver */
+	char *redis_url;                           /* redis://host:port/db */
 	char *redis_prefix;
 	char *grant_key_path; /* HMAC key shared by approver/gateway and workers */
 	unsigned char grant_key[32];
@@ -141,6 +154,9 @@ struct config {
  */
 int config_load(const char *path, int flags, struct config **out, char *err);
 void config_free(struct config *cfg);
+
+/* "gateway", "worker", "approver": the key of s under kafka.tls. */
+const char *config_service_name(enum service s);
 
 /* Path of the config to use: $PKI_CONFIG, else "var/demo/config.json". */
 const char *config_default_path(void);

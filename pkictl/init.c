@@ -1,4 +1,4 @@
-/* pkictl init / tenant add. */
+/* pkictl init / tenant add. init also makes the infrastructure CA and Kafka TLS (kafka.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -164,7 +164,7 @@ cmd_init(const struct command *cmd, int argc, char **argv)
 		unlink(grant);
 		goto out;
 	}
-	if (cfgfile_commit(cf) != 0)
+	if (kafka_setup(cf) != 0 || cfgfile_commit(cf) != 0)
 		goto out;
 	pk_err("config written: %s (grant key %s, mode 0600)", config, grant);
 	rc = 0;

@@ -16,6 +16,11 @@ static const struct command commands[] = {
      cmd_ca_crl},
     {"user", "add", "--name NAME --email EMAIL --role ROLE --tenant ID [--cas LIST]",
      "add a user and print its API key once", cmd_user_add},
+    {"kafka", "init", "",
+     "add the infrastructure CA, the services' Kafka certificates and kafka.tls (idempotent)",
+     cmd_kafka_init},
+    {"kafka", "cert", "NAME [--server HOST,...] [--days N]",
+     "issue a Kafka TLS certificate for principal NAME into kafka/NAME.crt, .key", cmd_kafka_cert},
     {"password", "hash", "< password", "read a password on stdin and print its scrypt hash",
      cmd_password_hash},
 };
