@@ -1024,6 +1024,8 @@ parse_user(struct ctx *c, const cJSON *obj, const char *path, void *dst)
 }
 
 static const char *const service_names[SERVICE_COUNT] = {"gateway", "worker", "approver"};
+static const char *const tls_fields[SERVICE_COUNT] = {"kafka.tls.gateway", "kafka.tls.worker",
+						      "kafka.tls.approver"};
 
 /*
  * kafka.tls: {"ca", "gateway": {"cert", "key"}, "worker": ..., "approver": ...}.
@@ -1047,6 +1049,7 @@ parse_kafka_tls(struct ctx *c, const cJSON *kafka)
 		return -1;
 	for (i = 0; i < SERVICE_COUNT; i++) {
 		path_key(kp, "kafka.tls", service_names[i]);
+		t[i].field = tls_fields[i];
 		if (get_str(c, tls, "kafka.tls", "ca", REQUIRED, rule_nonempty, NULL, &t[i].ca) !=
 			0 ||
 		    member(c, tls, "kafka.tls", service_names[i], REQUIRED, &svc) != 0 ||

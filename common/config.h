@@ -112,6 +112,7 @@ enum service { SERVICE_GATEWAY, SERVICE_WORKER, SERVICE_APPROVER, SERVICE_COUNT 
  */
 struct kafka_tls {
 	char *ca, *cert, *key;
+	const char *field; /* "kafka.tls.worker", for messages (static) */
 };
 
 struct topics {

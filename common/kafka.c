@@ -136,16 +136,16 @@ kafka_tls_apply(rd_kafka_conf_t *conf, const struct kafka_tls *tls, struct kafka
 	if (tls == NULL || tls->ca == NULL)
 		return 0;
 	if ((f = fopen(tls->cert, "r")) == NULL) {
-		snprintf(err, KAFKA_ERR_MAX, "kafka: tls cert %.160s: cannot read: %s", tls->cert,
-			 strerror(errno));
+		snprintf(err, KAFKA_ERR_MAX, "%s.cert: cannot read %.160s: %s",
+			 tls->field ? tls->field : "kafka tls", tls->cert, strerror(errno));
 		goto out;
 	}
 	if ((x = PEM_read_X509(f, NULL, NULL, NULL)) == NULL ||
 	    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, id->principal,
 				      sizeof(id->principal)) <= 0) {
 		snprintf(err, KAFKA_ERR_MAX,
-			 "kafka: tls cert %.160s: must be a PEM certificate with a subject CN",
-			 tls->cert);
+			 "%s.cert: must be a PEM certificate with a subject CN, got %.160s",
+			 tls->field ? tls->field : "kafka tls", tls->cert);
 		goto out;
 	}
 	if (kafka_conf_set(conf, "security.protocol", "ssl", err) < 0 ||
