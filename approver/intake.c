@@ -160,8 +160,9 @@ consume(struct approver *ap, const char *group, const char *topic, const char *n
 	char err[KAFKA_ERR_MAX];
 	int rc;
 
-	if ((c = kafka_consumer_new(ap->cfg->kafka_brokers, group, topics, name, NULL, NULL,
-				    err)) == NULL) {
+	if ((c = kafka_consumer_new(ap->cfg->kafka_brokers, group, topics, name,
+				    &ap->cfg->kafka_tls[SERVICE_APPROVER], NULL, NULL, err)) ==
+	    NULL) {
 		log_error("%s: %s", name, err);
 		svc_request_stop();
 		return;

@@ -50,7 +50,8 @@ main(int argc, char **argv)
 	ap.store.prefix = cfg->redis_prefix;
 	ap.wq.redis_url = cfg->redis_url;
 	ap.wq.prefix = cfg->redis_prefix;
-	if ((ap.kp = kafka_producer_new(cfg->kafka_brokers, "pki-approver", kerr)) == NULL) {
+	if ((ap.kp = kafka_producer_new(cfg->kafka_brokers, "pki-approver",
+					&cfg->kafka_tls[SERVICE_APPROVER], kerr)) == NULL) {
 		log_error("%s", kerr);
 		goto out;
 	}

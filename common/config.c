@@ -67,7 +67,7 @@ static const struct name_bit key_types[] = {
     {"RSA", KT_RSA}, {"EC", KT_EC}, {"Ed25519", KT_ED25519}};
 static const struct name_bit curves[] = {
     {"P-256", CURVE_P256}, {"P-384", CURVE_P384}, {"P-521", CURVE_P521}};
-static const char *const service_names[CONFIG_NSVC] = {"gateway", "worker", "approver"};
+static const char *const service_names[SERVICE_COUNT] = {"gateway", "worker", "approver"};
 static const struct name_bit key_sizes[] = {
     {"2048", RSA_2048}, {"3072", RSA_3072}, {"4096", RSA_4096}};
 static const unsigned ext_bits[] = {EXT_SERVER_AUTH, EXT_CLIENT_AUTH, EXT_EMAIL_PROTECTION,
@@ -1041,7 +1041,7 @@ parse_redis_users(struct ctx *c, const cJSON *redis)
 		return 0;
 	if (check_object(c, users, "redis.users", svc_keys) != 0)
 		return -1;
-	for (i = 0; i < CONFIG_NSVC; i++) {
+	for (i = 0; i < SERVICE_COUNT; i++) {
 		path_key(p, "redis.users", service_names[i]);
 		if (member(c, users, "redis.users", service_names[i], REQUIRED, &o) != 0 ||
 		    check_object(c, o, p, login_keys) != 0 ||
@@ -1061,15 +1061,52 @@ parse_redis_users(struct ctx *c, const cJSON *redis)
 	return 0;
 }
 
+static const char *const tls_fields[SERVICE_COUNT] = {"kafka.tls.gateway", "kafka.tls.worker",
+						      "kafka.tls.approver"};
+
+/*
+ * kafka.tls: {"ca", "gateway": {"cert", "key"}, "worker": ..., "approver": ...}.
+ * Absent: every service talks plaintext. Present: every service has an entry.
+ */
+static int
+parse_kafka_tls(struct ctx *c, const cJSON *kafka)
+{
+	static const char *const tls_keys[] = {"ca", "gateway", "worker", "approver", NULL};
+	static const char *const client_keys[] = {"cert", "key", NULL};
+	struct kafka_tls *t = c->cfg->kafka_tls;
+	char kp[CONFIG_PATH_MAX];
+	const cJSON *tls, *svc;
+	size_t i;
+
+	if (member(c, kafka, "kafka", "tls", OPTIONAL, &tls) != 0)
+		return -1;
+	if (tls == NULL)
+		return 0;
+	if (check_object(c, tls, "kafka.tls", tls_keys) != 0)
+		return -1;
+	for (i = 0; i < SERVICE_COUNT; i++) {
+		path_key(kp, "kafka.tls", service_names[i]);
+		t[i].field = tls_fields[i];
+		if (get_str(c, tls, "kafka.tls", "ca", REQUIRED, rule_nonempty, NULL, &t[i].ca) !=
+			0 ||
+		    member(c, tls, "kafka.tls", service_names[i], REQUIRED, &svc) != 0 ||
+		    check_object(c, svc, kp, client_keys) != 0 ||
+		    get_str(c, svc, kp, "cert", REQUIRED, rule_nonempty, NULL, &t[i].cert) != 0 ||
+		    get_str(c, svc, kp, "key", REQUIRED, rule_nonempty, NULL, &t[i].key) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 parse_top(struct ctx *c, const cJSON *root)
 {
 	static const char *const top_keys[] = {"listen",  "kafka", "redis", "grant_key",
 					       "tenants", "cas",   "users", NULL};
 	static const char *const listen_keys[] = {"gateway", "approver", NULL};
-	static const char *const kafka_keys[] = {"brokers", "group", "topics", NULL};
-	static const char *const topic_keys[] = {"issue", "approval", "results", "issued",
-						 "audit", "notify",   "dlq",     "submit", NULL};
+	static const char *const kafka_keys[] = {"brokers", "group", "topics", "tls", NULL};
+	static const char *const topic_keys[] = {"issue",  "approval", "results", "issued", "audit",
+						 "notify", "dlq",      "submit",  NULL};
 	static const char *const redis_keys[] = {"url", "prefix", "users", NULL};
 	struct config *cfg = c->cfg;
 	struct topics *t = &cfg->topics;
@@ -1101,7 +1138,8 @@ parse_top(struct ctx *c, const cJSON *root)
 	    get_str(c, topics, "kafka.topics", "audit", 0, rule_topic, "pki.audit", &t->audit) ||
 	    get_str(c, topics, "kafka.topics", "notify", 0, rule_topic, "pki.notify", &t->notify) ||
 	    get_str(c, topics, "kafka.topics", "dlq", 0, rule_topic, "pki.issue.dlq", &t->dlq) ||
-	    get_str(c, topics, "kafka.topics", "submit", 0, rule_topic, "pki.submit", &t->submit))
+	    get_str(c, topics, "kafka.topics", "submit", 0, rule_topic, "pki.submit", &t->submit) ||
+	    parse_kafka_tls(c, kafka) != 0)
 		return -1;
 	if (member(c, root, "", "redis", REQUIRED, &redis) != 0 ||
 	    check_object(c, redis, "redis", redis_keys) != 0 ||
@@ -1520,9 +1558,15 @@ load_files(struct ctx *c)
 	if (load_grant_key(c) != 0)
 		return -1;
 	/* Only resolved: each service reads its own password file (config_redis_login). */
-	for (i = 0; i < CONFIG_NSVC; i++)
+	for (i = 0; i < SERVICE_COUNT; i++)
 		if (cfg->redis_users[i].password_file != NULL &&
 		    resolve(c, &cfg->redis_users[i].password_file) != 0)
+			return -1;
+	/* Named only: each service reads its own files when it connects. */
+	for (i = 0; i < SERVICE_COUNT && cfg->kafka_tls[i].ca != NULL; i++)
+		if (resolve(c, &cfg->kafka_tls[i].ca) != 0 ||
+		    resolve(c, &cfg->kafka_tls[i].cert) != 0 ||
+		    resolve(c, &cfg->kafka_tls[i].key) != 0)
 			return -1;
 	for (i = 0; i < cfg->ncas; i++)
 		if (load_cert(c, &cfg->cas[i], i) != 0 || resolve(c, &cfg->cas[i].key_path) != 0 ||
@@ -1759,9 +1803,14 @@ config_free(struct config *cfg)
 	free(cfg->topics.notify);
 	free(cfg->topics.dlq);
 	free(cfg->topics.submit);
+	for (i = 0; i < SERVICE_COUNT; i++) {
+		free(cfg->kafka_tls[i].ca);
+		free(cfg->kafka_tls[i].cert);
+		free(cfg->kafka_tls[i].key);
+	}
 	free(cfg->redis_url);
 	free(cfg->redis_prefix);
-	for (i = 0; i < CONFIG_NSVC; i++) {
+	for (i = 0; i < SERVICE_COUNT; i++) {
 		free(cfg->redis_users[i].user);
 		free(cfg->redis_users[i].password_file);
 	}
@@ -1789,6 +1838,12 @@ config_free(struct config *cfg)
 }
 
 const char *
+config_service_name(enum service s)
+{
+	return (unsigned)s < SERVICE_COUNT ? service_names[s] : "?";
+}
+
+const char *
 config_default_path(void)
 {
 	const char *p = getenv("PKI_CONFIG");
@@ -1800,12 +1855,6 @@ const char *
 config_url_rule(const char *s)
 {
 	return rule_http_url(s);
-}
-
-const char *
-config_service_name(enum config_service svc)
-{
-	return svc < CONFIG_NSVC ? service_names[svc] : "?";
 }
 
 /* The password file's content: one line of printable characters without spaces. */
@@ -1863,10 +1912,10 @@ config_redis_login(const struct config *cfg, const char *service, const char **u
 	char what[CONFIG_PATH_MAX];
 	size_t i;
 
-	for (i = 0; i < CONFIG_NSVC; i++)
+	for (i = 0; i < SERVICE_COUNT; i++)
 		if (strcmp(service_names[i], service) == 0)
 			break;
-	if (i == CONFIG_NSVC || cfg->redis_users[i].user == NULL)
+	if (i == SERVICE_COUNT || cfg->redis_users[i].user == NULL)
 		return 0;
 	snprintf(what, sizeof(what), "redis.users.%s.password_file", service);
 	if (config_password_read(cfg->path, what, cfg->redis_users[i].password_file, password,

@@ -102,8 +102,8 @@ struct tenant {
 	size_t nwebhooks;
 };
 
-/* Services that log in to Redis as an ACL user of their own (redis.users.NAME). */
-enum config_service { CONFIG_SVC_GATEWAY, CONFIG_SVC_WORKER, CONFIG_SVC_APPROVER, CONFIG_NSVC };
+/* The services; each uses only its own credentials (kafka.tls.NAME, redis.users.NAME). */
+enum service { SERVICE_GATEWAY, SERVICE_WORKER, SERVICE_APPROVER, SERVICE_COUNT };
 
 #define CONFIG_REDIS_PASSWORD_MIN 16
 #define CONFIG_REDIS_PASSWORD_MAX 128
@@ -112,6 +112,16 @@ enum config_service { CONFIG_SVC_GATEWAY, CONFIG_SVC_WORKER, CONFIG_SVC_APPROVER
 struct redis_user {
 	char *user;
 	char *password_file; /* absolute after load */
+};
+
+/*
+ * One service's Kafka TLS files (PEM, absolute after load): the CA bundle to
+ * trust, its client certificate (with chain) and its PKCS#8 key. All NULL:
+ * plaintext. config_load checks only their names; the Kafka client reads them.
+ */
+struct kafka_tls {
+	char *ca, *cert, *key;
+	const char *field; /* "kafka.tls.worker", for messages (static) */
 };
 
 struct topics {
@@ -127,9 +137,10 @@ struct config {
 	char *kafka_brokers;
 	char *kafka_group;
 	struct topics topics;
-	char *redis_url; /* redis://host:port/db */
+	struct kafka_tls kafka_tls[SERVICE_COUNT]; /* kafka.tls.gateway, .worker, .approver */
+	char *redis_url;                           /* redis://host:port/db */
 	char *redis_prefix;
-	struct redis_user redis_users[CONFIG_NSVC]; /* all NULL without redis.users: no AUTH */
+	struct redis_user redis_users[SERVICE_COUNT]; /* all NULL without redis.users: no AUTH */
 	char *grant_key_path; /* HMAC key shared by approver/gateway and workers */
 	unsigned char grant_key[32];
 	int grant_key_loaded;
@@ -155,14 +166,14 @@ struct config {
 int config_load(const char *path, int flags, struct config **out, char *err);
 void config_free(struct config *cfg);
 
+/* "gateway", "worker", "approver": the key of s under kafka.tls and redis.users. */
+const char *config_service_name(enum service s);
+
 /* Path of the config to use: $PKI_CONFIG, else "var/demo/config.json". */
 const char *config_default_path(void);
 
 /* NULL if s passes the ca_issuers_url/crl_url rule, else the rule ("must be ..."). */
 const char *config_url_rule(const char *s);
-
-/* "gateway", "worker", "approver": the key of svc under redis.users. */
-const char *config_service_name(enum config_service svc);
 
 /*
  * The Redis login of service (a config_service_name): returns 1 with *user

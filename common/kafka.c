@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,7 +21,17 @@
  * a few milliseconds more per send.
  */
 #define KAFKA_LINGER_MS "5"
-#define KAFKA_RECONNECT_MAX_MS "1000" /* find a restarted broker quickly */
+#define KAFKA_RECONNECT_MAX_MS "1000"         /* find a restarted broker quickly */
+#define KAFKA_PLAINTEXT_PRINCIPAL "ANONYMOUS" /* what the broker calls a client without TLS */
+
+/*
+ * Who a client is to the broker, for the messages of refused operations.
+ * First member of both client structs: the shared error callback's opaque.
+ */
+struct kafka_ident {
+	char principal[KAFKA_PRINCIPAL_MAX];
+	char *group; /* consumers only */
+};
 
 /* Sends waited for together; shared by the waiter and the delivery reports. */
 struct kafka_batch {
@@ -31,6 +43,7 @@ struct kafka_batch {
 };
 
 struct kafka_producer {
+	struct kafka_ident id; /* first: see struct kafka_ident */
 	rd_kafka_t *rk;
 	pthread_t thread;
 	atomic_int stop;
@@ -44,6 +57,7 @@ struct kafka_producer {
 };
 
 struct kafka_consumer {
+	struct kafka_ident id; /* first: see struct kafka_ident */
 	rd_kafka_t *rk;
 	void (*on_assign)(void *arg, int npartitions);
 	void *arg;
@@ -76,13 +90,93 @@ kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 		NULL, "kafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
+/* Sets name=value on conf; 0 or -1 with err filled. */
+static int
+kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err)
+{
+	char e[KAFKA_ERR_MAX / 2];
+
+	if (rd_kafka_conf_set(conf, name, value, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
+		snprintf(err, KAFKA_ERR_MAX, "kafka: %.40s=%.60s: %.120s", name, value, e);
+		return -1;
+	}
+	return 0;
+}
+
+/* 1 for the errors of a refused handshake or a denied operation. */
+static int
+kafka_err_refused(rd_kafka_resp_err_t e)
+{
+	switch (e) {
+	case RD_KAFKA_RESP_ERR__SSL:
+	case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Applies tls (see kafka.h) to conf and names the principal in id: the CN of
+ * the client certificate, or KAFKA_PLAINTEXT_PRINCIPAL. 0 or -1 with err.
+ */
+static int
+kafka_tls_apply(rd_kafka_conf_t *conf, const struct kafka_tls *tls, struct kafka_ident *id,
+		char *err)
+{
+	X509 *x = NULL;
+	FILE *f = NULL;
+	int rc = -1;
+
+	snprintf(id->principal, sizeof(id->principal), "%s", KAFKA_PLAINTEXT_PRINCIPAL);
+	if (tls == NULL || tls->ca == NULL)
+		return 0;
+	if ((f = fopen(tls->cert, "r")) == NULL) {
+		snprintf(err, KAFKA_ERR_MAX, "%s.cert: cannot read %.160s: %s",
+			 tls->field ? tls->field : "kafka tls", tls->cert, strerror(errno));
+		goto out;
+	}
+	if ((x = PEM_read_X509(f, NULL, NULL, NULL)) == NULL ||
+	    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, id->principal,
+				      sizeof(id->principal)) <= 0) {
+		snprintf(err, KAFKA_ERR_MAX,
+			 "%s.cert: must be a PEM certificate with a subject CN, got %.160s",
+			 tls->field ? tls->field : "kafka tls", tls->cert);
+		goto out;
+	}
+	if (kafka_conf_set(conf, "security.protocol", "ssl", err) < 0 ||
+	    kafka_conf_set(conf, "ssl.ca.location", tls->ca, err) < 0 ||
+	    kafka_conf_set(conf, "ssl.certificate.location", tls->cert, err) < 0 ||
+	    kafka_conf_set(conf, "ssl.key.location", tls->key, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	X509_free(x);
+	if (f != NULL)
+		fclose(f);
+	return rc;
+}
+
 static void
 kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-	/* Consumers share this callback; their opaque is a struct kafka_consumer. */
+	/* Consumers share this callback; both structs start with their ident. */
 	struct kafka_producer *p = rd_kafka_type(rk) == RD_KAFKA_PRODUCER ? opaque : NULL;
+	const struct kafka_ident *id = opaque;
+	char fatal[KAFKA_ERR_MAX];
 
-	log_warn("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
+	/* A refused idempotent producer (no IdempotentWrite) fails for good: say why. */
+	if (err == RD_KAFKA_RESP_ERR__FATAL)
+		err = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+	if (kafka_err_refused(err) || strstr(reason, "SSL") != NULL)
+		log_error("kafka %s: refused as principal %s: %s: %s", rd_kafka_name(rk),
+			  id->principal, rd_kafka_err2name(err), reason);
+	else
+		log_warn("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
 	if (p != NULL &&
 	    (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT)) {
 		p->lost = 1;
@@ -108,8 +202,13 @@ kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	} else {
 		p->failed++;
 		p->expired = 1;
-		log_warn("kafka: delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
-			 rd_kafka_err2str(m->err));
+		if (kafka_err_refused(m->err))
+			log_error("kafka: principal %s may not write topic %s (broker ACL): %s",
+				  p->id.principal, rd_kafka_topic_name(m->rkt),
+				  rd_kafka_err2str(m->err));
+		else
+			log_warn("kafka: delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
+				 rd_kafka_err2str(m->err));
 	}
 	if (b == NULL)
 		return;
@@ -135,21 +234,9 @@ kafka_poll_thread(void *arg)
 	return NULL;
 }
 
-/* Sets name=value on conf; 0 or -1 with err filled. */
-static int
-kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err)
-{
-	char e[KAFKA_ERR_MAX / 2];
-
-	if (rd_kafka_conf_set(conf, name, value, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
-		snprintf(err, KAFKA_ERR_MAX, "kafka: %.40s=%.60s: %.120s", name, value, e);
-		return -1;
-	}
-	return 0;
-}
-
 struct kafka_producer *
-kafka_producer_new(const char *brokers, const char *client_id, char *err)
+kafka_producer_new(const char *brokers, const char *client_id, const struct kafka_tls *tls,
+		   char *err)
 {
 	static const char *const opts[][2] = {
 	    {"enable.idempotence", "true"},
@@ -169,7 +256,8 @@ kafka_producer_new(const char *brokers, const char *client_id, char *err)
 	pthread_mutex_init(&p->health_mu, NULL);
 	conf = rd_kafka_conf_new();
 	if (kafka_conf_set(conf, "bootstrap.servers", brokers, err) < 0 ||
-	    kafka_conf_set(conf, "client.id", client_id, err) < 0)
+	    kafka_conf_set(conf, "client.id", client_id, err) < 0 ||
+	    kafka_tls_apply(conf, tls, &p->id, err) < 0)
 		goto out;
 	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 		if (kafka_conf_set(conf, opts[i][0], opts[i][1], err) < 0)
@@ -422,8 +510,8 @@ kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_parti
 
 struct kafka_consumer *
 kafka_consumer_new(const char *brokers, const char *group, const char *const *topics,
-		   const char *client_id, void (*on_assign)(void *arg, int npartitions), void *arg,
-		   char *err)
+		   const char *client_id, const struct kafka_tls *tls,
+		   void (*on_assign)(void *arg, int npartitions), void *arg, char *err)
 {
 	static const char *const opts[][2] = {
 	    {"enable.auto.offset.store", "false"},
@@ -445,10 +533,15 @@ kafka_consumer_new(const char *brokers, const char *group, const char *const *to
 	}
 	c->on_assign = on_assign;
 	c->arg = arg;
+	if ((c->id.group = strdup(group)) == NULL) {
+		snprintf(err, KAFKA_ERR_MAX, "kafka: out of memory");
+		goto out;
+	}
 	conf = rd_kafka_conf_new();
 	if (kafka_conf_set(conf, "bootstrap.servers", brokers, err) < 0 ||
 	    kafka_conf_set(conf, "group.id", group, err) < 0 ||
-	    kafka_conf_set(conf, "client.id", client_id, err) < 0)
+	    kafka_conf_set(conf, "client.id", client_id, err) < 0 ||
+	    kafka_tls_apply(conf, tls, &c->id, err) < 0)
 		goto out;
 	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 		if (kafka_conf_set(conf, opts[i][0], opts[i][1], err) < 0)
@@ -480,6 +573,7 @@ out:
 	if (c != NULL) {
 		if (c->rk != NULL)
 			rd_kafka_destroy(c->rk);
+		free(c->id.group);
 		free(c);
 	}
 	return ret;
@@ -495,7 +589,15 @@ kafka_consumer_poll(struct kafka_consumer *c, struct kafka_msg *m, int timeout_m
 	if (rkm->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		int fatal = rkm->err == RD_KAFKA_RESP_ERR__FATAL;
 
-		if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+		if (rkm->err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED)
+			log_error("kafka: principal %s may not join group %s (broker ACL): %s",
+				  c->id.principal, c->id.group, rd_kafka_message_errstr(rkm));
+		else if (kafka_err_refused(rkm->err))
+			log_error("kafka: principal %s may not read topic %s (broker ACL): %s",
+				  c->id.principal,
+				  rkm->rkt != NULL ? rd_kafka_topic_name(rkm->rkt) : "?",
+				  rd_kafka_message_errstr(rkm));
+		else if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			log_msg(fatal ? LOG_ERROR : LOG_WARN, NULL, "kafka: consume: %s",
 				rd_kafka_message_errstr(rkm));
 		rd_kafka_message_destroy(rkm);
@@ -568,5 +670,6 @@ kafka_consumer_free(struct kafka_consumer *c)
 	}
 	rd_kafka_queue_destroy(q);
 	rd_kafka_destroy_flags(c->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	free(c->id.group);
 	free(c);
 }

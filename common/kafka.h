@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
+
 #define KAFKA_ERR_MAX 256
 #define KAFKA_HEALTH_TIMEOUT_MS 500      /* metadata round trip allowed for the check */
 #define KAFKA_HEALTH_CACHE_MS 1000       /* how long a check result is reused */
@@ -17,6 +19,7 @@
 #define KAFKA_FLUSH_TIMEOUT_MS 3000      /* at shutdown */
 #define KAFKA_CLOSE_TIMEOUT_MS 3000      /* consumer close at shutdown */
 #define KAFKA_SESSION_TIMEOUT_MS "10000" /* a dead consumer's partitions move after this */
+#define KAFKA_PRINCIPAL_MAX 96           /* a client certificate's CN, as the broker's principal */
 
 /* Return codes besides 0. */
 #define KAFKA_EDOWN (-2)    /* no broker reachable (checked before or while sending) */
@@ -26,12 +29,21 @@ struct kafka_producer;
 struct kafka_consumer;
 
 /*
+ * TLS: tls NULL or tls->ca NULL connects in plaintext; otherwise over TLS
+ * (security.protocol=ssl) trusting tls->ca and authenticating with the client
+ * certificate tls->cert and key tls->key, whose subject CN is the broker's
+ * principal. A refused handshake or a denied operation is logged as an error
+ * naming the principal and the topic or group.
+ */
+
+/*
  * Creates an idempotent producer (enable.idempotence=true, acks=all) for the
  * comma-separated brokers and starts its delivery-report thread. client_id
- * names it in broker logs. Returns NULL with a message in err (KAFKA_ERR_MAX).
- * Caller frees with kafka_producer_free.
+ * names it in broker logs; tls as above. Returns NULL with a message in err
+ * (KAFKA_ERR_MAX). Caller frees with kafka_producer_free.
  */
-struct kafka_producer *kafka_producer_new(const char *brokers, const char *client_id, char *err);
+struct kafka_producer *kafka_producer_new(const char *brokers, const char *client_id,
+					  const struct kafka_tls *tls, char *err);
 
 /* Flushes outstanding messages (KAFKA_FLUSH_TIMEOUT_MS), stops the thread, frees. NULL is safe. */
 void kafka_producer_free(struct kafka_producer *p);
@@ -115,11 +127,12 @@ struct kafka_msg {
  * enable.auto.offset.store=false: offsets are stored only by
  * kafka_consumer_done and committed in the background, on rebalance and on
  * close. on_assign (may be NULL) is called from kafka_consumer_poll after
- * every assignment with the number of partitions now held.
+ * every assignment with the number of partitions now held. tls as above.
  * Returns NULL with a message in err. Caller frees with kafka_consumer_free.
  */
 struct kafka_consumer *kafka_consumer_new(const char *brokers, const char *group,
 					  const char *const *topics, const char *client_id,
+					  const struct kafka_tls *tls,
 					  void (*on_assign)(void *arg, int npartitions), void *arg,
 					  char *err);
 

@@ -26,7 +26,8 @@ main(int argc, char **argv)
 		log_error("%s", rerr);
 		goto out;
 	}
-	if ((gw.kp = kafka_producer_new(cfg->kafka_brokers, "pki-gateway", kerr)) == NULL) {
+	if ((gw.kp = kafka_producer_new(cfg->kafka_brokers, "pki-gateway",
+					&cfg->kafka_tls[SERVICE_GATEWAY], kerr)) == NULL) {
 		log_error("%s", kerr);
 		goto out;
 	}

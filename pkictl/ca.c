@@ -49,7 +49,7 @@ struct ca_opts {
 /* Checks the flags both commands share and fills p and *ks. */
 static int
 ca_opts_check(struct cfgfile *cf, const struct ca_opts *o, const char *keydefault, long daysdefault,
-	      struct ca_params *p, const struct keyspec **ks)
+	      struct cert_params *p, const struct keyspec **ks)
 {
 	long v;
 
@@ -89,7 +89,7 @@ ca_opts_check(struct cfgfile *cf, const struct ca_opts *o, const char *keydefaul
  * entry (ownership passes to the config) and commits the config.
  */
 static int
-ca_create(struct cfgfile *cf, const char *id, const struct keyspec *ks, const struct ca_params *p,
+ca_create(struct cfgfile *cf, const char *id, const struct keyspec *ks, const struct cert_params *p,
 	  X509 *issuer, EVP_PKEY *issuer_key, cJSON *entry)
 {
 	char *dir = NULL, *keypath = NULL, *certpath = NULL, *crlpath = NULL,
@@ -122,7 +122,7 @@ ca_create(struct cfgfile *cf, const char *id, const struct keyspec *ks, const st
 		goto out;
 	}
 	if ((key = key_generate(ks)) == NULL ||
-	    (cert = cacert_build(p, key, issuer, issuer_key)) == NULL)
+	    (cert = cert_build(p, key, issuer, issuer_key)) == NULL)
 		goto out;
 	if (mkdirs(dir, CA_DIR_MODE) != 0 || key_write_new(keypath, key) != 0)
 		goto out;
@@ -171,7 +171,7 @@ cmd_ca_init_root(const struct command *cmd, int argc, char **argv)
 {
 	struct ca_opts o = {0};
 	const char *config;
-	struct ca_params p = {.key_usage = ROOT_KEY_USAGE, .pathlen = -1};
+	struct cert_params p = {.key_usage = ROOT_KEY_USAGE, .pathlen = -1};
 	const struct flag flags[] = {
 	    CA_COMMON_FLAGS(o, "ec-p384", "3650"),
 	    {"--path-len", "N", "basicConstraints pathLenConstraint (default: none)", &o.path_len,
@@ -550,7 +550,7 @@ cmd_ca_init_intermediate(const struct command *cmd, int argc, char **argv)
 	struct ca_opts o = {0};
 	struct int_opts io = {0};
 	const char *config;
-	struct ca_params p = {.key_usage = INT_KEY_USAGE, .pathlen = 0};
+	struct cert_params p = {.key_usage = INT_KEY_USAGE, .pathlen = 0};
 	const struct flag flags[] = {
 	    CA_COMMON_FLAGS(o, "ec-p256", "1825, never beyond the parent"),
 	    {"--parent", "ID", "id of the issuing CA in the config", &io.parent, NULL, 1},

@@ -1,4 +1,4 @@
-/* CA key pairs and CA certificates. */
+/* Key pairs and certificates: CAs, and the infrastructure's own TLS certificates. */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/bn.h>
@@ -104,6 +104,35 @@ pem_cert(BIO *b, void *obj)
 	return PEM_write_bio_X509(b, obj);
 }
 
+/* A key (may be NULL) and certificates, in this order. */
+struct pem_bundle {
+	EVP_PKEY *key;
+	X509 *const *certs;
+	size_t ncerts;
+};
+
+static int
+pem_bundle(BIO *b, void *obj)
+{
+	const struct pem_bundle *pb = obj;
+	size_t i;
+
+	if (pb->key != NULL && pem_key(b, pb->key) != 1)
+		return 0;
+	for (i = 0; i < pb->ncerts; i++)
+		if (pem_cert(b, pb->certs[i]) != 1)
+			return 0;
+	return 1;
+}
+
+int
+bundle_write_new(const char *path, EVP_PKEY *key, X509 *const *certs, size_t ncerts)
+{
+	struct pem_bundle pb = {key, certs, ncerts};
+
+	return pem_write_new(path, key != NULL ? KEY_FILE_MODE : CERT_FILE_MODE, pem_bundle, &pb);
+}
+
 int
 key_write_new(const char *path, EVP_PKEY *key)
 {
@@ -178,7 +207,7 @@ out:
 }
 
 static X509_NAME *
-name_build(const struct ca_params *p)
+name_build(const struct cert_params *p)
 {
 	X509_NAME *n = X509_NAME_new();
 
@@ -212,7 +241,7 @@ ext_add(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 }
 
 X509 *
-cacert_build(const struct ca_params *p, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key)
+cert_build(const struct cert_params *p, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key)
 {
 	EVP_PKEY *signer = issuer_key ? issuer_key : key;
 	char bc[EXT_VALUE_MAX];
@@ -220,7 +249,9 @@ cacert_build(const struct ca_params *p, EVP_PKEY *key, X509 *issuer, EVP_PKEY *i
 	X509V3_CTX ctx;
 	X509 *x = NULL, *ret = NULL;
 
-	if (p->pathlen >= 0)
+	if (p->leaf)
+		snprintf(bc, sizeof(bc), "critical,CA:FALSE");
+	else if (p->pathlen >= 0)
 		snprintf(bc, sizeof(bc), "critical,CA:TRUE,pathlen:%d", p->pathlen);
 	else
 		snprintf(bc, sizeof(bc), "critical,CA:TRUE");
@@ -246,6 +277,9 @@ cacert_build(const struct ca_params *p, EVP_PKEY *key, X509 *issuer, EVP_PKEY *i
 	/* SKI first: for a self-signed certificate the AKI copies it. */
 	if (ext_add(x, &ctx, NID_basic_constraints, bc) != 0 ||
 	    ext_add(x, &ctx, NID_key_usage, p->key_usage) != 0 ||
+	    (p->ext_key_usage != NULL &&
+	     ext_add(x, &ctx, NID_ext_key_usage, p->ext_key_usage) != 0) ||
+	    (p->san != NULL && ext_add(x, &ctx, NID_subject_alt_name, p->san) != 0) ||
 	    ext_add(x, &ctx, NID_subject_key_identifier, "hash") != 0 ||
 	    ext_add(x, &ctx, NID_authority_key_identifier, "keyid:always") != 0) {
 		pk_sslerr("adding extensions");

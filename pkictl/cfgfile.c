@@ -17,7 +17,7 @@
 
 #define CFGFILE_MAX_BYTES (16 * 1024 * 1024)
 #define CFGFILE_NEW_MODE 0600 /* holds hashes of API keys and approval passwords */
-#define CFGFILE_TRACK_MAX 16
+#define CFGFILE_TRACK_MAX 16 /* init: grant key, infrastructure CA, service certificates, Redis passwords */
 
 static int
 cfgfile_alloc(const char *path, struct cfgfile **out)

@@ -27,8 +27,11 @@
 #define PKICTL_GRANT_KEY_BYTES 32
 #define PKICTL_FLAGS_MAX 32
 #define PKICTL_CRL_DAYS_DEFAULT 7
-#define PKICTL_CRL_DAYS_MAX 365 /* the CA/B Forum limit for CRLs covering CA certificates */
-#define PKICTL_CRL_MODE 0644    /* public: the gateway serves it */
+#define PKICTL_CRL_DAYS_MAX 365     /* the CA/B Forum limit for CRLs covering CA certificates */
+#define PKICTL_CRL_MODE 0644        /* public: the gateway serves it */
+#define PKICTL_TLS_DAYS_DEFAULT 397 /* Kafka TLS certificates (pkictl kafka cert) */
+#define PKICTL_STR_(x) #x
+#define PKICTL_STR(x) PKICTL_STR_(x)
 
 /* ---- errors (err.c) ---- */
 
@@ -144,13 +147,16 @@ struct keyspec {
 	const char *curve; /* "P-256", NULL for RSA */
 };
 
-struct ca_params {
+struct cert_params {
 	const char *cn;
 	const char *org;     /* may be NULL */
 	const char *country; /* may be NULL */
 	long days;
-	int pathlen;           /* -1: no pathLenConstraint */
-	const char *key_usage; /* OpenSSL config syntax, e.g. "critical,keyCertSign,cRLSign" */
+	int pathlen;               /* -1: no pathLenConstraint */
+	const char *key_usage;     /* OpenSSL config syntax, e.g. "critical,keyCertSign,cRLSign" */
+	int leaf;                  /* end entity (CA:FALSE) instead of a CA */
+	const char *ext_key_usage; /* NULL, or e.g. "clientAuth" */
+	const char *san;           /* NULL, or e.g. "DNS:localhost,IP:127.0.0.1" */
 };
 
 /* Looks up a --key name. Returns NULL for an unknown one. */
@@ -162,14 +168,20 @@ EVP_PKEY *key_generate(const struct keyspec *ks);
 /* Writes key as PKCS#8 PEM to a new file of mode 0600 (never exists before). Returns 0 or -1. */
 int key_write_new(const char *path, EVP_PKEY *key);
 int cert_write_new(const char *path, X509 *cert);
+/*
+ * Writes key (may be NULL) then the certificates as PEM to a new file, of
+ * mode 0600 when it holds a key. Returns 0 or -1 after printing an error.
+ */
+int bundle_write_new(const char *path, EVP_PKEY *key, X509 *const *certs, size_t ncerts);
 /* Loads a PEM key or certificate. Returns NULL after printing an error. */
 EVP_PKEY *key_load(const char *path);
 X509 *cert_load(const char *path);
 /*
- * Builds and signs a CA certificate for key. issuer and issuer_key NULL means
- * self-signed. notAfter is clamped to the issuer's. Returns NULL after an error.
+ * Builds and signs a certificate for key: a CA, or an end entity when p->leaf.
+ * issuer and issuer_key NULL means self-signed. notAfter is clamped to the
+ * issuer's. Returns NULL after an error.
  */
-X509 *cacert_build(const struct ca_params *p, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key);
+X509 *cert_build(const struct cert_params *p, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key);
 
 /* SHA-384 for P-384 and larger EC keys, SHA-256 otherwise (the default for Ed25519: none). */
 const EVP_MD *digest_for(EVP_PKEY *signer);
@@ -196,6 +208,16 @@ int crl_write(const char *path, X509 *cert, EVP_PKEY *key, long days, long *numb
  */
 int redis_users_init(struct cfgfile *cf, cJSON *redis, const char *prefix);
 
+/* ---- Kafka TLS (kafka.c) ---- */
+
+/*
+ * Makes what is missing of: the infrastructure CA (infra/), its trust bundle
+ * (kafka/ca.pem), the services' client certificates (kafka/pki-gateway.crt,
+ * ...) and kafka.tls in the config. New files are tracked by cf. Returns 0 or
+ * -1 after printing an error.
+ */
+int kafka_setup(struct cfgfile *cf);
+
 /* ---- commands ---- */
 
 int cmd_init(const struct command *cmd, int argc, char **argv);
@@ -206,5 +228,7 @@ int cmd_ca_crl(const struct command *cmd, int argc, char **argv);
 int cmd_user_add(const struct command *cmd, int argc, char **argv);
 int cmd_password_hash(const struct command *cmd, int argc, char **argv);
 int cmd_redis_acl(const struct command *cmd, int argc, char **argv);
+int cmd_kafka_init(const struct command *cmd, int argc, char **argv);
+int cmd_kafka_cert(const struct command *cmd, int argc, char **argv);
 
 #endif

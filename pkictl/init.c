@@ -1,4 +1,4 @@
-/* pkictl init / tenant add. */
+/* pkictl init / tenant add. init also makes the infrastructure CA and Kafka TLS (kafka.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -149,10 +149,11 @@ cmd_init(const struct command *cmd, int argc, char **argv)
 	}
 	if (redis_users_init(cf, cJSON_GetObjectItemCaseSensitive(cf->root, "redis"), prefix) != 0)
 		goto out;
-	if (cfgfile_commit(cf) != 0)
+	if (kafka_setup(cf) != 0 || cfgfile_commit(cf) != 0)
 		goto out;
-	pk_err("config written: %s (grant key %s, Redis users in redis/, mode 0600)", config,
-	       grant);
+	pk_err("config written: %s (grant key %s, Redis users in redis/, Kafka certificates in "
+	       "kafka/, mode 0600)",
+	       config, grant);
 	rc = 0;
 out:
 	cJSON_Delete(list);

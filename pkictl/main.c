@@ -19,6 +19,11 @@ static const struct command commands[] = {
     {"redis", "acl", "",
      "write redis/users.acl again from the config (users, passwords, redis.prefix)",
      cmd_redis_acl},
+    {"kafka", "init", "",
+     "add the infrastructure CA, the services' Kafka certificates and kafka.tls (idempotent)",
+     cmd_kafka_init},
+    {"kafka", "cert", "NAME [--server HOST,...] [--days N]",
+     "issue a Kafka TLS certificate for principal NAME into kafka/NAME.crt, .key", cmd_kafka_cert},
     {"password", "hash", "< password", "read a password on stdin and print its scrypt hash",
      cmd_password_hash},
 };

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Creates the demo PKI in OUTDIR (default var/demo): config.json, grant.key,
-# cas/ (root, three intermediates), redis/ (Redis users' passwords and the
-# ACL file), users, and credentials.json holding the
-# API keys and the approval password. Does nothing when OUTDIR/config.json
-# exists. Addresses come from PKI_GATEWAY_LISTEN, PKI_APPROVER_LISTEN,
-# PKI_KAFKA_BROKERS and PKI_REDIS_URL.
+# cas/ (root, three intermediates), users, and credentials.json holding the
+# API keys and the approval password; redis/ (Redis users' passwords and the
+# ACL file); infra/ (the infrastructure CA) and kafka/ (the services' Kafka
+# client certificates, the broker's keystore and the pki-admin certificate).
+# When OUTDIR/config.json exists, only adds what is missing of the Kafka TLS
+# part (a demo made before it). Addresses come from PKI_GATEWAY_LISTEN,
+# PKI_APPROVER_LISTEN, PKI_KAFKA_BROKERS and PKI_REDIS_URL.
 set -euo pipefail
 
 here=$(pwd)
@@ -13,11 +15,33 @@ root=$(pwd)
 out=${1:-var/demo}
 case $out in /*) ;; *) [ $# -gt 0 ] && out="$here/$out" || out="$root/$out" ;; esac
 
+pkictl=${PKICTL:-$root/build/release/pkictl}
+if [ ! -x "$pkictl" ]; then
+	make -s -C "$root" build/release/pkictl >&2
+fi
+
+# The broker's certificate: its SANs are the addresses clients dial (the
+# local stack's 127.0.0.1, compose's service name kafka); librdkafka checks
+# them (ssl.endpoint.identification.algorithm=https). pki-admin: the stack's
+# and the tests' own super user.
+kafka_certs() {
+	local cfg=$1
+	[ -e "${cfg%/*}/kafka/kafka-broker.crt" ] ||
+		"$pkictl" kafka cert kafka-broker --server 127.0.0.1,localhost,kafka --config "$cfg"
+	[ -e "${cfg%/*}/kafka/pki-admin.crt" ] || "$pkictl" kafka cert pki-admin --config "$cfg"
+}
+
 if [ -e "$out/config.json" ]; then
+	if [ ! -e "$out/kafka/kafka-broker.keystore.pem" ]; then
+		echo "demo-init: adding the Kafka TLS certificates to $out" >&2
+		"$pkictl" kafka init --config "$out/config.json"
+		kafka_certs "$out/config.json"
+		exit 0
+	fi
 	echo "demo-init: $out/config.json exists; leaving the demo PKI as it is" >&2
 	exit 0
 fi
-for f in cas grant.key redis credentials.json; do
+for f in cas grant.key redis credentials.json infra kafka; do
 	if [ -e "$out/$f" ]; then
 		echo "demo-init: $out/$f exists but $out/config.json does not;" \
 			"remove $out to start over" >&2
@@ -29,11 +53,6 @@ gateway=${PKI_GATEWAY_LISTEN:-127.0.0.1:8080}
 approver=${PKI_APPROVER_LISTEN:-127.0.0.1:8081}
 brokers=${PKI_KAFKA_BROKERS:-127.0.0.1:19092}
 redis=${PKI_REDIS_URL:-redis://127.0.0.1:16379/0}
-
-pkictl=${PKICTL:-$root/build/release/pkictl}
-if [ ! -x "$pkictl" ]; then
-	make -s -C "$root" build/release/pkictl >&2
-fi
 
 umask 077
 mkdir -p "$out"
@@ -53,6 +72,8 @@ ctl() {
 
 ctl init --gateway-listen "$gateway" --approver-listen "$approver" \
 	--kafka-brokers "$brokers" --redis-url "$redis"
+# init also made infra/ and the services' certificates in kafka/.
+kafka_certs "$cfg" 2>"$stage/stderr" || { cat "$stage/stderr" >&2; exit 1; }
 ctl tenant add --id acme --name "Acme Corp"
 ctl tenant add --id globex --name "Globex"
 
@@ -122,6 +143,7 @@ jq -n --arg gw "http://$gateway" --arg admin_url "http://$approver" \
 		approval_short: "demo-approval-short"}}' >"$stage/credentials.json"
 chmod 600 "$stage/credentials.json"
 
-mv "$stage/cas" "$stage/grant.key" "$stage/redis" "$stage/credentials.json" "$out/"
+mv "$stage/cas" "$stage/grant.key" "$stage/redis" "$stage/credentials.json" "$stage/infra" \
+	"$stage/kafka" "$out/"
 mv "$cfg" "$out/config.json"
 echo "demo-init: demo PKI in $out (credentials in $out/credentials.json)" >&2

@@ -6,6 +6,8 @@
 #        scripts/stack.sh start-redis|stop-redis|restart-redis|start-kafka|stop-kafka
 #        scripts/stack.sh redis-cli ARGS...  (redis-cli as pki-admin on the stack's Redis)
 #        scripts/stack.sh restart-approver|stop-workers|start-workers
+#        scripts/stack.sh acls     topics and ACLs again, e.g. after
+#                                  `pkictl kafka cert bulk-NAME` (no restart)
 #
 # Environment (defaults in brackets):
 #   PKI_VAR [var]                      state: redis/, kafka/, log/, run/, demo/
@@ -15,6 +17,11 @@
 #   PKI_WORKERS [2]                    PKI_ISSUE_PARTITIONS [6] (pki.issue, pki.submit)
 #   PKI_TOPIC_PARTITIONS [3]           partitions of every other topic
 #   PKI_CONFIG [$PKI_VAR/demo/config.json, created on first up]
+#   PKI_KAFKA_TLS_DIR [the config's kafka/] the broker's keystore
+#                                      (kafka-broker.keystore.pem), the trust
+#                                      bundle (ca.pem), the pki-admin
+#                                      certificate the stack's own Kafka
+#                                      calls use, and bulk-*.crt (their ACLs)
 #   PKI_KAFKA_HEAP [-Xms256m -Xmx512m]
 #   BUILD [build/release]              where the service binaries are
 #   PKI_STACK_INFRA_ONLY [unset]       1: Redis and Kafka only (no build, no services)
@@ -57,7 +64,13 @@ VAR=$(cd "$PKI_VAR" && pwd)
 RUN=$VAR/run
 LOG=$VAR/log
 CONFIG=${PKI_CONFIG:-$PKI_VAR/demo/config.json}
+# Absolute: the broker resolves paths against its own working directory.
+KAFKA_TLS_DIR=$(realpath -m "${PKI_KAFKA_TLS_DIR:-$(dirname "$CONFIG")/kafka}")
 KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
+# The super user of the stack's own Kafka calls (kcat, topics and ACLs).
+KAFKA_ADMIN_TLS=(-X security.protocol=ssl -X "ssl.ca.location=$KAFKA_TLS_DIR/ca.pem"
+	-X "ssl.certificate.location=$KAFKA_TLS_DIR/pki-admin.crt"
+	-X "ssl.key.location=$KAFKA_TLS_DIR/pki-admin.key")
 REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
 
 say() { printf 'stack: %s\n' "$*"; }
@@ -245,11 +258,23 @@ new_cluster_id() {
 	echo "$id"
 }
 
+# The broker's and the stack's own TLS files must exist.
+kafka_tls_check() {
+	local f
+	for f in kafka-broker.keystore.pem ca.pem pki-admin.crt pki-admin.key; do
+		[[ -r $KAFKA_TLS_DIR/$f ]] ||
+			die "kafka: no $KAFKA_TLS_DIR/$f; make it with 'pkictl kafka init' and" \
+				"'pkictl kafka cert kafka-broker --server 127.0.0.1,localhost' /" \
+				"'pkictl kafka cert pki-admin' (scripts/demo-init.sh does all three)"
+	done
+}
+
 kafka_format() {
 	local dir=$VAR/kafka
 	mkdir -p "$dir"
 	sed -e "s|@PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CPORT|g" \
-		-e "s|@DATA_DIR@|$dir/data|g" "$KAFKA_PROPS_IN" >"$dir/server.properties"
+		-e "s|@DATA_DIR@|$dir/data|g" -e "s|@KEYSTORE@|$KAFKA_TLS_DIR/kafka-broker.keystore.pem|g" \
+		-e "s|@TRUSTSTORE@|$KAFKA_TLS_DIR/ca.pem|g" "$KAFKA_PROPS_IN" >"$dir/server.properties"
 	[[ -f $dir/data/meta.properties ]] && return 0
 	rm -rf "$dir/data"
 	new_cluster_id >"$dir/cluster.id"
@@ -259,7 +284,7 @@ kafka_format() {
 }
 
 kafka_ready() { log_has_since "$LOG/kafka.log" "$1" "Kafka Server started" && kcat_meta >/dev/null; }
-kcat_meta() { kcat -b "$KAFKA_BROKERS" -L -J -m 5 2>/dev/null; }
+kcat_meta() { kcat -b "$KAFKA_BROKERS" "${KAFKA_ADMIN_TLS[@]}" -L -J -m 5 2>/dev/null; }
 
 start_kafka() {
 	local t0 off
@@ -270,6 +295,7 @@ start_kafka() {
 	fi
 	need_port_free kafka 127.0.0.1 "$KAFKA_PORT"
 	need_port_free kafka-controller 127.0.0.1 "$KAFKA_CPORT"
+	kafka_tls_check
 	mkdir -p "$LOG" "$RUN"
 	t0=$(now_ms)
 	kafka_format
@@ -306,19 +332,42 @@ topic_tool() {
 	echo "$bin"
 }
 
+# -n KEY=NAME arguments of the topic tool: the config's topic names and group.
+acl_names() {
+	[[ -f $CONFIG ]] || return 0
+	jq -r '(.kafka.topics // {} | to_entries[] | "-n\n\(.key)=\(.value)"),
+		(.kafka.group // empty | "-n\nworkers=\(.)")' "$CONFIG"
+}
+
+# -b PRINCIPAL arguments: one per bulk producer certificate (kafka/bulk-*.crt).
+bulk_principals() {
+	local f
+	for f in "$KAFKA_TLS_DIR"/bulk-*.crt; do
+		[[ -e $f ]] || continue
+		f=${f##*/}
+		printf -- '-b\n%s\n' "${f%.crt}"
+	done
+}
+
+# Creates the missing topics and (again: it only adds) every principal's ACLs.
 create_topics() {
 	local have t tool out
-	local -a want=()
+	local -a want=() args=()
+	kafka_tls_check
 	have=$(kcat_meta | jq -r '.topics[].topic') || die "kafka: cannot list topics on $KAFKA_BROKERS"
 	while read -r t; do
 		grep -qxF -- "$t" <<<"$have" && continue
 		if [[ $t == pki.issue || $t == pki.submit ]]; then want+=("$t:$ISSUE_PARTITIONS"); else want+=("$t:$TOPIC_PARTITIONS"); fi
 	done < <(topic_list)
-	((${#want[@]} == 0)) && return 0
+	for t in "${want[@]}"; do args+=(-t "$t"); done
+	mapfile -t -O "${#args[@]}" args < <(acl_names)
+	mapfile -t -O "${#args[@]}" args < <(bulk_principals)
 	tool=$(topic_tool)
-	out=$("$tool" "$KAFKA_BROKERS" "${want[@]}" 2>&1) || { printf '%s\n' "$out" >&2; die "kafka: creating topics failed"; }
+	out=$("$tool" "${KAFKA_ADMIN_TLS[@]}" "${args[@]}" -a "$KAFKA_BROKERS" 2>&1) ||
+		{ printf '%s\n' "$out" >&2; die "kafka: creating topics and ACLs failed"; }
 	printf '%s\n' "$out" >>"$LOG/kafka-topics.log"
-	say "kafka: created topics ${want[*]}"
+	((${#want[@]} == 0)) || say "kafka: created topics ${want[*]}"
+	say "kafka: $(grep '^acls:' <<<"$out")"
 }
 
 # ---------------------------------------------------------------- services
@@ -331,8 +380,10 @@ build_services() {
 }
 
 demo_init() {
-	[[ -n ${PKI_CONFIG:-} || -f $PKI_VAR/demo/config.json ]] && return 0
-	say "demo: creating the demo PKI in $PKI_VAR/demo"
+	[[ -n ${PKI_CONFIG:-} ]] && return 0
+	# A demo made before Kafka had TLS gets its certificates (demo-init.sh adds them).
+	[[ -f $PKI_VAR/demo/config.json && -f $PKI_VAR/demo/kafka/kafka-broker.keystore.pem ]] && return 0
+	say "demo: creating the demo PKI (or its Kafka certificates) in $PKI_VAR/demo"
 	PKI_GATEWAY_LISTEN=$GATEWAY_LISTEN PKI_APPROVER_LISTEN=$APPROVER_LISTEN \
 		PKI_KAFKA_BROKERS=$KAFKA_BROKERS PKI_REDIS_URL=$REDIS_URL BUILD=$BUILD \
 		scripts/demo-init.sh "$PKI_VAR/demo" || die "demo: scripts/demo-init.sh failed"
@@ -397,7 +448,8 @@ print_urls() {
 
   Gateway (public API):  http://$GATEWAY_LISTEN      CSR form: http://$GATEWAY_LISTEN/csr/upload
   Approver (admin):      http://$APPROVER_LISTEN/admin
-  Kafka:                 $KAFKA_BROKERS      Redis: $REDIS_URL
+  Kafka:                 $KAFKA_BROKERS (mutual TLS)      Redis: $REDIS_URL
+  Kafka admin (kcat):    kcat -b $KAFKA_BROKERS ${KAFKA_ADMIN_TLS[*]} -L
   Redis as pki-admin:    scripts/stack.sh redis-cli ARGS...
   Config:                $CONFIG
   Credentials:           $creds
@@ -416,8 +468,8 @@ cmd_up() {
 	t0=$(now_ms)
 	if [[ -z $INFRA_ONLY ]]; then
 		build_services || die "build failed"
-		demo_init
 	fi
+	demo_init # also with INFRA_ONLY: the broker's certificate comes from it
 	start_redis
 	start_kafka
 	create_topics
@@ -501,8 +553,11 @@ restart-approver) stop "$SERVICE_STOP_TIMEOUT" approver && start_services ;;
 # starts what is not running again.
 stop-workers) stop "$SERVICE_STOP_TIMEOUT" $(service_names | grep '^worker-') ;;
 start-workers) start_services ;;
+# Topics and ACLs again on the running broker: after `pkictl kafka cert
+# bulk-NAME`, this gives the new principal its ACL without a restart.
+acls) create_topics ;;
 *)
-	echo "usage: $0 up|down|run|status|start-redis|stop-redis|restart-redis|redis-cli|start-kafka|stop-kafka|restart-approver|stop-workers|start-workers" >&2
+	echo "usage: $0 up|down|run|status|start-redis|stop-redis|restart-redis|redis-cli|start-kafka|stop-kafka|restart-approver|stop-workers|start-workers|acls" >&2
 	exit 2
 	;;
 esac

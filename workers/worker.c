@@ -246,7 +246,8 @@ worker_run(const struct config *cfg, const struct worker_opts *opts)
 	w.store.redis_url = cfg->redis_url;
 	w.store.prefix = cfg->redis_prefix;
 	snprintf(client_id, sizeof(client_id), "pki-%s-%ld", opts->name, (long)getpid());
-	if ((w.kp = kafka_producer_new(cfg->kafka_brokers, client_id, kerr)) == NULL) {
+	if ((w.kp = kafka_producer_new(cfg->kafka_brokers, client_id,
+				       &cfg->kafka_tls[SERVICE_WORKER], kerr)) == NULL) {
 		log_error("%s", kerr);
 		goto out;
 	}
@@ -260,7 +261,8 @@ worker_run(const struct config *cfg, const struct worker_opts *opts)
 		snprintf(client_id, sizeof(client_id), "pki-%s-%ld-t%d", opts->name, (long)getpid(),
 			 i);
 		ts[i].kc = kafka_consumer_new(cfg->kafka_brokers, cfg->kafka_group, topics,
-					      client_id, worker_on_assign, &ts[i], kerr);
+					      client_id, &cfg->kafka_tls[SERVICE_WORKER],
+					      worker_on_assign, &ts[i], kerr);
 		if (ts[i].kc == NULL) {
 			log_error("%s", kerr);
 			goto out;

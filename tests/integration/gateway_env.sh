@@ -10,6 +10,11 @@ PKI_KAFKA_PORT=${PKI_KAFKA_PORT:-29092}
 PKI_KAFKA_CONTROLLER_PORT=${PKI_KAFKA_CONTROLLER_PORT:-29093}
 PKI_REDIS_PORT=${PKI_REDIS_PORT:-26379}
 export PKI_VAR PKI_KAFKA_PORT PKI_KAFKA_CONTROLLER_PORT PKI_REDIS_PORT
+# The broker and its certificates are the test stack's (the demo PKI's
+# infrastructure CA), also when stack.sh runs with this suite's config.
+export PKI_KAFKA_TLS_DIR=${PKI_KAFKA_TLS_DIR:-$PKI_VAR/demo/kafka}
+# shellcheck source=tests/integration/kafka_tls.sh
+. tests/integration/kafka_tls.sh
 
 BUILD=${BUILD:-build/release}
 GW_PORT=${PKI_TEST_GATEWAY_PORT:-28130}
@@ -49,7 +54,7 @@ expect() {
 
 now_ms() { date +%s%3N; }
 
-kafka_up() { kcat -b "$KAFKA" -L -m 3 >/dev/null 2>&1; }
+kafka_up() { kcat -F "$KCAT_ADMIN_CONF" -b "$KAFKA" -L -m 3 >/dev/null 2>&1; }
 redis_up() { [[ $("${REDIS_CLI[@]}" ping 2>/dev/null) == PONG ]]; }
 
 gwenv_infra_up() {
@@ -115,10 +120,18 @@ gwenv_pki() {
 		cat "$GW_DIR/pkictl.log" >&2
 		return 1
 	}
-	# Own topics and consumer group: the stack's workers never see these messages.
-	# Own Redis users too (gwtest-gateway, ...): their keys are under gwtest:.
-	jq '.kafka.topics |= with_entries(.value |= sub("^pki\\."; "gwtest.")) |
-		.redis.users |= with_entries(.value.user |= sub("^pki-"; "gwtest-"))' "$C" >"$C.tmp" &&
+	# Own topics and consumer group: the stack's workers never see these
+	# messages. Own Redis users too (gwtest-gateway, ...): their keys are
+	# under gwtest:. The services' Kafka certificates: the stack's, since its
+	# broker trusts only its own infrastructure CA (stack.sh gives the
+	# principals ACLs on these topics and group too).
+	jq --arg d "$KAFKA_TLS_DIR" '.kafka.topics |= with_entries(.value |= sub("^pki\."; "gwtest.")) |
+		.redis.users |= with_entries(.value.user |= sub("^pki-"; "gwtest-")) |
+		.kafka.tls = {ca: "\($d)/ca.pem",
+			gateway: {cert: "\($d)/pki-gateway.crt", key: "\($d)/pki-gateway.key"},
+			worker: {cert: "\($d)/pki-worker.crt", key: "\($d)/pki-worker.key"},
+			approver: {cert: "\($d)/pki-approver.crt", key: "\($d)/pki-approver.key"}}' \
+		"$C" >"$C.tmp" &&
 		mv "$C.tmp" "$C" && chmod 600 "$C" &&
 		$P redis acl --config "$C" >>"$GW_DIR/pkictl.log" 2>&1 || return 1
 	PKI_CONFIG=$C PKI_STACK_INFRA_ONLY=1 scripts/stack.sh up >>"$GW_DIR/pkictl.log" 2>&1 &&
@@ -229,6 +242,6 @@ header() { grep -i "^$1:" <<<"$HDRS" | head -1 | cut -d' ' -f2-; }
 
 # The messages on topic whose key is id (all partitions, from the start).
 topic_msgs() {
-	kcat -b "$KAFKA" -C -t "$1" -e -q -f '%k\t%s\n' 2>/dev/null | awk -F'\t' -v k="$2" '$1 == k { print $2 }'
+	kcat -F "$KCAT_ADMIN_CONF" -b "$KAFKA" -C -t "$1" -e -q -f '%k\t%s\n' 2>/dev/null | awk -F'\t' -v k="$2" '$1 == k { print $2 }'
 }
 

@@ -17,7 +17,8 @@
 # Identity:   cred JQ_FILTER | token USER | auth USER  ("Authorization: Bearer …")
 # Stack:      stack SUBCOMMAND (scripts/stack.sh with the test environment),
 #             stop_redis start_redis stop_kafka start_kafka
-#             redis_cli ARGS... | kcat_b ARGS...
+#             redis_cli ARGS... | kcat_b ARGS... (as pki-admin, over TLS)
+# Kafka TLS:  KAFKA_TLS_DIR KCAT_ADMIN_CONF kcat_conf (kafka_tls.sh)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT" || exit 1
@@ -37,6 +38,8 @@ CREDENTIALS=$PKI_VAR/demo/credentials.json
 TEST_CONFIG=${PKI_CONFIG:-$PKI_VAR/demo/config.json}
 PYTHON=$ROOT/.cache/venv/bin/python
 TOPICS=(pki.issue pki.submit pki.approval pki.results pki.issued pki.audit pki.notify pki.issue.dlq)
+# shellcheck source=tests/integration/kafka_tls.sh
+. "$ROOT/tests/integration/kafka_tls.sh"
 # Unique per run, for payloads and names that must not collide with earlier runs.
 RUN_ID=$(date +%s)-$$-$RANDOM
 
@@ -142,7 +145,7 @@ start_kafka() { stack start-kafka >/dev/null; }
 
 # As pki-admin when the stack's Redis has users (scripts/stack.sh redis-cli).
 redis_cli() { stack redis-cli "$@"; }
-kcat_b() { kcat -b "$KAFKA_BROKERS" "$@"; }
+kcat_b() { kcat -F "$KCAT_ADMIN_CONF" -b "$KAFKA_BROKERS" "$@"; }
 
 lib_exit() {
 	local rc=$?

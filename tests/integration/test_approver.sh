@@ -103,7 +103,7 @@ check_eq intake_requester_sees_expiry "pending_approval $(date -u -d "@$exp" +%Y
 orig=$(topic_msgs pki.approval "$A" | head -n 1)
 approvals_before=$(redis_cli HGET "pki:pending:$A" received_at)
 printf '%s\n' "$orig" | kcat_b -P -t pki.approval -k "$A" 2>/dev/null
-if wait_for 20 bash -c "[[ \$(kcat -b $KAFKA_BROKERS -C -t pki.approval -o beginning -e -q -f '%k\n' 2>/dev/null | grep -cx '$A') -ge 2 ]]"; then
+if wait_for 20 bash -c "[[ \$(kcat -F '$KCAT_ADMIN_CONF' -b $KAFKA_BROKERS -C -t pki.approval -o beginning -e -q -f '%k\n' 2>/dev/null | grep -cx '$A') -ge 2 ]]"; then
 	sleep 3 # the approver consumes it
 	call admin GET "$AP/admin/api/pending?limit=500"
 	check_eq duplicate_message_one_entry 1 "$(body "[.items[] | select(.request_id == \"$A\")] | length")"

@@ -56,7 +56,7 @@ verify_issued() {
 }
 
 on_issued_topic() {
-	[[ -n $(kcat -b "$KAFKA" -C -t $T_ISSUED -e -q -f '%s\n' 2>/dev/null | grep '^{' |
+	[[ -n $(kcat -F "$KCAT_ADMIN_CONF" -b "$KAFKA" -C -t $T_ISSUED -e -q -f '%s\n' 2>/dev/null | grep '^{' |
 		jq -r --arg i "$1" 'select(.request_id == $i) | .serial') ]]
 }
 on_results_topic() { [[ $(topic_msgs $T_RESULTS "$1" | jq -r .status) == issued ]]; }
@@ -134,13 +134,13 @@ bulk_msg() { # id [grant-json]
 		  submitted_at: now | floor} + (if $g == null then {} else {grant: $g} end)'
 }
 kid=kcat-$RANDOM$RANDOM
-bulk_msg "$kid" | kcat -b "$KAFKA" -P -t $T_ISSUE -k "$kid"
+bulk_msg "$kid" | kcat -F "$KCAT_ADMIN_CONF" -b "$KAFKA" -P -t $T_ISSUE -k "$kid"
 fid=forged-$RANDOM$RANDOM
 bulk_msg "$fid" "$(jq -cn --arg id "$fid" '{request_id: $id, ca_id: "acme-approval", csr_sha256: ("0" * 64), expires_at: 4102444800, mac: ("a" * 64)}')" |
-	kcat -b "$KAFKA" -P -t $T_ISSUE -k "$fid"
+	kcat -F "$KCAT_ADMIN_CONF" -b "$KAFKA" -P -t $T_ISSUE -k "$fid"
 sleep 8
 for x in "$kid" "$fid"; do
-	n=$(kcat -b "$KAFKA" -C -t $T_ISSUED -e -q -f '%s\n' 2>/dev/null | jq -r --arg i "$x" 'select(.request_id == $i) | .serial' | wc -l)
+	n=$(kcat -F "$KCAT_ADMIN_CONF" -b "$KAFKA" -C -t $T_ISSUED -e -q -f '%s\n' 2>/dev/null | jq -r --arg i "$x" 'select(.request_id == $i) | .serial' | wc -l)
 	st=$("${REDIS_CLI[@]}" hget "gwtest:req:$x" state)
 	expect "flow_kcat_${x%%-*}_approval_ca_not_signed" test "$n" = 0 -a "$st" != issued
 	expect "flow_kcat_${x%%-*}_routed_to_approval" test -n "$(topic_msgs $T_APPROVAL "$x")"
@@ -190,7 +190,7 @@ count_issued() {
 expect flow_concurrent_all_issued test "$(count_issued "$GW_DIR/conc.ids" $((30 + CONCURRENCY / 10)))" = "$accepted"
 # Delivery is at least once: an announcement may come twice, always with the
 # same certificate. What counts is one serial per request, one request per serial.
-kcat -b "$KAFKA" -C -t $T_ISSUED -e -q -f '%s\n' 2>/dev/null | jq -r '.request_id + " " + .serial' |
+kcat -F "$KCAT_ADMIN_CONF" -b "$KAFKA" -C -t $T_ISSUED -e -q -f '%s\n' 2>/dev/null | jq -r '.request_id + " " + .serial' |
 	sort -u >"$GW_DIR/issued.all"
 dups=$(grep -F -f "$GW_DIR/conc.ids" "$GW_DIR/issued.all" | cut -d' ' -f1 | uniq -d | wc -l)
 expect flow_concurrent_one_certificate_each test "$dups" = 0 -a "$(grep -c -F -f "$GW_DIR/conc.ids" "$GW_DIR/issued.all")" = "$accepted"

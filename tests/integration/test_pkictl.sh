@@ -77,6 +77,55 @@ out=$(ctl init 2>&1)
 [ $? -ne 0 ] && [ "$before" = "$(state)" ] && [[ $out == *"already exists"* ]]
 verdict pkictl_init_refuses_existing
 
+# ---- Kafka TLS: the infrastructure CA and its certificates ----
+kdir=$work/pki/kafka
+check pkictl_init_kafka_tls jq -e '.kafka.tls == {ca: "kafka/ca.pem",
+	gateway: {cert: "kafka/pki-gateway.crt", key: "kafka/pki-gateway.key"},
+	worker: {cert: "kafka/pki-worker.crt", key: "kafka/pki-worker.key"},
+	approver: {cert: "kafka/pki-approver.crt", key: "kafka/pki-approver.key"}}' "$cfg"
+check pkictl_init_infra_key_modes [ "$(mode_of "$work/pki/infra/root.key")$(mode_of "$work/pki/infra/ca.key")$(mode_of "$kdir/pki-worker.key")" = 600600600 ]
+check pkictl_init_infra_pathlen0 bash -c 'openssl x509 -in "$0" -noout -text | grep -q "CA:TRUE, pathlen:0"' "$work/pki/infra/ca.crt"
+for s in gateway worker approver; do
+	check "pkictl_init_kafka_cert_$s" openssl verify -x509_strict -purpose sslclient -CAfile "$kdir/ca.pem" "$kdir/pki-$s.crt"
+done
+text=$(openssl x509 -in "$kdir/pki-gateway.crt" -noout -text)
+[[ $(openssl x509 -in "$kdir/pki-gateway.crt" -noout -subject) == "subject=CN = pki-gateway" ]] &&
+	grep -q 'TLS Web Client Authentication$' <<<"$text" && ! grep -q 'Server Authentication' <<<"$text" &&
+	grep -q 'NIST CURVE: P-256' <<<"$text" && [ "$(grep -c BEGIN "$kdir/pki-gateway.crt")" = 2 ] &&
+	head -1 "$kdir/pki-gateway.key" | grep -qx -- '-----BEGIN PRIVATE KEY-----'
+verdict pkictl_kafka_client_cert_profile
+check pkictl_kafka_cert_bulk ctl kafka cert bulk-test
+check pkictl_kafka_cert_bulk_files [ "$(mode_of "$kdir/bulk-test.key")" = 600 -a ! -e "$kdir/bulk-test.keystore.pem" ]
+check pkictl_kafka_cert_server ctl kafka cert kafka-broker --server 127.0.0.1,localhost,kafka.example
+text=$(openssl x509 -in "$kdir/kafka-broker.crt" -noout -text)
+grep -q 'IP Address:127.0.0.1, DNS:localhost, DNS:kafka.example' <<<"$text" &&
+	grep -q 'TLS Web Server Authentication, TLS Web Client Authentication' <<<"$text" &&
+	[ "$(mode_of "$kdir/kafka-broker.keystore.pem")" = 600 ] &&
+	head -1 "$kdir/kafka-broker.keystore.pem" | grep -qx -- '-----BEGIN PRIVATE KEY-----' &&
+	[ "$(grep -c 'BEGIN CERTIFICATE' "$kdir/kafka-broker.keystore.pem")" = 2 ]
+verdict pkictl_kafka_cert_server_profile
+before=$(state)
+out=$(ctl kafka cert bulk-test 2>&1)
+[ $? -ne 0 ] && [ "$before" = "$(state)" ] && [[ $out == *"already exists"* ]]
+verdict pkictl_kafka_cert_refuses_existing
+out=$(ctl kafka cert 'bulk test' 2>&1)
+[ $? -ne 0 ] && [ "$before" = "$(state)" ] && [[ $out == *"NAME: may hold only"* ]]
+verdict pkictl_kafka_cert_bad_name
+out=$(ctl kafka cert srv --server 127.0.0.1,bad_host 2>&1)
+[ $? -ne 0 ] && [ "$before" = "$(state)" ] && [[ $out == *'--server: '*'got "bad_host"'* ]]
+verdict pkictl_kafka_cert_bad_server
+out=$(ctl kafka cert 2>&1)
+[ $? -ne 0 ] && [[ $out == *"NAME: required"* ]]
+verdict pkictl_kafka_cert_needs_name
+check pkictl_kafka_init_idempotent bash -c '"$0" kafka init --config "$1" 2>/dev/null' "$pkictl" "$cfg"
+check pkictl_kafka_init_idempotent_state [ "$before" = "$(state)" ]
+# A config made before Kafka had TLS: kafka init adds the CA, certificates and kafka.tls.
+old=$work/old/config.json
+mkdir -p "$work/old" && jq 'del(.kafka.tls)' "$cfg" >"$old" && chmod 600 "$old" && cp -p "$work/pki/grant.key" "$work/old/"
+check pkictl_kafka_init_old_config "$pkictl" kafka init --config "$old"
+check pkictl_kafka_init_old_config_tls jq -e '.kafka.tls.worker.cert == "kafka/pki-worker.crt"' "$old"
+check pkictl_kafka_init_old_config_certs openssl verify -CAfile "$work/old/kafka/ca.pem" "$work/old/kafka/pki-approver.crt"
+
 check pkictl_tenant_add_acme ctl tenant add --id acme --name "Acme Corp"
 check pkictl_tenant_add_globex env PKI_CONFIG="$cfg" "$pkictl" tenant add --id globex --name Globex
 
@@ -88,6 +137,7 @@ text=$(openssl x509 -in "$cas/root.crt" -noout -text)
 check pkictl_root_key_mode [ "$(mode_of "$cas/root.key")" = 600 ]
 check pkictl_root_self_signed openssl verify -x509_strict -CAfile "$cas/root.crt" "$cas/root.crt"
 check pkictl_root_ca_no_pathlen grep -qx '  *CA:TRUE' <<<"$text"
+check pkictl_infra_apart_from_issuing fails openssl verify -CAfile "$kdir/ca.pem" "$cas/root.crt"
 check pkictl_root_key_usage grep -qx '  *Certificate Sign, CRL Sign' <<<"$text"
 check pkictl_root_critical [ "$(grep -cE 'X509v3 (Basic Constraints|Key Usage): critical' <<<"$text")" = 2 ]
 check pkictl_root_sha384 grep -q 'Signature Algorithm: ecdsa-with-SHA384' <<<"$text"

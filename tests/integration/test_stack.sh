@@ -31,7 +31,7 @@ for t in "${TOPICS[@]}"; do
 		fail "kcat round trip on $t" "produce failed: $err"
 		continue
 	fi
-	got=$(timeout "$CONSUME_TIMEOUT" kcat -b "$KAFKA_BROKERS" -C -t "$t" -o beginning -e -q -f '%k %s\n' 2>/dev/null)
+	got=$(timeout "$CONSUME_TIMEOUT" kcat -F "$KCAT_ADMIN_CONF" -b "$KAFKA_BROKERS" -C -t "$t" -o beginning -e -q -f '%k %s\n' 2>/dev/null)
 	check_contains "kcat round trip on $t" "stack-test-$RUN_ID $payload" "$got"
 done
 

@@ -289,7 +289,7 @@ check_contains "forged grant: approval reason names the MAC" "MAC" "$got"
 printf 'not json at all %s \001\002\377' "$RUN_ID" >"$TMP/garbage.bin"
 produce "garbage-$RUN_ID" "$TMP/garbage.bin"
 want=$(base64 -w0 "$TMP/garbage.bin")
-if wait_for "$SETTLE_S" bash -c "kcat -b '$KAFKA_BROKERS' -C -t '$T_DLQ' -o beginning -e -q -f '%s\n' | grep -qF '$want'"; then
+if wait_for "$SETTLE_S" bash -c "kcat -F '$KCAT_ADMIN_CONF' -b '$KAFKA_BROKERS' -C -t '$T_DLQ' -o beginning -e -q -f '%s\n' | grep -qF '$want'"; then
 	pass "garbage bytes go to $T_DLQ with the original bytes"
 else
 	fail "garbage bytes go to $T_DLQ with the original bytes"
@@ -300,7 +300,7 @@ check_eq "dead letter names its source and carries an error" "$T_ISSUE garbage-$
 # A key that is not UTF-8 text is kept as key_base64 (the dead letter stays valid JSON).
 bkey=$(printf 'bin-%s-\377\376' "$RUN_ID" | base64 -w0)
 printf 'bin-%s-\377\376|not json %s' "$RUN_ID" "$RUN_ID" | kcat_b -P -t "$T_ISSUE" -K '|'
-if wait_for "$SETTLE_S" bash -c "kcat -b '$KAFKA_BROKERS' -C -t '$T_DLQ' -o beginning -e -q -f '%s\n' | grep -qF '$bkey'"; then
+if wait_for "$SETTLE_S" bash -c "kcat -F '$KCAT_ADMIN_CONF' -b '$KAFKA_BROKERS' -C -t '$T_DLQ' -o beginning -e -q -f '%s\n' | grep -qF '$bkey'"; then
 	got=$(topic_dump "$T_DLQ" | jq -c --arg k "$bkey" 'select(.key_base64 == $k)' | head -n 1)
 	check_eq "binary key: dead letter carries key_base64, no key" "true false" \
 		"$(jq -r '[(.value_base64 | @base64d | startswith("not json")), has("key")] | join(" ")' <<<"$got")"
@@ -309,7 +309,7 @@ else
 fi
 jq -c 'del(.csr)' "$TMP/bulk.json" | sed "s/bulk-$RUN_ID/nocsr-$RUN_ID/" >"$TMP/nocsr.json"
 produce "nocsr-$RUN_ID" "$TMP/nocsr.json"
-wait_for "$SETTLE_S" bash -c "kcat -b '$KAFKA_BROKERS' -C -t '$T_DLQ' -o beginning -e -q -f '%s\n' | grep -qF 'nocsr-$RUN_ID'"
+wait_for "$SETTLE_S" bash -c "kcat -F '$KCAT_ADMIN_CONF' -b '$KAFKA_BROKERS' -C -t '$T_DLQ' -o beginning -e -q -f '%s\n' | grep -qF 'nocsr-$RUN_ID'"
 got=$(topic_find "$T_DLQ" key "nocsr-$RUN_ID" | jq -r .error)
 check_contains "schema-invalid message: dead letter names the missing field" "csr" "$got"
 check_eq "schema-invalid message: no record made" "" "$(state_of "nocsr-$RUN_ID")"
@@ -338,7 +338,7 @@ check_eq "same message twice: one issued audit event" 1 \
 "${TOOL[@]}" msg --id "$id" --csr "$TMP/bulk.csr" --cn "bulk-$RUN_ID.acme.example" --ca "$ISSUING" \
 	--tenant acme --requester alice >"$TMP/hijack.json"
 produce "$id" "$TMP/hijack.json"
-wait_for "$SETTLE_S" bash -c "kcat -b '$KAFKA_BROKERS' -C -t '$T_DLQ' -o beginning -e -q -f '%s\n' | grep -F '\"key\":\"$id\"' | grep -q 'another csr'"
+wait_for "$SETTLE_S" bash -c "kcat -F '$KCAT_ADMIN_CONF' -b '$KAFKA_BROKERS' -C -t '$T_DLQ' -o beginning -e -q -f '%s\n' | grep -F '\"key\":\"$id\"' | grep -q 'another csr'"
 check_contains "request id reused with another CSR: refused to $T_DLQ" "another csr" \
 	"$(topic_find "$T_DLQ" key "$id" | jq -r .error)"
 check_eq "request id reused with another CSR: still one serial" 1 "$(serial_count "$id")"
@@ -457,7 +457,7 @@ wait_for "$TAKEOVER_S" all_issued "${ids[@]}" || ok=0
 bad=0
 for id in "${ids[@]}"; do (($(serial_count "$id") == 1)) || bad=$((bad + 1)); done
 check_eq "Kafka stopped mid-run: one serial per request" 0 "$bad"
-wait_for "$SETTLE_S" bash -c "[[ \$(kcat -b '$KAFKA_BROKERS' -C -t '$T_RESULTS' -o beginning -e -q -f '%s\n' | grep -c 'kdown-[0-9]*-$RUN_ID') -ge $KDOWN_N ]]"
+wait_for "$SETTLE_S" bash -c "[[ \$(kcat -F '$KCAT_ADMIN_CONF' -b '$KAFKA_BROKERS' -C -t '$T_RESULTS' -o beginning -e -q -f '%s\n' | grep -c 'kdown-[0-9]*-$RUN_ID') -ge $KDOWN_N ]]"
 got=$(topic_dump "$T_ISSUED" | jq -r --arg r "$RUN_ID" 'select(.request_id | test("^kdown-[0-9]+-" + $r + "$")) | "\(.request_id) \(.serial)"' | sort -u)
 check_eq "Kafka stopped mid-run: one certificate per request on $T_ISSUED" "$KDOWN_N $KDOWN_N" \
 	"$(cut -d' ' -f1 <<<"$got" | sed '/^$/d' | sort -u | wc -l) $(sed '/^$/d' <<<"$got" | wc -l)"

@@ -390,6 +390,11 @@ struct broken {
 	const char *msg;   /* expected message after "<file>: "; $D is the temp dir */
 };
 
+/* kafka.tls with the gateway's and approver's entries, and worker as given. */
+#define TLS_WITH(worker)                                                                           \
+	"{\"ca\": \"kafka/ca.pem\", \"gateway\": {\"cert\": \"g.crt\", \"key\": \"g.key\"}, "      \
+	"\"approver\": {\"cert\": \"a.crt\", \"key\": \"a.key\"}, " worker "}"
+
 static const struct broken broken[] = {
     {"extra", "1", "extra: unknown key"},
     {"cas[0].colour", "\"red\"", "cas[0].colour: unknown key"},
@@ -496,6 +501,15 @@ static const struct broken broken[] = {
      "kafka.brokers: must be a comma-separated list of host:port, got \"a:1,,b:2\""},
     {"kafka.topics", "{\"issue\": \"bad topic\"}",
      "kafka.topics.issue: must be 1..249 of A-Z a-z 0-9 . _ -, got \"bad topic\""},
+    {"kafka.tls", "{\"ca\": \"kafka/ca.pem\"}", "kafka.tls.gateway: missing required key"},
+    {"kafka.tls", TLS_WITH("\"worker\": {\"cert\": \"w.crt\"}"),
+     "kafka.tls.worker.key: missing required key"},
+    {"kafka.tls", TLS_WITH("\"worker\": {\"cert\": \"w.crt\", \"key\": \"\"}"),
+     "kafka.tls.worker.key: must not be empty, got \"\""},
+    {"kafka.tls", TLS_WITH("\"worker\": {\"cert\": \"w.crt\", \"key\": \"k\", \"pw\": 1}"),
+     "kafka.tls.worker.pw: unknown key"},
+    {"kafka.tls", TLS_WITH("\"worker\": \"w.crt\""),
+     "kafka.tls.worker: must be an object, got string"},
     {"redis.url", "\"http://127.0.0.1:6379\"",
      "redis.url: must be redis://host:port[/db], got \"http://127.0.0.1:6379\""},
     {"redis", NULL, "redis: missing required key"},
@@ -745,6 +759,29 @@ TEST(config_valid_loads)
 	CHECK_INT(cfg->tenants[0].nwebhooks, 0);
 	CHECK(cfg->grant_key_loaded);
 	CHECK_INT(cfg->grant_key[31], 0x1f);
+	config_free(cfg);
+	rm_rf();
+}
+
+/* kafka.tls: names only (no file is opened), made absolute against the config's folder. */
+TEST(config_kafka_tls)
+{
+	struct config *cfg;
+
+	setup();
+	cfg = load_ok(0);
+	CHECK(cfg->kafka_tls[SERVICE_WORKER].ca == NULL); /* absent: plaintext */
+	config_free(cfg);
+	mutate("kafka.tls",
+	       TLS_WITH("\"worker\": {\"cert\": \"kafka/w.crt\", \"key\": \"/k/w.key\"}"));
+	cfg = load_ok(0);
+	CHECK(cfg->kafka_tls[SERVICE_WORKER].ca[0] == '/');
+	CHECK(strstr(cfg->kafka_tls[SERVICE_WORKER].ca, "/kafka/ca.pem") != NULL);
+	CHECK(strstr(cfg->kafka_tls[SERVICE_WORKER].cert, "/kafka/w.crt") != NULL);
+	CHECK_STR(cfg->kafka_tls[SERVICE_WORKER].key, "/k/w.key");
+	CHECK(strstr(cfg->kafka_tls[SERVICE_GATEWAY].cert, "/g.crt") != NULL);
+	CHECK(strstr(cfg->kafka_tls[SERVICE_APPROVER].key, "/a.key") != NULL);
+	CHECK_STR(config_service_name(SERVICE_APPROVER), "approver");
 	config_free(cfg);
 	rm_rf();
 }
