@@ -17,7 +17,7 @@
 
 #define CFGFILE_MAX_BYTES (16 * 1024 * 1024)
 #define CFGFILE_NEW_MODE 0600 /* holds hashes of API keys and approval passwords */
-#define CFGFILE_TRACK_MAX 16 /* init: grant key, infrastructure CA, service certificates, Redis passwords */
+#define CFGFILE_TRACK_MAX 32 /* init: grant key, infrastructure CA, service certificates, Redis passwords */
 
 static int
 cfgfile_alloc(const char *path, struct cfgfile **out)
@@ -135,8 +135,14 @@ cfgfile_free(struct cfgfile *cf)
 int
 cfgfile_track(struct cfgfile *cf, const char *path)
 {
-	if (cf->ncreated == CFGFILE_TRACK_MAX || (cf->created[cf->ncreated] = strdup(path)) == NULL)
+	if (cf->ncreated == CFGFILE_TRACK_MAX) {
+		pk_err("%s: more than %d new files in one change", path, CFGFILE_TRACK_MAX);
 		return -1;
+	}
+	if ((cf->created[cf->ncreated] = strdup(path)) == NULL) {
+		pk_err("%s: out of memory", path);
+		return -1;
+	}
 	cf->ncreated++;
 	return 0;
 }
