@@ -16,6 +16,9 @@ static const struct command commands[] = {
      cmd_ca_crl},
     {"user", "add", "--name NAME --email EMAIL --role ROLE --tenant ID [--cas LIST]",
      "add a user and print its API key once", cmd_user_add},
+    {"user", "add-bulk-key", "--user USER [--id KEY_ID]",
+     "add a bulk signing key for a user, write its producer profile, print the secret once",
+     cmd_user_add_bulk_key},
     {"password", "hash", "< password", "read a password on stdin and print its scrypt hash",
      cmd_password_hash},
 };
