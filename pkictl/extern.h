@@ -25,6 +25,7 @@
 #define PKICTL_PRIORITY_MAX 1000
 #define PKICTL_SERIAL_BYTES 20 /* 159 random bits, positive, the RFC 5280 maximum length */
 #define PKICTL_GRANT_KEY_BYTES 32
+#define SECRET_FILE_MODE 0600 /* grant key, bulk key secrets, bulk producer profiles */
 #define PKICTL_FLAGS_MAX 32
 #define PKICTL_CRL_DAYS_DEFAULT 7
 #define PKICTL_CRL_DAYS_MAX 365     /* the CA/B Forum limit for CRLs covering CA certificates */
@@ -226,6 +227,7 @@ int cmd_ca_init_root(const struct command *cmd, int argc, char **argv);
 int cmd_ca_init_intermediate(const struct command *cmd, int argc, char **argv);
 int cmd_ca_crl(const struct command *cmd, int argc, char **argv);
 int cmd_user_add(const struct command *cmd, int argc, char **argv);
+int cmd_user_add_bulk_key(const struct command *cmd, int argc, char **argv);
 int cmd_password_hash(const struct command *cmd, int argc, char **argv);
 int cmd_redis_acl(const struct command *cmd, int argc, char **argv);
 int cmd_kafka_init(const struct command *cmd, int argc, char **argv);

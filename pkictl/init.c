@@ -11,7 +11,6 @@
 
 #define CONFIG_DIR_MODE 0700
 #define GRANT_KEY_FILE "grant.key"
-#define GRANT_KEY_MODE 0600
 #define REDIS_SCHEME "redis://"
 #define DEFAULT_GATEWAY_LISTEN "127.0.0.1:8080"
 #define DEFAULT_APPROVER_LISTEN "127.0.0.1:8081"
@@ -60,7 +59,7 @@ grant_key_write(const char *path)
 		pk_sslerr("RAND_bytes");
 		return -1;
 	}
-	rc = file_write_new(path, key, sizeof(key), GRANT_KEY_MODE);
+	rc = file_write_new(path, key, sizeof(key), SECRET_FILE_MODE);
 	OPENSSL_cleanse(key, sizeof(key));
 	return rc;
 }

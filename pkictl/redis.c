@@ -47,18 +47,24 @@ struct redis_role {
 /*
  * pki-gateway: request records (store.c), idempotency keys, browser sessions
  * (session.c), rate limits (ratelimit.c), the long-poll subscription
- * (waiters.c: PSUBSCRIBE PREFIXev:*) and /healthz (PING).
+ * (waiters.c: PSUBSCRIBE PREFIXev:*), /healthz (PING) and reading bulk
+ * batches (GET /csr/batches/{id}: the batch hash, its id list, the states).
  */
 static const char *const gateway_cmds[] = {
-    "eval", "hgetall", "hget",  "hmget", "del", "psubscribe", "ping", "select", /* direct */
-    "exists", "hset", "publish", "get", "set", "ttl", "incr", "expire", /* in scripts */
+    "eval",   "hgetall", "hget",    "hmget", "del", "psubscribe", "ping",   "select", /* direct */
+    "exists", "hset",    "publish", "get",   "set", "ttl",        "incr",   "expire",
+    "zcard",  "zrangebylex", /* in scripts */
     NULL};
-static const char *const gateway_keys[] = {"req:*", "idem:*", "session:*", "rl:*", "ev:*", NULL};
+static const char *const gateway_keys[] = {"req:*", "idem:*", "session:*", "rl:*",
+					   "ev:*",  "batch:*", NULL};
 
-/* pki-worker: claims and outcomes of records, serial reservations (SET NX), batch counters. */
+/*
+ * pki-worker: claims and outcomes of records, serial reservations (SET NX),
+ * bulk batches (owner, declared size, counts by state, id list).
+ */
 static const char *const worker_cmds[] = {
-    "eval",   "hgetall", "hget", "set",     "select",  /* direct */
-    "exists", "hset",    "time", "hincrby", "publish", /* in scripts */
+    "eval",   "hgetall", "hget", "set",     "select",                     /* direct */
+    "exists", "hset",    "time", "hincrby", "publish", "hsetnx", "zadd", /* in scripts */
     NULL};
 static const char *const worker_keys[] = {"req:*", "serial:*", "batch:*", "ev:*", NULL};
 
@@ -70,11 +76,12 @@ static const char *const worker_keys[] = {"req:*", "serial:*", "batch:*", "ev:*"
 static const char *const approver_cmds[] = {
     "eval",   "hgetall", "hget",    "hmget",  "zrange", "zrangebyscore", "zadd", "zrem",
     "del",    "lpush",   "ltrim",   "lrange", "set",    "ping",          "select", /* direct */
-    "exists", "hset",    "publish", "expire", "rpush", /* in scripts */
+    "exists", "hset",    "publish", "expire", "rpush", "hincrby", /* in scripts */
     NULL};
-static const char *const approver_keys[] = {"req:*",       "pending*",  "decisions",
-					    "notified:*",  "webhook:*", "session:*",
-					    "ev:*",        NULL};
+/* batch:*: a bulk request's approval or expiry moves its batch's count by state. */
+static const char *const approver_keys[] = {"req:*",     "pending*",  "decisions", "notified:*",
+					    "webhook:*", "session:*", "ev:*",      "batch:*",
+					    NULL};
 
 static const char *const ev_channels[] = {"ev:*", NULL};
 

@@ -37,7 +37,7 @@ struct job {
 	const struct store *s;
 	const struct kafka_msg *km;
 	struct issue_msg *m;
-	const struct user *u; /* the requester: a configured user, never one made up from a name */
+	const struct user *user; /* the requester from the config (worker_decode); NULL: unknown */
 	const struct ca *ca;
 	struct csr *csr;
 	struct violations *vs; /* policy violations of the message, found before any write */
@@ -81,15 +81,7 @@ job_audit(struct job *j, const char *event, const char *actor, const char *detai
 static int
 job_produce(struct job *j, const char *topic, const char *key, const char *payload)
 {
-	int attempt = 0, rc;
-
-	while ((rc = kafka_produce_sync(j->w->kp, topic, key, payload, strlen(payload),
-					WORKER_PRODUCE_TIMEOUT_MS)) != 0) {
-		log_msg(LOG_WARN, key, "publishing to %s failed (%d); retrying", topic, rc);
-		if (worker_backoff(&attempt) < 0)
-			return -1;
-	}
-	return 0;
+	return worker_produce(j->w, topic, key, payload);
 }
 
 /* Base64 of n bytes at p, NUL-terminated; NULL without memory. Caller frees. */
@@ -155,7 +147,7 @@ out:
 
 /*
  * The admission decision (common/admit.h), as the gateway made it, for the
- * requester j->u (NULL: a name no user has, refused), then the grant of a
+ * requester j->user (NULL: a name no user has, refused), then the grant of a
  * manual-approval CA. Problems go to j->vs; nothing is written.
  */
 static void
@@ -166,7 +158,7 @@ job_check(struct job *j)
 	struct admit_result ad;
 
 	msg_csr_sha256(m->csr, j->csr_hash);
-	msg_admit_request(m, j->u, &rq);
+	msg_admit_request(m, j->user, &rq);
 	admit_check(j->cfg, &rq, &ad, j->vs);
 	j->ca = ad.ca;
 	j->csr = ad.csr;
@@ -862,11 +854,18 @@ process_message(struct worker_thread *t, const struct kafka_msg *km)
 	j.cfg = t->w->cfg;
 	j.s = &t->w->store;
 	j.km = km;
-	if (msg_issue_decode(km->value, km->len, &j.m, err) < 0)
+	switch (worker_decode(t, km, &j.m, &j.user, err)) {
+	case DECODE_OK:
+		break;
+	case DECODE_BAD:
 		return job_dlq(&j, err);
+	case DECODE_REFUSED:
+		return PROCESS_DONE;
+	case DECODE_STOP:
+		return PROCESS_ABANDON;
+	}
 	if ((j.vs = calloc(1, sizeof(*j.vs))) == NULL)
 		goto out;
-	j.u = config_user_find(j.cfg, j.m->requester);
 	job_check(&j);
 	if ((rc = job_load(&j, err, sizeof(err))) < 0)
 		goto out;

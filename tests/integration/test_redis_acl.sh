@@ -73,7 +73,8 @@ check_contains redis_acl_approver_serial_in_script_noperm "NOPERM" \
 	"$(as approver EVAL "return redis.call('SET', KEYS[1], 'x')" 1 "${P}serial:demo:01")"
 check_contains redis_acl_approver_script_undeclared_key_refused "can't access" \
 	"$(as approver EVAL "return redis.call('SET', '${P}serial:demo:01', 'x')" 0)"
-check_contains redis_acl_approver_batch_noperm "NOPERM" "$(as approver HINCRBY "${P}batch:x" issued 1)"
+check_contains redis_acl_approver_ratelimit_noperm "NOPERM" "$(as approver INCR "${P}rl:x")"
+check_contains redis_acl_gateway_batch_write_noperm "NOPERM" "$(as gateway HINCRBY "${P}batch:x" issued 1)"
 check_contains redis_acl_approver_subscribe_noperm "NOPERM" "$(as approver SUBSCRIBE "${P}ev:x")"
 check_eq redis_acl_no_serial_written "0" "$(redis_cli EXISTS "${P}serial:demo:01")"
 
