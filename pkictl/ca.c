@@ -366,7 +366,7 @@ struct int_opts {
 	const char *tenants, *users, *extensions, *key_types, *curves, *key_sizes;
 	const char *purposes, *email_patterns, *cidrs, *priority, *sel_tenants;
 	const char *ca_issuers_url, *crl_url;
-	int manual_approval, no_api;
+	int manual_approval, no_api, disabled;
 };
 
 /* The approval password from --approval-password-file or --approval-password-env, hashed. */
@@ -557,6 +557,8 @@ cmd_ca_init_intermediate(const struct command *cmd, int argc, char **argv)
 	    {"--path-len", "N", "basicConstraints pathLenConstraint (default 0)", &o.path_len, NULL,
 	     0},
 	    {"--no-api-issuance", NULL, "do not sign through the request API", NULL, &io.no_api, 0},
+	    {"--disabled", NULL, "status disabled: configured, but signs nothing", NULL, &io.disabled,
+	     0},
 	    {"--manual-approval", NULL, "requests wait for an admin's approval", NULL,
 	     &io.manual_approval, 0},
 	    {"--approval-password-file", "FILE",
@@ -611,7 +613,7 @@ cmd_ca_init_intermediate(const struct command *cmd, int argc, char **argv)
 	cJSON_AddStringToObject(entry, "name", o.name);
 	cJSON_AddStringToObject(entry, "type", "intermediate");
 	cJSON_AddStringToObject(entry, "parent", io.parent);
-	cJSON_AddStringToObject(entry, "status", "active");
+	cJSON_AddStringToObject(entry, "status", io.disabled ? "disabled" : "active");
 	cJSON_AddBoolToObject(entry, "api_issuance", !io.no_api);
 	if (int_urls(&io, entry) != 0 || int_approval(&io, entry) != 0 ||
 	    int_policy(cf, &io, entry) != 0 ||

@@ -124,6 +124,11 @@ DEMO_APPROVAL_PASSWORD=$approval_password \
 	--tenants acme,globex --max-validity-days 397 --extensions server_auth,client_auth \
 	--purposes short-approval --priority 0 "${approval_short_urls[@]}"
 
+# A disabled CA: configured for acme, signs nothing (admission refuses it).
+ctl ca init-intermediate --id demo-disabled --parent demo-root --name "Demo Disabled CA" \
+	--key ec-p256 --org "Demo PKI" --country US --days 1825 --tenants acme --disabled \
+	--purposes disabled --priority 0
+
 alice=$(ctl user add --name alice --email alice@acme.example --role requester --tenant acme)
 bob=$(ctl user add --name bob --email bob@globex.example --role requester --tenant globex)
 admin=$(ctl user add --name admin --email admin@acme.example --role admin --tenant acme)
@@ -153,7 +158,7 @@ jq -n --arg gw "http://$gateway" --arg admin_url "http://$approver" \
 		  "admin-globex": {token: $admin_globex, tenant: "globex"}},
 	  cas: {root: "demo-root", issuing: "demo-issuing", approval: "demo-approval",
 		globex: "demo-globex", approval2: "demo-approval-2",
-		approval_short: "demo-approval-short"},
+		approval_short: "demo-approval-short", disabled: "demo-disabled"},
 	  kafka: {bootstrap: $brokers, ca: "\($out)/kafka/ca.pem",
 		  producers: {alice: producer("alice"), bob: producer("bob")}}}' \
 	>"$stage/credentials.json"

@@ -125,7 +125,7 @@ gwenv_pki() {
 	# under gwtest:. The services' Kafka certificates: the stack's, since its
 	# broker trusts only its own infrastructure CA (stack.sh gives the
 	# principals ACLs on these topics and group too).
-	jq --arg d "$KAFKA_TLS_DIR" '.kafka.topics |= with_entries(.value |= sub("^pki\."; "gwtest.")) |
+	jq --arg d "$KAFKA_TLS_DIR" '.kafka.topics |= with_entries(.value |= sub("^pki\\."; "gwtest.")) |
 		.redis.users |= with_entries(.value.user |= sub("^pki-"; "gwtest-")) |
 		.kafka.tls = {ca: "\($d)/ca.pem",
 			gateway: {cert: "\($d)/pki-gateway.crt", key: "\($d)/pki-gateway.key"},

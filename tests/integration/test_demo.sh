@@ -95,12 +95,14 @@ check demo_policy_approval_2 jq -e '.cas[] | select(.id == "demo-approval-2") |
 	.requires_manual_approval == true and .approvals_required == 2' "$cfg"
 check demo_policy_approval_short jq -e '.cas[] | select(.id == "demo-approval-short") |
 	.requires_manual_approval == true and .approval_ttl_seconds == 60' "$cfg"
+check demo_policy_disabled jq -e '.cas[] | select(.id == "demo-disabled") |
+	.status == "disabled" and .tenants == ["acme"]' "$cfg"
 
 modes_ok=0
 for f in "$cas"/*.key "$demo/grant.key"; do
 	[ "$(mode_of "$f")" = 600 ] || modes_ok=1
 done
-[ "$(ls "$cas"/*.key | wc -l)" = 6 ] && [ $modes_ok = 0 ]
+[ "$(ls "$cas"/*.key | wc -l)" = 7 ] && [ $modes_ok = 0 ]
 if [ $? -eq 0 ]; then pass demo_key_modes; else fail demo_key_modes; fi
 
 # No API key or approval password in the clear; each stored hash matches its key.
