@@ -37,6 +37,8 @@
 #define CONFIG_PRIORITY_MAX 1000
 #define CONFIG_KEY_MODE_MASK 077 /* no access for group or others */
 #define GRANT_KEY_LEN 32
+_Static_assert(CONFIG_BULK_SECRET_BYTES == GRANT_KEY_LEN,
+	       "bulk secrets are read as grant keys are");
 #define DEFAULT_CONFIG_PATH "var/demo/config.json"
 #define DEFAULT_GATEWAY_LISTEN "127.0.0.1:8080"
 #define DEFAULT_APPROVER_LISTEN "127.0.0.1:8081"
@@ -272,6 +274,21 @@ rule_id(const char *s)
 		return rule;
 	for (i = 0; s[i] != '\0'; i++)
 		if (i >= CONFIG_ID_MAX || !is_id_char((unsigned char)s[i]))
+			return rule;
+	return NULL;
+}
+
+static const char *
+rule_bulk_key_id(const char *s)
+{
+	static const char rule[] = "must be 1.." STR(
+	    CONFIG_BULK_KEY_ID_MAX) " of A-Z a-z 0-9 . _ - starting with a letter or digit";
+	size_t i;
+
+	if (!isalnum((unsigned char)s[0]))
+		return rule;
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= CONFIG_BULK_KEY_ID_MAX || !is_id_char((unsigned char)s[i]))
 			return rule;
 	return NULL;
 }
@@ -1024,10 +1041,37 @@ parse_user(struct ctx *c, const cJSON *obj, const char *path, void *dst)
 }
 
 static int
+parse_bulk_key(struct ctx *c, const cJSON *obj, const char *path, void *dst)
+{
+	static const char *const keys[] = {"id", "user", "secret_file", NULL};
+	struct bulk_key *k = dst;
+
+	if (check_object(c, obj, path, keys) != 0 ||
+	    get_str(c, obj, path, "id", REQUIRED, rule_bulk_key_id, NULL, &k->id) != 0 ||
+	    get_str(c, obj, path, "user", REQUIRED, rule_id, NULL, &k->user) != 0 ||
+	    get_str(c, obj, path, "secret_file", REQUIRED, rule_nonempty, NULL, &k->secret_path) !=
+		0)
+		return -1;
+	return 0;
+}
+
+/* The optional bulk_keys array: absent is the same as empty. */
+static int
+parse_bulk_keys(struct ctx *c, const cJSON *root)
+{
+	const cJSON *v;
+
+	if (member(c, root, "", "bulk_keys", OPTIONAL, &v) != 0 || v == NULL)
+		return 0;
+	return get_array(c, root, "bulk_keys", sizeof(struct bulk_key), (void **)&c->cfg->bulk_keys,
+			 &c->cfg->nbulk_keys, parse_bulk_key);
+}
+
+static int
 parse_top(struct ctx *c, const cJSON *root)
 {
-	static const char *const top_keys[] = {"listen",  "kafka", "redis", "grant_key",
-					       "tenants", "cas",   "users", NULL};
+	static const char *const top_keys[] = {
+	    "listen", "kafka", "redis", "grant_key", "tenants", "cas", "users", "bulk_keys", NULL};
 	static const char *const listen_keys[] = {"gateway", "approver", NULL};
 	static const char *const kafka_keys[] = {"brokers", "group", "topics", NULL};
 	static const char *const topic_keys[] = {"issue", "approval", "results", "issued",
@@ -1079,7 +1123,8 @@ parse_top(struct ctx *c, const cJSON *root)
 	    get_array(c, root, "cas", sizeof(struct ca), (void **)&cfg->cas, &cfg->ncas,
 		      parse_ca) != 0 ||
 	    get_array(c, root, "users", sizeof(struct user), (void **)&cfg->users, &cfg->nusers,
-		      parse_user) != 0)
+		      parse_user) != 0 ||
+	    parse_bulk_keys(c, root) != 0)
 		return -1;
 	if (cfg->ncas == 0 && !(c->flags & CONFIG_LOAD_NO_CA))
 		return fail(c, "cas", "must list at least one CA, got an empty array");
@@ -1111,6 +1156,11 @@ static const char *
 user_name(const struct config *cfg, size_t i)
 {
 	return cfg->users[i].name;
+}
+static const char *
+bulk_key_id(const struct config *cfg, size_t i)
+{
+	return cfg->bulk_keys[i].id;
 }
 
 /* Fails on the first value of field that repeats an earlier one in array arr. */
@@ -1242,6 +1292,13 @@ check_references(struct ctx *c)
 		if (check_refs(c, p, u->admin_cas, cfg->ncas, ca_id, "cas") != 0)
 			return -1;
 	}
+	if (check_unique(c, "bulk_keys", "id", cfg->nbulk_keys, bulk_key_id) != 0)
+		return -1;
+	for (i = 0; i < cfg->nbulk_keys; i++) {
+		snprintf(p, sizeof(p), "bulk_keys[%zu].user", i);
+		if (check_ref(c, p, cfg->bulk_keys[i].user, cfg->nusers, user_name, "users") != 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -1300,54 +1357,89 @@ hexval(int ch)
 	return -1;
 }
 
-/* The grant key file: exactly 32 raw bytes, or 64 hex digits with optional trailing whitespace. */
+/*
+ * Reads a 32-byte secret from file (named by config key `key`, mode checked):
+ * 64 hex digits with optional trailing whitespace, or, when raw_ok, exactly
+ * 32 raw bytes.
+ */
 static int
-load_grant_key(struct ctx *c)
+read_secret32(struct ctx *c, const char *key, const char *file, int raw_ok,
+	      unsigned char out[GRANT_KEY_LEN])
 {
-	struct config *cfg = c->cfg;
+	const char *forms = raw_ok ? "32 raw bytes or 64 hex digits" : "64 hex digits";
 	unsigned char buf[2 * GRANT_KEY_LEN + 2];
 	size_t n, i;
 	int rc = -1, hi, lo;
 	FILE *fp;
 
-	if (resolve(c, &cfg->grant_key_path) != 0)
+	if ((fp = open_named(c, key, file)) == NULL)
 		return -1;
-	if ((fp = open_named(c, "grant_key", cfg->grant_key_path)) == NULL)
-		return -1;
-	if (check_mode(c, "grant_key", cfg->grant_key_path, fp) != 0)
+	if (check_mode(c, key, file, fp) != 0)
 		goto out;
 	n = fread(buf, 1, sizeof(buf), fp);
 	/* Only the hex form may carry trailing whitespace; raw is exactly 32 bytes. */
 	while (n > 2 * GRANT_KEY_LEN && isspace(buf[n - 1]))
 		n--;
-	if (n == GRANT_KEY_LEN && fgetc(fp) == EOF) {
-		memcpy(cfg->grant_key, buf, GRANT_KEY_LEN);
+	if (raw_ok && n == GRANT_KEY_LEN && fgetc(fp) == EOF) {
+		memcpy(out, buf, GRANT_KEY_LEN);
 	} else if (n == 2 * GRANT_KEY_LEN && fgetc(fp) == EOF) {
 		for (i = 0; i < GRANT_KEY_LEN; i++) {
 			hi = hexval(buf[2 * i]);
 			lo = hexval(buf[2 * i + 1]);
 			if (hi < 0 || lo < 0)
 				break;
-			cfg->grant_key[i] = (unsigned char)(hi << 4 | lo);
+			out[i] = (unsigned char)(hi << 4 | lo);
 		}
 		if (i < GRANT_KEY_LEN) {
-			fail(c, "grant_key",
-			     "file %s must hold 32 raw bytes or 64 hex digits, got a "
-			     "non-hex character",
-			     cfg->grant_key_path);
+			fail(c, key, "file %s must hold %s, got a non-hex character", file, forms);
 			goto out;
 		}
 	} else {
-		fail(c, "grant_key", "file %s must hold 32 raw bytes or 64 hex digits, got %s",
-		     cfg->grant_key_path, n > 2 * GRANT_KEY_LEN ? "more" : "a different length");
+		fail(c, key, "file %s must hold %s, got %s", file, forms,
+		     n > 2 * GRANT_KEY_LEN ? "more" : "a different length");
 		goto out;
 	}
-	cfg->grant_key_loaded = 1;
 	rc = 0;
 out:
 	OPENSSL_cleanse(buf, sizeof(buf));
 	fclose(fp);
 	return rc;
+}
+
+/* The grant key file: exactly 32 raw bytes, or 64 hex digits with optional trailing whitespace. */
+static int
+load_grant_key(struct ctx *c)
+{
+	struct config *cfg = c->cfg;
+
+	if (resolve(c, &cfg->grant_key_path) != 0 ||
+	    read_secret32(c, "grant_key", cfg->grant_key_path, 1, cfg->grant_key) != 0)
+		return -1;
+	cfg->grant_key_loaded = 1;
+	return 0;
+}
+
+/* Resolves each bulk key's secret_file; reads the secrets only with CONFIG_LOAD_BULK_KEYS. */
+static int
+load_bulk_keys(struct ctx *c)
+{
+	struct config *cfg = c->cfg;
+	char p[CONFIG_PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < cfg->nbulk_keys; i++) {
+		struct bulk_key *k = &cfg->bulk_keys[i];
+
+		snprintf(p, sizeof(p), "bulk_keys[%zu].secret_file", i);
+		if (resolve(c, &k->secret_path) != 0)
+			return -1;
+		if (!(c->flags & CONFIG_LOAD_BULK_KEYS))
+			continue;
+		if (read_secret32(c, p, k->secret_path, 0, k->secret) != 0)
+			return -1;
+		k->loaded = 1;
+	}
+	return 0;
 }
 
 /* Never prompts for a passphrase: encrypted keys are refused. */
@@ -1478,7 +1570,7 @@ load_files(struct ctx *c)
 	struct config *cfg = c->cfg;
 	size_t i;
 
-	if (load_grant_key(c) != 0)
+	if (load_grant_key(c) != 0 || load_bulk_keys(c) != 0)
 		return -1;
 	for (i = 0; i < cfg->ncas; i++)
 		if (load_cert(c, &cfg->cas[i], i) != 0 || resolve(c, &cfg->cas[i].key_path) != 0 ||
@@ -1737,6 +1829,13 @@ config_free(struct config *cfg)
 		webhooks_free(cfg->tenants[i].webhooks, cfg->tenants[i].nwebhooks);
 	}
 	free(cfg->tenants);
+	for (i = 0; i < cfg->nbulk_keys; i++) {
+		free(cfg->bulk_keys[i].id);
+		free(cfg->bulk_keys[i].user);
+		free(cfg->bulk_keys[i].secret_path);
+		OPENSSL_cleanse(cfg->bulk_keys[i].secret, sizeof(cfg->bulk_keys[i].secret));
+	}
+	free(cfg->bulk_keys);
 	free(cfg);
 }
 
@@ -1777,6 +1876,19 @@ config_user_find(const struct config *cfg, const char *name)
 	for (i = 0; i < cfg->nusers; i++)
 		if (strcmp(cfg->users[i].name, name) == 0)
 			return &cfg->users[i];
+	return NULL;
+}
+
+const struct bulk_key *
+config_bulk_key_find(const struct config *cfg, const char *id)
+{
+	size_t i;
+
+	if (id == NULL)
+		return NULL;
+	for (i = 0; i < cfg->nbulk_keys; i++)
+		if (strcmp(cfg->bulk_keys[i].id, id) == 0)
+			return &cfg->bulk_keys[i];
 	return NULL;
 }
 

@@ -9,7 +9,9 @@
 #define CONFIG_MAX_VALIDITY_DAYS 3650
 #define CONFIG_DEFAULT_APPROVAL_TTL_S (7 * 24 * 3600)
 #define CONFIG_ERR_MAX 512
-#define CONFIG_URL_MAX 1024 /* ca_issuers_url, crl_url */
+#define CONFIG_URL_MAX 1024         /* ca_issuers_url, crl_url */
+#define CONFIG_BULK_KEY_ID_MAX 63   /* bulk key ids: fit a message's auth.key_id */
+#define CONFIG_BULK_SECRET_BYTES 32 /* a bulk key's HMAC-SHA256 secret */
 
 enum ca_type { CA_ROOT, CA_INTERMEDIATE };
 enum ca_status { CA_ACTIVE, CA_DISABLED };
@@ -102,6 +104,15 @@ struct tenant {
 	size_t nwebhooks;
 };
 
+/* A bulk producer's signing key (bulk_keys): its messages act as user. */
+struct bulk_key {
+	char *id;
+	char *user;        /* names an entry of users */
+	char *secret_path; /* absolute after load */
+	unsigned char secret[CONFIG_BULK_SECRET_BYTES];
+	int loaded; /* secret read (CONFIG_LOAD_BULK_KEYS) */
+};
+
 struct topics {
 	char *issue, *approval, *results, *issued, *audit, *notify, *dlq;
 	char *submit; /* bulk ingress: signed requests from bulk producers */
@@ -126,11 +137,14 @@ struct config {
 	size_t nusers;
 	struct tenant *tenants;
 	size_t ntenants;
+	struct bulk_key *bulk_keys; /* secrets loaded only with CONFIG_LOAD_BULK_KEYS */
+	size_t nbulk_keys;
 };
 
 /* Flags for config_load. */
-#define CONFIG_LOAD_KEYS 1  /* load and check CA private keys (worker, pkictl) */
-#define CONFIG_LOAD_NO_CA 2 /* accept an empty cas list (pkictl, while setting up) */
+#define CONFIG_LOAD_KEYS 1      /* load and check CA private keys (worker, pkictl) */
+#define CONFIG_LOAD_NO_CA 2     /* accept an empty cas list (pkictl, while setting up) */
+#define CONFIG_LOAD_BULK_KEYS 4 /* read the bulk keys' secrets (worker, pkictl) */
 
 /*
  * Reads, validates and returns the config at path (environment overrides
@@ -151,6 +165,8 @@ const char *config_url_rule(const char *s);
 const struct ca *config_ca_find(const struct config *cfg, const char *id);
 const struct user *config_user_by_key(const struct config *cfg, const char *api_key);
 const struct user *config_user_find(const struct config *cfg, const char *name);
+/* The bulk key with this id, or NULL. */
+const struct bulk_key *config_bulk_key_find(const struct config *cfg, const char *id);
 /* 1 if user may request certificates from ca (tenant or user grant, or admin of its tenant). */
 int config_user_may_use(const struct user *u, const struct ca *ca);
 

@@ -222,6 +222,30 @@ mkdirs(const char *dir, mode_t mode)
 	return 0;
 }
 
+int
+secret_file_write_new(const char *path, const void *data, size_t len)
+{
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, SECRET_FILE_MODE);
+	if (fd < 0) {
+		pk_err("%s: cannot create: %s", path, strerror(errno));
+		return -1;
+	}
+	if (write(fd, data, len) != (ssize_t)len || fsync(fd) != 0) {
+		pk_err("%s: write failed: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	if (close(fd) != 0) {
+		pk_err("%s: close: %s", path, strerror(errno));
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
 /* Writes text to a new temporary file beside cf->path; its name goes to tmp. */
 static int
 cfgfile_write_tmp(struct cfgfile *cf, const char *text, char *tmp, size_t tmplen)
@@ -270,7 +294,8 @@ cfgfile_commit(struct cfgfile *cf)
 	if (cfgfile_write_tmp(cf, text, tmp, sizeof(tmp)) != 0)
 		goto out;
 	/* A config being set up has no CA yet; the services refuse it, pkictl writes it. */
-	if (config_load(tmp, CONFIG_LOAD_KEYS | CONFIG_LOAD_NO_CA, &cfg, err) != 0) {
+	if (config_load(tmp, CONFIG_LOAD_KEYS | CONFIG_LOAD_BULK_KEYS | CONFIG_LOAD_NO_CA, &cfg,
+			err) != 0) {
 		/* Report against the real file name, not the temporary one. */
 		tl = strlen(tmp);
 		if (strncmp(err, tmp, tl) == 0)

@@ -27,6 +27,7 @@
 #define PKICTL_PRIORITY_MAX 1000
 #define PKICTL_SERIAL_BYTES 20 /* 159 random bits, positive, the RFC 5280 maximum length */
 #define PKICTL_GRANT_KEY_BYTES 32
+#define SECRET_FILE_MODE 0600 /* grant key, bulk key secrets, bulk producer profiles */
 #define PKICTL_FLAGS_MAX 32
 #define PKICTL_CRL_DAYS_DEFAULT 7
 #define PKICTL_CRL_DAYS_MAX 365 /* the CA/B Forum limit for CRLs covering CA certificates */
@@ -131,6 +132,8 @@ cJSON *cfgfile_find(struct cfgfile *cf, const char *key, const char *field, cons
 /* 0 if every string in list names an object in array key (by field); else prints an error. */
 int cfgfile_check_refs(struct cfgfile *cf, const char *flag, const cJSON *list, const char *key,
 		       const char *field);
+/* Writes len bytes to a new file (never exists before) of mode SECRET_FILE_MODE. 0 or -1. */
+int secret_file_write_new(const char *path, const void *data, size_t len);
 /* Makes dir (and missing parents) with mode. Returns 0 or -1 after printing an error. */
 int mkdirs(const char *dir, mode_t mode);
 
@@ -287,6 +290,7 @@ int cmd_ca_init_root(const struct command *cmd, int argc, char **argv);
 int cmd_ca_init_intermediate(const struct command *cmd, int argc, char **argv);
 int cmd_ca_crl(const struct command *cmd, int argc, char **argv);
 int cmd_user_add(const struct command *cmd, int argc, char **argv);
+int cmd_user_add_bulk_key(const struct command *cmd, int argc, char **argv);
 int cmd_password_hash(const struct command *cmd, int argc, char **argv);
 int cmd_bulk_submit(const struct command *cmd, int argc, char **argv);
 int cmd_bulk_sign(const struct command *cmd, int argc, char **argv);

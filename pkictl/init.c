@@ -11,7 +11,6 @@
 
 #define CONFIG_DIR_MODE 0700
 #define GRANT_KEY_FILE "grant.key"
-#define GRANT_KEY_MODE 0600
 #define REDIS_SCHEME "redis://"
 #define DEFAULT_GATEWAY_LISTEN "127.0.0.1:8080"
 #define DEFAULT_APPROVER_LISTEN "127.0.0.1:8081"
@@ -54,30 +53,13 @@ static int
 grant_key_write(const char *path)
 {
 	unsigned char key[PKICTL_GRANT_KEY_BYTES];
-	int fd, rc = -1;
+	int rc;
 
 	if (RAND_bytes(key, sizeof(key)) != 1) {
 		pk_sslerr("RAND_bytes");
 		return -1;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, GRANT_KEY_MODE);
-	if (fd < 0) {
-		pk_err("%s: cannot create: %s", path, strerror(errno));
-		goto out;
-	}
-	if (write(fd, key, sizeof(key)) != (ssize_t)sizeof(key) || fsync(fd) != 0) {
-		pk_err("%s: write failed: %s", path, strerror(errno));
-		close(fd);
-		unlink(path);
-		goto out;
-	}
-	if (close(fd) != 0) {
-		pk_err("%s: close: %s", path, strerror(errno));
-		unlink(path);
-		goto out;
-	}
-	rc = 0;
-out:
+	rc = secret_file_write_new(path, key, sizeof(key));
 	OPENSSL_cleanse(key, sizeof(key));
 	return rc;
 }

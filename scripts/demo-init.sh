@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates the demo PKI in OUTDIR (default var/demo): config.json, grant.key,
-# cas/ (root, three intermediates), users, and credentials.json holding the
-# API keys and the approval password. Does nothing when OUTDIR/config.json
+# cas/ (root, three intermediates), users, bulk keys for alice and bob (bulk/:
+# secrets and producer profiles), and credentials.json holding the API keys,
+# the approval password, the bulk key ids and the bulk producers' Kafka files. Does nothing when OUTDIR/config.json
 # exists. Addresses come from PKI_GATEWAY_LISTEN, PKI_APPROVER_LISTEN,
 # PKI_KAFKA_BROKERS and PKI_REDIS_URL.
 set -euo pipefail
@@ -16,7 +17,7 @@ if [ -e "$out/config.json" ]; then
 	echo "demo-init: $out/config.json exists; leaving the demo PKI as it is" >&2
 	exit 0
 fi
-for f in cas grant.key credentials.json; do
+for f in cas grant.key bulk credentials.json; do
 	if [ -e "$out/$f" ]; then
 		echo "demo-init: $out/$f exists but $out/config.json does not;" \
 			"remove $out to start over" >&2
@@ -107,20 +108,38 @@ admin2=$(ctl user add --name admin2 --email admin2@acme.example --role admin --t
 admin_globex=$(ctl user add --name admin-globex --email admin@globex.example --role admin \
 	--tenant globex --admin-tenants globex)
 
+# Bulk producers: a signing key each (the secret is also in the profile
+# bulk/USER.json); their Kafka client certificates are kafka/bulk-USER.crt/.key.
+ctl user add-bulk-key --user alice --id alice-bulk-1 >/dev/null
+ctl user add-bulk-key --user bob --id bob-bulk-1 >/dev/null
+
 jq -n --arg gw "http://$gateway" --arg admin_url "http://$approver" \
 	--arg pw "$approval_password" --arg alice "$alice" --arg bob "$bob" --arg admin "$admin" \
-	--arg admin2 "$admin2" --arg admin_globex "$admin_globex" \
-	'{gateway: $gw, admin_url: $admin_url, approval_password: $pw,
-	  users: {alice: {token: $alice, tenant: "acme"},
-		  bob: {token: $bob, tenant: "globex"},
+	--arg admin2 "$admin2" --arg admin_globex "$admin_globex" --arg out "$out" \
+	--arg brokers "$brokers" \
+	'def producer(u): {cert: "\($out)/kafka/bulk-\(u).crt", key: "\($out)/kafka/bulk-\(u).key"};
+	 {gateway: $gw, admin_url: $admin_url, approval_password: $pw,
+	  users: {alice: {token: $alice, tenant: "acme",
+			  bulk: {key_id: "alice-bulk-1", profile: "\($out)/bulk/alice.json"}},
+		  bob: {token: $bob, tenant: "globex",
+			bulk: {key_id: "bob-bulk-1", profile: "\($out)/bulk/bob.json"}},
 		  admin: {token: $admin, tenant: "acme"},
 		  admin2: {token: $admin2, tenant: "acme"},
 		  "admin-globex": {token: $admin_globex, tenant: "globex"}},
 	  cas: {root: "demo-root", issuing: "demo-issuing", approval: "demo-approval",
 		globex: "demo-globex", approval2: "demo-approval-2",
-		approval_short: "demo-approval-short"}}' >"$stage/credentials.json"
+		approval_short: "demo-approval-short"},
+	  kafka: {bootstrap: $brokers, ca: "\($out)/kafka/ca.pem",
+		  producers: {alice: producer("alice"), bob: producer("bob")}}}' \
+	>"$stage/credentials.json"
 chmod 600 "$stage/credentials.json"
+# The profiles name files under the folder they were made in: the staging one.
+for p in "$stage"/bulk/*.json; do
+	jq --arg s "$stage" --arg o "$out" \
+		'.kafka |= map_values(if startswith($s + "/") then $o + ltrimstr($s) else . end)' \
+		"$p" >"$p.tmp" && mv "$p.tmp" "$p"
+done
 
-mv "$stage/cas" "$stage/grant.key" "$stage/credentials.json" "$out/"
+mv "$stage/cas" "$stage/grant.key" "$stage/bulk" "$stage/credentials.json" "$out/"
 mv "$cfg" "$out/config.json"
 echo "demo-init: demo PKI in $out (credentials in $out/credentials.json)" >&2

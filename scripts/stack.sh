@@ -375,7 +375,10 @@ EOF
 	[[ -r $creds ]] || return 0
 	jq -r '"  API keys (Authorization: Bearer ...):",
 		(.users | to_entries[] | "    \(.key): \(.value.token)  (tenant \(.value.tenant))"),
-		"  Approval password (\(.cas.approval)): \(.approval_password)", ""' "$creds"
+		"  Approval password (\(.cas.approval)): \(.approval_password)",
+		"  Bulk keys (pki.submit; profile = key id, secret, Kafka client files):",
+		(.users | to_entries[] | select(.value.bulk != null) |
+			"    \(.key): \(.value.bulk.key_id)  \(.value.bulk.profile)"), ""' "$creds"
 }
 
 # ---------------------------------------------------------------- commands

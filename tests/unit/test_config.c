@@ -839,3 +839,78 @@ TEST(config_user_may_use)
 	config_free(cfg);
 	rm_rf();
 }
+
+/* A bulk_keys entry of the base config, as JSON text. */
+#define BULK_KEY(id, user, file)                                                                   \
+	"{\"id\": \"" id "\", \"user\": \"" user "\", \"secret_file\": \"" file "\"}"
+
+TEST(config_bulk_keys)
+{
+	static const char hex[] =
+	    "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff000102030405060708090a0b0c0d0e0f";
+	const struct bulk_key *k;
+	struct config *cfg;
+
+	setup();
+	/* Absent: no bulk keys. */
+	cfg = load_ok(CONFIG_LOAD_BULK_KEYS);
+	CHECK_INT(cfg->nbulk_keys, 0);
+	CHECK(config_bulk_key_find(cfg, "alice-1") == NULL);
+	config_free(cfg);
+
+	write_file("alice.key", hex, strlen(hex), SECRET_MODE);
+	mutate("bulk_keys", "[" BULK_KEY("alice-1", "alice", "alice.key") "]");
+	/* Without the flag the secret is not read (the gateway and approver never see it). */
+	cfg = load_ok(0);
+	CHECK_INT(cfg->nbulk_keys, 1);
+	k = config_bulk_key_find(cfg, "alice-1");
+	CHECK(k != NULL && !k->loaded);
+	CHECK_STR(k->user, "alice");
+	config_free(cfg);
+	cfg = load_ok(CONFIG_LOAD_BULK_KEYS);
+	k = config_bulk_key_find(cfg, "alice-1");
+	CHECK(k != NULL && k->loaded);
+	CHECK_INT(k->secret[0], 0xf0);
+	CHECK_INT(k->secret[31], 0x0f);
+	config_free(cfg);
+
+	/* A world-readable secret is refused only where it is read. */
+	write_file("alice.key", hex, strlen(hex), OPEN_MODE);
+	cfg = load_ok(0);
+	config_free(cfg);
+	load_fails(CONFIG_LOAD_BULK_KEYS,
+		   "bulk_keys[0].secret_file: file $D/alice.key must not be accessible by group or "
+		   "others (chmod 600), got mode 0644");
+	write_file("alice.key", "abcd\n", 5, SECRET_MODE);
+	load_fails(CONFIG_LOAD_BULK_KEYS, "bulk_keys[0].secret_file: file $D/alice.key must hold "
+					  "64 hex digits, got a different length");
+	write_file("alice.key", grant_hex, 32, SECRET_MODE); /* 32 bytes: raw is not a bulk form */
+	load_fails(CONFIG_LOAD_BULK_KEYS, "bulk_keys[0].secret_file: file $D/alice.key must hold "
+					  "64 hex digits, got a different length");
+	mutate("bulk_keys", "[" BULK_KEY("alice-1", "alice", "nope.key") "]");
+	load_fails(CONFIG_LOAD_BULK_KEYS,
+		   "bulk_keys[0].secret_file: cannot read $D/nope.key: No such file or directory");
+
+	mutate("bulk_keys", "[" BULK_KEY("alice-1", "mallory", "alice.key") "]");
+	load_fails(0, "bulk_keys[0].user: must name an entry of users, got \"mallory\"");
+	mutate("bulk_keys", "[" BULK_KEY("alice-1", "alice", "alice.key") ", " BULK_KEY(
+				"alice-1", "bob", "bob.key") "]");
+	load_fails(0, "bulk_keys[1].id: duplicate of bulk_keys[0].id, got \"alice-1\"");
+	mutate("bulk_keys", "[" BULK_KEY("has space", "alice", "alice.key") "]");
+	load_fails(0, "bulk_keys[0].id: must be 1..63 of A-Z a-z 0-9 . _ - starting with a letter "
+		      "or digit, got \"has space\"");
+	mutate("bulk_keys",
+	       "[" BULK_KEY("k234567890123456789012345678901234567890123456789012345678901234",
+			    "alice", "alice.key") "]");
+	load_fails(0, "bulk_keys[0].id: must be 1..63 of A-Z a-z 0-9 . _ - starting with a letter "
+		      "or digit, got "
+		      "\"k234567890123456789012345678901234567890123456789012345678901234\"");
+	mutate("bulk_keys", "[{\"id\": \"a\", \"user\": \"alice\"}]");
+	load_fails(0, "bulk_keys[0].secret_file: missing required key");
+	mutate("bulk_keys", "[{\"id\": \"a\", \"user\": \"alice\", \"secret_file\": \"x\", "
+			    "\"secret\": \"00\"}]");
+	load_fails(0, "bulk_keys[0].secret: unknown key");
+	mutate("bulk_keys", "{}");
+	load_fails(0, "bulk_keys: must be an array, got object");
+	rm_rf();
+}
