@@ -17,7 +17,7 @@
  * now, expires_at, score, then the pending hash as field/value pairs.
  * {2, state}: decided already; {1, state}: duplicate; {0, state before}: new.
  */
-static const char lua_intake[] =
+static const char lua_intake[] = STORE_LUA_BATCH_MOVE
     "local st = redis.call('HGET', KEYS[1], 'state')\n"
     "if st and st ~= 'received' and st ~= 'queued' and st ~= 'pending_approval' then\n"
     "  return {2, st}\n"
@@ -38,6 +38,7 @@ static const char lua_intake[] =
     "  redis.call('PUBLISH', KEYS[5], 'pending_approval')\n"
     "elseif st ~= 'pending_approval' then\n"
     "  redis.call('HSET', KEYS[1], 'state', 'pending_approval', 'updated', ARGV[2])\n"
+    "  batch_move(KEYS[1], st, 'pending_approval')\n"
     "  redis.call('PUBLISH', KEYS[5], 'pending_approval')\n"
     "end\n"
     "redis.call('HSET', KEYS[1], 'approval_expires_at', ARGV[3])\n"
@@ -47,7 +48,7 @@ static const char lua_intake[] =
  * Approve. KEYS pending:{id}, pending, pending:expiry, pending:outbox, req,
  * channel; ARGV id, admin, now, required. See APPROVE_*.
  */
-static const char lua_approve[] =
+static const char lua_approve[] = STORE_LUA_BATCH_MOVE
     "local ps = redis.call('HGET', KEYS[1], 'state')\n"
     "local rs = redis.call('HGET', KEYS[5], 'state')\n"
     "if ps ~= 'pending' or rs ~= 'pending_approval' then return {0, rs or ''} end\n"
@@ -67,6 +68,7 @@ static const char lua_approve[] =
     "redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])\n"
     "redis.call('HSET', KEYS[5], 'state', 'approved', 'updated', ARGV[3],\n"
     "  'approved_by', table.concat(names, ','))\n"
+    "batch_move(KEYS[5], 'pending_approval', 'approved')\n"
     "redis.call('PUBLISH', KEYS[6], 'approved')\n"
     "return {3, enc}\n";
 
@@ -76,7 +78,7 @@ static const char lua_approve[] =
  * {1, hash}: done; {0, state}: not pending (stale entries are cleaned);
  * {2, state}: not due yet.
  */
-static const char lua_end[] =
+static const char lua_end[] = STORE_LUA_BATCH_MOVE
     "local ps = redis.call('HGET', KEYS[1], 'state')\n"
     "local rs = redis.call('HGET', KEYS[4], 'state')\n"
     "if ps ~= 'pending' then\n"
@@ -97,6 +99,7 @@ static const char lua_end[] =
     "if rs ~= 'pending_approval' then return {0, rs or ''} end\n"
     "redis.call('HSET', KEYS[4], 'state', ARGV[3], 'updated', ARGV[2], 'error_code', ARGV[4],\n"
     "  'error_message', ARGV[5], 'decided_by', ARGV[6])\n"
+    "batch_move(KEYS[4], 'pending_approval', ARGV[3])\n"
     "redis.call('PUBLISH', KEYS[5], ARGV[3])\n"
     "return {1, h}\n";
 

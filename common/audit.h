@@ -29,6 +29,7 @@
 #define AUDIT_WEBHOOK "webhook_delivery"
 #define AUDIT_ADMIN_LOGIN "admin_login"
 #define AUDIT_ADMIN_LOGOUT "admin_logout"
+#define AUDIT_BULK_REFUSED "bulk_refused" /* worker: a bulk message refused before admission */
 
 struct audit_event {
 	const char *event;

@@ -43,17 +43,28 @@ static const char *const store_edges[][2] = {
 
 /* CAS: KEYS[1] record, KEYS[2] channel; ARGV from, to, then field/value pairs. */
 static const char store_lua_transition[] =
-    "local cur = redis.call('HGET', KEYS[1], 'state')\n"
-    "if not cur then return {0, ''} end\n"
-    "if cur ~= ARGV[1] then return {1, cur} end\n"
-    "redis.call('HSET', KEYS[1], 'state', ARGV[2], unpack(ARGV, 3))\n"
-    "redis.call('PUBLISH', KEYS[2], ARGV[2])\n"
-    "return {2, ARGV[2]}\n";
+    STORE_LUA_BATCH_MOVE "local cur = redis.call('HGET', KEYS[1], 'state')\n"
+			 "if not cur then return {0, ''} end\n"
+			 "if cur ~= ARGV[1] then return {1, cur} end\n"
+			 "redis.call('HSET', KEYS[1], 'state', ARGV[2], unpack(ARGV, 3))\n"
+			 "batch_move(KEYS[1], cur, ARGV[2])\n"
+			 "redis.call('PUBLISH', KEYS[2], ARGV[2])\n"
+			 "return {2, ARGV[2]}\n";
 
-/* Create only if absent: KEYS[1] record; ARGV field/value pairs. */
-static const char store_lua_create[] = "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-				       "redis.call('HSET', KEYS[1], unpack(ARGV))\n"
-				       "return 1\n";
+/*
+ * Create only if absent: KEYS[1] record; ARGV field/value pairs. A record of
+ * a batch joins the batch's id list and counts in its first state.
+ */
+static const char store_lua_create[] =
+    STORE_LUA_BATCH_MOVE "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+			 "redis.call('HSET', KEYS[1], unpack(ARGV))\n"
+			 "local bk = batch_key(KEYS[1])\n"
+			 "if bk then\n"
+			 "  redis.call('ZADD', bk .. '" STORE_BATCH_IDS_SUFFIX
+			 "', 0, redis.call('HGET', KEYS[1], 'id'))\n"
+			 "  batch_move(KEYS[1], nil, redis.call('HGET', KEYS[1], 'state'))\n"
+			 "end\n"
+			 "return 1\n";
 
 /* KEYS[1] idem key; ARGV id, body hash, ttl. */
 static const char store_lua_idem[] =
@@ -428,13 +439,14 @@ store_serial_reserve_cb(void *arg, const char *serial_hex)
 }
 
 /* KEYS[1] record; ARGV claim, lease seconds. Not published: see store.h. */
-static const char store_lua_claim[] =
+static const char store_lua_claim[] = STORE_LUA_BATCH_MOVE
     "local cur = redis.call('HGET', KEYS[1], 'state')\n"
     "if not cur then return {0, ''} end\n"
     "local now = tonumber(redis.call('TIME')[1])\n"
     "if cur == 'queued' then\n"
     "  redis.call('HSET', KEYS[1], 'state', 'issuing', 'claim', ARGV[1], 'claimed_at', now,\n"
     "             'updated', now)\n"
+    "  batch_move(KEYS[1], 'queued', 'issuing')\n"
     "  return {2, 'issuing'}\n"
     "end\n"
     "if cur == 'issuing' then\n"
@@ -447,8 +459,8 @@ static const char store_lua_claim[] =
     "end\n"
     "return {1, cur}\n";
 
-/* KEYS[1] record, KEYS[2] channel, KEYS[3] batch or ''; ARGV from, to, claim or '', pairs. */
-static const char store_lua_transition_ex[] =
+/* KEYS[1] record, KEYS[2] channel; ARGV from, to, claim or '', pairs. */
+static const char store_lua_transition_ex[] = STORE_LUA_BATCH_MOVE
     "local cur = redis.call('HGET', KEYS[1], 'state')\n"
     "if not cur then return {0, ''} end\n"
     "if cur ~= ARGV[1] then return {1, cur} end\n"
@@ -458,7 +470,7 @@ static const char store_lua_transition_ex[] =
     "local t = redis.call('TIME')\n"
     "local ms = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))\n"
     "redis.call('HSET', KEYS[1], 'state', ARGV[2], 'finished_ms', ms, unpack(ARGV, 4))\n"
-    "if KEYS[3] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[2], 1) end\n"
+    "batch_move(KEYS[1], cur, ARGV[2])\n"
     "redis.call('PUBLISH', KEYS[2], ARGV[2])\n"
     "return {2, ARGV[2]}\n";
 
@@ -503,28 +515,25 @@ store_transition_ex(const struct store *s, const char *id, const char *from, con
 		    const char *const *fields, const char *claim, const char *batch_id, char *cur)
 {
 	const char *argv[STORE_ARGS_MAX], *str = NULL;
-	char key[STORE_KEY_MAX], chan[STORE_KEY_MAX], batch[STORE_KEY_MAX], now[32];
+	char key[STORE_KEY_MAX], chan[STORE_KEY_MAX], now[32];
 	redisReply *rep;
 	long long code;
 	int argc = 0, rc;
 	size_t i;
 
+	(void)batch_id; /* the record's own batch_id decides, in the script */
 	if (!store_transition_allowed(from, to)) {
 		log_error("store: %s: transition %s -> %s refused", id, from, to);
 		return STORE_EINVAL;
 	}
 	store_key(s, key, sizeof(key), "req", id, NULL);
 	store_channel(s, id, chan, sizeof(chan));
-	batch[0] = '\0';
-	if (batch_id != NULL)
-		store_key(s, batch, sizeof(batch), "batch", batch_id, NULL);
 	store_now(now, sizeof(now));
 	argv[argc++] = "EVAL";
 	argv[argc++] = store_lua_transition_ex;
-	argv[argc++] = "3";
+	argv[argc++] = "2";
 	argv[argc++] = key;
 	argv[argc++] = chan;
-	argv[argc++] = batch;
 	argv[argc++] = from;
 	argv[argc++] = to;
 	argv[argc++] = claim != NULL ? claim : "";
@@ -620,4 +629,195 @@ out:
 	free(keys);
 	free(argv);
 	return rc;
+}
+
+const char *const store_batch_states[] = {ST_RECEIVED, ST_QUEUED, ST_PENDING, ST_APPROVED,
+					  ST_ISSUING,  ST_ISSUED, ST_FAILED,  ST_REJECTED,
+					  ST_EXPIRED,  NULL};
+
+/*
+ * KEYS[1] batch; ARGV owner, tenant, size ('' unknown), now. {0, owner}: it
+ * is the caller's (made now, or before); {1, owner}: another user's.
+ */
+static const char store_lua_batch_claim[] =
+    "local o = redis.call('HGET', KEYS[1], 'owner')\n"
+    "if not o then\n"
+    "  redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'tenant', ARGV[2], 'created', ARGV[4])\n"
+    "  o = ARGV[1]\n"
+    "end\n"
+    "if o ~= ARGV[1] then return {1, o} end\n"
+    "if ARGV[3] ~= '' then redis.call('HSETNX', KEYS[1], 'size', ARGV[3]) end\n"
+    "return {0, o}\n";
+
+int
+store_batch_claim(const struct store *s, const char *id, const char *owner, const char *tenant,
+		  long long size, char *other)
+{
+	const char *argv[8], *str = NULL;
+	char key[STORE_KEY_MAX], sz[32] = "", now[32];
+	redisReply *rep;
+	long long code;
+	int rc;
+
+	store_key(s, key, sizeof(key), "batch", id, NULL);
+	if (size > 0)
+		snprintf(sz, sizeof(sz), "%lld", size);
+	store_now(now, sizeof(now));
+	argv[0] = "EVAL";
+	argv[1] = store_lua_batch_claim;
+	argv[2] = "1";
+	argv[3] = key;
+	argv[4] = owner;
+	argv[5] = tenant;
+	argv[6] = sz;
+	argv[7] = now;
+	if ((rep = store_run(s, 8, argv)) == NULL)
+		return STORE_EDOWN;
+	code = store_pair(rep, &str);
+	rc = code == 0 ? 0 : code == 1 ? STORE_ECONFLICT : STORE_EDOWN;
+	if (other != NULL)
+		snprintf(other, STORE_ID_MAX, "%s", str != NULL ? str : "");
+	freeReplyObject(rep);
+	return rc;
+}
+
+void
+batch_info_free(struct batch_info *info)
+{
+	if (info == NULL)
+		return;
+	free(info->owner);
+	free(info->tenant);
+	free(info);
+}
+
+/* KEYS[1] batch, KEYS[2] its ids: the hash as pairs, then the number of ids. */
+static const char store_lua_batch_get[] = "local h = redis.call('HGETALL', KEYS[1])\n"
+					  "if #h == 0 then return {} end\n"
+					  "h[#h + 1] = 'total'\n"
+					  "h[#h + 1] = tostring(redis.call('ZCARD', KEYS[2]))\n"
+					  "return h\n";
+
+/* Sets the field name of info from the hash value v. */
+static int
+batch_info_set(struct batch_info *info, const char *name, const char *v)
+{
+	size_t i;
+
+	if (strcmp(name, "owner") == 0)
+		return (info->owner = strdup(v)) != NULL ? 0 : -1;
+	if (strcmp(name, "tenant") == 0)
+		return (info->tenant = strdup(v)) != NULL ? 0 : -1;
+	if (strcmp(name, "size") == 0)
+		info->size = strtoll(v, NULL, 10);
+	else if (strcmp(name, "total") == 0)
+		info->total = strtoll(v, NULL, 10);
+	else if (strcmp(name, "created") == 0)
+		info->created = strtoll(v, NULL, 10);
+	for (i = 0; store_batch_states[i] != NULL; i++)
+		if (strcmp(name, store_batch_states[i]) == 0)
+			info->counts[i] = strtoll(v, NULL, 10);
+	return 0;
+}
+
+int
+store_batch_get(const struct store *s, const char *id, struct batch_info **out)
+{
+	const char *argv[5];
+	char key[STORE_KEY_MAX], ids[STORE_KEY_MAX];
+	struct batch_info *info = NULL;
+	redisReply *rep;
+	size_t i;
+	int rc = STORE_EDOWN;
+
+	store_key(s, key, sizeof(key), "batch", id, NULL);
+	store_key(s, ids, sizeof(ids), "batch", id, STORE_BATCH_IDS_SUFFIX + 1);
+	argv[0] = "EVAL";
+	argv[1] = store_lua_batch_get;
+	argv[2] = "2";
+	argv[3] = key;
+	argv[4] = ids;
+	if ((rep = store_run(s, 5, argv)) == NULL)
+		return STORE_EDOWN;
+	if (rep->type != REDIS_REPLY_ARRAY)
+		goto out;
+	if (rep->elements == 0) {
+		rc = STORE_ENOTFOUND;
+		goto out;
+	}
+	if ((info = calloc(1, sizeof(*info))) == NULL)
+		goto out;
+	for (i = 0; i + 1 < rep->elements; i += 2)
+		if (rep->element[i]->type == REDIS_REPLY_STRING &&
+		    rep->element[i + 1]->type == REDIS_REPLY_STRING &&
+		    batch_info_set(info, rep->element[i]->str, rep->element[i + 1]->str) != 0)
+			goto out;
+	if (info->owner == NULL) { /* counts of a batch no bulk message made: not a batch */
+		rc = STORE_ENOTFOUND;
+		goto out;
+	}
+	*out = info;
+	info = NULL;
+	rc = 0;
+out:
+	batch_info_free(info);
+	freeReplyObject(rep);
+	return rc;
+}
+
+/*
+ * KEYS[1] batch ids; ARGV after ('' from the first), limit + 1, record key
+ * prefix: id, state pairs in id order.
+ */
+static const char store_lua_batch_page[] =
+    "local lo = ARGV[1] == '' and '-' or '(' .. ARGV[1]\n"
+    "local ids = redis.call('ZRANGEBYLEX', KEYS[1], lo, '+', 'LIMIT', 0, tonumber(ARGV[2]))\n"
+    "local out = {}\n"
+    "for _, id in ipairs(ids) do\n"
+    "  out[#out + 1] = id\n"
+    "  out[#out + 1] = redis.call('HGET', ARGV[3] .. id, 'state') or ''\n"
+    "end\n"
+    "return out\n";
+
+int
+store_batch_page(const struct store *s, const char *id, const char *after, size_t limit,
+		 struct batch_item *items, size_t *n, int *more)
+{
+	const char *argv[7];
+	char key[STORE_KEY_MAX], ids[STORE_KEY_MAX], req[STORE_KEY_MAX], lim[24];
+	redisReply *rep;
+	size_t i, got;
+
+	if (limit == 0 || limit > STORE_BATCH_PAGE_MAX)
+		return STORE_EINVAL;
+	store_key(s, key, sizeof(key), "batch", id, NULL);
+	store_key(s, ids, sizeof(ids), "batch", id, STORE_BATCH_IDS_SUFFIX + 1);
+	snprintf(req, sizeof(req), "%sreq:", s->prefix);
+	snprintf(lim, sizeof(lim), "%zu", limit + 1);
+	argv[0] = "EVAL";
+	argv[1] = store_lua_batch_page;
+	argv[2] = "1";
+	argv[3] = ids;
+	argv[4] = after != NULL ? after : "";
+	argv[5] = lim;
+	argv[6] = req;
+	if ((rep = store_run(s, 7, argv)) == NULL)
+		return STORE_EDOWN;
+	if (rep->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(rep);
+		return STORE_EDOWN;
+	}
+	got = rep->elements / 2;
+	*more = got > limit;
+	for (i = 0, *n = 0; i < got && i < limit; i++) {
+		const redisReply *a = rep->element[2 * i], *b = rep->element[2 * i + 1];
+
+		if (a->type != REDIS_REPLY_STRING || b->type != REDIS_REPLY_STRING)
+			continue;
+		snprintf(items[*n].id, sizeof(items[*n].id), "%s", a->str);
+		snprintf(items[*n].state, sizeof(items[*n].state), "%s", b->str);
+		(*n)++;
+	}
+	freeReplyObject(rep);
+	return 0;
 }

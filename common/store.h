@@ -5,11 +5,20 @@
  *   P req:{id}                hash: every field of struct req_record by name
  *   P idem:{tenant}:{key}     string "{id} {sha256 of body}", 24 h
  *   P serial:{ca}:{serial}    string request id, set NX before signing
+ *   P batch:{id}              hash: owner, tenant, size (declared, may be
+ *                             absent), created, and one count per state
+ *                             (how many of its requests are in it now)
+ *   P batch:{id}:ids          sorted set (all scores 0, read in id order):
+ *                             the batch's request ids
  *   P ev:{id}                 pub/sub channel; the new state is published on
  *                             every transition (long-poll wake-up)
  *
  * States move only forward (store_transition_allowed), by compare-and-set in
- * a Lua script that also publishes the change. Every call uses the store's
+ * a Lua script that also publishes the change. Every script that writes a
+ * record's state (here and the approver's) also moves the record's batch
+ * counts in the same script (STORE_LUA_BATCH_MOVE), from the record's own
+ * batch_id: a batch's counts cannot drift from its requests' states, and a
+ * move that does not happen (a redelivered message) counts nothing. Every call uses the store's
  * shared pipe when it has one, else the calling thread's Redis connection
  * (redis_thread).
  */
@@ -49,6 +58,7 @@ struct store {
 #define ST_ISSUING "issuing"
 #define ST_ISSUED "issued"
 #define ST_FAILED "failed"
+#define STORE_NSTATES 9 /* the states above */
 
 /* 1 if state is issued, failed, rejected or expired. */
 int store_state_terminal(const char *state);
@@ -172,11 +182,10 @@ void store_channel(const struct store *s, const char *id, char *out, size_t outl
 int store_claim(const struct store *s, const char *id, const char *claim, long lease_s, char *cur);
 
 /*
- * store_transition with two guards done in the same Lua script: when claim
- * is not NULL the record's claim must equal it (else STORE_ELEASE, nothing
- * changed); when batch_id is not NULL, field `to` of P batch:{batch_id} is
- * incremented by one with the transition, so a batch counts each request
- * once. Also stamps finished_ms (Redis server time, unix ms).
+ * store_transition with a guard done in the same Lua script: when claim is
+ * not NULL the record's claim must equal it (else STORE_ELEASE, nothing
+ * changed). Also stamps finished_ms (Redis server time, unix ms). batch_id
+ * is not used: every state move counts in the record's own batch.
  */
 int store_transition_ex(const struct store *s, const char *id, const char *from, const char *to,
 			const char *const *fields, const char *claim, const char *batch_id,
@@ -194,5 +203,71 @@ int store_set_fields(const struct store *s, const char *id, const char *const *f
  */
 int store_set_field_each(const struct store *s, const char *const *ids, size_t n, const char *name,
 			 const char *value);
+
+/*
+ * Lua prelude of every script that changes a record's state:
+ * batch_key(rk) is the batch hash of record key rk (nil when the record has
+ * no batch_id); batch_move(rk, from, to) moves one count of that batch from
+ * state `from` (nil: none, a new record) to `to`.
+ */
+#define STORE_BATCH_IDS_SUFFIX ":ids"
+#define STORE_LUA_BATCH_MOVE                                                                       \
+	"local function batch_key(rk)\n"                                                           \
+	"  local b = redis.call('HGET', rk, 'batch_id')\n"                                         \
+	"  local p = string.match(rk, '^(.*)req:[^:]*$')\n"                                        \
+	"  if not b or not p then return nil end\n"                                                \
+	"  return p .. 'batch:' .. b\n"                                                            \
+	"end\n"                                                                                    \
+	"local function batch_move(rk, from, to)\n"                                                \
+	"  local bk = batch_key(rk)\n"                                                             \
+	"  if not bk or from == to then return end\n"                                              \
+	"  if from and from ~= '' then redis.call('HINCRBY', bk, from, -1) end\n"                  \
+	"  if to then redis.call('HINCRBY', bk, to, 1) end\n"                                      \
+	"end\n"
+
+#define STORE_BATCH_PAGE_MAX 1000 /* request ids one store_batch_page call returns at most */
+
+/* A batch (P batch:{id}). Strings are NULL when absent. */
+struct batch_info {
+	char *owner;     /* user name of the key that made it */
+	char *tenant;    /* that user's tenant */
+	long long size;  /* declared size, 0 when not given */
+	long long total; /* request ids it holds */
+	long long created;
+	long long counts[STORE_NSTATES]; /* per state, in the order of store_batch_states */
+};
+
+/* The states a batch counts, NULL-terminated (the order of batch_info.counts). */
+extern const char *const store_batch_states[];
+
+/* Frees info's strings and info. NULL is safe. */
+void batch_info_free(struct batch_info *info);
+
+/*
+ * Binds batch id to owner (and tenant, and the declared size when given and
+ * not yet known) unless it is bound already. Returns 0 when it is (now)
+ * owner's; STORE_ECONFLICT when another user owns it (that owner in
+ * other, STORE_ID_MAX, may be NULL); STORE_EDOWN.
+ */
+int store_batch_claim(const struct store *s, const char *id, const char *owner, const char *tenant,
+		      long long size, char *other);
+
+/* Reads batch id. 0 and *out (batch_info_free), STORE_ENOTFOUND or STORE_EDOWN. */
+int store_batch_get(const struct store *s, const char *id, struct batch_info **out);
+
+/* One request of a batch page. */
+struct batch_item {
+	char id[STORE_ID_MAX];
+	char state[STORE_ID_MAX]; /* "" when the record is gone */
+};
+
+/*
+ * Up to limit (1..STORE_BATCH_PAGE_MAX) request ids of batch id in id order,
+ * each after `after` (NULL or "": from the first), with their states, into
+ * items (limit entries); *n says how many, *more whether any follow.
+ * 0, or STORE_EINVAL (limit), STORE_EDOWN.
+ */
+int store_batch_page(const struct store *s, const char *id, const char *after, size_t limit,
+		     struct batch_item *items, size_t *n, int *more);
 
 #endif

@@ -19,6 +19,8 @@
 #define GATEWAY_PASSWORD_FAILS_MAX 5 /* wrong approval passwords per user and CA ... */
 #define GATEWAY_PASSWORD_WINDOW_S 60 /* ... in this window; then 429 */
 #define GATEWAY_PURPOSE_MAX 64
+#define GATEWAY_BATCH_PAGE_DEFAULT 100 /* GET /csr/batches/{id}: requests per page ... */
+#define GATEWAY_BATCH_PAGE_MAX 1000    /* ... and at most (?limit=) */
 
 /* Prometheus counters, one per line of /metrics. */
 struct gateway_metrics {
@@ -76,6 +78,8 @@ void gateway_submit(struct gateway *gw, struct http_req *req, const struct user 
 		    const cJSON *fields, const char *idem_key);
 void gateway_process(struct gateway *gw, struct http_req *req); /* POST /csr/process */
 void gateway_request_get(struct gateway *gw, struct http_req *req, const char *id);
+/* GET /csr/batches/{id} (batches.c): counts by state and a page of request ids. */
+void gateway_batch_get(struct gateway *gw, struct http_req *req, const char *id);
 void gateway_cas(struct gateway *gw, struct http_req *req);
 /* GET /ca/{id}.crt and GET /crl/{id}.crl (cafiles.c); rest is "{id}.crt" / "{id}.crl". No auth. */
 void gateway_ca_cert(struct gateway *gw, struct http_req *req, const char *rest);

@@ -10,6 +10,7 @@
 
 #define ROUTE_REQUESTS "/csr/requests/"
 #define ROUTE_TEMPLATE "/csr/ca-template/"
+#define ROUTE_BATCHES "/csr/batches/"
 #define ROUTE_UPLOAD "/csr/upload"
 #define ROUTE_CA_CERT "/ca/"
 #define ROUTE_CRL "/crl/"
@@ -107,6 +108,9 @@ gateway_route(void *app, struct http_req *req)
 						 : route_method(req, "POST");
 	else if (strncmp(p, ROUTE_REQUESTS, strlen(ROUTE_REQUESTS)) == 0)
 		get ? gateway_request_get(gw, req, p + strlen(ROUTE_REQUESTS))
+		    : route_method(req, "GET");
+	else if (strncmp(p, ROUTE_BATCHES, strlen(ROUTE_BATCHES)) == 0)
+		get ? gateway_batch_get(gw, req, p + strlen(ROUTE_BATCHES))
 		    : route_method(req, "GET");
 	else if (strncmp(p, ROUTE_TEMPLATE, strlen(ROUTE_TEMPLATE)) == 0)
 		get ? gateway_ca_template(gw, req, p + strlen(ROUTE_TEMPLATE))

@@ -37,6 +37,7 @@ struct job {
 	const struct store *s;
 	const struct kafka_msg *km;
 	struct issue_msg *m;
+	const struct user *user; /* who the request acts for (worker_decode) */
 	const struct ca *ca;
 	struct csr *csr;
 	struct violations *vs; /* policy violations of the message, found before any write */
@@ -80,15 +81,7 @@ job_audit(struct job *j, const char *event, const char *actor, const char *detai
 static int
 job_produce(struct job *j, const char *topic, const char *key, const char *payload)
 {
-	int attempt = 0, rc;
-
-	while ((rc = kafka_produce_sync(j->w->kp, topic, key, payload, strlen(payload),
-					WORKER_PRODUCE_TIMEOUT_MS)) != 0) {
-		log_msg(LOG_WARN, key, "publishing to %s failed (%d); retrying", topic, rc);
-		if (worker_backoff(&attempt) < 0)
-			return -1;
-	}
-	return 0;
+	return worker_produce(j->w, topic, key, payload);
 }
 
 /* Base64 of n bytes at p, NUL-terminated; NULL without memory. Caller frees. */
@@ -940,8 +933,16 @@ process_message(struct worker_thread *t, const struct kafka_msg *km)
 	j.cfg = t->w->cfg;
 	j.s = &t->w->store;
 	j.km = km;
-	if (msg_issue_decode(km->value, km->len, &j.m, err) < 0)
+	switch (worker_decode(t, km, &j.m, &j.user, err)) {
+	case DECODE_OK:
+		break;
+	case DECODE_BAD:
 		return job_dlq(&j, err);
+	case DECODE_REFUSED:
+		return PROCESS_DONE;
+	case DECODE_STOP:
+		return PROCESS_ABANDON;
+	}
 	if ((j.vs = calloc(1, sizeof(*j.vs))) == NULL)
 		goto out;
 	job_check(&j);

@@ -91,6 +91,20 @@ worker_backoff(int *attempt)
 	return svc_wait((int)ms) ? -1 : 0;
 }
 
+int
+worker_produce(struct worker *w, const char *topic, const char *key, const char *payload)
+{
+	int attempt = 0, rc;
+
+	while ((rc = kafka_produce_sync(w->kp, topic, key, payload, strlen(payload),
+					WORKER_PRODUCE_TIMEOUT_MS)) != 0) {
+		log_msg(LOG_WARN, key, "publishing to %s failed (%d); retrying", topic, rc);
+		if (worker_backoff(&attempt) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 struct signer *
 worker_signer(struct worker_thread *t, const struct ca *ca)
 {
@@ -236,7 +250,7 @@ worker_run(const struct config *cfg, const struct worker_opts *opts)
 {
 	struct worker w;
 	struct worker_thread *ts = NULL;
-	const char *topics[2] = {cfg->topics.issue, NULL};
+	const char *topics[] = {cfg->topics.issue, cfg->topics.submit, NULL};
 	char kerr[KAFKA_ERR_MAX], client_id[WORKER_NAME_MAX + 48];
 	int i, started = 0, code = 1;
 
@@ -266,8 +280,9 @@ worker_run(const struct config *cfg, const struct worker_opts *opts)
 			goto out;
 		}
 	}
-	log_info("subscribed to %s in group %s with %d threads (claim lease %lds)",
-		 cfg->topics.issue, cfg->kafka_group, opts->threads, opts->lease_s);
+	log_info("subscribed to %s and %s in group %s with %d threads (claim lease %lds)",
+		 cfg->topics.issue, cfg->topics.submit, cfg->kafka_group, opts->threads,
+		 opts->lease_s);
 	for (i = 0; i < opts->threads; i++) {
 		if (pthread_create(&ts[i].tid, NULL, worker_thread_main, &ts[i]) != 0) {
 			log_error("cannot start thread %d", i);

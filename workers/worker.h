@@ -135,7 +135,34 @@ int worker_backoff(int *attempt);
 /* The thread's signer for ca (created on first use), NULL if it cannot be made. */
 struct signer *worker_signer(struct worker_thread *t, const struct ca *ca);
 
-/* Handles one message of the issue topic (process.c). */
+/*
+ * Sends payload to topic and waits for the broker's acknowledgement,
+ * retrying with backoff while Kafka is down. 0, or -1 when stopping first.
+ */
+int worker_produce(struct worker *w, const char *topic, const char *key, const char *payload);
+
+/* What worker_decode made of a message. */
+enum decode_result {
+	DECODE_OK,      /* *out holds the request; *user is who it acts for */
+	DECODE_BAD,     /* unparsable: err says why (for the dead-letter topic) */
+	DECODE_REFUSED, /* a bulk message refused and answered (failed result, audit event) */
+	DECODE_STOP,    /* stopping before it was answered: abandon it */
+};
+
+/*
+ * Decodes a message (bulk.c). From the issue topic: the issue request, acting
+ * for the configured user it names (*user NULL when none). From the submit
+ * topic: a bulk message (common/bulk.h) whose signature is checked against
+ * its key in bulk_keys; its tenant, requester and email are then the key's
+ * user's, never the message's (fields naming someone else refuse it), it has
+ * no client IP, and its batch is made the user's (or must be already). A
+ * refusal (auth_invalid, identity_mismatch, batch_not_owned) is a failed
+ * result and an audit event and nothing in Redis. err: MSG_ERR_MAX bytes.
+ */
+enum decode_result worker_decode(struct worker_thread *t, const struct kafka_msg *km,
+				 struct issue_msg **out, const struct user **user, char *err);
+
+/* Handles one message of the issue or submit topic (process.c). */
 enum process_result process_message(struct worker_thread *t, const struct kafka_msg *km);
 
 #endif

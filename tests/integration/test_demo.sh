@@ -24,12 +24,12 @@ fails() { ! "$@"; }
 mode_of() { stat -c %a "$1"; }
 
 check demo_credentials_shape jq -e '
-	(keys == ["admin_url", "approval_password", "cas", "gateway", "users"]) and
+	(keys == ["admin_url", "approval_password", "cas", "gateway", "kafka", "users"]) and
 	(.gateway | test("^http://[^/]+:[0-9]+$")) and
 	(.admin_url | test("^http://[^/]+:[0-9]+$")) and
 	(.approval_password | type == "string" and length >= 16) and
 	(.users | keys | contains(["admin", "alice", "bob"])) and
-	([.users[] | keys == ["tenant", "token"]] | all) and
+	([.users[] | keys - ["bulk"] == ["tenant", "token"]] | all) and
 	([.users[].token | test("^pki_[A-Za-z0-9_-]{43}$")] | all) and
 	(.users.alice.tenant == "acme" and .users.bob.tenant == "globex" and
 	 .users.admin.tenant == "acme") and
@@ -38,6 +38,21 @@ check demo_credentials_shape jq -e '
 check demo_credentials_addresses jq -e --slurpfile c "$cfg" '.gateway == "http://" + $c[0].listen.gateway and
 	.admin_url == "http://" + $c[0].listen.approver' "$creds"
 check demo_credentials_mode [ "$(mode_of "$creds")" = 600 ]
+# Bulk producers: alice and bob each have a key in the config, its secret
+# file and a profile (0600), and Kafka client file paths under the demo folder.
+dabs=$(cd "$demo" && pwd)
+check demo_credentials_bulk jq -e --arg d "$dabs" --slurpfile c "$cfg" '
+	(.kafka.bootstrap == $c[0].kafka.brokers) and (.kafka.ca == "\($d)/kafka/ca.pem") and
+	([("alice", "bob") as $u | .users[$u].bulk.profile == "\($d)/bulk/\($u).json" and
+	  .kafka.producers[$u] == {cert: "\($d)/kafka/bulk-\($u).crt", key: "\($d)/kafka/bulk-\($u).key"} and
+	  ([$c[0].bulk_keys[] | select(.id == $creds[0].users[$u].bulk.key_id) | .user] == [$u])] | all)
+	' --slurpfile creds "$creds" "$creds"
+for u in alice bob; do
+	kid=$(jq -r ".users.$u.bulk.key_id" "$creds")
+	check "demo_bulk_files_0600_$u" [ "$(mode_of "$demo/bulk/keys/$kid.key")$(mode_of "$demo/bulk/$u.json")" = 600600 ]
+	check "demo_bulk_profile_$u" jq -e --arg k "$kid" --arg u "$u" --arg s "$(cat "$demo/bulk/keys/$kid.key")" \
+		'.user == $u and .key_id == $k and .secret == $s' "$demo/bulk/$u.json"
+done
 
 # Every intermediate verifies against the root; demo-globex has no leaf, so its
 # chain is checked the same leaf-less way, plus its pathlen.

@@ -226,6 +226,25 @@ check pkictl_user_admin_entry jq -e '.users[] | select(.name == "root-admin") |
 check pkictl_user_add_auditor ctl user add --name audit --email audit@acme.example --role auditor \
 	--tenant globex
 
+# ---- bulk keys ----
+secret=$(ctl user add-bulk-key --user alice 2>"$work/err")
+[[ $secret =~ ^[0-9a-f]{64}$ ]]
+verdict pkictl_bulk_key_stdout_only_secret
+check pkictl_bulk_key_entry jq -e '.bulk_keys == [{"id": "alice-1", "user": "alice",
+	"secret_file": "bulk/keys/alice-1.key"}]' "$cfg"
+[ "$(mode_of "$work/pki/bulk/keys/alice-1.key")" = 600 ] &&
+	[ "$(tr -d '\n' <"$work/pki/bulk/keys/alice-1.key")" = "$secret" ]
+verdict pkictl_bulk_key_secret_file_0600
+pdir=$(cd "$work/pki" && pwd)
+[ "$(mode_of "$work/pki/bulk/alice.json")" = 600 ] &&
+	jq -e --arg s "$secret" --arg d "$pdir" '.user == "alice" and .key_id == "alice-1" and
+	.secret == $s and .kafka.bootstrap == "127.0.0.1:29092" and .kafka.ca == "\($d)/kafka/ca.pem" and
+	.kafka.cert == "\($d)/kafka/bulk-alice.crt" and .kafka.key == "\($d)/kafka/bulk-alice.key"' \
+	"$work/pki/bulk/alice.json" >/dev/null
+verdict pkictl_bulk_key_profile
+check pkictl_bulk_key_second_id bash -c '"$0" user add-bulk-key --user alice --id alice-ci --config "$1" |
+	grep -qE "^[0-9a-f]{64}$" && jq -e ".bulk_keys[1].id == \"alice-ci\"" "$1"' "$pkictl" "$cfg"
+
 # ---- password hash ----
 hash=$(printf 'another secret\n' | "$pkictl" password hash)
 check pkictl_password_hash scrypt_ok "another secret" "$hash"
@@ -278,6 +297,11 @@ refusals=(
 	"--name|user add --name alice --email alice2@acme.example --role requester --tenant acme"
 	"--name|user add --name 'carol smith' --email carol@acme.example --role requester --tenant acme"
 	"--id|tenant add --id acme --name Other"
+	"--user|user add-bulk-key --user mallory"
+	"--user|user add-bulk-key"
+	"--id|user add-bulk-key --user alice --id alice-1"
+	"--id|user add-bulk-key --user alice --id 'bad id'"
+	"--id|user add-bulk-key --user alice --id k234567890123456789012345678901234567890123456789012345678901234"
 	"--name|tenant add --id initech --name Globex"
 )
 for r in "${refusals[@]}"; do
