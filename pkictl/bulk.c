@@ -638,7 +638,7 @@ batch_walk(const struct bulk_run *r, struct http *c, batch_entry_fn fn, void *ar
 		cJSON_ArrayForEach(e, list)
 		{
 			id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "request_id"));
-			st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "status"));
+			st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "state"));
 			if (id == NULL || st == NULL)
 				continue;
 			(*known)++;
@@ -807,8 +807,14 @@ static rd_kafka_t *
 producer_new(const struct bulk_run *r, struct produce_state *ps)
 {
 	char e[512], client[PKICTL_ID_MAX + 16];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_t *conf;
 	rd_kafka_t *rk;
+	const struct bulk_profile *p = r->prof;
+	/*
+	 * A profile names its client files before the broker needs them; while
+	 * they do not exist (a broker still in plaintext) say so and connect plain.
+	 */
+	int tls = p->cert != NULL && access(p->cert, F_OK) == 0;
 	const char *kv[][2] = {
 	    {"bootstrap.servers", r->brokers},
 	    {"client.id", client},
@@ -816,14 +822,17 @@ producer_new(const struct bulk_run *r, struct produce_state *ps)
 	    {"acks", "all"},
 	    {"linger.ms", BULK_LINGER_MS},
 	    {"message.timeout.ms", BULK_MESSAGE_TIMEOUT_MS},
-	    {"security.protocol", r->prof->cert != NULL ? "ssl" : "plaintext"},
-	    {"ssl.ca.location", r->prof->cert != NULL ? r->prof->ca : NULL},
-	    {"ssl.certificate.location", r->prof->cert},
-	    {"ssl.key.location", r->prof->key},
+	    {"security.protocol", tls ? "ssl" : "plaintext"},
+	    {"ssl.ca.location", tls ? p->ca : NULL},
+	    {"ssl.certificate.location", tls ? p->cert : NULL},
+	    {"ssl.key.location", tls ? p->key : NULL},
 	};
 	size_t i;
 
+	if (p->cert != NULL && !tls)
+		pk_err("note: %s does not exist; connecting to Kafka without TLS", p->cert);
 	snprintf(client, sizeof(client), "pkictl-bulk-%s", r->as);
+	conf = rd_kafka_conf_new();
 	for (i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
 		if (kv[i][1] == NULL)
 			continue;
