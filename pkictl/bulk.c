@@ -192,13 +192,13 @@ run_free(struct bulk_run *r)
 }
 
 /*
- * Loads the config (unless --profile and --gateway make it unnecessary and
- * it does not exist), the profile, the input, and names the batch and every
- * request. Returns 0, or an exit status after printing the error.
+ * Loads the config (unless it does not exist and --profile, and for submit
+ * --gateway, stand in for it), the profile, the input, and names the batch
+ * and every request. Returns 0, or an exit status after printing the error.
  */
 static int
 run_prepare(struct bulk_run *r, const char *config, const struct bulk_opts *o, const char *out,
-	    const char *gateway)
+	    const char *gateway, int submit)
 {
 	const char *ca = o->ca, *validity = o->validity, *batch = o->batch, *profile = o->profile;
 	struct bulk_defaults d = {BULK_VALIDITY_DEFAULT, ca, out};
@@ -222,7 +222,8 @@ run_prepare(struct bulk_run *r, const char *config, const struct bulk_opts *o, c
 		pk_err("--gateway: must start with http:// or https://, got \"%s\"", gateway);
 		goto out;
 	}
-	if (profile == NULL || gateway == NULL || access(config, F_OK) == 0) {
+	/* Without a config file: the profile, and for submit the gateway, must be given. */
+	if (profile == NULL || (submit && gateway == NULL) || access(config, F_OK) == 0) {
 		if (config_load(config, CONFIG_LOAD_NO_CA, &r->cfg, err) != 0) {
 			pk_err("%s", err);
 			goto out;
@@ -249,12 +250,18 @@ run_prepare(struct bulk_run *r, const char *config, const struct bulk_opts *o, c
 		goto out;
 	}
 	r->topic = r->cfg != NULL ? r->cfg->topics.submit : BULK_DEFAULT_TOPIC;
-	r->brokers = r->prof->bootstrap != NULL ? r->prof->bootstrap : r->cfg->kafka_brokers;
+	r->brokers = r->prof->bootstrap;
+	if (r->brokers == NULL && r->cfg != NULL)
+		r->brokers = r->cfg->kafka_brokers;
+	if (submit && r->brokers == NULL) {
+		pk_err("%s: \"kafka\": \"bootstrap\": required without a config file", profile);
+		goto out;
+	}
 	if (gateway != NULL)
 		r->gateway = strndup(gateway, strlen(gateway) - (gateway[strlen(gateway) - 1] == '/'));
-	else if (asprintf(&r->gateway, "http://%s", r->cfg->gateway_listen) < 0)
+	else if (r->cfg != NULL && asprintf(&r->gateway, "http://%s", r->cfg->gateway_listen) < 0)
 		r->gateway = NULL;
-	if (r->gateway == NULL)
+	if (submit && r->gateway == NULL)
 		goto nomem;
 	if (bulkin_read(r->input, &d, &r->in, err) != 0) {
 		pk_err("%s", err);
@@ -342,8 +349,7 @@ cmd_bulk_sign(const struct command *cmd, int argc, char **argv)
 		return rc > 0 ? 0 : BULK_EXIT_USAGE;
 	r.as = o.as;
 	r.input = input;
-	/* No gateway is asked: a placeholder spares the config when --profile is given. */
-	if ((rc = run_prepare(&r, config, &o, NULL, "http://unused")) != 0)
+	if ((rc = run_prepare(&r, config, &o, NULL, NULL, 0)) != 0)
 		goto out;
 	nlocal = run_report_local(&r);
 	rc = BULK_EXIT_ERROR;
@@ -1049,7 +1055,7 @@ cmd_bulk_submit(const struct command *cmd, int argc, char **argv)
 	}
 	if (api_key_read(key_file, key) != 0)
 		goto out;
-	if ((rc = run_prepare(&r, config, &o, out_dir, gateway)) != 0)
+	if ((rc = run_prepare(&r, config, &o, out_dir, gateway, 1)) != 0)
 		goto out;
 	if (r.in->is_dir && out_dir != NULL) {
 		pk_err("--out: only for jsonl input; a folder's certificates go beside its CSRs");
