@@ -10,6 +10,10 @@ SAN ?=
 CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -Icommon $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := $(SAN) $(EXTRA_LDFLAGS)
 LDLIBS := $(PKG_LIBS) -lpthread -lm
+# pkictl alone talks HTTP as a client (bulk submit reads results from the gateway).
+PKICTL_PKG := libcurl
+PKICTL_CFLAGS := $(shell pkg-config --cflags $(PKICTL_PKG) 2>/dev/null)
+PKICTL_LIBS := $(shell pkg-config --libs $(PKICTL_PKG) 2>/dev/null)
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
@@ -48,10 +52,11 @@ $(BUILD)/pki-approver: $(patsubst %.c,$(BUILD)/%.o,$(wildcard approver/*.c)) $(L
 # pkictl's objects live apart: $(BUILD)/pkictl is the binary itself.
 $(BUILD)/pkictl.obj/%.o: pkictl/%.c $(wildcard common/*.h) $(wildcard pkictl/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(PKICTL_CFLAGS) -c $< -o $@
 $(BUILD)/pkictl: $(patsubst pkictl/%.c,$(BUILD)/pkictl.obj/%.o,$(wildcard pkictl/*.c)) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(PKICTL_LIBS)
+# The unit tests also link pkictl's network-free bulk input module.
+$(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/pkictl.obj/bulkin.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench: $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRC)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

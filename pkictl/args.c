@@ -76,9 +76,10 @@ flag_find(const struct flag *flags, size_t nflags, const char *arg, size_t namel
 	return NULL;
 }
 
-int
-args_parse(const struct command *cmd, const struct flag *flags, size_t nflags, int argc,
-	   char **argv, const char **config_path)
+/* args_parse and args_parse_operand: operand NULL allows none, else exactly one. */
+static int
+args_scan(const struct command *cmd, const struct flag *flags, size_t nflags, int argc,
+	  char **argv, const char **config_path, const char **operand)
 {
 	const char *config = NULL;
 	int seen[PKICTL_FLAGS_MAX] = {0}, config_seen = 0, i;
@@ -98,6 +99,11 @@ args_parse(const struct command *cmd, const struct flag *flags, size_t nflags, i
 		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
 			args_help(cmd, flags, nflags);
 			return 1;
+		}
+		if (strncmp(arg, "--", 2) != 0 && operand != NULL && *operand == NULL &&
+		    *arg != '\0') {
+			*operand = arg;
+			continue;
 		}
 		if (strncmp(arg, "--", 2) != 0) {
 			pk_err("%s: unexpected argument \"%s\": every value follows a --flag; see "
@@ -160,6 +166,25 @@ args_parse(const struct command *cmd, const struct flag *flags, size_t nflags, i
 			       flags[k].metavar ? flags[k].metavar : "", name);
 			return -1;
 		}
+	if (operand != NULL && *operand == NULL) {
+		pk_err("%s: missing the operand; usage: pkictl %s %s", name, name, cmd->usage);
+		return -1;
+	}
 	*config_path = config ? config : config_default_path();
 	return 0;
+}
+
+int
+args_parse(const struct command *cmd, const struct flag *flags, size_t nflags, int argc,
+	   char **argv, const char **config_path)
+{
+	return args_scan(cmd, flags, nflags, argc, argv, config_path, NULL);
+}
+
+int
+args_parse_operand(const struct command *cmd, const struct flag *flags, size_t nflags, int argc,
+		   char **argv, const char **config_path, const char **operand)
+{
+	*operand = NULL;
+	return args_scan(cmd, flags, nflags, argc, argv, config_path, operand);
 }

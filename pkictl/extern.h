@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "bulk.h"
+
 #define PKICTL_ID_MAX 64     /* ids of CAs, tenants and users; also file names */
 #define PKICTL_NAME_MAX 128  /* display names */
 #define PKICTL_CN_MAX 64     /* X.520 ub-common-name */
@@ -67,6 +69,9 @@ struct command {
  */
 int args_parse(const struct command *cmd, const struct flag *flags, size_t nflags, int argc,
 	       char **argv, const char **config_path);
+/* As args_parse, plus exactly one operand (an argument not after a --flag) into *operand. */
+int args_parse_operand(const struct command *cmd, const struct flag *flags, size_t nflags, int argc,
+		       char **argv, const char **config_path, const char **operand);
 /* Prints the command's usage and flag table on stdout. */
 void args_help(const struct command *cmd, const struct flag *flags, size_t nflags);
 /* "pkictl ca init-root" into buf. Returns buf. */
@@ -219,6 +224,100 @@ int redis_users_init(struct cfgfile *cf, cJSON *redis, const char *prefix);
  */
 int kafka_setup(struct cfgfile *cf);
 
+/* ---- bulk input, ids and the producer profile (bulkin.c) ---- */
+
+#define BULK_ERR_MAX 512
+#define BULK_NAME_MAX 128          /* NAME of NAME.csr / a jsonl "name": also a file name */
+#define BULK_REQUEST_ID_HEX 32     /* "b" + 32 hex: the first 16 bytes of a SHA-256 */
+#define BULK_REQUEST_ID_BUF (1 + BULK_REQUEST_ID_HEX + 1)
+#define BULK_BATCH_PREFIX "auto-" /* default batch ids: "auto-" + 32 hex */
+#define BULK_BATCH_ID_BUF 64      /* MSG_ID_MAX */
+#define BULK_VALIDITY_DEFAULT 90  /* days, when neither --validity nor the line says */
+#define BULK_ITEMS_MAX 1000000    /* MSG_BATCH_SIZE_MAX */
+#define BULK_CODE_MAX 64          /* failure codes ("csr_signature_invalid") */
+
+/* Progress of one request through pkictl bulk submit. */
+enum bulk_item_state {
+	BULK_ITEM_NEW,       /* to be sent */
+	BULK_ITEM_LOCAL,     /* refused before sending (code, message); never sent */
+	BULK_ITEM_SENT,      /* handed to the producer, or already known to the gateway */
+	BULK_ITEM_DONE,      /* terminal: files written or failure recorded */
+};
+
+/* One CSR to submit, named NAME (the file NAME.csr/NAME.pem or the jsonl "name"). */
+struct bulk_item {
+	char *name;
+	char *csr;         /* PEM text */
+	char *common_name; /* given, or the CSR's subject CN */
+	int validity_days;
+	char *ca_id;         /* NULL: the worker selects the CA */
+	unsigned extensions; /* enum ext_bit; 0: the CA's default */
+	char *purpose;       /* NULL when not given */
+	char *out_dir;       /* where NAME.crt and NAME.chain.pem go (borrowed from the input) */
+	char request_id[BULK_REQUEST_ID_BUF];
+	enum bulk_item_state state;
+	int delivered;    /* acknowledged by the broker in this run */
+	char code[BULK_CODE_MAX]; /* failure code and message, when failed ("" otherwise) */
+	char *message;
+};
+
+struct bulk_input {
+	struct bulk_item *items; /* sorted by name, names unique */
+	size_t n;
+	int is_dir;    /* a folder of NAME.csr/NAME.pem, else a jsonl file */
+	char *out_dir; /* the folder itself, or the jsonl output folder */
+};
+
+/* What a request gets when its line does not say (ca_id may be NULL). */
+struct bulk_defaults {
+	int validity_days;
+	const char *ca_id;
+	const char *out_dir; /* jsonl: output folder; NULL: the jsonl file's folder */
+};
+
+/*
+ * Reads path: a folder (every regular NAME.csr, and every NAME.pem holding a
+ * CSR other than NAME.chain.pem; hidden files skipped) or a JSON Lines file
+ * (one object per line: "name", "csr" required; "common_name",
+ * "validity_days", "ca_id", "extensions", "purpose" optional; blank lines
+ * skipped). A CSR that cannot be used locally (unparseable when its common
+ * name must be read from it, no CN, too large) becomes a BULK_ITEM_LOCAL
+ * item; a malformed file, line, name or duplicate name fails the whole read.
+ * Returns 0 and *out (bulkin_free), or -1 with "where: rule, got X" in err
+ * (BULK_ERR_MAX).
+ */
+int bulkin_read(const char *path, const struct bulk_defaults *d, struct bulk_input **out,
+		char *err);
+void bulkin_free(struct bulk_input *in);
+
+/* The subject CN of the PEM CSR into out (len). 0, or -1 with the reason in err. */
+int bulkin_csr_cn(const char *pem, char *out, size_t len, char *err);
+
+/* "b" + hex of the first 16 bytes of SHA-256(key_id "\n" batch_id "\n" name) into out. */
+void bulk_request_id(const char *key_id, const char *batch_id, const char *name,
+		     char out[BULK_REQUEST_ID_BUF]);
+
+/*
+ * The default batch id: BULK_BATCH_PREFIX + hex of the first 16 bytes of a
+ * SHA-256 over key_id and, for every item in name order, its name, the
+ * SHA-256 of its CSR, common name, validity, CA, purpose and extensions. The
+ * same input under the same key gives the same batch (and request ids).
+ */
+void bulk_batch_default(const char *key_id, const struct bulk_input *in,
+			char out[BULK_BATCH_ID_BUF]);
+
+/* A bulk producer's profile, bulk/USER.json (see README "Bulk submissions"). */
+struct bulk_profile {
+	char *user, *key_id;
+	unsigned char secret[BULK_SECRET_BYTES];
+	char *bootstrap;            /* Kafka bootstrap servers, NULL: the config's */
+	char *ca, *cert, *key;      /* TLS client files, NULL: plaintext */
+};
+
+/* Reads and checks the profile at path. 0 and *out (bulk_profile_free), or -1 with err. */
+int bulk_profile_load(const char *path, struct bulk_profile **out, char *err);
+void bulk_profile_free(struct bulk_profile *p);
+
 /* ---- commands ---- */
 
 int cmd_init(const struct command *cmd, int argc, char **argv);
@@ -232,5 +331,7 @@ int cmd_password_hash(const struct command *cmd, int argc, char **argv);
 int cmd_redis_acl(const struct command *cmd, int argc, char **argv);
 int cmd_kafka_init(const struct command *cmd, int argc, char **argv);
 int cmd_kafka_cert(const struct command *cmd, int argc, char **argv);
+int cmd_bulk_submit(const struct command *cmd, int argc, char **argv);
+int cmd_bulk_sign(const struct command *cmd, int argc, char **argv);
 
 #endif

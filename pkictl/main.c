@@ -29,6 +29,12 @@ static const struct command commands[] = {
      "issue a Kafka TLS certificate for principal NAME into kafka/NAME.crt, .key", cmd_kafka_cert},
     {"password", "hash", "< password", "read a password on stdin and print its scrypt hash",
      cmd_password_hash},
+    {"bulk", "submit", "--as USER [--ca ID] [--validity DAYS] [--batch ID] DIR|FILE.jsonl",
+     "sign CSRs with a bulk key, produce them to Kafka, wait, write the certificates",
+     cmd_bulk_submit},
+    {"bulk", "sign", "--as USER [--ca ID] [--validity DAYS] [--batch ID] DIR|FILE.jsonl",
+     "write signed bulk messages (KEY<TAB>VALUE lines) for kcat or any Kafka producer",
+     cmd_bulk_sign},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -49,6 +55,7 @@ int
 main(int argc, char **argv)
 {
 	size_t i;
+	int rc;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
@@ -59,10 +66,14 @@ main(int argc, char **argv)
 		const struct command *c = &commands[i];
 
 		if (c->group == NULL && strcmp(argv[1], c->name) == 0)
-			return c->run(c, argc - 2, argv + 2) == 0 ? 0 : 1;
-		if (c->group != NULL && strcmp(argv[1], c->group) == 0 && argc > 2 &&
-		    strcmp(argv[2], c->name) == 0)
-			return c->run(c, argc - 3, argv + 3) == 0 ? 0 : 1;
+			rc = c->run(c, argc - 2, argv + 2);
+		else if (c->group != NULL && strcmp(argv[1], c->group) == 0 && argc > 2 &&
+			 strcmp(argv[2], c->name) == 0)
+			rc = c->run(c, argc - 3, argv + 3);
+		else
+			continue;
+		/* -1: failed; a command may also return its own exit status (> 0). */
+		return rc < 0 ? 1 : rc;
 	}
 	for (i = 0; i < NCOMMANDS; i++)
 		if (commands[i].group != NULL && strcmp(argv[1], commands[i].group) == 0) {

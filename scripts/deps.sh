@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 # Debian packages, checked with dpkg-query.
 APT_PACKAGES=(
 	build-essential pkg-config ca-certificates openssl
-	libssl-dev librdkafka-dev libmicrohttpd-dev libhiredis-dev libcjson-dev
+	libssl-dev librdkafka-dev libmicrohttpd-dev libhiredis-dev libcjson-dev libcurl4-openssl-dev
 	redis-server kcat gnutls-bin clang clang-format libclang-rt-14-dev chromium wrk
 	golang-cfssl jq curl python3 python3-venv
 )

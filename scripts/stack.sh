@@ -462,7 +462,13 @@ EOF
 		"  Approval password (\(.cas.approval)): \(.approval_password)",
 		"  Bulk keys (pki.submit; profile = key id, secret, Kafka client files):",
 		(.users | to_entries[] | select(.value.bulk != null) |
-			"    \(.key): \(.value.bulk.key_id)  \(.value.bulk.profile)"), ""' "$creds"
+			"    \(.key): \(.value.bulk.key_id)  \(.value.bulk.profile)"),
+		(.kafka // empty | "  Kafka client files (bootstrap \(.bootstrap)): CA \(.ca)",
+			(.producers // {} | to_entries[] |
+				"    bulk-\(.key): \(.value.cert)  \(.value.key)")),
+		"  Bulk submit (see README): PKI_API_KEY=$(jq -r .users.alice.token \($c)) \\",
+		"    build/release/pkictl bulk submit --as alice --config \($cfg) DIR_OF_CSRS",
+		""' --arg c "$creds" --arg cfg "$CONFIG" "$creds"
 }
 
 # ---------------------------------------------------------------- commands
