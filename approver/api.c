@@ -19,6 +19,7 @@
 #include "approver.h"
 #include "audit.h"
 #include "auth.h"
+#include "ids.h"
 #include "issue.h"
 #include "log.h"
 #include "msg.h"
@@ -474,18 +475,6 @@ api_method(struct http_req *req, const char *allow)
 			 "%s %s: method not allowed (allowed: %s)", req->method, req->path, allow);
 }
 
-/* 1 if s (n bytes) is a request id: letters, digits and '-', 1..STORE_ID_MAX-1. */
-static int
-api_id_ok(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-')
-			return 0;
-	return n > 0 && n < STORE_ID_MAX;
-}
-
 void
 api_route(struct approver *ap, struct http_req *req)
 {
@@ -515,7 +504,7 @@ api_route(struct approver *ap, struct http_req *req)
 		cJSON_Delete(o);
 		return;
 	}
-	if (strncmp(p, "webhooks/", 9) == 0 && api_id_ok(p + 9, strlen(p + 9))) {
+	if (strncmp(p, "webhooks/", 9) == 0 && id_valid_n(p + 9, strlen(p + 9))) {
 		get ? api_webhooks(ap, req, u, p + 9) : api_method(req, "GET");
 		return;
 	}
@@ -524,7 +513,7 @@ api_route(struct approver *ap, struct http_req *req)
 	p += 8;
 	slash = strchr(p, '/');
 	n = slash != NULL ? (size_t)(slash - p) : strlen(p);
-	if (!api_id_ok(p, n))
+	if (!id_valid_n(p, n))
 		goto notfound;
 	memcpy(id, p, n);
 	id[n] = '\0';

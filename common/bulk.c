@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "ids.h"
 #include "issue.h"
 #include "secret.h"
 
@@ -132,13 +133,8 @@ bulk_auth_from_json(const cJSON *o, struct bulk_auth *a, char *err)
 		snprintf(err, MSG_ERR_MAX, "auth: must be an object of key_id, alg and sig (strings)");
 		return -1;
 	}
-	for (i = 0; id[i] != '\0'; i++)
-		if (!isalnum((unsigned char)id[i]) && id[i] != '-' && id[i] != '_' && id[i] != '.')
-			break;
-	if (i == 0 || id[i] != '\0' || i >= sizeof(a->key_id)) {
-		snprintf(err, MSG_ERR_MAX,
-			 "auth.key_id: must be 1..%zu characters of A-Z a-z 0-9 . _ -, got \"%.64s\"",
-			 sizeof(a->key_id) - 1, id);
+	if (!id_valid(id)) {
+		snprintf(err, MSG_ERR_MAX, "auth.key_id: must be " ID_RULE ", got \"%.64s\"", id);
 		return -1;
 	}
 	if (strcmp(alg, BULK_ALG) != 0) {

@@ -6,6 +6,7 @@
  * message "file: json.path: rule, got value" (docs/config.md).
  */
 #include "config.h"
+#include "ids.h"
 
 #include <arpa/inet.h>
 #include <cJSON.h>
@@ -27,7 +28,6 @@
 #define CONFIG_FILE_MAX (4 * 1024 * 1024)
 #define CONFIG_PATH_MAX 256  /* longest JSON path in a message */
 #define CONFIG_GOT_MAX 80    /* longest quoted value in a message */
-#define CONFIG_ID_MAX 64     /* CA ids, tenant ids, user names */
 #define CONFIG_TOPIC_MAX 249 /* Kafka's own limit */
 #define CONFIG_PREFIX_MAX 64 /* Redis key prefix */
 #define CONFIG_PORT_MAX 65535
@@ -267,31 +267,7 @@ rule_nonempty(const char *s)
 static const char *
 rule_id(const char *s)
 {
-	static const char rule[] =
-	    "must be 1..64 of A-Z a-z 0-9 . _ - starting with a letter or digit";
-	size_t i;
-
-	if (!isalnum((unsigned char)s[0]))
-		return rule;
-	for (i = 0; s[i] != '\0'; i++)
-		if (i >= CONFIG_ID_MAX || !is_id_char((unsigned char)s[i]))
-			return rule;
-	return NULL;
-}
-
-static const char *
-rule_bulk_key_id(const char *s)
-{
-	static const char rule[] = "must be 1.." STR(
-	    CONFIG_BULK_KEY_ID_MAX) " of A-Z a-z 0-9 . _ - starting with a letter or digit";
-	size_t i;
-
-	if (!isalnum((unsigned char)s[0]))
-		return rule;
-	for (i = 0; s[i] != '\0'; i++)
-		if (i >= CONFIG_BULK_KEY_ID_MAX || !is_id_char((unsigned char)s[i]))
-			return rule;
-	return NULL;
+	return id_valid(s) ? NULL : "must be " ID_RULE;
 }
 
 static const char *
@@ -1122,7 +1098,7 @@ parse_bulk_key(struct ctx *c, const cJSON *obj, const char *path, void *dst)
 	struct bulk_key *k = dst;
 
 	if (check_object(c, obj, path, keys) != 0 ||
-	    get_str(c, obj, path, "id", REQUIRED, rule_bulk_key_id, NULL, &k->id) != 0 ||
+	    get_str(c, obj, path, "id", REQUIRED, rule_id, NULL, &k->id) != 0 ||
 	    get_str(c, obj, path, "user", REQUIRED, rule_id, NULL, &k->user) != 0 ||
 	    get_str(c, obj, path, "secret_file", REQUIRED, rule_nonempty, NULL, &k->secret_path) !=
 		0)

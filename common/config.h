@@ -10,7 +10,6 @@
 #define CONFIG_DEFAULT_APPROVAL_TTL_S (7 * 24 * 3600)
 #define CONFIG_ERR_MAX 512
 #define CONFIG_URL_MAX 1024         /* ca_issuers_url, crl_url */
-#define CONFIG_BULK_KEY_ID_MAX 63   /* bulk key ids: fit a message's auth.key_id */
 #define CONFIG_BULK_SECRET_BYTES 32 /* a bulk key's HMAC-SHA256 secret */
 
 enum ca_type { CA_ROOT, CA_INTERMEDIATE };

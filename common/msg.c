@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "ids.h"
 #include "issue.h"
 #include "secret.h"
 
@@ -116,20 +117,6 @@ msg_issue_encode(const struct issue_msg *m)
 	return s;
 }
 
-/* Identifier charset shared by request, CA, tenant and batch ids. */
-static int
-msg_id_ok(const char *s)
-{
-	size_t n = strlen(s), i;
-
-	if (n == 0 || n >= MSG_ID_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
-			return 0;
-	return 1;
-}
-
 static int
 msg_hex64_ok(const char *s)
 {
@@ -169,10 +156,9 @@ msg_str(const cJSON *o, const char *name, int required, enum fkind kind, char **
 		snprintf(err, MSG_ERR_MAX, "%s: length must be 1..%zu, got %zu", name, max, n);
 		return -1;
 	}
-	if (kind == F_ID && !msg_id_ok(it->valuestring)) {
-		snprintf(err, MSG_ERR_MAX,
-			 "%s: must be 1..%d characters of A-Z a-z 0-9 . _ -, got \"%.64s\"", name,
-			 MSG_ID_MAX - 1, it->valuestring);
+	if (kind == F_ID && !id_valid(it->valuestring)) {
+		snprintf(err, MSG_ERR_MAX, "%s: must be " ID_RULE ", got \"%.64s\"", name,
+			 it->valuestring);
 		return -1;
 	}
 	if (kind == F_HEX64 && !msg_hex64_ok(it->valuestring)) {

@@ -23,10 +23,11 @@
 #include <time.h>
 
 #include "admit.h"
+#include "ids.h"
 
 #define MSG_VERSION 1
 #define MSG_ERR_MAX 256
-#define MSG_ID_MAX 64    /* request ids, CA ids, tenant and user names */
+#define MSG_ID_MAX ID_BUF /* request ids, CA ids, tenant and user names, and the NUL */
 #define MSG_NAME_MAX 256 /* common names, emails, purposes, batch ids */
 #define MSG_CSR_MAX (64 * 1024)
 #define GRANT_TTL_S (24 * 3600) /* a grant not used within this is refused */

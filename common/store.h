@@ -27,9 +27,10 @@
 
 #include <stddef.h>
 
+#include "ids.h"
 #include "redis.h"
 
-#define STORE_ID_MAX 64
+#define STORE_ID_MAX ID_BUF /* ids.h; a state name fits too */
 #define STORE_IDEM_TTL_S (24 * 3600)
 #define STORE_IDEM_KEY_MAX 128
 

@@ -10,6 +10,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "gateway.h"
+#include "ids.h"
 #include "issue.h"
 #include "log.h"
 #include "msg.h"
@@ -118,18 +119,6 @@ submit_str(struct submit_ctx *c, const cJSON *f, const char *name, int required,
 	}
 	*out = it->valuestring;
 	return 0;
-}
-
-/* 1 if s is an identifier: [A-Za-z0-9._-], 1..STORE_ID_MAX-1. */
-static int
-submit_id_ok(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0'; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
-			return 0;
-	return i > 0 && i < STORE_ID_MAX;
 }
 
 /* Adds one extension name to sb; -1 after answering 400. */
@@ -255,19 +244,19 @@ submit_fields(struct submit_ctx *c, const cJSON *f, struct submit *sb)
 	    submit_exts(c, f, sb) < 0 ||
 	    submit_str(c, f, "approval_password", 0, GATEWAY_PASSWORD_MAX, &sb->password) < 0)
 		return -1;
-	if (sb->ca_id != NULL && !submit_id_ok(sb->ca_id)) {
+	if (sb->ca_id != NULL && !id_valid(sb->ca_id)) {
 		submit_reject(c, 400, "invalid_field", "ca_id", NULL,
-			      "ca_id: must be letters, digits, '.', '_' or '-'");
+			      "ca_id: must be " ID_RULE);
 		return -1;
 	}
-	if (sb->tenant_id != NULL && !submit_id_ok(sb->tenant_id)) {
+	if (sb->tenant_id != NULL && !id_valid(sb->tenant_id)) {
 		submit_reject(c, 400, "invalid_field", "tenant_id", NULL,
-			      "tenant_id: must be letters, digits, '.', '_' or '-'");
+			      "tenant_id: must be " ID_RULE);
 		return -1;
 	}
-	if (sb->purpose != NULL && !submit_id_ok(sb->purpose)) {
+	if (sb->purpose != NULL && !id_valid(sb->purpose)) {
 		submit_reject(c, 400, "invalid_field", "purpose_category", NULL,
-			      "purpose_category: must be letters, digits, '.', '_' or '-'");
+			      "purpose_category: must be " ID_RULE);
 		return -1;
 	}
 	return 0;

@@ -25,20 +25,6 @@
 #define KAFKA_CA_FILE "kafka/ca.pem"
 #define KAFKA_PRINCIPAL_PREFIX "bulk-" /* the producer's Kafka client certificate: bulk-USER */
 
-/* 0 if s may be a bulk key id (the config's rule: an id of at most CONFIG_BULK_KEY_ID_MAX). */
-static int
-check_bulk_key_id(const char *flag, const char *s)
-{
-	if (check_id(flag, s) != 0)
-		return -1;
-	if (strlen(s) > CONFIG_BULK_KEY_ID_MAX) {
-		pk_err("%s: must be at most %d characters (a message's auth.key_id), got %zu", flag,
-		       CONFIG_BULK_KEY_ID_MAX, strlen(s));
-		return -1;
-	}
-	return 0;
-}
-
 /* The first free id USER-N into out, or -1 after an error. */
 static int
 bulk_key_default_id(struct cfgfile *cf, const char *user, char *out, size_t outlen)
@@ -46,7 +32,7 @@ bulk_key_default_id(struct cfgfile *cf, const char *user, char *out, size_t outl
 	int n;
 
 	for (n = 1; n <= BULK_KEY_SERIAL_MAX; n++) {
-		if ((size_t)snprintf(out, outlen, "%s-%d", user, n) > CONFIG_BULK_KEY_ID_MAX) {
+		if ((size_t)snprintf(out, outlen, "%s-%d", user, n) > ID_MAX) {
 			pk_err("--user: \"%s\" is too long to make a key id from; give --id", user);
 			return -1;
 		}
@@ -131,7 +117,7 @@ cmd_user_add_bulk_key(const struct command *cmd, int argc, char **argv)
 	    {"--id", "KEY_ID", "key id (default USER-N, the first free N)", &id_flag, NULL, 0},
 	};
 	unsigned char secret[CONFIG_BULK_SECRET_BYTES];
-	char id[CONFIG_BULK_KEY_ID_MAX + 1], hex[BULK_SECRET_HEX + 2], rel[PATH_MAX];
+	char id[ID_MAX + 1], hex[BULK_SECRET_HEX + 2], rel[PATH_MAX];
 	char tmp[PATH_MAX] = "", profile_path[PATH_MAX];
 	char *dir = NULL, *keys_dir = NULL, *key_path = NULL, *profile = NULL;
 	const cJSON *brokers;
@@ -144,7 +130,7 @@ cmd_user_add_bulk_key(const struct command *cmd, int argc, char **argv)
 		return rc > 0 ? 0 : -1;
 	rc = -1;
 	if (check_id("--user", user) != 0 ||
-	    (id_flag != NULL && check_bulk_key_id("--id", id_flag) != 0))
+	    (id_flag != NULL && check_id("--id", id_flag) != 0))
 		goto out;
 	if (cfgfile_open(config, &cf) != 0 || (keys = cfgfile_array(cf, "bulk_keys")) == NULL)
 		goto out;

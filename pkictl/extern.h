@@ -9,8 +9,9 @@
 #include <sys/types.h>
 
 #include "bulk.h"
+#include "ids.h"
 
-#define PKICTL_ID_MAX 64     /* ids of CAs, tenants and users; also file names */
+#define PKICTL_ID_MAX ID_MAX /* ids of CAs, tenants and users; also file names */
 #define PKICTL_NAME_MAX 128  /* display names */
 #define PKICTL_CN_MAX 64     /* X.520 ub-common-name */
 #define PKICTL_ORG_MAX 64    /* X.520 ub-organization-name */
@@ -81,7 +82,7 @@ const char *args_cmdname(const struct command *cmd, char *buf, size_t len);
 
 typedef int (*item_check_fn)(const char *flag, const char *item);
 
-/* 0 if s is an id (1..PKICTL_ID_MAX of [A-Za-z0-9._-], starting with a letter or digit). */
+/* 0 if s is an id (ids.h), else -1 after printing the rule. */
 int check_id(const char *flag, const char *s);
 /* 0 if s is printable UTF-8 text of 1..max bytes, no control characters. */
 int check_text(const char *flag, const char *s, size_t max);

@@ -10,22 +10,10 @@
 int
 check_id(const char *flag, const char *s)
 {
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > PKICTL_ID_MAX) {
-		pk_err("%s: must be 1..%d characters, got %zu (\"%s\")", flag, PKICTL_ID_MAX, n, s);
+	if (!id_valid(s)) {
+		pk_err("%s: must be %s, got \"%.80s\"", flag, ID_RULE, s);
 		return -1;
 	}
-	if (!isalnum((unsigned char)s[0])) {
-		pk_err("%s: must start with a letter or digit, got \"%s\"", flag, s);
-		return -1;
-	}
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-') {
-			pk_err("%s: may hold only letters, digits, '.', '_' and '-', got \"%s\"",
-			       flag, s);
-			return -1;
-		}
 	return 0;
 }
 

@@ -18,11 +18,12 @@
 
 #include "audit.h"
 #include "bulk.h"
+#include "ids.h"
 #include "log.h"
 #include "worker.h"
 
 _Static_assert(CONFIG_BULK_SECRET_BYTES == BULK_SECRET_BYTES, "config and bulk secrets agree");
-_Static_assert(CONFIG_BULK_KEY_ID_MAX < MSG_ID_MAX, "a configured key id fits auth.key_id");
+_Static_assert(ID_MAX < MSG_ID_MAX, "a configured key id fits auth.key_id");
 
 #define BULK_AUTH_INVALID "auth_invalid"
 #define BULK_IDENTITY_MISMATCH "identity_mismatch"

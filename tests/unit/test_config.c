@@ -403,7 +403,7 @@ static const struct broken broken[] = {
     {"cas", "{}", "cas: must be an array, got object"},
     {"cas[1].id", NULL, "cas[1].id: missing required key"},
     {"cas[1].id", "\"has space\"",
-     "cas[1].id: must be 1..64 of A-Z a-z 0-9 . _ - starting with a letter or digit, got "
+     "cas[1].id: must be 1..63 characters of A-Z a-z 0-9 . _ - starting with a letter or digit, got "
      "\"has space\""},
     {"cas[1].max_validity_days", "\"397\"",
      "cas[1].max_validity_days: must be an integer, got string"},
@@ -519,7 +519,7 @@ static const struct broken broken[] = {
     {"redis.users", "{\"gateway\": {\"user\": \"gw\"}}",
      "redis.users.gateway.password_file: missing required key"},
     {"redis.users", "{\"gateway\": {\"user\": \"has space\", \"password_file\": \"p\"}}",
-     "redis.users.gateway.user: must be 1..64 of A-Z a-z 0-9 . _ - starting with a letter or "
+     "redis.users.gateway.user: must be 1..63 characters of A-Z a-z 0-9 . _ - starting with a letter or "
      "digit, got \"has space\""},
     {"redis.users", "{\"cli\": {}}", "redis.users.cli: unknown key"},
     {"redis.users",
@@ -1006,12 +1006,12 @@ TEST(config_bulk_keys)
 				"alice-1", "bob", "bob.key") "]");
 	load_fails(0, "bulk_keys[1].id: duplicate of bulk_keys[0].id, got \"alice-1\"");
 	mutate("bulk_keys", "[" BULK_KEY("has space", "alice", "alice.key") "]");
-	load_fails(0, "bulk_keys[0].id: must be 1..63 of A-Z a-z 0-9 . _ - starting with a letter "
+	load_fails(0, "bulk_keys[0].id: must be 1..63 characters of A-Z a-z 0-9 . _ - starting with a letter "
 		      "or digit, got \"has space\"");
 	mutate("bulk_keys",
 	       "[" BULK_KEY("k234567890123456789012345678901234567890123456789012345678901234",
 			    "alice", "alice.key") "]");
-	load_fails(0, "bulk_keys[0].id: must be 1..63 of A-Z a-z 0-9 . _ - starting with a letter "
+	load_fails(0, "bulk_keys[0].id: must be 1..63 characters of A-Z a-z 0-9 . _ - starting with a letter "
 		      "or digit, got "
 		      "\"k234567890123456789012345678901234567890123456789012345678901234\"");
 	mutate("bulk_keys", "[{\"id\": \"a\", \"user\": \"alice\"}]");
