@@ -10,41 +10,56 @@
 #include "issue.h"
 #include "secret.h"
 
-/* Longest canonical line besides the CSR: a name and a value of MSG_NAME_MAX. */
-#define BULK_LINE_MAX (MSG_NAME_MAX + 64)
-
-/* Appends "name=LEN:value\n", or "name\n" when value is NULL, to buf at *n. */
+/* Appends "name=LEN:value\n", or "name\n" when value is NULL, to buf at *n (no printf: hot). */
 static void
 bulk_line(char *buf, size_t *n, const char *name, const char *value)
 {
-	if (value == NULL)
-		*n += (size_t)sprintf(buf + *n, "%s\n", name);
-	else
-		*n += (size_t)sprintf(buf + *n, "%s=%zu:%s\n", name, strlen(value), value);
+	char digits[24];
+	size_t nl = strlen(name), vl, d = sizeof(digits);
+
+	memcpy(buf + *n, name, nl);
+	*n += nl;
+	if (value != NULL) {
+		vl = strlen(value);
+		do
+			digits[--d] = (char)('0' + vl % 10);
+		while ((vl /= 10) != 0);
+		buf[(*n)++] = '=';
+		memcpy(buf + *n, digits + d, sizeof(digits) - d);
+		*n += sizeof(digits) - d;
+		buf[(*n)++] = ':';
+		vl = strlen(value);
+		memcpy(buf + *n, value, vl);
+		*n += vl;
+	}
+	buf[(*n)++] = '\n';
 }
 
-char *
-bulk_canonical(const struct issue_msg *m, const char *key_id, size_t *len)
+size_t
+bulk_canonical(struct issue_msg *m, const char *key_id, char buf[BULK_CANONICAL_MAX])
 {
-	char vd[24], bs[24], exts[128] = "", *buf;
-	size_t n = 0, cap;
+	char vd[24], bs[24], exts[128] = "";
+	const char *vals[] = {m->request_id, m->batch_id, m->purpose, m->ca_id, m->tenant,
+			      m->requester, m->common_name, key_id};
+	size_t n, i;
 	unsigned bit;
 
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+		if (vals[i] != NULL && strlen(vals[i]) >= MSG_NAME_MAX)
+			return 0;
 	for (bit = 1; bit <= EXT_CODE_SIGNING; bit <<= 1)
 		if ((m->extensions & bit) && ext_name(bit) != NULL)
 			snprintf(exts + strlen(exts), sizeof(exts) - strlen(exts), "%s%s",
 				 exts[0] ? "," : "", ext_name(bit));
 	snprintf(vd, sizeof(vd), "%d", m->validity_days);
 	snprintf(bs, sizeof(bs), "%lld", m->batch_size);
-	cap = strlen(m->csr) + 12 * BULK_LINE_MAX + sizeof(BULK_DOMAIN) + 1;
-	if (strlen(m->common_name) >= MSG_NAME_MAX || strlen(key_id) >= MSG_ID_MAX ||
-	    (buf = malloc(cap)) == NULL)
-		return NULL;
-	n = (size_t)sprintf(buf, "%s\n", BULK_DOMAIN);
+	n = sizeof(BULK_DOMAIN) - 1;
+	memcpy(buf, BULK_DOMAIN, n);
+	buf[n++] = '\n';
 	bulk_line(buf, &n, "request_id", m->request_id);
 	bulk_line(buf, &n, "batch_id", m->batch_id);
 	bulk_line(buf, &n, "batch_size", m->batch_size != 0 ? bs : NULL);
-	bulk_line(buf, &n, "csr", m->csr);
+	bulk_line(buf, &n, "csr_sha256", msg_csr_hash(m));
 	bulk_line(buf, &n, "common_name", m->common_name);
 	bulk_line(buf, &n, "validity_days", vd);
 	bulk_line(buf, &n, "ca_id", m->ca_id);
@@ -53,29 +68,24 @@ bulk_canonical(const struct issue_msg *m, const char *key_id, size_t *len)
 	bulk_line(buf, &n, "tenant", m->tenant);
 	bulk_line(buf, &n, "requester", m->requester);
 	bulk_line(buf, &n, "key_id", key_id);
-	*len = n;
-	return buf;
+	return n;
 }
 
 int
-bulk_sign(const unsigned char secret[BULK_SECRET_BYTES], const char *key_id,
-	  const struct issue_msg *m, struct bulk_auth *a)
+bulk_sign(const unsigned char secret[BULK_SECRET_BYTES], const char *key_id, struct issue_msg *m,
+	  struct bulk_auth *a)
 {
+	char c[BULK_CANONICAL_MAX];
 	size_t n;
-	char *c;
-	int rc = -1;
 
-	if (strlen(key_id) >= sizeof(a->key_id) || (c = bulk_canonical(m, key_id, &n)) == NULL)
+	if (strlen(key_id) >= sizeof(a->key_id) || (n = bulk_canonical(m, key_id, c)) == 0)
 		return -1;
 	snprintf(a->key_id, sizeof(a->key_id), "%s", key_id);
-	if (secret_hmac_hex(secret, BULK_SECRET_BYTES, c, n, a->sig) == 0)
-		rc = 0;
-	free(c);
-	return rc;
+	return secret_hmac_hex(secret, BULK_SECRET_BYTES, c, n, a->sig) == 0 ? 0 : -1;
 }
 
 int
-bulk_verify(const unsigned char secret[BULK_SECRET_BYTES], const struct issue_msg *m,
+bulk_verify(const unsigned char secret[BULK_SECRET_BYTES], struct issue_msg *m,
 	    const struct bulk_auth *a)
 {
 	struct bulk_auth want;

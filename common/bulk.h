@@ -9,9 +9,12 @@
  *
  * sig = HMAC-SHA256(the key's 32-byte secret, canonical) in lowercase hex.
  * canonical = "pki-bulk-v1\n" then, for each of request_id, batch_id,
- * batch_size, csr, common_name, validity_days, ca_id, purpose, extensions,
- * tenant, requester, key_id in this order, the line "NAME=LEN:VALUE\n" when
- * present (LEN: the value's length in bytes; integers in decimal; extensions:
+ * batch_size, csr_sha256, common_name, validity_days, ca_id, purpose,
+ * extensions, tenant, requester, key_id in this order, the line
+ * "NAME=LEN:VALUE\n" when
+ * present (LEN: the value's length in bytes; integers in decimal; csr_sha256:
+ * the SHA-256 of the "csr" string as sent, 64 lowercase hex digits, so that
+ * the worker hashes the CSR once for the signature and its record; extensions:
  * the names of the set ones in the order server_auth, client_auth,
  * email_protection, code_signing, joined by ","), or "NAME\n" when absent.
  * Schema: schemas/bulk-request.schema.json.
@@ -32,15 +35,22 @@ struct bulk_auth {
 	char sig[65];
 };
 
-/* The canonical form of m signed under key_id (malloc'd, *len bytes), or NULL without memory. */
-char *bulk_canonical(const struct issue_msg *m, const char *key_id, size_t *len);
+/* Longest canonical form: twelve lines of a name and a value of MSG_NAME_MAX at most. */
+#define BULK_CANONICAL_MAX (16 + 12 * (MSG_NAME_MAX + 64))
+
+/*
+ * Writes the canonical form of m signed under key_id into buf and returns its
+ * length, or 0 when a value is too long for it. Computes m's CSR hash if not
+ * yet known (msg_csr_hash).
+ */
+size_t bulk_canonical(struct issue_msg *m, const char *key_id, char buf[BULK_CANONICAL_MAX]);
 
 /* Signs m with secret under key_id into a. Returns 0, or -1 (key_id too long, no memory). */
 int bulk_sign(const unsigned char secret[BULK_SECRET_BYTES], const char *key_id,
-	      const struct issue_msg *m, struct bulk_auth *a);
+	      struct issue_msg *m, struct bulk_auth *a);
 
 /* 1 when a.sig is the signature of m under a.key_id with secret (constant time), else 0. */
-int bulk_verify(const unsigned char secret[BULK_SECRET_BYTES], const struct issue_msg *m,
+int bulk_verify(const unsigned char secret[BULK_SECRET_BYTES], struct issue_msg *m,
 		const struct bulk_auth *a);
 
 /*

@@ -415,6 +415,14 @@ msg_issue_decode(const void *buf, size_t len, struct issue_msg **out, char *err)
 	return rc;
 }
 
+const char *
+msg_csr_hash(struct issue_msg *m)
+{
+	if (m->csr_sha256[0] == '\0')
+		msg_csr_sha256(m->csr, m->csr_sha256);
+	return m->csr_sha256;
+}
+
 void
 msg_csr_sha256(const char *csr, char out[65])
 {

@@ -55,6 +55,7 @@ struct issue_msg {
 	char *batch_id;  /* NULL unless bulk */
 	long long batch_size; /* declared size of the batch, 0 when not given */
 	long long submitted_at;
+	char csr_sha256[65]; /* msg_csr_hash's cache: "" until asked; csr must not change after */
 	int has_grant;
 	struct grant grant;
 };
@@ -93,6 +94,9 @@ int msg_bulk_from_json(const cJSON *o, const char *const *extra, struct issue_ms
 cJSON *msg_parse(const void *buf, size_t len, char *err);
 #define MSG_TEXT_MAX (MSG_CSR_MAX * 2)
 #define MSG_BATCH_SIZE_MAX 1000000
+
+/* The SHA-256 of m->csr as lowercase hex, computed on the first call and kept in m. */
+const char *msg_csr_hash(struct issue_msg *m);
 
 /* SHA-256 of csr (a NUL-terminated string) as lowercase hex into out[65]. */
 void msg_csr_sha256(const char *csr, char out[65]);

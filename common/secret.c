@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #define SCRYPT_SALT_LEN 16
 #define SCRYPT_OUT_LEN 32
 #define SCRYPT_MAXMEM (64u * 1024 * 1024)
+#define SECRET_HMAC_BLOCK 64 /* SHA-256 block size (RFC 2104 B) */
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -83,19 +85,95 @@ secret_equal(const void *a, const void *b, size_t n)
 	return CRYPTO_memcmp(a, b, n) == 0;
 }
 
+/*
+ * SHA-256 fetched once, and a digest context per thread (freed when the
+ * thread ends): HMAC()'s implicit fetch and a context per call cost more
+ * than hashing a bulk message.
+ */
+static EVP_MD *secret_sha256;
+static pthread_key_t secret_ctx_key;
+static pthread_once_t secret_sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+secret_ctx_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
+
+static void
+secret_sha256_fetch(void)
+{
+	if (pthread_key_create(&secret_ctx_key, secret_ctx_free) == 0)
+		secret_sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+}
+
+/* The calling thread's digest context, or NULL without memory. */
+static EVP_MD_CTX *
+secret_ctx(void)
+{
+	EVP_MD_CTX *ctx;
+
+	pthread_once(&secret_sha256_once, secret_sha256_fetch);
+	if (secret_sha256 == NULL)
+		return NULL;
+	if ((ctx = pthread_getspecific(secret_ctx_key)) == NULL &&
+	    (ctx = EVP_MD_CTX_new()) != NULL && pthread_setspecific(secret_ctx_key, ctx) != 0) {
+		EVP_MD_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+/* H(pad XOR'd key || a || b) into out[32]. 0 or -1. */
+static int
+secret_hmac_pass(EVP_MD_CTX *ctx, const unsigned char *pad, const void *a, size_t alen,
+		 unsigned char *out)
+{
+	return EVP_DigestInit_ex(ctx, secret_sha256, NULL) == 1 &&
+		       EVP_DigestUpdate(ctx, pad, SECRET_HMAC_BLOCK) == 1 &&
+		       EVP_DigestUpdate(ctx, a, alen) == 1 &&
+		       EVP_DigestFinal_ex(ctx, out, NULL) == 1
+		   ? 0
+		   : -1;
+}
+
 int
 secret_hmac_hex(const unsigned char *key, size_t keylen, const void *msg, size_t msglen,
 		char out[65])
 {
-	unsigned char md[32];
-	unsigned int mdlen = sizeof(md);
+	static const char hex[] = "0123456789abcdef";
+	unsigned char k[SECRET_HMAC_BLOCK] = {0}, ipad[SECRET_HMAC_BLOCK], opad[SECRET_HMAC_BLOCK];
+	unsigned char inner[32], md[32];
+	EVP_MD_CTX *ctx = secret_ctx();
 	size_t i;
+	int rc = -1;
 
-	if (HMAC(EVP_sha256(), key, (int)keylen, msg, msglen, md, &mdlen) == NULL)
-		return -1;
-	for (i = 0; i < 32; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
-	return 0;
+	if (ctx == NULL)
+		goto out;
+	if (keylen > SECRET_HMAC_BLOCK) {
+		if (EVP_Digest(key, keylen, k, NULL, secret_sha256, NULL) != 1)
+			goto out;
+	} else {
+		memcpy(k, key, keylen);
+	}
+	for (i = 0; i < SECRET_HMAC_BLOCK; i++) {
+		ipad[i] = k[i] ^ 0x36;
+		opad[i] = k[i] ^ 0x5c;
+	}
+	if (secret_hmac_pass(ctx, ipad, msg, msglen, inner) != 0 ||
+	    secret_hmac_pass(ctx, opad, inner, sizeof(inner), md) != 0)
+		goto out;
+	for (i = 0; i < sizeof(md); i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+	rc = 0;
+out:
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(ipad, sizeof(ipad));
+	OPENSSL_cleanse(opad, sizeof(opad));
+	return rc;
 }
 
 static int

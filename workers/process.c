@@ -157,7 +157,7 @@ job_check(struct job *j)
 	struct admit_request rq;
 	struct admit_result ad;
 
-	msg_csr_sha256(m->csr, j->csr_hash);
+	snprintf(j->csr_hash, sizeof(j->csr_hash), "%s", msg_csr_hash(j->m));
 	msg_admit_request(m, j->user, &rq);
 	admit_check(j->cfg, &rq, &ad, j->vs);
 	j->ca = ad.ca;

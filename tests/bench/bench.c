@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "bulk.h"
 #include "issue.h"
 #include "../testca.h"
 
@@ -440,6 +441,67 @@ bench_ca(const char *dir, const char *tag, int rsa, long n)
 	return rc;
 }
 
+/*
+ * The cost of checking a bulk message's signature (bulk_verify over a P-256
+ * CSR's message; the CSR's SHA-256 is computed once per message for the
+ * record anyway) against one ECDSA P-256 signature (ratio), and against the
+ * crypto a worker does per request anyway: the CSR's signature check and the
+ * certificate's signature (request_ratio, which must stay below 5%).
+ */
+#define BENCH_AUTH_SECONDS 1.0
+#define BENCH_AUTH_MAX_RATIO 0.05
+static int
+bench_bulk_auth(void)
+{
+	static const unsigned char secret[BULK_SECRET_BYTES] = "0123456789abcdef0123456789abcdef";
+	EVP_PKEY *key = keygen(0);
+	struct issue_msg m = {0};
+	struct bulk_auth a;
+	size_t csr_len = 0;
+	char *der = key != NULL ? make_csr(key, "bench.example", &csr_len) : NULL, *csr = NULL;
+	double t0, t, sign_per_s, verify_per_s, ratio, request_ratio;
+	long ops = 0;
+	int rc = 1;
+
+	/* make_csr's PEM is not NUL-terminated; a message's csr is a string. */
+	if (der == NULL || (csr = strndup(der, csr_len)) == NULL)
+		goto out;
+	m.request_id = "b0123456789abcdef0123456789abcdef";
+	m.batch_id = "bench-batch";
+	m.csr = csr;
+	m.common_name = "bench.example";
+	m.validity_days = 90;
+	m.ca_id = "bench-ca";
+	if (bulk_sign(secret, "bench-key-1", &m, &a) != 0)
+		goto out;
+	t0 = now_s();
+	do {
+		for (int i = 0; i < 256; i++)
+			if (bulk_verify(secret, &m, &a) != 1)
+				goto out;
+		ops += 256;
+		t = now_s() - t0;
+	} while (t < BENCH_AUTH_SECONDS);
+	sign_per_s = op_rate_for(key, 0, BENCH_AUTH_SECONDS, NULL, NULL);
+	verify_per_s = op_rate_for(key, 1, BENCH_AUTH_SECONDS, NULL, NULL);
+	if (sign_per_s <= 0 || verify_per_s <= 0)
+		goto out;
+	ratio = (t / ops) * sign_per_s;
+	request_ratio = (t / ops) / (1.0 / sign_per_s + 1.0 / verify_per_s);
+	printf("bench bulk-auth verify_us=%.2f ecdsa_p256_sign_us=%.2f ecdsa_p256_verify_us=%.2f "
+	       "ratio=%.3f request_ratio=%.3f\n",
+	       t / ops * 1e6, 1e6 / sign_per_s, 1e6 / verify_per_s, ratio, request_ratio);
+	rc = request_ratio < BENCH_AUTH_MAX_RATIO ? 0 : 1;
+	if (rc != 0)
+		printf("bench: bulk-auth request_ratio %.3f is not below %.2f\n", request_ratio,
+		       BENCH_AUTH_MAX_RATIO);
+out:
+	free(der);
+	free(csr);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -461,5 +523,7 @@ main(int argc, char **argv)
 		rc |= bench_ca(dir, "ec-p256", 0, n);
 	if (only == NULL || strcmp(only, "rsa2048") == 0)
 		rc |= bench_ca(dir, "rsa2048", 1, n);
+	if (only == NULL || strcmp(only, "bulk-auth") == 0)
+		rc |= bench_bulk_auth();
 	return rc;
 }

@@ -15,7 +15,7 @@ import json
 import sys
 
 EXT_ORDER = ["server_auth", "client_auth", "email_protection", "code_signing"]
-FIELDS = ["request_id", "batch_id", "batch_size", "csr", "common_name", "validity_days",
+FIELDS = ["request_id", "batch_id", "batch_size", "csr_sha256", "common_name", "validity_days",
           "ca_id", "purpose", "extensions", "tenant", "requester"]
 
 
@@ -24,6 +24,8 @@ def canonical(m, key_id):
     for name in FIELDS + ["key_id"]:
         if name == "key_id":
             v = key_id
+        elif name == "csr_sha256":
+            v = hashlib.sha256(m["csr"].encode()).hexdigest()
         elif name == "extensions":
             v = ",".join(e for e in EXT_ORDER if e in m.get("extensions", [])) or None
         else:
