@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "admit.h"
+#include "admitjson.h"
 #include "audit.h"
 #include "der.h"
 #include "log.h"
@@ -146,7 +147,7 @@ out:
 }
 
 /*
- * The admission decision (common/admit.h), as the gateway made it, for the
+ * The admission decision (lib/pki/admit.h), as the gateway made it, for the
  * requester j->user (NULL: a name no user has, refused), then the grant of a
  * manual-approval CA. Problems go to j->vs; nothing is written.
  */
@@ -154,12 +155,13 @@ static void
 job_check(struct job *j)
 {
 	const struct issue_msg *m = j->m;
+	const struct roster ro = config_roster(j->cfg);
 	struct admit_request rq;
 	struct admit_result ad;
 
 	msg_csr_sha256(m->csr, j->csr_hash);
 	msg_admit_request(m, j->user, &rq);
-	admit_check(j->cfg, &rq, &ad, j->vs);
+	admit_check(&ro, &rq, &ad, j->vs);
 	j->ca = ad.ca;
 	j->csr = ad.csr;
 	snprintf(j->reason, sizeof(j->reason), "%s", ad.reason);

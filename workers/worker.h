@@ -152,7 +152,7 @@ enum decode_result {
 /*
  * Decodes a message (bulk.c). From the issue topic: the issue request, acting
  * for the configured user it names (*user NULL when none). From the submit
- * topic: a bulk message (common/bulk.h) whose signature is checked against
+ * topic: a bulk message (lib/wire/bulk.h) whose signature is checked against
  * its key in bulk_keys; its tenant, requester and email are then the key's
  * user's, never the message's (fields naming someone else refuse it), it has
  * no client IP, and its batch is made the user's (or must be already). A
