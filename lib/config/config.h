@@ -121,7 +121,14 @@ int config_password_read(const char *cfgfile, const char *what, const char *file
 static inline struct roster
 config_roster(const struct config *cfg)
 {
-	struct roster r = {cfg->cas, cfg->ncas, cfg->users, cfg->nusers, cfg->tenants, cfg->ntenants};
+	struct roster r = {
+	    .cas = cfg->cas,
+	    .ncas = cfg->ncas,
+	    .users = cfg->users,
+	    .nusers = cfg->nusers,
+	    .tenants = cfg->tenants,
+	    .ntenants = cfg->ntenants,
+	};
 
 	return r;
 }
