@@ -61,9 +61,10 @@ $(BUILD)/pkictl.obj/%.o: pkictl/%.c $(LIB_HDR) $(wildcard pkictl/*.h)
 	$(CC) $(CFLAGS) $(PKICTL_CFLAGS) -c $< -o $@
 $(BUILD)/pkictl: $(patsubst pkictl/%.c,$(BUILD)/pkictl.obj/%.o,$(wildcard pkictl/*.c)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(PKICTL_LIBS)
-# The unit tests also link pkictl's network-free bulk input module and the
-# approver's webhook queue.
-$(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/pkictl.obj/bulkin.o $(BUILD)/approver/webhook.o $(LIB)
+# The unit tests also link pkictl's network-free bulk input module, the
+# approver's webhook queue and the worker's dead letters.
+$(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/pkictl.obj/bulkin.o $(BUILD)/approver/webhook.o \
+		$(BUILD)/workers/dlq.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench: $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRC)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
