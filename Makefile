@@ -7,7 +7,12 @@ PKG_LIBS := $(shell pkg-config --libs $(PKG) 2>/dev/null)
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 OPT ?= -O2 -g
 SAN ?=
-CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -Icommon $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+# The library's layers, lowest first (docs/architecture.md): a layer may
+# include only itself and the layers before it (tests/tools/check_layers.sh
+# reads this line). Headers keep plain names, one -I per layer folder.
+LAYERS := base pki config io wire state web
+LIB_INC := $(LAYERS:%=-Ilib/%)
+CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) $(LIB_INC) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := $(SAN) $(EXTRA_LDFLAGS)
 LDLIBS := $(PKG_LIBS) -lpthread -lm
 # pkictl alone talks HTTP as a client (bulk submit reads results from the gateway).
@@ -15,8 +20,9 @@ PKICTL_PKG := libcurl
 PKICTL_CFLAGS := $(shell pkg-config --cflags $(PKICTL_PKG) 2>/dev/null)
 PKICTL_LIBS := $(shell pkg-config --libs $(PKICTL_PKG) 2>/dev/null)
 
-COMMON_SRC := $(wildcard common/*.c)
-COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+LIB_SRC := $(wildcard $(LAYERS:%=lib/%/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_HDR := $(wildcard $(LAYERS:%=lib/%/*.h))
 LIB := $(BUILD)/libpki.a
 BINS := $(BUILD)/pki-gateway $(BUILD)/pki-worker $(BUILD)/pki-approver $(BUILD)/pkictl
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -27,19 +33,19 @@ LOADGEN_SRC := $(wildcard tests/bench/loadgen/*.c)
 .PHONY: all asan test unit bench fuzz run up down deps clean format check-config
 all: $(BINS) $(BUILD)/unit-tests
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h) $(wildcard */*.h) $(wildcard tests/unit/*.h)
+$(BUILD)/%.o: %.c $(LIB_HDR) $(wildcard */*.h) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-# web/* compiled in as byte arrays (common/web.h).
+# web/* compiled in as byte arrays (lib/web/web.h).
 WEB_FILES := $(filter %.html %.css %.js %.svg %.png %.ico %.txt,$(wildcard web/* web/*/*))
 $(BUILD)/web_assets.c: $(WEB_FILES) scripts/embed-web.sh
 	@mkdir -p $(dir $@)
 	scripts/embed-web.sh $(WEB_FILES) >$@.tmp && mv $@.tmp $@
-$(BUILD)/web_assets.o: $(BUILD)/web_assets.c common/web.h
+$(BUILD)/web_assets.o: $(BUILD)/web_assets.c lib/web/web.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(LIB): $(COMMON_OBJ) $(BUILD)/web_assets.o
+$(LIB): $(LIB_OBJ) $(BUILD)/web_assets.o
 	rm -f $@
 	ar rcs $@ $^
 
@@ -50,13 +56,15 @@ $(BUILD)/pki-worker: $(patsubst %.c,$(BUILD)/%.o,$(wildcard workers/*.c)) $(LIB)
 $(BUILD)/pki-approver: $(patsubst %.c,$(BUILD)/%.o,$(wildcard approver/*.c)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 # pkictl's objects live apart: $(BUILD)/pkictl is the binary itself.
-$(BUILD)/pkictl.obj/%.o: pkictl/%.c $(wildcard common/*.h) $(wildcard pkictl/*.h)
+$(BUILD)/pkictl.obj/%.o: pkictl/%.c $(LIB_HDR) $(wildcard pkictl/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKICTL_CFLAGS) -c $< -o $@
 $(BUILD)/pkictl: $(patsubst pkictl/%.c,$(BUILD)/pkictl.obj/%.o,$(wildcard pkictl/*.c)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(PKICTL_LIBS)
-# The unit tests also link pkictl's network-free bulk input module.
-$(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/pkictl.obj/bulkin.o $(LIB)
+# The unit tests also link pkictl's network-free bulk input module, the
+# approver's webhook queue and the worker's dead letters.
+$(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/pkictl.obj/bulkin.o $(BUILD)/approver/webhook.o \
+		$(BUILD)/workers/dlq.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench: $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRC)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -102,7 +110,7 @@ check-config: all
 	$(BUILD)/pki-gateway --check-config
 
 format:
-	clang-format -i $(wildcard common/*.[ch] gateway/*.[ch] workers/*.[ch] approver/*.[ch] pkictl/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch] tests/bench/loadgen/*.[ch] tests/fuzz/*.[ch])
+	clang-format -i $(wildcard lib/*/*.[ch] gateway/*.[ch] workers/*.[ch] approver/*.[ch] pkictl/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch] tests/bench/loadgen/*.[ch] tests/fuzz/*.[ch])
 
 clean:
 	rm -rf build

@@ -83,7 +83,7 @@ struct pending {
 
 /* Key of kind for id into out (APPROVER_KEY_MAX): "P kind" or "P kind:id". */
 void ap_key(const struct approver *ap, char *out, const char *kind, const char *id);
-/* Runs argv on this thread's connection; NULL (logged) on failure or an error reply. */
+/* store_run on the approver's store (no pipe: this thread's connection). */
 redisReply *ap_redis(const struct approver *ap, int argc, const char **argv);
 
 /* Intake outcomes. */

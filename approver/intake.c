@@ -29,7 +29,7 @@ intake_same(const char *a, const char *b)
 /*
  * The message is a claim: it must describe the request the gateway or a
  * worker recorded (same requester, tenant, CA and CSR), and that requester
- * must still be admitted to that CA (common/admit.h). A message that does
+ * must still be admitted to that CA (lib/pki/admit.h). A message that does
  * not match its record is dropped and audited, the record left alone; a
  * request no longer admitted is failed. Returns 0 with *ca to go on, 1 when
  * done with the message, STORE_EDOWN to retry.
@@ -41,6 +41,7 @@ intake_check(struct approver *ap, const struct issue_msg *m, const struct ca **c
 	struct violations *vs = NULL;
 	struct admit_request rq;
 	struct admit_result ad = {0};
+	const struct roster ro = config_roster(ap->cfg);
 	char hash[65], detail[INTAKE_DETAIL_MAX];
 	int rc;
 
@@ -66,7 +67,7 @@ intake_check(struct approver *ap, const struct issue_msg *m, const struct ca **c
 	if (m->ca_id == NULL)
 		violations_add(vs, "ca_not_found", "ca_id", "ca_id: required for approval");
 	else
-		admit_check(ap->cfg, &rq, &ad, vs);
+		admit_check(&ro, &rq, &ad, vs);
 	if (vs->n > 0) {
 		const char *f[] = {"error_code", vs->v[0].code, "error_message", vs->v[0].message,
 				   NULL};

@@ -115,17 +115,7 @@ ap_key(const struct approver *ap, char *out, const char *kind, const char *id)
 redisReply *
 ap_redis(const struct approver *ap, int argc, const char **argv)
 {
-	struct redis *r = redis_thread(ap->cfg->redis_url);
-	redisReply *rep;
-
-	if (r == NULL || (rep = redis_cmdv(r, argc, argv, NULL)) == NULL)
-		return NULL;
-	if (rep->type == REDIS_REPLY_ERROR) {
-		log_error("redis: %s: %s", argv[0], rep->str);
-		freeReplyObject(rep);
-		return NULL;
-	}
-	return rep;
+	return store_run(&ap->store, argc, argv);
 }
 
 /* {int, string} reply: the int (or -1 when malformed) and the string in cur. */

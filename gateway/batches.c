@@ -57,7 +57,7 @@ batch_visible(const struct user *u, const struct batch_info *b)
 		return 0;
 	if (strcmp(b->owner, u->name) == 0 && strcmp(b->tenant, u->tenant) == 0)
 		return 1;
-	return auth_is_tenant_admin(u, b->tenant);
+	return roster_tenant_admin(u, b->tenant);
 }
 
 /* The answer: batch id, owner, tenant, size, total, counts, one page and the next cursor. */

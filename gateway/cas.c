@@ -59,7 +59,7 @@ static int
 gateway_ca_usable(const struct user *u, const struct ca *ca)
 {
 	return ca->type == CA_INTERMEDIATE && ca->status == CA_ACTIVE && ca->api_issuance &&
-	       config_user_may_use(u, ca);
+	       roster_user_may_use(u, ca);
 }
 
 void
@@ -91,7 +91,7 @@ gateway_ca_template(struct gateway *gw, struct http_req *req, const char *ca_id)
 		return;
 	ca = config_ca_find(gw->cfg, ca_id);
 	/* Unknown and not-yours look the same: other tenants' CAs are not revealed. */
-	if (ca == NULL || !config_user_may_use(u, ca)) {
+	if (ca == NULL || !roster_user_may_use(u, ca)) {
 		http_reply_error(req, 404, "ca_not_found", "caId", NULL, NULL,
 				 "no CA \"%.64s\" available to user %s", ca_id, u->name);
 		return;

@@ -170,7 +170,7 @@ request_visible(const struct user *u, const struct req_record *r)
 	if (r->requester != NULL && r->tenant != NULL && strcmp(r->requester, u->name) == 0 &&
 	    strcmp(r->tenant, u->tenant) == 0)
 		return 1;
-	return r->tenant != NULL && auth_is_tenant_admin(u, r->tenant);
+	return r->tenant != NULL && roster_tenant_admin(u, r->tenant);
 }
 
 void

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "admit.h"
+#include "admitjson.h"
 #include "audit.h"
 #include "auth.h"
 #include "gateway.h"
@@ -263,7 +264,7 @@ submit_fields(struct submit_ctx *c, const cJSON *f, struct submit *sb)
 }
 
 /*
- * The admission decision (common/admit.h) for the checked fields; *ad is
+ * The admission decision (lib/pki/admit.h) for the checked fields; *ad is
  * filled (its csr freed by the caller). -1 after answering with the first
  * violation's status and every violation.
  */
@@ -281,6 +282,7 @@ submit_admit(struct submit_ctx *c, const struct submit *sb, struct admit_result 
 	    .validity_days = sb->validity_days,
 	    .extensions = sb->exts,
 	};
+	const struct roster ro = config_roster(c->gw->cfg);
 	struct violations *vs = calloc(1, sizeof(*vs));
 	int rc = -1;
 
@@ -289,7 +291,7 @@ submit_admit(struct submit_ctx *c, const struct submit *sb, struct admit_result 
 		submit_reject(c, 503, "unavailable", NULL, NULL, "out of memory");
 		return -1;
 	}
-	rc = admit_check(c->gw->cfg, &rq, ad, vs);
+	rc = admit_check(&ro, &rq, ad, vs);
 	c->tenant = ad->tenant;
 	c->ca = ad->ca;
 	if (rc < 0)

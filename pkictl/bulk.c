@@ -1,6 +1,6 @@
 /*
  * pkictl bulk submit / bulk sign: bulk requests signed with a producer's
- * bulk key (common/bulk.h), produced to the submit topic with the producer's
+ * bulk key (lib/wire/bulk.h), produced to the submit topic with the producer's
  * Kafka client certificate; results read back through the gateway's batch
  * endpoint with the producer's API key (a bulk principal may not read the
  * results topic).

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config.h"
 #include "extern.h"
 #include "issue.h"
 #include "msg.h"

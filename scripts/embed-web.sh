@@ -1,6 +1,6 @@
 #!/bin/sh
 # Writes C source embedding the given files (web/ assets) as byte arrays, for
-# common/web.h's web_assets table. Usage: scripts/embed-web.sh FILE... > out.c
+# lib/web/web.h's web_assets table. Usage: scripts/embed-web.sh FILE... > out.c
 # The name of each asset is its file name without directories; the content
 # type comes from the extension. Each array ends with a NUL not counted in len.
 set -eu

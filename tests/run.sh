@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test suite: builds (release and ASan+UBSan), runs the C unit tests
-# under both and the load generator's self-test, starts the test stack once
+# under both, the load generator's self-test and the library's layer check
+# (tests/tools/check_layers.sh), starts the test stack once
 # (Redis, Kafka, gateway, workers, approver on the test ports, state in
 # var/test, wiped first), runs every tests/integration/test_*.sh and
 # tests/browser/*.test.mjs, stops the stack (also on failure or interrupt)
@@ -150,6 +151,8 @@ if make -s asan; then record_pass "build asan"; else record_fail "build asan"; e
 run_suite "unit tests (release)" build/release/unit-tests
 run_suite "unit tests (asan+ubsan)" build/asan/unit-tests
 run_suite "load generator self-test" bash tests/bench/loadgen/selftest.sh
+# No lower layer of lib/ includes a higher one (the order: the Makefile's LAYERS).
+run_suite "library layers" bash tests/tools/check_layers.sh
 
 # Suites to run: the arguments, or all of them.
 if (($# > 0)); then

@@ -5,8 +5,6 @@
  * or again after a worker died at any point (see docs in worker.h and the
  * comments at each step).
  */
-#include <openssl/evp.h>
-#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +12,8 @@
 #include <unistd.h>
 
 #include "admit.h"
+#include "admitjson.h"
 #include "audit.h"
-#include "der.h"
 #include "log.h"
 #include "select.h"
 #include "worker.h"
@@ -84,69 +82,28 @@ job_produce(struct job *j, const char *topic, const char *key, const char *paylo
 	return worker_produce(j->w, topic, key, payload);
 }
 
-/* Base64 of n bytes at p, NUL-terminated; NULL without memory. Caller frees. */
-static char *
-job_base64(const void *p, size_t n)
-{
-	char *s = malloc(4 * ((n + 2) / 3) + 1);
-
-	if (s != NULL)
-		EVP_EncodeBlock((unsigned char *)s, p, (int)n);
-	return s;
-}
-
-/*
- * Dead-letter: {"v":1, "error", "topic", "partition", "offset", "key"? or
- * "key_base64"? (a key that is not UTF-8 text), "value_base64", "time"}
- * keeps the original bytes whatever they are.
- */
+/* Sends the message as it came to the dead-letter topic (dlq_encode). */
 static enum process_result
 job_dlq(struct job *j, const char *error)
 {
 	const struct kafka_msg *km = j->km;
-	char *b64 = NULL, *key = NULL, *text = NULL, *kb64 = NULL;
-	const char *dlq_key = NULL;
-	cJSON *o = NULL;
+	char *text = NULL, *key = NULL;
 	enum process_result res = PROCESS_ABANDON;
 
 	log_warn("%s[%d]@%lld: to %s: %s", km->topic, (int)km->partition, (long long)km->offset,
 		 j->cfg->topics.dlq, error);
-	if ((b64 = job_base64(km->value, km->len)) == NULL ||
-	    (key = calloc(1, km->key_len + 1)) == NULL || (o = cJSON_CreateObject()) == NULL)
+	if (dlq_encode(km, error, time(NULL), &text, &key) < 0)
 		goto out;
-	cJSON_AddNumberToObject(o, "v", MSG_VERSION);
-	cJSON_AddStringToObject(o, "error", error);
-	cJSON_AddStringToObject(o, "topic", km->topic);
-	cJSON_AddNumberToObject(o, "partition", km->partition);
-	cJSON_AddNumberToObject(o, "offset", (double)km->offset);
-	if (km->key != NULL && memchr(km->key, 0, km->key_len) == NULL &&
-	    str_utf8_valid((const unsigned char *)km->key, km->key_len)) {
-		memcpy(key, km->key, km->key_len);
-		cJSON_AddStringToObject(o, "key", key);
-		dlq_key = key;
-	} else if (km->key != NULL) {
-		if ((kb64 = job_base64(km->key, km->key_len)) == NULL)
-			goto out;
-		cJSON_AddStringToObject(o, "key_base64", kb64);
-		dlq_key = kb64;
-	}
-	cJSON_AddStringToObject(o, "value_base64", b64);
-	cJSON_AddNumberToObject(o, "time", (double)time(NULL));
-	if ((text = cJSON_PrintUnformatted(o)) == NULL)
-		goto out;
-	if (job_produce(j, j->cfg->topics.dlq, dlq_key, text) == 0)
+	if (job_produce(j, j->cfg->topics.dlq, key, text) == 0)
 		res = PROCESS_DONE;
 out:
-	free(kb64);
-	free(text);
-	cJSON_Delete(o);
 	free(key);
-	free(b64);
+	free(text);
 	return res;
 }
 
 /*
- * The admission decision (common/admit.h), as the gateway made it, for the
+ * The admission decision (lib/pki/admit.h), as the gateway made it, for the
  * requester j->user (NULL: a name no user has, refused), then the grant of a
  * manual-approval CA. Problems go to j->vs; nothing is written.
  */
@@ -154,12 +111,13 @@ static void
 job_check(struct job *j)
 {
 	const struct issue_msg *m = j->m;
+	const struct roster ro = config_roster(j->cfg);
 	struct admit_request rq;
 	struct admit_result ad;
 
 	snprintf(j->csr_hash, sizeof(j->csr_hash), "%s", msg_csr_hash(j->m));
 	msg_admit_request(m, j->user, &rq);
-	admit_check(j->cfg, &rq, &ad, j->vs);
+	admit_check(&ro, &rq, &ad, j->vs);
 	j->ca = ad.ca;
 	j->csr = ad.csr;
 	snprintf(j->reason, sizeof(j->reason), "%s", ad.reason);
@@ -564,135 +522,6 @@ job_reserve(void *arg, const char *serial_hex)
 	return rc;
 }
 
-/* An iPAddress SAN in its usual text (dotted quad, or eight hex groups). */
-static void
-job_ip_text(const ASN1_OCTET_STRING *ip, char *buf, size_t len)
-{
-	const unsigned char *b = ASN1_STRING_get0_data(ip);
-	int n = ASN1_STRING_length(ip), k, o;
-
-	if (n == 4) {
-		snprintf(buf, len, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
-		return;
-	}
-	buf[0] = '\0';
-	o = 0;
-	for (k = 0; k + 1 < n && (size_t)o < len; k += 2)
-		o += snprintf(buf + o, len - (size_t)o, "%s%x", k ? ":" : "",
-			      (b[k] << 8) | b[k + 1]);
-}
-
-/*
- * The subject Name and the subjectAltName extension's value of a signed
- * certificate, found by walking its DER: decoding the whole certificate
- * would also decode its public key, which costs more than signing it. san
- * is left zeroed when the certificate has none. 0, or -1 when malformed.
- */
-static int
-job_cert_spans(const struct issued *is, struct der_tlv *subject, struct der_tlv *san)
-{
-	static const unsigned char oid_san[] = {0x55, 0x1d, 0x11};
-	struct der d = {is->der, is->der_len}, tbs, exts, ext;
-	struct der_tlv t, oid;
-	int i;
-
-	memset(san, 0, sizeof(*san));
-	if (der_expect(&d, DER_SEQUENCE, &t) < 0)
-		return -1;
-	d = der_inner(&t);
-	if (der_expect(&d, DER_SEQUENCE, &t) < 0)
-		return -1;
-	tbs = der_inner(&t);
-	if (der_peek(&tbs, DER_CTX0) && der_next(&tbs, &t) < 0)
-		return -1;
-	/* serialNumber, signature, issuer, validity, then the subject. */
-	for (i = 0; i < 4; i++)
-		if (der_next(&tbs, &t) < 0)
-			return -1;
-	if (der_expect(&tbs, DER_SEQUENCE, subject) < 0)
-		return -1;
-	while (der_next(&tbs, &t) == 0) {
-		if (t.tag != DER_CTX3)
-			continue;
-		d = der_inner(&t);
-		if (der_expect(&d, DER_SEQUENCE, &t) < 0)
-			return -1;
-		exts = der_inner(&t);
-		while (der_expect(&exts, DER_SEQUENCE, &t) == 0) {
-			ext = der_inner(&t);
-			if (der_expect(&ext, DER_OID, &oid) < 0)
-				return -1;
-			if (!der_oid_eq(&oid, oid_san, sizeof(oid_san)))
-				continue;
-			if (der_peek(&ext, DER_BOOLEAN) && der_next(&ext, &t) < 0)
-				return -1;
-			return der_expect(&ext, DER_OCTET_STRING, san);
-		}
-	}
-	return 0;
-}
-
-/* SANs of the signed certificate as a JSON array text of their values. Caller frees. */
-static char *
-job_sans(const struct der_tlv *san)
-{
-	const unsigned char *p = san->val;
-	GENERAL_NAMES *gns = p != NULL ? d2i_GENERAL_NAMES(NULL, &p, (long)san->len) : NULL;
-	cJSON *a = cJSON_CreateArray();
-	char buf[512], *s;
-	int i;
-
-	for (i = 0; gns != NULL && a != NULL && i < sk_GENERAL_NAME_num(gns); i++) {
-		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(gns, i);
-		const ASN1_STRING *str;
-
-		switch (gn->type) {
-		case GEN_DNS:
-			str = gn->d.dNSName;
-			break;
-		case GEN_EMAIL:
-			str = gn->d.rfc822Name;
-			break;
-		case GEN_URI:
-			str = gn->d.uniformResourceIdentifier;
-			break;
-		case GEN_IPADD:
-			job_ip_text(gn->d.iPAddress, buf, sizeof(buf));
-			cJSON_AddItemToArray(a, cJSON_CreateString(buf));
-			continue;
-		default:
-			continue;
-		}
-		snprintf(buf, sizeof(buf), "%.*s", ASN1_STRING_length(str),
-			 (const char *)ASN1_STRING_get0_data(str));
-		cJSON_AddItemToArray(a, cJSON_CreateString(buf));
-	}
-	s = a != NULL ? cJSON_PrintUnformatted(a) : NULL;
-	cJSON_Delete(a);
-	GENERAL_NAMES_free(gns);
-	return s;
-}
-
-/* Subject of the signed certificate, RFC 2253 one line. Caller frees. */
-static char *
-job_subject(const struct der_tlv *subject)
-{
-	const unsigned char *p = subject->hdr;
-	X509_NAME *n = d2i_X509_NAME(NULL, &p, (long)DER_TLV_FULL_LEN(subject));
-	BIO *b = BIO_new(BIO_s_mem());
-	char *s = NULL, *data;
-	long len;
-
-	if (n != NULL && b != NULL && X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0 &&
-	    (len = BIO_get_mem_data(b, &data)) >= 0 && (s = malloc((size_t)len + 1)) != NULL) {
-		memcpy(s, data, (size_t)len);
-		s[len] = '\0';
-	}
-	BIO_free(b);
-	X509_NAME_free(n);
-	return s;
-}
-
 /*
  * Signs under the claim and stores the certificate with the terminal
  * transition (checked against the claim, batch counted in the same script).
@@ -710,7 +539,6 @@ job_sign(struct job *j)
 	struct issued *is = NULL;
 	char nb[32], na[32], bits[16], cur[STORE_ID_MAX], detail[JOB_DETAIL_MAX];
 	char *sans = NULL, *subject = NULL;
-	struct der_tlv subject_der, san_der;
 	enum step st = STEP_ABANDON;
 	int attempt = 0, rc;
 
@@ -740,10 +568,8 @@ job_sign(struct job *j)
 	snprintf(nb, sizeof(nb), "%lld", (long long)is->not_before);
 	snprintf(na, sizeof(na), "%lld", (long long)is->not_after);
 	snprintf(bits, sizeof(bits), "%d", ci->key_bits);
-	if (job_cert_spans(is, &subject_der, &san_der) == 0) {
-		sans = job_sans(&san_der);
-		subject = job_subject(&subject_der);
-	}
+	/* Malformed (never for what the signer made): the CSR's subject and no SANs below. */
+	certinfo_read(is->der, is->der_len, &subject, &sans);
 	{
 		const char *fields[] = {"serial",      is->serial_hex,
 					"certificate", is->cert_pem,

@@ -42,6 +42,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "config.h"
 #include "issue.h"
@@ -152,7 +153,7 @@ enum decode_result {
 /*
  * Decodes a message (bulk.c). From the issue topic: the issue request, acting
  * for the configured user it names (*user NULL when none). From the submit
- * topic: a bulk message (common/bulk.h) whose signature is checked against
+ * topic: a bulk message (lib/wire/bulk.h) whose signature is checked against
  * its key in bulk_keys; its tenant, requester and email are then the key's
  * user's, never the message's (fields naming someone else refuse it), it has
  * no client IP, and its batch is made the user's (or must be already). A
@@ -164,5 +165,23 @@ enum decode_result worker_decode(struct worker_thread *t, const struct kafka_msg
 
 /* Handles one message of the issue or submit topic (process.c). */
 enum process_result process_message(struct worker_thread *t, const struct kafka_msg *km);
+
+/*
+ * The dead letter of km (dlq.c): its bytes as they came, with error and the
+ * time now. Returns 0 with *text, the JSON of schemas/dlq.schema.json, and
+ * *key, its Kafka key (km's key when it is UTF-8 text, else its base64; NULL
+ * when km has none), both for the caller to free; -1 without memory.
+ */
+int dlq_encode(const struct kafka_msg *km, const char *error, time_t now, char **text, char **key);
+
+/*
+ * The subject (RFC 2253, one line) and the SANs (a JSON array text of their
+ * values) of a DER certificate, found by walking its DER (certinfo.c):
+ * decoding the whole certificate would also decode its public key, which
+ * costs more than signing it. Returns 0 with *subject and *sans (caller
+ * frees; each NULL when it could not be made), or -1 when the DER is
+ * malformed (nothing set).
+ */
+int certinfo_read(const unsigned char *der, size_t len, char **subject, char **sans);
 
 #endif

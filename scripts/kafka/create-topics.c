@@ -73,7 +73,7 @@ struct acl_rule {
 /* Write implies Describe in Kafka; both are listed so the bindings read as the table in the docs. */
 #define WRITE(p, k) {p, RD_KAFKA_ACL_OPERATION_WRITE, RES_TOPIC, k}, \
 		    {p, RD_KAFKA_ACL_OPERATION_DESCRIBE, RES_TOPIC, k}
-/* Every producer is idempotent (common/kafka.c). */
+/* Every producer is idempotent (lib/io/kafka.c). */
 #define IDEMPOTENT(p) {p, RD_KAFKA_ACL_OPERATION_IDEMPOTENT_WRITE, RES_CLUSTER, NULL}
 
 /* Exactly what each service uses (docs/architecture.md, "Who may write and read each topic"). */

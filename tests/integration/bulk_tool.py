@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Signed bulk messages for test_bulk.sh, with the canonical form written
-here apart from common/bulk.c (standard library only).
+here apart from lib/wire/bulk.c (standard library only).
 
   msg --profile FILE --id ID --csr FILE --cn CN [options]
       prints one bulk message (schemas/bulk-request.schema.json) signed with

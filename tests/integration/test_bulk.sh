@@ -8,7 +8,7 @@
 # certificate; a manual-approval CA holds the request for approval; the batch
 # endpoint's counts and pages match the batch's requests, for its owner and
 # its tenant's admin only. Messages are signed by bulk_tool.py, which writes
-# the canonical form apart from common/bulk.c.
+# the canonical form apart from lib/wire/bulk.c.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 

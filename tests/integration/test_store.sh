@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The request store (common/store.c) against the test stack's Redis: builds
+# The request store (lib/state/store.c) against the test stack's Redis: builds
 # tests/integration/store_check.c on the project library and runs it with a
 # key prefix of its own.
 set -uo pipefail
@@ -14,7 +14,7 @@ bin=$PKI_VAR/store_check
 mkdir -p "$PKI_VAR"
 PKGS="rdkafka libmicrohttpd hiredis libcjson openssl"
 # shellcheck disable=SC2046 # pkg-config prints several flags
-if ! cc -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Icommon $(pkg-config --cflags $PKGS) \
+if ! cc -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror $(printf -- "-I%s " lib/*/) $(pkg-config --cflags $PKGS) \
 	-o "$bin" tests/integration/store_check.c "$BUILD/libpki.a" $(pkg-config --libs $PKGS) \
 	-lpthread -lm 2>"$PKI_VAR/store_check.build.log"; then
 	fail store_build "$(cat "$PKI_VAR/store_check.build.log")"

@@ -538,11 +538,11 @@ for t in "$T_RESULTS:result" "$T_ISSUED:issued" "$T_APPROVAL:approval" "$T_AUDIT
 	fi
 done
 # The audit schema names exactly the events the code can emit.
-coded=$(sed -n 's/^#define AUDIT_[A-Z_]* "\([a-z_]*\)".*/\1/p' common/audit.h | sort)
+coded=$(sed -n 's/^#define AUDIT_[A-Z_]* "\([a-z_]*\)".*/\1/p' lib/wire/audit.h | sort)
 schema=$(jq -r '.properties.event.enum[]' schemas/audit.schema.json | sort)
-check_eq "audit events in common/audit.h and schemas/audit.schema.json agree" "$coded" "$schema"
+check_eq "audit events in lib/wire/audit.h and schemas/audit.schema.json agree" "$coded" "$schema"
 if grep -rnE '(ap_audit|submit_audit|job_audit)\([^,]+, "' approver gateway workers; then
-	fail "audit event names come from common/audit.h" "string literals above"
+	fail "audit event names come from lib/wire/audit.h" "string literals above"
 else
-	pass "audit event names come from common/audit.h"
+	pass "audit event names come from lib/wire/audit.h"
 fi

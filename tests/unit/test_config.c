@@ -945,6 +945,13 @@ TEST(config_user_may_use)
 	CHECK_INT(config_user_may_use(&scoped, iss), 0);
 	CHECK_INT(config_user_may_use(NULL, iss), 0);
 	CHECK_INT(config_user_may_use(alice, NULL), 0);
+	/* Selection and admission ask the roster (roster.h): the same answer for every pair. */
+	CHECK_INT(roster_user_may_use(&scoped, root), 1);
+	CHECK_INT(roster_user_may_use(&scoped, iss), 0);
+	for (size_t i = 0; i < cfg->nusers; i++)
+		for (size_t k = 0; k < cfg->ncas; k++)
+			CHECK_INT(roster_user_may_use(&cfg->users[i], &cfg->cas[k]),
+				  config_user_may_use(&cfg->users[i], &cfg->cas[k]));
 	config_free(cfg);
 	rm_rf();
 }

@@ -49,7 +49,7 @@ mkca(const char *id, enum ca_type type, enum ca_status st, char **tenants, char 
 
 static struct ca cas[10];
 static struct user users[4];
-static struct config cfg;
+static struct roster ro; /* selection needs only the CAs and users */
 
 static void
 setup(void)
@@ -75,8 +75,8 @@ setup(void)
 	    mkca("g-acme-code", CA_INTERMEDIATE, CA_ACTIVE, acme, code, none, NULL, 0, 3, acme);
 	cas[n++] =
 	    mkca("h-acme-v6", CA_INTERMEDIATE, CA_ACTIVE, acme, none, none, net_v6, 1, 0, acme);
-	cfg.cas = cas;
-	cfg.ncas = n;
+	ro.cas = cas;
+	ro.ncas = n;
 	users[0] = (struct user){.name = "alice",
 				 .email = "alice@acme.example",
 				 .role = ROLE_REQUESTER,
@@ -99,8 +99,8 @@ setup(void)
 				 .role = ROLE_REQUESTER,
 				 .tenant = "initech",
 				 .cas = none};
-	cfg.users = users;
-	cfg.nusers = 4;
+	ro.users = users;
+	ro.nusers = 4;
 }
 
 TEST(select_table)
@@ -151,7 +151,7 @@ TEST(select_table)
 		struct select_query q = {t[i].tenant, t[i].purpose, t[i].email, t[i].ip};
 		struct select_result r;
 		char tried[SELECT_TRIED_MAX];
-		int rc = select_ca(&cfg, &users[t[i].user], &q, &r, tried);
+		int rc = select_ca(&ro, &users[t[i].user], &q, &r, tried);
 
 		if (t[i].want != NULL) {
 			if (rc != 0)
@@ -176,7 +176,7 @@ TEST(select_never_roots_or_disabled)
 
 	setup();
 	/* e-disabled (99) and f-root (99) outrank everything but must never be chosen. */
-	CHECK_INT(select_ca(&cfg, &users[2], &q, &r, tried), 0);
+	CHECK_INT(select_ca(&ro, &users[2], &q, &r, tried), 0);
 	CHECK_STR(r.ca->id, "a-acme-tls");
 	CHECK(strstr(tried, "e-disabled") == NULL);
 	CHECK(strstr(tried, "f-root") == NULL);

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "test.h"
-#include "webhook.h"
+#include "../../approver/webhook.h"
 
 TEST(webhook_sign_vector)
 {

@@ -60,7 +60,7 @@ struct issue_msg {
 	struct grant grant;
 };
 
-/* The admission request (common/admit.h) of m for user u (NULL: unknown); points into m. */
+/* The admission request (lib/pki/admit.h) of m for user u (NULL: unknown); points into m. */
 void msg_admit_request(const struct issue_msg *m, const struct user *u, struct admit_request *rq);
 
 /* Frees every string of m and m itself. NULL is safe. */
@@ -82,7 +82,7 @@ int msg_issue_from_json(const cJSON *o, struct issue_msg **out, char *err);
 int msg_issue_decode(const void *buf, size_t len, struct issue_msg **out, char *err);
 
 /*
- * As msg_issue_from_json for a bulk submission (common/bulk.h): tenant,
+ * As msg_issue_from_json for a bulk submission (lib/wire/bulk.h): tenant,
  * requester and submitted_at may be left out (the verified key decides
  * them), email, client_ip and grant may not appear, and the keys in extra
  * (NULL-terminated, may be NULL) are skipped for the caller to read.

@@ -1,7 +1,7 @@
 /*
  * CA selection for requests without a ca_id. Candidates: active
  * intermediates with api_issuance that the caller may use
- * (config_user_may_use). Each selection criterion of a CA (tenants,
+ * (roster_user_may_use). Each selection criterion of a CA (tenants,
  * purposes, email patterns, client CIDRs) that is non-empty must match the
  * query. A request without purpose_category is not refused by a CA's
  * purpose rule, but the rule does not count toward its specificity either
@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "config.h"
+#include "roster.h"
 
 #define SELECT_REASON_MAX 512
 #define SELECT_TRIED_MAX 2048
@@ -33,11 +33,11 @@ struct select_result {
 };
 
 /*
- * Picks the CA for u and q. Returns 0 and *out, or -1 with a message naming
+ * Picks the CA of r for u and q. Returns 0 and *out, or -1 with a message naming
  * the query and each candidate tried with why it did not match in tried
  * (SELECT_TRIED_MAX).
  */
-int select_ca(const struct config *cfg, const struct user *u, const struct select_query *q,
+int select_ca(const struct roster *r, const struct user *u, const struct select_query *q,
 	      struct select_result *out, char *tried);
 
 /* 1 if textual address ip lies in c. */

@@ -147,7 +147,7 @@ select_better(const struct ca *ca, int n, const struct select_result *best)
 }
 
 int
-select_ca(const struct config *cfg, const struct user *u, const struct select_query *q,
+select_ca(const struct roster *r, const struct user *u, const struct select_query *q,
 	  struct select_result *out, char *tried)
 {
 	struct select_result best;
@@ -161,11 +161,11 @@ select_ca(const struct config *cfg, const struct user *u, const struct select_qu
 		q->tenant, q->purpose != NULL ? q->purpose : "(none)",
 		q->email != NULL ? q->email : "(none)",
 		q->client_ip != NULL ? q->client_ip : "(none)");
-	for (i = 0; i < cfg->ncas; i++) {
-		const struct ca *ca = &cfg->cas[i];
+	for (i = 0; i < r->ncas; i++) {
+		const struct ca *ca = &r->cas[i];
 
 		if (ca->type != CA_INTERMEDIATE || ca->status != CA_ACTIVE || !ca->api_issuance ||
-		    !config_user_may_use(u, ca))
+		    !roster_user_may_use(u, ca))
 			continue;
 		buf_add(tried, SELECT_TRIED_MAX, "%s %s", candidates == 0 ? "; tried" : ",",
 			ca->id);

@@ -173,7 +173,7 @@ store_channel(const struct store *s, const char *id, char *out, size_t outlen)
 }
 
 /* Runs argv on the pipe or this thread's connection. NULL (logged) when Redis failed. */
-static redisReply *
+redisReply *
 store_run(const struct store *s, int argc, const char **argv)
 {
 	struct redis *r;

@@ -1,7 +1,7 @@
 /*
  * Issuance core: CSR intake, validation against the request and the CA,
  * certificate profile, pre-issuance lint and signing. Pure functions over
- * bytes, config and keys; no network. Used by the gateway (fast fail) and the
+ * bytes, plain policy structs (roster.h) and keys; no network, no config parsing. Used by the gateway (fast fail) and the
  * workers (enforcement).
  */
 #ifndef PKI_ISSUE_H
@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "config.h"
+#include "roster.h"
 
 #define CSR_MAX_BYTES (64 * 1024)
 #define CSR_MAX_SANS 100

@@ -31,18 +31,3 @@ auth_bearer(const struct config *cfg, const char *authorization)
 	}
 	return config_user_by_key(cfg, key);
 }
-
-int
-auth_is_tenant_admin(const struct user *u, const char *tenant)
-{
-	size_t i;
-
-	if (u == NULL || u->role != ROLE_ADMIN || tenant == NULL)
-		return 0;
-	if (u->admin_tenants == NULL || u->admin_tenants[0] == NULL)
-		return 1;
-	for (i = 0; u->admin_tenants[i] != NULL; i++)
-		if (strcmp(u->admin_tenants[i], tenant) == 0)
-			return 1;
-	return 0;
-}

@@ -3,105 +3,14 @@
 #define PKI_CONFIG_H
 
 #include <stddef.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
 
-#define CONFIG_MAX_VALIDITY_DAYS 3650
+#include "roster.h"
+
+#define CONFIG_MAX_VALIDITY_DAYS CA_MAX_VALIDITY_DAYS
 #define CONFIG_DEFAULT_APPROVAL_TTL_S (7 * 24 * 3600)
 #define CONFIG_ERR_MAX 512
 #define CONFIG_URL_MAX 1024         /* ca_issuers_url, crl_url */
 #define CONFIG_BULK_SECRET_BYTES 32 /* a bulk key's HMAC-SHA256 secret */
-
-enum ca_type { CA_ROOT, CA_INTERMEDIATE };
-enum ca_status { CA_ACTIVE, CA_DISABLED };
-enum user_role { ROLE_REQUESTER, ROLE_ADMIN, ROLE_AUDITOR };
-
-/* Bit sets; names as in the config file. */
-enum key_type_bit { KT_RSA = 1, KT_EC = 2, KT_ED25519 = 4 };
-enum curve_bit { CURVE_P256 = 1, CURVE_P384 = 2, CURVE_P521 = 4 };
-enum ext_bit {
-	EXT_SERVER_AUTH = 1,
-	EXT_CLIENT_AUTH = 2,
-	EXT_EMAIL_PROTECTION = 4,
-	EXT_CODE_SIGNING = 8,
-};
-/* allowed_key_sizes: RSA modulus bits, bit set over 2048, 3072, 4096. */
-enum rsa_size_bit { RSA_2048 = 1, RSA_3072 = 2, RSA_4096 = 4 };
-
-struct cidr {
-	int family; /* AF_INET or AF_INET6 */
-	unsigned char addr[16];
-	int prefix;
-};
-
-struct ca_selection {
-	char **tenants; /* NULL-terminated; empty list means any */
-	char **purposes;
-	char **email_patterns; /* fnmatch(3) patterns, case-insensitive */
-	struct cidr *cidrs;
-	size_t ncidrs;
-	int priority; /* higher wins */
-};
-
-struct webhook {
-	char *url;
-	char *secret; /* HMAC-SHA256 key */
-};
-
-struct ca {
-	char *id;
-	char *name;
-	enum ca_type type;
-	char *parent; /* id of the issuer, NULL for a root */
-	enum ca_status status;
-	int api_issuance; /* signs through the request API; never for a root */
-	char *cert_path;  /* absolute after load */
-	char *key_path;
-	/* RFC 5280 AIA caIssuers and CRL distribution point (http:// only), or NULL. */
-	char *ca_issuers_url;
-	char *crl_url;
-	char *crl_path;         /* this CA's current DER CRL (absolute after load), or NULL */
-	X509 *cert;             /* loaded at start */
-	EVP_PKEY *key;          /* loaded only when config_load is asked to (workers, pkictl) */
-	STACK_OF(X509) * chain; /* issuer chain above this CA, up to and including the root */
-
-	int requires_manual_approval;
-	char *approval_password_hash; /* "scrypt$N$r$p$salt_b64$hash_b64" or NULL */
-	int approvals_required;       /* m of n, >= 1 */
-	long approval_ttl_s;
-	int max_validity_days;       /* 1..CONFIG_MAX_VALIDITY_DAYS */
-	unsigned allowed_key_types;  /* enum key_type_bit */
-	unsigned allowed_key_sizes;  /* enum rsa_size_bit */
-	unsigned allowed_curves;     /* enum curve_bit */
-	unsigned allowed_extensions; /* enum ext_bit */
-	struct ca_selection selection;
-	char **tenants; /* tenants whose users may use it; empty means none by tenant */
-	char **users;   /* user names who may use it */
-	struct webhook *webhooks;
-	size_t nwebhooks;
-	/* Subject fields for the ca-template endpoint, from the certificate. */
-	char *common_name;
-	char *organization;
-	char *country;
-};
-
-struct user {
-	char *name;
-	char *email;
-	enum user_role role;
-	char *tenant;
-	unsigned char api_key_hash[32]; /* SHA-256 of the API key */
-	char **cas;                     /* CA ids this user may use (beyond tenant grants) */
-	char **admin_tenants;           /* admins: tenants they act for; empty = all */
-	char **admin_cas;               /* admins: CAs they act for; empty = all */
-};
-
-struct tenant {
-	char *id;
-	char *name;
-	struct webhook *webhooks;
-	size_t nwebhooks;
-};
 
 /* The services; each uses only its own credentials (kafka.tls.NAME, redis.users.NAME). */
 enum service { SERVICE_GATEWAY, SERVICE_WORKER, SERVICE_APPROVER, SERVICE_COUNT };
@@ -208,12 +117,28 @@ int config_redis_login(const struct config *cfg, const char *service, const char
 int config_password_read(const char *cfgfile, const char *what, const char *file, char *password,
 			 char *err);
 
+/* The CAs, users and tenants of cfg as the pki layer takes them (roster.h); points into cfg. */
+static inline struct roster
+config_roster(const struct config *cfg)
+{
+	struct roster r = {
+	    .cas = cfg->cas,
+	    .ncas = cfg->ncas,
+	    .users = cfg->users,
+	    .nusers = cfg->nusers,
+	    .tenants = cfg->tenants,
+	    .ntenants = cfg->ntenants,
+	};
+
+	return r;
+}
+
 const struct ca *config_ca_find(const struct config *cfg, const char *id);
 const struct user *config_user_by_key(const struct config *cfg, const char *api_key);
 const struct user *config_user_find(const struct config *cfg, const char *name);
 /* The bulk key with this id, or NULL. */
 const struct bulk_key *config_bulk_key_find(const struct config *cfg, const char *id);
-/* 1 if user may request certificates from ca (tenant or user grant, or admin of its tenant). */
+/* As roster_user_may_use (roster.h), which selection and admission use. */
 int config_user_may_use(const struct user *u, const struct ca *ca);
 
 #endif

@@ -49,6 +49,13 @@ struct store {
 	struct redis_pipe *pipe; /* shared by the threads when set; else one connection each */
 };
 
+/*
+ * Runs argv on s's pipe, or else on this thread's connection. Returns the
+ * reply (caller frees with freeReplyObject), or NULL when Redis failed or
+ * answered an error (logged). For the approver's own scripts too.
+ */
+redisReply *store_run(const struct store *s, int argc, const char **argv);
+
 /* The states of DESIGN.md. */
 #define ST_RECEIVED "received"
 #define ST_QUEUED "queued"

@@ -456,8 +456,8 @@ policy_eval(const struct csr *c, const struct issue_request *req, const struct c
 	size_t before = vs->n + vs->dropped;
 	int maxd = ca->max_validity_days;
 
-	if (maxd < 1 || maxd > CONFIG_MAX_VALIDITY_DAYS)
-		maxd = CONFIG_MAX_VALIDITY_DAYS;
+	if (maxd < 1 || maxd > CA_MAX_VALIDITY_DAYS)
+		maxd = CA_MAX_VALIDITY_DAYS;
 	if (plan != NULL)
 		memset(plan, 0, sizeof(*plan));
 	if (ca->status != CA_ACTIVE)

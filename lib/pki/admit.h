@@ -10,10 +10,8 @@
 #ifndef PKI_ADMIT_H
 #define PKI_ADMIT_H
 
-#include <cJSON.h>
-
-#include "config.h"
 #include "issue.h"
+#include "roster.h"
 #include "select.h"
 
 struct admit_request {
@@ -30,25 +28,23 @@ struct admit_request {
 };
 
 struct admit_result {
-	const char *tenant;  /* in the config */
+	const char *tenant;  /* in the roster */
 	const struct ca *ca; /* NULL when refused before a CA was known */
 	char reason[SELECT_REASON_MAX];
-	struct csr *csr;     /* parsed CSR when it parsed; caller frees with csr_free */
-	int needs_approval;  /* the CA requires manual approval */
+	struct csr *csr;    /* parsed CSR when it parsed; caller frees with csr_free */
+	int needs_approval; /* the CA requires manual approval */
 };
 
 /*
- * Decides rq against cfg. Returns 0 when admitted, or -1 with at least one
- * violation in vs (the first is the answer's code). *out is filled as far
- * as the checks got (its csr must be freed either way). Thread-safe.
+ * Decides rq against the CAs, users and tenants of r. Returns 0 when
+ * admitted, or -1 with at least one violation in vs (the first is the
+ * answer's code). *out is filled as far as the checks got (its csr must be
+ * freed either way). Thread-safe.
  */
-int admit_check(const struct config *cfg, const struct admit_request *rq,
-		struct admit_result *out, struct violations *vs);
+int admit_check(const struct roster *r, const struct admit_request *rq, struct admit_result *out,
+		struct violations *vs);
 
 /* The HTTP status for a violation code (404 for an unknown CA, else 422). */
 unsigned admit_http_status(const char *code);
-
-/* {"violations": [{code, field, message}...]} (caller frees), or NULL without memory. */
-cJSON *admit_violations_json(const struct violations *vs);
 
 #endif

@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "auth.h"
+#include "roster.h"
 
 /* Violation codes answered with something other than 422. */
 static const struct {
@@ -23,61 +23,35 @@ admit_http_status(const char *code)
 	return 422;
 }
 
-cJSON *
-admit_violations_json(const struct violations *vs)
-{
-	cJSON *o = cJSON_CreateObject(), *a, *v;
-	size_t i;
-
-	if (o == NULL || (a = cJSON_AddArrayToObject(o, "violations")) == NULL)
-		goto fail;
-	for (i = 0; i < vs->n; i++) {
-		if ((v = cJSON_CreateObject()) == NULL)
-			goto fail;
-		cJSON_AddItemToArray(a, v);
-		if (cJSON_AddStringToObject(v, "code", vs->v[i].code) == NULL ||
-		    cJSON_AddStringToObject(v, "field", vs->v[i].field) == NULL ||
-		    cJSON_AddStringToObject(v, "message", vs->v[i].message) == NULL)
-			goto fail;
-	}
-	return o;
-fail:
-	cJSON_Delete(o);
-	return NULL;
-}
-
 /* The tenant the request is for: the user's own, or one an admin acts for. */
 static int
-admit_tenant(const struct config *cfg, const struct admit_request *rq, struct admit_result *out,
+admit_tenant(const struct roster *r, const struct admit_request *rq, struct admit_result *out,
 	     struct violations *vs)
 {
 	const struct user *u = rq->user;
-	size_t i;
+	const struct tenant *t;
 
 	out->tenant = u->tenant;
 	if (rq->tenant_id == NULL || strcmp(rq->tenant_id, u->tenant) == 0)
 		return 0;
-	if (!auth_is_tenant_admin(u, rq->tenant_id)) {
+	if (!roster_tenant_admin(u, rq->tenant_id)) {
 		violations_add(vs, "tenant_not_allowed", "tenant_id",
 			       "tenant_id: user %s (tenant %s) may not request for tenant \"%.64s\"",
 			       u->name, u->tenant, rq->tenant_id);
 		return -1;
 	}
-	for (i = 0; i < cfg->ntenants; i++)
-		if (strcmp(cfg->tenants[i].id, rq->tenant_id) == 0)
-			break;
-	if (i == cfg->ntenants) {
+	if ((t = roster_tenant_find(r, rq->tenant_id)) == NULL) {
 		violations_add(vs, "unknown_tenant", "tenant_id", "tenant_id: no tenant \"%.64s\"",
 			       rq->tenant_id);
 		return -1;
 	}
-	out->tenant = cfg->tenants[i].id;
+	out->tenant = t->id;
 	return 0;
 }
 
 /* The CA: the one named, if the user may use it and it issues, or the selected one. */
 static int
-admit_ca(const struct config *cfg, const struct admit_request *rq, struct admit_result *out,
+admit_ca(const struct roster *r, const struct admit_request *rq, struct admit_result *out,
 	 struct violations *vs)
 {
 	const struct user *u = rq->user;
@@ -85,18 +59,18 @@ admit_ca(const struct config *cfg, const struct admit_request *rq, struct admit_
 
 	if (rq->ca_id == NULL) {
 		struct select_query q = {out->tenant, rq->purpose, u->email, rq->client_ip};
-		struct select_result r;
+		struct select_result sr;
 		char tried[SELECT_TRIED_MAX];
 
-		if (select_ca(cfg, u, &q, &r, tried) < 0) {
+		if (select_ca(r, u, &q, &sr, tried) < 0) {
 			violations_add(vs, "no_suitable_ca", "ca_id", "%.250s", tried);
 			return -1;
 		}
-		out->ca = r.ca;
-		snprintf(out->reason, sizeof(out->reason), "%s", r.reason);
+		out->ca = sr.ca;
+		snprintf(out->reason, sizeof(out->reason), "%s", sr.reason);
 		return 0;
 	}
-	ca = config_ca_find(cfg, rq->ca_id);
+	ca = roster_ca_find(r, rq->ca_id);
 	if (ca != NULL && ca->type == CA_ROOT) {
 		violations_add(vs, "ca_not_issuing", "ca_id",
 			       "ca_id: %s is a root CA; roots never sign through the request API, "
@@ -104,7 +78,7 @@ admit_ca(const struct config *cfg, const struct admit_request *rq, struct admit_
 			       ca->id);
 		return -1;
 	}
-	if (ca == NULL || !config_user_may_use(u, ca)) {
+	if (ca == NULL || !roster_user_may_use(u, ca)) {
 		violations_add(vs, "ca_not_found", "ca_id",
 			       "ca_id: no CA \"%.64s\" available to user %s", rq->ca_id, u->name);
 		return -1;
@@ -120,7 +94,7 @@ admit_ca(const struct config *cfg, const struct admit_request *rq, struct admit_
 }
 
 int
-admit_check(const struct config *cfg, const struct admit_request *rq, struct admit_result *out,
+admit_check(const struct roster *r, const struct admit_request *rq, struct admit_result *out,
 	    struct violations *vs)
 {
 	struct issue_request ir = {rq->common_name, rq->validity_days, rq->extensions};
@@ -132,7 +106,7 @@ admit_check(const struct config *cfg, const struct admit_request *rq, struct adm
 			       rq->requester != NULL ? rq->requester : "");
 		return -1;
 	}
-	if (admit_tenant(cfg, rq, out, vs) < 0 || admit_ca(cfg, rq, out, vs) < 0)
+	if (admit_tenant(r, rq, out, vs) < 0 || admit_ca(r, rq, out, vs) < 0)
 		return -1;
 	if (csr_parse(rq->csr, strlen(rq->csr), &out->csr, vs) < 0) {
 		if (vs->n == 0)

@@ -13,7 +13,4 @@
  */
 const struct user *auth_bearer(const struct config *cfg, const char *authorization);
 
-/* 1 if u is an admin acting for tenant (admin_tenants empty means all). */
-int auth_is_tenant_admin(const struct user *u, const char *tenant);
-
 #endif
