@@ -79,14 +79,15 @@ batch_json(const char *id, const struct batch_info *b, const struct batch_item *
 		cJSON_AddNullToObject(o, "declared_size");
 	cJSON_AddNumberToObject(o, "total", (double)b->total);
 	c = cJSON_AddObjectToObject(o, "counts");
-	for (i = 0; c != NULL && store_batch_states[i] != NULL; i++)
-		cJSON_AddNumberToObject(c, store_batch_states[i], (double)b->counts[i]);
+	for (i = 0; c != NULL && i < STORE_NSTATES; i++)
+		cJSON_AddNumberToObject(c, req_state_name(store_batch_states[i]),
+					(double)b->counts[i]);
 	list = cJSON_AddArrayToObject(o, "requests");
 	for (i = 0; list != NULL && i < n; i++) {
 		if ((it = cJSON_CreateObject()) == NULL)
 			break;
 		cJSON_AddStringToObject(it, "request_id", items[i].id);
-		cJSON_AddStringToObject(it, "state", items[i].state);
+		cJSON_AddStringToObject(it, "state", req_state_name(items[i].state));
 		cJSON_AddItemToArray(list, it);
 	}
 	if (more && n > 0)
