@@ -6,6 +6,7 @@
 
 #include "auth.h"
 #include "gateway.h"
+#include "ids.h"
 #include "log.h"
 #include "svc.h"
 
@@ -182,18 +183,13 @@ gateway_request_get(struct gateway *gw, struct http_req *req, const char *id)
 	const char *hdr[] = {"Retry-After", GATEWAY_RETRY_AFTER_S, NULL};
 	const char *down[] = {"Retry-After", GATEWAY_RETRY_DOWN_S, NULL};
 	long wait_s;
-	size_t i;
 	int rc;
 	cJSON *o;
 
 	if (u == NULL)
 		return;
 	gw->m.polls++;
-	for (i = 0; id[i] != '\0'; i++)
-		if (!(id[i] == '-' || (id[i] >= '0' && id[i] <= '9') ||
-		      (id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z')))
-			break;
-	if (id[i] != '\0' || i == 0 || i >= STORE_ID_MAX) {
+	if (!id_valid(id)) { /* a request id (ids.h): no such request can exist */
 		http_reply_error(req, 404, "request_not_found", "id", NULL, NULL,
 				 "no request \"%.64s\"", id);
 		return;
