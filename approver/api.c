@@ -177,8 +177,9 @@ api_pending_json(const struct pending *p, int detail)
 		a = cJSON_CreateArray();
 	}
 	cJSON_AddStringToObject(o, "request_id", p->id);
-	cJSON_AddStringToObject(o, "status",
-				strcmp(p->state, "pending") == 0 ? ST_PENDING : ST_APPROVED);
+	cJSON_AddStringToObject(
+	    o, "status",
+	    req_state_name(strcmp(p->state, "pending") == 0 ? REQ_PENDING : REQ_APPROVED));
 	cJSON_AddStringToObject(o, "ca_id", p->ca_id);
 	add_str(o, "tenant", p->tenant);
 	add_str(o, "requester", p->requester);
@@ -309,7 +310,7 @@ static void
 api_detail(struct approver *ap, struct http_req *req, const struct user *u, const char *id)
 {
 	struct pending *p = NULL;
-	char state[STORE_ID_MAX];
+	enum req_state state;
 	int rc = pending_get(ap, id, &p);
 	cJSON *o;
 
@@ -319,9 +320,10 @@ api_detail(struct approver *ap, struct http_req *req, const struct user *u, cons
 		return;
 	}
 	if (rc != 0) {
-		if (store_get_state(&ap->store, id, state) == 0)
+		if (store_get_state(&ap->store, id, &state) == 0)
 			http_reply_error(req, 404, "not_pending", "id", NULL, NULL,
-					 "request %s is %s, not pending approval", id, state);
+					 "request %s is %s, not pending approval", id,
+					 req_state_name(state));
 		else
 			http_reply_error(req, 404, "request_not_found", "id", NULL, NULL,
 					 "no request \"%.64s\"", id);

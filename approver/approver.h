@@ -126,7 +126,7 @@ int pending_approve(struct approver *ap, const char *id, const char *admin, int 
  * Returns 1 when done (*out, may be NULL, gets the pending record as it
  * was), 0 when not pending (cur gets the state) or not due, STORE_EDOWN.
  */
-int pending_end(struct approver *ap, const char *id, const char *to, const char *code,
+int pending_end(struct approver *ap, const char *id, enum req_state to, const char *code,
 		const char *message, const char *actor, int only_due, struct pending **out,
 		char *cur);
 

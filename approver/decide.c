@@ -34,7 +34,8 @@ decide_publish(struct approver *ap, const char *id)
 {
 	struct pending *p = NULL;
 	struct issue_msg *m = NULL;
-	char err[MSG_ERR_MAX], cur[STORE_ID_MAX], *payload = NULL;
+	char err[MSG_ERR_MAX], *payload = NULL;
+	enum req_state cur = REQ_NONE;
 	long long now = (long long)time(NULL);
 	int rc = -1, krc;
 
@@ -59,10 +60,10 @@ decide_publish(struct approver *ap, const char *id)
 	m->has_grant = 1;
 	if ((payload = msg_issue_encode(m)) == NULL)
 		goto out;
-	krc = store_transition(&ap->store, id, ST_APPROVED, ST_QUEUED, NULL, cur);
-	if (krc == STORE_ECONFLICT && strcmp(cur, ST_QUEUED) != 0) {
+	krc = store_transition(&ap->store, id, REQ_APPROVED, REQ_QUEUED, NULL, &cur);
+	if (krc == STORE_ECONFLICT && cur != REQ_QUEUED) {
 		/* Moved past queued: an earlier publish arrived and a worker took it. */
-		log_msg(LOG_INFO, id, "already %s; grant not published again", cur);
+		log_msg(LOG_INFO, id, "already %s; grant not published again", req_state_name(cur));
 		pending_published(ap, id);
 		rc = 0;
 		goto out;
@@ -97,7 +98,8 @@ decide_load(struct approver *ap, struct http_req *req, const struct user *u, con
 	    const char *what)
 {
 	struct pending *p = NULL;
-	char state[STORE_ID_MAX], detail[DECIDE_DETAIL_MAX];
+	char detail[DECIDE_DETAIL_MAX];
+	enum req_state state;
 	int rc = pending_get(ap, id, &p);
 
 	if (rc == STORE_EDOWN) {
@@ -106,18 +108,18 @@ decide_load(struct approver *ap, struct http_req *req, const struct user *u, con
 		return NULL;
 	}
 	if (rc == STORE_ENOTFOUND || strcmp(p->state, "pending") != 0) {
-		if (store_get_state(&ap->store, id, state) != 0) {
+		if (store_get_state(&ap->store, id, &state) != 0) {
 			http_reply_error(req, 404, "request_not_found", "id", NULL, NULL,
 					 "no request \"%.64s\"", id);
 		} else {
 			snprintf(detail, sizeof(detail), "409: %s of a request in state %s", what,
-				 state);
+				 req_state_name(state));
 			ap_audit(ap, AUDIT_DECISION_REFUSED, id, p, u->name, req->client_ip,
 				 detail);
 			http_reply_error(
 			    req, 409, "not_pending", "id", NULL, NULL,
 			    "request %s is %s, not pending approval; nothing to %s", id,
-			    strcmp(state, ST_PENDING) == 0 ? "being decided" : state, what);
+			    state == REQ_PENDING ? "being decided" : req_state_name(state), what);
 		}
 		pending_free(p);
 		return NULL;
@@ -136,13 +138,13 @@ decide_load(struct approver *ap, struct http_req *req, const struct user *u, con
 
 /* Answers {"request_id","status","approvals","approvals_required"[,"reason"]}. */
 static void
-decide_reply(struct http_req *req, const struct pending *p, const char *status,
+decide_reply(struct http_req *req, const struct pending *p, enum req_state status,
 	     const char *approvals, const char *reason)
 {
 	cJSON *o = cJSON_CreateObject(), *a = cJSON_Parse(approvals != NULL ? approvals : "[]");
 
 	cJSON_AddStringToObject(o, "request_id", p->id);
-	cJSON_AddStringToObject(o, "status", status);
+	cJSON_AddStringToObject(o, "status", req_state_name(status));
 	cJSON_AddItemToObject(o, "approvals", a != NULL ? a : cJSON_CreateArray());
 	cJSON_AddNumberToObject(o, "approvals_required", p->approvals_required);
 	if (reason != NULL)
@@ -190,7 +192,7 @@ decide_approve(struct approver *ap, struct http_req *req, const struct user *u, 
 		snprintf(detail, sizeof(detail), "approval by %s; approvals %s of %d required",
 			 u->name, approvals != NULL ? approvals : "?", required);
 		ap_audit(ap, AUDIT_APPROVAL_GIVEN, id, p, u->name, req->client_ip, detail);
-		decide_reply(req, p, ST_PENDING, approvals, NULL);
+		decide_reply(req, p, REQ_PENDING, approvals, NULL);
 		break;
 	case APPROVE_COMPLETE:
 		snprintf(detail, sizeof(detail), "approved (%d of %d): %s", required, required,
@@ -198,7 +200,7 @@ decide_approve(struct approver *ap, struct http_req *req, const struct user *u, 
 		ap_audit(ap, AUDIT_APPROVED, id, p, u->name, req->client_ip, detail);
 		decisions_add(ap, p, "approved", u->name, approvals, NULL);
 		notify_event(ap, NOTE_APPROVED, p, u->name, NULL, NULL);
-		decide_reply(req, p, decide_publish(ap, id) == 0 ? ST_QUEUED : ST_APPROVED,
+		decide_reply(req, p, decide_publish(ap, id) == 0 ? REQ_QUEUED : REQ_APPROVED,
 			     approvals, NULL);
 		break;
 	default:
@@ -268,7 +270,7 @@ decide_reject(struct approver *ap, struct http_req *req, const struct user *u, c
 		return;
 	if ((p = decide_load(ap, req, u, id, "reject")) == NULL)
 		goto out;
-	rc = pending_end(ap, id, ST_REJECTED, "approval_rejected", reason, u->name, 0, &old, cur);
+	rc = pending_end(ap, id, REQ_REJECTED, "approval_rejected", reason, u->name, 0, &old, cur);
 	if (rc == STORE_EDOWN) {
 		http_reply_error(req, 503, "store_unavailable", NULL, NULL, NULL,
 				 "request store (Redis) unavailable");
@@ -283,13 +285,16 @@ decide_reject(struct approver *ap, struct http_req *req, const struct user *u, c
 		goto out;
 	}
 	ap_audit(ap, AUDIT_REJECTED, id, p, u->name, req->client_ip, reason);
-	if ((res = msg_result_encode(id, ST_REJECTED, p->ca_id, NULL, NULL, NULL, NULL,
-				     "approval_rejected", reason)) != NULL &&
+	if ((res = msg_result_encode(&(struct msg_result){.request_id = id,
+							  .status = REQ_REJECTED,
+							  .ca_id = p->ca_id,
+							  .code = "approval_rejected",
+							  .message = reason})) != NULL &&
 	    kafka_produce(ap->kp, ap->cfg->topics.results, id, res, strlen(res)) != 0)
 		log_msg(LOG_WARN, id, "result of the rejection not queued");
 	decisions_add(ap, p, "rejected", u->name, NULL, reason);
 	notify_event(ap, NOTE_REJECTED, p, u->name, reason, NULL);
-	decide_reply(req, p, ST_REJECTED, old != NULL ? old->approvals : p->approvals, reason);
+	decide_reply(req, p, REQ_REJECTED, old != NULL ? old->approvals : p->approvals, reason);
 out:
 	free(res);
 	free(reason);

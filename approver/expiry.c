@@ -34,7 +34,7 @@ expire_one(struct approver *ap, const char *id)
 	int rc;
 
 	snprintf(msg, sizeof(msg), "no administrator decided before the approval period ended");
-	rc = pending_end(ap, id, ST_EXPIRED, "approval_expired", msg, "approver", 1, &old, NULL);
+	rc = pending_end(ap, id, REQ_EXPIRED, "approval_expired", msg, "approver", 1, &old, NULL);
 	if (rc != 1 || old == NULL) {
 		pending_free(old);
 		return;
@@ -44,8 +44,11 @@ expire_one(struct approver *ap, const char *id)
 		 "not enough approvals within the approval period of CA %s (%ld s)", old->ca_id,
 		 ca != NULL ? ca->approval_ttl_s : 0L);
 	ap_audit(ap, AUDIT_EXPIRED, id, old, "approver", NULL, msg);
-	if ((res = msg_result_encode(id, ST_EXPIRED, old->ca_id, NULL, NULL, NULL, NULL,
-				     "approval_expired", msg)) != NULL) {
+	if ((res = msg_result_encode(&(struct msg_result){.request_id = id,
+							  .status = REQ_EXPIRED,
+							  .ca_id = old->ca_id,
+							  .code = "approval_expired",
+							  .message = msg})) != NULL) {
 		if (kafka_produce(ap->kp, ap->cfg->topics.results, id, res, strlen(res)) != 0)
 			log_msg(LOG_WARN, id, "result of the expiry not queued");
 		free(res);

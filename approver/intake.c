@@ -69,15 +69,20 @@ intake_check(struct approver *ap, const struct issue_msg *m, const struct ca **c
 	else
 		admit_check(&ro, &rq, &ad, vs);
 	if (vs->n > 0) {
-		const char *f[] = {"error_code", vs->v[0].code, "error_message", vs->v[0].message,
-				   NULL};
+		struct req_record f = {.error_code = (char *)vs->v[0].code,
+				       .error_message = (char *)vs->v[0].message};
 
 		snprintf(detail, sizeof(detail), "%s: %s", vs->v[0].code, vs->v[0].message);
 		log_msg(LOG_WARN, m->request_id, "not admitted for approval: %s", detail);
-		if (store_transition(&ap->store, m->request_id, ST_PENDING, ST_FAILED, f, NULL) == 0) {
-			char *res = msg_result_encode(m->request_id, ST_FAILED, m->ca_id, m->batch_id,
-						      NULL, NULL, NULL, vs->v[0].code,
-						      vs->v[0].message);
+		if (store_transition(&ap->store, m->request_id, REQ_PENDING, REQ_FAILED, &f,
+				     NULL) == 0) {
+			char *res =
+			    msg_result_encode(&(struct msg_result){.request_id = m->request_id,
+								   .status = REQ_FAILED,
+								   .ca_id = m->ca_id,
+								   .batch_id = m->batch_id,
+								   .code = vs->v[0].code,
+								   .message = vs->v[0].message});
 
 			ap_audit(ap, AUDIT_FAILED, m->request_id, NULL, "approver", NULL, detail);
 			if (res == NULL || kafka_produce(ap->kp, ap->cfg->topics.results,
@@ -207,7 +212,8 @@ result_one(struct approver *ap, const struct kafka_msg *km)
 	redisReply *rep = NULL;
 	int rc = 0;
 
-	if (!cJSON_IsString(id) || !cJSON_IsString(st) || strcmp(st->valuestring, ST_ISSUED) != 0)
+	if (!cJSON_IsString(id) || !cJSON_IsString(st) ||
+	    req_state_parse(st->valuestring) != REQ_ISSUED)
 		goto out;
 	{
 		/* Only requests that went through approval carry approved_by: one field first. */

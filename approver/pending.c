@@ -11,47 +11,54 @@
 #include "redis.h"
 
 #define PENDING_ARGS_MAX 48
+#define PENDING_FROM_MAX 128 /* the state names that may move to pending_approval */
 
 /*
  * Intake. KEYS req, pending:{id}, pending, pending:expiry, channel; ARGV id,
- * now, expires_at, score, then the pending hash as field/value pairs.
- * {2, state}: decided already; {1, state}: duplicate; {0, state before}: new.
+ * now, expires_at, score, the name of pending_approval, the names of the
+ * states that may move to it (comma-separated), then the pending hash as
+ * field/value pairs. {2, state}: decided already; {1, state}: duplicate;
+ * {0, state before}: new.
  */
 static const char lua_intake[] = STORE_LUA_BATCH_MOVE
     "local st = redis.call('HGET', KEYS[1], 'state')\n"
-    "if st and st ~= 'received' and st ~= 'queued' and st ~= 'pending_approval' then\n"
+    "local pend, from = ARGV[5], {}\n"
+    "for n in string.gmatch(ARGV[6], '[^,]+') do from[n] = true end\n"
+    "if st and not from[st] and st ~= pend then\n"
     "  return {2, st}\n"
     "end\n"
     "if redis.call('EXISTS', KEYS[2]) == 1 then return {1, st or ''} end\n"
-    "redis.call('HSET', KEYS[2], unpack(ARGV, 5))\n"
+    "redis.call('HSET', KEYS[2], unpack(ARGV, 7))\n"
     "redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])\n"
     "redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])\n"
     "if not st then\n"
     "  local f = {}\n"
-    "  for i = 5, #ARGV - 1, 2 do f[ARGV[i]] = ARGV[i + 1] end\n"
-    "  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'state', 'pending_approval',\n"
+    "  for i = 7, #ARGV - 1, 2 do f[ARGV[i]] = ARGV[i + 1] end\n"
+    "  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'state', pend,\n"
     "    'created', ARGV[2], 'updated', ARGV[2])\n"
     "  for _, k in ipairs({'tenant', 'requester', 'email', 'client_ip', 'ca_id',\n"
     "      'common_name', 'validity_days'}) do\n"
     "    if f[k] and f[k] ~= '' then redis.call('HSET', KEYS[1], k, f[k]) end\n"
     "  end\n"
-    "  redis.call('PUBLISH', KEYS[5], 'pending_approval')\n"
-    "elseif st ~= 'pending_approval' then\n"
-    "  redis.call('HSET', KEYS[1], 'state', 'pending_approval', 'updated', ARGV[2])\n"
-    "  batch_move(KEYS[1], st, 'pending_approval')\n"
-    "  redis.call('PUBLISH', KEYS[5], 'pending_approval')\n"
+    "  redis.call('PUBLISH', KEYS[5], pend)\n"
+    "elseif st ~= pend then\n"
+    "  redis.call('HSET', KEYS[1], 'state', pend, 'updated', ARGV[2])\n"
+    "  batch_move(KEYS[1], st, pend)\n"
+    "  redis.call('PUBLISH', KEYS[5], pend)\n"
     "end\n"
     "redis.call('HSET', KEYS[1], 'approval_expires_at', ARGV[3])\n"
     "return {0, st or ''}\n";
 
 /*
  * Approve. KEYS pending:{id}, pending, pending:expiry, pending:outbox, req,
- * channel; ARGV id, admin, now, required. See APPROVE_*.
+ * channel; ARGV id, admin, now, required, the names of pending_approval and
+ * approved. See APPROVE_*. (The pending entry's own state, pending or
+ * approved, is the entry's, not a request state.)
  */
 static const char lua_approve[] = STORE_LUA_BATCH_MOVE
     "local ps = redis.call('HGET', KEYS[1], 'state')\n"
     "local rs = redis.call('HGET', KEYS[5], 'state')\n"
-    "if ps ~= 'pending' or rs ~= 'pending_approval' then return {0, rs or ''} end\n"
+    "if ps ~= 'pending' or rs ~= ARGV[5] then return {0, rs or ''} end\n"
     "local a = cjson.decode(redis.call('HGET', KEYS[1], 'approvals') or '[]')\n"
     "for _, x in ipairs(a) do\n"
     "  if x.admin == ARGV[2] then return {2, cjson.encode(a)} end\n"
@@ -66,15 +73,16 @@ static const char lua_approve[] = STORE_LUA_BATCH_MOVE
     "redis.call('ZREM', KEYS[2], ARGV[1])\n"
     "redis.call('ZREM', KEYS[3], ARGV[1])\n"
     "redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])\n"
-    "redis.call('HSET', KEYS[5], 'state', 'approved', 'updated', ARGV[3],\n"
+    "redis.call('HSET', KEYS[5], 'state', ARGV[6], 'updated', ARGV[3],\n"
     "  'approved_by', table.concat(names, ','))\n"
-    "batch_move(KEYS[5], 'pending_approval', 'approved')\n"
-    "redis.call('PUBLISH', KEYS[6], 'approved')\n"
+    "batch_move(KEYS[5], ARGV[5], ARGV[6])\n"
+    "redis.call('PUBLISH', KEYS[6], ARGV[6])\n"
     "return {3, enc}\n";
 
 /*
  * End (reject, expire). KEYS pending:{id}, pending, pending:expiry, req,
- * channel; ARGV id, now, to, code, message, actor, only_due.
+ * channel; ARGV id, now, to, code, message, actor, only_due, the name of
+ * pending_approval.
  * {1, hash}: done; {0, state}: not pending (stale entries are cleaned);
  * {2, state}: not due yet.
  */
@@ -96,10 +104,10 @@ static const char lua_end[] = STORE_LUA_BATCH_MOVE
     "redis.call('DEL', KEYS[1])\n"
     "redis.call('ZREM', KEYS[2], ARGV[1])\n"
     "redis.call('ZREM', KEYS[3], ARGV[1])\n"
-    "if rs ~= 'pending_approval' then return {0, rs or ''} end\n"
+    "if rs ~= ARGV[8] then return {0, rs or ''} end\n"
     "redis.call('HSET', KEYS[4], 'state', ARGV[3], 'updated', ARGV[2], 'error_code', ARGV[4],\n"
     "  'error_message', ARGV[5], 'decided_by', ARGV[6])\n"
-    "batch_move(KEYS[4], 'pending_approval', ARGV[3])\n"
+    "batch_move(KEYS[4], ARGV[8], ARGV[3])\n"
     "redis.call('PUBLISH', KEYS[5], ARGV[3])\n"
     "return {1, h}\n";
 
@@ -137,8 +145,9 @@ pending_intake(struct approver *ap, const struct issue_msg *m, const char *reaso
 {
 	char kreq[APPROVER_KEY_MAX], kpend[APPROVER_KEY_MAX], kset[APPROVER_KEY_MAX];
 	char kexp[APPROVER_KEY_MAX], chan[APPROVER_KEY_MAX];
-	char now[24], exp[24], sub[24], req[16], vd[16];
+	char now[24], exp[24], sub[24], req[16], vd[16], from[PENDING_FROM_MAX] = "";
 	const char *argv[PENDING_ARGS_MAX];
+	enum req_state st;
 	long long t = (long long)time(NULL);
 	redisReply *rep;
 	int argc = 0;
@@ -154,6 +163,10 @@ pending_intake(struct approver *ap, const struct issue_msg *m, const char *reaso
 	snprintf(sub, sizeof(sub), "%lld", m->submitted_at > 0 ? m->submitted_at : t);
 	snprintf(req, sizeof(req), "%d", approvals_required);
 	snprintf(vd, sizeof(vd), "%d", m->validity_days);
+	for (st = REQ_NONE + 1; st < REQ_NSTATE; st++) /* the edges into pending_approval */
+		if (req_state_allowed(st, REQ_PENDING))
+			snprintf(from + strlen(from), sizeof(from) - strlen(from), "%s%s",
+				 from[0] ? "," : "", req_state_name(st));
 #define ARG(v) (argv[argc++] = (v))
 #define PAIR(k, v)                                                                                 \
 	do {                                                                                       \
@@ -172,6 +185,8 @@ pending_intake(struct approver *ap, const struct issue_msg *m, const char *reaso
 	ARG(now);
 	ARG(exp);
 	ARG(sub);
+	ARG(req_state_name(REQ_PENDING));
+	ARG(from);
 	PAIR("id", m->request_id);
 	PAIR("state", "pending");
 	PAIR("ca_id", m->ca_id);
@@ -305,8 +320,21 @@ pending_approve(struct approver *ap, const char *id, const char *admin, int requ
 	char kpend[APPROVER_KEY_MAX], kset[APPROVER_KEY_MAX], kexp[APPROVER_KEY_MAX];
 	char kout[APPROVER_KEY_MAX], kreq[APPROVER_KEY_MAX], chan[APPROVER_KEY_MAX];
 	char now[24], req[16];
-	const char *argv[] = {"EVAL", lua_approve, "6", kpend, kset, kexp, kout,
-			      kreq,   chan,        id,  admin, now,  req};
+	const char *argv[] = {"EVAL",
+			      lua_approve,
+			      "6",
+			      kpend,
+			      kset,
+			      kexp,
+			      kout,
+			      kreq,
+			      chan,
+			      id,
+			      admin,
+			      now,
+			      req,
+			      req_state_name(REQ_PENDING),
+			      req_state_name(REQ_APPROVED)};
 	redisReply *rep;
 	long long rc;
 
@@ -332,14 +360,27 @@ pending_approve(struct approver *ap, const char *id, const char *admin, int requ
 }
 
 int
-pending_end(struct approver *ap, const char *id, const char *to, const char *code,
+pending_end(struct approver *ap, const char *id, enum req_state to, const char *code,
 	    const char *message, const char *actor, int only_due, struct pending **out, char *cur)
 {
 	char kpend[APPROVER_KEY_MAX], kset[APPROVER_KEY_MAX], kexp[APPROVER_KEY_MAX];
 	char kreq[APPROVER_KEY_MAX], chan[APPROVER_KEY_MAX], now[24];
-	const char *argv[] = {"EVAL", lua_end, "5",     kpend, kset,
-			      kexp,   kreq,    chan,    id,    now,
-			      to,     code,    message, actor, only_due ? "1" : "0"};
+	const char *argv[] = {"EVAL",
+			      lua_end,
+			      "5",
+			      kpend,
+			      kset,
+			      kexp,
+			      kreq,
+			      chan,
+			      id,
+			      now,
+			      req_state_name(to),
+			      code,
+			      message,
+			      actor,
+			      only_due ? "1" : "0",
+			      req_state_name(REQ_PENDING)};
 	redisReply *rep;
 	int rc;
 

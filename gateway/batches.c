@@ -10,22 +10,9 @@
 
 #include "auth.h"
 #include "gateway.h"
+#include "ids.h"
 
 _Static_assert(GATEWAY_BATCH_PAGE_MAX <= STORE_BATCH_PAGE_MAX, "a page fits one store call");
-
-/* 1 if s is a batch id or page cursor (the message id rule: 1..63 of A-Z a-z 0-9 . _ -). */
-static int
-batch_id_ok(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0'; i++)
-		if (i >= STORE_ID_MAX - 1 ||
-		    !(s[i] == '-' || s[i] == '_' || s[i] == '.' || (s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
-			return 0;
-	return i > 0;
-}
 
 /* ?limit=N (default GATEWAY_BATCH_PAGE_DEFAULT): 0, or -1 after answering 400. */
 static int
@@ -79,14 +66,15 @@ batch_json(const char *id, const struct batch_info *b, const struct batch_item *
 		cJSON_AddNullToObject(o, "declared_size");
 	cJSON_AddNumberToObject(o, "total", (double)b->total);
 	c = cJSON_AddObjectToObject(o, "counts");
-	for (i = 0; c != NULL && store_batch_states[i] != NULL; i++)
-		cJSON_AddNumberToObject(c, store_batch_states[i], (double)b->counts[i]);
+	for (i = 0; c != NULL && i < STORE_NSTATES; i++)
+		cJSON_AddNumberToObject(c, req_state_name(store_batch_states[i]),
+					(double)b->counts[i]);
 	list = cJSON_AddArrayToObject(o, "requests");
 	for (i = 0; list != NULL && i < n; i++) {
 		if ((it = cJSON_CreateObject()) == NULL)
 			break;
 		cJSON_AddStringToObject(it, "request_id", items[i].id);
-		cJSON_AddStringToObject(it, "state", items[i].state);
+		cJSON_AddStringToObject(it, "state", req_state_name(items[i].state));
 		cJSON_AddItemToArray(list, it);
 	}
 	if (more && n > 0)
@@ -110,7 +98,7 @@ gateway_batch_get(struct gateway *gw, struct http_req *req, const char *id)
 
 	if (u == NULL)
 		return;
-	if (!batch_id_ok(id)) {
+	if (!id_valid(id)) { /* a batch id (ids.h) */
 		http_reply_error(req, 404, "batch_not_found", "id", NULL, NULL,
 				 "no batch \"%.64s\"", id);
 		return;
@@ -118,7 +106,7 @@ gateway_batch_get(struct gateway *gw, struct http_req *req, const char *id)
 	if (batch_limit_arg(req, &limit) < 0)
 		return;
 	cursor = http_query(req, "cursor");
-	if (cursor != NULL && cursor[0] != '\0' && !batch_id_ok(cursor)) {
+	if (cursor != NULL && cursor[0] != '\0' && !id_valid(cursor)) { /* a request id */
 		http_reply_error(req, 400, "invalid_query", "cursor", NULL, NULL,
 				 "cursor: must be the next_cursor of a page (a request id), got "
 				 "\"%.64s\"",

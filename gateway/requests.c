@@ -6,6 +6,7 @@
 
 #include "auth.h"
 #include "gateway.h"
+#include "ids.h"
 #include "log.h"
 #include "svc.h"
 
@@ -18,27 +19,28 @@ json_add_opt(cJSON *o, const char *name, const char *v)
 		cJSON_AddStringToObject(o, name, v);
 }
 
-/* Unix seconds text → RFC 3339 UTC. */
+/* Unix seconds → RFC 3339 UTC; left out when 0 (absent). */
 static void
-json_add_time(cJSON *o, const char *name, const char *unix_s)
+json_add_time(cJSON *o, const char *name, long long unix_s)
 {
 	char buf[32];
 	struct tm tm;
 	time_t t;
 
-	if (unix_s == NULL)
+	if (unix_s == 0)
 		return;
-	t = (time_t)strtoll(unix_s, NULL, 10);
+	t = (time_t)unix_s;
 	gmtime_r(&t, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	cJSON_AddStringToObject(o, name, buf);
 }
 
+/* Left out when 0 (absent). */
 static void
-json_add_int(cJSON *o, const char *name, const char *v)
+json_add_int(cJSON *o, const char *name, long long v)
 {
-	if (v != NULL)
-		cJSON_AddNumberToObject(o, name, (double)strtoll(v, NULL, 10));
+	if (v != 0)
+		cJSON_AddNumberToObject(o, name, (double)v);
 }
 
 /* Adds the parsed JSON text v under name; skipped when it does not parse. */
@@ -59,7 +61,8 @@ request_json(const struct req_record *r)
 
 	snprintf(url, sizeof(url), "/csr/requests/%s", r->id);
 	cJSON_AddStringToObject(o, "request_id", r->id);
-	cJSON_AddStringToObject(o, "status", r->state != NULL ? r->state : "unknown");
+	cJSON_AddStringToObject(o, "status",
+				r->state != REQ_NONE ? req_state_name(r->state) : "unknown");
 	cJSON_AddStringToObject(o, "poll_url", url);
 	json_add_opt(o, "tenant", r->tenant);
 	json_add_opt(o, "requester", r->requester);
@@ -70,7 +73,7 @@ request_json(const struct req_record *r)
 	json_add_opt(o, "batch_id", r->batch_id);
 	json_add_time(o, "created_at", r->created);
 	json_add_time(o, "updated_at", r->updated);
-	if (r->state != NULL && strcmp(r->state, ST_PENDING) == 0)
+	if (r->state == REQ_PENDING)
 		json_add_time(o, "approval_expires_at", r->approval_expires_at);
 	if (r->error_code != NULL) {
 		e = cJSON_AddObjectToObject(o, "error");
@@ -79,7 +82,7 @@ request_json(const struct req_record *r)
 					r->error_message != NULL ? r->error_message : "");
 		json_add_raw(o, "violations", r->violations);
 	}
-	if (r->state != NULL && strcmp(r->state, ST_ISSUED) == 0) {
+	if (r->state == REQ_ISSUED) {
 		json_add_opt(o, "serial", r->serial);
 		json_add_opt(o, "certificate", r->certificate);
 		json_add_opt(o, "chain", r->chain);
@@ -133,22 +136,21 @@ request_load(struct gateway *gw, const char *id, long wait_s, struct req_record 
 {
 	struct waiter *w = NULL;
 	struct req_record *r = NULL;
-	char first[STORE_ID_MAX], now_state[STORE_ID_MAX];
+	enum req_state first, now_state;
 	long long deadline = now_ms() + wait_s * 1000, left;
 	int rc;
 
 	if (wait_s > 0 && gw->waiters != NULL)
 		w = waiter_add(gw->waiters, id); /* before the read: no lost wake-up */
-	if ((rc = store_get(&gw->store, id, &r)) != 0 || w == NULL || r->state == NULL ||
-	    store_state_terminal(r->state))
+	if ((rc = store_get(&gw->store, id, &r)) != 0 || w == NULL || r->state == REQ_NONE ||
+	    req_state_terminal(r->state))
 		goto out;
-	snprintf(first, sizeof(first), "%s", r->state);
+	first = r->state;
 	gw->m.longpoll_waiting++;
 	while ((left = deadline - now_ms()) > 0 && !svc_stopping()) {
 		waiter_wait(gw->waiters, w,
 			    left < REQUESTS_RECHECK_MS ? left : REQUESTS_RECHECK_MS);
-		if (store_get_state(&gw->store, id, now_state) != 0 ||
-		    strcmp(now_state, first) != 0)
+		if (store_get_state(&gw->store, id, &now_state) != 0 || now_state != first)
 			break;
 	}
 	gw->m.longpoll_waiting--;
@@ -181,18 +183,13 @@ gateway_request_get(struct gateway *gw, struct http_req *req, const char *id)
 	const char *hdr[] = {"Retry-After", GATEWAY_RETRY_AFTER_S, NULL};
 	const char *down[] = {"Retry-After", GATEWAY_RETRY_DOWN_S, NULL};
 	long wait_s;
-	size_t i;
 	int rc;
 	cJSON *o;
 
 	if (u == NULL)
 		return;
 	gw->m.polls++;
-	for (i = 0; id[i] != '\0'; i++)
-		if (!(id[i] == '-' || (id[i] >= '0' && id[i] <= '9') ||
-		      (id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z')))
-			break;
-	if (id[i] != '\0' || i == 0 || i >= STORE_ID_MAX) {
+	if (!id_valid(id)) { /* a request id (ids.h): no such request can exist */
 		http_reply_error(req, 404, "request_not_found", "id", NULL, NULL,
 				 "no request \"%.64s\"", id);
 		return;
@@ -202,7 +199,7 @@ gateway_request_get(struct gateway *gw, struct http_req *req, const char *id)
 	/* Visibility is checked on a first read, so strangers cannot long-poll. */
 	if ((rc = store_get(&gw->store, id, &r)) == 0 && !request_visible(u, r))
 		rc = STORE_ENOTFOUND;
-	if (rc == 0 && wait_s > 0 && !store_state_terminal(r->state)) {
+	if (rc == 0 && wait_s > 0 && !req_state_terminal(r->state)) {
 		req_record_free(r);
 		r = NULL;
 		rc = request_load(gw, id, wait_s, &r);
@@ -214,10 +211,10 @@ gateway_request_get(struct gateway *gw, struct http_req *req, const char *id)
 		http_reply_error(req, 503, "store_unavailable", NULL, NULL, down,
 				 "request store unavailable");
 	} else {
-		if (r->state != NULL && strcmp(r->state, ST_PENDING) == 0)
+		if (r->state == REQ_PENDING)
 			hdr[1] = GATEWAY_RETRY_PENDING_S;
 		o = request_json(r);
-		http_reply_json(req, 200, o, store_state_terminal(r->state) ? NULL : hdr);
+		http_reply_json(req, 200, o, req_state_terminal(r->state) ? NULL : hdr);
 		cJSON_Delete(o);
 	}
 	req_record_free(r);

@@ -304,7 +304,7 @@ submit_admit(struct submit_ctx *c, const struct submit *sb, struct admit_result 
 
 /* Answers 202 for request id in state. */
 static void
-submit_accepted(struct submit_ctx *c, const char *id, const char *state, const char *note)
+submit_accepted(struct submit_ctx *c, const char *id, enum req_state state, const char *note)
 {
 	char url[128];
 	const char *hdr[] = {"Location", url, NULL};
@@ -312,7 +312,7 @@ submit_accepted(struct submit_ctx *c, const char *id, const char *state, const c
 
 	snprintf(url, sizeof(url), "/csr/requests/%s", id);
 	cJSON_AddStringToObject(o, "request_id", id);
-	cJSON_AddStringToObject(o, "status", state);
+	cJSON_AddStringToObject(o, "status", req_state_name(state));
 	cJSON_AddStringToObject(o, "poll_url", url);
 	if (c->ca != NULL)
 		cJSON_AddStringToObject(o, "ca_id", c->ca->id);
@@ -331,7 +331,8 @@ submit_accepted(struct submit_ctx *c, const char *id, const char *state, const c
 static int
 submit_idem(struct submit_ctx *c, const cJSON *fields)
 {
-	char *canon = NULL, hash[65], existing[STORE_ID_MAX], state[STORE_ID_MAX];
+	char *canon = NULL, hash[65], existing[STORE_ID_MAX];
+	enum req_state state;
 	int rc;
 
 	if (c->idem_key == NULL)
@@ -354,8 +355,8 @@ submit_idem(struct submit_ctx *c, const cJSON *fields)
 		return -1;
 	}
 	if (rc == 1) {
-		if (store_get_state(&c->gw->store, existing, state) != 0)
-			snprintf(state, sizeof(state), "%s", ST_RECEIVED);
+		if (store_get_state(&c->gw->store, existing, &state) != 0)
+			state = REQ_RECEIVED;
 		log_msg(LOG_INFO, existing, "idempotent replay of key %s", c->idem_key);
 		c->ca = NULL;
 		submit_accepted(c, existing, state, NULL);
@@ -367,13 +368,13 @@ submit_idem(struct submit_ctx *c, const cJSON *fields)
 
 /* Marks the recorded request failed after a publishing error. 1 if it had moved on. */
 static int
-submit_fail(struct submit_ctx *c, const char *from, const char *msg)
+submit_fail(struct submit_ctx *c, enum req_state from, const char *msg)
 {
-	const char *fields[] = {"error_code", "kafka_unavailable", "error_message", msg, NULL};
-	char cur[STORE_ID_MAX];
-	int rc = store_transition(&c->gw->store, c->id, from, ST_FAILED, fields, cur);
+	struct req_record set = {.error_code = "kafka_unavailable", .error_message = (char *)msg};
+	enum req_state cur = REQ_NONE;
+	int rc = store_transition(&c->gw->store, c->id, from, REQ_FAILED, &set, &cur);
 
-	if (rc == STORE_ECONFLICT && !store_state_terminal(cur)) {
+	if (rc == STORE_ECONFLICT && !req_state_terminal(cur)) {
 		/* A worker or the approver took it: the message did arrive. */
 		return 1;
 	}
@@ -386,10 +387,10 @@ submit_fail(struct submit_ctx *c, const char *from, const char *msg)
  * 503.
  */
 static void
-submit_publish(struct submit_ctx *c, const char *state, const char *topic, const char *payload,
+submit_publish(struct submit_ctx *c, enum req_state state, const char *topic, const char *payload,
 	       const char *note)
 {
-	const char *ev = strcmp(state, ST_PENDING) == 0 ? AUDIT_PENDING : AUDIT_QUEUED;
+	const char *ev = state == REQ_PENDING ? AUDIT_PENDING : AUDIT_QUEUED;
 	int rc;
 
 	rc = kafka_produce_sync(c->gw->kp, topic, c->id, payload, strlen(payload),
@@ -466,17 +467,14 @@ submit_pw_wrong(struct submit_ctx *c)
  */
 static int
 submit_record(struct submit_ctx *c, const struct submit *sb, const struct csr *csr,
-	      const char *reason, const char *csr_hash, const char *state)
+	      const char *reason, const char *csr_hash, enum req_state state)
 {
 	const struct csr_info *ci = csr_info(csr);
 	struct req_record rec;
-	char vd[16], bits[16];
 
 	memset(&rec, 0, sizeof(rec));
-	snprintf(vd, sizeof(vd), "%d", sb->validity_days);
-	snprintf(bits, sizeof(bits), "%d", ci->key_bits);
 	rec.id = c->id;
-	rec.state = (char *)state;
+	rec.state = state;
 	rec.tenant = (char *)c->tenant;
 	rec.requester = c->u->name;
 	rec.email = c->u->email;
@@ -484,13 +482,13 @@ submit_record(struct submit_ctx *c, const struct submit *sb, const struct csr *c
 	rec.ca_id = c->ca->id;
 	rec.ca_reason = (char *)reason;
 	rec.common_name = (char *)sb->common_name;
-	rec.validity_days = vd;
+	rec.validity_days = sb->validity_days;
 	rec.extensions = sb->exts_text[0] ? (char *)sb->exts_text : NULL;
 	rec.purpose = (char *)sb->purpose;
 	rec.csr_sha256 = (char *)csr_hash;
 	rec.subject = (char *)ci->subject;
 	rec.key_type = (char *)key_type_name(ci->key_type);
-	rec.key_bits = bits;
+	rec.key_bits = ci->key_bits;
 	if (store_create(&c->gw->store, &rec) != 0) {
 		submit_reject(c, 503, "store_unavailable", NULL, NULL, "request store unavailable");
 		return -1;
@@ -508,7 +506,8 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 	struct admit_result ad = {0};
 	struct issue_msg m;
 	char csr_hash[65], *payload = NULL;
-	const char *note = NULL, *approval_reason = NULL, *state;
+	const char *note = NULL, *approval_reason = NULL;
+	enum req_state state;
 	int pw;
 
 	memset(&c, 0, sizeof(c));
@@ -567,7 +566,7 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 		submit_reject(&c, 503, "unavailable", NULL, NULL, "out of memory");
 		goto out;
 	}
-	state = approval_reason != NULL ? ST_PENDING : ST_QUEUED;
+	state = approval_reason != NULL ? REQ_PENDING : REQ_QUEUED;
 	if (submit_record(&c, &sb, ad.csr, ad.reason, csr_hash, state) < 0)
 		goto out;
 	submit_publish(&c, state,

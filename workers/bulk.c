@@ -40,7 +40,8 @@ bulk_refuse(struct worker_thread *t, const struct issue_msg *m, const struct use
 	    const char *code, const char *message)
 {
 	struct worker *w = t->w;
-	char detail[BULK_DETAIL_MAX], state[STORE_ID_MAX];
+	char detail[BULK_DETAIL_MAX];
+	enum req_state state;
 	struct audit_event ev = {
 	    .event = AUDIT_BULK_REFUSED,
 	    .request_id = m->request_id,
@@ -53,7 +54,7 @@ bulk_refuse(struct worker_thread *t, const struct issue_msg *m, const struct use
 
 	snprintf(detail, sizeof(detail), "%s: %s", code, message);
 	audit_emit(w->kp, w->cfg->topics.audit, &ev);
-	while ((rc = store_get_state(&w->store, m->request_id, state)) == STORE_EDOWN)
+	while ((rc = store_get_state(&w->store, m->request_id, &state)) == STORE_EDOWN)
 		if (worker_backoff(&attempt) < 0)
 			return DECODE_STOP;
 	if (rc == 0) {
@@ -62,8 +63,10 @@ bulk_refuse(struct worker_thread *t, const struct issue_msg *m, const struct use
 			code, m->request_id);
 		return DECODE_REFUSED;
 	}
-	if ((result = msg_result_encode(m->request_id, ST_FAILED, NULL, NULL, NULL, NULL, NULL,
-					code, message)) == NULL)
+	if ((result = msg_result_encode(&(struct msg_result){.request_id = m->request_id,
+							     .status = REQ_FAILED,
+							     .code = code,
+							     .message = message})) == NULL)
 		return DECODE_STOP;
 	rc = worker_produce(w, w->cfg->topics.results, m->request_id, result);
 	free(result);

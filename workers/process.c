@@ -41,7 +41,7 @@ struct job {
 	struct violations *vs; /* policy violations of the message, found before any write */
 	char reason[SELECT_REASON_MAX]; /* why this CA */
 	char csr_hash[65];
-	char state[STORE_ID_MAX]; /* the record's state as last seen */
+	enum req_state state; /* the record's state as last seen */
 	char claim[WORKER_CLAIM_MAX];
 	int claimed;  /* this attempt holds the claim */
 	int grant_ok; /* the message carries a valid grant for this request, CA and CSR */
@@ -138,18 +138,17 @@ job_create(struct job *j)
 {
 	const struct issue_msg *m = j->m;
 	struct req_record rec;
-	char vd[16], bits[16], exts[128] = "";
+	char exts[128] = "";
 	unsigned bit;
 	int rc;
 
 	memset(&rec, 0, sizeof(rec));
-	snprintf(vd, sizeof(vd), "%d", m->validity_days);
 	for (bit = 1; bit <= EXT_CODE_SIGNING; bit <<= 1)
 		if (m->extensions & bit)
 			snprintf(exts + strlen(exts), sizeof(exts) - strlen(exts), "%s%s",
 				 exts[0] ? "," : "", ext_name(bit));
 	rec.id = m->request_id;
-	rec.state = ST_RECEIVED;
+	rec.state = REQ_RECEIVED;
 	rec.tenant = m->tenant;
 	rec.requester = m->requester;
 	rec.email = m->email;
@@ -157,7 +156,7 @@ job_create(struct job *j)
 	rec.ca_id = j->ca != NULL ? j->ca->id : m->ca_id;
 	rec.ca_reason = j->ca != NULL ? j->reason : NULL;
 	rec.common_name = m->common_name;
-	rec.validity_days = vd;
+	rec.validity_days = m->validity_days;
 	rec.extensions = exts[0] ? exts : NULL;
 	rec.purpose = m->purpose;
 	rec.batch_id = m->batch_id;
@@ -165,10 +164,9 @@ job_create(struct job *j)
 	if (j->csr != NULL) {
 		const struct csr_info *ci = csr_info(j->csr);
 
-		snprintf(bits, sizeof(bits), "%d", ci->key_bits);
 		rec.subject = (char *)ci->subject;
 		rec.key_type = (char *)key_type_name(ci->key_type);
-		rec.key_bits = bits;
+		rec.key_bits = ci->key_bits;
 	}
 	JOB_STORE(rc, store_create(j->s, &rec));
 	if (rc == 0) {
@@ -195,7 +193,6 @@ static int
 job_load(struct job *j, char *err, size_t errlen)
 {
 	struct req_record *rec = NULL;
-	char vd[16];
 	int rc, created = 0;
 
 	for (;;) {
@@ -207,36 +204,36 @@ job_load(struct job *j, char *err, size_t errlen)
 		if (created++ > 0 || job_create(j) < 0) /* created, yet not found: give up */
 			return -1;
 	}
-	snprintf(vd, sizeof(vd), "%d", j->m->validity_days);
 	rc = 0;
 	if (job_differs(rec->csr_sha256, j->csr_hash) || job_differs(rec->ca_id, j->m->ca_id) ||
 	    job_differs(rec->common_name, j->m->common_name) ||
-	    job_differs(rec->validity_days, vd) || job_differs(rec->tenant, j->m->tenant)) {
+	    (rec->validity_days != 0 && rec->validity_days != j->m->validity_days) ||
+	    job_differs(rec->tenant, j->m->tenant)) {
 		snprintf(err, errlen,
 			 "request_id: %s is recorded with another csr, ca_id, common_name, "
 			 "validity_days or tenant than this message carries; not processed",
 			 j->m->request_id);
 		rc = 1;
 	}
-	snprintf(j->state, sizeof(j->state), "%s", rec->state != NULL ? rec->state : "");
+	j->state = rec->state;
 	req_record_free(rec);
 	return rc;
 }
 
 /* Moves from j->state to `to` (no claim needed). STEP_AGAIN either way, ABANDON if stopping. */
 static enum step
-job_move(struct job *j, const char *to, const char *const *fields)
+job_move(struct job *j, enum req_state to)
 {
-	char cur[STORE_ID_MAX];
+	enum req_state cur = REQ_NONE;
 	int rc;
 
-	JOB_STORE(rc, store_transition(j->s, j->m->request_id, j->state, to, fields, cur));
+	JOB_STORE(rc, store_transition(j->s, j->m->request_id, j->state, to, NULL, &cur));
 	if (rc == STORE_EDOWN)
 		return STEP_ABANDON;
 	if (rc == 0)
-		snprintf(j->state, sizeof(j->state), "%s", to);
+		j->state = to;
 	else if (rc == STORE_ECONFLICT)
-		snprintf(j->state, sizeof(j->state), "%s", cur);
+		j->state = cur;
 	else
 		return STEP_DONE; /* gone, or an edge the graph forbids: nothing safe to do */
 	return STEP_AGAIN;
@@ -244,7 +241,8 @@ job_move(struct job *j, const char *to, const char *const *fields)
 
 /* What job_announce publishes of a finished request. */
 struct job_outcome {
-	const char *id, *state, *ca_id, *batch_id;
+	const char *id, *ca_id, *batch_id;
+	enum req_state state; /* issued or failed */
 	const char *serial, *certificate, *chain, *tenant, *requester, *subject; /* issued */
 	long long not_before, not_after;                                         /* issued */
 	const char *error_code, *error_message;                                  /* failed */
@@ -254,10 +252,10 @@ struct job_outcome {
 static enum step
 job_mark_published(const struct store *s, const char *id)
 {
-	static const char *const mark[] = {"published", "1", NULL};
+	static const struct req_record mark = {.published = 1};
 	int rc;
 
-	JOB_STORE(rc, store_set_fields(s, id, mark));
+	JOB_STORE(rc, store_set_fields(s, id, &mark));
 	return rc == STORE_EDOWN ? STEP_ABANDON : STEP_DONE;
 }
 
@@ -290,15 +288,32 @@ job_announce(struct job *j, const struct job_outcome *o)
 	char *result = NULL, *issued = NULL;
 	enum step st = STEP_ABANDON;
 	struct kafka_batch *b;
-	int issued_state = strcmp(o->state, ST_ISSUED) == 0, attempt = 0, rc;
+	int issued_state = o->state == REQ_ISSUED, attempt = 0, rc;
+	struct msg_result res = {.request_id = o->id,
+				 .status = issued_state ? REQ_ISSUED : REQ_FAILED,
+				 .ca_id = o->ca_id,
+				 .batch_id = o->batch_id};
+	struct msg_issued iss = {.serial = o->serial,
+				 .ca_id = o->ca_id,
+				 .request_id = o->id,
+				 .tenant = o->tenant,
+				 .requester = o->requester,
+				 .subject = o->subject,
+				 .not_before = o->not_before,
+				 .not_after = o->not_after,
+				 .certificate = o->certificate};
 
-	result = issued_state ? msg_result_encode(o->id, ST_ISSUED, o->ca_id, o->batch_id,
-						  o->serial, o->certificate, o->chain, NULL, NULL)
-			      : msg_result_encode(o->id, ST_FAILED, o->ca_id, o->batch_id, NULL,
-						  NULL, NULL, o->error_code, o->error_message);
+	if (issued_state) {
+		res.serial = o->serial;
+		res.certificate = o->certificate;
+		res.chain = o->chain;
+	} else {
+		res.code = o->error_code;
+		res.message = o->error_message;
+	}
+	result = msg_result_encode(&res);
 	if (issued_state)
-		issued = msg_issued_encode(o->serial, o->ca_id, o->id, o->tenant, o->requester,
-					   o->subject, o->not_before, o->not_after, o->certificate);
+		issued = msg_issued_encode(&iss);
 	if (result == NULL || (issued_state && issued == NULL))
 		goto out;
 	if (t->batch != NULL && t->nmarks < WORKER_BATCH_MAX &&
@@ -349,8 +364,7 @@ job_publish(struct job *j)
 	JOB_STORE(rc, store_get(j->s, j->m->request_id, &r));
 	if (rc != 0)
 		return rc == STORE_EDOWN ? STEP_ABANDON : STEP_DONE;
-	if ((r->published != NULL && strcmp(r->published, "1") == 0) || r->state == NULL ||
-	    (strcmp(r->state, ST_ISSUED) != 0 && strcmp(r->state, ST_FAILED) != 0))
+	if (r->published == 1 || (r->state != REQ_ISSUED && r->state != REQ_FAILED))
 		goto out;
 	memset(&o, 0, sizeof(o));
 	o.id = r->id;
@@ -363,8 +377,8 @@ job_publish(struct job *j)
 	o.tenant = r->tenant;
 	o.requester = r->requester;
 	o.subject = r->subject;
-	o.not_before = r->not_before != NULL ? strtoll(r->not_before, NULL, 10) : 0;
-	o.not_after = r->not_after != NULL ? strtoll(r->not_after, NULL, 10) : 0;
+	o.not_before = r->not_before;
+	o.not_after = r->not_after;
 	o.error_code = r->error_code != NULL ? r->error_code : "failed";
 	o.error_message = r->error_message != NULL ? r->error_message : "";
 	st = job_announce(j, &o);
@@ -388,23 +402,20 @@ job_violations_json(const struct violations *vs)
 static enum step
 job_fail(struct job *j, const struct violations *vs)
 {
-	char *vjson = job_violations_json(vs), cur[STORE_ID_MAX], detail[JOB_DETAIL_MAX];
-	const char *fields[] = {"error_code",
-				vs->v[0].code,
-				"error_message",
-				vs->v[0].message,
-				"violations",
-				vjson != NULL ? vjson : "[]",
-				NULL};
+	char *vjson = job_violations_json(vs), detail[JOB_DETAIL_MAX];
+	struct req_record set = {.error_code = (char *)vs->v[0].code,
+				 .error_message = (char *)vs->v[0].message,
+				 .violations = vjson != NULL ? vjson : "[]"};
+	enum req_state cur = REQ_NONE;
 	int rc;
 
-	JOB_STORE(rc, store_transition_ex(j->s, j->m->request_id, j->state, ST_FAILED, fields,
-					  j->claimed ? j->claim : NULL, j->m->batch_id, cur));
+	JOB_STORE(rc, store_transition_ex(j->s, j->m->request_id, j->state, REQ_FAILED, &set,
+					  j->claimed ? j->claim : NULL, j->m->batch_id, &cur));
 	free(vjson);
 	if (rc == STORE_EDOWN)
 		return STEP_ABANDON;
 	if (rc == STORE_ECONFLICT) {
-		snprintf(j->state, sizeof(j->state), "%s", cur);
+		j->state = cur;
 		return STEP_AGAIN;
 	}
 	if (rc != 0) {
@@ -412,7 +423,7 @@ job_fail(struct job *j, const struct violations *vs)
 			rc == STORE_ELEASE ? "the claim passed to another worker" : "no record");
 		return STEP_DONE;
 	}
-	snprintf(j->state, sizeof(j->state), "%s", ST_FAILED);
+	j->state = REQ_FAILED;
 	snprintf(detail, sizeof(detail), "%s: %s", vs->v[0].code, vs->v[0].message);
 	job_audit(j, AUDIT_FAILED, NULL, detail);
 	return job_publish(j);
@@ -453,8 +464,8 @@ job_to_approval(struct job *j)
 		return STEP_ABANDON;
 	}
 	free(payload);
-	st = job_move(j, ST_PENDING, NULL);
-	if (st == STEP_AGAIN && strcmp(j->state, ST_PENDING) == 0) {
+	st = job_move(j, REQ_PENDING);
+	if (st == STEP_AGAIN && j->state == REQ_PENDING) {
 		snprintf(detail, sizeof(detail), "CA %s requires approval: %s", j->ca->id,
 			 j->grant_why);
 		job_audit(j, AUDIT_PENDING, NULL, detail);
@@ -471,19 +482,20 @@ job_to_approval(struct job *j)
 static enum step
 job_claim(struct job *j)
 {
-	char cur[STORE_ID_MAX], detail[JOB_DETAIL_MAX];
+	char detail[JOB_DETAIL_MAX];
+	enum req_state cur = REQ_NONE;
 	int rc, waited = 0;
 
 	snprintf(j->claim, sizeof(j->claim), "%s/%ld/t%d/%llu", j->w->opts.name, (long)getpid(),
 		 j->t->index, ++j->t->attempts);
 	for (;;) {
 		JOB_STORE(rc,
-			  store_claim(j->s, j->m->request_id, j->claim, j->w->opts.lease_s, cur));
+			  store_claim(j->s, j->m->request_id, j->claim, j->w->opts.lease_s, &cur));
 		if (rc == STORE_EDOWN)
 			return STEP_ABANDON;
 		if (rc == 0 || rc == 1) {
 			j->claimed = 1;
-			snprintf(j->state, sizeof(j->state), "%s", ST_ISSUING);
+			j->state = REQ_ISSUING;
 			snprintf(detail, sizeof(detail), "%s %s",
 				 rc == 1 ? "re-took stale claim as" : "claim", j->claim);
 			job_audit(j, AUDIT_CLAIMED, NULL, detail);
@@ -491,8 +503,8 @@ job_claim(struct job *j)
 		}
 		if (rc != STORE_ECONFLICT)
 			return STEP_DONE;
-		if (strcmp(cur, ST_ISSUING) != 0) {
-			snprintf(j->state, sizeof(j->state), "%s", cur);
+		if (cur != REQ_ISSUING) {
+			j->state = cur;
 			return STEP_AGAIN;
 		}
 		if (waited == 0)
@@ -537,7 +549,8 @@ job_sign(struct job *j)
 	struct signer *sg = worker_signer(j->t, j->ca);
 	struct violations *vs = calloc(1, sizeof(*vs));
 	struct issued *is = NULL;
-	char nb[32], na[32], bits[16], cur[STORE_ID_MAX], detail[JOB_DETAIL_MAX];
+	char detail[JOB_DETAIL_MAX];
+	enum req_state cur = REQ_NONE;
 	char *sans = NULL, *subject = NULL;
 	enum step st = STEP_ABANDON;
 	int attempt = 0, rc;
@@ -565,25 +578,21 @@ job_sign(struct job *j)
 			goto out;
 	}
 	job_audit(j, AUDIT_LINTED, NULL, "pre-issuance lint passed");
-	snprintf(nb, sizeof(nb), "%lld", (long long)is->not_before);
-	snprintf(na, sizeof(na), "%lld", (long long)is->not_after);
-	snprintf(bits, sizeof(bits), "%d", ci->key_bits);
 	/* Malformed (never for what the signer made): the CSR's subject and no SANs below. */
 	certinfo_read(is->der, is->der_len, &subject, &sans);
 	{
-		const char *fields[] = {"serial",      is->serial_hex,
-					"certificate", is->cert_pem,
-					"chain",       is->chain_pem,
-					"subject",     subject != NULL ? subject : ci->subject,
-					"sans",        sans != NULL ? sans : "[]",
-					"not_before",  nb,
-					"not_after",   na,
-					"key_type",    key_type_name(ci->key_type),
-					"key_bits",    bits,
-					NULL};
+		struct req_record set = {.serial = is->serial_hex,
+					 .certificate = is->cert_pem,
+					 .chain = is->chain_pem,
+					 .subject = subject != NULL ? subject : (char *)ci->subject,
+					 .sans = sans != NULL ? sans : "[]",
+					 .not_before = (long long)is->not_before,
+					 .not_after = (long long)is->not_after,
+					 .key_type = (char *)key_type_name(ci->key_type),
+					 .key_bits = ci->key_bits};
 
-		JOB_STORE(rc, store_transition_ex(j->s, j->m->request_id, ST_ISSUING, ST_ISSUED,
-						  fields, j->claim, j->m->batch_id, cur));
+		JOB_STORE(rc, store_transition_ex(j->s, j->m->request_id, REQ_ISSUING, REQ_ISSUED,
+						  &set, j->claim, j->m->batch_id, &cur));
 	}
 	if (rc == STORE_EDOWN)
 		goto out; /* abandoned: the claim's lease lets the next attempt re-take it */
@@ -592,18 +601,18 @@ job_sign(struct job *j)
 			is->serial_hex,
 			rc == STORE_ELEASE ? "the claim passed to another worker"
 					   : "the request moved on",
-			cur);
+			req_state_name(cur));
 		st = STEP_DONE;
 		goto out;
 	}
-	snprintf(j->state, sizeof(j->state), "%s", ST_ISSUED);
+	j->state = REQ_ISSUED;
 	snprintf(detail, sizeof(detail), "serial %s", is->serial_hex);
 	job_audit(j, AUDIT_ISSUED, NULL, detail);
 	{
 		/* What was just stored, without reading it back. */
 		struct job_outcome o = {
 		    .id = j->m->request_id,
-		    .state = ST_ISSUED,
+		    .state = REQ_ISSUED,
 		    .ca_id = j->ca->id,
 		    .batch_id = j->m->batch_id,
 		    .serial = is->serial_hex,
@@ -630,38 +639,38 @@ out:
 static enum step
 job_step(struct job *j)
 {
-	const char *s = j->state;
+	enum req_state s = j->state;
 
-	if (store_state_terminal(s))
+	if (req_state_terminal(s))
 		return job_publish(j);
-	if (strcmp(s, ST_ISSUING) == 0 && !j->claimed)
+	if (s == REQ_ISSUING && !j->claimed)
 		return job_claim(j);
 	if (j->vs->n > 0) {
-		if (strcmp(s, ST_PENDING) == 0)
+		if (s == REQ_PENDING)
 			return STEP_DONE; /* held for an admin; the approver decides */
 		return job_fail(j, j->vs);
 	}
 	if (j->ca->requires_manual_approval && !j->grant_ok) {
-		if (strcmp(s, ST_PENDING) == 0)
+		if (s == REQ_PENDING)
 			return STEP_DONE; /* already waiting for an admin */
-		if (strcmp(s, ST_RECEIVED) == 0 || strcmp(s, ST_QUEUED) == 0)
+		if (s == REQ_RECEIVED || s == REQ_QUEUED)
 			return job_to_approval(j);
 		return job_fail1(j, "approval_grant_invalid", "grant", j->grant_why);
 	}
-	if (strcmp(s, ST_PENDING) == 0)
-		return job_move(j, ST_APPROVED, NULL);
-	if (strcmp(s, ST_RECEIVED) == 0 || strcmp(s, ST_APPROVED) == 0) {
-		enum step st = job_move(j, ST_QUEUED, NULL);
+	if (s == REQ_PENDING)
+		return job_move(j, REQ_APPROVED);
+	if (s == REQ_RECEIVED || s == REQ_APPROVED) {
+		enum step st = job_move(j, REQ_QUEUED);
 
-		if (st == STEP_AGAIN && strcmp(j->state, ST_QUEUED) == 0)
+		if (st == STEP_AGAIN && j->state == REQ_QUEUED)
 			job_audit(j, AUDIT_QUEUED, NULL, NULL);
 		return st;
 	}
-	if (strcmp(s, ST_QUEUED) == 0)
+	if (s == REQ_QUEUED)
 		return job_claim(j);
-	if (strcmp(s, ST_ISSUING) == 0)
+	if (s == REQ_ISSUING)
 		return job_sign(j);
-	log_msg(LOG_WARN, j->m->request_id, "unknown state \"%s\"; left alone", s);
+	log_msg(LOG_WARN, j->m->request_id, "unknown state \"%s\"; left alone", req_state_name(s));
 	return STEP_DONE;
 }
 
@@ -704,7 +713,7 @@ process_message(struct worker_thread *t, const struct kafka_msg *km)
 		st = job_step(&j);
 	if (st == STEP_AGAIN)
 		log_msg(LOG_ERROR, j.m->request_id, "state still moving after %d steps (%s); left",
-			steps, j.state);
+			steps, req_state_name(j.state));
 	res = st == STEP_ABANDON ? PROCESS_ABANDON : PROCESS_DONE;
 out:
 	csr_free(j.csr);

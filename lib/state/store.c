@@ -13,33 +13,48 @@
 #define STORE_KEY_MAX 512
 #define STORE_ARGS_MAX 80
 
-/* Field name → member of struct req_record. */
+#define STORE_NUM_MAX 24 /* a long long as decimal text and its NUL */
+
+/* How a field of struct req_record is held. */
+enum store_ftype {
+	FT_TEXT,  /* char *, the hash value as is */
+	FT_NUM,   /* long long, decimal in the hash; 0 is absent */
+	FT_STATE, /* enum req_state, its name in the hash */
+};
+
+/* The one conversion between struct req_record and the hash: name, type, member. */
 static const struct {
 	const char *name;
+	enum store_ftype type;
 	size_t off;
 } store_fields[] = {
-#define F(n)                                                                                       \
+#define T(n)                                                                                       \
 	{                                                                                          \
-#n, offsetof(struct req_record, n)                                                 \
+#n, FT_TEXT, offsetof(struct req_record, n)                                        \
 	}
-    F(id),          F(state),      F(tenant),        F(requester),   F(email),
-    F(client_ip),   F(ca_id),      F(ca_reason),     F(common_name), F(validity_days),
-    F(extensions),  F(purpose),    F(batch_id),      F(csr_sha256),  F(created),
-    F(updated),     F(error_code), F(error_message), F(violations),  F(serial),
-    F(certificate), F(chain),      F(subject),       F(sans),        F(not_before),
-    F(not_after),   F(key_type),   F(key_bits),      F(published),   F(approval_expires_at),
-#undef F
+#define N(n)                                                                                       \
+	{                                                                                          \
+#n, FT_NUM, offsetof(struct req_record, n)                                         \
+	}
+    T(id),          {"state", FT_STATE, offsetof(struct req_record, state)},
+    T(tenant),      T(requester),
+    T(email),       T(client_ip),
+    T(ca_id),       T(ca_reason),
+    T(common_name), N(validity_days),
+    T(extensions),  T(purpose),
+    T(batch_id),    T(csr_sha256),
+    N(created),     N(updated),
+    T(error_code),  T(error_message),
+    T(violations),  T(serial),
+    T(certificate), T(chain),
+    T(subject),     T(sans),
+    N(not_before),  N(not_after),
+    T(key_type),    N(key_bits),
+    N(published),   N(approval_expires_at),
+#undef N
+#undef T
 };
 #define STORE_NFIELDS (sizeof(store_fields) / sizeof(store_fields[0]))
-
-/* Allowed forward edges of the state graph. */
-static const char *const store_edges[][2] = {
-    {ST_RECEIVED, ST_QUEUED},  {ST_RECEIVED, ST_PENDING}, {ST_RECEIVED, ST_FAILED},
-    {ST_PENDING, ST_APPROVED}, {ST_PENDING, ST_REJECTED}, {ST_PENDING, ST_EXPIRED},
-    {ST_PENDING, ST_FAILED},   {ST_APPROVED, ST_QUEUED},  {ST_APPROVED, ST_FAILED},
-    {ST_QUEUED, ST_ISSUING},   {ST_QUEUED, ST_FAILED},    {ST_QUEUED, ST_PENDING},
-    {ST_ISSUING, ST_ISSUED},   {ST_ISSUING, ST_FAILED},
-};
 
 /* CAS: KEYS[1] record, KEYS[2] channel; ARGV from, to, then field/value pairs. */
 static const char store_lua_transition[] =
@@ -87,28 +102,10 @@ static const char store_lua_idem_release[] =
     "end\n"
     "return 0\n";
 
-int
-store_state_terminal(const char *state)
+static void *
+store_member(const struct req_record *rec, size_t i)
 {
-	return state != NULL && (strcmp(state, ST_ISSUED) == 0 || strcmp(state, ST_FAILED) == 0 ||
-				 strcmp(state, ST_REJECTED) == 0 || strcmp(state, ST_EXPIRED) == 0);
-}
-
-int
-store_transition_allowed(const char *from, const char *to)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(store_edges) / sizeof(store_edges[0]); i++)
-		if (strcmp(store_edges[i][0], from) == 0 && strcmp(store_edges[i][1], to) == 0)
-			return 1;
-	return 0;
-}
-
-static char **
-store_member(struct req_record *rec, size_t i)
-{
-	return (char **)((char *)rec + store_fields[i].off);
+	return (char *)rec + store_fields[i].off;
 }
 
 void
@@ -119,14 +116,17 @@ req_record_free(struct req_record *rec)
 	if (rec == NULL)
 		return;
 	for (i = 0; i < STORE_NFIELDS; i++)
-		free(*store_member(rec, i));
+		if (store_fields[i].type == FT_TEXT)
+			free(*(char **)store_member(rec, i));
 	free(rec);
 }
 
 int
 req_record_set(struct req_record *rec, const char *name, const char *value)
 {
-	char **p, *c = NULL;
+	char **p, *c = NULL, *end;
+	enum req_state st;
+	long long n;
 	size_t i;
 
 	for (i = 0; i < STORE_NFIELDS; i++)
@@ -134,12 +134,74 @@ req_record_set(struct req_record *rec, const char *name, const char *value)
 			break;
 	if (i == STORE_NFIELDS)
 		return -1;
+	switch (store_fields[i].type) {
+	case FT_STATE:
+		if (value != NULL && (st = req_state_parse(value)) == REQ_NONE)
+			return -1;
+		*(enum req_state *)store_member(rec, i) = value != NULL ? st : REQ_NONE;
+		return 0;
+	case FT_NUM:
+		n = 0;
+		if (value != NULL && (n = strtoll(value, &end, 10), end == value || *end != '\0'))
+			return -1;
+		*(long long *)store_member(rec, i) = n;
+		return 0;
+	case FT_TEXT:
+		break;
+	}
 	if (value != NULL && (c = strdup(value)) == NULL)
 		return -1;
 	p = store_member(rec, i);
 	free(*p);
 	*p = c;
 	return 0;
+}
+
+/* Room for the hash text of every field of a record (store_pairs). */
+struct store_pairs {
+	char num[STORE_NFIELDS][STORE_NUM_MAX];
+};
+
+/*
+ * Appends the present fields of rec (all but id and state unless with_key)
+ * to argv as name, value pairs, the numbers written into buf. Returns the
+ * new argc, or -1 when argv (max entries) is too small.
+ */
+static int
+store_pairs(const struct req_record *rec, int with_key, const char **argv, int argc, int max,
+	    struct store_pairs *buf)
+{
+	const char *v;
+	long long n;
+	size_t i;
+
+	for (i = 0; rec != NULL && i < STORE_NFIELDS; i++) {
+		v = NULL;
+		switch (store_fields[i].type) {
+		case FT_TEXT:
+			v = *(char *const *)store_member(rec, i);
+			if (!with_key && i == 0)
+				v = NULL; /* id */
+			break;
+		case FT_NUM:
+			if ((n = *(const long long *)store_member(rec, i)) != 0) {
+				snprintf(buf->num[i], sizeof(buf->num[i]), "%lld", n);
+				v = buf->num[i];
+			}
+			break;
+		case FT_STATE:
+			if (with_key && rec->state != REQ_NONE)
+				v = req_state_name(rec->state);
+			break;
+		}
+		if (v == NULL)
+			continue;
+		if (argc + 2 > max)
+			return -1;
+		argv[argc++] = store_fields[i].name;
+		argv[argc++] = v;
+	}
+	return argc;
 }
 
 void
@@ -216,31 +278,26 @@ int
 store_create(const struct store *s, const struct req_record *rec)
 {
 	const char *argv[STORE_ARGS_MAX];
-	char key[STORE_KEY_MAX], now[32];
-	struct req_record *r = (struct req_record *)rec;
+	char key[STORE_KEY_MAX];
+	struct store_pairs buf;
+	struct req_record r;
 	redisReply *rep;
 	int argc = 0, rc;
-	size_t i;
 
-	if (rec->id == NULL || rec->state == NULL)
+	if (rec->id == NULL || rec->state == REQ_NONE)
 		return STORE_EINVAL;
+	r = *rec; /* shallow: only the two stamps differ */
+	if (r.created == 0)
+		r.created = (long long)time(NULL);
+	if (r.updated == 0)
+		r.updated = r.created;
 	store_key(s, key, sizeof(key), "req", rec->id, NULL);
-	store_now(now, sizeof(now));
 	argv[argc++] = "EVAL";
 	argv[argc++] = store_lua_create;
 	argv[argc++] = "1";
 	argv[argc++] = key;
-	for (i = 0; i < STORE_NFIELDS; i++) {
-		const char *v = *store_member(r, i);
-
-		if (v == NULL && (strcmp(store_fields[i].name, "created") == 0 ||
-				  strcmp(store_fields[i].name, "updated") == 0))
-			v = now;
-		if (v == NULL)
-			continue;
-		argv[argc++] = store_fields[i].name;
-		argv[argc++] = v;
-	}
+	if ((argc = store_pairs(&r, 1, argv, argc, STORE_ARGS_MAX, &buf)) < 0)
+		return STORE_EINVAL;
 	if ((rep = store_run(s, argc, argv)) == NULL)
 		return STORE_EDOWN;
 	rc = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1 ? 0 : STORE_EEXIST;
@@ -249,18 +306,19 @@ store_create(const struct store *s, const struct req_record *rec)
 }
 
 int
-store_transition(const struct store *s, const char *id, const char *from, const char *to,
-		 const char *const *fields, char *cur)
+store_transition(const struct store *s, const char *id, enum req_state from, enum req_state to,
+		 const struct req_record *set, enum req_state *cur)
 {
 	const char *argv[STORE_ARGS_MAX], *str = NULL;
 	char key[STORE_KEY_MAX], chan[STORE_KEY_MAX], now[32];
+	struct store_pairs buf;
 	redisReply *rep;
 	long long code;
 	int argc = 0, rc;
-	size_t i;
 
-	if (!store_transition_allowed(from, to)) {
-		log_error("store: %s: transition %s -> %s refused", id, from, to);
+	if (!req_state_allowed(from, to)) {
+		log_error("store: %s: transition %s -> %s refused", id, req_state_name(from),
+			  req_state_name(to));
 		return STORE_EINVAL;
 	}
 	store_key(s, key, sizeof(key), "req", id, NULL);
@@ -271,16 +329,12 @@ store_transition(const struct store *s, const char *id, const char *from, const 
 	argv[argc++] = "2";
 	argv[argc++] = key;
 	argv[argc++] = chan;
-	argv[argc++] = from;
-	argv[argc++] = to;
+	argv[argc++] = req_state_name(from);
+	argv[argc++] = req_state_name(to);
 	argv[argc++] = "updated";
 	argv[argc++] = now;
-	for (i = 0; fields != NULL && fields[i] != NULL && fields[i + 1] != NULL; i += 2) {
-		if (argc + 2 > STORE_ARGS_MAX)
-			return STORE_EINVAL;
-		argv[argc++] = fields[i];
-		argv[argc++] = fields[i + 1];
-	}
+	if ((argc = store_pairs(set, 0, argv, argc, STORE_ARGS_MAX, &buf)) < 0)
+		return STORE_EINVAL;
 	if ((rep = store_run(s, argc, argv)) == NULL)
 		return STORE_EDOWN;
 	code = store_pair(rep, &str);
@@ -293,7 +347,7 @@ store_transition(const struct store *s, const char *id, const char *from, const 
 	else
 		rc = STORE_EDOWN;
 	if (cur != NULL)
-		snprintf(cur, STORE_ID_MAX, "%s", str != NULL ? str : "");
+		*cur = req_state_parse(str);
 	freeReplyObject(rep);
 	return rc;
 }
@@ -337,7 +391,7 @@ out:
 }
 
 int
-store_get_state(const struct store *s, const char *id, char *state)
+store_get_state(const struct store *s, const char *id, enum req_state *state)
 {
 	const char *argv[3];
 	char key[STORE_KEY_MAX];
@@ -351,7 +405,7 @@ store_get_state(const struct store *s, const char *id, char *state)
 	if ((rep = store_run(s, 3, argv)) == NULL)
 		return STORE_EDOWN;
 	if (rep->type == REDIS_REPLY_STRING) {
-		snprintf(state, STORE_ID_MAX, "%s", rep->str);
+		*state = req_state_parse(rep->str);
 		rc = 0;
 	} else {
 		rc = STORE_ENOTFOUND;
@@ -438,23 +492,27 @@ store_serial_reserve_cb(void *arg, const char *serial_hex)
 	return rc < 0 ? -1 : rc;
 }
 
-/* KEYS[1] record; ARGV claim, lease seconds. Not published: see store.h. */
+/*
+ * KEYS[1] record; ARGV claim, lease seconds, the names of queued and
+ * issuing. Not published: see store.h.
+ */
 static const char store_lua_claim[] = STORE_LUA_BATCH_MOVE
     "local cur = redis.call('HGET', KEYS[1], 'state')\n"
     "if not cur then return {0, ''} end\n"
     "local now = tonumber(redis.call('TIME')[1])\n"
-    "if cur == 'queued' then\n"
-    "  redis.call('HSET', KEYS[1], 'state', 'issuing', 'claim', ARGV[1], 'claimed_at', now,\n"
+    "local queued, issuing = ARGV[3], ARGV[4]\n"
+    "if cur == queued then\n"
+    "  redis.call('HSET', KEYS[1], 'state', issuing, 'claim', ARGV[1], 'claimed_at', now,\n"
     "             'updated', now)\n"
-    "  batch_move(KEYS[1], 'queued', 'issuing')\n"
-    "  return {2, 'issuing'}\n"
+    "  batch_move(KEYS[1], queued, issuing)\n"
+    "  return {2, issuing}\n"
     "end\n"
-    "if cur == 'issuing' then\n"
+    "if cur == issuing then\n"
     "  local at = tonumber(redis.call('HGET', KEYS[1], 'claimed_at') or '0') or 0\n"
     "  if now - at >= tonumber(ARGV[2]) then\n"
     "    redis.call('HSET', KEYS[1], 'claim', ARGV[1], 'claimed_at', now, 'updated', now)\n"
     "    redis.call('HINCRBY', KEYS[1], 'reclaims', 1)\n"
-    "    return {3, 'issuing'}\n"
+    "    return {3, issuing}\n"
     "  end\n"
     "end\n"
     "return {1, cur}\n";
@@ -480,9 +538,10 @@ static const char store_lua_set[] = "if redis.call('EXISTS', KEYS[1]) == 0 then 
 				    "return 1\n";
 
 int
-store_claim(const struct store *s, const char *id, const char *claim, long lease_s, char *cur)
+store_claim(const struct store *s, const char *id, const char *claim, long lease_s,
+	    enum req_state *cur)
 {
-	const char *argv[6], *str = NULL;
+	const char *argv[8], *str = NULL;
 	char key[STORE_KEY_MAX], lease[32];
 	redisReply *rep;
 	long long code;
@@ -496,7 +555,9 @@ store_claim(const struct store *s, const char *id, const char *claim, long lease
 	argv[3] = key;
 	argv[4] = claim;
 	argv[5] = lease;
-	if ((rep = store_run(s, 6, argv)) == NULL)
+	argv[6] = req_state_name(REQ_QUEUED);
+	argv[7] = req_state_name(REQ_ISSUING);
+	if ((rep = store_run(s, 8, argv)) == NULL)
 		return STORE_EDOWN;
 	code = store_pair(rep, &str);
 	rc = code == 2   ? 0
@@ -505,25 +566,27 @@ store_claim(const struct store *s, const char *id, const char *claim, long lease
 	     : code == 0 ? STORE_ENOTFOUND
 			 : STORE_EDOWN;
 	if (cur != NULL)
-		snprintf(cur, STORE_ID_MAX, "%s", str != NULL ? str : "");
+		*cur = req_state_parse(str);
 	freeReplyObject(rep);
 	return rc;
 }
 
 int
-store_transition_ex(const struct store *s, const char *id, const char *from, const char *to,
-		    const char *const *fields, const char *claim, const char *batch_id, char *cur)
+store_transition_ex(const struct store *s, const char *id, enum req_state from, enum req_state to,
+		    const struct req_record *set, const char *claim, const char *batch_id,
+		    enum req_state *cur)
 {
 	const char *argv[STORE_ARGS_MAX], *str = NULL;
 	char key[STORE_KEY_MAX], chan[STORE_KEY_MAX], now[32];
+	struct store_pairs buf;
 	redisReply *rep;
 	long long code;
 	int argc = 0, rc;
-	size_t i;
 
 	(void)batch_id; /* the record's own batch_id decides, in the script */
-	if (!store_transition_allowed(from, to)) {
-		log_error("store: %s: transition %s -> %s refused", id, from, to);
+	if (!req_state_allowed(from, to)) {
+		log_error("store: %s: transition %s -> %s refused", id, req_state_name(from),
+			  req_state_name(to));
 		return STORE_EINVAL;
 	}
 	store_key(s, key, sizeof(key), "req", id, NULL);
@@ -534,17 +597,13 @@ store_transition_ex(const struct store *s, const char *id, const char *from, con
 	argv[argc++] = "2";
 	argv[argc++] = key;
 	argv[argc++] = chan;
-	argv[argc++] = from;
-	argv[argc++] = to;
+	argv[argc++] = req_state_name(from);
+	argv[argc++] = req_state_name(to);
 	argv[argc++] = claim != NULL ? claim : "";
 	argv[argc++] = "updated";
 	argv[argc++] = now;
-	for (i = 0; fields != NULL && fields[i] != NULL && fields[i + 1] != NULL; i += 2) {
-		if (argc + 2 > STORE_ARGS_MAX)
-			return STORE_EINVAL;
-		argv[argc++] = fields[i];
-		argv[argc++] = fields[i + 1];
-	}
+	if ((argc = store_pairs(set, 0, argv, argc, STORE_ARGS_MAX, &buf)) < 0)
+		return STORE_EINVAL;
 	if ((rep = store_run(s, argc, argv)) == NULL)
 		return STORE_EDOWN;
 	code = store_pair(rep, &str);
@@ -554,31 +613,27 @@ store_transition_ex(const struct store *s, const char *id, const char *from, con
 	     : code == 0 ? STORE_ENOTFOUND
 			 : STORE_EDOWN;
 	if (cur != NULL)
-		snprintf(cur, STORE_ID_MAX, "%s", str != NULL ? str : "");
+		*cur = req_state_parse(str);
 	freeReplyObject(rep);
 	return rc;
 }
 
 int
-store_set_fields(const struct store *s, const char *id, const char *const *fields)
+store_set_fields(const struct store *s, const char *id, const struct req_record *set)
 {
 	const char *argv[STORE_ARGS_MAX];
 	char key[STORE_KEY_MAX];
+	struct store_pairs buf;
 	redisReply *rep;
 	int argc = 0, rc;
-	size_t i;
 
 	store_key(s, key, sizeof(key), "req", id, NULL);
 	argv[argc++] = "EVAL";
 	argv[argc++] = store_lua_set;
 	argv[argc++] = "1";
 	argv[argc++] = key;
-	for (i = 0; fields != NULL && fields[i] != NULL && fields[i + 1] != NULL; i += 2) {
-		if (argc + 2 > STORE_ARGS_MAX)
-			return STORE_EINVAL;
-		argv[argc++] = fields[i];
-		argv[argc++] = fields[i + 1];
-	}
+	if ((argc = store_pairs(set, 0, argv, argc, STORE_ARGS_MAX, &buf)) < 0)
+		return STORE_EINVAL;
 	if (argc == 4)
 		return 0;
 	if ((rep = store_run(s, argc, argv)) == NULL)
@@ -631,9 +686,9 @@ out:
 	return rc;
 }
 
-const char *const store_batch_states[] = {ST_RECEIVED, ST_QUEUED, ST_PENDING, ST_APPROVED,
-					  ST_ISSUING,  ST_ISSUED, ST_FAILED,  ST_REJECTED,
-					  ST_EXPIRED,  NULL};
+const enum req_state store_batch_states[STORE_NSTATES] = {REQ_RECEIVED, REQ_QUEUED,   REQ_PENDING,
+							  REQ_APPROVED, REQ_ISSUING,  REQ_ISSUED,
+							  REQ_FAILED,   REQ_REJECTED, REQ_EXPIRED};
 
 /*
  * KEYS[1] batch; ARGV owner, tenant, size ('' unknown), now. {0, owner}: it
@@ -714,8 +769,8 @@ batch_info_set(struct batch_info *info, const char *name, const char *v)
 		info->total = strtoll(v, NULL, 10);
 	else if (strcmp(name, "created") == 0)
 		info->created = strtoll(v, NULL, 10);
-	for (i = 0; store_batch_states[i] != NULL; i++)
-		if (strcmp(name, store_batch_states[i]) == 0)
+	for (i = 0; i < STORE_NSTATES; i++)
+		if (strcmp(name, req_state_name(store_batch_states[i])) == 0)
 			info->counts[i] = strtoll(v, NULL, 10);
 	return 0;
 }
@@ -815,7 +870,7 @@ store_batch_page(const struct store *s, const char *id, const char *after, size_
 		if (a->type != REDIS_REPLY_STRING || b->type != REDIS_REPLY_STRING)
 			continue;
 		snprintf(items[*n].id, sizeof(items[*n].id), "%s", a->str);
-		snprintf(items[*n].state, sizeof(items[*n].state), "%s", b->str);
+		items[*n].state = req_state_parse(b->str);
 		(*n)++;
 	}
 	freeReplyObject(rep);

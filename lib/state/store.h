@@ -13,7 +13,7 @@
  *   P ev:{id}                 pub/sub channel; the new state is published on
  *                             every transition (long-poll wake-up)
  *
- * States move only forward (store_transition_allowed), by compare-and-set in
+ * States move only forward (req_state_allowed, reqstate.h), by compare-and-set in
  * a Lua script that also publishes the change. Every script that writes a
  * record's state (here and the approver's) also moves the record's batch
  * counts in the same script (STORE_LUA_BATCH_MOVE), from the record's own
@@ -29,8 +29,10 @@
 
 #include "ids.h"
 #include "redis.h"
+#include "reqstate.h"
 
-#define STORE_ID_MAX ID_BUF /* ids.h; a state name fits too */
+#define STORE_ID_MAX ID_BUF            /* ids.h; a state name fits too */
+#define STORE_NSTATES REQ_NSTATES_REAL /* states a batch counts */
 #define STORE_IDEM_TTL_S (24 * 3600)
 #define STORE_IDEM_KEY_MAX 128
 
@@ -56,31 +58,15 @@ struct store {
  */
 redisReply *store_run(const struct store *s, int argc, const char **argv);
 
-/* The states of DESIGN.md. */
-#define ST_RECEIVED "received"
-#define ST_QUEUED "queued"
-#define ST_PENDING "pending_approval"
-#define ST_APPROVED "approved"
-#define ST_REJECTED "rejected"
-#define ST_EXPIRED "expired"
-#define ST_ISSUING "issuing"
-#define ST_ISSUED "issued"
-#define ST_FAILED "failed"
-#define STORE_NSTATES 9 /* the states above */
-
-/* 1 if state is issued, failed, rejected or expired. */
-int store_state_terminal(const char *state);
-/* 1 if from → to is an edge of the state graph (forward only). */
-int store_transition_allowed(const char *from, const char *to);
-
 /*
- * One request. Every field is a NUL-terminated string or NULL (absent); the
- * names of the hash fields are the member names. Numbers are decimal text,
- * times unix seconds.
+ * One request, typed: strings are NUL-terminated or NULL (absent), numbers
+ * are 0 when absent (none of them is 0 when known), times unix seconds.
+ * The names of the hash fields are the member names; store.c's field table
+ * is the one conversion between this and the hash.
  */
 struct req_record {
 	char *id;
-	char *state;
+	enum req_state state; /* REQ_NONE: absent */
 	char *tenant;
 	char *requester; /* user name */
 	char *email;     /* requester's email */
@@ -88,13 +74,13 @@ struct req_record {
 	char *ca_id;
 	char *ca_reason; /* why this CA: "requested" or the selection match */
 	char *common_name;
-	char *validity_days;
+	long long validity_days;
 	char *extensions; /* comma-separated names */
 	char *purpose;
 	char *batch_id;
 	char *csr_sha256;
-	char *created;
-	char *updated;
+	long long created;
+	long long updated;
 	char *error_code;
 	char *error_message;
 	char *violations;  /* JSON array text */
@@ -103,18 +89,22 @@ struct req_record {
 	char *chain;       /* PEM, issuer first */
 	char *subject;
 	char *sans; /* JSON array text */
-	char *not_before;
-	char *not_after;
+	long long not_before;
+	long long not_after;
 	char *key_type; /* RSA | EC | Ed25519 */
-	char *key_bits;
-	char *published;           /* "1" once the outcome went out on the results topic */
-	char *approval_expires_at; /* while pending approval: when it expires */
+	long long key_bits;
+	long long published;           /* 1 once the outcome went out on the results topic */
+	long long approval_expires_at; /* while pending approval: when it expires */
 };
 
-/* Frees every field and rec. NULL is safe. */
+/* Frees every string of rec and rec. NULL is safe. */
 void req_record_free(struct req_record *rec);
 
-/* Sets field `name` of rec to a copy of value (NULL clears). 0, or -1 for an unknown name. */
+/*
+ * Sets field `name` of rec from its hash text value (a copy; NULL clears).
+ * 0, or -1 for an unknown name, a number or state that does not parse, or
+ * out of memory (rec unchanged then).
+ */
 int req_record_set(struct req_record *rec, const char *name, const char *value);
 
 /* A fresh random request id (UUID v4 text) into out (>= 37 bytes). */
@@ -122,27 +112,27 @@ void store_id_new(char *out);
 
 /*
  * Writes rec (rec->id and rec->state required; created/updated filled in
- * when NULL) as a new record. Returns 0, STORE_EEXIST, or STORE_EDOWN.
+ * when 0) as a new record. Returns 0, STORE_EEXIST, or STORE_EDOWN.
  */
 int store_create(const struct store *s, const struct req_record *rec);
 
 /*
  * Moves request id from state `from` to `to` if it is still in `from`, and
- * sets the extra fields (NULL-terminated name, value pairs; may be NULL),
- * stamping "updated" and publishing `to` on P ev:{id}.
- * Returns 0; STORE_ECONFLICT with the current state in cur (STORE_ID_MAX, may
- * be NULL) when it was not in `from`; STORE_ENOTFOUND; STORE_EINVAL when the
- * graph forbids from → to (nothing sent); STORE_EDOWN.
+ * sets the present fields of set (may be NULL; its id and state are not
+ * used), stamping "updated" and publishing `to` on P ev:{id}.
+ * Returns 0; STORE_ECONFLICT with the current state in *cur (may be NULL)
+ * when it was not in `from`; STORE_ENOTFOUND; STORE_EINVAL when the graph
+ * forbids from → to (nothing sent); STORE_EDOWN.
  */
-int store_transition(const struct store *s, const char *id, const char *from, const char *to,
-		     const char *const *fields, char *cur);
+int store_transition(const struct store *s, const char *id, enum req_state from, enum req_state to,
+		     const struct req_record *set, enum req_state *cur);
 
 /* Reads request id. Returns 0 and *out (free with req_record_free), STORE_ENOTFOUND or STORE_EDOWN.
  */
 int store_get(const struct store *s, const char *id, struct req_record **out);
 
-/* Reads only the state of id into state (STORE_ID_MAX). 0, STORE_ENOTFOUND or STORE_EDOWN. */
-int store_get_state(const struct store *s, const char *id, char *state);
+/* Reads only the state of id into *state. 0, STORE_ENOTFOUND or STORE_EDOWN. */
+int store_get_state(const struct store *s, const char *id, enum req_state *state);
 
 /*
  * Idempotency: binds (tenant, key) to id and body_sha256 unless already
@@ -183,11 +173,12 @@ void store_channel(const struct store *s, const char *id, char *out, size_t outl
  * P ev:{id}: issuing lasts milliseconds, and waking long-polls for it would
  * only make them ask again right before the outcome. Returns 0 when claimed
  * from queued, 1 when a stale
- * claim was re-taken; STORE_ECONFLICT with the current state in cur
- * (STORE_ID_MAX, may be NULL) otherwise (issuing under a live claim, or any
- * other state); STORE_ENOTFOUND; STORE_EDOWN.
+ * claim was re-taken; STORE_ECONFLICT with the current state in *cur (may
+ * be NULL) otherwise (issuing under a live claim, or any other state);
+ * STORE_ENOTFOUND; STORE_EDOWN.
  */
-int store_claim(const struct store *s, const char *id, const char *claim, long lease_s, char *cur);
+int store_claim(const struct store *s, const char *id, const char *claim, long lease_s,
+		enum req_state *cur);
 
 /*
  * store_transition with a guard done in the same Lua script: when claim is
@@ -195,15 +186,16 @@ int store_claim(const struct store *s, const char *id, const char *claim, long l
  * changed). Also stamps finished_ms (Redis server time, unix ms). batch_id
  * is not used: every state move counts in the record's own batch.
  */
-int store_transition_ex(const struct store *s, const char *id, const char *from, const char *to,
-			const char *const *fields, const char *claim, const char *batch_id,
-			char *cur);
+int store_transition_ex(const struct store *s, const char *id, enum req_state from,
+			enum req_state to, const struct req_record *set, const char *claim,
+			const char *batch_id, enum req_state *cur);
 
 /*
- * Sets the fields (NULL-terminated name, value pairs) of an existing record
- * without changing its state. 0, STORE_ENOTFOUND or STORE_EDOWN.
+ * Sets the present fields of set (its id and state are not used) on an
+ * existing record without changing its state. 0, STORE_ENOTFOUND or
+ * STORE_EDOWN.
  */
-int store_set_fields(const struct store *s, const char *id, const char *const *fields);
+int store_set_fields(const struct store *s, const char *id, const struct req_record *set);
 
 /*
  * Sets name=value on each of the n records that exists, in one round trip
@@ -245,8 +237,8 @@ struct batch_info {
 	long long counts[STORE_NSTATES]; /* per state, in the order of store_batch_states */
 };
 
-/* The states a batch counts, NULL-terminated (the order of batch_info.counts). */
-extern const char *const store_batch_states[];
+/* The states a batch counts, in the order of batch_info.counts. */
+extern const enum req_state store_batch_states[STORE_NSTATES];
 
 /* Frees info's strings and info. NULL is safe. */
 void batch_info_free(struct batch_info *info);
@@ -266,7 +258,7 @@ int store_batch_get(const struct store *s, const char *id, struct batch_info **o
 /* One request of a batch page. */
 struct batch_item {
 	char id[STORE_ID_MAX];
-	char state[STORE_ID_MAX]; /* "" when the record is gone */
+	enum req_state state; /* REQ_NONE when the record is gone */
 };
 
 /*

@@ -571,47 +571,43 @@ msg_print(cJSON *o)
 }
 
 char *
-msg_result_encode(const char *request_id, const char *status, const char *ca_id,
-		  const char *batch_id, const char *serial, const char *cert_pem,
-		  const char *chain_pem, const char *code, const char *message)
+msg_result_encode(const struct msg_result *r)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	if (o == NULL)
 		return NULL;
 	cJSON_AddNumberToObject(o, "v", MSG_VERSION);
-	cJSON_AddStringToObject(o, "request_id", request_id);
-	cJSON_AddStringToObject(o, "status", status);
-	json_add_opt(o, "ca_id", ca_id);
-	json_add_opt(o, "batch_id", batch_id);
-	json_add_opt(o, "serial", serial);
-	json_add_opt(o, "certificate", cert_pem);
-	json_add_opt(o, "chain", chain_pem);
-	json_add_opt(o, "code", code);
-	json_add_opt(o, "message", message);
+	cJSON_AddStringToObject(o, "request_id", r->request_id);
+	cJSON_AddStringToObject(o, "status", req_state_name(r->status));
+	json_add_opt(o, "ca_id", r->ca_id);
+	json_add_opt(o, "batch_id", r->batch_id);
+	json_add_opt(o, "serial", r->serial);
+	json_add_opt(o, "certificate", r->certificate);
+	json_add_opt(o, "chain", r->chain);
+	json_add_opt(o, "code", r->code);
+	json_add_opt(o, "message", r->message);
 	cJSON_AddNumberToObject(o, "time", (double)time(NULL));
 	return msg_print(o);
 }
 
 char *
-msg_issued_encode(const char *serial, const char *ca_id, const char *request_id, const char *tenant,
-		  const char *requester, const char *subject, long long not_before,
-		  long long not_after, const char *cert_pem)
+msg_issued_encode(const struct msg_issued *i)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	if (o == NULL)
 		return NULL;
 	cJSON_AddNumberToObject(o, "v", MSG_VERSION);
-	cJSON_AddStringToObject(o, "serial", serial);
-	cJSON_AddStringToObject(o, "ca_id", ca_id);
-	cJSON_AddStringToObject(o, "request_id", request_id);
-	json_add_opt(o, "tenant", tenant);
-	json_add_opt(o, "requester", requester);
-	json_add_opt(o, "subject", subject);
-	cJSON_AddNumberToObject(o, "not_before", (double)not_before);
-	cJSON_AddNumberToObject(o, "not_after", (double)not_after);
-	cJSON_AddStringToObject(o, "certificate", cert_pem);
+	cJSON_AddStringToObject(o, "serial", i->serial);
+	cJSON_AddStringToObject(o, "ca_id", i->ca_id);
+	cJSON_AddStringToObject(o, "request_id", i->request_id);
+	json_add_opt(o, "tenant", i->tenant);
+	json_add_opt(o, "requester", i->requester);
+	json_add_opt(o, "subject", i->subject);
+	cJSON_AddNumberToObject(o, "not_before", (double)i->not_before);
+	cJSON_AddNumberToObject(o, "not_after", (double)i->not_after);
+	cJSON_AddStringToObject(o, "certificate", i->certificate);
 	cJSON_AddNumberToObject(o, "time", (double)time(NULL));
 	return msg_print(o);
 }

@@ -24,6 +24,7 @@
 
 #include "admit.h"
 #include "ids.h"
+#include "reqstate.h"
 
 #define MSG_VERSION 1
 #define MSG_ERR_MAX 256
@@ -126,19 +127,30 @@ int msg_approval_decode(const void *buf, size_t len, struct issue_msg **out, cha
  * Result message (topic results, key request id): {"v":1, "request_id",
  * "status": "issued"|"failed"|"rejected"|"expired", "ca_id"?, "batch_id"?,
  * "serial"?, "certificate"?, "chain"?, "code"?, "message"?, "time"}.
- * NULL arguments are left out. Caller frees the text.
+ * NULL strings are left out.
  */
-char *msg_result_encode(const char *request_id, const char *status, const char *ca_id,
-			const char *batch_id, const char *serial, const char *cert_pem,
-			const char *chain_pem, const char *code, const char *message);
+struct msg_result {
+	const char *request_id;
+	enum req_state status;
+	const char *ca_id, *batch_id;
+	const char *serial, *certificate, *chain; /* issued */
+	const char *code, *message;               /* failed, rejected, expired */
+};
+/* r as a JSON text. Caller frees; NULL when out of memory. */
+char *msg_result_encode(const struct msg_result *r);
 
 /*
  * Issued message (topic issued, key serial; the system of record):
- * {"v":1, "serial", "ca_id", "request_id", "tenant", "requester", "subject",
- *  "not_before", "not_after" (unix s), "certificate", "time"}. Caller frees.
+ * {"v":1, "serial", "ca_id", "request_id", "tenant"?, "requester"?,
+ *  "subject"?, "not_before", "not_after" (unix s), "certificate", "time"}.
  */
-char *msg_issued_encode(const char *serial, const char *ca_id, const char *request_id,
-			const char *tenant, const char *requester, const char *subject,
-			long long not_before, long long not_after, const char *cert_pem);
+struct msg_issued {
+	const char *serial, *ca_id, *request_id;
+	const char *tenant, *requester, *subject; /* NULL: left out */
+	long long not_before, not_after;
+	const char *certificate; /* PEM */
+};
+/* i as a JSON text. Caller frees; NULL when out of memory. */
+char *msg_issued_encode(const struct msg_issued *i);
 
 #endif

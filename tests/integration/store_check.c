@@ -36,31 +36,31 @@ result(const char *name, int ok, const char *detail)
 #define EXPECT(name, cond) result(name, (cond), #cond)
 
 static void
-new_record(char *id, const char *state)
+new_record(char *id, enum req_state state)
 {
 	struct req_record rec = {0};
 
 	store_id_new(id);
 	rec.id = id;
-	rec.state = (char *)state;
+	rec.state = state;
 	rec.tenant = "acme";
 	rec.requester = "alice";
 	rec.common_name = "www.acme.example";
-	rec.validity_days = "30";
+	rec.validity_days = 30;
 	store_create(&st, &rec);
 }
 
 static void *
 claim(void *arg)
 {
-	return (void *)(long)(store_transition(&st, arg, ST_QUEUED, ST_ISSUING, NULL, NULL) == 0);
+	return (void *)(long)(store_transition(&st, arg, REQ_QUEUED, REQ_ISSUING, NULL, NULL) == 0);
 }
 
 static void *
 down_checks(void *prefix)
 {
 	struct store down = {"redis://127.0.0.1:1/0", prefix, NULL};
-	struct req_record rec = {.id = "x", .state = ST_RECEIVED}, *got = NULL;
+	struct req_record rec = {.id = "x", .state = REQ_RECEIVED}, *got = NULL;
 
 	EXPECT("down_create", store_create(&down, &rec) == STORE_EDOWN);
 	EXPECT("down_get", store_get(&down, "x", &got) == STORE_EDOWN);
@@ -71,7 +71,7 @@ down_checks(void *prefix)
 		       store_set_field_each(&down, ids, 1, "published", "1") == STORE_EDOWN);
 	}
 	EXPECT("down_transition",
-	       store_transition(&down, "x", ST_RECEIVED, ST_QUEUED, NULL, NULL) == STORE_EDOWN);
+	       store_transition(&down, "x", REQ_RECEIVED, REQ_QUEUED, NULL, NULL) == STORE_EDOWN);
 	EXPECT("down_serial", store_serial_reserve(&down, "x", "y", "z") == STORE_EDOWN);
 	return NULL;
 }
@@ -100,7 +100,7 @@ pipe_worker(void *arg)
 		store_id_new(id);
 		snprintf(cn, sizeof(cn), "t%lx-%d.acme.example", (unsigned long)pthread_self(), i);
 		rec.id = id;
-		rec.state = ST_QUEUED;
+		rec.state = REQ_QUEUED;
 		rec.common_name = cn;
 		got = NULL;
 		/* EEXIST: a retry after the connection dropped, the first attempt had run. */
@@ -180,7 +180,8 @@ main(int argc, char **argv)
 	char id[STORE_ID_MAX], id2[STORE_ID_MAX], cur[STORE_ID_MAX], other[STORE_ID_MAX], chan[256],
 		err[REDIS_ERR_MAX], key[96];
 	struct req_record rec = {0}, *got = NULL;
-	const char *fields[] = {"error_code", "kafka_unavailable", "serial", "0abc", NULL};
+	struct req_record fields = {.error_code = "kafka_unavailable", .serial = "0abc"};
+	enum req_state scur = REQ_NONE;
 	redisContext *sub;
 	redisReply *r;
 	pthread_t th[CLAIMERS];
@@ -206,7 +207,7 @@ main(int argc, char **argv)
 	store_id_new(id);
 	EXPECT("id_is_uuid4", strlen(id) == 36 && id[14] == '4');
 	rec.id = id;
-	rec.state = ST_RECEIVED;
+	rec.state = REQ_RECEIVED;
 	rec.tenant = "acme";
 	rec.requester = "alice";
 	rec.ca_id = "acme-issuing";
@@ -215,11 +216,10 @@ main(int argc, char **argv)
 	EXPECT("create", store_create(&st, &rec) == 0);
 	EXPECT("create_twice_refused", store_create(&st, &rec) == STORE_EEXIST);
 	EXPECT("get", store_get(&st, id, &got) == 0 && got != NULL);
-	EXPECT("get_fields", got != NULL && strcmp(got->state, ST_RECEIVED) == 0 &&
-				     strcmp(got->ca_id, "acme-issuing") == 0 &&
-				     strcmp(got->sans, "[\"www.acme.example\"]") == 0 &&
-				     got->created != NULL && got->updated != NULL &&
-				     got->serial == NULL);
+	EXPECT("get_fields", got != NULL && got->state == REQ_RECEIVED &&
+				 strcmp(got->ca_id, "acme-issuing") == 0 &&
+				 strcmp(got->sans, "[\"www.acme.example\"]") == 0 &&
+				 got->created != 0 && got->updated != 0 && got->serial == NULL);
 	req_record_free(got);
 	got = NULL;
 	EXPECT("get_missing", store_get(&st, "no-such-request", &got) == STORE_ENOTFOUND);
@@ -231,41 +231,42 @@ main(int argc, char **argv)
 	}
 	store_channel(&st, id, chan, sizeof(chan));
 	freeReplyObject(redisCommand(sub, "SUBSCRIBE %s", chan));
-	EXPECT("received_to_queued", store_transition(&st, id, ST_RECEIVED, ST_QUEUED, NULL, NULL) == 0);
+	EXPECT("received_to_queued",
+	       store_transition(&st, id, REQ_RECEIVED, REQ_QUEUED, NULL, NULL) == 0);
 	r = NULL;
 	EXPECT("transition_published",
 	       redisGetReply(sub, (void **)&r) == REDIS_OK && r != NULL &&
-		       r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-		       strcmp(r->element[2]->str, ST_QUEUED) == 0);
+		   r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+		   strcmp(r->element[2]->str, req_state_name(REQ_QUEUED)) == 0);
 	if (r != NULL)
 		freeReplyObject(r);
 	redisFree(sub);
 	cur[0] = '\0';
-	EXPECT("stale_from_conflict",
-	       store_transition(&st, id, ST_RECEIVED, ST_PENDING, NULL, cur) == STORE_ECONFLICT &&
-		       strcmp(cur, ST_QUEUED) == 0);
+	EXPECT("stale_from_conflict", store_transition(&st, id, REQ_RECEIVED, REQ_PENDING, NULL,
+						       &scur) == STORE_ECONFLICT &&
+					  scur == REQ_QUEUED);
 	EXPECT("backwards_refused",
-	       store_transition(&st, id, ST_QUEUED, ST_RECEIVED, NULL, NULL) == STORE_EINVAL);
-	EXPECT("skip_refused", store_transition(&st, id, ST_QUEUED, ST_ISSUED, NULL, NULL) == STORE_EINVAL);
-	EXPECT("state_unchanged", store_get_state(&st, id, cur) == 0 && strcmp(cur, ST_QUEUED) == 0);
-	EXPECT("missing_not_found",
-	       store_transition(&st, "no-such-request", ST_QUEUED, ST_ISSUING, NULL, NULL) ==
-		       STORE_ENOTFOUND);
+	       store_transition(&st, id, REQ_QUEUED, REQ_RECEIVED, NULL, NULL) == STORE_EINVAL);
+	EXPECT("skip_refused",
+	       store_transition(&st, id, REQ_QUEUED, REQ_ISSUED, NULL, NULL) == STORE_EINVAL);
+	EXPECT("state_unchanged", store_get_state(&st, id, &scur) == 0 && scur == REQ_QUEUED);
+	EXPECT("missing_not_found", store_transition(&st, "no-such-request", REQ_QUEUED,
+						     REQ_ISSUING, NULL, NULL) == STORE_ENOTFOUND);
 	EXPECT("queued_to_failed_with_fields",
-	       store_transition(&st, id, ST_QUEUED, ST_FAILED, fields, NULL) == 0);
+	       store_transition(&st, id, REQ_QUEUED, REQ_FAILED, &fields, NULL) == 0);
 	EXPECT("fields_written", store_get(&st, id, &got) == 0 &&
 					 strcmp(got->error_code, "kafka_unavailable") == 0 &&
 					 strcmp(got->serial, "0abc") == 0);
 	req_record_free(got);
 	got = NULL;
 	EXPECT("terminal_is_final",
-	       store_transition(&st, id, ST_FAILED, ST_QUEUED, NULL, NULL) == STORE_EINVAL &&
-		       store_state_terminal(ST_FAILED) && store_state_terminal(ST_ISSUED) &&
-		       store_state_terminal(ST_REJECTED) && store_state_terminal(ST_EXPIRED) &&
-		       !store_state_terminal(ST_PENDING) && !store_state_terminal(ST_ISSUING));
+	       store_transition(&st, id, REQ_FAILED, REQ_QUEUED, NULL, NULL) == STORE_EINVAL &&
+		   req_state_terminal(REQ_FAILED) && req_state_terminal(REQ_ISSUED) &&
+		   req_state_terminal(REQ_REJECTED) && req_state_terminal(REQ_EXPIRED) &&
+		   !req_state_terminal(REQ_PENDING) && !req_state_terminal(REQ_ISSUING));
 
 	/* Racing claims: exactly one worker wins. */
-	new_record(id2, ST_QUEUED);
+	new_record(id2, REQ_QUEUED);
 	for (i = 0; i < CLAIMERS; i++)
 		pthread_create(&th[i], NULL, claim, id2);
 	for (i = 0; i < CLAIMERS; i++) {
@@ -320,15 +321,13 @@ main(int argc, char **argv)
 		const char *ids[] = {a, missing, b};
 		struct req_record *ra = NULL, *rb = NULL, *rm = NULL;
 
-		new_record(a, ST_QUEUED);
-		new_record(b, ST_QUEUED);
+		new_record(a, REQ_QUEUED);
+		new_record(b, REQ_QUEUED);
 		store_id_new(missing);
 		EXPECT("set_each", store_set_field_each(&st, ids, 3, "published", "1") == 0);
-		EXPECT("set_each_written",
-		       store_get(&st, a, &ra) == 0 && ra->published != NULL &&
-			   strcmp(ra->published, "1") == 0 && store_get(&st, b, &rb) == 0 &&
-			   rb->published != NULL && strcmp(rb->published, "1") == 0 &&
-			   strcmp(rb->state, ST_QUEUED) == 0);
+		EXPECT("set_each_written", store_get(&st, a, &ra) == 0 && ra->published == 1 &&
+					       store_get(&st, b, &rb) == 0 && rb->published == 1 &&
+					       rb->state == REQ_QUEUED);
 		EXPECT("set_each_no_create", store_get(&st, missing, &rm) == STORE_ENOTFOUND);
 		EXPECT("set_each_none", store_set_field_each(&st, ids, 0, "published", "1") == 0);
 		req_record_free(ra);
@@ -354,7 +353,7 @@ main(int argc, char **argv)
 		EXPECT("pipe_after_kills_all_succeed", wrong == 0 && fails == 0);
 		ps.pipe = redis_pipe_new("redis://127.0.0.1:1/0", err);
 		rec.id = "x";
-		rec.state = ST_RECEIVED;
+		rec.state = REQ_RECEIVED;
 		EXPECT("pipe_down_create", store_create(&ps, &rec) == STORE_EDOWN);
 		EXPECT("pipe_down_get", store_get(&ps, "x", &got) == STORE_EDOWN);
 		redis_pipe_free(ps.pipe);

@@ -188,10 +188,22 @@ TEST(msg_approval_round_trip)
 
 TEST(msg_result_and_issued_shapes)
 {
-	char *r = msg_result_encode("req-1", "failed", "acme-issuing", NULL, NULL, NULL, NULL,
-				    "key_too_small", "RSA 1024 < 2048");
-	char *i = msg_issued_encode("0a1b", "acme-issuing", "req-1", "acme", "alice", "CN=x", 1, 2,
-				    "PEM");
+	struct msg_result rr = {.request_id = "req-1",
+				.status = REQ_FAILED,
+				.ca_id = "acme-issuing",
+				.code = "key_too_small",
+				.message = "RSA 1024 < 2048"};
+	struct msg_issued ii = {.serial = "0a1b",
+				.ca_id = "acme-issuing",
+				.request_id = "req-1",
+				.tenant = "acme",
+				.requester = "alice",
+				.subject = "CN=x",
+				.not_before = 1,
+				.not_after = 2,
+				.certificate = "PEM"};
+	char *r = msg_result_encode(&rr);
+	char *i = msg_issued_encode(&ii);
 
 	CHECK(r != NULL && i != NULL);
 	CHECK(strstr(r, "\"status\":\"failed\"") != NULL);

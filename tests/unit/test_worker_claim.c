@@ -76,12 +76,12 @@ claim_redis_start(struct store *s, char *url, size_t urllen)
 }
 
 static void
-claim_record(const struct store *s, const char *id, const char *state, const char *batch)
+claim_record(const struct store *s, const char *id, enum req_state state, const char *batch)
 {
 	struct req_record rec = {0};
 
 	rec.id = (char *)id;
-	rec.state = (char *)state;
+	rec.state = state;
 	rec.batch_id = (char *)batch;
 	CHECK_INT(store_create(s, &rec), 0);
 }
@@ -98,68 +98,72 @@ claim_batch_count(const char *url, const char *batch, const char *field)
 
 TEST(worker_claim_once_then_lease_retake)
 {
-	static const char *const issued[] = {"serial", "ab", NULL};
+	static const struct req_record issued = {.serial = "ab"};
 	struct store s = {0};
 	struct req_record *rec = NULL;
-	char url[64], cur[STORE_ID_MAX];
+	char url[64];
+	enum req_state cur = REQ_NONE;
 
 	claim_redis_start(&s, url, sizeof(url));
-	claim_record(&s, "r1", ST_QUEUED, "b1");
+	claim_record(&s, "r1", REQ_QUEUED, "b1");
 
-	CHECK_INT(store_claim(&s, "r1", "A", CLAIM_LEASE_S, cur), 0);
+	CHECK_INT(store_claim(&s, "r1", "A", CLAIM_LEASE_S, &cur), 0);
 	/* A second worker finds a live claim. */
-	CHECK_INT(store_claim(&s, "r1", "B", CLAIM_LEASE_S, cur), STORE_ECONFLICT);
-	CHECK_STR(cur, ST_ISSUING);
+	CHECK_INT(store_claim(&s, "r1", "B", CLAIM_LEASE_S, &cur), STORE_ECONFLICT);
+	CHECK_INT(cur, REQ_ISSUING);
 	/* Nobody but the holder may finish it. */
-	CHECK_INT(store_transition_ex(&s, "r1", ST_ISSUING, ST_ISSUED, issued, "B", "b1", cur),
+	CHECK_INT(store_transition_ex(&s, "r1", REQ_ISSUING, REQ_ISSUED, &issued, "B", "b1", &cur),
 		  STORE_ELEASE);
 	/* After the lease, B re-takes it, and A (slow, not dead) can no longer finish. */
 	sleep(CLAIM_LEASE_S + 1);
-	CHECK_INT(store_claim(&s, "r1", "B", CLAIM_LEASE_S, cur), 1);
-	CHECK_INT(store_transition_ex(&s, "r1", ST_ISSUING, ST_ISSUED, issued, "A", "b1", cur),
+	CHECK_INT(store_claim(&s, "r1", "B", CLAIM_LEASE_S, &cur), 1);
+	CHECK_INT(store_transition_ex(&s, "r1", REQ_ISSUING, REQ_ISSUED, &issued, "A", "b1", &cur),
 		  STORE_ELEASE);
-	CHECK_INT(claim_batch_count(url, "b1", ST_ISSUED), 0);
-	CHECK_INT(store_transition_ex(&s, "r1", ST_ISSUING, ST_ISSUED, issued, "B", "b1", cur), 0);
-	CHECK_INT(claim_batch_count(url, "b1", ST_ISSUED), 1);
+	CHECK_INT(claim_batch_count(url, "b1", req_state_name(REQ_ISSUED)), 0);
+	CHECK_INT(store_transition_ex(&s, "r1", REQ_ISSUING, REQ_ISSUED, &issued, "B", "b1", &cur),
+		  0);
+	CHECK_INT(claim_batch_count(url, "b1", req_state_name(REQ_ISSUED)), 1);
 	/* Done is done: no second finish, no second count, no new claim. */
-	CHECK_INT(store_transition_ex(&s, "r1", ST_ISSUING, ST_ISSUED, issued, "B", "b1", cur),
+	CHECK_INT(store_transition_ex(&s, "r1", REQ_ISSUING, REQ_ISSUED, &issued, "B", "b1", &cur),
 		  STORE_ECONFLICT);
-	CHECK_STR(cur, ST_ISSUED);
-	CHECK_INT(claim_batch_count(url, "b1", ST_ISSUED), 1);
-	CHECK_INT(store_claim(&s, "r1", "C", CLAIM_LEASE_S, cur), STORE_ECONFLICT);
-	CHECK_STR(cur, ST_ISSUED);
+	CHECK_INT(cur, REQ_ISSUED);
+	CHECK_INT(claim_batch_count(url, "b1", req_state_name(REQ_ISSUED)), 1);
+	CHECK_INT(store_claim(&s, "r1", "C", CLAIM_LEASE_S, &cur), STORE_ECONFLICT);
+	CHECK_INT(cur, REQ_ISSUED);
 	CHECK_INT(store_get(&s, "r1", &rec), 0);
 	CHECK_STR(rec->serial, "ab");
-	CHECK_STR(rec->state, ST_ISSUED);
+	CHECK_INT(rec->state, REQ_ISSUED);
 	req_record_free(rec);
 }
 
 TEST(worker_claim_refuses_other_states)
 {
-	static const char *const failed[] = {"error_code", "policy", NULL};
-	static const char *const mark[] = {"published", "1", NULL};
+	static const struct req_record failed = {.error_code = "policy"};
+	static const struct req_record mark = {.published = 1};
 	struct store s = {0};
 	struct req_record *rec = NULL;
-	char url[64], cur[STORE_ID_MAX];
+	char url[64];
+	enum req_state cur = REQ_NONE;
 
 	claim_redis_start(&s, url, sizeof(url));
-	claim_record(&s, "p", ST_PENDING, NULL);
-	CHECK_INT(store_claim(&s, "p", "A", CLAIM_LEASE_S, cur), STORE_ECONFLICT);
-	CHECK_STR(cur, ST_PENDING);
-	CHECK_INT(store_claim(&s, "missing", "A", CLAIM_LEASE_S, cur), STORE_ENOTFOUND);
+	claim_record(&s, "p", REQ_PENDING, NULL);
+	CHECK_INT(store_claim(&s, "p", "A", CLAIM_LEASE_S, &cur), STORE_ECONFLICT);
+	CHECK_INT(cur, REQ_PENDING);
+	CHECK_INT(store_claim(&s, "missing", "A", CLAIM_LEASE_S, &cur), STORE_ENOTFOUND);
 	/* A failure without a claim (policy, before claiming) counts in the batch once. */
-	claim_record(&s, "q", ST_QUEUED, "b2");
-	CHECK_INT(store_transition_ex(&s, "q", ST_QUEUED, ST_FAILED, failed, NULL, "b2", cur), 0);
-	CHECK_INT(store_transition_ex(&s, "q", ST_QUEUED, ST_FAILED, failed, NULL, "b2", cur),
+	claim_record(&s, "q", REQ_QUEUED, "b2");
+	CHECK_INT(store_transition_ex(&s, "q", REQ_QUEUED, REQ_FAILED, &failed, NULL, "b2", &cur),
+		  0);
+	CHECK_INT(store_transition_ex(&s, "q", REQ_QUEUED, REQ_FAILED, &failed, NULL, "b2", &cur),
 		  STORE_ECONFLICT);
-	CHECK_INT(claim_batch_count(url, "b2", ST_FAILED), 1);
+	CHECK_INT(claim_batch_count(url, "b2", req_state_name(REQ_FAILED)), 1);
 	/* The graph still rules: no edge, nothing sent. */
-	CHECK_INT(store_transition_ex(&s, "q", ST_FAILED, ST_ISSUED, NULL, NULL, NULL, cur),
+	CHECK_INT(store_transition_ex(&s, "q", REQ_FAILED, REQ_ISSUED, NULL, NULL, NULL, &cur),
 		  STORE_EINVAL);
-	CHECK_INT(store_set_fields(&s, "q", mark), 0);
-	CHECK_INT(store_set_fields(&s, "missing", mark), STORE_ENOTFOUND);
+	CHECK_INT(store_set_fields(&s, "q", &mark), 0);
+	CHECK_INT(store_set_fields(&s, "missing", &mark), STORE_ENOTFOUND);
 	CHECK_INT(store_get(&s, "q", &rec), 0);
-	CHECK_STR(rec->published, "1");
+	CHECK_INT(rec->published, 1);
 	CHECK_STR(rec->error_code, "policy");
 	req_record_free(rec);
 }
