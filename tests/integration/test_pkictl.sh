@@ -109,7 +109,7 @@ out=$(ctl kafka cert bulk-test 2>&1)
 [ $? -ne 0 ] && [ "$before" = "$(state)" ] && [[ $out == *"already exists"* ]]
 verdict pkictl_kafka_cert_refuses_existing
 out=$(ctl kafka cert 'bulk test' 2>&1)
-[ $? -ne 0 ] && [ "$before" = "$(state)" ] && [[ $out == *"NAME: may hold only"* ]]
+[ $? -ne 0 ] && [ "$before" = "$(state)" ] && [[ $out == *"NAME: must be 1..63 characters of A-Z a-z 0-9 . _ - starting with a letter or digit, got \"bulk test\""* ]]
 verdict pkictl_kafka_cert_bad_name
 out=$(ctl kafka cert srv --server 127.0.0.1,bad_host 2>&1)
 [ $? -ne 0 ] && [ "$before" = "$(state)" ] && [[ $out == *'--server: '*'got "bad_host"'* ]]
