@@ -290,7 +290,7 @@ store_create(const struct store *s, const struct req_record *rec)
 	if (r.created == 0)
 		r.created = (long long)time(NULL);
 	if (r.updated == 0)
-		r.updated = r.created;
+		r.updated = (long long)time(NULL);
 	store_key(s, key, sizeof(key), "req", rec->id, NULL);
 	argv[argc++] = "EVAL";
 	argv[argc++] = store_lua_create;
