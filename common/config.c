@@ -26,36 +26,19 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config_int.h"
 #include "issue.h"
 #include "jfield.h"
 #include "secret.h"
 
 #define CONFIG_FILE_MAX (4 * 1024 * 1024)
-#define CONFIG_PATH_MAX JFIELD_PATH_MAX
-#define CONFIG_GOT_MAX JFIELD_GOT_MAX
 #define CONFIG_TOPIC_MAX 249 /* Kafka's own limit */
 #define CONFIG_PREFIX_MAX 64 /* Redis key prefix */
 #define CONFIG_PORT_MAX 65535
-#define CONFIG_KEY_MODE_MASK 077   /* no access for group or others */
 #define CONFIG_SECTION_KEYS_MAX 32 /* keys of the largest object (a CA) */
-#define GRANT_KEY_LEN 32
-_Static_assert(CONFIG_BULK_SECRET_BYTES == GRANT_KEY_LEN,
-	       "bulk secrets are read as grant keys are");
 #define DEFAULT_CONFIG_PATH "var/demo/config.json"
 
-/* Loader state: where messages go, the result, the flags of config_load. */
-struct ctx {
-	struct jfield j;
-	char prefix[CONFIG_ERR_MAX]; /* "file: " */
-	struct config *cfg;
-	int flags;
-};
-
 static const char *const service_names[SERVICE_COUNT] = {"gateway", "worker", "approver"};
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-#define STR_(x) #x
-#define STR(x) STR_(x)
 
 #define DEFAULT_KEY_TYPES (KT_RSA | KT_EC)
 #define DEFAULT_KEY_SIZES (RSA_2048 | RSA_4096)
@@ -64,24 +47,10 @@ static const char *const service_names[SERVICE_COUNT] = {"gateway", "worker", "a
 #define DEFAULT_APPROVALS 1
 #define DEFAULT_PRIORITY 0
 
-/* Writes "file: path: message" into the error buffer; returns -1 for `return fail(...)`. */
-#define fail(c, path, ...) jfield_fail(&(c)->j, (path), __VA_ARGS__)
-#define quote jfield_quote
-#define got jfield_got
-#define path_key jfield_path_key
-#define path_idx jfield_path_idx
-
-static int
-fail_oom(struct ctx *c)
-{
-	return fail(c, NULL, "out of memory");
-}
-
 typedef jfield_rule str_rule;
 
-/* Messages of the file go to err (CONFIG_ERR_MAX bytes) as "file: path: ...". */
-static void
-ctx_init(struct ctx *c, const char *file, int flags, char *err)
+void
+config_ctx_init(struct ctx *c, const char *file, int flags, char *err)
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->prefix, sizeof(c->prefix), "%s: ", file);
@@ -90,6 +59,12 @@ ctx_init(struct ctx *c, const char *file, int flags, char *err)
 	c->j.errlen = CONFIG_ERR_MAX;
 	c->flags = flags;
 	err[0] = '\0';
+}
+
+int
+config_fail_oom(struct ctx *c)
+{
+	return fail(c, NULL, "out of memory");
 }
 
 static int
@@ -102,12 +77,6 @@ static const char *
 rule_nonempty(const char *s)
 {
 	return s[0] == '\0' ? "must not be empty" : NULL;
-}
-
-static const char *
-rule_id(const char *s)
-{
-	return id_valid(s) ? NULL : "must be " ID_RULE;
 }
 
 static const char *
@@ -362,8 +331,19 @@ enum ktype {
 struct names {
 	const char *const *v;
 	size_t n;
-	int numeric; /* the items are JSON integers (RSA sizes) */
+	int numeric;                           /* the items are JSON integers (RSA sizes) */
+	const char *const *(*list)(size_t *n); /* instead of v and n: a list kept elsewhere */
 };
+
+/* The names of nm and their count. */
+static const char *const *
+names_get(const struct names *nm, size_t *n)
+{
+	if (nm->list != NULL)
+		return nm->list(n);
+	*n = nm->n;
+	return nm->v;
+}
 
 /* Row flags. */
 #define KEY_REQUIRED JF_REQUIRED
@@ -405,15 +385,13 @@ static const char *const role_names[] = {"requester", "admin", "auditor"};
 static const char *const key_type_names[] = {"RSA", "EC", "Ed25519"};
 static const char *const curve_names[] = {"P-256", "P-384", "P-521"};
 static const char *const key_size_names[] = {"2048", "3072", "4096"};
-static const char *const ext_names[] = {"server_auth", "client_auth", "email_protection",
-					"code_signing"};
-static const struct names ca_types = {ca_type_names, NELEM(ca_type_names), 0};
-static const struct names ca_statuses = {ca_status_names, NELEM(ca_status_names), 0};
-static const struct names roles = {role_names, NELEM(role_names), 0};
-static const struct names key_types = {key_type_names, NELEM(key_type_names), 0};
-static const struct names curves = {curve_names, NELEM(curve_names), 0};
-static const struct names key_sizes = {key_size_names, NELEM(key_size_names), 1};
-static const struct names exts = {ext_names, NELEM(ext_names), 0};
+static const struct names ca_types = {ca_type_names, NELEM(ca_type_names), 0, NULL};
+static const struct names ca_statuses = {ca_status_names, NELEM(ca_status_names), 0, NULL};
+static const struct names roles = {role_names, NELEM(role_names), 0, NULL};
+static const struct names key_types = {key_type_names, NELEM(key_type_names), 0, NULL};
+static const struct names curves = {curve_names, NELEM(curve_names), 0, NULL};
+static const struct names key_sizes = {key_size_names, NELEM(key_size_names), 1, NULL};
+static const struct names exts = {.list = ext_name_list};
 _Static_assert(CA_ROOT == 0 && CA_INTERMEDIATE == 1 && CA_ACTIVE == 0 && CA_DISABLED == 1 &&
 		   ROLE_REQUESTER == 0 && ROLE_ADMIN == 1 && ROLE_AUDITOR == 2,
 	       "enums are indexes into their name lists");
@@ -429,8 +407,12 @@ _Static_assert(KT_RSA == 1 && KT_EC == 2 && KT_ED25519 == 4 && CURVE_P256 == 1 &
 	}
 #define SUB(s) .sub = &(s)
 
-/* Cross-key rules, each run where the row says. */
+/*
+ * Cross-key rules, each run where its row says (KEY_CHECK_FIRST: before the
+ * key is read). Each returns 0, or -1 with the message naming that key.
+ */
 
+/* parent: required for an intermediate, absent for a root (before it is read). */
 static int
 check_parent(struct ctx *c, const struct key *k, const cJSON *obj, const char *path, void *base)
 {
@@ -446,6 +428,7 @@ check_parent(struct ctx *c, const struct key *k, const cJSON *obj, const char *p
 	return 0;
 }
 
+/* api_issuance: never true on a root. */
 static int
 check_api_issuance(struct ctx *c, const struct key *k, const cJSON *obj, const char *path,
 		   void *base)
@@ -461,6 +444,7 @@ check_api_issuance(struct ctx *c, const struct key *k, const cJSON *obj, const c
 		    "true");
 }
 
+/* approval_password_hash: required once requires_manual_approval is true. */
 static int
 check_password_hash(struct ctx *c, const struct key *k, const cJSON *obj, const char *path,
 		    void *base)
@@ -487,6 +471,7 @@ check_crl(struct ctx *c, const struct key *k, const cJSON *obj, const char *path
 	return fail(c, kp, "missing required key (crl_url is set)");
 }
 
+/* admin_tenants and admin_cas: empty unless the user is an admin. */
 static int
 check_admin_lists(struct ctx *c, const struct key *k, const cJSON *obj, const char *path,
 		  void *base)
@@ -537,6 +522,7 @@ tls_after(struct ctx *c, const char *path, void *base)
 	return 0;
 }
 
+/* At least one CA, unless config_load was asked to accept none. */
 static int
 top_after(struct ctx *c, const char *path, void *base)
 {
@@ -636,7 +622,7 @@ static const struct key kafka_keys[] = {
 static const struct section kafka_section = SECTION(kafka_keys, 0, NULL);
 
 static const struct key login_keys[] = {
-    STRKEY("user", KEY_REQUIRED, rule_id, NULL, struct redis_user, user),
+    STRKEY("user", KEY_REQUIRED, id_rule, NULL, struct redis_user, user),
     STRKEY("password_file", KEY_REQUIRED, rule_nonempty, NULL, struct redis_user, password_file),
 };
 static const struct section login_section = SECTION(login_keys, 0, NULL);
@@ -666,14 +652,14 @@ static const struct key redis_keys[] = {
 static const struct section redis_section = SECTION(redis_keys, 0, NULL);
 
 static const struct key tenant_keys[] = {
-    STRKEY("id", KEY_REQUIRED, rule_id, NULL, struct tenant, id),
+    STRKEY("id", KEY_REQUIRED, id_rule, NULL, struct tenant, id),
     STRKEY("name", KEY_REQUIRED, rule_nonempty, NULL, struct tenant, name),
     ARRAYKEY("webhooks", 0, webhook_section, struct tenant, webhooks, nwebhooks),
 };
 static const struct section tenant_section = SECTION(tenant_keys, sizeof(struct tenant), NULL);
 
 static const struct key selection_keys[] = {
-    STRVKEY("tenants", rule_id, struct ca_selection, tenants),
+    STRVKEY("tenants", id_rule, struct ca_selection, tenants),
     STRVKEY("purposes", rule_nonempty, struct ca_selection, purposes),
     STRVKEY("email_patterns", rule_nonempty, struct ca_selection, email_patterns),
     {.name = "client_cidrs",
@@ -686,7 +672,7 @@ static const struct key selection_keys[] = {
 static const struct section selection_section = SECTION(selection_keys, 0, NULL);
 
 static const struct key ca_keys[] = {
-    STRKEY("id", KEY_REQUIRED, rule_id, NULL, struct ca, id),
+    STRKEY("id", KEY_REQUIRED, id_rule, NULL, struct ca, id),
     STRKEY("name", KEY_REQUIRED, rule_nonempty, NULL, struct ca, name),
     {.name = "type",
      .type = K_ENUM,
@@ -696,7 +682,7 @@ static const struct key ca_keys[] = {
     {.name = "parent",
      .type = K_STR,
      .flags = KEY_CHECK_FIRST,
-     .rule = rule_id,
+     .rule = id_rule,
      .off = offsetof(struct ca, parent),
      .check = check_parent},
     {.name = "status",
@@ -733,8 +719,8 @@ static const struct key ca_keys[] = {
      .type = K_OBJ,
      SUB(selection_section),
      .off = offsetof(struct ca, selection)},
-    STRVKEY("tenants", rule_id, struct ca, tenants),
-    STRVKEY("users", rule_id, struct ca, users),
+    STRVKEY("tenants", id_rule, struct ca, tenants),
+    STRVKEY("users", id_rule, struct ca, users),
     ARRAYKEY("webhooks", 0, webhook_section, struct ca, webhooks, nwebhooks),
     STRKEY("ca_issuers_url", 0, rule_http_url, NULL, struct ca, ca_issuers_url),
     STRKEY("crl_url", 0, rule_http_url, NULL, struct ca, crl_url),
@@ -747,31 +733,31 @@ static const struct key ca_keys[] = {
 static const struct section ca_section = SECTION(ca_keys, sizeof(struct ca), NULL);
 
 static const struct key user_keys[] = {
-    STRKEY("name", KEY_REQUIRED, rule_id, NULL, struct user, name),
+    STRKEY("name", KEY_REQUIRED, id_rule, NULL, struct user, name),
     STRKEY("email", KEY_REQUIRED, rule_email, NULL, struct user, email),
     {.name = "role",
      .type = K_ENUM,
      .flags = KEY_REQUIRED,
      .names = &roles,
      .off = offsetof(struct user, role)},
-    STRKEY("tenant", KEY_REQUIRED, rule_id, NULL, struct user, tenant),
+    STRKEY("tenant", KEY_REQUIRED, id_rule, NULL, struct user, tenant),
     {.name = "api_key_hash",
      .type = K_SHA256,
      .flags = KEY_REQUIRED,
      .off = offsetof(struct user, api_key_hash)},
-    STRVKEY("cas", rule_id, struct user, cas),
-    STRVKEY("admin_tenants", rule_id, struct user, admin_tenants),
+    STRVKEY("cas", id_rule, struct user, cas),
+    STRVKEY("admin_tenants", id_rule, struct user, admin_tenants),
     {.name = "admin_cas",
      .type = K_STRV,
-     .rule = rule_id,
+     .rule = id_rule,
      .off = offsetof(struct user, admin_cas),
      .check = check_admin_lists},
 };
 static const struct section user_section = SECTION(user_keys, sizeof(struct user), NULL);
 
 static const struct key bulk_key_keys[] = {
-    STRKEY("id", KEY_REQUIRED, rule_id, NULL, struct bulk_key, id),
-    STRKEY("user", KEY_REQUIRED, rule_id, NULL, struct bulk_key, user),
+    STRKEY("id", KEY_REQUIRED, id_rule, NULL, struct bulk_key, id),
+    STRKEY("user", KEY_REQUIRED, id_rule, NULL, struct bulk_key, user),
     STRKEY("secret_file", KEY_REQUIRED, rule_nonempty, NULL, struct bulk_key, secret_path),
 };
 static const struct section bulk_key_section =
@@ -799,27 +785,29 @@ static int
 item_bit(struct ctx *c, const cJSON *v, const char *path, const struct names *nm, unsigned *bit)
 {
 	char g[CONFIG_GOT_MAX], list[CONFIG_PATH_MAX];
-	size_t i, o = 0;
+	size_t i, n, o = 0;
+	const char *const *names = names_get(nm, &n);
 
 	if (!nm->numeric) {
-		if (jfield_enum(&c->j, v, path, nm->v, nm->n, &i) != 0)
+		if (jfield_enum(&c->j, v, path, names, n, &i) != 0)
 			return -1;
 		*bit = 1u << i;
 		return 0;
 	}
 	if (!cJSON_IsNumber(v))
 		return fail(c, path, "must be an integer, got %s", jfield_type(v));
-	for (i = 0; i < nm->n; i++)
-		if (v->valuedouble == strtod(nm->v[i], NULL)) {
+	for (i = 0; i < n; i++)
+		if (v->valuedouble == strtod(names[i], NULL)) {
 			*bit = 1u << i;
 			return 0;
 		}
-	for (i = 0; i < nm->n; i++)
+	for (i = 0; i < n; i++)
 		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
-				      i == 0 ? "" : (i + 1 == nm->n ? " or " : ", "), nm->v[i]);
+				      i == 0 ? "" : (i + 1 == n ? " or " : ", "), names[i]);
 	return fail(c, path, "must be %s, got %s", list, got(v, g));
 }
 
+/* The non-empty array v of k's names as a bit set, without repeats. */
 static int
 parse_bits(struct ctx *c, const struct key *k, const cJSON *v, const char *kp, unsigned *dst)
 {
@@ -885,6 +873,7 @@ out:
 	return rc;
 }
 
+/* The array v of "addr/prefix" strings into a new *dst of *n entries. */
 static int
 parse_cidrs(struct ctx *c, const cJSON *v, const char *kp, struct cidr **dst, size_t *n)
 {
@@ -940,10 +929,11 @@ parse_key(struct ctx *c, const struct key *k, const cJSON *obj, const char *path
 {
 	char kp[CONFIG_PATH_MAX], g[CONFIG_GOT_MAX];
 	void *dst = base + k->off;
+	const char *const *names;
 	const cJSON *v;
 	const char *s;
 	long long n;
-	size_t i;
+	size_t i, count;
 
 	if (jfield_member(&c->j, obj, path, k->name, k->flags & KEY_REQUIRED, &v) < 0)
 		return -1;
@@ -970,7 +960,8 @@ parse_key(struct ctx *c, const struct key *k, const cJSON *obj, const char *path
 		*(int *)dst = 0;
 		return jfield_bool(&c->j, obj, path, k->name, 0, (int *)dst) < 0 ? -1 : 0;
 	case K_ENUM:
-		if (jfield_enum(&c->j, v, kp, k->names->v, k->names->n, &i) != 0)
+		names = names_get(k->names, &count);
+		if (jfield_enum(&c->j, v, kp, names, count, &i) != 0)
 			return -1;
 		*(unsigned *)dst = (unsigned)i;
 		return 0;
@@ -1030,471 +1021,6 @@ parse_section(struct ctx *c, const struct section *s, const cJSON *obj, const ch
 	return s->after != NULL ? s->after(c, path, base) : 0;
 }
 
-/* Fields of the parsed arrays by which uniqueness and references are checked. */
-static const char *
-tenant_id(const struct config *cfg, size_t i)
-{
-	return cfg->tenants[i].id;
-}
-static const char *
-tenant_name(const struct config *cfg, size_t i)
-{
-	return cfg->tenants[i].name;
-}
-static const char *
-ca_id(const struct config *cfg, size_t i)
-{
-	return cfg->cas[i].id;
-}
-static const char *
-ca_name(const struct config *cfg, size_t i)
-{
-	return cfg->cas[i].name;
-}
-static const char *
-user_name(const struct config *cfg, size_t i)
-{
-	return cfg->users[i].name;
-}
-static const char *
-bulk_key_id(const struct config *cfg, size_t i)
-{
-	return cfg->bulk_keys[i].id;
-}
-
-/* Fails on the first value of field that repeats an earlier one in array arr. */
-static int
-check_unique(struct ctx *c, const char *arr, const char *field, size_t n,
-	     const char *(*get)(const struct config *, size_t))
-{
-	char p[CONFIG_PATH_MAX], g[CONFIG_GOT_MAX];
-	size_t i, j;
-
-	for (i = 0; i < n; i++)
-		for (j = 0; j < i; j++)
-			if (strcmp(get(c->cfg, i), get(c->cfg, j)) == 0) {
-				snprintf(p, sizeof(p), "%s[%zu].%s", arr, i, field);
-				return fail(c, p, "duplicate of %s[%zu].%s, got %s", arr, j, field,
-					    quote(get(c->cfg, i), g));
-			}
-	return 0;
-}
-
-/* Index of the entry of arr whose key equals s, or -1. */
-static long
-find(const struct config *cfg, size_t n, const char *(*get)(const struct config *, size_t),
-     const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(get(cfg, i), s) == 0)
-			return (long)i;
-	return -1;
-}
-
-/* Every item of list must name an entry (found by get) of the array called what. */
-static int
-check_refs(struct ctx *c, const char *path, char *const *list, size_t n,
-	   const char *(*get)(const struct config *, size_t), const char *what)
-{
-	char ip[CONFIG_PATH_MAX], g[CONFIG_GOT_MAX];
-	size_t i;
-
-	for (i = 0; list[i] != NULL; i++)
-		if (find(c->cfg, n, get, list[i]) < 0) {
-			path_idx(ip, path, i);
-			return fail(c, ip, "must name an entry of %s, got %s", what,
-				    quote(list[i], g));
-		}
-	return 0;
-}
-
-static int
-check_ref(struct ctx *c, const char *path, const char *s, size_t n,
-	  const char *(*get)(const struct config *, size_t), const char *what)
-{
-	char g[CONFIG_GOT_MAX];
-
-	if (find(c->cfg, n, get, s) < 0)
-		return fail(c, path, "must name an entry of %s, got %s", what, quote(s, g));
-	return 0;
-}
-
-static int
-check_references(struct ctx *c)
-{
-	struct config *cfg = c->cfg;
-	char p[CONFIG_PATH_MAX], g[CONFIG_GOT_MAX];
-	size_t i, j, steps;
-	long k;
-
-	if (check_unique(c, "tenants", "id", cfg->ntenants, tenant_id) != 0 ||
-	    check_unique(c, "tenants", "name", cfg->ntenants, tenant_name) != 0 ||
-	    check_unique(c, "cas", "id", cfg->ncas, ca_id) != 0 ||
-	    check_unique(c, "cas", "name", cfg->ncas, ca_name) != 0 ||
-	    check_unique(c, "users", "name", cfg->nusers, user_name) != 0)
-		return -1;
-	for (i = 0; i < cfg->nusers; i++)
-		for (j = 0; j < i; j++)
-			if (memcmp(cfg->users[i].api_key_hash, cfg->users[j].api_key_hash, 32) ==
-			    0) {
-				snprintf(p, sizeof(p), "users[%zu].api_key_hash", i);
-				return fail(c, p, "duplicate of users[%zu].api_key_hash", j);
-			}
-	for (i = 0; i < cfg->ncas; i++) {
-		struct ca *ca = &cfg->cas[i];
-
-		if (ca->parent != NULL) {
-			snprintf(p, sizeof(p), "cas[%zu].parent", i);
-			if (strcmp(ca->parent, ca->id) == 0)
-				return fail(c, p, "must name another CA, got %s",
-					    quote(ca->parent, g));
-			if (check_ref(c, p, ca->parent, cfg->ncas, ca_id, "cas") != 0)
-				return -1;
-			/* Following parents must reach a root within ncas steps. */
-			for (k = (long)i, steps = 0; cfg->cas[k].parent != NULL; steps++) {
-				if (steps > cfg->ncas)
-					return fail(c, p,
-						    "must lead to a root, got a cycle "
-						    "through %s",
-						    quote(ca->parent, g));
-				k = find(cfg, cfg->ncas, ca_id, cfg->cas[k].parent);
-				if (k < 0)
-					break; /* reported at that CA */
-			}
-		}
-		snprintf(p, sizeof(p), "cas[%zu].selection.tenants", i);
-		if (check_refs(c, p, ca->selection.tenants, cfg->ntenants, tenant_id, "tenants") !=
-		    0)
-			return -1;
-		snprintf(p, sizeof(p), "cas[%zu].tenants", i);
-		if (check_refs(c, p, ca->tenants, cfg->ntenants, tenant_id, "tenants") != 0)
-			return -1;
-		snprintf(p, sizeof(p), "cas[%zu].users", i);
-		if (check_refs(c, p, ca->users, cfg->nusers, user_name, "users") != 0)
-			return -1;
-	}
-	for (i = 0; i < cfg->nusers; i++) {
-		struct user *u = &cfg->users[i];
-
-		snprintf(p, sizeof(p), "users[%zu].tenant", i);
-		if (check_ref(c, p, u->tenant, cfg->ntenants, tenant_id, "tenants") != 0)
-			return -1;
-		snprintf(p, sizeof(p), "users[%zu].cas", i);
-		if (check_refs(c, p, u->cas, cfg->ncas, ca_id, "cas") != 0)
-			return -1;
-		snprintf(p, sizeof(p), "users[%zu].admin_tenants", i);
-		if (check_refs(c, p, u->admin_tenants, cfg->ntenants, tenant_id, "tenants") != 0)
-			return -1;
-		snprintf(p, sizeof(p), "users[%zu].admin_cas", i);
-		if (check_refs(c, p, u->admin_cas, cfg->ncas, ca_id, "cas") != 0)
-			return -1;
-	}
-	if (check_unique(c, "bulk_keys", "id", cfg->nbulk_keys, bulk_key_id) != 0)
-		return -1;
-	for (i = 0; i < cfg->nbulk_keys; i++) {
-		snprintf(p, sizeof(p), "bulk_keys[%zu].user", i);
-		if (check_ref(c, p, cfg->bulk_keys[i].user, cfg->nusers, user_name, "users") != 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* Replaces *p (relative to dir unless absolute) by its absolute form. */
-static int
-resolve(struct ctx *c, char **p)
-{
-	char *abs;
-
-	if ((*p)[0] == '/')
-		return 0;
-	if (asprintf(&abs, "%s/%s", c->cfg->dir, *p) < 0)
-		return fail_oom(c);
-	free(*p);
-	*p = abs;
-	return 0;
-}
-
-/* Opens a file named by the config for reading; on failure names the key and the errno. */
-static FILE *
-open_named(struct ctx *c, const char *path, const char *file)
-{
-	FILE *fp = fopen(file, "rb");
-
-	if (fp == NULL)
-		fail(c, path, "cannot read %s: %s", file, strerror(errno));
-	return fp;
-}
-
-/* Secret files must not be accessible by group or others. */
-static int
-check_mode(struct ctx *c, const char *path, const char *file, FILE *fp)
-{
-	struct stat st;
-
-	if (fstat(fileno(fp), &st) != 0)
-		return fail(c, path, "cannot stat %s: %s", file, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return fail(c, path, "must be a regular file, got something else at %s", file);
-	if (st.st_mode & CONFIG_KEY_MODE_MASK)
-		return fail(c, path,
-			    "file %s must not be accessible by group or others (chmod 600), "
-			    "got mode %04o",
-			    file, (unsigned)(st.st_mode & 07777));
-	return 0;
-}
-
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	ch = tolower(ch);
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
-}
-
-/*
- * Reads a 32-byte secret from file (named by config key `key`, mode checked):
- * 64 hex digits with optional trailing whitespace, or, when raw_ok, exactly
- * 32 raw bytes.
- */
-static int
-read_secret32(struct ctx *c, const char *key, const char *file, int raw_ok,
-	      unsigned char out[GRANT_KEY_LEN])
-{
-	const char *forms = raw_ok ? "32 raw bytes or 64 hex digits" : "64 hex digits";
-	unsigned char buf[2 * GRANT_KEY_LEN + 2];
-	size_t n, i;
-	int rc = -1, hi, lo;
-	FILE *fp;
-
-	if ((fp = open_named(c, key, file)) == NULL)
-		return -1;
-	if (check_mode(c, key, file, fp) != 0)
-		goto out;
-	n = fread(buf, 1, sizeof(buf), fp);
-	/* Only the hex form may carry trailing whitespace; raw is exactly 32 bytes. */
-	while (n > 2 * GRANT_KEY_LEN && isspace(buf[n - 1]))
-		n--;
-	if (raw_ok && n == GRANT_KEY_LEN && fgetc(fp) == EOF) {
-		memcpy(out, buf, GRANT_KEY_LEN);
-	} else if (n == 2 * GRANT_KEY_LEN && fgetc(fp) == EOF) {
-		for (i = 0; i < GRANT_KEY_LEN; i++) {
-			hi = hexval(buf[2 * i]);
-			lo = hexval(buf[2 * i + 1]);
-			if (hi < 0 || lo < 0)
-				break;
-			out[i] = (unsigned char)(hi << 4 | lo);
-		}
-		if (i < GRANT_KEY_LEN) {
-			fail(c, key, "file %s must hold %s, got a non-hex character", file, forms);
-			goto out;
-		}
-	} else {
-		fail(c, key, "file %s must hold %s, got %s", file, forms,
-		     n > 2 * GRANT_KEY_LEN ? "more" : "a different length");
-		goto out;
-	}
-	rc = 0;
-out:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	fclose(fp);
-	return rc;
-}
-
-/* The grant key file: exactly 32 raw bytes, or 64 hex digits with optional trailing whitespace. */
-static int
-load_grant_key(struct ctx *c)
-{
-	struct config *cfg = c->cfg;
-
-	if (resolve(c, &cfg->grant_key_path) != 0 ||
-	    read_secret32(c, "grant_key", cfg->grant_key_path, 1, cfg->grant_key) != 0)
-		return -1;
-	cfg->grant_key_loaded = 1;
-	return 0;
-}
-
-/* Resolves each bulk key's secret_file; reads the secrets only with CONFIG_LOAD_BULK_KEYS. */
-static int
-load_bulk_keys(struct ctx *c)
-{
-	struct config *cfg = c->cfg;
-	char p[CONFIG_PATH_MAX];
-	size_t i;
-
-	for (i = 0; i < cfg->nbulk_keys; i++) {
-		struct bulk_key *k = &cfg->bulk_keys[i];
-
-		snprintf(p, sizeof(p), "bulk_keys[%zu].secret_file", i);
-		if (resolve(c, &k->secret_path) != 0)
-			return -1;
-		if (!(c->flags & CONFIG_LOAD_BULK_KEYS))
-			continue;
-		if (read_secret32(c, p, k->secret_path, 0, k->secret) != 0)
-			return -1;
-		k->loaded = 1;
-	}
-	return 0;
-}
-
-/* Never prompts for a passphrase: encrypted keys are refused. */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	return -1;
-}
-
-/* UTF-8 copy of the first nid entry of name, "" when absent. */
-static char *
-subject_field(const X509_NAME *name, int nid)
-{
-	unsigned char *utf8 = NULL;
-	char *s;
-	int i = X509_NAME_get_index_by_NID(name, nid, -1);
-
-	if (i < 0 ||
-	    ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i))) < 0)
-		return strdup("");
-	s = strdup((char *)utf8);
-	OPENSSL_free(utf8);
-	return s;
-}
-
-/* Loads ca's certificate (a CA certificate; a root self-signed) and its subject fields. */
-static int
-load_cert(struct ctx *c, struct ca *ca, size_t idx)
-{
-	char p[CONFIG_PATH_MAX];
-	const X509_NAME *subj;
-	FILE *fp;
-
-	snprintf(p, sizeof(p), "cas[%zu].cert", idx);
-	if (resolve(c, &ca->cert_path) != 0 || (fp = open_named(c, p, ca->cert_path)) == NULL)
-		return -1;
-	ca->cert = PEM_read_X509(fp, NULL, no_passphrase, NULL);
-	fclose(fp);
-	if (ca->cert == NULL)
-		return fail(c, p, "must be a PEM certificate, got unparsable data in %s",
-			    ca->cert_path);
-	if (!(X509_get_extension_flags(ca->cert) & EXFLAG_CA))
-		return fail(c, p,
-			    "must be a CA certificate (basicConstraints CA:TRUE), got one "
-			    "without it in %s",
-			    ca->cert_path);
-	if (ca->type == CA_ROOT && X509_verify(ca->cert, X509_get0_pubkey(ca->cert)) != 1)
-		return fail(c, p,
-			    "must be self-signed for a root, got a certificate in %s that its "
-			    "own key does not verify",
-			    ca->cert_path);
-	subj = X509_get_subject_name(ca->cert);
-	if ((ca->common_name = subject_field(subj, NID_commonName)) == NULL ||
-	    (ca->organization = subject_field(subj, NID_organizationName)) == NULL ||
-	    (ca->country = subject_field(subj, NID_countryName)) == NULL)
-		return fail_oom(c);
-	return 0;
-}
-
-/* Loads ca's private key: file mode, format, and that it belongs to ca->cert. */
-static int
-load_key(struct ctx *c, struct ca *ca, size_t idx)
-{
-	char p[CONFIG_PATH_MAX];
-	FILE *fp;
-	int rc = -1;
-
-	snprintf(p, sizeof(p), "cas[%zu].key", idx);
-	if ((fp = open_named(c, p, ca->key_path)) == NULL)
-		return -1;
-	if (check_mode(c, p, ca->key_path, fp) != 0)
-		goto out;
-	if ((ca->key = PEM_read_PrivateKey(fp, NULL, no_passphrase, NULL)) == NULL) {
-		fail(c, p, "must be an unencrypted PEM private key, got unparsable data in %s",
-		     ca->key_path);
-		goto out;
-	}
-	if (EVP_PKEY_eq(ca->key, X509_get0_pubkey(ca->cert)) != 1) {
-		fail(c, p,
-		     "must match the certificate of cas[%zu].cert, got the key in %s that "
-		     "does not",
-		     idx, ca->key_path);
-		goto out;
-	}
-	rc = 0;
-out:
-	fclose(fp);
-	return rc;
-}
-
-/* Builds ca->chain (parent's cert up to the root) and checks the parent signed ca->cert. */
-static int
-build_chain(struct ctx *c, struct ca *ca, size_t idx)
-{
-	struct config *cfg = c->cfg;
-	const struct ca *up = ca;
-	char p[CONFIG_PATH_MAX], g[CONFIG_GOT_MAX];
-	long k;
-
-	if ((ca->chain = sk_X509_new_null()) == NULL)
-		return fail_oom(c);
-	while (up->parent != NULL) {
-		k = find(cfg, cfg->ncas, ca_id, up->parent);
-		up = &cfg->cas[k];
-		if (!X509_up_ref(up->cert))
-			return fail_oom(c);
-		if (!sk_X509_push(ca->chain, up->cert)) {
-			X509_free(up->cert); /* drops the reference just taken */
-			return fail_oom(c);
-		}
-	}
-	if (ca->parent != NULL) {
-		const X509 *parent = sk_X509_value(ca->chain, 0);
-
-		snprintf(p, sizeof(p), "cas[%zu].cert", idx);
-		if (X509_verify(ca->cert, X509_get0_pubkey(parent)) != 1)
-			return fail(c, p,
-				    "must be signed by the key of parent %s, got %s whose "
-				    "signature it does not verify",
-				    quote(ca->parent, g), ca->cert_path);
-	}
-	return 0;
-}
-
-static int
-load_files(struct ctx *c)
-{
-	struct config *cfg = c->cfg;
-	size_t i;
-
-	if (load_grant_key(c) != 0 || load_bulk_keys(c) != 0)
-		return -1;
-	/* Only resolved: each service reads its own password file (config_redis_login). */
-	for (i = 0; i < SERVICE_COUNT; i++)
-		if (cfg->redis_users[i].password_file != NULL &&
-		    resolve(c, &cfg->redis_users[i].password_file) != 0)
-			return -1;
-	/* Named only: each service reads its own files when it connects. */
-	for (i = 0; i < SERVICE_COUNT && cfg->kafka_tls[i].ca != NULL; i++)
-		if (resolve(c, &cfg->kafka_tls[i].ca) != 0 ||
-		    resolve(c, &cfg->kafka_tls[i].cert) != 0 ||
-		    resolve(c, &cfg->kafka_tls[i].key) != 0)
-			return -1;
-	for (i = 0; i < cfg->ncas; i++)
-		if (load_cert(c, &cfg->cas[i], i) != 0 || resolve(c, &cfg->cas[i].key_path) != 0 ||
-		    (cfg->cas[i].crl_path != NULL && resolve(c, &cfg->cas[i].crl_path) != 0))
-			return -1;
-	for (i = 0; i < cfg->ncas; i++) {
-		if (build_chain(c, &cfg->cas[i], i) != 0)
-			return -1;
-		if ((c->flags & CONFIG_LOAD_KEYS) && load_key(c, &cfg->cas[i], i) != 0)
-			return -1;
-	}
-	return 0;
-}
-
 /* Applies the environment overrides of section s's rows (and its objects') into base. */
 static int
 apply_env_section(struct ctx *c, const struct section *s, const char *path, char *base)
@@ -1539,7 +1065,7 @@ walk_section(const struct section *s, const char *path,
 	char kp[CONFIG_PATH_MAX], ip[CONFIG_PATH_MAX + 2];
 	struct config_key_info info;
 	const struct key *k;
-	size_t i, j;
+	size_t i, j, n;
 
 	for (i = 0; i < s->nkeys; i++) {
 		k = &s->keys[i];
@@ -1554,8 +1080,10 @@ walk_section(const struct section *s, const char *path,
 		info.def = k->def;
 		info.env = k->env;
 		if (k->names != NULL) {
-			for (j = 0; j < k->names->n && j < CONFIG_KEY_NAMES_MAX; j++)
-				info.names[j] = k->names->v[j];
+			const char *const *names = names_get(k->names, &n);
+
+			for (j = 0; j < n && j < CONFIG_KEY_NAMES_MAX; j++)
+				info.names[j] = names[j];
 			info.nnames = j;
 			info.numeric_names = k->names->numeric;
 		}
@@ -1672,7 +1200,7 @@ config_load(const char *path, int flags, struct config **out, char *err)
 	cJSON *root = NULL;
 	int rc = -1;
 
-	ctx_init(&c, path, flags, err);
+	config_ctx_init(&c, path, flags, err);
 	if ((c.cfg = calloc(1, sizeof(*c.cfg))) == NULL) {
 		fail_oom(&c);
 		goto out;
@@ -1683,7 +1211,7 @@ config_load(const char *path, int flags, struct config **out, char *err)
 	}
 	if (read_file(&c, path, &text) != 0 || (root = parse_json(&c, text)) == NULL ||
 	    parse_section(&c, &top_section, root, "", (char *)c.cfg) != 0 ||
-	    check_references(&c) != 0 || config_dir(&c, path) != 0 || load_files(&c) != 0 ||
+	    config_refs_check(&c) != 0 || config_dir(&c, path) != 0 || config_files_load(&c) != 0 ||
 	    apply_env_section(&c, &top_section, "", (char *)c.cfg) != 0)
 		goto out;
 	*out = c.cfg;
@@ -1817,76 +1345,6 @@ const char *
 config_url_rule(const char *s)
 {
 	return rule_http_url(s);
-}
-
-/* The password file's content: one line of printable characters without spaces. */
-static int
-password_parse(struct ctx *c, const char *what, const char *file, char *buf, size_t n)
-{
-	size_t i;
-
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	buf[n] = '\0';
-	if (n < CONFIG_REDIS_PASSWORD_MIN || n > CONFIG_REDIS_PASSWORD_MAX)
-		return fail(
-		    c, what,
-		    "file %s must hold one line of " STR(CONFIG_REDIS_PASSWORD_MIN) ".." STR(
-			CONFIG_REDIS_PASSWORD_MAX) " characters, got %zu",
-		    file, n);
-	for (i = 0; i < n; i++)
-		if (!isgraph((unsigned char)buf[i]))
-			return fail(c, what,
-				    "file %s must hold printable characters without spaces, got "
-				    "byte 0x%02x at offset %zu",
-				    file, (unsigned char)buf[i], i);
-	return 0;
-}
-
-int
-config_password_read(const char *cfgfile, const char *what, const char *file, char *password,
-		     char *err)
-{
-	struct ctx c;
-	char buf[CONFIG_REDIS_PASSWORD_MAX + 3];
-	size_t n;
-	int rc = -1;
-	FILE *fp;
-
-	ctx_init(&c, cfgfile, 0, err);
-	if ((fp = open_named(&c, what, file)) == NULL)
-		return -1;
-	if (check_mode(&c, what, file, fp) != 0)
-		goto out;
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	if (password_parse(&c, what, file, buf, n) != 0)
-		goto out;
-	memcpy(password, buf, strlen(buf) + 1);
-	rc = 0;
-out:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	fclose(fp);
-	return rc;
-}
-
-int
-config_redis_login(const struct config *cfg, const char *service, const char **user, char *password,
-		   char *err)
-{
-	char what[CONFIG_PATH_MAX];
-	size_t i;
-
-	for (i = 0; i < SERVICE_COUNT; i++)
-		if (strcmp(service_names[i], service) == 0)
-			break;
-	if (i == SERVICE_COUNT || cfg->redis_users[i].user == NULL)
-		return 0;
-	snprintf(what, sizeof(what), "redis.users.%s.password_file", service);
-	if (config_password_read(cfg->path, what, cfg->redis_users[i].password_file, password,
-				 err) != 0)
-		return -1;
-	*user = cfg->redis_users[i].user;
-	return 1;
 }
 
 const struct ca *

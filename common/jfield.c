@@ -187,7 +187,8 @@ jfield_check_int(const struct jfield *j, const cJSON *v, const char *path, long 
 	double d;
 
 	if (!cJSON_IsNumber(v))
-		return jfield_fail(j, path, "must be an integer, got %s", jfield_type(v));
+		return jfield_fail(j, path, "must be an integer %lld..%lld, got %s", min, max,
+				   jfield_type(v));
 	d = v->valuedouble;
 	/* Beyond 2^63 the cast is undefined: the range check comes first. */
 	if (d < (double)min || d > (double)max || d != (double)(long long)d)

@@ -406,7 +406,7 @@ static const struct broken broken[] = {
      "cas[1].id: must be 1..63 characters of A-Z a-z 0-9 . _ - starting with a letter or digit, got "
      "\"has space\""},
     {"cas[1].max_validity_days", "\"397\"",
-     "cas[1].max_validity_days: must be an integer, got string"},
+     "cas[1].max_validity_days: must be an integer 1..3650, got string"},
     {"cas[1].max_validity_days", "0", "cas[1].max_validity_days: must be an integer 1..3650, got 0"},
     {"cas[1].max_validity_days", "3651", "cas[1].max_validity_days: must be an integer 1..3650, got 3651"},
     {"cas[1].max_validity_days", "1.5", "cas[1].max_validity_days: must be an integer 1..3650, got 1.5"},

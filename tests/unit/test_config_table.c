@@ -238,7 +238,15 @@ doc_heading(const char *line, char *section, char *prefix)
 			snprintf(section, PATH_MAX_, "%.*s[]", (int)(close - open - 2), open + 2);
 		snprintf(prefix, PATH_MAX_, "%s", section);
 	} else if (strncmp(line, "### `", 5) == 0 && (close = strchr(line + 5, '`')) != NULL) {
-		snprintf(prefix, PATH_MAX_, "%s.%.*s", section, (int)(close - line - 5), line + 5);
+		size_t n = strlen(section);
+
+		/* Both halves are far below PATH_MAX_: headings are short. */
+		if (n + 1 + (size_t)(close - line - 5) >= PATH_MAX_)
+			test_fail(__FILE__, __LINE__, "heading too long: %s", line);
+		memcpy(prefix, section, n);
+		prefix[n] = '.';
+		memcpy(prefix + n + 1, line + 5, (size_t)(close - line - 5));
+		prefix[n + 1 + (close - line - 5)] = '\0';
 	}
 }
 
