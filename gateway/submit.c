@@ -13,6 +13,7 @@
 #include "gateway.h"
 #include "ids.h"
 #include "issue.h"
+#include "jfield.h"
 #include "log.h"
 #include "msg.h"
 #include "ratelimit.h"
@@ -93,74 +94,71 @@ submit_reject(struct submit_ctx *c, unsigned status, const char *code, const cha
 	http_reply_error(c->req, status, code, field, extra, status == 503 ? hdr : NULL, "%s", msg);
 }
 
-/* Reads an optional string field (JSON string only). -1 after answering 400. */
+/*
+ * Reads string field name of the body (checked by rule when not NULL; an
+ * empty or null optional field counts as absent, as form bodies send them).
+ * -1 after answering 400 with jfield's "name: rule, got what".
+ */
 static int
 submit_str(struct submit_ctx *c, const cJSON *f, const char *name, int required, size_t max,
-	   const char **out)
+	   jfield_rule rule, const char **out)
 {
+	char err[SUBMIT_MSG_MAX];
+	const struct jfield j = {.err = err, .errlen = sizeof(err), .prefix = ""};
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(f, name);
+	int rc;
 
 	*out = NULL;
-	if (it == NULL || cJSON_IsNull(it) ||
-	    (cJSON_IsString(it) && it->valuestring[0] == '\0' && !required)) {
-		if (!required)
-			return 0;
-		submit_reject(c, 400, "missing_field", name, NULL, "%s: required", name);
-		return -1;
-	}
-	if (!cJSON_IsString(it)) {
-		submit_reject(c, 400, "invalid_field", name, NULL, "%s: must be a string", name);
-		return -1;
-	}
-	if (it->valuestring[0] == '\0' || strlen(it->valuestring) > max) {
-		submit_reject(c, 400, "invalid_field", name, NULL,
-			      "%s: length must be 1..%zu, got %zu", name, max,
-			      strlen(it->valuestring));
-		return -1;
-	}
-	*out = it->valuestring;
-	return 0;
+	if (!required && cJSON_IsString(it) && it->valuestring[0] == '\0')
+		return 0;
+	rc = jfield_member(&j, f, "", name, JF_NULL_ABSENT | (required ? JF_REQUIRED : 0), &it);
+	if (rc < 0)
+		submit_reject(c, 400, "missing_field", name, NULL, "%s", err);
+	else if (rc > 0 && jfield_check_str(&j, it, name, max, rule, out) != 0)
+		submit_reject(c, 400, "invalid_field", name, NULL, "%s", err);
+	else
+		return 0;
+	return -1;
 }
 
-/* Adds one extension name to sb; -1 after answering 400. */
+/* Adds extension item i (a string node) to sb; -1 after answering 400. */
 static int
-submit_ext(struct submit_ctx *c, struct submit *sb, const char *name)
+submit_ext(struct submit_ctx *c, struct submit *sb, const cJSON *e, size_t i)
 {
-	unsigned bit = ext_from_name(name);
+	char err[SUBMIT_MSG_MAX], ip[JFIELD_PATH_MAX];
+	const struct jfield j = {.err = err, .errlen = sizeof(err), .prefix = ""};
+	size_t n, k;
+	const char *const *names = ext_name_list(&n);
 
-	if (bit == 0) {
-		submit_reject(c, 400, "invalid_field", "extensions", NULL,
-			      "extensions: unknown extension \"%.64s\"; known: server_auth, "
-			      "client_auth, email_protection, code_signing",
-			      name);
+	jfield_path_idx(ip, "extensions", i);
+	if (jfield_enum(&j, e, ip, names, n, &k) != 0) {
+		submit_reject(c, 400, "invalid_field", "extensions", NULL, "%s", err);
 		return -1;
 	}
-	if (!(sb->exts & bit)) {
-		sb->exts |= bit;
+	if (!(sb->exts & 1u << k)) {
+		sb->exts |= 1u << k;
 		snprintf(sb->exts_text + strlen(sb->exts_text),
 			 sizeof(sb->exts_text) - strlen(sb->exts_text), "%s%s",
-			 sb->exts_text[0] ? "," : "", name);
+			 sb->exts_text[0] ? "," : "", names[k]);
 	}
 	return 0;
 }
 
+/* extensions: an array of names, or (form bodies) a comma-separated list. */
 static int
 submit_exts(struct submit_ctx *c, const cJSON *f, struct submit *sb)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(f, "extensions"), *e;
-	char buf[SUBMIT_EXTS_MAX * 2], *tok, *save = NULL;
+	char buf[SUBMIT_EXTS_MAX * 2], *save = NULL;
+	cJSON tok = {.type = cJSON_String};
+	size_t i = 0;
 
 	if (it == NULL || cJSON_IsNull(it))
 		return 0;
 	if (cJSON_IsArray(it)) {
 		cJSON_ArrayForEach(e, it)
 		{
-			if (!cJSON_IsString(e)) {
-				submit_reject(c, 400, "invalid_field", "extensions", NULL,
-					      "extensions: must be an array of names");
-				return -1;
-			}
-			if (submit_ext(c, sb, e->valuestring) < 0)
+			if (submit_ext(c, sb, e, i++) < 0)
 				return -1;
 		}
 		return 0;
@@ -170,41 +168,42 @@ submit_exts(struct submit_ctx *c, const cJSON *f, struct submit *sb)
 			      "extensions: must be an array of names or a comma-separated list");
 		return -1;
 	}
-	/* Form bodies: "server_auth,client_auth". */
 	snprintf(buf, sizeof(buf), "%s", it->valuestring);
-	for (tok = strtok_r(buf, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save))
-		if (submit_ext(c, sb, tok) < 0)
+	for (tok.valuestring = strtok_r(buf, ", ", &save); tok.valuestring != NULL;
+	     tok.valuestring = strtok_r(NULL, ", ", &save))
+		if (submit_ext(c, sb, &tok, i++) < 0)
 			return -1;
 	return 0;
 }
 
+/* validity_days: a JSON integer, or its decimal text (form bodies). -1 after answering 400. */
 static int
 submit_validity(struct submit_ctx *c, const cJSON *f, struct submit *sb)
 {
+	char err[SUBMIT_MSG_MAX];
+	const struct jfield j = {.err = err, .errlen = sizeof(err), .prefix = ""};
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(f, "validity_days");
+	cJSON number = {.type = cJSON_Number};
 	char *end = NULL;
-	double d;
+	long long v;
 
-	if (it == NULL || cJSON_IsNull(it) || (cJSON_IsString(it) && it->valuestring[0] == '\0')) {
-		submit_reject(c, 400, "missing_field", "validity_days", NULL,
-			      "validity_days: required");
+	if (cJSON_IsString(it) && it->valuestring[0] == '\0')
+		it = NULL;
+	if (it == NULL || cJSON_IsNull(it)) {
+		jfield_member(&j, NULL, "", "validity_days", JF_REQUIRED, &it);
+		submit_reject(c, 400, "missing_field", "validity_days", NULL, "%s", err);
 		return -1;
 	}
-	if (cJSON_IsNumber(it)) {
-		d = it->valuedouble;
-	} else if (cJSON_IsString(it)) {
-		d = strtod(it->valuestring, &end);
-		if (end == it->valuestring || *end != '\0')
-			d = -1e9;
-	} else {
-		d = -1e9;
+	if (cJSON_IsString(it)) {
+		number.valuedouble = strtod(it->valuestring, &end);
+		if (end != it->valuestring && *end == '\0')
+			it = &number;
 	}
-	if (d != (double)(long)d || d < 1 || d > CONFIG_MAX_VALIDITY_DAYS) {
-		submit_reject(c, 400, "invalid_field", "validity_days", NULL,
-			      "validity_days: must be an integer 1..%d", CONFIG_MAX_VALIDITY_DAYS);
+	if (jfield_check_int(&j, it, "validity_days", 1, CONFIG_MAX_VALIDITY_DAYS, &v) != 0) {
+		submit_reject(c, 400, "invalid_field", "validity_days", NULL, "%s", err);
 		return -1;
 	}
-	sb->validity_days = (int)d;
+	sb->validity_days = (int)v;
 	return 0;
 }
 
@@ -236,30 +235,16 @@ submit_fields(struct submit_ctx *c, const cJSON *f, struct submit *sb)
 			return -1;
 		}
 	}
-	if (submit_str(c, f, "csr_data", 1, CSR_MAX_BYTES, &sb->csr) < 0 ||
-	    submit_str(c, f, "common_name", 1, CSR_MAX_CN, &sb->common_name) < 0 ||
+	if (submit_str(c, f, "csr_data", 1, CSR_MAX_BYTES, NULL, &sb->csr) < 0 ||
+	    submit_str(c, f, "common_name", 1, CSR_MAX_CN, NULL, &sb->common_name) < 0 ||
 	    submit_validity(c, f, sb) < 0 ||
-	    submit_str(c, f, "ca_id", 0, STORE_ID_MAX - 1, &sb->ca_id) < 0 ||
-	    submit_str(c, f, "tenant_id", 0, STORE_ID_MAX - 1, &sb->tenant_id) < 0 ||
-	    submit_str(c, f, "purpose_category", 0, GATEWAY_PURPOSE_MAX, &sb->purpose) < 0 ||
+	    submit_str(c, f, "ca_id", 0, STORE_ID_MAX - 1, id_rule, &sb->ca_id) < 0 ||
+	    submit_str(c, f, "tenant_id", 0, STORE_ID_MAX - 1, id_rule, &sb->tenant_id) < 0 ||
+	    submit_str(c, f, "purpose_category", 0, GATEWAY_PURPOSE_MAX, id_rule, &sb->purpose) <
+		0 ||
 	    submit_exts(c, f, sb) < 0 ||
-	    submit_str(c, f, "approval_password", 0, GATEWAY_PASSWORD_MAX, &sb->password) < 0)
+	    submit_str(c, f, "approval_password", 0, GATEWAY_PASSWORD_MAX, NULL, &sb->password) < 0)
 		return -1;
-	if (sb->ca_id != NULL && !id_valid(sb->ca_id)) {
-		submit_reject(c, 400, "invalid_field", "ca_id", NULL,
-			      "ca_id: must be " ID_RULE);
-		return -1;
-	}
-	if (sb->tenant_id != NULL && !id_valid(sb->tenant_id)) {
-		submit_reject(c, 400, "invalid_field", "tenant_id", NULL,
-			      "tenant_id: must be " ID_RULE);
-		return -1;
-	}
-	if (sb->purpose != NULL && !id_valid(sb->purpose)) {
-		submit_reject(c, 400, "invalid_field", "purpose_category", NULL,
-			      "purpose_category: must be " ID_RULE);
-		return -1;
-	}
 	return 0;
 }
 

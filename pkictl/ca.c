@@ -446,12 +446,12 @@ int_approval(const struct int_opts *io, cJSON *e)
 	}
 	v = 1;
 	if (io->approvals != NULL &&
-	    parse_int("--approvals-required", io->approvals, 1, PKICTL_APPROVALS_MAX, &v) != 0)
+	    parse_int("--approvals-required", io->approvals, 1, CONFIG_APPROVALS_MAX, &v) != 0)
 		return -1;
 	cJSON_AddNumberToObject(e, "approvals_required", (double)v);
 	if (io->ttl != NULL) {
-		if (parse_int("--approval-ttl-seconds", io->ttl, PKICTL_APPROVAL_TTL_MIN,
-			      PKICTL_APPROVAL_TTL_MAX, &v) != 0)
+		if (parse_int("--approval-ttl-seconds", io->ttl, CONFIG_APPROVAL_TTL_MIN_S,
+			      CONFIG_APPROVAL_TTL_MAX_S, &v) != 0)
 			return -1;
 		cJSON_AddNumberToObject(e, "approval_ttl_seconds", (double)v);
 	}
@@ -505,8 +505,8 @@ int_policy(struct cfgfile *cf, const struct int_opts *io, cJSON *e)
 	    add_list(sel, "client_cidrs", "--cidrs", io->cidrs, NULL, check_cidr) != 0)
 		return -1;
 	v = 0;
-	if (io->priority != NULL && parse_int("--priority", io->priority, -PKICTL_PRIORITY_MAX,
-					      PKICTL_PRIORITY_MAX, &v) != 0)
+	if (io->priority != NULL && parse_int("--priority", io->priority, -CONFIG_PRIORITY_MAX,
+					      CONFIG_PRIORITY_MAX, &v) != 0)
 		return -1;
 	cJSON_AddNumberToObject(sel, "priority", (double)v);
 

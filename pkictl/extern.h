@@ -22,10 +22,6 @@
 #define PKICTL_ROOT_DAYS_DEFAULT 3650
 #define PKICTL_INT_DAYS_DEFAULT 1825
 #define PKICTL_PATHLEN_MAX 8
-#define PKICTL_APPROVALS_MAX 10 /* the bounds config_load enforces */
-#define PKICTL_APPROVAL_TTL_MIN 60
-#define PKICTL_APPROVAL_TTL_MAX (30L * 24 * 3600)
-#define PKICTL_PRIORITY_MAX 1000
 #define PKICTL_SERIAL_BYTES 20 /* 159 random bits, positive, the RFC 5280 maximum length */
 #define PKICTL_GRANT_KEY_BYTES 32
 #define SECRET_FILE_MODE 0600 /* grant key, bulk key secrets, bulk producer profiles */

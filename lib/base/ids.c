@@ -21,3 +21,9 @@ id_valid(const char *s)
 {
 	return id_valid_n(s, strlen(s));
 }
+
+const char *
+id_rule(const char *s)
+{
+	return id_valid(s) ? NULL : "must be " ID_RULE;
+}

@@ -14,6 +14,9 @@
 /* 1 when s (NUL-terminated) is an id, else 0. */
 int id_valid(const char *s);
 
+/* The id rule as a field rule: NULL when s is an id, else "must be " ID_RULE (jfield_rule). */
+const char *id_rule(const char *s);
+
 /* The same for the n bytes at s (not NUL-terminated, e.g. a URL path segment). */
 int id_valid_n(const char *s, unsigned long n);
 

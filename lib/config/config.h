@@ -11,6 +11,11 @@
 #define CONFIG_ERR_MAX 512
 #define CONFIG_URL_MAX 1024         /* ca_issuers_url, crl_url */
 #define CONFIG_BULK_SECRET_BYTES 32 /* a bulk key's HMAC-SHA256 secret */
+/* Bounds of cas[] keys, as the table checks them (pkictl asks for values within them). */
+#define CONFIG_APPROVALS_MAX 10
+#define CONFIG_APPROVAL_TTL_MIN_S 60
+#define CONFIG_APPROVAL_TTL_MAX_S (30 * 24 * 3600)
+#define CONFIG_PRIORITY_MAX 1000 /* selection.priority is -MAX..MAX */
 
 /* The services; each uses only its own credentials (kafka.tls.NAME, redis.users.NAME). */
 enum service { SERVICE_GATEWAY, SERVICE_WORKER, SERVICE_APPROVER, SERVICE_COUNT };
@@ -132,6 +137,25 @@ config_roster(const struct config *cfg)
 
 	return r;
 }
+
+#define CONFIG_KEY_NAMES_MAX 8
+
+/* One key of the configuration table, as the schema and docs/config.md describe it. */
+struct config_key_info {
+	const char *path; /* "cas[].max_validity_days": "." between keys, "[]" for array items */
+	const char *type; /* JSON type: "string", "integer", "boolean", "array", "object" */
+	int required;
+	int has_bounds; /* integers: min..max inclusive */
+	long long min, max;
+	const char *names[CONFIG_KEY_NAMES_MAX]; /* enumerations (of the items, for arrays) */
+	size_t nnames;
+	int numeric_names; /* the names are integers written as text */
+	const char *def;   /* a string's default, or NULL */
+	const char *env;   /* the environment variable overriding it, or NULL */
+};
+
+/* Calls fn for every key of the table, parents before their keys; info lives for the call. */
+void config_keys_walk(void (*fn)(const struct config_key_info *info, void *arg), void *arg);
 
 const struct ca *config_ca_find(const struct config *cfg, const char *id);
 const struct user *config_user_by_key(const struct config *cfg, const char *api_key);

@@ -120,6 +120,8 @@ int signer_issue(struct signer *s, const struct csr *c, const struct issue_reque
 /* Name <-> bit helpers for config and JSON. Return 0 for an unknown name. */
 unsigned ext_from_name(const char *name);
 const char *ext_name(unsigned bit);
+/* Every extension name, in bit order (the name of 1 << i); *n set to their count. */
+const char *const *ext_name_list(size_t *n);
 /* "RSA", "EC", "Ed25519" for one enum key_type_bit, "unknown" otherwise. */
 const char *key_type_name(unsigned kt);
 

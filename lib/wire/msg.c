@@ -1,7 +1,6 @@
 #include "msg.h"
 
 #include <ctype.h>
-#include <math.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include "config.h"
 #include "ids.h"
 #include "issue.h"
+#include "jfield.h"
 #include "secret.h"
 
 #define GRANT_DOMAIN "pki-grant-v1"
@@ -117,18 +117,25 @@ msg_issue_encode(const struct issue_msg *m)
 	return s;
 }
 
-static int
-msg_hex64_ok(const char *s)
+static const char *
+msg_rule_hex64(const char *s)
 {
 	size_t i;
 
 	for (i = 0; s[i] != '\0'; i++)
 		if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
-			return 0;
-	return i == 64;
+			break;
+	return i == 64 && s[i] == '\0' ? NULL : "must be 64 lowercase hex digits";
 }
 
 enum fkind { F_ID, F_TEXT, F_CSR, F_HEX64 };
+
+/* Messages of the decoders: "field: rule, got what" (jfield.h), MSG_ERR_MAX bytes. */
+static struct jfield
+msg_jfield(char *err)
+{
+	return (struct jfield){.err = err, .errlen = MSG_ERR_MAX, .prefix = ""};
+}
 
 /*
  * Reads string field name of o into *out (malloc'd copy). Absent or null is
@@ -137,84 +144,38 @@ enum fkind { F_ID, F_TEXT, F_CSR, F_HEX64 };
 static int
 msg_str(const cJSON *o, const char *name, int required, enum fkind kind, char **out, char *err)
 {
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
-	size_t n, max = kind == F_CSR ? MSG_CSR_MAX : MSG_NAME_MAX - 1;
+	static const jfield_rule rules[] = {
+	    [F_ID] = id_rule, [F_TEXT] = NULL, [F_CSR] = NULL, [F_HEX64] = msg_rule_hex64};
+	const struct jfield j = msg_jfield(err);
+	const char *s;
+	int rc;
 
 	*out = NULL;
-	if (it == NULL || cJSON_IsNull(it)) {
-		if (!required)
-			return 0;
-		snprintf(err, MSG_ERR_MAX, "%s: required", name);
-		return -1;
-	}
-	if (!cJSON_IsString(it)) {
-		snprintf(err, MSG_ERR_MAX, "%s: must be a string", name);
-		return -1;
-	}
-	n = strlen(it->valuestring);
-	if (n == 0 || n > max) {
-		snprintf(err, MSG_ERR_MAX, "%s: length must be 1..%zu, got %zu", name, max, n);
-		return -1;
-	}
-	if (kind == F_ID && !id_valid(it->valuestring)) {
-		snprintf(err, MSG_ERR_MAX, "%s: must be " ID_RULE ", got \"%.64s\"", name,
-			 it->valuestring);
-		return -1;
-	}
-	if (kind == F_HEX64 && !msg_hex64_ok(it->valuestring)) {
-		snprintf(err, MSG_ERR_MAX, "%s: must be 64 lowercase hex digits", name);
-		return -1;
-	}
-	if ((*out = strdup(it->valuestring)) == NULL) {
-		snprintf(err, MSG_ERR_MAX, "%s: out of memory", name);
-		return -1;
-	}
+	rc = jfield_str(&j, o, "", name, JF_NULL_ABSENT | (required ? JF_REQUIRED : 0),
+			kind == F_CSR ? MSG_CSR_MAX : MSG_NAME_MAX - 1, rules[kind], &s);
+	if (rc <= 0)
+		return rc;
+	if ((*out = strdup(s)) == NULL)
+		return jfield_fail(&j, name, "out of memory");
 	return 0;
 }
 
-/* Integer field in [lo, hi]. */
+/* Required integer field in [lo, hi]. */
 static int
 msg_int(const cJSON *o, const char *name, long long lo, long long hi, long long *out, char *err)
 {
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
-	double d;
+	const struct jfield j = msg_jfield(err);
 
-	if (it == NULL) {
-		snprintf(err, MSG_ERR_MAX, "%s: required", name);
-		return -1;
-	}
-	if (!cJSON_IsNumber(it)) {
-		snprintf(err, MSG_ERR_MAX, "%s: must be an integer", name);
-		return -1;
-	}
-	d = it->valuedouble;
-	if (d != floor(d) || d < (double)lo || d > (double)hi) {
-		snprintf(err, MSG_ERR_MAX, "%s: must be an integer %lld..%lld, got %g", name, lo,
-			 hi, d);
-		return -1;
-	}
-	*out = (long long)d;
-	return 0;
+	return jfield_int(&j, o, "", name, JF_REQUIRED, lo, hi, out) < 0 ? -1 : 0;
 }
 
-/* Refuses keys of o not in known (NULL-terminated). */
+/* Refuses keys of object o not in known (NULL-terminated) or given twice; path names o. */
 static int
-msg_known_keys(const cJSON *o, const char *where, const char *const *known, char *err)
+msg_known_keys(const cJSON *o, const char *path, const char *const *known, char *err)
 {
-	const cJSON *it;
-	size_t i;
+	const struct jfield j = msg_jfield(err);
 
-	cJSON_ArrayForEach(it, o)
-	{
-		for (i = 0; known[i] != NULL; i++)
-			if (strcmp(known[i], it->string) == 0)
-				break;
-		if (known[i] == NULL) {
-			snprintf(err, MSG_ERR_MAX, "%s%.64s: unknown key", where, it->string);
-			return -1;
-		}
-	}
-	return 0;
+	return jfield_keys(&j, o, path, known);
 }
 
 static int
@@ -240,7 +201,7 @@ grant_from_json(const cJSON *o, struct grant *g, char *err)
 		snprintf(err, MSG_ERR_MAX, "grant: must be an object");
 		return -1;
 	}
-	if (msg_known_keys(o, "grant.", known, err) < 0)
+	if (msg_known_keys(o, "grant", known, err) < 0)
 		return -1;
 	memset(g, 0, sizeof(*g));
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
@@ -284,28 +245,26 @@ msg_issue_keys(const cJSON *o, size_t nkeys, const char *const *extra, char *err
 	return msg_known_keys(o, "", known, err);
 }
 
+/* The optional extensions array: names of enum ext_bit, or'ed into *out. */
 static int
 msg_exts(const cJSON *o, unsigned *out, char *err)
 {
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, "extensions"), *e;
-	unsigned bit;
+	const struct jfield j = msg_jfield(err);
+	char ip[JFIELD_PATH_MAX];
+	const char *const *names;
+	const cJSON *arr = NULL, *e;
+	size_t n, i = 0, k;
+	int rc = jfield_array(&j, o, "", "extensions", JF_NULL_ABSENT, &arr);
 
-	if (it == NULL || cJSON_IsNull(it))
-		return 0;
-	if (!cJSON_IsArray(it)) {
-		snprintf(err, MSG_ERR_MAX, "extensions: must be an array of names");
-		return -1;
-	}
-	cJSON_ArrayForEach(e, it)
+	if (rc <= 0)
+		return rc;
+	names = ext_name_list(&n);
+	cJSON_ArrayForEach(e, arr)
 	{
-		if (!cJSON_IsString(e) || (bit = ext_from_name(e->valuestring)) == 0) {
-			snprintf(err, MSG_ERR_MAX,
-				 "extensions: unknown extension \"%.64s\" (server_auth, "
-				 "client_auth, email_protection, code_signing)",
-				 cJSON_IsString(e) ? e->valuestring : "(not a string)");
+		jfield_path_idx(ip, "extensions", i++);
+		if (jfield_enum(&j, e, ip, names, n, &k) != 0)
 			return -1;
-		}
-		*out |= bit;
+		*out |= 1u << k;
 	}
 	return 0;
 }

@@ -90,7 +90,7 @@ TEST(msg_issue_refusals)
 	    {"[1]", "must be a JSON object"},
 	    {"{\"v\":2}", "v: must be an integer 1..1, got 2"},
 	    {"{\"v\":1,\"zzz\":1}", "zzz: unknown key"},
-	    {"{\"v\":1,\"csr\":\"x\"}", "request_id: required"},
+	    {"{\"v\":1,\"csr\":\"x\"}", "request_id: missing required key"},
 	    {"{\"v\":1,\"request_id\":\"a b\"}", "request_id: must be 1..63 characters"},
 	    {"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
 	     "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":0}",
@@ -100,10 +100,11 @@ TEST(msg_issue_refusals)
 	     "validity_days: must be an integer"},
 	    {"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
 	     "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":3,\"extensions\":[\"ca\"]}",
-	     "extensions: unknown extension \"ca\""},
+	     "extensions[0]: must be one of server_auth, client_auth, email_protection, code_signing, "
+	     "got \"ca\""},
 	    {"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
 	     "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":3,\"grant\":{}}",
-	     "grant.request_id: required"},
+	     "grant.request_id: missing required key"},
 	    {"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
 	     "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":3,\"grant\":{\"request_id\":"
 	     "\"r\",\"ca_id\":\"c\",\"csr_sha256\":\"AB\",\"mac\":\"x\",\"expires_at\":1}}",
@@ -183,7 +184,7 @@ TEST(msg_approval_round_trip)
 	CHECK_INT(msg_approval_decode("{\"v\":1,\"reason\":\"x\",\"request\":{\"v\":1}}", 38, &d,
 				      &reason, err),
 		  -1);
-	CHECK(strstr(err, "request.request_id: required") != NULL);
+	CHECK(strstr(err, "request.request_id: missing required key") != NULL);
 }
 
 TEST(msg_result_and_issued_shapes)
