@@ -1350,14 +1350,9 @@ config_url_rule(const char *s)
 const struct ca *
 config_ca_find(const struct config *cfg, const char *id)
 {
-	size_t i;
+	struct roster r = config_roster(cfg);
 
-	if (id == NULL)
-		return NULL;
-	for (i = 0; i < cfg->ncas; i++)
-		if (strcmp(cfg->cas[i].id, id) == 0)
-			return &cfg->cas[i];
-	return NULL;
+	return roster_ca_find(&r, id);
 }
 
 const struct user *
@@ -1407,43 +1402,8 @@ config_user_by_key(const struct config *cfg, const char *api_key)
 	return found;
 }
 
-static int
-strv_empty(char *const *v)
-{
-	return v == NULL || v[0] == NULL;
-}
-
-static int
-strv_has(char *const *v, const char *s)
-{
-	size_t i;
-
-	for (i = 0; v != NULL && v[i] != NULL; i++)
-		if (strcmp(v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
 int
 config_user_may_use(const struct user *u, const struct ca *ca)
 {
-	size_t i;
-	int tenant_ok;
-
-	if (u == NULL || ca == NULL || u->role == ROLE_AUDITOR)
-		return 0;
-	if (strv_has(ca->users, u->name) || strv_has(ca->tenants, u->tenant) ||
-	    strv_has(u->cas, ca->id))
-		return 1;
-	if (u->role != ROLE_ADMIN)
-		return 0;
-	/* Admin scope: admin_cas (empty = all) and admin_tenants (empty = all) both hold. */
-	if (!strv_empty(u->admin_cas) && !strv_has(u->admin_cas, ca->id))
-		return 0;
-	if (strv_empty(u->admin_tenants))
-		return 1;
-	tenant_ok = 0;
-	for (i = 0; ca->tenants != NULL && ca->tenants[i] != NULL; i++)
-		tenant_ok |= strv_has(u->admin_tenants, ca->tenants[i]);
-	return tenant_ok;
+	return roster_user_may_use(u, ca);
 }
