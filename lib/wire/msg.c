@@ -298,7 +298,7 @@ msg_issue_parse(const cJSON *o, int bulk, const char *const *extra, struct issue
 	    msg_str(o, "ca_id", 0, F_ID, &m->ca_id, err) < 0 ||
 	    msg_str(o, "purpose", 0, F_TEXT, &m->purpose, err) < 0 ||
 	    msg_str(o, "tenant", !bulk, F_ID, &m->tenant, err) < 0 ||
-	    msg_str(o, "requester", !bulk, F_TEXT, &m->requester, err) < 0 ||
+	    msg_str(o, "requester", !bulk, F_ID, &m->requester, err) < 0 ||
 	    msg_str(o, "email", 0, F_TEXT, &m->email, err) < 0 ||
 	    msg_str(o, "client_ip", 0, F_TEXT, &m->client_ip, err) < 0 ||
 	    msg_str(o, "batch_id", 0, F_ID, &m->batch_id, err) < 0)

@@ -50,7 +50,7 @@ struct issue_msg {
 	unsigned extensions; /* enum ext_bit; 0: the CA's default */
 	char *purpose;       /* NULL when not given */
 	char *tenant;
-	char *requester; /* user name, or the bulk producer's identity */
+	char *requester; /* user name (an id) */
 	char *email;     /* NULL when not known */
 	char *client_ip; /* NULL for bulk */
 	char *batch_id;  /* NULL unless bulk */

@@ -2,11 +2,8 @@
  * The longest legal id of each kind (ids.h) through the Kafka messages: a
  * request, CA, tenant, user and batch id of ID_MAX characters decodes from
  * an issue, approval and bulk message; one of ID_MAX + 1 is refused by the
- * same rule, naming its field. The requester is the exception: the message
- * format holds it as text (msg.h: a user name or the producer's identity),
- * so its length is the decoder's text limit, and a user name the config
- * does not know is refused at admission instead. (Config and HTTP:
- * tests/integration/test_ids.sh.)
+ * same rule, naming its field; the requester is a user name, an id too.
+ * (Config and HTTP: tests/integration/test_ids.sh.)
  */
 #include <stdlib.h>
 
@@ -28,9 +25,9 @@ ids_make(char *out, char c, size_t n)
 	return out;
 }
 
-/* The id fields of an issue message; the ones before IDS_USER follow the id rule. */
+/* The id fields of an issue message; all follow the id rule. */
 enum ids_field { IDS_REQUEST, IDS_CA, IDS_TENANT, IDS_BATCH, IDS_USER, IDS_NFIELD };
-#define IDS_NRULED IDS_USER /* the fields the decoder checks with the id rule */
+#define IDS_NRULED IDS_NFIELD /* the fields the decoder checks with the id rule */
 static const char *const ids_names[IDS_NFIELD] = {"request_id", "ca_id", "tenant", "batch_id",
 						  "requester"};
 
