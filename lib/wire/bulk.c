@@ -1,6 +1,5 @@
 #include "bulk.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +7,7 @@
 #include "config.h"
 #include "ids.h"
 #include "issue.h"
+#include "jfield.h"
 #include "secret.h"
 
 /* Appends "name=LEN:value\n", or "name\n" when value is NULL, to buf at *n (no printf: hot). */
@@ -120,44 +120,27 @@ bulk_encode(const struct issue_msg *m, const struct bulk_auth *a)
 	return s;
 }
 
-/* Reads the auth member of o into a. 0 or -1 with err. */
+static const char *
+bulk_rule_alg(const char *s)
+{
+	return strcmp(s, BULK_ALG) == 0 ? NULL : "must be \"" BULK_ALG "\"";
+}
+
+/* Reads the auth member of o into a, with the decoders' field checks (jfield.h). 0 or -1 with err. */
 static int
 bulk_auth_from_json(const cJSON *o, struct bulk_auth *a, char *err)
 {
-	const cJSON *auth = cJSON_GetObjectItemCaseSensitive(o, "auth");
+	static const char *const keys[] = {"key_id", "alg", "sig", NULL};
+	const struct jfield j = {.err = err, .errlen = MSG_ERR_MAX, .prefix = ""};
+	const cJSON *auth;
 	const char *id, *alg, *sig;
-	size_t i;
 
-	if (auth == NULL) {
-		snprintf(err, MSG_ERR_MAX, "auth: required (bulk messages are signed)");
+	if (jfield_member(&j, o, "", "auth", JF_REQUIRED, &auth) < 0 ||
+	    jfield_keys(&j, auth, "auth", keys) < 0 ||
+	    jfield_str(&j, auth, "auth", "key_id", JF_REQUIRED, ID_MAX, id_rule, &id) < 0 ||
+	    jfield_str(&j, auth, "auth", "alg", JF_REQUIRED, 0, bulk_rule_alg, &alg) < 0 ||
+	    jfield_str(&j, auth, "auth", "sig", JF_REQUIRED, 0, msg_rule_hex64, &sig) < 0)
 		return -1;
-	}
-	if (!cJSON_IsObject(auth) || cJSON_GetArraySize(auth) != 3) {
-		snprintf(err, MSG_ERR_MAX, "auth: must be an object of key_id, alg and sig");
-		return -1;
-	}
-	id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(auth, "key_id"));
-	alg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(auth, "alg"));
-	sig = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(auth, "sig"));
-	if (id == NULL || alg == NULL || sig == NULL) {
-		snprintf(err, MSG_ERR_MAX, "auth: must be an object of key_id, alg and sig (strings)");
-		return -1;
-	}
-	if (!id_valid(id)) {
-		snprintf(err, MSG_ERR_MAX, "auth.key_id: must be " ID_RULE ", got \"%.64s\"", id);
-		return -1;
-	}
-	if (strcmp(alg, BULK_ALG) != 0) {
-		snprintf(err, MSG_ERR_MAX, "auth.alg: must be \"%s\", got \"%.32s\"", BULK_ALG, alg);
-		return -1;
-	}
-	for (i = 0; sig[i] != '\0' && isxdigit((unsigned char)sig[i]) && !isupper((unsigned char)sig[i]);
-	     i++)
-		;
-	if (i != 64 || sig[i] != '\0') {
-		snprintf(err, MSG_ERR_MAX, "auth.sig: must be 64 lowercase hex digits");
-		return -1;
-	}
 	snprintf(a->key_id, sizeof(a->key_id), "%s", id);
 	snprintf(a->sig, sizeof(a->sig), "%s", sig);
 	return 0;

@@ -117,7 +117,7 @@ msg_issue_encode(const struct issue_msg *m)
 	return s;
 }
 
-static const char *
+const char *
 msg_rule_hex64(const char *s)
 {
 	size_t i;

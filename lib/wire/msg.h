@@ -91,6 +91,9 @@ int msg_issue_decode(const void *buf, size_t len, struct issue_msg **out, char *
 int msg_bulk_from_json(const cJSON *o, const char *const *extra, struct issue_msg **out,
 		       char *err);
 
+/* NULL when s is 64 lowercase hex digits, else the rule (a jfield_rule). */
+const char *msg_rule_hex64(const char *s);
+
 /* Parses len bytes of JSON text (at most MSG_TEXT_MAX). NULL with err. */
 cJSON *msg_parse(const void *buf, size_t len, char *err);
 #define MSG_TEXT_MAX (MSG_CSR_MAX * 2)

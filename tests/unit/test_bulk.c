@@ -74,13 +74,13 @@ TEST(bulk_decode_refusals)
 		const char *json, *err;
 	} t[] = {
 	    {"{\"v\":1,\"request_id\":\"r1\",\"csr\":\"x\",\"common_name\":\"a\",\"validity_days\":1}",
-	     "auth: required (bulk messages are signed)"},
+	     "auth: missing required key"},
 	    {"{\"v\":1,\"request_id\":\"r1\",\"csr\":\"x\",\"common_name\":\"a\",\"validity_days\":1,"
 	     "\"auth\":{\"key_id\":\"k\",\"alg\":\"HMAC-SHA1\",\"sig\":\"00\"}}",
 	     "auth.alg: must be \"HMAC-SHA256\", got \"HMAC-SHA1\""},
 	    {"{\"v\":1,\"request_id\":\"r1\",\"csr\":\"x\",\"common_name\":\"a\",\"validity_days\":1,"
 	     "\"auth\":{\"key_id\":\"k\",\"alg\":\"HMAC-SHA256\",\"sig\":\"00\"}}",
-	     "auth.sig: must be 64 lowercase hex digits"},
+	     "auth.sig: must be 64 lowercase hex digits, got \"00\""},
 	    {"{\"v\":1,\"request_id\":\"r1\",\"csr\":\"x\",\"common_name\":\"a\",\"validity_days\":1,"
 	     "\"client_ip\":\"10.0.0.1\",\"auth\":{}}",
 	     "client_ip: unknown key"},
