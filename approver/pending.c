@@ -17,31 +17,21 @@
  * Intake. KEYS req, pending:{id}, pending, pending:expiry, channel; ARGV id,
  * now, expires_at, score, the name of pending_approval, the names of the
  * states that may move to it (comma-separated), then the pending hash as
- * field/value pairs. {2, state}: decided already; {1, state}: duplicate;
- * {0, state before}: new.
+ * field/value pairs. {2, state}: decided already, or {2, ""}: no record
+ * (intake_check drops such messages first: the record is the gateway's or a
+ * worker's, never made here); {1, state}: duplicate; {0, state before}: new.
  */
 static const char lua_intake[] = STORE_LUA_BATCH_MOVE
     "local st = redis.call('HGET', KEYS[1], 'state')\n"
     "local pend, from = ARGV[5], {}\n"
     "for n in string.gmatch(ARGV[6], '[^,]+') do from[n] = true end\n"
-    "if st and not from[st] and st ~= pend then\n"
-    "  return {2, st}\n"
-    "end\n"
+    "if not st then return {2, ''} end\n"
+    "if not from[st] and st ~= pend then return {2, st} end\n"
     "if redis.call('EXISTS', KEYS[2]) == 1 then return {1, st or ''} end\n"
     "redis.call('HSET', KEYS[2], unpack(ARGV, 7))\n"
     "redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])\n"
     "redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])\n"
-    "if not st then\n"
-    "  local f = {}\n"
-    "  for i = 7, #ARGV - 1, 2 do f[ARGV[i]] = ARGV[i + 1] end\n"
-    "  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'state', pend,\n"
-    "    'created', ARGV[2], 'updated', ARGV[2])\n"
-    "  for _, k in ipairs({'tenant', 'requester', 'email', 'client_ip', 'ca_id',\n"
-    "      'common_name', 'validity_days'}) do\n"
-    "    if f[k] and f[k] ~= '' then redis.call('HSET', KEYS[1], k, f[k]) end\n"
-    "  end\n"
-    "  redis.call('PUBLISH', KEYS[5], pend)\n"
-    "elseif st ~= pend then\n"
+    "if st ~= pend then\n"
     "  redis.call('HSET', KEYS[1], 'state', pend, 'updated', ARGV[2])\n"
     "  batch_move(KEYS[1], st, pend)\n"
     "  redis.call('PUBLISH', KEYS[5], pend)\n"
