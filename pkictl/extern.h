@@ -23,7 +23,6 @@
 #define PKICTL_INT_DAYS_DEFAULT 1825
 #define PKICTL_PATHLEN_MAX 8
 #define PKICTL_SERIAL_BYTES 20 /* 159 random bits, positive, the RFC 5280 maximum length */
-#define PKICTL_GRANT_KEY_BYTES 32
 #define SECRET_FILE_MODE 0600 /* grant key, bulk key secrets, bulk producer profiles */
 #define PKICTL_FLAGS_MAX 32
 #define PKICTL_CRL_DAYS_DEFAULT 7

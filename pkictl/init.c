@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "extern.h"
 
 #define CONFIG_DIR_MODE 0700
@@ -48,11 +49,11 @@ check_redis_url(const char *flag, const char *s)
 	return check_hostport(flag, hostport);
 }
 
-/* Writes PKICTL_GRANT_KEY_BYTES random bytes to a new file of mode 0600. */
+/* Writes CONFIG_GRANT_KEY_BYTES random bytes to a new file of mode 0600. */
 static int
 grant_key_write(const char *path)
 {
-	unsigned char key[PKICTL_GRANT_KEY_BYTES];
+	unsigned char key[CONFIG_GRANT_KEY_BYTES];
 	int rc;
 
 	if (RAND_bytes(key, sizeof(key)) != 1) {
@@ -124,7 +125,7 @@ cmd_init(const struct command *cmd, int argc, char **argv)
 	    check_hostport("--approver-listen", ap) != 0 ||
 	    parse_list("--kafka-brokers", brokers, check_hostport, &list) != 0 ||
 	    check_id("--kafka-group", group) != 0 || check_redis_url("--redis-url", redis) != 0 ||
-	    check_text("--redis-prefix", prefix, PKICTL_ID_MAX) != 0)
+	    check_text("--redis-prefix", prefix, CONFIG_PREFIX_MAX) != 0)
 		goto out;
 	if ((root = init_document(gw, ap, brokers, group, redis, prefix)) == NULL)
 		goto out;

@@ -33,7 +33,6 @@
 
 #define CONFIG_FILE_MAX (4 * 1024 * 1024)
 #define CONFIG_TOPIC_MAX 249 /* Kafka's own limit */
-#define CONFIG_PREFIX_MAX 64 /* Redis key prefix */
 #define CONFIG_PORT_MAX 65535
 #define CONFIG_SECTION_KEYS_MAX 32 /* keys of the largest object (a CA) */
 #define DEFAULT_CONFIG_PATH "var/demo/config.json"

@@ -16,6 +16,8 @@
 #define CONFIG_APPROVAL_TTL_MIN_S 60
 #define CONFIG_APPROVAL_TTL_MAX_S (30 * 24 * 3600)
 #define CONFIG_PRIORITY_MAX 1000 /* selection.priority is -MAX..MAX */
+#define CONFIG_PREFIX_MAX 64     /* redis.prefix: printable, no spaces */
+#define CONFIG_GRANT_KEY_BYTES 32 /* the approval grants' HMAC key */
 
 /* The services; each uses only its own credentials (kafka.tls.NAME, redis.users.NAME). */
 enum service { SERVICE_GATEWAY, SERVICE_WORKER, SERVICE_APPROVER, SERVICE_COUNT };
@@ -66,7 +68,7 @@ struct config {
 	char *redis_prefix;
 	struct redis_user redis_users[SERVICE_COUNT]; /* all NULL without redis.users: no AUTH */
 	char *grant_key_path; /* HMAC key shared by approver/gateway and workers */
-	unsigned char grant_key[32];
+	unsigned char grant_key[CONFIG_GRANT_KEY_BYTES];
 	int grant_key_loaded;
 	struct ca *cas;
 	size_t ncas;
