@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The longest legal id of each kind (common/ids.h: 63 characters of
+# The longest legal id of each kind (lib/base/ids.h: 63 characters of
 # A-Z a-z 0-9 . _ -, a letter or digit first) through the config, HTTP and
 # Kafka, and one character more refused everywhere by the same rule:
 # - pkictl makes a tenant, root and intermediate CA, user and bulk key with
