@@ -133,6 +133,12 @@ kafka_tls_apply(rd_kafka_conf_t *conf, const struct kafka_tls *tls, struct kafka
 	int rc = -1;
 
 	snprintf(id->principal, sizeof(id->principal), "%s", KAFKA_PLAINTEXT_PRINCIPAL);
+	/*
+	 * A request is a few small TLS records: with Nagle on, the second waits
+	 * for the broker's delayed ACK (40 ms), which set every submit's answer.
+	 */
+	if (kafka_conf_set(conf, "socket.nagle.disable", "true", err) < 0)
+		return -1;
 	if (tls == NULL || tls->ca == NULL)
 		return 0;
 	if ((f = fopen(tls->cert, "r")) == NULL) {
