@@ -305,9 +305,16 @@ store_create(const struct store *s, const struct req_record *rec)
 	return rc;
 }
 
-int
-store_transition(const struct store *s, const char *id, enum req_state from, enum req_state to,
-		 const struct req_record *set, enum req_state *cur)
+/*
+ * One state move by script (store_lua_transition, or store_lua_transition_ex
+ * when claim is not NULL: then it is the claim to check, "" for none). The
+ * answers of both: {0} no record, {1, cur} another state, {2, to} moved,
+ * {3, cur} another claim.
+ */
+static int
+store_move(const struct store *s, const char *script, const char *id, enum req_state from,
+	   enum req_state to, const char *claim, const struct req_record *set,
+	   enum req_state *cur)
 {
 	const char *argv[STORE_ARGS_MAX], *str = NULL;
 	char key[STORE_KEY_MAX], chan[STORE_KEY_MAX], now[32];
@@ -325,12 +332,14 @@ store_transition(const struct store *s, const char *id, enum req_state from, enu
 	store_channel(s, id, chan, sizeof(chan));
 	store_now(now, sizeof(now));
 	argv[argc++] = "EVAL";
-	argv[argc++] = store_lua_transition;
+	argv[argc++] = script;
 	argv[argc++] = "2";
 	argv[argc++] = key;
 	argv[argc++] = chan;
 	argv[argc++] = req_state_name(from);
 	argv[argc++] = req_state_name(to);
+	if (claim != NULL)
+		argv[argc++] = claim;
 	argv[argc++] = "updated";
 	argv[argc++] = now;
 	if ((argc = store_pairs(set, 0, argv, argc, STORE_ARGS_MAX, &buf)) < 0)
@@ -338,18 +347,22 @@ store_transition(const struct store *s, const char *id, enum req_state from, enu
 	if ((rep = store_run(s, argc, argv)) == NULL)
 		return STORE_EDOWN;
 	code = store_pair(rep, &str);
-	if (code == 2)
-		rc = 0;
-	else if (code == 0)
-		rc = STORE_ENOTFOUND;
-	else if (code == 1)
-		rc = STORE_ECONFLICT;
-	else
-		rc = STORE_EDOWN;
+	rc = code == 2   ? 0
+	     : code == 1 ? STORE_ECONFLICT
+	     : code == 3 ? STORE_ELEASE
+	     : code == 0 ? STORE_ENOTFOUND
+			 : STORE_EDOWN;
 	if (cur != NULL)
 		*cur = req_state_parse(str);
 	freeReplyObject(rep);
 	return rc;
+}
+
+int
+store_transition(const struct store *s, const char *id, enum req_state from, enum req_state to,
+		 const struct req_record *set, enum req_state *cur)
+{
+	return store_move(s, store_lua_transition, id, from, to, NULL, set, cur);
 }
 
 int
@@ -576,46 +589,9 @@ store_transition_ex(const struct store *s, const char *id, enum req_state from, 
 		    const struct req_record *set, const char *claim, const char *batch_id,
 		    enum req_state *cur)
 {
-	const char *argv[STORE_ARGS_MAX], *str = NULL;
-	char key[STORE_KEY_MAX], chan[STORE_KEY_MAX], now[32];
-	struct store_pairs buf;
-	redisReply *rep;
-	long long code;
-	int argc = 0, rc;
-
 	(void)batch_id; /* the record's own batch_id decides, in the script */
-	if (!req_state_allowed(from, to)) {
-		log_error("store: %s: transition %s -> %s refused", id, req_state_name(from),
-			  req_state_name(to));
-		return STORE_EINVAL;
-	}
-	store_key(s, key, sizeof(key), "req", id, NULL);
-	store_channel(s, id, chan, sizeof(chan));
-	store_now(now, sizeof(now));
-	argv[argc++] = "EVAL";
-	argv[argc++] = store_lua_transition_ex;
-	argv[argc++] = "2";
-	argv[argc++] = key;
-	argv[argc++] = chan;
-	argv[argc++] = req_state_name(from);
-	argv[argc++] = req_state_name(to);
-	argv[argc++] = claim != NULL ? claim : "";
-	argv[argc++] = "updated";
-	argv[argc++] = now;
-	if ((argc = store_pairs(set, 0, argv, argc, STORE_ARGS_MAX, &buf)) < 0)
-		return STORE_EINVAL;
-	if ((rep = store_run(s, argc, argv)) == NULL)
-		return STORE_EDOWN;
-	code = store_pair(rep, &str);
-	rc = code == 2   ? 0
-	     : code == 1 ? STORE_ECONFLICT
-	     : code == 3 ? STORE_ELEASE
-	     : code == 0 ? STORE_ENOTFOUND
-			 : STORE_EDOWN;
-	if (cur != NULL)
-		*cur = req_state_parse(str);
-	freeReplyObject(rep);
-	return rc;
+	return store_move(s, store_lua_transition_ex, id, from, to, claim != NULL ? claim : "",
+			  set, cur);
 }
 
 int
