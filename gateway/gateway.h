@@ -26,7 +26,7 @@
 struct gateway_metrics {
 	atomic_ullong requests; /* every HTTP request */
 	atomic_ullong responses_2xx, responses_4xx, responses_5xx;
-	atomic_ullong submits_accepted;    /* 202 from POST /csr/process */
+	atomic_ullong submits_accepted;    /* POST /csr/process recorded (202, or after a Prefer wait) */
 	atomic_ullong submits_rejected;    /* 4xx from POST /csr/process */
 	atomic_ullong submits_unavailable; /* 503: Kafka or Redis down */
 	atomic_ullong polls;
