@@ -19,14 +19,13 @@ ROOT_PEM=$GW_DIR/cas/test-root.crt
 ISSUING=$(fixture_json openssl-p256.pem '{ca_id: "acme-issuing"}')
 APPROVAL=$(fixture_json openssl-p256.pem '{ca_id: "acme-approval"}')
 
-# prefer_submit TOKEN JSON PREFER...: submit with these Prefer headers; ELAPSED_MS is its time.
+# prefer_submit TOKEN JSON PREFER [curl args...]: submit with the curl args,
+# then "Prefer: PREFER"; ELAPSED_MS is its time.
 prefer_submit() {
-	local token=$1 json=$2 t0 p
-	local -a h=()
-	shift 2
-	for p in "$@"; do h+=(-H "Prefer: $p"); done
+	local token=$1 json=$2 prefer=$3 t0
+	shift 3
 	t0=$(now_ms)
-	submit "$token" "$json" "${h[@]}"
+	submit "$token" "$json" "$@" -H "Prefer: $prefer"
 	ELAPSED_MS=$(($(now_ms) - t0))
 }
 
@@ -38,6 +37,13 @@ prefer_submit "$ALICE" "$APPROVAL" "wait=20"
 expect prefer_pending_approval_202 test "$CODE" = 202 -a "$(jbody .status)" = pending_approval
 expect prefer_pending_approval_at_once test "$ELAPSED_MS" -lt 2000
 expect prefer_pending_approval_not_applied test -z "$(header preference-applied)"
+
+pkey=prefer-pending-$RANDOM$RANDOM
+submit "$ALICE" "$APPROVAL" -H "Idempotency-Key: $pkey"
+pid=$(jbody .request_id)
+prefer_submit "$ALICE" "$APPROVAL" "wait=20" -H "Idempotency-Key: $pkey"
+expect prefer_pending_replay_202_at_once test "$CODE" = 202 -a "$(jbody .request_id)" = "$pid" \
+	-a "$(jbody .status)" = pending_approval -a "$ELAPSED_MS" -lt 2000 -a -z "$(header preference-applied)"
 
 prefer_submit "$ALICE" "$ISSUING" "wait=abc"
 expect prefer_bad_value_ignored test "$CODE" = 202 -a "$(jbody .status)" = queued -a "$ELAPSED_MS" -lt 2000
@@ -104,7 +110,7 @@ expect prefer_issued_body_is_the_poll_body test "$posted" = "$(jq -S . <<<"$BODY
 # Header syntax: other preferences, case, spaces, parameters, several headers, a cap.
 prefer_submit "$ALICE" "$ISSUING" "respond-async, WAIT = 15 ; x=\"a,b\""
 expect prefer_syntax_mixed_201 test "$CODE" = 201 -a "$(header preference-applied)" = wait=15
-prefer_submit "$ALICE" "$ISSUING" "return=minimal" "wait=12"
+prefer_submit "$ALICE" "$ISSUING" "wait=12" -H "Prefer: return=minimal"
 expect prefer_syntax_second_header_201 test "$CODE" = 201 -a "$(header preference-applied)" = wait=12
 prefer_submit "$ALICE" "$ISSUING" "wait=300"
 expect prefer_syntax_capped_at_30 test "$CODE" = 201 -a "$(header preference-applied)" = wait=30
