@@ -310,8 +310,8 @@ submit_accepted(struct submit_ctx *c, const char *id, enum req_state state, cons
 
 /*
  * HTTP status of a request that ended without a certificate, by its error
- * code: the service's own faults 500, the request's the admission status
- * (422 for a policy violation found by the worker, a rejection, an expiry).
+ * code: 500 for the service's own faults, else 422 (a policy violation the
+ * worker found, a bad grant, a rejection, an expiry).
  */
 static unsigned
 submit_failed_status(const char *code)
@@ -319,12 +319,10 @@ submit_failed_status(const char *code)
 	static const char *const faults[] = {"internal_error", "ca_unavailable", "lint_error"};
 	size_t i;
 
-	if (code == NULL)
-		return 422;
-	for (i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+	for (i = 0; code != NULL && i < sizeof(faults) / sizeof(faults[0]); i++)
 		if (strcmp(code, faults[i]) == 0)
 			return 500;
-	return admit_http_status(code);
+	return 422;
 }
 
 /*

@@ -79,8 +79,9 @@ expect prefer_timeout_202_after_wait_without_preference_applied test "$ok" = "$W
 echo "gateway CPU while $WAIT_CONCURRENT requests waited 5 s: $ticks ticks (bound $WAIT_CPU_TICKS_MAX)"
 expect prefer_wait_no_busy_loop test "$ticks" -lt "$WAIT_CPU_TICKS_MAX"
 
-# --- one worker, whose config has globex-ca disabled: requests for it fail ---
-jq '(.cas[] | select(.id == "globex-ca") | .status) = "disabled"' "$GW_CONFIG" >"$GW_DIR/worker.json" &&
+# --- one worker whose config differs from the gateway's, so that a request
+# can fail there: acme-issuing allows at most 100 days.
+jq '(.cas[] | select(.id == "acme-issuing") | .max_validity_days) = 100' "$GW_CONFIG" >"$GW_DIR/worker.json" &&
 	chmod 600 "$GW_DIR/worker.json"
 GW_CONFIG=$GW_DIR/worker.json gwenv_spawn worker-1
 expect prefer_worker_ready wait_for 30 grep -q '"msg":"ready"' "$GW_DIR/worker-1.log"
@@ -131,15 +132,16 @@ submit "$ALICE" "$ISSUING" -H "Idempotency-Key: $key"
 expect prefer_idem_replay_without_prefer_202 test "$CODE" = 202 -a "$(jbody .request_id)" = "$first_id" \
 	-a "$(jbody .status)" = issued
 
-# Failure within the wait: the worker refuses globex-ca (disabled in its config).
-prefer_submit "$BOB" "$(fixture_json openssl-p256.pem '{ca_id: "globex-ca"}')" "wait=20"
+# Failure within the wait: a policy violation found by the worker.
+prefer_submit "$ALICE" "$(fixture_json openssl-p256.pem '{ca_id: "acme-issuing", validity_days: 200}')" "wait=20"
 expect prefer_failed_422 test "$CODE" = 422 -a "$(jbody .status)" = failed
-expect prefer_failed_error test "$(jbody .error.code)" = ca_not_issuing -a "$(jbody .error.field)" = ca_id
+expect prefer_failed_error test "$(jbody .error.code)" = validity_out_of_range -a "$(jbody .error.field)" = validity_days
+expect prefer_failed_violations test "$(jbody '.violations[0].code')" = validity_out_of_range
 expect prefer_failed_preference_applied test "$(header preference-applied)" = wait=20
 expect prefer_failed_no_certificate test "$(jbody .certificate)" = null
 fid=$(jbody .request_id)
-req GET "/csr/requests/$fid" "$BOB"
-expect prefer_failed_poll_agrees test "$(jbody .status)" = failed -a "$(jbody .error.code)" = ca_not_issuing
+req GET "/csr/requests/$fid" "$ALICE"
+expect prefer_failed_poll_agrees test "$(jbody .status)" = failed -a "$(jbody .error.code)" = validity_out_of_range
 
 req GET /metrics ""
 expect prefer_no_waiter_left grep -q '^pki_gateway_longpoll_waiting 0$' <<<"$BODY"
