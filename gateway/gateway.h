@@ -10,7 +10,7 @@
 #include "store.h"
 
 #define GATEWAY_BODY_MAX (64 * 1024) /* POST /csr/process cap (413 beyond) */
-#define GATEWAY_WAIT_MAX_S 30        /* ?wait=N upper bound */
+#define GATEWAY_WAIT_MAX_S 30        /* ?wait=N and Prefer: wait=N upper bound */
 #define GATEWAY_RETRY_AFTER_S "1"    /* Retry-After while a request is in flight */
 #define GATEWAY_RETRY_PENDING_S "30" /* Retry-After while it waits for an admin */
 #define GATEWAY_RETRY_DOWN_S "5"     /* Retry-After on 503 */
@@ -26,7 +26,7 @@
 struct gateway_metrics {
 	atomic_ullong requests; /* every HTTP request */
 	atomic_ullong responses_2xx, responses_4xx, responses_5xx;
-	atomic_ullong submits_accepted;    /* 202 from POST /csr/process */
+	atomic_ullong submits_accepted;    /* POST /csr/process recorded (202, or after a Prefer wait) */
 	atomic_ullong submits_rejected;    /* 4xx from POST /csr/process */
 	atomic_ullong submits_unavailable; /* 503: Kafka or Redis down */
 	atomic_ullong polls;
@@ -71,13 +71,26 @@ const struct user *gateway_auth(struct gateway *gw, struct http_req *req);
 
 /*
  * POST /csr/process for user u with the request fields as a JSON object
- * (from a JSON or form body). idem_key may be NULL. Answers req. Exposed for
- * the browser pages, which submit through the same path.
+ * (from a JSON or form body). idem_key may be NULL; wait_s is the Prefer:
+ * wait preference (0..GATEWAY_WAIT_MAX_S). Answers req.
  */
 void gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u,
-		    const cJSON *fields, const char *idem_key);
+		    const cJSON *fields, const char *idem_key, long wait_s);
 void gateway_process(struct gateway *gw, struct http_req *req); /* POST /csr/process */
 void gateway_request_get(struct gateway *gw, struct http_req *req, const char *id);
+/* The body of GET /csr/requests/{id} for r. Caller frees. */
+cJSON *gateway_request_json(const struct req_record *r);
+enum wait_until {
+	WAIT_CHANGED, /* ?wait=N: any state change */
+	WAIT_SETTLED, /* Prefer: wait=N: a terminal state or pending_approval */
+};
+/*
+ * Reads request id; with wait_s > 0 sleeps on a long-poll waiter (no CPU)
+ * until until holds or wait_s passes, then reads it again. 0 and *out
+ * (caller frees), or a STORE_E* code.
+ */
+int gateway_request_wait(struct gateway *gw, const char *id, long wait_s, enum wait_until until,
+			 struct req_record **out);
 /* GET /csr/batches/{id} (batches.c): counts by state and a page of request ids. */
 void gateway_batch_get(struct gateway *gw, struct http_req *req, const char *id);
 void gateway_cas(struct gateway *gw, struct http_req *req);

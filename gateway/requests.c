@@ -53,10 +53,11 @@ json_add_raw(cJSON *o, const char *name, const char *v)
 		cJSON_AddItemToObject(o, name, j);
 }
 
-static cJSON *
-request_json(const struct req_record *r)
+cJSON *
+gateway_request_json(const struct req_record *r)
 {
-	cJSON *o = cJSON_CreateObject(), *e;
+	cJSON *o = cJSON_CreateObject(), *e, *vs;
+	const cJSON *field;
 	char url[128];
 
 	snprintf(url, sizeof(url), "/csr/requests/%s", r->id);
@@ -81,6 +82,13 @@ request_json(const struct req_record *r)
 		cJSON_AddStringToObject(e, "message",
 					r->error_message != NULL ? r->error_message : "");
 		json_add_raw(o, "violations", r->violations);
+		/* The first violation's field, as in every error answer (null when none). */
+		vs = cJSON_GetObjectItemCaseSensitive(o, "violations");
+		field = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(vs, 0), "field");
+		if (cJSON_IsString(field))
+			cJSON_AddStringToObject(e, "field", field->valuestring);
+		else
+			cJSON_AddNullToObject(e, "field");
 	}
 	if (r->state == REQ_ISSUED) {
 		json_add_opt(o, "serial", r->serial);
@@ -127,12 +135,18 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/*
- * Reads id; with wait_s > 0, waits until its state differs from the first
- * one read (or is terminal) or the time is up. 0 and *out, or a STORE_E* code.
- */
+/* 1 when a wait for until is over in state s (first: the state first read). */
 static int
-request_load(struct gateway *gw, const char *id, long wait_s, struct req_record **out)
+request_wait_over(enum wait_until until, enum req_state first, enum req_state s)
+{
+	if (s == REQ_NONE || req_state_terminal(s))
+		return 1;
+	return until == WAIT_SETTLED ? s == REQ_PENDING : s != first;
+}
+
+int
+gateway_request_wait(struct gateway *gw, const char *id, long wait_s, enum wait_until until,
+		     struct req_record **out)
 {
 	struct waiter *w = NULL;
 	struct req_record *r = NULL;
@@ -142,15 +156,16 @@ request_load(struct gateway *gw, const char *id, long wait_s, struct req_record 
 
 	if (wait_s > 0 && gw->waiters != NULL)
 		w = waiter_add(gw->waiters, id); /* before the read: no lost wake-up */
-	if ((rc = store_get(&gw->store, id, &r)) != 0 || w == NULL || r->state == REQ_NONE ||
-	    req_state_terminal(r->state))
+	if ((rc = store_get(&gw->store, id, &r)) != 0 || w == NULL ||
+	    request_wait_over(until, r->state, r->state))
 		goto out;
 	first = r->state;
 	gw->m.longpoll_waiting++;
 	while ((left = deadline - now_ms()) > 0 && !svc_stopping()) {
 		waiter_wait(gw->waiters, w,
 			    left < REQUESTS_RECHECK_MS ? left : REQUESTS_RECHECK_MS);
-		if (store_get_state(&gw->store, id, &now_state) != 0 || now_state != first)
+		if (store_get_state(&gw->store, id, &now_state) != 0 ||
+		    request_wait_over(until, first, now_state))
 			break;
 	}
 	gw->m.longpoll_waiting--;
@@ -202,7 +217,7 @@ gateway_request_get(struct gateway *gw, struct http_req *req, const char *id)
 	if (rc == 0 && wait_s > 0 && !req_state_terminal(r->state)) {
 		req_record_free(r);
 		r = NULL;
-		rc = request_load(gw, id, wait_s, &r);
+		rc = gateway_request_wait(gw, id, wait_s, WAIT_CHANGED, &r);
 	}
 	if (rc == STORE_ENOTFOUND) {
 		http_reply_error(req, 404, "request_not_found", "id", NULL, NULL,
@@ -213,7 +228,7 @@ gateway_request_get(struct gateway *gw, struct http_req *req, const char *id)
 	} else {
 		if (r->state == REQ_PENDING)
 			hdr[1] = GATEWAY_RETRY_PENDING_S;
-		o = request_json(r);
+		o = gateway_request_json(r);
 		http_reply_json(req, 200, o, req_state_terminal(r->state) ? NULL : hdr);
 		cJSON_Delete(o);
 	}

@@ -47,6 +47,7 @@ struct submit_ctx {
 	int recorded; /* a Redis record exists */
 	const char *idem_key;
 	int idem_bound;
+	long wait_s; /* Prefer: wait=N, 0 when absent */
 };
 
 static void
@@ -305,7 +306,59 @@ submit_accepted(struct submit_ctx *c, const char *id, enum req_state state, cons
 		cJSON_AddStringToObject(o, "message", note);
 	http_reply_json(c->req, 202, o, hdr);
 	cJSON_Delete(o);
+}
+
+/*
+ * HTTP status of a request that ended without a certificate, by its error
+ * code: 500 for the service's own faults, else 422 (a policy violation the
+ * worker found, a bad grant, a rejection, an expiry).
+ */
+static unsigned
+submit_failed_status(const char *code)
+{
+	static const char *const faults[] = {"internal_error", "ca_unavailable", "lint_error"};
+	size_t i;
+
+	for (i = 0; code != NULL && i < sizeof(faults) / sizeof(faults[0]); i++)
+		if (strcmp(code, faults[i]) == 0)
+			return 500;
+	return 422;
+}
+
+/*
+ * Answers for request id, accepted in state: with Prefer: wait=N and unless
+ * it waits for an administrator, first sleeps on a long-poll waiter until it
+ * ends or N s pass. Issued: 201 with the poll body; ended otherwise: the
+ * poll body with its error's status; still on its way: 202 as without
+ * Prefer. Preference-Applied only on the answers the wait decided.
+ */
+static void
+submit_answer(struct submit_ctx *c, const char *id, enum req_state state, const char *note)
+{
+	char url[128], applied[32];
+	const char *hdr[] = {"Preference-Applied", applied, "Location", url, NULL};
+	struct req_record *r = NULL;
+	cJSON *o;
+
 	c->gw->m.submits_accepted++;
+	if (c->wait_s == 0 || state == REQ_PENDING ||
+	    gateway_request_wait(c->gw, id, c->wait_s, WAIT_SETTLED, &r) != 0 ||
+	    !req_state_terminal(r->state)) {
+		submit_accepted(c, id, r != NULL ? r->state : state, note);
+		goto out;
+	}
+	snprintf(url, sizeof(url), "/csr/requests/%s", id);
+	snprintf(applied, sizeof(applied), "wait=%ld", c->wait_s);
+	o = gateway_request_json(r);
+	if (r->state == REQ_ISSUED) {
+		http_reply_json(c->req, 201, o, hdr);
+	} else {
+		hdr[2] = NULL; /* no Location: nothing was created */
+		http_reply_json(c->req, submit_failed_status(r->error_code), o, hdr);
+	}
+	cJSON_Delete(o);
+out:
+	req_record_free(r);
 }
 
 /*
@@ -344,7 +397,7 @@ submit_idem(struct submit_ctx *c, const cJSON *fields)
 			state = REQ_RECEIVED;
 		log_msg(LOG_INFO, existing, "idempotent replay of key %s", c->idem_key);
 		c->ca = NULL;
-		submit_accepted(c, existing, state, NULL);
+		submit_answer(c, existing, state, NULL);
 		return 1;
 	}
 	submit_reject(c, 503, "store_unavailable", NULL, NULL, "request store unavailable");
@@ -390,7 +443,7 @@ submit_publish(struct submit_ctx *c, enum req_state state, const char *topic, co
 		return;
 	}
 	submit_audit(c, ev, note);
-	submit_accepted(c, c->id, state, note);
+	submit_answer(c, c->id, state, note);
 }
 
 /* Rate-limit bucket of wrong approval passwords: per user and CA. */
@@ -484,7 +537,7 @@ submit_record(struct submit_ctx *c, const struct submit *sb, const struct csr *c
 
 void
 gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, const cJSON *fields,
-	       const char *idem_key)
+	       const char *idem_key, long wait_s)
 {
 	struct submit_ctx c;
 	struct submit sb;
@@ -500,6 +553,7 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 	c.req = req;
 	c.u = u;
 	c.idem_key = idem_key;
+	c.wait_s = wait_s;
 	store_id_new(c.id);
 	submit_audit(&c, AUDIT_RECEIVED, NULL);
 	if (submit_fields(&c, fields, &sb) < 0 || submit_admit(&c, &sb, &ad) < 0)
@@ -643,6 +697,6 @@ gateway_process(struct gateway *gw, struct http_req *req)
 		process_reject(gw, req, u, 415, "unsupported_media_type", NULL, msg);
 		return;
 	}
-	gateway_submit(gw, req, u, fields, idem);
+	gateway_submit(gw, req, u, fields, idem, http_prefer_wait(req, GATEWAY_WAIT_MAX_S));
 	cJSON_Delete(fields);
 }

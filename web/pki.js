@@ -7,9 +7,9 @@ const PKI = (() => {
     return m ? m.content : "";
   };
 
-  /* Calls the API with the session cookie; unsafe methods carry X-CSRF-Token. */
-  async function api(method, url, body) {
-    const headers = { Accept: "application/json" };
+  /* Calls the API with the session cookie; unsafe methods carry X-CSRF-Token. extra: more headers. */
+  async function api(method, url, body, extra) {
+    const headers = { Accept: "application/json", ...(extra || {}) };
     const init = { method, headers, credentials: "same-origin", cache: "no-store" };
     if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = csrf();
     if (body !== undefined) {

@@ -21,6 +21,7 @@
   const statusEl = $("status");
   const details = $("details");
   const POLL_WAIT_S = 25;
+  const SUBMIT_WAIT_S = 20;  /* Prefer: wait on the submit: the certificate in the same answer */
   const RETRY_MS = 2000;
   const INSPECT_DELAY_MS = 300;
   const TERMINAL = new Set(["issued", "failed", "rejected", "expired"]);
@@ -154,12 +155,17 @@
     statusEl.className = "status " + (cls || "");
   }
 
-  /* Shows one answer of GET /csr/requests/{id}. */
-  function render(d) {
+  /* Shows the result box empty: no details, no downloads. */
+  function clearResult() {
     result.hidden = false;
     details.textContent = "";
     $("downloads").hidden = true;
     $("cert-pem").hidden = $("cert-pem-label").hidden = true;
+  }
+
+  /* Shows one answer of GET /csr/requests/{id}. */
+  function render(d) {
+    clearResult();
     addDetail("Request", d.request_id);
     addDetail("CA", d.ca_id);
     addDetail("Common name", d.common_name);
@@ -224,7 +230,6 @@
     ev.preventDefault();
     PKI.clearErrors(form);
     pollSeq++;
-    result.hidden = true;
     const body = {
       csr_data: csrText.value.trim(),
       common_name: cnInput.value.trim(),
@@ -234,16 +239,21 @@
     body.validity_days = /^[0-9]+$/.test(days) ? Number(days) : days;
     if (!pwField.hidden && pwInput.value !== "") body.approval_password = pwInput.value;
     submitBtn.disabled = true;
+    clearResult();
+    setStatus("Submitted: waiting up to " + SUBMIT_WAIT_S + " s for the certificate…", "");
     try {
-      const r = await PKI.api("POST", "/csr/process", body);
+      /* One call: 201 issued, the request's failure, or 202 (pending, or not done yet) and then poll. */
+      const r = await PKI.api("POST", "/csr/process", body, { Prefer: "wait=" + SUBMIT_WAIT_S });
       if (sessionGone(r)) return;
-      if (r.status !== 202 || !r.data || !r.data.request_id) {
+      if (!r.data || !r.data.request_id || !r.data.status) {
+        result.hidden = true;
         const first = PKI.showErrors(form, r.data);
         if (first) first.focus();
         return;
       }
       render(r.data);
-      poll(r.data.poll_url || "/csr/requests/" + encodeURIComponent(r.data.request_id), pollSeq);
+      if (!TERMINAL.has(r.data.status))
+        poll(r.data.poll_url || "/csr/requests/" + encodeURIComponent(r.data.request_id), pollSeq);
       result.scrollIntoView({ block: "nearest" });
     } finally {
       submitBtn.disabled = false;

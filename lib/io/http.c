@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -241,6 +242,112 @@ const char *
 http_query(struct http_req *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* RFC 9110 tchar. */
+static int
+http_tchar(int c)
+{
+	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static const char *
+http_ows(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+/* Past a quoted-string starting at p (at its '"'); at the NUL if unterminated. */
+static const char *
+http_quoted_end(const char *p)
+{
+	for (p++; *p != '\0' && *p != '"'; p++)
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+	return *p == '"' ? p + 1 : p;
+}
+
+/* delta-seconds (optionally quoted) in [p, end), capped at max; 0 when malformed. */
+static long
+http_delta_seconds(const char *p, const char *end, long max)
+{
+	long v = 0;
+
+	if (end - p >= 2 && *p == '"' && end[-1] == '"') {
+		p++;
+		end--;
+	}
+	if (p == end)
+		return 0;
+	for (; p < end; p++) {
+		if (!isdigit((unsigned char)*p))
+			return 0;
+		v = v > max / 10 ? max : v * 10 + (*p - '0');
+	}
+	return v > max ? max : v;
+}
+
+long
+http_prefer_wait_parse(const char *value, long max)
+{
+	const char *p = value, *name, *v, *vend;
+	size_t nlen;
+	int ok;
+
+	while (*p != '\0') {
+		p = http_ows(p);
+		for (name = p; http_tchar((unsigned char)*p); p++)
+			;
+		nlen = (size_t)(p - name);
+		v = vend = NULL;
+		p = http_ows(p);
+		if (nlen > 0 && *p == '=') {
+			v = p = http_ows(p + 1);
+			if (*p == '"')
+				p = http_quoted_end(p);
+			else
+				while (http_tchar((unsigned char)*p))
+					p++;
+			vend = p;
+			p = http_ows(p);
+		}
+		ok = *p == '\0' || *p == ',' || *p == ';';
+		if (nlen == 4 && strncasecmp(name, "wait", 4) == 0)
+			return ok && v != NULL ? http_delta_seconds(v, vend, max) : 0;
+		/* Parameters and anything malformed: skip to the next preference. */
+		while (*p != '\0' && *p != ',')
+			p = *p == '"' ? http_quoted_end(p) : p + 1;
+		if (*p == ',')
+			p++;
+	}
+	return -1;
+}
+
+struct http_prefer {
+	long max, wait;
+};
+
+static enum MHD_Result
+http_prefer_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct http_prefer *pr = cls;
+
+	(void)kind;
+	if (strcasecmp(key, "Prefer") != 0 || value == NULL)
+		return MHD_YES;
+	pr->wait = http_prefer_wait_parse(value, pr->max);
+	return pr->wait < 0 ? MHD_YES : MHD_NO; /* the first wait preference decides */
+}
+
+long
+http_prefer_wait(struct http_req *req, long max)
+{
+	struct http_prefer pr = {max, -1};
+
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, http_prefer_header, &pr);
+	return pr.wait < 0 ? 0 : pr.wait;
 }
 
 int

@@ -59,6 +59,18 @@ const char *http_header(struct http_req *req, const char *name);
 const char *http_query(struct http_req *req, const char *name);
 
 /*
+ * The "wait" preference (RFC 7240 section 4.3) of one Prefer header value:
+ * its seconds, capped at max; 0 when its value is not delta-seconds (a
+ * preference the server cannot read is ignored, section 2); -1 when value
+ * has no wait preference. Only the first wait counts. Names are
+ * case-insensitive; parameters, other preferences and quoted strings are
+ * skipped.
+ */
+long http_prefer_wait_parse(const char *value, long max);
+/* The wait preference of req's Prefer headers (all of them, in order), 0..max. */
+long http_prefer_wait(struct http_req *req, long max);
+
+/*
  * Queues a response. headers: NULL or a NULL-terminated list of name, value
  * pairs. body is copied. Returns 0 or -1.
  */

@@ -199,12 +199,21 @@ try {
     const csr = makeCsr(cn);
     await pasteCsr(csr.pem, cn);
     await page.fill("#validity_days", "30");
+    // One call: the submit asks to wait (Prefer: wait) and its 201 carries the certificate; no poll.
+    let polls = 0;
+    const countPolls = (r) => { if (r.url().includes("/csr/requests/")) polls++; };
+    page.on("request", countPolls);
     const res = await submit();
-    eq(res.status(), 202, "POST /csr/process status (" + (await res.text()).slice(0, 300) + ")");
+    eq(res.status(), 201, "POST /csr/process status (" + (await res.text()).slice(0, 300) + ")");
+    assert(/^wait=[1-9][0-9]*$/.test(res.request().headers()["prefer"] || ""),
+      "Prefer header of the submit: " + res.request().headers()["prefer"]);
+    eq(res.headers()["preference-applied"], res.request().headers()["prefer"], "Preference-Applied");
     await page.waitForFunction(() => /^(Issued|Failed|Rejected|Expired)/.test(document.getElementById("status").textContent),
       null, { timeout: ISSUE_TIMEOUT_MS });
     const status = await page.textContent("#status");
     assert(status.startsWith("Issued"), "final status: " + status);
+    page.off("request", countPolls);
+    eq(polls, 0, "GET /csr/requests calls after a 201");
     await shot("issued");
     const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#download-cert")]);
     eq(dl.suggestedFilename(), cn + ".crt", "download file name");
@@ -248,8 +257,12 @@ try {
     await freshForm(CA.approval);
     assert(await page.isVisible("#approval_password"), "approval password field hidden for an approval CA");
     await pasteCsr(makeCsr(cn).pem, cn);
+    const t0 = Date.now();
     const res = await submit();
+    // Waiting for an administrator: answered at once although the submit asked to wait.
     eq(res.status(), 202, "POST /csr/process status (" + (await res.text()).slice(0, 300) + ")");
+    assert(Date.now() - t0 < 5000, "pending answer took " + (Date.now() - t0) + " ms");
+    eq(res.headers()["preference-applied"], undefined, "Preference-Applied on a pending answer");
     await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Pending approval"));
     assert(await page.isHidden("#downloads"), "downloads offered for a pending request");
     await shot("pending");
@@ -261,7 +274,7 @@ try {
     await pasteCsr(makeCsr(cn).pem, cn);
     await page.fill("#approval_password", creds.approval_password);
     const res = await submit();
-    eq(res.status(), 202, "POST /csr/process status (" + (await res.text()).slice(0, 300) + ")");
+    eq(res.status(), 201, "POST /csr/process status (" + (await res.text()).slice(0, 300) + ")");
     await page.waitForFunction(() => /^(Issued|Pending|Failed|Rejected|Expired)/.test(document.getElementById("status").textContent),
       null, { timeout: ISSUE_TIMEOUT_MS });
     const status = await page.textContent("#status");

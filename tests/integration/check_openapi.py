@@ -2,10 +2,12 @@
 
 usage: check_openapi.py OPENAPI_YAML ANSWERS_JSONL [MIN]
 Each line of ANSWERS_JSONL: {"method", "path" (with the query), "status",
-"content_type", "body"}. Every answer must be documented: its path matches
-a path template, its method and status are listed (or "default"), its
-content type is one the answer declares, and a JSON body validates against
-the declared schema. A path outside the description may only get 404, and
+"content_type", "body", "headers"?}. Every answer must be documented: its
+path matches a path template, its method and status are listed (or
+"default"), its content type is one the answer declares, and a JSON body
+validates against the declared schema. When an answer kept its headers
+(names lowercase), every header the answer declares required is there, and
+each of the API's own headers (API_HEADERS) it carries is declared. A path outside the description may only get 404, and
 a method not described only 405, each as components/responses/Error. Prints the first few problems and exits 1 if any, or
 if fewer than MIN (default 1) answers were checked.
 """
@@ -21,6 +23,7 @@ from referencing.jsonschema import DRAFT202012
 
 SPEC_URI = "urn:openapi"
 GENERIC = "#/components/responses/Error"  # unknown path 404, unknown method 405
+API_HEADERS = ("location", "retry-after", "preference-applied")
 
 
 def to_json_schema(node):
@@ -83,6 +86,14 @@ def main():
             problems.append(f"{where}: status not described (has {', '.join(responses)})")
             continue
         resp = resolve(resp)
+        if "headers" in a:
+            declared = {k.lower(): v for k, v in resp.get("headers", {}).items()}
+            for h, d in declared.items():
+                if d.get("required") and h not in a["headers"]:
+                    problems.append(f"{where}: required header {h} missing")
+            for h in API_HEADERS:
+                if h in a["headers"] and h not in declared:
+                    problems.append(f"{where}: header {h} sent but not declared")
         content = resp.get("content")
         ctype = (a.get("content_type") or "").split(";", 1)[0].strip().lower()
         if not content:

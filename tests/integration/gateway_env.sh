@@ -219,7 +219,7 @@ req() {
 	HDRS=$(tr -d '\r' <"$GW_DIR/hdrs")
 	# Every answer is kept for answers_check (both in lib.sh, which every
 	# suite using this file sources first).
-	answer_keep "$GW_DIR/answers.jsonl" "$method" "$path" "$CODE" "$(header content-type)" "$BODY"
+	answer_keep "$GW_DIR/answers.jsonl" "$method" "$path" "$CODE" "$(header content-type)" "$BODY" "$HDRS"
 }
 
 # submit TOKEN JSON [curl args...]: POST /csr/process with a JSON body.

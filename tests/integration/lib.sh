@@ -77,11 +77,15 @@ check_contains() {
 	if [[ $3 == *"$2"* ]]; then pass "$1"; else fail "$1" "expected to contain: $2" "got: $(head -c 2000 <<<"$3")"; fi
 }
 
-# answer_keep FILE METHOD PATH STATUS CONTENT_TYPE BODY: appends one HTTP
-# answer to FILE as a JSON line, for answers_check.
+# answer_keep FILE METHOD PATH STATUS CONTENT_TYPE BODY [HEADERS]: appends
+# one HTTP answer to FILE as a JSON line, for answers_check. HEADERS: the
+# answer's header lines ("Name: value"), when its headers are to be checked.
 answer_keep() {
 	jq -cn --arg m "$2" --arg p "$3" --argjson s "${4:-0}" --arg ct "$5" --arg b "$6" \
-		'{method: $m, path: $p, status: $s, content_type: $ct, body: $b}' >>"$1" 2>/dev/null
+		--arg h "${7-}" --argjson kh "$(($# > 6))" \
+		'{method: $m, path: $p, status: $s, content_type: $ct, body: $b} +
+		 if $kh == 1 then {headers: ([$h | split("\n")[] | capture("^(?<k>[^:]+):\\s*(?<v>.*)$")
+		   | {(.k | ascii_downcase): .v}] | add // {})} else {} end' >>"$1" 2>/dev/null
 }
 
 # answers_check NAME SPEC FILE MIN: every answer kept in FILE (at least MIN)
