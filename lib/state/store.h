@@ -88,7 +88,7 @@ struct req_record {
 	char *certificate; /* PEM */
 	char *chain;       /* PEM, issuer first */
 	char *subject;
-	char *sans; /* JSON array text */
+	char *sans; /* JSON array text of {type: dns|ip|email|uri, value} (admitjson.h) */
 	long long not_before;
 	long long not_after;
 	char *key_type; /* RSA | EC | Ed25519 */

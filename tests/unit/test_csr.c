@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
+#include "admit.h"
 #include "admitjson.h"
 #include "csrfix.h"
 #include "issue_int.h"
@@ -278,6 +279,9 @@ TEST(csr_intake_framing)
 			test_fail(__FILE__, __LINE__, "case %zu: expected %s, got %s", i,
 				  bad[i].expect, fix_codes(&vs));
 	}
+	/* Two CSRs are a paste of two things, answered 400, not a CSR breaking a rule (422). */
+	CHECK_INT(admit_http_status("csr_multiple"), 400);
+	CHECK_INT(admit_http_status("csr_malformed"), 422);
 	/* DER in, PEM out: the same canonical text, which parses to the same DER. */
 	pem = fix_csr("good", "keytool-rsa2048.pem", &n);
 	der = fix_der(pem, n, &dn);
