@@ -4,13 +4,14 @@
 # a DER file on a multipart form) issued over HTTP; two CSRs refused; every
 # SAN of a 45-IP and a 100-name CSR stored, shown by the admin API and issued
 # exactly; a worker whose issuing -> issued reply is lost while Redis is
-# paused still announces its certificate.
+# paused still announces its certificate. Each certificate passes pkilint.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 TMP=$PKI_VAR/tmp/intake-test
+LINT=$TMP/lint
 rm -rf "$TMP"
-mkdir -p "$TMP"
+mkdir -p "$TMP" "$LINT"
 ISSUING=$(cred .cas.issuing)
 APPROVAL=$(cred .cas.approval)
 PREFIX=$(jq -r '.redis.prefix // "pki:"' "$TEST_CONFIG")
@@ -61,12 +62,20 @@ wait_issued() {
 	return 1
 }
 
+# keep_cert NAME: the issued certificate in REQ, its chain and root, into
+# LINT for pkilint at the end (tests/tools/lint_certs.py; RFC 5280 lints).
+keep_cert() {
+	jq -r .certificate <<<"$REQ" >"$LINT/$1.crt"
+	jq -r .chain <<<"$REQ" >"$LINT/$1.chain.pem"
+	cp "$ROOT_CERT" "$LINT/$1.root.pem"
+	echo '{"server_auth": false}' >"$LINT/$1.json"
+}
+
 # same_key NAME CSR_FILE: the issued certificate (in REQ) verifies and holds the CSR's key.
 same_key() {
-	jq -r .certificate <<<"$REQ" >"$TMP/$1.crt"
-	jq -r .chain <<<"$REQ" >"$TMP/$1.chain"
-	if openssl verify -CAfile "$ROOT_CERT" -untrusted "$TMP/$1.chain" "$TMP/$1.crt" >/dev/null 2>&1 &&
-		[[ $(openssl x509 -in "$TMP/$1.crt" -noout -pubkey) == "$(openssl req -in "$2" -noout -pubkey 2>/dev/null ||
+	keep_cert "$1"
+	if openssl verify -CAfile "$ROOT_CERT" -untrusted "$LINT/$1.chain.pem" "$LINT/$1.crt" >/dev/null 2>&1 &&
+		[[ $(openssl x509 -in "$LINT/$1.crt" -noout -pubkey) == "$(openssl req -in "$2" -noout -pubkey 2>/dev/null ||
 			openssl req -inform DER -in "$2" -noout -pubkey)" ]]; then
 		pass "$1: issued, verifies, holds the CSR's key"
 	else
@@ -188,8 +197,8 @@ many_sans() {
 		fail "$name: issued" "$REQ"
 		return
 	fi
-	jq -r .certificate <<<"$REQ" >"$TMP/$name.crt"
-	cert=$(openssl x509 -in "$TMP/$name.crt" -noout -ext subjectAltName | sed 1d | tr ',' '\n' |
+	keep_cert "$name"
+	cert=$(openssl x509 -in "$LINT/$name.crt" -noout -ext subjectAltName | sed 1d | tr ',' '\n' |
 		sed -e 's/^ *//' -e 's/^IP Address:/IP:/' | sed '/^$/d' | sort)
 	check_eq "$name: the certificate holds exactly those" "$want" "$cert"
 	check_eq "$name: the poll lists them" "$(sed 's/^[A-Za-z]*://' <<<"$want" | sort)" \
@@ -230,12 +239,15 @@ env PKI_CONFIG="$TEST_CONFIG" PKI_KAFKA_BROKERS="$KAFKA_BROKERS" \
 	PKI_REDIS_URL="redis://127.0.0.1:$(cat "$TMP/proxy.port")/0" PKI_WORKER_NAME=worker-lostreply \
 	"$ROOT/${BUILD:-build/release}/pki-worker" --threads 1 >"$TMP/worker.log" 2>&1 &
 WORKER_PID=$!
+# Never leaves Redis stopped or the extra processes running; keeps $?.
 lost_cleanup() {
+	local rc=$?
 	kill -CONT "$(cat "$PKI_VAR/run/redis.pid")" 2>/dev/null
 	kill "$WORKER_PID" "$PROXY_PID" 2>/dev/null
 	wait "$WORKER_PID" "$PROXY_PID" 2>/dev/null
+	return "$rc"
 }
-trap lost_cleanup EXIT
+trap 'lost_cleanup; lib_exit' EXIT
 if wait_for 60 grep -q '"msg":"ready"' "$TMP/worker.log"; then
 	pass lost_reply_worker_ready
 else
@@ -248,6 +260,7 @@ submit_text "$TMP/lost.csr" "$cn"
 id=$REQ_ID
 if [[ -n $id ]] && wait_issued "$id" "$LOST_SETTLE_S"; then
 	pass lost_reply_request_issued
+	keep_cert lost_reply
 else
 	fail lost_reply_request_issued "HTTP $HTTP_STATUS $HTTP_BODY" "$REQ" "$(tail -n 20 "$TMP/worker.log")"
 fi
@@ -269,11 +282,17 @@ check_eq lost_reply_one_serial_reserved 1 \
 		end
 		return n" 0 "${PREFIX}serial:*" "$id")"
 lost_cleanup
-trap - EXIT
+trap lib_exit EXIT
 if stack start-workers >"$TMP/start-workers.log" 2>&1; then
 	pass stack_workers_back
 else
 	fail stack_workers_back "$(tail -n 5 "$TMP/start-workers.log")"
 fi
 
-lib_exit
+# Every certificate issued here passes pkilint's RFC 5280 lints.
+lint=$("$PYTHON" tests/tools/lint_certs.py "$LINT" 2>&1)
+rc=$?
+printf '%s\n' "$lint" | grep -E '^(PASS|FAIL): pkilint|^    '
+if ((rc != 0)); then
+	grep -q '^FAIL' <<<"$lint" && LIB_FAILED=$((LIB_FAILED + 1)) || fail pkilint_ran "$lint"
+fi
