@@ -26,6 +26,7 @@
   const TERMINAL = new Set(["issued", "failed", "rejected", "expired"]);
   let cnAuto = "";       /* the common name last filled in from a CSR */
   let csrFile = null;    /* a binary (DER) CSR file, sent as it is instead of the text */
+  const csrPlaceholder = csrText.placeholder;
   let inspectTimer = null;
   let inspectSeq = 0;
   let pollSeq = 0;
@@ -127,17 +128,23 @@
     inspectTimer = setTimeout(inspect, INSPECT_DELAY_MS);
   }
 
+  /* Keeps a DER file to send (null: the text box is what is sent). */
+  function keepFile(file, size) {
+    csrFile = file;
+    csrText.placeholder = file ? "DER file " + file.name + " (" + size + " bytes) will be sent as it is"
+      : csrPlaceholder;
+  }
+
   /* A CSR file: text (PEM, base64) into the text box; binary (DER) kept and sent as the file. */
   function readFile(file) {
     const reader = new FileReader();
     reader.onload = () => {
       const bytes = new Uint8Array(reader.result);
       if (bytes.includes(0)) {
-        csrFile = file;
+        keepFile(file, bytes.length);
         csrText.value = "";
-        csrText.placeholder = "DER file " + file.name + " (" + bytes.length + " bytes) will be sent as it is";
       } else {
-        csrFile = null;
+        keepFile(null);
         csrText.value = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
       }
       inspect();
@@ -259,7 +266,7 @@
 
   caSelect.addEventListener("change", loadTemplate);
   csrText.addEventListener("input", () => {
-    if (csrFile) { csrFile = null; $("csr_file").value = ""; csrText.placeholder = "-----BEGIN CERTIFICATE REQUEST-----"; }
+    if (csrFile) { keepFile(null); $("csr_file").value = ""; }
     scheduleInspect();
   });
   $("csr_file").addEventListener("change", (e) => { if (e.target.files.length) readFile(e.target.files[0]); });
