@@ -35,7 +35,11 @@
  *    is ever published;
  *  - a copy finding the request finished publishes its outcome again only if
  *    the record is not marked published (a worker died between the Redis
- *    write and the publish), then stores the offset.
+ *    write and the publish), then stores the offset;
+ *  - a lost reply (Redis paused, connection cut) is not a lost certificate:
+ *    the retry of a claim or of the finishing move that Redis did run is
+ *    told the claim or the move is this attempt's own (store.h), so the
+ *    certificate still goes to the issued topic and the audit.
  */
 #ifndef PKI_WORKER_H
 #define PKI_WORKER_H
