@@ -53,6 +53,24 @@ json_add_raw(cJSON *o, const char *name, const char *v)
 		cJSON_AddItemToObject(o, name, j);
 }
 
+/* The values of the record's SANs ({type, value} objects, admitjson.h) as strings under name. */
+static void
+json_add_san_values(cJSON *o, const char *name, const char *sans)
+{
+	cJSON *j = sans != NULL ? cJSON_Parse(sans) : NULL, *a, *it, *v;
+
+	if (j == NULL || (a = cJSON_AddArrayToObject(o, name)) == NULL)
+		goto out;
+	cJSON_ArrayForEach(it, j)
+	{
+		v = cJSON_IsObject(it) ? cJSON_GetObjectItemCaseSensitive(it, "value") : it;
+		if (cJSON_IsString(v))
+			cJSON_AddItemToArray(a, cJSON_CreateString(v->valuestring));
+	}
+out:
+	cJSON_Delete(j);
+}
+
 cJSON *
 gateway_request_json(const struct req_record *r)
 {
@@ -95,7 +113,7 @@ gateway_request_json(const struct req_record *r)
 		json_add_opt(o, "certificate", r->certificate);
 		json_add_opt(o, "chain", r->chain);
 		json_add_opt(o, "subject", r->subject);
-		json_add_raw(o, "sans", r->sans);
+		json_add_san_values(o, "sans", r->sans);
 		json_add_time(o, "not_before", r->not_before);
 		json_add_time(o, "not_after", r->not_after);
 		json_add_opt(o, "key_type", r->key_type);

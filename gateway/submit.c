@@ -509,6 +509,7 @@ submit_record(struct submit_ctx *c, const struct submit *sb, const struct csr *c
 {
 	const struct csr_info *ci = csr_info(csr);
 	struct req_record rec;
+	int rc;
 
 	memset(&rec, 0, sizeof(rec));
 	rec.id = c->id;
@@ -527,7 +528,13 @@ submit_record(struct submit_ctx *c, const struct submit *sb, const struct csr *c
 	rec.subject = (char *)ci->subject;
 	rec.key_type = (char *)key_type_name(ci->key_type);
 	rec.key_bits = ci->key_bits;
-	if (store_create(&c->gw->store, &rec) != 0) {
+	if ((rec.sans = admit_sans_text(ci)) == NULL) {
+		submit_reject(c, 503, "unavailable", NULL, NULL, "out of memory");
+		return -1;
+	}
+	rc = store_create(&c->gw->store, &rec);
+	free(rec.sans);
+	if (rc != 0) {
 		submit_reject(c, 503, "store_unavailable", NULL, NULL, "request store unavailable");
 		return -1;
 	}
@@ -543,7 +550,7 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 	struct submit sb;
 	struct admit_result ad = {0};
 	struct issue_msg m;
-	char csr_hash[65], *payload = NULL;
+	char csr_hash[65], *payload = NULL, *csr_canon = NULL;
 	const char *note = NULL, *approval_reason = NULL;
 	enum req_state state;
 	int pw;
@@ -558,6 +565,12 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 	submit_audit(&c, AUDIT_RECEIVED, NULL);
 	if (submit_fields(&c, fields, &sb) < 0 || submit_admit(&c, &sb, &ad) < 0)
 		goto out;
+	/* Passed on and hashed as one canonical PEM, whatever form was pasted. */
+	if ((csr_canon = csr_pem(ad.csr)) == NULL) {
+		submit_reject(&c, 503, "unavailable", NULL, NULL, "out of memory");
+		goto out;
+	}
+	sb.csr = csr_canon;
 	if (submit_pw_limited(&c, &sb) != 0 || submit_idem(&c, fields) != 0)
 		goto out;
 	msg_csr_sha256(sb.csr, csr_hash);
@@ -613,6 +626,7 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 		       payload, note);
 out:
 	free(payload);
+	free(csr_canon);
 	csr_free(ad.csr);
 }
 

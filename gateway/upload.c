@@ -236,7 +236,7 @@ upload_inspect(struct gateway *gw, struct http_req *req)
 	struct csr *c = NULL;
 	const cJSON *pem;
 	cJSON *body = NULL, *o;
-	char ct[64];
+	char ct[64], err[HTTP_ERR_MAX];
 
 	if (session_user(gw->cfg, &session_gateway, req) == NULL) {
 		if (!req->replied)
@@ -246,18 +246,25 @@ upload_inspect(struct gateway *gw, struct http_req *req)
 		return;
 	}
 	http_content_type(req, ct, sizeof(ct));
-	if (strcmp(ct, "application/json") != 0) {
+	if (strcmp(ct, "multipart/form-data") == 0) {
+		/* A CSR file as chosen on the page (a DER file arrives as base64). */
+		if ((body = http_form_parse(req, err)) == NULL) {
+			http_reply_error(req, 400, "invalid_form", NULL, NULL, NULL, "%s", err);
+			return;
+		}
+	} else if (strcmp(ct, "application/json") == 0) {
+		body = req->body != NULL ? cJSON_ParseWithLength(req->body, req->body_len) : NULL;
+	} else {
 		http_reply_error(req, 415, "unsupported_media_type", NULL, NULL, NULL,
-				 "%s takes application/json, got \"%s\"", req->path,
-				 ct[0] ? ct : "(none)");
+				 "%s takes application/json or multipart/form-data, got \"%s\"",
+				 req->path, ct[0] ? ct : "(none)");
 		return;
 	}
-	body = req->body != NULL ? cJSON_ParseWithLength(req->body, req->body_len) : NULL;
 	pem = cJSON_GetObjectItemCaseSensitive(body, "csr_data");
 	if (!cJSON_IsString(pem) || pem->valuestring[0] == '\0') {
 		http_reply_error(req, 400, "invalid_field", "csr_data", NULL, NULL,
 				 body == NULL ? "body: must be a JSON object with csr_data"
-					      : "csr_data: required, a PEM CSR as a string");
+					      : "csr_data: required, a CSR (PEM, base64 or a DER file)");
 		goto out;
 	}
 	if ((vs = calloc(1, sizeof(*vs))) == NULL) {

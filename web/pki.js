@@ -7,12 +7,14 @@ const PKI = (() => {
     return m ? m.content : "";
   };
 
-  /* Calls the API with the session cookie; unsafe methods carry X-CSRF-Token. extra: more headers. */
+  /* Calls the API with the session cookie (body: an object as JSON, or FormData); unsafe methods carry X-CSRF-Token. extra: more headers. */
   async function api(method, url, body, extra) {
     const headers = { Accept: "application/json", ...(extra || {}) };
     const init = { method, headers, credentials: "same-origin", cache: "no-store" };
     if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = csrf();
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      init.body = body; /* multipart/form-data: the browser writes the boundary */
+    } else if (body !== undefined) {
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }

@@ -26,6 +26,8 @@
   const INSPECT_DELAY_MS = 300;
   const TERMINAL = new Set(["issued", "failed", "rejected", "expired"]);
   let cnAuto = "";       /* the common name last filled in from a CSR */
+  let csrFile = null;    /* a binary (DER) CSR file, sent as it is instead of the text */
+  const csrPlaceholder = csrText.placeholder;
   let inspectTimer = null;
   let inspectSeq = 0;
   let pollSeq = 0;
@@ -88,14 +90,21 @@
     if (pwField.hidden) pwInput.value = "";
   }
 
+  /* The CSR field of a request: the DER file when one is chosen, else the text. */
+  function csrBody() {
+    if (!csrFile) return { csr_data: csrText.value };
+    const fd = new FormData();
+    fd.append("csr_data", csrFile, csrFile.name);
+    return fd;
+  }
+
   /* Asks the server to parse the CSR; fills the common name from its subject. */
   async function inspect() {
-    const pem = csrText.value.trim();
     const seq = ++inspectSeq;
     fieldError("csr_data", "");
     $("csr_data-hint").textContent = "";
-    if (!pem) return;
-    const r = await PKI.api("POST", "/csr/upload/inspect", { csr_data: pem });
+    if (!csrFile && !csrText.value.trim()) return;
+    const r = await PKI.api("POST", "/csr/upload/inspect", csrBody());
     if (sessionGone(r) || seq !== inspectSeq) return;
     if (r.status !== 200) {
       const vs = (r.data && r.data.violations) || [];
@@ -105,7 +114,8 @@
     }
     const d = r.data;
     const key = d.key_type + (d.curve ? " " + d.curve : d.key_bits ? " " + d.key_bits : "");
-    $("csr_data-hint").textContent = "Subject: " + (d.subject || "(empty)") + " — key: " + key +
+    $("csr_data-hint").textContent = (csrFile ? "DER file " + csrFile.name + " — " : "") +
+      "Subject: " + (d.subject || "(empty)") + " — key: " + key +
       (d.sans && d.sans.length ? " — SANs: " + d.sans.join(", ") : "");
     if (d.common_name && (cnInput.value === "" || cnInput.value === cnAuto)) {
       cnInput.value = d.common_name;
@@ -119,19 +129,24 @@
     inspectTimer = setTimeout(inspect, INSPECT_DELAY_MS);
   }
 
-  /* A CSR file: PEM text as is, DER wrapped into PEM. */
+  /* Keeps a DER file to send (null: the text box is what is sent). */
+  function keepFile(file, size) {
+    csrFile = file;
+    csrText.placeholder = file ? "DER file " + file.name + " (" + size + " bytes) will be sent as it is"
+      : csrPlaceholder;
+  }
+
+  /* A CSR file: text (PEM, base64) into the text box; binary (DER) kept and sent as the file. */
   function readFile(file) {
     const reader = new FileReader();
     reader.onload = () => {
       const bytes = new Uint8Array(reader.result);
-      const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
-      if (text.includes("-----BEGIN")) {
-        csrText.value = text.trim() + "\n";
+      if (bytes.includes(0)) {
+        keepFile(file, bytes.length);
+        csrText.value = "";
       } else {
-        let bin = "";
-        for (const b of bytes) bin += String.fromCharCode(b);
-        const b64 = btoa(bin).replace(/.{1,64}/g, "$&\n");
-        csrText.value = "-----BEGIN CERTIFICATE REQUEST-----\n" + b64 + "-----END CERTIFICATE REQUEST-----\n";
+        keepFile(null);
+        csrText.value = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
       }
       inspect();
     };
@@ -230,14 +245,13 @@
     ev.preventDefault();
     PKI.clearErrors(form);
     pollSeq++;
-    const body = {
-      csr_data: csrText.value.trim(),
-      common_name: cnInput.value.trim(),
-      ca_id: caSelect.value,
-    };
+    const body = csrBody();
+    const set = (k, v) => { if (body instanceof FormData) body.append(k, v); else body[k] = v; };
+    set("common_name", cnInput.value.trim());
+    set("ca_id", caSelect.value);
     const days = daysInput.value.trim();
-    body.validity_days = /^[0-9]+$/.test(days) ? Number(days) : days;
-    if (!pwField.hidden && pwInput.value !== "") body.approval_password = pwInput.value;
+    set("validity_days", /^[0-9]+$/.test(days) && !csrFile ? Number(days) : days);
+    if (!pwField.hidden && pwInput.value !== "") set("approval_password", pwInput.value);
     submitBtn.disabled = true;
     clearResult();
     setStatus("Submitted: waiting up to " + SUBMIT_WAIT_S + " s for the certificate…", "");
@@ -261,7 +275,10 @@
   }
 
   caSelect.addEventListener("change", loadTemplate);
-  csrText.addEventListener("input", scheduleInspect);
+  csrText.addEventListener("input", () => {
+    if (csrFile) { keepFile(null); $("csr_file").value = ""; }
+    scheduleInspect();
+  });
   $("csr_file").addEventListener("change", (e) => { if (e.target.files.length) readFile(e.target.files[0]); });
   cnInput.addEventListener("input", () => { if (cnInput.value !== cnAuto) cnAuto = ""; });
   form.addEventListener("submit", submit);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admitjson.h"
 #include "der.h"
 #include "worker.h"
 
@@ -78,7 +79,7 @@ certinfo_spans(const unsigned char *der, size_t len, struct der_tlv *subject, st
 	return 0;
 }
 
-/* SANs of the signed certificate as a JSON array text of their values. Caller frees. */
+/* SANs of the signed certificate as the record's JSON array text (admit_sans_text). Caller frees. */
 static char *
 certinfo_sans(const struct der_tlv *san)
 {
@@ -91,27 +92,28 @@ certinfo_sans(const struct der_tlv *san)
 	for (i = 0; gns != NULL && a != NULL && i < sk_GENERAL_NAME_num(gns); i++) {
 		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(gns, i);
 		const ASN1_STRING *str;
+		const char *type;
 
 		switch (gn->type) {
 		case GEN_DNS:
-			str = gn->d.dNSName;
+			str = gn->d.dNSName, type = SAN_TYPE_DNS;
 			break;
 		case GEN_EMAIL:
-			str = gn->d.rfc822Name;
+			str = gn->d.rfc822Name, type = SAN_TYPE_EMAIL;
 			break;
 		case GEN_URI:
-			str = gn->d.uniformResourceIdentifier;
+			str = gn->d.uniformResourceIdentifier, type = SAN_TYPE_URI;
 			break;
 		case GEN_IPADD:
 			certinfo_ip_text(gn->d.iPAddress, buf, sizeof(buf));
-			cJSON_AddItemToArray(a, cJSON_CreateString(buf));
+			admit_san_add(a, SAN_TYPE_IP, buf);
 			continue;
 		default:
 			continue;
 		}
 		snprintf(buf, sizeof(buf), "%.*s", ASN1_STRING_length(str),
 			 (const char *)ASN1_STRING_get0_data(str));
-		cJSON_AddItemToArray(a, cJSON_CreateString(buf));
+		admit_san_add(a, type, buf);
 	}
 	s = a != NULL ? cJSON_PrintUnformatted(a) : NULL;
 	cJSON_Delete(a);

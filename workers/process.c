@@ -167,8 +167,11 @@ job_create(struct job *j)
 		rec.subject = (char *)ci->subject;
 		rec.key_type = (char *)key_type_name(ci->key_type);
 		rec.key_bits = ci->key_bits;
+		if ((rec.sans = admit_sans_text(ci)) == NULL)
+			return -1;
 	}
 	JOB_STORE(rc, store_create(j->s, &rec));
+	free(rec.sans);
 	if (rc == 0) {
 		job_audit(j, AUDIT_RECEIVED, m->requester, "from the issue topic");
 		if (j->ca != NULL)

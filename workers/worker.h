@@ -35,7 +35,11 @@
  *    is ever published;
  *  - a copy finding the request finished publishes its outcome again only if
  *    the record is not marked published (a worker died between the Redis
- *    write and the publish), then stores the offset.
+ *    write and the publish), then stores the offset;
+ *  - a lost reply (Redis paused, connection cut) is not a lost certificate:
+ *    the retry of a claim or of the finishing move that Redis did run is
+ *    told the claim or the move is this attempt's own (store.h), so the
+ *    certificate still goes to the issued topic and the audit.
  */
 #ifndef PKI_WORKER_H
 #define PKI_WORKER_H
@@ -175,8 +179,8 @@ enum process_result process_message(struct worker_thread *t, const struct kafka_
 int dlq_encode(const struct kafka_msg *km, const char *error, time_t now, char **text, char **key);
 
 /*
- * The subject (RFC 2253, one line) and the SANs (a JSON array text of their
- * values) of a DER certificate, found by walking its DER (certinfo.c):
+ * The subject (RFC 2253, one line) and the SANs (the record's JSON array
+ * text of {type, value}, admitjson.h) of a DER certificate, found by walking its DER (certinfo.c):
  * decoding the whole certificate would also decode its public key, which
  * costs more than signing it. Returns 0 with *subject and *sans (caller
  * frees; each NULL when it could not be made), or -1 when the DER is

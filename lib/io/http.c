@@ -11,6 +11,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include <openssl/evp.h>
+
 #include "log.h"
 
 #define HTTP_BODY_CHUNK 4096
@@ -424,6 +426,7 @@ struct http_form {
 	char *names[HTTP_FORM_FIELDS_MAX];
 	char *vals[HTTP_FORM_FIELDS_MAX];
 	size_t lens[HTTP_FORM_FIELDS_MAX];
+	int files[HTTP_FORM_FIELDS_MAX]; /* a file part (it had a filename) */
 	size_t n;
 	int overflow;
 };
@@ -451,8 +454,10 @@ http_form_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *
 		f->lens[i] = 0;
 		f->n++;
 	}
-	if (off == 0)
+	if (off == 0) {
 		f->lens[i] = 0; /* a repeated name: the last value wins */
+		f->files[i] = filename != NULL;
+	}
 	if (f->lens[i] + size > HTTP_FORM_VALUE_MAX) {
 		f->overflow = 1;
 		return MHD_NO;
@@ -472,6 +477,7 @@ http_form_parse(struct http_req *req, char *err)
 	struct MHD_PostProcessor *pp = NULL;
 	struct http_form f;
 	cJSON *o = NULL, *ret = NULL;
+	char *b64;
 	size_t i;
 
 	memset(&f, 0, sizeof(f));
@@ -486,8 +492,19 @@ http_form_parse(struct http_req *req, char *err)
 		goto out;
 	}
 	o = cJSON_CreateObject();
-	for (i = 0; i < f.n; i++)
+	for (i = 0; i < f.n; i++) {
+		if (f.files[i] && f.vals[i] != NULL && memchr(f.vals[i], '\0', f.lens[i]) != NULL) {
+			if ((b64 = malloc(f.lens[i] / 3 * 4 + 5)) == NULL) {
+				snprintf(err, HTTP_ERR_MAX, "form body: out of memory");
+				goto out;
+			}
+			EVP_EncodeBlock((unsigned char *)b64, (unsigned char *)f.vals[i],
+					(int)f.lens[i]);
+			free(f.vals[i]);
+			f.vals[i] = b64;
+		}
 		cJSON_AddStringToObject(o, f.names[i], f.vals[i] != NULL ? f.vals[i] : "");
+	}
 	ret = o;
 	o = NULL;
 out:

@@ -91,7 +91,8 @@ int http_reply_error(struct http_req *req, unsigned status, const char *code, co
 /*
  * Parses an application/x-www-form-urlencoded or multipart/form-data body
  * into a JSON object of string fields (repeated names keep the last value).
- * Returns the object (caller frees with cJSON_Delete) or NULL with err.
+ * A file part holding a NUL byte (binary, e.g. a DER file), which a JSON
+ * string cannot carry, is given as its base64. Returns the object (caller frees with cJSON_Delete) or NULL with err.
  */
 cJSON *http_form_parse(struct http_req *req, char *err);
 

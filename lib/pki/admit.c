@@ -10,6 +10,7 @@ static const struct {
 	unsigned status;
 } admit_status[] = {
     {"ca_not_found", 404},
+    {"csr_multiple", 400}, /* not a CSR that breaks a rule: a paste of two things */
 };
 
 unsigned

@@ -148,7 +148,7 @@ san_parse(struct csr *c, const unsigned char *v, size_t n)
 	struct der d = {v, n}, s, tmp;
 	struct der_tlv seq, gn;
 	struct san *sn;
-	size_t count = 0, idx[4] = {0, 0, 0, 0};
+	size_t count = 0, idx[4] = {0, 0, 0, 0}, kind[4] = {0, 0, 0, 0};
 	char ipbuf[INET6_ADDRSTRLEN];
 	unsigned flags;
 
@@ -160,16 +160,18 @@ san_parse(struct csr *c, const unsigned char *v, size_t n)
 	while (tmp.len) {
 		if (der_next(&tmp, &gn) != 0)
 			return -1;
+		kind[gn.tag == 0x82 ? 0 : gn.tag == 0x81 ? 1 : gn.tag == 0x86 ? 2 : 3]++;
 		count++;
 	}
-	if (c->dns != NULL) /* a second SAN extension is reported as a duplicate, not merged */
+	if (c->sans != NULL) /* a second SAN extension is reported as a duplicate, not merged */
 		return 0;
-	c->dns = arena_alloc(c, sizeof(struct san) * count);
-	c->ip = arena_alloc(c, sizeof(struct san) * count);
-	c->email = arena_alloc(c, sizeof(struct san) * count);
-	c->uri = arena_alloc(c, sizeof(struct san) * count);
-	if (!c->dns || !c->ip || !c->email || !c->uri)
+	/* Off the arena: a SAN of 6 DER bytes takes far more than the arena's share. */
+	if ((c->sans = calloc(count, sizeof(struct san))) == NULL)
 		return -1;
+	c->dns = c->sans;
+	c->email = c->dns + kind[0];
+	c->uri = c->email + kind[1];
+	c->ip = c->uri + kind[2];
 	while (s.len) {
 		der_next(&s, &gn);
 		switch (gn.tag) {
@@ -196,7 +198,7 @@ san_parse(struct csr *c, const unsigned char *v, size_t n)
 					  sizeof(ipbuf));
 				sn->text = arena_strndup(c, ipbuf, strlen(ipbuf));
 			} else {
-				sn->text = arena_strndup(c, "(invalid address length)", 24);
+				sn->text = "(invalid address length)";
 				sn->flags = STR_BAD_CHARS;
 			}
 			if (sn->text == NULL)
@@ -356,11 +358,12 @@ attributes_parse(struct csr *c, const struct der_tlv *attrs, const char **why)
 	return 0;
 }
 
-static void
+/* Fills c->info from the parsed fields. 0, or -1 without memory. */
+static int
 csr_fill_info(struct csr *c)
 {
 	struct csr_info *ci = &c->info;
-	const char **lists[4];
+	const char **lists[4], **l;
 	struct san *src[4] = {c->dns, c->ip, c->email, c->uri};
 	size_t cnt[4] = {c->ndns, c->nip, c->nemail, c->nuri}, i, k;
 	const char **slot[7] = {&ci->cn, &ci->o, &ci->ou, &ci->c, &ci->st, &ci->l, &ci->email};
@@ -368,13 +371,13 @@ csr_fill_info(struct csr *c)
 	for (i = 0; i < c->nattrs; i++) /* first of each kind */
 		if (c->attrs[i].kind != NA_OTHER && *slot[c->attrs[i].kind] == NULL)
 			*slot[c->attrs[i].kind] = c->attrs[i].utf8;
+	if ((l = c->san_lists = calloc(cnt[0] + cnt[1] + cnt[2] + cnt[3] + 4, sizeof(*l))) == NULL)
+		return -1;
 	for (k = 0; k < 4; k++) {
-		lists[k] = arena_alloc(c, sizeof(char *) * (cnt[k] + 1));
-		if (lists[k] == NULL)
-			continue;
+		lists[k] = l;
 		for (i = 0; i < cnt[k]; i++)
-			lists[k][i] = src[k][i].text;
-		lists[k][cnt[k]] = NULL;
+			*l++ = src[k][i].text;
+		*l++ = NULL;
 	}
 	ci->dns_sans = lists[0];
 	ci->ip_sans = lists[1];
@@ -382,6 +385,7 @@ csr_fill_info(struct csr *c)
 	ci->uri_sans = lists[3];
 	ci->nsans = c->ndns + c->nip + c->nemail + c->nuri + c->nother_sans;
 	ci->subject = subject_line(c);
+	return ci->subject != NULL ? 0 : -1;
 }
 
 /*
@@ -506,8 +510,7 @@ csr_parse_der(struct csr *c, struct violations *vs)
 			       sa.name);
 		return -1;
 	}
-	csr_fill_info(c);
-	if (c->info.subject == NULL || c->info.dns_sans == NULL || c->info.uri_sans == NULL) {
+	if (csr_fill_info(c) != 0) {
 		violations_add(vs, "internal_error", "csr_data", "out of memory");
 		return -1;
 	}
@@ -577,6 +580,8 @@ csr_free(struct csr *c)
 		return;
 	free(c->der);
 	free(c->arena);
+	free(c->sans);
+	free(c->san_lists);
 	free(c);
 }
 
@@ -584,4 +589,12 @@ const struct csr_info *
 csr_info(const struct csr *c)
 {
 	return &c->info;
+}
+
+char *
+csr_pem(const struct csr *c)
+{
+	size_t len = 0;
+
+	return pem_append(NULL, &len, "CERTIFICATE REQUEST", c->der, c->der_len);
 }

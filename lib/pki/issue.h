@@ -56,13 +56,20 @@ struct csr_info {
 };
 
 /*
- * Parses PEM or DER (at most CSR_MAX_BYTES, exactly one CSR), verifies its
- * signature and algorithms. Returns 0 and *out (free with csr_free), or -1 with
- * the reasons added to vs. Thread-safe.
+ * Parses a CSR as people paste it (at most CSR_MAX_BYTES, exactly one CSR):
+ * DER, one PEM block with any text around it, or bare base64 of the DER;
+ * verifies its signature and algorithms. Returns 0 and *out (free with
+ * csr_free), or -1 with the reasons added to vs. Thread-safe.
  */
 int csr_parse(const void *buf, size_t len, struct csr **out, struct violations *vs);
 void csr_free(struct csr *c);
 const struct csr_info *csr_info(const struct csr *c);
+/*
+ * The CSR's DER as one canonical "CERTIFICATE REQUEST" PEM block, whatever
+ * form it came in: what is passed on and hashed. Caller frees; NULL without
+ * memory.
+ */
+char *csr_pem(const struct csr *c);
 
 /* What the requester asked for. */
 struct issue_request {

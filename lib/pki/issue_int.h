@@ -62,8 +62,10 @@ struct csr {
 	struct name_attr attrs[CSR_MAX_ATTRS];
 	size_t nattrs;
 	int ncn; /* CN attributes seen */
-	struct san *dns, *ip, *email, *uri;
+	struct san *dns, *ip, *email, *uri; /* slices of sans */
 	size_t ndns, nip, nemail, nuri;
+	struct san *sans;          /* owned: every SAN, sized by count (not the arena) */
+	const char **san_lists;    /* owned: csr_info's four NULL-ended lists */
 	size_t nother_sans; /* otherName, directoryName, ...: not supported */
 	struct csr_ext exts[CSR_MAX_EXTS];
 	size_t nexts;
@@ -154,5 +156,12 @@ int dns_name_valid(const char *s, size_t len, int allow_wildcard, const char **w
 int dns_name_like(const char *s, size_t len);
 /* ASCII case-insensitive equality of two byte strings. */
 int ascii_casecmp_eq(const char *a, size_t alen, const char *b, size_t blen);
+
+/*
+ * Appends der (len bytes) as a PEM block with label to the malloc'd string s
+ * of *slen bytes (NULL and 0 to start one). Returns the new string (*slen
+ * updated), or NULL with s freed.
+ */
+char *pem_append(char *s, size_t *slen, const char *label, const unsigned char *der, size_t len);
 
 #endif

@@ -24,7 +24,6 @@
 #define SIGALG_MAX 16
 #define AKI_MAX 64
 #define DAY_S 86400
-#define PEM_LINE 64
 
 enum signer_kind { SK_RSA, SK_EC, SK_ED25519 };
 
@@ -56,30 +55,6 @@ asn1_time_to_time(const ASN1_TIME *t, time_t *out)
 		return -1;
 	*out = timegm(&tm);
 	return 0;
-}
-
-/* Appends the PEM form of der to a growing string. Returns the new string or NULL (s freed). */
-static char *
-pem_append(char *s, size_t *slen, const char *label, const unsigned char *der, size_t len)
-{
-	size_t lines = (len + 47) / 48, need, o, i, chunk;
-	char *ns;
-
-	need = *slen + 2 * (strlen(label) + 32) + lines * (PEM_LINE + 1) + 1;
-	if ((ns = realloc(s, need)) == NULL) {
-		free(s);
-		return NULL;
-	}
-	o = *slen;
-	o += (size_t)sprintf(ns + o, "-----BEGIN %s-----\n", label);
-	for (i = 0; i < len; i += 48) {
-		chunk = len - i < 48 ? len - i : 48;
-		o += (size_t)EVP_EncodeBlock((unsigned char *)ns + o, der + i, (int)chunk);
-		ns[o++] = '\n';
-	}
-	o += (size_t)sprintf(ns + o, "-----END %s-----\n", label);
-	*slen = o;
-	return ns;
 }
 
 static char *

@@ -309,7 +309,9 @@ store_create(const struct store *s, const struct req_record *rec)
  * One state move by script (store_lua_transition, or store_lua_transition_ex
  * when claim is not NULL: then it is the claim to check, "" for none). The
  * answers of both: {0} no record, {1, cur} another state, {2, to} moved,
- * {3, cur} another claim.
+ * {3, cur} another claim, {4, to} moved already under this claim: an
+ * earlier try whose reply was lost (Redis paused, connection cut) made the
+ * move, so it is this caller's own and counts as done.
  */
 static int
 store_move(const struct store *s, const char *script, const char *id, enum req_state from,
@@ -347,9 +349,12 @@ store_move(const struct store *s, const char *script, const char *id, enum req_s
 	if ((rep = store_run(s, argc, argv)) == NULL)
 		return STORE_EDOWN;
 	code = store_pair(rep, &str);
-	rc = code == 2   ? 0
-	     : code == 1 ? STORE_ECONFLICT
-	     : code == 3 ? STORE_ELEASE
+	if (code == 4)
+		log_msg(LOG_INFO, id, "%s: made by an earlier try under this claim (its reply was lost)",
+			req_state_name(to));
+	rc = code == 2 || code == 4 ? 0
+	     : code == 1	    ? STORE_ECONFLICT
+	     : code == 3	    ? STORE_ELEASE
 	     : code == 0 ? STORE_ENOTFOUND
 			 : STORE_EDOWN;
 	if (cur != NULL)
@@ -520,6 +525,9 @@ static const char store_lua_claim[] = STORE_LUA_BATCH_MOVE
     "  batch_move(KEYS[1], queued, issuing)\n"
     "  return {2, issuing}\n"
     "end\n"
+    "if cur == issuing and redis.call('HGET', KEYS[1], 'claim') == ARGV[1] then\n"
+    "  return {2, issuing}\n"
+    "end\n"
     "if cur == issuing then\n"
     "  local at = tonumber(redis.call('HGET', KEYS[1], 'claimed_at') or '0') or 0\n"
     "  if now - at >= tonumber(ARGV[2]) then\n"
@@ -534,6 +542,9 @@ static const char store_lua_claim[] = STORE_LUA_BATCH_MOVE
 static const char store_lua_transition_ex[] = STORE_LUA_BATCH_MOVE
     "local cur = redis.call('HGET', KEYS[1], 'state')\n"
     "if not cur then return {0, ''} end\n"
+    "if cur == ARGV[2] and ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'claim') == ARGV[3] then\n"
+    "  return {4, cur}\n"
+    "end\n"
     "if cur ~= ARGV[1] then return {1, cur} end\n"
     "if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'claim') ~= ARGV[3] then\n"
     "  return {3, cur}\n"

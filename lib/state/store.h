@@ -88,7 +88,7 @@ struct req_record {
 	char *certificate; /* PEM */
 	char *chain;       /* PEM, issuer first */
 	char *subject;
-	char *sans; /* JSON array text */
+	char *sans; /* JSON array text of {type: dns|ip|email|uri, value} (admitjson.h) */
 	long long not_before;
 	long long not_after;
 	char *key_type; /* RSA | EC | Ed25519 */
@@ -172,8 +172,8 @@ void store_channel(const struct store *s, const char *id, char *out, size_t outl
  * store_transition_ex). Unlike a transition, the claim is not published on
  * P ev:{id}: issuing lasts milliseconds, and waking long-polls for it would
  * only make them ask again right before the outcome. Returns 0 when claimed
- * from queued, 1 when a stale
- * claim was re-taken; STORE_ECONFLICT with the current state in *cur (may
+ * from queued (or already held under this very claim: a retry after a lost
+ * reply), 1 when a stale claim was re-taken; STORE_ECONFLICT with the current state in *cur (may
  * be NULL) otherwise (issuing under a live claim, or any other state);
  * STORE_ENOTFOUND; STORE_EDOWN.
  */
@@ -183,7 +183,9 @@ int store_claim(const struct store *s, const char *id, const char *claim, long l
 /*
  * store_transition with a guard done in the same Lua script: when claim is
  * not NULL the record's claim must equal it (else STORE_ELEASE, nothing
- * changed). Also stamps finished_ms (Redis server time, unix ms). batch_id
+ * changed). A retry that finds the record already in `to` under this claim
+ * returns 0: the first try made the move and only its reply was lost
+ * (nothing is written again). Also stamps finished_ms (Redis server time, unix ms). batch_id
  * is not used: every state move counts in the record's own batch.
  */
 int store_transition_ex(const struct store *s, const char *id, enum req_state from,

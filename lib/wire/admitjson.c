@@ -22,3 +22,37 @@ fail:
 	cJSON_Delete(o);
 	return NULL;
 }
+
+int
+admit_san_add(cJSON *a, const char *type, const char *value)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL || !cJSON_AddItemToArray(a, o) ||
+	    cJSON_AddStringToObject(o, "type", type) == NULL ||
+	    cJSON_AddStringToObject(o, "value", value) == NULL)
+		return -1;
+	return 0;
+}
+
+char *
+admit_sans_text(const struct csr_info *ci)
+{
+	const char *const *lists[] = {ci->dns_sans, ci->ip_sans, ci->email_sans, ci->uri_sans};
+	static const char *const types[] = {SAN_TYPE_DNS, SAN_TYPE_IP, SAN_TYPE_EMAIL,
+					    SAN_TYPE_URI};
+	const char *const *v;
+	cJSON *a = cJSON_CreateArray();
+	char *s = NULL;
+	size_t k;
+
+	for (k = 0; a != NULL && k < sizeof(types) / sizeof(types[0]); k++)
+		for (v = lists[k]; v != NULL && *v != NULL; v++)
+			if (admit_san_add(a, types[k], *v) != 0)
+				goto out;
+	if (a != NULL)
+		s = cJSON_PrintUnformatted(a);
+out:
+	cJSON_Delete(a);
+	return s;
+}

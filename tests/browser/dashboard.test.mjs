@@ -9,7 +9,7 @@
 // PKI_CHROMIUM (/usr/bin/chromium). Prints "PASS: name" / "FAIL: name";
 // exits 1 when anything failed. Screenshots go to tests/artifacts/.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, mkdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -54,12 +54,15 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const work = mkdtempSync(join(tmpdir(), "pki-dashboard-"));
 
-/* Submits a fresh CSR for cn to ca through the gateway API as user; returns the request id. */
-async function submit(user, ca, cn) {
+/*
+ * Submits a fresh CSR for cn (subjectAltName san, openssl's syntax; default
+ * DNS:cn) to ca through the gateway API as user; returns the request id.
+ */
+async function submit(user, ca, cn, san) {
   const base = join(work, cn);
   execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
     "-nodes", "-keyout", base + ".key", "-subj", "/CN=" + cn,
-    "-addext", "subjectAltName=DNS:" + cn, "-out", base + ".csr"], { stdio: ["ignore", "ignore", "pipe"] });
+    "-addext", "subjectAltName=" + (san || "DNS:" + cn), "-out", base + ".csr"], { stdio: ["ignore", "ignore", "pipe"] });
   const res = await fetch(GATEWAY + "/csr/process", {
     method: "POST",
     headers: { Authorization: "Bearer " + KEY[user], "Content-Type": "application/json" },
@@ -241,6 +244,47 @@ try {
     await page.selectOption("#f-ca", "");
     await shot("queue");
   });
+
+  /* The SANs of a PEM certificate, as openssl prints them ("IP Address:" as "IP:"), sorted. */
+  const certSans = (pem) => {
+    const f = join(work, "sans.crt");
+    writeFileSync(f, pem);
+    const out = execFileSync("openssl", ["x509", "-in", f, "-noout", "-ext", "subjectAltName"], { encoding: "utf8" });
+    return out.split("\n").slice(1).join(",").split(",").map((x) => x.trim().replace(/^IP Address:/, "IP:"))
+      .filter(Boolean).sort();
+  };
+
+  // What the admin sees is what is issued: 45 IP addresses, then 100 names of four kinds.
+  const ip45 = [`DNS:ip45-${RUN}.acme.example`];
+  for (let i = 1; i <= 45; i++) ip45.push(`IP:10.45.0.${i}`);
+  const mixed = [`DNS:mixed-${RUN}.acme.example`];
+  for (let i = 1; i < 100; i++) {
+    mixed.push([`DNS:h${i}-${RUN}.acme.example`, `IP:10.100.0.${i}`, `email:u${i}@acme.example`,
+      `URI:https://acme.example/u/${i}`][i % 4]);
+  }
+  for (const [label, sans] of [["45_ip_sans", ip45], ["100_mixed_sans", mixed]]) {
+    await test("dashboard_detail_shows_every_san_" + label, async () => {
+      const cn = sans[0].slice(4);
+      const id = await submit("alice", CA.approval, cn, sans.join(","));
+      await openDetail(id);
+      const dd = await page.evaluate(() => {
+        for (const dt of document.querySelectorAll("#d-fields dt")) {
+          if (dt.textContent === "Subject alternative names") return dt.nextElementSibling.textContent;
+        }
+        return null;
+      });
+      assert(dd !== null, "no Subject alternative names field");
+      const shown = dd.split(", ").sort();
+      eq(shown.length, sans.length, "SANs shown");
+      eq(JSON.stringify(shown), JSON.stringify([...sans].sort()), "SANs shown");
+      await shot("sans-" + label);
+      await page.click("#approve");
+      await page.waitForFunction(() => document.getElementById("decision-msg").textContent.startsWith("Approved"));
+      const r = await pollUntil("alice", id, ["issued", "failed"], ISSUE_TIMEOUT_MS);
+      eq(r.status, "issued", "requester sees (" + JSON.stringify(r.error || null) + ")");
+      eq(JSON.stringify(certSans(r.certificate)), JSON.stringify([...sans].sort()), "SANs in the certificate");
+    });
+  }
 
   await test("dashboard_two_of_n", async () => {
     const D = await submit("alice", CA.approval2, `dual-${RUN}.acme.example`);

@@ -186,6 +186,39 @@ try {
     assert((await page.textContent("#csr_data-hint")).includes("CN=" + cn), "subject not shown");
   });
 
+  await test("upload_der_file_sent_as_multipart_and_issued", async () => {
+    const cn = "der-" + RUN + ".acme.example";
+    await freshForm(CA.issuing);
+    const csr = makeCsr(cn);
+    const der = csr.path.replace(/\.csr$/, ".der");
+    execFileSync("openssl", ["req", "-in", csr.path, "-outform", "DER", "-out", der]);
+    await page.setInputFiles("#csr_file", der);
+    await page.waitForFunction((want) => document.getElementById("common_name").value === want, cn);
+    eq(await page.inputValue("#csr_data"), "", "text box left empty for a DER file");
+    assert((await page.textContent("#csr_data-hint")).includes("DER file"), "DER file not named in the hint");
+    const [res] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/csr/process") && r.request().method() === "POST"),
+      page.click("#submit"),
+    ]);
+    const sent = res.request();
+    assert((sent.headers()["content-type"] || "").startsWith("multipart/form-data"),
+      "submitted as " + sent.headers()["content-type"]);
+    eq(res.status(), 202, "POST /csr/process status (" + (await res.text()).slice(0, 300) + ")");
+    await page.waitForFunction(() => /^(Issued|Failed|Rejected|Expired)/.test(document.getElementById("status").textContent),
+      null, { timeout: ISSUE_TIMEOUT_MS });
+    const status = await page.textContent("#status");
+    assert(status.startsWith("Issued"), "final status: " + status);
+    const file = join(work, "der-issued.crt");
+    writeFileSync(file, await page.inputValue("#cert-pem"));
+    eq(certCn(file), cn, "CN of the certificate");
+    eq(pubkey(["x509", "-in", file]), pubkey(["req", "-in", csr.path]), "certificate key = CSR key");
+    await shot("der-issued");
+    // Typing into the text box drops the file: the text is what is sent then.
+    await page.fill("#csr_data", csr.pem);
+    await page.waitForFunction(() => !document.getElementById("csr_data-hint").textContent.includes("DER file") &&
+      document.getElementById("csr_data-hint").textContent !== "");
+  });
+
   await test("upload_bad_csr_error_next_to_csr_field", async () => {
     await freshForm(CA.issuing);
     await page.fill("#csr_data", "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n");

@@ -4,6 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include "admit.h"
+#include "admitjson.h"
 #include "csrfix.h"
 #include "issue_int.h"
 #include "test.h"
@@ -148,45 +153,81 @@ TEST(csr_bad_fixtures_codes)
 	CHECK(n >= MIN_BAD_FIXTURES);
 }
 
+/* How a variant reshapes the PEM of a good CSR. */
+enum intake_shape {
+	SHAPE_PEM,    /* as written */
+	SHAPE_NEWREQ, /* the NEW CERTIFICATE REQUEST label (keytool) */
+	SHAPE_BARE,   /* base64 only: the BEGIN and END lines dropped */
+	SHAPE_INDENT, /* every line indented, trailing blanks (a mail or a web page) */
+};
+
 struct intake_case {
 	const char *name;
-	const char *prefix, *suffix; /* around the PEM body of a good CSR */
+	const char *prefix, *suffix; /* around the PEM of a good CSR */
 	int crlf;
+	enum intake_shape shape;
 	const char *expect; /* NULL: accepted */
 };
 
-/* PEM text of openssl-p256.pem with prefix/suffix/CRLF variations. */
+/* PEM text of openssl-p256.pem reshaped as ic says. */
 static char *
 pem_variant(const struct intake_case *ic, size_t *len)
 {
 	size_t n, i, o = 0;
 	unsigned char *pem = fix_csr("good", "openssl-p256.pem", &n);
-	char *out = malloc(2 * n + strlen(ic->prefix) + strlen(ic->suffix) + 1);
+	char *out = malloc(4 * n + strlen(ic->prefix) + strlen(ic->suffix) + 64), *line, *save;
 
+	pem = realloc(pem, n + 1);
+	pem[n] = '\0';
 	o = (size_t)sprintf(out, "%s", ic->prefix);
-	for (i = 0; i < n; i++) {
-		if (ic->crlf && pem[i] == '\n')
+	for (line = strtok_r((char *)pem, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (ic->shape == SHAPE_BARE && strncmp(line, "-----", 5) == 0)
+			continue;
+		if (ic->shape == SHAPE_NEWREQ && strncmp(line, "-----", 5) == 0)
+			o += (size_t)sprintf(out + o, "-----%s NEW CERTIFICATE REQUEST-----",
+					     line[5] == 'B' ? "BEGIN" : "END");
+		else
+			o += (size_t)sprintf(out + o, "%s%s%s",
+					     ic->shape == SHAPE_INDENT ? "    " : "", line,
+					     ic->shape == SHAPE_INDENT ? " \t" : "");
+		if (ic->crlf)
 			out[o++] = '\r';
-		out[o++] = (char)pem[i];
+		out[o++] = '\n';
 	}
-	o += (size_t)sprintf(out + o, "%s", ic->suffix);
+	for (i = 0; ic->suffix[i] != '\0'; i++)
+		out[o++] = ic->suffix[i];
 	*len = o;
 	free(pem);
 	return out;
 }
 
+#define CERTTOOL_DUMP                                                                              \
+	"PKCS #10 Certificate Request Information:\n\tVersion: 1\n\tSubject: "                    \
+	"CN=www.acme.test\n\tSignature Algorithm: ECDSA-SHA256\nSelf signature: verified\n\n"
+
 TEST(csr_intake_variants)
 {
 	static const struct intake_case cases[] = {
-	    {"plain", "", "", 0, NULL},
-	    {"crlf", "", "", 1, NULL},
-	    {"leading whitespace", "\n\n  ", "\n\n", 0, NULL},
-	    {"text before", "Certificate Request:\n", "", 0, "csr_malformed"},
-	    {"second block", "",
+	    {"plain", "", "", 0, SHAPE_PEM, NULL},
+	    {"crlf", "", "", 1, SHAPE_PEM, NULL},
+	    {"leading whitespace", "\n\n  ", "\n\n", 0, SHAPE_PEM, NULL},
+	    {"certtool: a text dump before", CERTTOOL_DUMP, "", 0, SHAPE_PEM, NULL},
+	    {"text after", "", "-- \nsent from my phone\n", 1, SHAPE_PEM, NULL},
+	    {"keytool label", "", "", 1, SHAPE_NEWREQ, NULL},
+	    {"bare base64", "", "", 0, SHAPE_BARE, NULL},
+	    {"bare base64, crlf and blanks", "  \r\n", " \r\n", 1, SHAPE_BARE, NULL},
+	    {"indented, trailing blanks", "Dear admin,\n", "\n  Thanks\n", 0, SHAPE_INDENT, NULL},
+	    {"second CSR", "",
 	     "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n", 0,
-	     "csr_multiple"},
-	    {"garbage after", "", "hello\n", 0, "csr_trailing_data"},
-	    {"nul after", "", "\0", 0, NULL}, /* "" suffix: NUL not written; same as plain */
+	     SHAPE_PEM, "csr_multiple"},
+	    {"second CSR before", "-----BEGIN NEW CERTIFICATE REQUEST-----\nAAAA\n", "", 0,
+	     SHAPE_PEM, "csr_multiple"},
+	    {"a key after", "", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", 0,
+	     SHAPE_PEM, "csr_multiple"},
+	    {"bare base64 with text", "hello ", "", 0, SHAPE_BARE, "csr_malformed"},
+	    {"bare base64 cut", "", "AAA", 0, SHAPE_BARE, "csr_malformed"},
+	    {"nul after", "", "\0", 0, SHAPE_PEM, NULL}, /* "" suffix: NUL not written */
 	};
 	size_t i, len;
 
@@ -199,12 +240,70 @@ TEST(csr_intake_variants)
 		if (cases[i].expect == NULL && rc != 0)
 			test_fail(__FILE__, __LINE__, "%s: refused: %s", cases[i].name,
 				  fix_codes(&vs));
+		if (cases[i].expect == NULL)
+			CHECK_STR(csr_info(c)->cn, "p256.openssl.example.com");
 		if (cases[i].expect != NULL && (rc == 0 || !fix_has_code(&vs, cases[i].expect)))
 			test_fail(__FILE__, __LINE__, "%s: expected %s, got %s", cases[i].name,
 				  cases[i].expect, fix_codes(&vs));
 		csr_free(c);
 		free(pem);
 	}
+}
+
+/* Framing faults of a single block, and the canonical PEM every accepted form maps to. */
+TEST(csr_intake_framing)
+{
+	static const struct {
+		const char *text, *expect;
+	} bad[] = {
+	    {"-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END NEW CERTIFICATE REQUEST-----\n",
+	     "csr_malformed"},
+	    {"-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n", "csr_malformed"},
+	    {"-----BEGIN CERTIFICATE REQUEST-----\nProc-Type: 4,ENCRYPTED\n\nMIIB\n"
+	     "-----END CERTIFICATE REQUEST-----\n",
+	     "csr_malformed"},
+	    {"-----BEGIN CERTIFICATE REQUEST\nMIIB\n", "csr_malformed"},
+	    {"just some words", "csr_malformed"},
+	    {"-----BEGIN X509 CRL-----\nMIIB\n-----END X509 CRL-----\n", "csr_malformed"},
+	};
+	struct violations vs = {0};
+	struct csr *c1 = NULL, *c2 = NULL;
+	unsigned char *pem, *der;
+	char *canon1, *canon2;
+	size_t i, n, dn;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		vs.n = 0;
+		if (csr_parse(bad[i].text, strlen(bad[i].text), &c1, &vs) == 0 ||
+		    !fix_has_code(&vs, bad[i].expect))
+			test_fail(__FILE__, __LINE__, "case %zu: expected %s, got %s", i,
+				  bad[i].expect, fix_codes(&vs));
+	}
+	/* Two CSRs are a paste of two things, answered 400, not a CSR breaking a rule (422). */
+	CHECK_INT(admit_http_status("csr_multiple"), 400);
+	CHECK_INT(admit_http_status("csr_malformed"), 422);
+	/* DER in, PEM out: the same canonical text, which parses to the same DER. */
+	pem = fix_csr("good", "keytool-rsa2048.pem", &n);
+	der = fix_der(pem, n, &dn);
+	CHECK(der != NULL);
+	vs.n = 0;
+	CHECK_INT(csr_parse(der, dn, &c1, &vs), 0);
+	CHECK_INT(csr_parse(pem, n, &c2, &vs), 0);
+	canon1 = csr_pem(c1);
+	canon2 = csr_pem(c2);
+	CHECK(canon1 != NULL && canon2 != NULL);
+	CHECK_STR(canon1, canon2);
+	CHECK(strncmp(canon1, "-----BEGIN CERTIFICATE REQUEST-----\n", 36) == 0);
+	csr_free(c2);
+	c2 = NULL;
+	CHECK_INT(csr_parse(canon1, strlen(canon1), &c2, &vs), 0);
+	CHECK_STR(csr_info(c2)->subject, csr_info(c1)->subject);
+	free(canon1);
+	free(canon2);
+	csr_free(c1);
+	csr_free(c2);
+	free(der);
+	free(pem);
 }
 
 TEST(csr_intake_limits)
@@ -537,4 +636,102 @@ TEST(csr_ec_compressed_point)
 		csr_free(c);
 		free(buf);
 	}
+}
+
+/* A P-256 CSR for cn with the subjectAltName given in openssl's config syntax, as DER. */
+static unsigned char *
+csr_with_sans(const char *cn, const char *san, size_t *len)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509_REQ *req = X509_REQ_new();
+	X509_NAME *n = X509_NAME_new();
+	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san);
+	unsigned char *der = NULL;
+	int dl;
+
+	CHECK(k != NULL && ext != NULL);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_REQ_set_subject_name(req, n);
+	X509_REQ_set_pubkey(req, k);
+	sk_X509_EXTENSION_push(exts, ext);
+	CHECK(X509_REQ_add_extensions(req, exts) == 1);
+	CHECK(X509_REQ_sign(req, k, EVP_sha256()) > 0);
+	CHECK((dl = i2d_X509_REQ(req, &der)) > 0);
+	*len = (size_t)dl;
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_NAME_free(n);
+	X509_REQ_free(req);
+	EVP_PKEY_free(k);
+	return der;
+}
+
+static size_t
+list_len(const char *const *l)
+{
+	size_t n = 0;
+
+	while (l != NULL && l[n] != NULL)
+		n++;
+	return n;
+}
+
+/*
+ * Every SAN of every type reaches csr_info, however many of one kind (45 IP
+ * addresses take more room as text than as DER), up to the documented 100.
+ */
+TEST(csr_every_san_kept)
+{
+	char san[8192], want[64], *text;
+	const char *p;
+	struct violations vs = {0};
+	struct csr *c = NULL;
+	unsigned char *der;
+	size_t len, o = 0, i;
+	const struct csr_info *ci;
+
+	o = (size_t)snprintf(san, sizeof(san), "DNS:ip.acme.test");
+	for (i = 1; i <= 45; i++)
+		o += (size_t)snprintf(san + o, sizeof(san) - o, ",IP:10.0.%zu.%zu", i / 250, i % 250);
+	der = csr_with_sans("ip.acme.test", san, &len);
+	CHECK_INT(csr_parse(der, len, &c, &vs), 0);
+	ci = csr_info(c);
+	CHECK_INT(list_len(ci->ip_sans), 45);
+	CHECK_STR(ci->ip_sans[44], "10.0.0.45");
+	CHECK_INT(ci->nsans, 46);
+	/* What the request record keeps: each of them, typed. */
+	text = admit_sans_text(ci);
+	CHECK(text != NULL);
+	for (i = 0, p = text; (p = strstr(p, "{\"type\":\"ip\",\"value\":\"10.0.")) != NULL; p++)
+		i++;
+	CHECK_INT(i, 45);
+	CHECK(strncmp(text, "[{\"type\":\"dns\",\"value\":\"ip.acme.test\"},", 39) == 0);
+	free(text);
+	csr_free(c);
+	OPENSSL_free(der);
+
+	/* 100 of four kinds, IPv6 among them. */
+	o = (size_t)snprintf(san, sizeof(san), "DNS:mixed.acme.test");
+	for (i = 1; i < CSR_MAX_SANS; i++)
+		o += (size_t)snprintf(san + o, sizeof(san) - o,
+				      i % 4 == 0   ? ",DNS:h%zu.acme.test"
+				      : i % 4 == 1 ? ",IP:fd00::%zx"
+				      : i % 4 == 2 ? ",email:u%zu@acme.test"
+						   : ",URI:https://acme.test/p/%zu",
+				      i);
+	der = csr_with_sans("mixed.acme.test", san, &len);
+	vs.n = 0;
+	CHECK_INT(csr_parse(der, len, &c, &vs), 0);
+	ci = csr_info(c);
+	CHECK_INT(ci->nsans, CSR_MAX_SANS);
+	CHECK_INT(list_len(ci->dns_sans) + list_len(ci->ip_sans) + list_len(ci->email_sans) +
+		      list_len(ci->uri_sans),
+		  CSR_MAX_SANS);
+	CHECK_INT(list_len(ci->ip_sans), 25);
+	CHECK_STR(ci->ip_sans[24], "fd00::61");
+	snprintf(want, sizeof(want), "https://acme.test/p/%d", CSR_MAX_SANS - 1);
+	CHECK_STR(ci->uri_sans[list_len(ci->uri_sans) - 1], want);
+	CHECK_STR(ci->email_sans[0], "u2@acme.test");
+	csr_free(c);
+	OPENSSL_free(der);
 }

@@ -98,7 +98,7 @@ claim_batch_count(const char *url, const char *batch, const char *field)
 
 TEST(worker_claim_once_then_lease_retake)
 {
-	static const struct req_record issued = {.serial = "ab"};
+	static const struct req_record issued = {.serial = "ab"}, other = {.serial = "cd"};
 	struct store s = {0};
 	struct req_record *rec = NULL;
 	char url[64];
@@ -123,10 +123,18 @@ TEST(worker_claim_once_then_lease_retake)
 	CHECK_INT(store_transition_ex(&s, "r1", REQ_ISSUING, REQ_ISSUED, &issued, "B", "b1", &cur),
 		  0);
 	CHECK_INT(claim_batch_count(url, "b1", req_state_name(REQ_ISSUED)), 1);
-	/* Done is done: no second finish, no second count, no new claim. */
-	CHECK_INT(store_transition_ex(&s, "r1", REQ_ISSUING, REQ_ISSUED, &issued, "B", "b1", &cur),
+	/*
+	 * Done is done: B's retry (its reply lost) is told the move is its own,
+	 * writes nothing again and counts nothing again; anyone else is refused;
+	 * no new claim.
+	 */
+	CHECK_INT(store_transition_ex(&s, "r1", REQ_ISSUING, REQ_ISSUED, &other, "B", "b1", &cur),
+		  0);
+	CHECK_INT(store_transition_ex(&s, "r1", REQ_ISSUING, REQ_ISSUED, &issued, "A", "b1", &cur),
 		  STORE_ECONFLICT);
 	CHECK_INT(cur, REQ_ISSUED);
+	CHECK_INT(store_transition_ex(&s, "r1", REQ_ISSUING, REQ_ISSUED, &issued, NULL, "b1", &cur),
+		  STORE_ECONFLICT);
 	CHECK_INT(claim_batch_count(url, "b1", req_state_name(REQ_ISSUED)), 1);
 	CHECK_INT(store_claim(&s, "r1", "C", CLAIM_LEASE_S, &cur), STORE_ECONFLICT);
 	CHECK_INT(cur, REQ_ISSUED);
@@ -166,4 +174,41 @@ TEST(worker_claim_refuses_other_states)
 	CHECK_INT(rec->published, 1);
 	CHECK_STR(rec->error_code, "policy");
 	req_record_free(rec);
+}
+
+/*
+ * A reply lost on the wire: Redis is stopped (SIGSTOP) while the worker's
+ * finishing move is sent, the client times out (and its one reconnect
+ * too), and Redis, resumed, runs the move anyway. The worker's retry under
+ * the same claim must learn that the move is its own (0), not that
+ * "the request moved on": else its certificate is never announced. The
+ * claim itself is retried the same way.
+ */
+TEST(worker_claim_lost_reply_is_own)
+{
+	static const struct req_record issued = {.serial = "ef"};
+	struct store s = {0};
+	struct req_record *rec = NULL;
+	char url[64];
+	enum req_state cur = REQ_NONE;
+
+	claim_redis_start(&s, url, sizeof(url));
+	claim_record(&s, "r3", REQ_QUEUED, "b3");
+	CHECK_INT(store_claim(&s, "r3", "A", CLAIM_LEASE_S, &cur), 0);
+	/* The claim's retry (same token): held by A, not "another worker's". */
+	CHECK_INT(store_claim(&s, "r3", "A", CLAIM_LEASE_S, &cur), 0);
+	CHECK_INT(store_claim(&s, "r3", "B", CLAIM_LEASE_S, &cur), STORE_ECONFLICT);
+
+	CHECK(kill(claim_redis_pid, SIGSTOP) == 0);
+	CHECK_INT(store_transition_ex(&s, "r3", REQ_ISSUING, REQ_ISSUED, &issued, "A", "b3", &cur),
+		  STORE_EDOWN);
+	CHECK(kill(claim_redis_pid, SIGCONT) == 0);
+	CHECK(redis_ping(redis_thread(url)));
+	CHECK_INT(store_get(&s, "r3", &rec), 0);
+	CHECK_INT(rec->state, REQ_ISSUED); /* the lost try did make the move */
+	req_record_free(rec);
+	CHECK_INT(store_transition_ex(&s, "r3", REQ_ISSUING, REQ_ISSUED, &issued, "A", "b3", &cur),
+		  0);
+	CHECK_INT(claim_batch_count(url, "b3", req_state_name(REQ_ISSUED)), 1);
+	CHECK_INT(claim_batch_count(url, "b3", req_state_name(REQ_ISSUING)), 0);
 }
