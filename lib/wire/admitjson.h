@@ -13,4 +13,7 @@
 /* {"violations": [{code, field, message}...]} (caller frees), or NULL without memory. */
 cJSON *admit_violations_json(const struct violations *vs);
 
+/* The warnings of notes as JSON array text (caller frees), or NULL without memory. */
+char *admit_warnings_text(const struct subject_notes *notes);
+
 #endif
