@@ -7,7 +7,7 @@
 static const struct command commands[] = {
     {NULL, "init", "--config PATH [--kafka-brokers LIST] [--redis-url URL] ...",
      "write a fresh config with no tenants, CAs or users", cmd_init},
-    {"tenant", "add", "--id ID --name NAME", "add a tenant", cmd_tenant_add},
+    {"tenant", "add", "--id ID --name NAME [--organizations LIST]", "add a tenant", cmd_tenant_add},
     {"ca", "init-root", "--id ID --name CN [--key KEY] [--days N] ...",
      "generate a root CA key and self-signed certificate", cmd_ca_init_root},
     {"ca", "init-intermediate", "--id ID --parent ID --name CN [--key KEY] [policy flags]",
@@ -20,8 +20,7 @@ static const struct command commands[] = {
      "add a bulk signing key for a user, write its producer profile, print the secret once",
      cmd_user_add_bulk_key},
     {"redis", "acl", "",
-     "write redis/users.acl again from the config (users, passwords, redis.prefix)",
-     cmd_redis_acl},
+     "write redis/users.acl again from the config (users, passwords, redis.prefix)", cmd_redis_acl},
     {"kafka", "init", "",
      "add the infrastructure CA, the services' Kafka certificates and kafka.tls (idempotent)",
      cmd_kafka_init},
