@@ -199,6 +199,21 @@ refused cabf-399 "$CABF" "$c" validity_out_of_range 399
 check_eq "subject cabf-399: message" \
 	"validity_days must be 1..398 for this CA (CA/Browser Forum TLS profile), got 399" "$REFUSAL"
 
+# --- a bulk message (pki.submit, alice's bulk key): the same policy ---------
+c=$(cn bulk)
+ossl bulk "/C=FR/O=Globex/CN=$c" "$c"
+rid=subject-bulk-$RUN_ID
+"$PYTHON" "$ROOT/tests/integration/bulk_tool.py" msg --profile "$(cred .users.alice.bulk.profile)" \
+	--id "$rid" --csr "$TMP/bulk.csr" --cn "$c" --ca "$ISSUING" --extensions server_auth >"$TMP/bulk.json"
+kcat_b -P -t pki.submit -k "$rid" "$TMP/bulk.json" 2>/dev/null
+field() { redis_cli --raw HGET "${PREFIX}req:$rid" "$1"; }
+state_is() { [[ $(field state) == "$1" ]]; }
+if wait_for 40 state_is issued; then pass "subject bulk: issued"; else fail "subject bulk: issued" "state: $(field state)"; fi
+check_eq "subject bulk: record subject" "CN=$c,C=FR" "$(field subject)"
+check_eq "subject bulk: record warnings" '["subject_attribute_dropped"]' "$(field warnings | jq -c '[.[].code]')"
+check_eq "subject bulk: certificate subject" "CN=$c,C=FR" \
+	"$(field certificate | openssl x509 -noout -subject -nameopt RFC2253 | sed 's/^subject=//')"
+
 # --- what was issued passes pkilint; the answers match the OpenAPI ----------
 out=$("$PYTHON" "$ROOT/tests/tools/lint_certs.py" "$TMP/pkilint" 2>&1)
 rc=$?
