@@ -97,7 +97,8 @@ struct plan {
 	unsigned char cn_ip[16];
 	size_t cn_ip_len;
 	int subject_rebuilt; /* 0: the CSR's subject byte for byte; 1: encoded from atv */
-	struct subject_atv atv[CSR_MAX_ATTRS]; /* the issued subject, most significant first */
+	/* the issued subject, most significant first: kept CSR attributes and fixed ones */
+	struct subject_atv atv[CSR_MAX_ATTRS + NA_OTHER];
 	size_t natv;
 	struct subject_notes notes;
 };

@@ -145,6 +145,17 @@ atv_from_attr(struct subject_atv *a, const struct name_attr *na)
 	a->utf8_len = na->utf8_len;
 }
 
+/* A fixed value as the issued subject's entry, in the string type of its kind. */
+static void
+atv_fixed(struct subject_atv *a, enum name_attr_kind kind, const char *value)
+{
+	a->kind = kind;
+	a->tag = attr_info[kind].fixed_tag;
+	a->val = (const unsigned char *)value;
+	a->utf8 = value;
+	a->len = a->utf8_len = strlen(value);
+}
+
 /*
  * Decides one CSR attribute: 1 kept, 0 dropped or refused (a warning or a
  * violation says why). *changed is set when the issued subject can no longer
@@ -272,23 +283,20 @@ subject_eval(const struct csr *c, const struct issue_request *req, const struct 
 				       attr_info[k].label);
 	}
 	plan->subject_rebuilt = changed;
-	for (k = 0; k < NA_OTHER; k++) {
-		kind = changed ? issue_order[k] : NA_OTHER;
-		if (changed && sp->fixed[kind] != NULL) {
-			struct subject_atv *a = &plan->atv[plan->natv++];
-
-			a->kind = kind;
-			a->tag = attr_info[kind].fixed_tag;
-			a->val = (const unsigned char *)sp->fixed[kind];
-			a->utf8 = sp->fixed[kind];
-			a->len = a->utf8_len = strlen(sp->fixed[kind]);
+	if (!changed) { /* the CSR's attributes in its order: its bytes are issued */
+		for (i = 0; i < c->nattrs; i++)
+			if (keep[i])
+				atv_from_attr(&plan->atv[plan->natv++], &c->attrs[i]);
+	}
+	for (k = 0; changed && k < NA_OTHER; k++) {
+		kind = issue_order[k];
+		if (sp->fixed[kind] != NULL) {
+			atv_fixed(&plan->atv[plan->natv++], kind, sp->fixed[kind]);
 			continue;
 		}
 		for (i = 0; i < c->nattrs; i++)
-			if (keep[i] && (!changed || c->attrs[i].kind == kind))
+			if (keep[i] && c->attrs[i].kind == kind)
 				atv_from_attr(&plan->atv[plan->natv++], &c->attrs[i]);
-		if (!changed)
-			break; /* the CSR's order, once */
 	}
 	subject_text(plan, vs);
 }

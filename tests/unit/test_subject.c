@@ -374,3 +374,42 @@ TEST(subject_value_rules)
 	CHECK(subject_value_check(NA_EMAIL, "pkï@acme.example") != NULL);
 	CHECK(subject_value_check(NA_OTHER, "x") != NULL);
 }
+
+/* The most attributes a CSR may have, all kept, plus every fixed value: all issued. */
+TEST(subject_full_csr_and_every_fixed_value)
+{
+	struct testca t;
+	char subj[512] = "";
+	struct csr *c;
+	struct issue_request rq = {.common_name = "www.acme.example", .validity_days = 30};
+	struct violations vs = {0};
+	struct signer *s;
+	struct issued *is = NULL;
+	const unsigned char *p;
+	X509 *x;
+	int i;
+
+	for (i = 0; i < CSR_MAX_ATTRS - 1; i++)
+		snprintf(subj + strlen(subj), sizeof(subj) - strlen(subj), "/OU=u%d", i);
+	snprintf(subj + strlen(subj), sizeof(subj) - strlen(subj), "/CN=www.acme.example");
+	c = make_csr(subj);
+	CHECK_INT(testca_load(&t, fix_ca_dir(), "ec-p256"), 0);
+	subject_default(&t.ca.subject);
+	t.ca.subject.fixed[NA_O] = (char *)"Acme Corp";
+	t.ca.subject.fixed[NA_L] = (char *)"Paris";
+	t.ca.subject.fixed[NA_ST] = (char *)"Ile-de-France";
+	t.ca.subject.fixed[NA_C] = (char *)"FR";
+	t.ca.subject.fixed[NA_EMAIL] = (char *)"pki@acme.example";
+	t.ca.subject.fixed[NA_SERIAL] = (char *)"42";
+	CHECK((s = signer_new(&t.ca)) != NULL);
+	if (signer_issue(s, c, &rq, NULL, NULL, &is, &vs) != 0)
+		test_fail(__FILE__, __LINE__, "not signed: %s", fix_codes(&vs));
+	p = is->der;
+	CHECK((x = d2i_X509(NULL, &p, (long)is->der_len)) != NULL);
+	CHECK_INT(X509_NAME_entry_count(X509_get_subject_name(x)), CSR_MAX_ATTRS + 6);
+	X509_free(x);
+	issued_free(is);
+	signer_free(s);
+	testca_free(&t);
+	csr_free(c);
+}
