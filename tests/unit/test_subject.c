@@ -292,16 +292,32 @@ TEST(subject_policy_cases)
 	}
 }
 
+/* Signs c for www.acme.example (30 days) by ca; the certificate, parsed (caller frees). */
+static X509 *
+issue_x509(const struct ca *ca, const struct csr *c)
+{
+	struct issue_request rq = {.common_name = "www.acme.example", .validity_days = 30};
+	struct violations vs = {0};
+	struct signer *s = signer_new(ca);
+	struct issued *is = NULL;
+	const unsigned char *p;
+	X509 *x;
+
+	CHECK(s != NULL);
+	if (signer_issue(s, c, &rq, NULL, NULL, &is, &vs) != 0)
+		test_fail(__FILE__, __LINE__, "not signed: %s", fix_codes(&vs));
+	p = is->der;
+	CHECK((x = d2i_X509(NULL, &p, (long)is->der_len)) != NULL);
+	issued_free(is);
+	signer_free(s);
+	return x;
+}
+
 /* A fixed value gets the string type RFC 5280 gives its attribute. */
 TEST(subject_fixed_string_types)
 {
 	struct testca t;
 	struct csr *c = make_csr("/CN=www.acme.example");
-	struct issue_request rq = {.common_name = "www.acme.example", .validity_days = 30};
-	struct violations vs = {0};
-	struct signer *s;
-	struct issued *is = NULL;
-	const unsigned char *p;
 	X509 *x;
 	X509_NAME *n;
 
@@ -310,10 +326,7 @@ TEST(subject_fixed_string_types)
 	t.ca.subject.fixed[NA_C] = (char *)"FR";
 	t.ca.subject.fixed[NA_O] = (char *)"Bücher AG";
 	t.ca.subject.fixed[NA_SERIAL] = (char *)"42";
-	CHECK((s = signer_new(&t.ca)) != NULL);
-	CHECK_INT(signer_issue(s, c, &rq, NULL, NULL, &is, &vs), 0);
-	p = is->der;
-	CHECK((x = d2i_X509(NULL, &p, (long)is->der_len)) != NULL);
+	x = issue_x509(&t.ca, c);
 	n = X509_get_subject_name(x);
 	CHECK_INT(X509_NAME_entry_count(n), 4);
 	/* issued order: C, O, CN, serialNumber */
@@ -325,8 +338,6 @@ TEST(subject_fixed_string_types)
 	CHECK_INT(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, 3))->type,
 		  V_ASN1_PRINTABLESTRING);
 	X509_free(x);
-	issued_free(is);
-	signer_free(s);
 	testca_free(&t);
 	csr_free(c);
 }
@@ -381,11 +392,6 @@ TEST(subject_full_csr_and_every_fixed_value)
 	struct testca t;
 	char subj[512] = "";
 	struct csr *c;
-	struct issue_request rq = {.common_name = "www.acme.example", .validity_days = 30};
-	struct violations vs = {0};
-	struct signer *s;
-	struct issued *is = NULL;
-	const unsigned char *p;
 	X509 *x;
 	int i;
 
@@ -401,15 +407,9 @@ TEST(subject_full_csr_and_every_fixed_value)
 	t.ca.subject.fixed[NA_C] = (char *)"FR";
 	t.ca.subject.fixed[NA_EMAIL] = (char *)"pki@acme.example";
 	t.ca.subject.fixed[NA_SERIAL] = (char *)"42";
-	CHECK((s = signer_new(&t.ca)) != NULL);
-	if (signer_issue(s, c, &rq, NULL, NULL, &is, &vs) != 0)
-		test_fail(__FILE__, __LINE__, "not signed: %s", fix_codes(&vs));
-	p = is->der;
-	CHECK((x = d2i_X509(NULL, &p, (long)is->der_len)) != NULL);
+	x = issue_x509(&t.ca, c);
 	CHECK_INT(X509_NAME_entry_count(X509_get_subject_name(x)), CSR_MAX_ATTRS + 6);
 	X509_free(x);
-	issued_free(is);
-	signer_free(s);
 	testca_free(&t);
 	csr_free(c);
 }
