@@ -283,8 +283,8 @@ submit_admit(struct submit_ctx *c, const struct submit *sb, struct admit_result 
 	c->notes = rc == 0 ? &ad->notes : NULL;
 	if (rc < 0)
 		submit_reject(c, admit_http_status(vs->v[0].code), vs->v[0].code, vs->v[0].field,
-			      ad->ca != NULL ? admit_violations_json(vs) : NULL, "%s",
-			      vs->v[0].message);
+			      ad->ca != NULL ? admit_violations_json(vs) : NULL,
+			      "%s", vs->v[0].message);
 	free(vs);
 	return rc;
 }
