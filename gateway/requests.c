@@ -89,6 +89,8 @@ gateway_request_json(const struct req_record *r)
 	json_add_opt(o, "ca_reason", r->ca_reason);
 	json_add_opt(o, "common_name", r->common_name);
 	json_add_int(o, "validity_days", r->validity_days);
+	json_add_opt(o, "subject", r->subject);
+	json_add_raw(o, "warnings", r->warnings != NULL ? r->warnings : "[]");
 	json_add_opt(o, "batch_id", r->batch_id);
 	json_add_time(o, "created_at", r->created);
 	json_add_time(o, "updated_at", r->updated);
@@ -112,7 +114,6 @@ gateway_request_json(const struct req_record *r)
 		json_add_opt(o, "serial", r->serial);
 		json_add_opt(o, "certificate", r->certificate);
 		json_add_opt(o, "chain", r->chain);
-		json_add_opt(o, "subject", r->subject);
 		json_add_san_values(o, "sans", r->sans);
 		json_add_time(o, "not_before", r->not_before);
 		json_add_time(o, "not_after", r->not_after);

@@ -44,7 +44,8 @@ struct submit_ctx {
 	char id[STORE_ID_MAX];
 	const char *tenant;
 	const struct ca *ca;
-	int recorded; /* a Redis record exists */
+	const struct subject_notes *notes; /* admission's, once admitted */
+	int recorded;                      /* a Redis record exists */
 	const char *idem_key;
 	int idem_bound;
 	long wait_s; /* Prefer: wait=N, 0 when absent */
@@ -280,6 +281,7 @@ submit_admit(struct submit_ctx *c, const struct submit *sb, struct admit_result 
 	rc = admit_check(&ro, &rq, ad, vs);
 	c->tenant = ad->tenant;
 	c->ca = ad->ca;
+	c->notes = rc == 0 ? &ad->notes : NULL;
 	if (rc < 0)
 		submit_reject(c, admit_http_status(vs->v[0].code), vs->v[0].code, vs->v[0].field,
 			      ad->ca != NULL ? admit_violations_json(vs) : NULL,
@@ -302,6 +304,14 @@ submit_accepted(struct submit_ctx *c, const char *id, enum req_state state, cons
 	cJSON_AddStringToObject(o, "poll_url", url);
 	if (c->ca != NULL)
 		cJSON_AddStringToObject(o, "ca_id", c->ca->id);
+	if (c->notes != NULL) {
+		char *w = admit_warnings_text(c->notes);
+
+		cJSON_AddStringToObject(o, "subject", c->notes->subject);
+		cJSON_AddItemToObject(o, "warnings",
+				      w != NULL ? cJSON_Parse(w) : cJSON_CreateArray());
+		free(w);
+	}
 	if (note != NULL)
 		cJSON_AddStringToObject(o, "message", note);
 	http_reply_json(c->req, 202, o, hdr);
@@ -525,15 +535,19 @@ submit_record(struct submit_ctx *c, const struct submit *sb, const struct csr *c
 	rec.extensions = sb->exts_text[0] ? (char *)sb->exts_text : NULL;
 	rec.purpose = (char *)sb->purpose;
 	rec.csr_sha256 = (char *)csr_hash;
-	rec.subject = (char *)ci->subject;
+	rec.subject = (char *)c->notes->subject;
 	rec.key_type = (char *)key_type_name(ci->key_type);
 	rec.key_bits = ci->key_bits;
-	if ((rec.sans = admit_sans_text(ci)) == NULL) {
+	if ((rec.sans = admit_sans_text(ci)) == NULL ||
+	    (rec.warnings = admit_warnings_text(c->notes)) == NULL) {
+		free(rec.sans);
+		free(rec.warnings);
 		submit_reject(c, 503, "unavailable", NULL, NULL, "out of memory");
 		return -1;
 	}
 	rc = store_create(&c->gw->store, &rec);
 	free(rec.sans);
+	free(rec.warnings);
 	if (rc != 0) {
 		submit_reject(c, 503, "store_unavailable", NULL, NULL, "request store unavailable");
 		return -1;

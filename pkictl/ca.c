@@ -366,6 +366,7 @@ struct int_opts {
 	const char *tenants, *users, *extensions, *key_types, *curves, *key_sizes;
 	const char *purposes, *email_patterns, *cidrs, *priority, *sel_tenants;
 	const char *ca_issuers_url, *crl_url;
+	const char *profile, *subject, *subject_fixed, *subject_other, *subject_org;
 	int manual_approval, no_api, disabled;
 };
 
@@ -521,6 +522,37 @@ int_policy(struct cfgfile *cf, const struct int_opts *io, cJSON *e)
 	return 0;
 }
 
+/* --profile and the subject policy flags into e; the config loader checks the values. */
+static int
+int_subject(const struct int_opts *io, cJSON *e)
+{
+	cJSON *subj, *obj;
+
+	if (io->profile != NULL && cJSON_AddStringToObject(e, "profile", io->profile) == NULL)
+		return -1;
+	if (io->subject == NULL && io->subject_fixed == NULL && io->subject_other == NULL &&
+	    io->subject_org == NULL)
+		return 0;
+	if ((subj = cJSON_AddObjectToObject(e, "subject")) == NULL)
+		return -1;
+	if (io->subject != NULL) {
+		if (parse_pairs("--subject", io->subject, &obj) != 0)
+			return -1;
+		cJSON_AddItemToObject(subj, "attributes", obj);
+	}
+	if (io->subject_fixed != NULL) {
+		if (parse_pairs("--subject-fixed", io->subject_fixed, &obj) != 0)
+			return -1;
+		cJSON_AddItemToObject(subj, "fixed", obj);
+	}
+	if ((io->subject_other != NULL &&
+	     cJSON_AddStringToObject(subj, "other", io->subject_other) == NULL) ||
+	    (io->subject_org != NULL &&
+	     cJSON_AddStringToObject(subj, "organization", io->subject_org) == NULL))
+		return -1;
+	return 0;
+}
+
 /* Checks --ca-issuers-url and --crl-url with the config's own rule and stores them in e. */
 static int
 int_urls(const struct int_opts *io, cJSON *e)
@@ -592,6 +624,17 @@ cmd_ca_init_intermediate(const struct command *cmd, int argc, char **argv)
 	     &io.ca_issuers_url, NULL, 0},
 	    {"--crl-url", "URL", "CRL distribution point put in the certificates it signs",
 	     &io.crl_url, NULL, 0},
+	    {"--profile", "NAME", "private (default) or cabf_tls (CA/Browser Forum TLS rules)",
+	     &io.profile, NULL, 0},
+	    {"--subject", "LIST", "subject policy: ATTR=csr|required|drop|refuse,...", &io.subject,
+	     NULL, 0},
+	    {"--subject-fixed", "LIST",
+	     "subject attributes written instead of the CSR's: ATTR=VALUE,...", &io.subject_fixed,
+	     NULL, 0},
+	    {"--subject-other", "ACTION", "attributes the policy does not name: drop or refuse",
+	     &io.subject_other, NULL, 0},
+	    {"--subject-organization", "ACTION",
+	     "an O not among the tenant's organizations: drop or refuse", &io.subject_org, NULL, 0},
 	};
 	const struct keyspec *ks;
 	struct cfgfile *cf = NULL;
@@ -616,7 +659,7 @@ cmd_ca_init_intermediate(const struct command *cmd, int argc, char **argv)
 	cJSON_AddStringToObject(entry, "status", io.disabled ? "disabled" : "active");
 	cJSON_AddBoolToObject(entry, "api_issuance", !io.no_api);
 	if (int_urls(&io, entry) != 0 || int_approval(&io, entry) != 0 ||
-	    int_policy(cf, &io, entry) != 0 ||
+	    int_policy(cf, &io, entry) != 0 || int_subject(&io, entry) != 0 ||
 	    parent_load(cf, io.parent, p.pathlen, &pcert, &pkey) != 0)
 		goto out;
 	rc = ca_create(cf, o.id, ks, &p, pcert, pkey, entry);

@@ -24,7 +24,8 @@
 #define PKICTL_PATHLEN_MAX 8
 #define PKICTL_SERIAL_BYTES 20 /* 159 random bits, positive, the RFC 5280 maximum length */
 #define SECRET_FILE_MODE 0600 /* grant key, bulk key secrets, bulk producer profiles */
-#define PKICTL_FLAGS_MAX 32
+#define PKICTL_FLAGS_MAX 48
+#define PKICTL_PAIR_KEY_MAX 32 /* NAME of a NAME=VALUE item (subject attribute names) */
 #define PKICTL_CRL_DAYS_DEFAULT 7
 #define PKICTL_CRL_DAYS_MAX 365     /* the CA/B Forum limit for CRLs covering CA certificates */
 #define PKICTL_CRL_MODE 0644        /* public: the gateway serves it */
@@ -89,6 +90,8 @@ int check_hostport(const char *flag, const char *s);
 int parse_int(const char *flag, const char *s, long min, long max, long *out);
 /* Splits "a,b" into a new cJSON array of strings, each passing check (may be NULL). */
 int parse_list(const char *flag, const char *s, item_check_fn check, cJSON **out);
+/* Splits "K=V,K=V" into a new cJSON object of strings (no empty K or V, no K twice). */
+int parse_pairs(const char *flag, const char *s, cJSON **out);
 /* Same, for integers each in the set allowed (n entries). */
 int parse_int_list(const char *flag, const char *s, const long *allowed, size_t n, cJSON **out);
 /* Reads one line (without its newline) of at most PKICTL_PASSWORD_MAX bytes. Caller frees. */

@@ -163,16 +163,23 @@ out:
 	return rc;
 }
 
+static int
+check_organization(const char *flag, const char *s)
+{
+	return check_text(flag, s, PKICTL_ORG_MAX);
+}
+
 int
 cmd_tenant_add(const struct command *cmd, int argc, char **argv)
 {
-	const char *id = NULL, *name = NULL, *config;
+	const char *id = NULL, *name = NULL, *orgs = NULL, *config;
 	const struct flag flags[] = {
 	    {"--id", "ID", "tenant id ([A-Za-z0-9._-], 1..64)", &id, NULL, 1},
 	    {"--name", "NAME", "display name", &name, NULL, 1},
+	    {"--organizations", "LIST", "the O values its certificates may carry", &orgs, NULL, 0},
 	};
 	struct cfgfile *cf = NULL;
-	cJSON *tenants, *t = NULL;
+	cJSON *tenants, *t = NULL, *arr = NULL;
 	int rc;
 
 	if ((rc = args_parse(cmd, flags, sizeof(flags) / sizeof(flags[0]), argc, argv, &config)))
@@ -190,11 +197,17 @@ cmd_tenant_add(const struct command *cmd, int argc, char **argv)
 		       name, config);
 		goto out;
 	}
+	if (orgs != NULL && parse_list("--organizations", orgs, check_organization, &arr) != 0)
+		goto out;
 	if ((t = cJSON_CreateObject()) == NULL)
 		goto out;
 	cJSON_AddStringToObject(t, "id", id);
 	cJSON_AddStringToObject(t, "name", name);
 	cJSON_AddArrayToObject(t, "webhooks");
+	if (arr != NULL) {
+		cJSON_AddItemToObject(t, "organizations", arr);
+		arr = NULL;
+	}
 	cJSON_AddItemToArray(tenants, t);
 	t = NULL;
 	if (cfgfile_commit(cf) != 0)
@@ -202,6 +215,7 @@ cmd_tenant_add(const struct command *cmd, int argc, char **argv)
 	pk_err("tenant %s added", id);
 	rc = 0;
 out:
+	cJSON_Delete(arr);
 	cJSON_Delete(t);
 	cfgfile_free(cf);
 	return rc;

@@ -7,7 +7,8 @@
 static const struct command commands[] = {
     {NULL, "init", "--config PATH [--kafka-brokers LIST] [--redis-url URL] ...",
      "write a fresh config with no tenants, CAs or users", cmd_init},
-    {"tenant", "add", "--id ID --name NAME", "add a tenant", cmd_tenant_add},
+    {"tenant", "add", "--id ID --name NAME [--organizations LIST]", "add a tenant",
+     cmd_tenant_add},
     {"ca", "init-root", "--id ID --name CN [--key KEY] [--days N] ...",
      "generate a root CA key and self-signed certificate", cmd_ca_init_root},
     {"ca", "init-intermediate", "--id ID --parent ID --name CN [--key KEY] [policy flags]",

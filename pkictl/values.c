@@ -174,6 +174,40 @@ parse_list(const char *flag, const char *s, item_check_fn check, cJSON **out)
 	return 0;
 }
 
+/* Adds "K=V" to the object arg. */
+static int
+list_add_pair(const char *flag, const char *item, void *arg)
+{
+	cJSON *obj = arg;
+	const char *eq = strchr(item, '=');
+	char key[PKICTL_PAIR_KEY_MAX];
+
+	if (eq == NULL || eq == item || eq[1] == '\0' || (size_t)(eq - item) >= sizeof(key)) {
+		pk_err("%s: each item must be NAME=VALUE, got \"%s\"", flag, item);
+		return -1;
+	}
+	memcpy(key, item, (size_t)(eq - item));
+	key[eq - item] = '\0';
+	if (cJSON_GetObjectItemCaseSensitive(obj, key) != NULL) {
+		pk_err("%s: %s is given twice", flag, key);
+		return -1;
+	}
+	return cJSON_AddStringToObject(obj, key, eq + 1) ? 0 : -1;
+}
+
+int
+parse_pairs(const char *flag, const char *s, cJSON **out)
+{
+	cJSON *obj = cJSON_CreateObject();
+
+	if (obj == NULL || list_each(flag, s, list_add_pair, obj) != 0) {
+		cJSON_Delete(obj);
+		return -1;
+	}
+	*out = obj;
+	return 0;
+}
+
 struct int_ctx {
 	cJSON *arr;
 	const long *allowed;

@@ -76,8 +76,9 @@ ctl init --gateway-listen "$gateway" --approver-listen "$approver" \
 	--kafka-brokers "$brokers" --redis-url "$redis"
 # init also made infra/ and the services' certificates in kafka/.
 kafka_certs "$cfg" 2>"$stage/stderr" || { cat "$stage/stderr" >&2; exit 1; }
-ctl tenant add --id acme --name "Acme Corp"
-ctl tenant add --id globex --name "Globex"
+# The organization names (subject O) each tenant's certificates may carry.
+ctl tenant add --id acme --name "Acme Corp" --organizations "Acme Corp,Acme"
+ctl tenant add --id globex --name "Globex" --organizations Globex
 
 # AIA caIssuers and CRL distribution point URLs the gateway answers
 # (GET /ca/ID.crt, GET /crl/ID.crl); pkictl writes each CA's first CRL.
@@ -88,6 +89,7 @@ mapfile -t approval_urls < <(urls demo-approval)
 mapfile -t globex_urls < <(urls demo-globex)
 mapfile -t approval2_urls < <(urls demo-approval-2)
 mapfile -t approval_short_urls < <(urls demo-approval-short)
+mapfile -t cabf_urls < <(urls demo-cabf)
 
 ctl ca init-root --id demo-root --name "Demo Root CA" --key ec-p384 \
 	--org "Demo PKI" --country US --days 3650
@@ -124,6 +126,21 @@ DEMO_APPROVAL_PASSWORD=$approval_password \
 	--tenants acme,globex --max-validity-days 397 --extensions server_auth,client_auth \
 	--purposes short-approval --priority 0 "${approval_short_urls[@]}"
 
+# Subject policy test beds (docs/issuance.md), purpose-restricted like the
+# approval ones: demo-strict refuses OU and a foreign O, requires L and
+# writes C=FR; demo-cabf follows the CA/Browser Forum TLS profile (DV/OV
+# subjects, their policy identifiers, no OU, at most 398 days whatever its
+# maximum says).
+ctl ca init-intermediate --id demo-strict --parent demo-root --name "Demo Strict-Subject CA" \
+	--key ec-p256 --org "Demo PKI" --country US --days 1825 --tenants acme \
+	--max-validity-days 397 --extensions server_auth,client_auth \
+	--subject OU=refuse,L=required --subject-fixed C=FR --subject-organization refuse \
+	--purposes strict-subject --priority 0
+ctl ca init-intermediate --id demo-cabf --parent demo-root --name "Demo CA/B Forum TLS CA" \
+	--key ec-p256 --org "Demo PKI" --country US --days 1825 --tenants acme \
+	--max-validity-days 825 --extensions server_auth,client_auth --profile cabf_tls \
+	--purposes cabf-tls --priority 0 "${cabf_urls[@]}"
+
 # A disabled CA: configured for acme, signs nothing (admission refuses it).
 ctl ca init-intermediate --id demo-disabled --parent demo-root --name "Demo Disabled CA" \
 	--key ec-p256 --org "Demo PKI" --country US --days 1825 --tenants acme --disabled \
@@ -158,7 +175,8 @@ jq -n --arg gw "http://$gateway" --arg admin_url "http://$approver" \
 		  "admin-globex": {token: $admin_globex, tenant: "globex"}},
 	  cas: {root: "demo-root", issuing: "demo-issuing", approval: "demo-approval",
 		globex: "demo-globex", approval2: "demo-approval-2",
-		approval_short: "demo-approval-short", disabled: "demo-disabled"},
+		approval_short: "demo-approval-short", disabled: "demo-disabled",
+		strict: "demo-strict", cabf: "demo-cabf"},
 	  kafka: {bootstrap: $brokers, ca: "\($out)/kafka/ca.pem",
 		  producers: {alice: producer("alice"), bob: producer("bob")}}}' \
 	>"$stage/credentials.json"

@@ -46,6 +46,8 @@ struct job {
 	int claimed;  /* this attempt holds the claim */
 	int grant_ok; /* the message carries a valid grant for this request, CA and CSR */
 	char grant_why[MSG_ERR_MAX];
+	const char *tenant;         /* admission's (in the config) */
+	struct subject_notes notes; /* admission's: the subject to be issued, its warnings */
 };
 
 /* Repeats a store call while Redis is unreachable, backing off; rc keeps the last answer. */
@@ -120,6 +122,8 @@ job_check(struct job *j)
 	admit_check(&ro, &rq, &ad, j->vs);
 	j->ca = ad.ca;
 	j->csr = ad.csr;
+	j->notes = ad.notes;
+	j->tenant = ad.tenant;
 	snprintf(j->reason, sizeof(j->reason), "%s", ad.reason);
 	if (j->vs->n > 0 || !ad.needs_approval)
 		return;
@@ -164,14 +168,18 @@ job_create(struct job *j)
 	if (j->csr != NULL) {
 		const struct csr_info *ci = csr_info(j->csr);
 
-		rec.subject = (char *)ci->subject;
+		rec.subject = j->vs->n == 0 ? j->notes.subject : (char *)ci->subject;
+		rec.warnings = j->vs->n == 0 ? admit_warnings_text(&j->notes) : NULL;
 		rec.key_type = (char *)key_type_name(ci->key_type);
 		rec.key_bits = ci->key_bits;
-		if ((rec.sans = admit_sans_text(ci)) == NULL)
+		if ((rec.sans = admit_sans_text(ci)) == NULL) {
+			free(rec.warnings);
 			return -1;
+		}
 	}
 	JOB_STORE(rc, store_create(j->s, &rec));
 	free(rec.sans);
+	free(rec.warnings);
 	if (rc == 0) {
 		job_audit(j, AUDIT_RECEIVED, m->requester, "from the issue topic");
 		if (j->ca != NULL)
@@ -546,7 +554,8 @@ job_reserve(void *arg, const char *serial_hex)
 static enum step
 job_sign(struct job *j)
 {
-	struct issue_request ir = {j->m->common_name, j->m->validity_days, j->m->extensions};
+	const struct roster ro = config_roster(j->cfg);
+	struct issue_request ir;
 	struct job_serial js = {{j->s, j->ca->id, j->m->request_id}, 0};
 	const struct csr_info *ci = csr_info(j->csr);
 	struct signer *sg = worker_signer(j->t, j->ca);
@@ -560,6 +569,8 @@ job_sign(struct job *j)
 
 	if (vs == NULL)
 		return STEP_ABANDON;
+	admit_issue_request(&ro, j->tenant, j->m->common_name, j->m->validity_days,
+			    j->m->extensions, &ir);
 	if (sg == NULL) {
 		st = job_fail1(j, "ca_unavailable", "ca_id", "the CA's signing key is not usable");
 		goto out;

@@ -78,6 +78,20 @@ rule_nonempty(const char *s)
 	return s[0] == '\0' ? "must not be empty" : NULL;
 }
 
+/* Subject values (a CA's fixed ones, a tenant's organizations): subject_value_check's rules. */
+#define RULE_SUBJECT(fn, kind)                                                                     \
+	static const char *fn(const char *s)                                                       \
+	{                                                                                          \
+		return subject_value_check(kind, s);                                               \
+	}
+RULE_SUBJECT(rule_subject_o, NA_O)
+RULE_SUBJECT(rule_subject_ou, NA_OU)
+RULE_SUBJECT(rule_subject_l, NA_L)
+RULE_SUBJECT(rule_subject_st, NA_ST)
+RULE_SUBJECT(rule_subject_c, NA_C)
+RULE_SUBJECT(rule_subject_email, NA_EMAIL)
+RULE_SUBJECT(rule_subject_serial, NA_SERIAL)
+
 static const char *
 rule_topic(const char *s)
 {
@@ -391,6 +405,14 @@ static const struct names key_types = {key_type_names, NELEM(key_type_names), 0,
 static const struct names curves = {curve_names, NELEM(curve_names), 0, NULL};
 static const struct names key_sizes = {key_size_names, NELEM(key_size_names), 1, NULL};
 static const struct names exts = {.list = ext_name_list};
+static const char *const profile_names[] = {"private", "cabf_tls"};
+static const char *const action_names[] = {"csr", "required", "drop", "refuse"};
+static const char *const cn_action_names[] = {"csr", "required"}; /* a CN is always issued */
+static const char *const fallback_names[] = {"drop", "refuse"};
+static const struct names profiles = {profile_names, NELEM(profile_names), 0, NULL};
+static const struct names actions = {action_names, NELEM(action_names), 0, NULL};
+static const struct names cn_actions = {cn_action_names, NELEM(cn_action_names), 0, NULL};
+static const struct names fallbacks = {fallback_names, NELEM(fallback_names), 0, NULL};
 _Static_assert(CA_ROOT == 0 && CA_INTERMEDIATE == 1 && CA_ACTIVE == 0 && CA_DISABLED == 1 &&
 		   ROLE_REQUESTER == 0 && ROLE_ADMIN == 1 && ROLE_AUDITOR == 2,
 	       "enums are indexes into their name lists");
@@ -399,6 +421,10 @@ _Static_assert(KT_RSA == 1 && KT_EC == 2 && KT_ED25519 == 4 && CURVE_P256 == 1 &
 		   EXT_SERVER_AUTH == 1 && EXT_CLIENT_AUTH == 2 && EXT_EMAIL_PROTECTION == 4 &&
 		   EXT_CODE_SIGNING == 8,
 	       "bit sets are 1 << index into their name lists");
+_Static_assert(PROFILE_PRIVATE == 0 && PROFILE_CABF_TLS == 1 && SUBJ_CSR == 0 &&
+		   SUBJ_REQUIRED == 1 && SUBJ_DROP == 2 && SUBJ_REFUSE == 3 &&
+		   SUBJ_FALLBACK_DROP == 0 && SUBJ_FALLBACK_REFUSE == 1,
+	       "subject policy enums are indexes into their name lists");
 
 #define SECTION(keys, elem, after)                                                                 \
 	{                                                                                          \
@@ -654,6 +680,7 @@ static const struct key tenant_keys[] = {
     STRKEY("id", KEY_REQUIRED, id_rule, NULL, struct tenant, id),
     STRKEY("name", KEY_REQUIRED, rule_nonempty, NULL, struct tenant, name),
     ARRAYKEY("webhooks", 0, webhook_section, struct tenant, webhooks, nwebhooks),
+    STRVKEY("organizations", rule_subject_o, struct tenant, organizations),
 };
 static const struct section tenant_section = SECTION(tenant_keys, sizeof(struct tenant), NULL);
 
@@ -669,6 +696,45 @@ static const struct key selection_keys[] = {
 	   struct ca_selection, priority),
 };
 static const struct section selection_section = SECTION(selection_keys, 0, NULL);
+
+#define ENUMKEY(n, nm, d, st, field)                                                               \
+	{                                                                                          \
+		.name = n, .type = K_ENUM, .names = &nm, .idef = d, .off = offsetof(st, field)     \
+	}
+#define SUBJ_ACTION(n, nm, d, kind) ENUMKEY(n, nm, d, struct subject_policy, action[kind])
+#define SUBJ_FIXED(n, r, kind) STRKEY(n, 0, r, NULL, struct subject_policy, fixed[kind])
+
+/* The default lets through what openssl, keytool and certtool put in a subject. */
+static const struct key subject_attribute_keys[] = {
+    SUBJ_ACTION("CN", cn_actions, SUBJ_REQUIRED, NA_CN),
+    SUBJ_ACTION("O", actions, SUBJ_CSR, NA_O),
+    SUBJ_ACTION("OU", actions, SUBJ_CSR, NA_OU),
+    SUBJ_ACTION("L", actions, SUBJ_CSR, NA_L),
+    SUBJ_ACTION("ST", actions, SUBJ_CSR, NA_ST),
+    SUBJ_ACTION("C", actions, SUBJ_CSR, NA_C),
+    SUBJ_ACTION("emailAddress", actions, SUBJ_DROP, NA_EMAIL),
+    SUBJ_ACTION("serialNumber", actions, SUBJ_DROP, NA_SERIAL),
+};
+static const struct section subject_attribute_section = SECTION(subject_attribute_keys, 0, NULL);
+
+static const struct key subject_fixed_keys[] = {
+    SUBJ_FIXED("O", rule_subject_o, NA_O),
+    SUBJ_FIXED("OU", rule_subject_ou, NA_OU),
+    SUBJ_FIXED("L", rule_subject_l, NA_L),
+    SUBJ_FIXED("ST", rule_subject_st, NA_ST),
+    SUBJ_FIXED("C", rule_subject_c, NA_C),
+    SUBJ_FIXED("emailAddress", rule_subject_email, NA_EMAIL),
+    SUBJ_FIXED("serialNumber", rule_subject_serial, NA_SERIAL),
+};
+static const struct section subject_fixed_section = SECTION(subject_fixed_keys, 0, NULL);
+
+static const struct key subject_keys[] = {
+    {.name = "attributes", .type = K_OBJ, SUB(subject_attribute_section)},
+    ENUMKEY("other", fallbacks, SUBJ_FALLBACK_DROP, struct subject_policy, other),
+    {.name = "fixed", .type = K_OBJ, SUB(subject_fixed_section)},
+    ENUMKEY("organization", fallbacks, SUBJ_FALLBACK_DROP, struct subject_policy, organization),
+};
+static const struct section subject_section = SECTION(subject_keys, 0, NULL);
 
 static const struct key ca_keys[] = {
     STRKEY("id", KEY_REQUIRED, id_rule, NULL, struct ca, id),
@@ -728,6 +794,8 @@ static const struct key ca_keys[] = {
      .rule = rule_nonempty,
      .off = offsetof(struct ca, crl_path),
      .check = check_crl},
+    ENUMKEY("profile", profiles, PROFILE_PRIVATE, struct ca, profile),
+    {.name = "subject", .type = K_OBJ, SUB(subject_section), .off = offsetof(struct ca, subject)},
 };
 static const struct section ca_section = SECTION(ca_keys, sizeof(struct ca), NULL);
 
@@ -959,6 +1027,10 @@ parse_key(struct ctx *c, const struct key *k, const cJSON *obj, const char *path
 		*(int *)dst = 0;
 		return jfield_bool(&c->j, obj, path, k->name, 0, (int *)dst) < 0 ? -1 : 0;
 	case K_ENUM:
+		*(unsigned *)dst =
+		    (unsigned)k->idef; /* absent: the default (a required key fails above) */
+		if (v == NULL)
+			return 0;
 		names = names_get(k->names, &count);
 		if (jfield_enum(&c->j, v, kp, names, count, &i) != 0)
 			return -1;
@@ -1240,6 +1312,8 @@ webhooks_free(struct webhook *w, size_t n)
 static void
 ca_free_fields(struct ca *ca)
 {
+	size_t i;
+
 	free(ca->id);
 	free(ca->name);
 	free(ca->parent);
@@ -1259,6 +1333,8 @@ ca_free_fields(struct ca *ca)
 	strv_free(ca->tenants);
 	strv_free(ca->users);
 	webhooks_free(ca->webhooks, ca->nwebhooks);
+	for (i = 0; i < NA_OTHER; i++)
+		free(ca->subject.fixed[i]);
 	free(ca->common_name);
 	free(ca->organization);
 	free(ca->country);
@@ -1314,6 +1390,7 @@ config_free(struct config *cfg)
 		free(cfg->tenants[i].id);
 		free(cfg->tenants[i].name);
 		webhooks_free(cfg->tenants[i].webhooks, cfg->tenants[i].nwebhooks);
+		strv_free(cfg->tenants[i].organizations);
 	}
 	free(cfg->tenants);
 	for (i = 0; i < cfg->nbulk_keys; i++) {

@@ -36,9 +36,10 @@ admit_tenant(const struct roster *r, const struct admit_request *rq, struct admi
 	if (rq->tenant_id == NULL || strcmp(rq->tenant_id, u->tenant) == 0)
 		return 0;
 	if (!roster_tenant_admin(u, rq->tenant_id)) {
-		violations_add(vs, "tenant_not_allowed", "tenant_id",
-			       "tenant_id: user %s (tenant %s) may not request for tenant \"%.64s\"",
-			       u->name, u->tenant, rq->tenant_id);
+		violations_add(
+		    vs, "tenant_not_allowed", "tenant_id",
+		    "tenant_id: user %s (tenant %s) may not request for tenant \"%.64s\"", u->name,
+		    u->tenant, rq->tenant_id);
 		return -1;
 	}
 	if ((t = roster_tenant_find(r, rq->tenant_id)) == NULL) {
@@ -94,11 +95,25 @@ admit_ca(const struct roster *r, const struct admit_request *rq, struct admit_re
 	return 0;
 }
 
+void
+admit_issue_request(const struct roster *r, const char *tenant, const char *common_name,
+		    int validity_days, unsigned extensions, struct issue_request *ir)
+{
+	const struct tenant *t = roster_tenant_find(r, tenant);
+
+	memset(ir, 0, sizeof(*ir));
+	ir->common_name = common_name;
+	ir->validity_days = validity_days;
+	ir->extensions = extensions;
+	ir->tenant = tenant;
+	ir->organizations = t != NULL ? (const char *const *)t->organizations : NULL;
+}
+
 int
 admit_check(const struct roster *r, const struct admit_request *rq, struct admit_result *out,
 	    struct violations *vs)
 {
-	struct issue_request ir = {rq->common_name, rq->validity_days, rq->extensions};
+	struct issue_request ir;
 
 	memset(out, 0, sizeof(*out));
 	if (rq->user == NULL) {
@@ -114,7 +129,9 @@ admit_check(const struct roster *r, const struct admit_request *rq, struct admit
 			violations_add(vs, "csr_invalid", "csr_data", "the CSR was refused");
 		return -1;
 	}
-	if (policy_check(out->csr, &ir, out->ca, vs) < 0)
+	admit_issue_request(r, out->tenant, rq->common_name, rq->validity_days, rq->extensions,
+			    &ir);
+	if (policy_check(out->csr, &ir, out->ca, vs, &out->notes) < 0)
 		return -1;
 	out->needs_approval = out->ca->requires_manual_approval;
 	return 0;

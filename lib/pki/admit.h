@@ -31,8 +31,9 @@ struct admit_result {
 	const char *tenant;  /* in the roster */
 	const struct ca *ca; /* NULL when refused before a CA was known */
 	char reason[SELECT_REASON_MAX];
-	struct csr *csr;    /* parsed CSR when it parsed; caller frees with csr_free */
-	int needs_approval; /* the CA requires manual approval */
+	struct csr *csr;            /* parsed CSR when it parsed; caller frees with csr_free */
+	int needs_approval;         /* the CA requires manual approval */
+	struct subject_notes notes; /* the subject to be issued and the warnings, once admitted */
 };
 
 /*
@@ -43,6 +44,14 @@ struct admit_result {
  */
 int admit_check(const struct roster *r, const struct admit_request *rq, struct admit_result *out,
 		struct violations *vs);
+
+/*
+ * The issue_request for a request of tenant (its organizations from r) with
+ * these fields: what admission checks and the signer signs against. ir
+ * points into r and the arguments.
+ */
+void admit_issue_request(const struct roster *r, const char *tenant, const char *common_name,
+			 int validity_days, unsigned extensions, struct issue_request *ir);
 
 /* The HTTP status for a violation code (404 for an unknown CA, else 422). */
 unsigned admit_http_status(const char *code);

@@ -83,9 +83,12 @@ name_parse(struct csr *c, const struct der_tlv *name)
 				   : OID_EQ(&oid, oid_st)            ? NA_ST
 				   : OID_EQ(&oid, oid_l)             ? NA_L
 				   : OID_EQ(&oid, oid_email_address) ? NA_EMAIL
+				   : OID_EQ(&oid, oid_serial_number) ? NA_SERIAL
 								     : NA_OTHER;
 			der_oid_text(oid.val, oid.len, na->oid, sizeof(na->oid));
 			na->tag = val.tag;
+			na->raw = val.val;
+			na->raw_len = val.len;
 			if ((val.tag & 0x20) != 0) /* constructed values: not a string */
 				return -1;
 			if ((na->utf8 = csr_string(c, val.tag, val.val, val.len, &na->utf8_len,
@@ -113,8 +116,7 @@ name_parse(struct csr *c, const struct der_tlv *name)
 static const char *
 subject_line(struct csr *c)
 {
-	static const char *const kn[] = {"CN", "O", "OU", "C", "ST", "L", "emailAddress", NULL};
-	size_t cap = 1, i, k, o = 0;
+	size_t cap = 1, i, o = 0;
 	char *s;
 
 	for (i = 0; i < c->nattrs; i++)
@@ -123,19 +125,12 @@ subject_line(struct csr *c)
 		return NULL;
 	for (i = c->nattrs; i-- > 0;) {
 		const struct name_attr *na = &c->attrs[i];
-		const char *key = kn[na->kind] ? kn[na->kind] : na->oid;
+		const char *key = subject_attr_label(na->kind);
 
 		if (o)
 			s[o++] = ',';
-		o += (size_t)sprintf(s + o, "%s=", key);
-		for (k = 0; k < na->utf8_len; k++) {
-			unsigned char ch = (unsigned char)na->utf8[k];
-			if ((ch != 0 && strchr(",+\"\\<>;=", ch) != NULL) ||
-			    ((k == 0) && (ch == '#' || ch == ' ')) ||
-			    (k == na->utf8_len - 1 && ch == ' '))
-				s[o++] = '\\';
-			s[o++] = ch >= 0x20 && ch != 0x7f ? (char)ch : '?';
-		}
+		o += (size_t)sprintf(s + o, "%s=", key != NULL ? key : na->oid);
+		o += rfc4514_escape(s + o, na->utf8, na->utf8_len);
 	}
 	s[o] = '\0';
 	return s;
@@ -366,10 +361,12 @@ csr_fill_info(struct csr *c)
 	const char **lists[4], **l;
 	struct san *src[4] = {c->dns, c->ip, c->email, c->uri};
 	size_t cnt[4] = {c->ndns, c->nip, c->nemail, c->nuri}, i, k;
-	const char **slot[7] = {&ci->cn, &ci->o, &ci->ou, &ci->c, &ci->st, &ci->l, &ci->email};
+	const char **slot[NA_OTHER + 1] = {
+	    &ci->cn, &ci->o, &ci->ou,   &ci->c,
+	    &ci->st, &ci->l, &ci->email}; /* serialNumber, others: not listed */
 
 	for (i = 0; i < c->nattrs; i++) /* first of each kind */
-		if (c->attrs[i].kind != NA_OTHER && *slot[c->attrs[i].kind] == NULL)
+		if (slot[c->attrs[i].kind] != NULL && *slot[c->attrs[i].kind] == NULL)
 			*slot[c->attrs[i].kind] = c->attrs[i].utf8;
 	if ((l = c->san_lists = calloc(cnt[0] + cnt[1] + cnt[2] + cnt[3] + 4, sizeof(*l))) == NULL)
 		return -1;

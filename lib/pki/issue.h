@@ -1,12 +1,13 @@
 /*
  * Issuance core: CSR intake, validation against the request and the CA,
  * certificate profile, pre-issuance lint and signing. Pure functions over
- * bytes, plain policy structs (roster.h) and keys; no network, no config parsing. Used by the gateway (fast fail) and the
- * workers (enforcement).
+ * bytes, plain policy structs (roster.h) and keys; no network, no config parsing. Used by the
+ * gateway (fast fail) and the workers (enforcement).
  */
 #ifndef PKI_ISSUE_H
 #define PKI_ISSUE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -17,6 +18,9 @@
 #define CSR_MAX_CN 64
 #define ISSUE_BACKDATE_S 3600 /* notBefore = now - this, never more than 1 h */
 #define VIOLATION_MAX 128
+#define CABF_MAX_VALIDITY_DAYS 398 /* CA/B Forum TLS Baseline Requirements 6.3.2 */
+#define SUBJECT_TEXT_MAX 2048      /* the issued subject as RFC 4514 text */
+#define SUBJECT_WARNINGS_MAX 32    /* one per subject attribute of a CSR at most */
 
 /* One policy or input violation: stable code, field, message a user can act on. */
 struct violation {
@@ -30,6 +34,10 @@ struct violations {
 	size_t n;
 	size_t dropped; /* violations beyond VIOLATION_MAX, not stored */
 };
+
+/* Fills v (code static; field and message copied, cut to fit). */
+void violation_vset(struct violation *v, const char *code, const char *field, const char *fmt,
+		    va_list ap) __attribute__((format(printf, 4, 0)));
 
 /* Adds a violation (beyond VIOLATION_MAX only counted in dropped). */
 void violations_add(struct violations *vs, const char *code, const char *field, const char *fmt,
@@ -71,20 +79,31 @@ const struct csr_info *csr_info(const struct csr *c);
  */
 char *csr_pem(const struct csr *c);
 
-/* What the requester asked for. */
+/* What the requester asked for, and for whom. */
 struct issue_request {
 	const char *common_name;
 	int validity_days;
-	unsigned extensions; /* enum ext_bit; 0 means the CA's default (server_auth) */
+	unsigned extensions;              /* enum ext_bit; 0 means the CA's default (server_auth) */
+	const char *tenant;               /* for messages; may be NULL */
+	const char *const *organizations; /* the tenant's O values, NULL-terminated; NULL: none */
+};
+
+/* The subject a certificate gets under the CA's subject policy, and what changed. */
+struct subject_notes {
+	char subject[SUBJECT_TEXT_MAX]; /* RFC 4514, most significant last: "CN=x,O=y,C=FR" */
+	struct violation warnings[SUBJECT_WARNINGS_MAX]; /* dropped or replaced attributes */
+	size_t nwarnings;
 };
 
 /*
  * Checks csr and req against ca's policy (key type/size/curve, names, SANs,
- * validity, extensions, CA status and type). Adds every violation to vs.
- * Returns 0 when there are none, -1 otherwise.
+ * validity, extensions, CA status and type, subject policy). Adds every
+ * violation to vs. When notes is not NULL it gets the subject that would be
+ * issued and the warnings. Returns 0 when there are no violations, -1
+ * otherwise.
  */
 int policy_check(const struct csr *c, const struct issue_request *req, const struct ca *ca,
-		 struct violations *vs);
+		 struct violations *vs, struct subject_notes *notes);
 
 /* Result of a signature. Free with issued_free. */
 struct issued {
@@ -131,6 +150,12 @@ const char *ext_name(unsigned bit);
 const char *const *ext_name_list(size_t *n);
 /* "RSA", "EC", "Ed25519" for one enum key_type_bit, "unknown" otherwise. */
 const char *key_type_name(unsigned kt);
+
+/*
+ * NULL when v may be fixed as the value of subject attribute kind (enum
+ * name_attr_kind): RFC 5280 length, string type and characters; else why not.
+ */
+const char *subject_value_check(unsigned kind, const char *v);
 
 /* 1 if s is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int str_utf8_valid(const unsigned char *s, size_t n);

@@ -23,15 +23,15 @@ enum str_flag {
 	    8, /* characters outside the string type's set (PrintableString, IA5String) */
 };
 
-enum name_attr_kind { NA_CN, NA_O, NA_OU, NA_C, NA_ST, NA_L, NA_EMAIL, NA_OTHER };
-
 struct name_attr {
 	enum name_attr_kind kind;
-	char oid[CSR_OID_TEXT]; /* dotted, for messages */
-	unsigned tag;           /* DER string tag */
-	const char *utf8;       /* converted value (arena) */
-	size_t utf8_len;        /* may contain NUL */
-	unsigned flags;         /* enum str_flag */
+	char oid[CSR_OID_TEXT];   /* dotted, for messages */
+	unsigned tag;             /* DER string tag */
+	const unsigned char *raw; /* the value's contents inside the CSR's DER */
+	size_t raw_len;
+	const char *utf8; /* converted value (arena) */
+	size_t utf8_len;  /* may contain NUL */
+	unsigned flags;   /* enum str_flag */
 };
 
 struct san {
@@ -79,15 +79,57 @@ struct csr {
 	size_t arena_len, arena_cap;
 };
 
+/* One attribute of the issued subject: from the CSR (its bytes) or fixed by the CA. */
+struct subject_atv {
+	enum name_attr_kind kind;
+	unsigned tag;             /* DER string tag */
+	const unsigned char *val; /* contents as encoded */
+	size_t len;
+	const char *utf8; /* for the text form */
+	size_t utf8_len;
+};
+
 /* What policy decided for the certificate; filled by policy_eval. */
 enum cn_san_kind { CN_SAN_NONE, CN_SAN_DNS, CN_SAN_IP, CN_SAN_EMAIL };
 struct plan {
 	unsigned eku;            /* enum ext_bit, never 0 */
 	enum cn_san_kind cn_san; /* how the CN joins the SAN, when not already there */
-	int cabf_ov;             /* server_auth: organization in the subject (OV), else DV */
+	int cabf;                /* CA/B Forum TLS profile: server_auth under a cabf_tls CA */
+	int cabf_ov;             /* cabf: organization in the subject (OV), else DV */
 	unsigned char cn_ip[16];
 	size_t cn_ip_len;
+	int subject_rebuilt; /* 0: the CSR's subject byte for byte; 1: encoded from atv */
+	/* the issued subject, most significant first: kept CSR attributes and fixed ones */
+	struct subject_atv atv[CSR_MAX_ATTRS + NA_OTHER];
+	size_t natv;
+	struct subject_notes notes;
 };
+
+/* ---- subject.c */
+
+/* Number of UTF-8 code points of s (n bytes); bytes of invalid sequences count as one each. */
+size_t utf8_count(const char *s, size_t n);
+
+/* "CN", "O", ..., "serialNumber" for a kind, NULL for NA_OTHER. */
+const char *subject_attr_label(enum name_attr_kind kind);
+
+/*
+ * Applies ca's subject policy (and the tenant's organizations in req) to c's
+ * subject: fills plan's atv list, subject_rebuilt and notes, adds refusals
+ * to vs.
+ */
+void subject_eval(const struct csr *c, const struct issue_request *req, const struct ca *ca,
+		  struct violations *vs, struct plan *plan);
+
+/* Writes the Name TLV of the issued subject (plan from subject_eval) into out. */
+void subject_encode(const struct csr *c, const struct plan *plan, struct dbuf *out);
+
+/*
+ * Writes v (n bytes of UTF-8) escaped as an RFC 4514 attribute value into
+ * out, which has room for 2 * n bytes; control bytes become '?'. Returns the
+ * length written.
+ */
+size_t rfc4514_escape(char *out, const char *v, size_t n);
 
 /* policy_check that also returns the plan (when plan is not NULL). */
 int policy_eval(const struct csr *c, const struct issue_request *req, const struct ca *ca,
@@ -105,6 +147,7 @@ struct lint_ctx {
 	time_t now;
 	int validity_days;    /* requested */
 	unsigned allowed_eku; /* CA policy */
+	int cabf; /* CA/B Forum TLS profile: certificatePolicies required, else absent */
 };
 
 /*

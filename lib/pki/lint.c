@@ -424,8 +424,13 @@ lint_tbs(const unsigned char *tbs, size_t len, const struct lint_ctx *lc, struct
 	for (i = 0; i < X_REQUIRED; i++)
 		if (i != X_SAN && !ls.seen[i])
 			lint_err(&ls, "%s missing", xn[i]);
-	if ((ls.eku & EXT_SERVER_AUTH) && !ls.cp)
-		lint_err(&ls, "server_auth certificate without certificatePolicies");
+	if (lc->cabf && (ls.eku & EXT_SERVER_AUTH) && !ls.cp)
+		lint_err(&ls,
+			 "server_auth certificate without certificatePolicies (CA/Browser Forum "
+			 "profile)");
+	if (!lc->cabf && ls.cp)
+		lint_err(&ls, "certificatePolicies with CA/Browser Forum identifiers from a CA "
+			      "without the cabf_tls profile");
 	if ((ls.eku & EXT_SERVER_AUTH) && ls.san_dns + ls.san_ip == 0)
 		lint_err(&ls, "server_auth certificate without a DNS or IP subjectAltName");
 	if (ls.cn != NULL && !ls.san_cn_match && (ls.seen[X_SAN] || (ls.eku & EXT_SERVER_AUTH)) &&

@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "issue_int.h"
@@ -116,24 +117,12 @@ dns_name_like(const char *s, size_t len)
 	return 1;
 }
 
-/* Number of UTF-8 code points (bytes counted for invalid sequences). */
-static size_t
-utf8_chars(const char *s, size_t n)
-{
-	size_t i, k = 0;
-
-	for (i = 0; i < n; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80)
-			k++;
-	return k;
-}
-
 static const char *
 attr_label(const struct name_attr *na)
 {
-	static const char *const kn[] = {"CN", "O", "OU", "C", "ST", "L", "emailAddress"};
+	const char *l = subject_attr_label(na->kind);
 
-	return na->kind == NA_OTHER ? na->oid : kn[na->kind];
+	return l != NULL ? l : na->oid;
 }
 
 static void
@@ -214,10 +203,10 @@ check_cn(const struct csr *c, const struct issue_request *req, struct violations
 	if (c->ncn > 1)
 		violations_add(vs, "cn_multiple", "csr_data",
 			       "CSR subject has %d CN attributes; exactly one is allowed", c->ncn);
-	if (utf8_chars(cn->utf8, cn->utf8_len) > CSR_MAX_CN)
+	if (utf8_count(cn->utf8, cn->utf8_len) > CSR_MAX_CN)
 		violations_add(vs, "cn_too_long", "common_name",
 			       "CN is %zu characters; the limit is %d (RFC 5280 ub-common-name)",
-			       utf8_chars(cn->utf8, cn->utf8_len), CSR_MAX_CN);
+			       utf8_count(cn->utf8, cn->utf8_len), CSR_MAX_CN);
 	dnsy = dns_name_like(cn->utf8, cn->utf8_len) && !(cn->flags & STR_CTRL);
 	if (dnsy && !dns_name_valid(cn->utf8, cn->utf8_len, 1, &why))
 		violations_add(vs, "cn_invalid_dns", "common_name",
@@ -238,8 +227,6 @@ check_cn(const struct csr *c, const struct issue_request *req, struct violations
 				       want, cn->utf8,
 				       dnsy ? " (compared case-insensitively as a DNS name)" : "");
 	}
-	if (plan == NULL)
-		return;
 	plan->cn_san = CN_SAN_NONE;
 	if (cn->flags & STR_CTRL)
 		return;
@@ -383,8 +370,7 @@ check_exts(const struct csr *c, const struct issue_request *req, const struct ca
 		violations_add(vs, "csr_duplicate_extension", "csr_data",
 			       "CSR's extensionRequest holds extension %s more than once",
 			       c->dup_ext);
-	if (plan != NULL)
-		plan->eku = asked & EXT_ALL;
+	plan->eku = asked & EXT_ALL;
 }
 
 static void
@@ -395,8 +381,8 @@ check_key(const struct csr *c, const struct ca *ca, struct violations *vs)
 
 	if (!(ca->allowed_key_types & ci->key_type)) {
 		violations_add(vs, "key_type_not_allowed", "csr_data",
-			       "%s keys are not allowed by CA %s",
-			       key_type_name(ci->key_type), ca->id ? ca->id : "");
+			       "%s keys are not allowed by CA %s", key_type_name(ci->key_type),
+			       ca->id ? ca->id : "");
 		return;
 	}
 	if (ci->key_type == KT_RSA) {
@@ -419,33 +405,34 @@ check_key(const struct csr *c, const struct ca *ca, struct violations *vs)
 }
 
 /*
- * TLS server certificates follow the CA/Browser Forum subject profiles: DV
- * (CN and C only) or OV (O, C, L or ST, CN). The profile marks them with the
- * matching reserved policy identifier.
+ * Under the cabf_tls profile, TLS server certificates follow the CA/Browser
+ * Forum subject profiles: DV (CN and C only) or OV (O, C, L or ST, CN), no
+ * OU. The profile marks them with the matching reserved policy identifier.
+ * Checked on the subject that will be issued.
  */
 static void
-check_server_subject(const struct csr *c, struct violations *vs, struct plan *plan)
+check_cabf_subject(struct violations *vs, struct plan *plan)
 {
 	int have[NA_OTHER + 1] = {0};
 	size_t i;
 
-	for (i = 0; i < c->nattrs; i++)
-		have[c->attrs[i].kind]++;
-	for (i = 0; i < c->nattrs; i++) {
-		enum name_attr_kind k = c->attrs[i].kind;
+	for (i = 0; i < plan->natv; i++)
+		have[plan->atv[i].kind]++;
+	for (i = 0; i < plan->natv; i++) {
+		enum name_attr_kind k = plan->atv[i].kind;
 		if (k != NA_CN && k != NA_C && k != NA_O && k != NA_L && k != NA_ST)
 			violations_add(
 			    vs, "subject_not_allowed_for_server_auth", "csr_data",
 			    "subject attribute %s is not allowed in a server_auth certificate "
-			    "(allowed: CN, O, L, ST, C)",
-			    attr_label(&c->attrs[i]));
+			    "under the CA/Browser Forum profile (allowed: CN, O, L, ST, C)",
+			    subject_attr_label(k));
 	}
 	if ((have[NA_O] || have[NA_L] || have[NA_ST]) &&
 	    !(have[NA_O] && have[NA_C] && (have[NA_L] || have[NA_ST])))
 		violations_add(
 		    vs, "subject_not_allowed_for_server_auth", "csr_data",
 		    "a server_auth subject with O, L or ST needs all of O, C and L or ST "
-		    "(or only CN and C)");
+		    "(or only CN and C) under the CA/Browser Forum profile");
 	plan->cabf_ov = have[NA_O] > 0;
 }
 
@@ -455,11 +442,11 @@ policy_eval(const struct csr *c, const struct issue_request *req, const struct c
 {
 	size_t before = vs->n + vs->dropped;
 	int maxd = ca->max_validity_days;
+	const struct name_attr *cn = csr_cn(c);
 
 	if (maxd < 1 || maxd > CA_MAX_VALIDITY_DAYS)
 		maxd = CA_MAX_VALIDITY_DAYS;
-	if (plan != NULL)
-		memset(plan, 0, sizeof(*plan));
+	memset(plan, 0, sizeof(*plan));
 	if (ca->status != CA_ACTIVE)
 		violations_add(vs, "ca_disabled", "ca_id", "CA %s is disabled",
 			       ca->id ? ca->id : "");
@@ -468,25 +455,29 @@ policy_eval(const struct csr *c, const struct issue_request *req, const struct c
 		    vs, "ca_is_root", "ca_id",
 		    "CA %s is a root; leaf certificates are issued by intermediates only",
 		    ca->id ? ca->id : "");
-	if (req->validity_days < 1 || req->validity_days > maxd)
-		violations_add(vs, "validity_out_of_range", "validity_days",
-			       "validity_days must be 1..%d for this CA, got %d", maxd,
-			       req->validity_days);
 	check_key(c, ca, vs);
 	check_names(c, vs);
 	check_cn(c, req, vs, plan);
 	check_sans(c, vs);
 	check_exts(c, req, ca, vs, plan);
-	if (plan != NULL && (plan->eku & EXT_SERVER_AUTH))
-		check_server_subject(c, vs, plan);
-	if (plan != NULL && (plan->eku & EXT_SERVER_AUTH) && csr_cn(c) != NULL &&
-	    plan->cn_san != CN_SAN_DNS && plan->cn_san != CN_SAN_IP &&
-	    !dns_name_like(csr_cn(c)->utf8, csr_cn(c)->utf8_len) && !cn_is_ip(csr_cn(c)))
+	subject_eval(c, req, ca, vs, plan);
+	plan->cabf = ca->profile == PROFILE_CABF_TLS && (plan->eku & EXT_SERVER_AUTH);
+	if (plan->cabf && maxd > CABF_MAX_VALIDITY_DAYS)
+		maxd = CABF_MAX_VALIDITY_DAYS;
+	if (req->validity_days < 1 || req->validity_days > maxd)
+		violations_add(vs, "validity_out_of_range", "validity_days",
+			       "validity_days must be 1..%d for this CA%s, got %d", maxd,
+			       plan->cabf ? " (CA/Browser Forum TLS profile)" : "",
+			       req->validity_days);
+	if (plan->cabf)
+		check_cabf_subject(vs, plan);
+	if ((plan->eku & EXT_SERVER_AUTH) && cn != NULL && plan->cn_san != CN_SAN_DNS &&
+	    plan->cn_san != CN_SAN_IP && !dns_name_like(cn->utf8, cn->utf8_len) && !cn_is_ip(cn))
 		violations_add(
 		    vs, "cn_invalid_dns", "common_name",
 		    "server_auth certificates need a CN that is a DNS name or an IP address");
-	if (plan != NULL && (plan->eku & EXT_SERVER_AUTH) && c->ndns + c->nip == 0 &&
-	    plan->cn_san != CN_SAN_DNS && plan->cn_san != CN_SAN_IP)
+	if ((plan->eku & EXT_SERVER_AUTH) && c->ndns + c->nip == 0 && plan->cn_san != CN_SAN_DNS &&
+	    plan->cn_san != CN_SAN_IP)
 		violations_add(vs, "san_missing", "common_name",
 			       "server_auth needs a DNS name or IP address: make the CN a DNS name "
 			       "or add SANs");
@@ -495,9 +486,18 @@ policy_eval(const struct csr *c, const struct issue_request *req, const struct c
 
 int
 policy_check(const struct csr *c, const struct issue_request *req, const struct ca *ca,
-	     struct violations *vs)
+	     struct violations *vs, struct subject_notes *notes)
 {
-	struct plan plan;
+	struct plan *plan = malloc(sizeof(*plan));
+	int rc;
 
-	return policy_eval(c, req, ca, vs, &plan);
+	if (plan == NULL) {
+		violations_add(vs, "internal_error", "csr_data", "out of memory");
+		return -1;
+	}
+	rc = policy_eval(c, req, ca, vs, plan);
+	if (notes != NULL)
+		*notes = plan->notes;
+	free(plan);
+	return rc;
 }

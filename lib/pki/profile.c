@@ -159,7 +159,7 @@ profile_build_tbs(const struct csr *c, const struct plan *plan, const struct tbs
 	n = der_time_encode(tp->not_after, t);
 	dbuf_put(out, t, n);
 	dbuf_end(out, DER_SEQUENCE, v);
-	dbuf_put(out, c->subject, c->subject_len);
+	subject_encode(c, plan, out);
 	dbuf_put(out, c->spki, c->spki_len);
 
 	ext = dbuf_begin(out);
@@ -194,8 +194,9 @@ profile_build_tbs(const struct csr *c, const struct plan *plan, const struct tbs
 		dbuf_end(out, DER_OCTET_STRING, n);
 		dbuf_end(out, DER_SEQUENCE, m);
 	}
-	/* certificatePolicies for TLS servers: the CA/B Forum reserved DV or OV identifier */
-	if (plan->eku & EXT_SERVER_AUTH) {
+	/* certificatePolicies for TLS servers of a cabf_tls CA: the CA/B Forum DV or OV
+	 * identifier; a private CA asserts no policy */
+	if (plan->cabf) {
 		m = dbuf_begin(out);
 		put_oid(out, oid_ext_cp, sizeof(oid_ext_cp));
 		n = dbuf_begin(out);

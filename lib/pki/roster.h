@@ -30,6 +30,22 @@ enum ext_bit {
 /* allowed_key_sizes: RSA modulus bits, bit set over 2048, 3072, 4096. */
 enum rsa_size_bit { RSA_2048 = 1, RSA_3072 = 2, RSA_4096 = 4 };
 
+/* Subject attribute kinds the subject policy names; NA_OTHER is every other type. */
+enum name_attr_kind { NA_CN, NA_O, NA_OU, NA_C, NA_ST, NA_L, NA_EMAIL, NA_SERIAL, NA_OTHER };
+/* What a CA does with one subject attribute of a CSR (names as in the config file). */
+enum subject_action { SUBJ_CSR, SUBJ_REQUIRED, SUBJ_DROP, SUBJ_REFUSE };
+/* What a CA does with attributes it does not name, and with an O not the tenant's. */
+enum subject_fallback { SUBJ_FALLBACK_DROP, SUBJ_FALLBACK_REFUSE };
+/* private: the operator's policy only; cabf_tls: the CA/Browser Forum TLS rules too. */
+enum ca_profile { PROFILE_PRIVATE, PROFILE_CABF_TLS };
+
+struct subject_policy {
+	unsigned action[NA_OTHER]; /* enum subject_action, per enum name_attr_kind */
+	unsigned other;            /* enum subject_fallback */
+	unsigned organization;     /* enum subject_fallback */
+	char *fixed[NA_OTHER];     /* value that replaces the CSR's (wins over action), or NULL */
+};
+
 struct cidr {
 	int family; /* AF_INET or AF_INET6 */
 	unsigned char addr[16];
@@ -81,6 +97,8 @@ struct ca {
 	char **users;   /* user names who may use it */
 	struct webhook *webhooks;
 	size_t nwebhooks;
+	unsigned profile; /* enum ca_profile */
+	struct subject_policy subject;
 	/* Subject fields for the ca-template endpoint, from the certificate. */
 	char *common_name;
 	char *organization;
@@ -103,6 +121,7 @@ struct tenant {
 	char *name;
 	struct webhook *webhooks;
 	size_t nwebhooks;
+	char **organizations; /* the O values its certificates may carry; NULL-terminated */
 };
 
 /* What selection and admission look at; config_roster (config.h) makes one from a config. */

@@ -390,6 +390,7 @@ signer_issue(struct signer *s, const struct csr *c, const struct issue_request *
 	lc.now = now;
 	lc.validity_days = req->validity_days;
 	lc.allowed_eku = s->ca->allowed_extensions;
+	lc.cabf = plan.cabf;
 	if (lint_tbs(tbs.p, tbs.len, &lc, vs) != 0)
 		goto out; /* fail closed: nothing signed */
 	if ((siglen = signer_sign(s, tbs.p, tbs.len, sig, sizeof(sig))) == 0) {

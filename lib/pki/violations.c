@@ -5,6 +5,15 @@
 #include "issue.h"
 
 void
+violation_vset(struct violation *v, const char *code, const char *field, const char *fmt,
+	       va_list ap)
+{
+	v->code = code;
+	snprintf(v->field, sizeof(v->field), "%s", field);
+	vsnprintf(v->message, sizeof(v->message), fmt, ap);
+}
+
+void
 violations_add(struct violations *vs, const char *code, const char *field, const char *fmt, ...)
 {
 	struct violation *v;
@@ -17,9 +26,7 @@ violations_add(struct violations *vs, const char *code, const char *field, const
 		return;
 	}
 	v = &vs->v[vs->n++];
-	v->code = code;
-	snprintf(v->field, sizeof(v->field), "%s", field);
 	va_start(ap, fmt);
-	vsnprintf(v->message, sizeof(v->message), fmt, ap);
+	violation_vset(v, code, field, fmt, ap);
 	va_end(ap);
 }

@@ -47,10 +47,11 @@ static const struct {
     T(error_code),  T(error_message),
     T(violations),  T(serial),
     T(certificate), T(chain),
-    T(subject),     T(sans),
-    N(not_before),  N(not_after),
-    T(key_type),    N(key_bits),
-    N(published),   N(approval_expires_at),
+    T(subject),     T(warnings),
+    T(sans),        N(not_before),
+    N(not_after),   T(key_type),
+    N(key_bits),    N(published),
+    N(approval_expires_at),
 #undef N
 #undef T
 };

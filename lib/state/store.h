@@ -87,8 +87,9 @@ struct req_record {
 	char *serial;      /* hex */
 	char *certificate; /* PEM */
 	char *chain;       /* PEM, issuer first */
-	char *subject;
-	char *sans; /* JSON array text of {type: dns|ip|email|uri, value} (admitjson.h) */
+	char *subject;  /* RFC 4514: to be issued (admission), then as issued */
+	char *warnings; /* JSON array text: admission's notes (dropped attributes) */
+	char *sans;     /* JSON array text of {type: dns|ip|email|uri, value} (admitjson.h) */
 	long long not_before;
 	long long not_after;
 	char *key_type; /* RSA | EC | Ed25519 */

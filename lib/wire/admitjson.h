@@ -29,4 +29,7 @@ int admit_san_add(cJSON *a, const char *type, const char *value);
  */
 char *admit_sans_text(const struct csr_info *ci);
 
+/* The warnings of notes as JSON array text (caller frees), or NULL without memory. */
+char *admit_warnings_text(const struct subject_notes *notes);
+
 #endif

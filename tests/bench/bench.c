@@ -243,7 +243,8 @@ job_run(void *arg)
 
 	for (i = 0; i < j->n; i++) {
 		size_t k = (j->start + (size_t)i) % j->pool->n;
-		struct issue_request rq = {j->pool->cn[k], 90, 0};
+		struct issue_request rq = {
+		    .common_name = j->pool->cn[k], .validity_days = 90, .extensions = 0};
 		struct csr *c = NULL;
 		struct issued *is = NULL;
 

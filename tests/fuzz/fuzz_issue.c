@@ -101,7 +101,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct violations vs = {0};
 	struct csr *c = NULL;
 	struct issued *is = NULL;
-	struct issue_request rq;
+	struct issue_request rq = {0};
 
 	if (size < 2)
 		return 0;

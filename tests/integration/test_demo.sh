@@ -97,12 +97,19 @@ check demo_policy_approval_short jq -e '.cas[] | select(.id == "demo-approval-sh
 	.requires_manual_approval == true and .approval_ttl_seconds == 60' "$cfg"
 check demo_policy_disabled jq -e '.cas[] | select(.id == "demo-disabled") |
 	.status == "disabled" and .tenants == ["acme"]' "$cfg"
+check demo_tenant_organizations jq -e '[.tenants[] | {id, organizations}] == [
+	{id: "acme", organizations: ["Acme Corp", "Acme"]}, {id: "globex", organizations: ["Globex"]}]' "$cfg"
+check demo_policy_strict jq -e '.cas[] | select(.id == "demo-strict") | .subject == {
+	attributes: {OU: "refuse", L: "required"}, fixed: {C: "FR"}, organization: "refuse"}' "$cfg"
+check demo_policy_cabf jq -e '.cas[] | select(.id == "demo-cabf") | .profile == "cabf_tls"' "$cfg"
+check demo_policy_private jq -e '[.cas[] | select(.id != "demo-cabf") | .profile // "private"] |
+	all(. == "private")' "$cfg"
 
 modes_ok=0
 for f in "$cas"/*.key "$demo/grant.key"; do
 	[ "$(mode_of "$f")" = 600 ] || modes_ok=1
 done
-[ "$(ls "$cas"/*.key | wc -l)" = 7 ] && [ $modes_ok = 0 ]
+[ "$(ls "$cas"/*.key | wc -l)" = 9 ] && [ $modes_ok = 0 ]
 if [ $? -eq 0 ]; then pass demo_key_modes; else fail demo_key_modes; fi
 
 # No API key or approval password in the clear; each stored hash matches its key.

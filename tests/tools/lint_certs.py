@@ -4,16 +4,19 @@
 usage: lint_certs.py DIR
 
 For every <name>.crt in DIR (PEM or DER), with <name>.chain.pem (issuer chain,
-the leaf's issuer first), <name>.root.pem and <name>.json ({"server_auth": bool})
-beside it:
+the leaf's issuer first), <name>.root.pem and <name>.json ({"server_auth": bool,
+optionally "rfc5280_only": true}) beside it:
   - the certificate must load with Python cryptography;
-  - server_auth certificates: lint_cabf_serverauth_cert lint --detect (CA/B
-    Forum TLS Baseline Requirements; it runs the RFC 5280 validations of
-    lint_pkix_cert too, minus the few the BRs supersede, e.g. a wildcard
-    dNSName, which plain lint_pkix_cert calls invalid_domain_name_syntax).
-    --detect reads the certificate type from its reserved policy OID
-    (2.23.140.1.2.1 DV, .2.2 OV, ...); without one pkilint lints it as DV;
-  - other certificates: lint_pkix_cert lint (RFC 5280);
+  - server_auth certificates that carry a CA/Browser Forum reserved policy
+    OID (2.23.140.1.2.x; a CA with profile cabf_tls writes them):
+    lint_cabf_serverauth_cert lint --detect (CA/B Forum TLS Baseline
+    Requirements; it runs the RFC 5280 validations of lint_pkix_cert too,
+    minus the few the BRs supersede, e.g. a wildcard dNSName), unless the
+    .json says "rfc5280_only" (a test PKI whose names and URLs the BRs call
+    internal);
+  - other certificates (a private CA's TLS certificates too): lint_pkix_cert
+    lint (RFC 5280); its invalid_domain_name_syntax finding on a wildcard
+    dNSName ("*.x", RFC 6125) is shown as a note, not counted;
   - all: lint_pkix_signer_signee_cert_chain lint with the first chain
     certificate as issuer (names, key identifiers, signature).
 Findings of severity ERROR or FATAL fail the certificate; WARNING and NOTICE
@@ -39,6 +42,8 @@ from cryptography import x509
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FATAL_SEVERITIES = ("ERROR", "FATAL")
 SHOWN_SEVERITIES = ("WARNING", "NOTICE")
+CABF_POLICY_PREFIX = "2.23.140.1.2."
+WILDCARD_FINDING = "invalid_domain_name_syntax"
 PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\s*", re.S)
 
 
@@ -55,6 +60,24 @@ def load_cert(path):
     if b"-----BEGIN" in data:
         return x509.load_pem_x509_certificate(data)
     return x509.load_der_x509_certificate(data)
+
+
+def has_cabf_policy(cert):
+    """True when cert asserts a CA/Browser Forum TLS reserved policy OID."""
+    try:
+        cp = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
+    except x509.ExtensionNotFound:
+        return False
+    return any(p.policy_identifier.dotted_string.startswith(CABF_POLICY_PREFIX) for p in cp)
+
+
+def wildcard_names(cert):
+    """The wildcard dNSNames of cert's subjectAltName."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [n for n in san.get_values_for_type(x509.DNSName) if n.startswith("*.")]
 
 
 def run_lint(argv):
@@ -83,7 +106,7 @@ def lint_one(d, name, tools):
     if errors:
         return errors, notes
     try:
-        load_cert(crt)
+        cert = load_cert(crt)
     except Exception as e:  # noqa: BLE001 - any parse error is the finding
         return [f"cryptography cannot load {name}.crt: {e}"], notes
     try:
@@ -100,7 +123,8 @@ def lint_one(d, name, tools):
     with tempfile.NamedTemporaryFile(suffix=".pem") as issuer:
         issuer.write(m.group(0))
         issuer.flush()
-        if server_auth:
+        wildcards = wildcard_names(cert)
+        if server_auth and has_cabf_policy(cert) and not meta.get("rfc5280_only", False):
             runs = [[tools["lint_cabf_serverauth_cert"], "lint", "--detect", crt]]
         else:
             runs = [[tools["lint_pkix_cert"], "lint", crt]]
@@ -112,7 +136,7 @@ def lint_one(d, name, tools):
             linter = os.path.basename(argv[0])
             for sev, code, msg, node in findings:
                 text = f"{linter}: {sev} {code}" + (f" ({msg})" if msg else "") + f" at {node}"
-                if sev in FATAL_SEVERITIES:
+                if sev in FATAL_SEVERITIES and not (wildcards and code.endswith(WILDCARD_FINDING)):
                     errors.append(text)
                 elif sev in SHOWN_SEVERITIES:
                     notes.append(text)

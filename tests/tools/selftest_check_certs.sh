@@ -4,7 +4,9 @@
 # with a throwaway root + issuing CA made by `openssl x509 -req`:
 #   ov-p256, ov-rsa2048   CA/B Forum OV-style server certs    -> all PASS
 #   client-p256           client_auth only (no CA/B lint)     -> all PASS
-#   nosan-p256            server_auth without SAN, no policy  -> pkilint FAIL
+#   nosan-p256            server_auth without SAN, DV policy  -> pkilint FAIL
+#   noaki-p256            private server_auth (no policy, RFC 5280 lint)
+#                         without authorityKeyIdentifier       -> pkilint FAIL
 #   wrongroot-p256        verified against an unrelated root  -> openssl/certtool FAIL
 # Prints PASS/FAIL lines named selftest-check-certs-<case>.
 set -uo pipefail
@@ -44,6 +46,14 @@ basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
 extendedKeyUsage = serverAuth
 authorityKeyIdentifier = keyid
+certificatePolicies = 2.23.140.1.2.1
+[noaki]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = none
+subjectAltName = DNS:$ENV::CN
 EOF
 cat "$tmp/req.cnf" "$tmp/ext.cnf" >"$tmp/ca.cnf"
 export CN=unused
@@ -74,6 +84,7 @@ issue ov-p256 $csr/openssl-p256.pem ov true root
 issue ov-rsa2048 $csr/openssl-rsa2048.pem ov true root
 issue client-p256 $csr/openssl-client.pem client false root
 issue nosan-p256 $csr/openssl-nosan.pem nosan true root
+issue noaki-p256 $csr/openssl-p256.pem noaki true root
 issue wrongroot-p256 $csr/pyca-p256.pem ov true other
 
 tests/tools/check_certs.sh "$out" >"$tmp/result" 2>&1
@@ -94,6 +105,7 @@ for n in ov-p256 ov-rsa2048 client-p256; do
 	expect "$n" "PASS: openssl-verify $n$" "PASS: certtool-verify $n$" "PASS: pkilint $n$"
 done
 expect nosan-p256 "PASS: openssl-verify nosan-p256$" "FAIL: pkilint nosan-p256: .*ERROR"
+expect noaki-p256 "FAIL: pkilint noaki-p256: lint_pkix_cert: .*ERROR"
 expect wrongroot-p256 "FAIL: openssl-verify wrongroot-p256" "FAIL: certtool-verify wrongroot-p256"
 if [ $rc -ne 0 ]; then echo "PASS: selftest-check-certs-exit-status"; else
 	echo "FAIL: selftest-check-certs-exit-status (check_certs.sh exited 0 with bad certificates)"; fi

@@ -493,6 +493,33 @@ static const struct broken broken[] = {
     {"cas[1].selection.priority", "1001",
      "cas[1].selection.priority: must be an integer -1000..1000, got 1001"},
     {"cas[1].selection.region", "\"eu\"", "cas[1].selection.region: unknown key"},
+    {"cas[1].profile", "\"cabf\"",
+     "cas[1].profile: must be one of private, cabf_tls, got \"cabf\""},
+    {"cas[1].subject", "{\"attributes\": {\"CN\": \"drop\"}}",
+     "cas[1].subject.attributes.CN: must be one of csr, required, got \"drop\""},
+    {"cas[1].subject", "{\"attributes\": {\"OU\": \"keep\"}}",
+     "cas[1].subject.attributes.OU: must be one of csr, required, drop, refuse, got \"keep\""},
+    {"cas[1].subject", "{\"attributes\": {\"title\": \"csr\"}}",
+     "cas[1].subject.attributes.title: unknown key"},
+    {"cas[1].subject", "{\"other\": \"csr\"}",
+     "cas[1].subject.other: must be one of drop, refuse, got \"csr\""},
+    {"cas[1].subject", "{\"organization\": \"keep\"}",
+     "cas[1].subject.organization: must be one of drop, refuse, got \"keep\""},
+    {"cas[1].subject", "{\"fixed\": {\"CN\": \"x\"}}", "cas[1].subject.fixed.CN: unknown key"},
+    {"cas[1].subject", "{\"fixed\": {\"C\": \"fr\"}}",
+     "cas[1].subject.fixed.C: must be 2 capital letters (ISO 3166), got \"fr\""},
+    {"cas[1].subject", "{\"fixed\": {\"serialNumber\": \"a_b\"}}",
+     "cas[1].subject.fixed.serialNumber: must hold PrintableString characters only (RFC 5280), "
+     "got \"a_b\""},
+    {"cas[1].subject",
+     "{\"fixed\": {\"O\": \"12345678901234567890123456789012345678901234567890123456789012345\"}}",
+     "cas[1].subject.fixed.O: longer than RFC 5280 allows (O, OU, serialNumber 64; L, ST 128; "
+     "emailAddress 255 characters), got "
+     "\"12345678901234567890123456789012345678901234567890123456789012345\""},
+    {"tenants[0].organizations", "[\"Acme\", \"Acme\"]",
+     "tenants[0].organizations[1]: duplicate value, got \"Acme\""},
+    {"tenants[0].organizations", "[\"\"]",
+     "tenants[0].organizations[0]: must not be empty, got \"\""},
     {"listen.gateway", "\"127.0.0.1\"",
      "listen.gateway: must be host:port with port 1..65535, got \"127.0.0.1\""},
     {"listen.approver", "\"127.0.0.1:65536\"",
@@ -814,6 +841,20 @@ TEST(config_defaults)
 	CHECK_INT(root->selection.priority, 0);
 	CHECK_INT(root->nwebhooks, 0);
 	CHECK(root->ca_issuers_url == NULL && root->crl_url == NULL && root->crl_path == NULL);
+	/* subject policy: what openssl, keytool and certtool write passes; no CA/B profile */
+	CHECK_INT(root->profile, PROFILE_PRIVATE);
+	CHECK_INT(root->subject.action[NA_CN], SUBJ_REQUIRED);
+	CHECK_INT(root->subject.action[NA_O], SUBJ_CSR);
+	CHECK_INT(root->subject.action[NA_OU], SUBJ_CSR);
+	CHECK_INT(root->subject.action[NA_L], SUBJ_CSR);
+	CHECK_INT(root->subject.action[NA_ST], SUBJ_CSR);
+	CHECK_INT(root->subject.action[NA_C], SUBJ_CSR);
+	CHECK_INT(root->subject.action[NA_EMAIL], SUBJ_DROP);
+	CHECK_INT(root->subject.action[NA_SERIAL], SUBJ_DROP);
+	CHECK_INT(root->subject.other, SUBJ_FALLBACK_DROP);
+	CHECK_INT(root->subject.organization, SUBJ_FALLBACK_DROP);
+	CHECK(root->subject.fixed[NA_O] == NULL);
+	CHECK(cfg->tenants[0].organizations != NULL && cfg->tenants[0].organizations[0] == NULL);
 	CHECK_STR(cfg->gateway_listen, "127.0.0.1:8080");
 	CHECK_STR(cfg->approver_listen, "127.0.0.1:8081");
 	CHECK_STR(cfg->kafka_group, "pki-workers");
@@ -826,6 +867,41 @@ TEST(config_defaults)
 	CHECK_STR(cfg->topics.dlq, "pki.issue.dlq");
 	CHECK_STR(cfg->redis_prefix, "pki:");
 	CHECK(config_user_find(cfg, "alice")->cas[0] == NULL);
+	config_free(cfg);
+	rm_rf();
+}
+
+TEST(config_subject_policy_loads)
+{
+	struct config *cfg;
+	const struct ca *iss;
+
+	setup();
+	mutate2("cas[1].subject",
+		"{\"attributes\": {\"CN\": \"csr\", \"OU\": \"refuse\", \"L\": \"required\", "
+		"\"emailAddress\": \"csr\"}, \"other\": \"refuse\", \"fixed\": {\"O\": \"Acme "
+		"Corp\", \"C\": \"FR\"}, \"organization\": \"refuse\"}",
+		"tenants[0].organizations", "[\"Acme Corp\", \"Acme\"]");
+	cfg = load_ok(0);
+	iss = config_ca_find(cfg, "issuing");
+	CHECK_INT(iss->subject.action[NA_CN], SUBJ_CSR);
+	CHECK_INT(iss->subject.action[NA_OU], SUBJ_REFUSE);
+	CHECK_INT(iss->subject.action[NA_L], SUBJ_REQUIRED);
+	CHECK_INT(iss->subject.action[NA_ST], SUBJ_CSR); /* unnamed: its default */
+	CHECK_INT(iss->subject.action[NA_EMAIL], SUBJ_CSR);
+	CHECK_INT(iss->subject.action[NA_SERIAL], SUBJ_DROP);
+	CHECK_INT(iss->subject.other, SUBJ_FALLBACK_REFUSE);
+	CHECK_INT(iss->subject.organization, SUBJ_FALLBACK_REFUSE);
+	CHECK_STR(iss->subject.fixed[NA_O], "Acme Corp");
+	CHECK_STR(iss->subject.fixed[NA_C], "FR");
+	CHECK(iss->subject.fixed[NA_OU] == NULL);
+	CHECK_STR(cfg->tenants[0].organizations[0], "Acme Corp");
+	CHECK_STR(cfg->tenants[0].organizations[1], "Acme");
+	CHECK(cfg->tenants[0].organizations[2] == NULL);
+	config_free(cfg);
+	mutate("cas[1].profile", "\"cabf_tls\"");
+	cfg = load_ok(0);
+	CHECK_INT(config_ca_find(cfg, "issuing")->profile, PROFILE_CABF_TLS);
 	config_free(cfg);
 	rm_rf();
 }

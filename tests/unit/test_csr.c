@@ -118,8 +118,11 @@ run_bad(const unsigned char *buf, size_t len, struct violations *vs, const struc
 
 	if (csr_parse(buf, len, &c, vs) != 0)
 		return;
-	struct issue_request rq = {csr_info(c)->cn ? csr_info(c)->cn : "x.example.com", 90, 0};
-	CHECK(policy_check(c, &rq, ca, vs) != 0);
+	struct issue_request rq = {.common_name =
+				       csr_info(c)->cn ? csr_info(c)->cn : "x.example.com",
+				   .validity_days = 90,
+				   .extensions = 0};
+	CHECK(policy_check(c, &rq, ca, vs, NULL) != 0);
 	csr_free(c);
 }
 

@@ -191,7 +191,11 @@ TEST(issue_good_fixtures_every_ca)
 		{
 			struct violations vs = {0};
 			struct csr *c = parse_file("good", g->string);
-			struct issue_request rq = {csr_info(c)->cn, 397, 0};
+			const char *orgs[2] = {csr_info(c)->o,
+					       NULL}; /* the CSR's O is the tenant's */
+			struct issue_request rq = {.common_name = csr_info(c)->cn,
+						   .validity_days = 397,
+						   .organizations = orgs};
 			struct issued *is = NULL;
 
 			snprintf(what, sizeof(what), "%s by %s", g->string, ca_tags[k]);
@@ -226,7 +230,9 @@ TEST(issue_digest_by_ca_key)
 		struct signer *s;
 		struct violations vs = {0};
 		struct csr *c = parse_file("good", "openssl-p256.pem");
-		struct issue_request rq = {csr_info(c)->cn, 30, 0};
+		const char *orgs[2] = {csr_info(c)->o, NULL}; /* the CSR's O is the tenant's */
+		struct issue_request rq = {
+		    .common_name = csr_info(c)->cn, .validity_days = 30, .organizations = orgs};
 		struct issued *is = NULL;
 		X509 *x;
 		const unsigned char *p;
@@ -297,7 +303,9 @@ TEST(issue_fixtures_write)
 				  : ci->curve == CURVE_P384 ? "ec-p384"
 				  : ci->curve == CURVE_P521 ? "ec-p521"
 							    : "ec-p256";
-		struct issue_request rq = {ci->cn, FIXTURE_DAYS, 0};
+		const char *orgs[2] = {ci->o, NULL}; /* the CSR's O is the tenant's */
+		struct issue_request rq = {
+		    .common_name = ci->cn, .validity_days = FIXTURE_DAYS, .organizations = orgs};
 		struct issued *is = NULL;
 		struct testca t;
 		struct signer *s;
@@ -305,6 +313,7 @@ TEST(issue_fixtures_write)
 		char json[64], *root;
 
 		CHECK_INT(testca_load(&t, fix_ca_dir(), tag), 0);
+		t.ca.profile = PROFILE_CABF_TLS; /* the fixtures have OV subjects: linted as CA/B */
 		CHECK((s = signer_new(&t.ca)) != NULL);
 		CHECK_INT(signer_set_urls(s, "http://pki.example.com/ca/issuing.crt",
 					  "http://pki.example.com/crl/issuing.crl"),
@@ -362,7 +371,9 @@ TEST(issue_refuses_without_signing)
 	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 		struct violations vs = {0};
 		struct csr *c = parse_file("bad", bad[k].file);
-		struct issue_request rq = {csr_info(c)->cn, 30, 0};
+		const char *orgs[2] = {csr_info(c)->o, NULL}; /* the CSR's O is the tenant's */
+		struct issue_request rq = {
+		    .common_name = csr_info(c)->cn, .validity_days = 30, .organizations = orgs};
 		struct issued *is = (struct issued *)&calls; /* must stay untouched */
 
 		CHECK(signer_issue(s, c, &rq, NULL, NULL, &is, &vs) != 0);
@@ -376,7 +387,9 @@ TEST(issue_refuses_without_signing)
 	{
 		struct violations vs = {0};
 		struct csr *c = parse_file("good", "openssl-p256.pem");
-		struct issue_request rq = {csr_info(c)->cn, 30, 0};
+		const char *orgs[2] = {csr_info(c)->o, NULL}; /* the CSR's O is the tenant's */
+		struct issue_request rq = {
+		    .common_name = csr_info(c)->cn, .validity_days = 30, .organizations = orgs};
 		struct issued *is = NULL;
 		t.ca.status = CA_DISABLED;
 		t.ca.type = CA_ROOT;
@@ -412,7 +425,9 @@ TEST(issue_serial_reserve_hook)
 	struct testca t;
 	struct signer *s;
 	struct csr *c = parse_file("good", "openssl-p256.pem");
-	struct issue_request rq = {csr_info(c)->cn, 30, 0};
+	const char *orgs[2] = {csr_info(c)->o, NULL}; /* the CSR's O is the tenant's */
+	struct issue_request rq = {
+	    .common_name = csr_info(c)->cn, .validity_days = 30, .organizations = orgs};
 	struct reserve_state r = {0};
 	struct violations vs = {0};
 	struct issued *is = NULL;
@@ -495,7 +510,9 @@ TEST(issue_validity_clamped_to_issuer)
 	struct testca t;
 	struct signer *s;
 	struct csr *c = parse_file("good", "openssl-p256.pem");
-	struct issue_request rq = {csr_info(c)->cn, 90, 0};
+	const char *orgs[2] = {csr_info(c)->o, NULL}; /* the CSR's O is the tenant's */
+	struct issue_request rq = {
+	    .common_name = csr_info(c)->cn, .validity_days = 90, .organizations = orgs};
 	struct violations vs = {0};
 	struct issued *is = NULL;
 	time_t now = time(NULL);
@@ -724,6 +741,7 @@ TEST(lint_rejects_broken_tbs)
 	lc.now = now;
 	lc.validity_days = 30;
 	lc.allowed_eku = EXT_SERVER_AUTH | EXT_CLIENT_AUTH;
+	lc.cabf = 1; /* the crafted TBS carries the CA/B Forum OV identifier */
 	for (b = 0; b < B_N; b++) {
 		struct violations vs = {0};
 		size_t len;
@@ -734,6 +752,17 @@ TEST(lint_rejects_broken_tbs)
 			test_fail(__FILE__, __LINE__, "clean TBS refused: %s", fix_codes(&vs));
 		if (b != B_NONE && (rc == 0 || !fix_has_code(&vs, "lint_error")))
 			test_fail(__FILE__, __LINE__, "lint let through: %s", names[b]);
+		OPENSSL_free(tbs);
+	}
+	/* A private CA asserts no CA/B Forum policy: the same clean TBS is refused. */
+	{
+		struct violations vs = {0};
+		size_t len;
+		unsigned char *tbs = crafted_tbs(&t, NULL, B_NONE, &len, leaf, now);
+
+		lc.cabf = 0;
+		CHECK(lint_tbs(tbs, len, &lc, &vs) != 0);
+		CHECK(strstr(vs.v[0].message, "certificatePolicies") != NULL);
 		OPENSSL_free(tbs);
 	}
 	OPENSSL_free(issuer);

@@ -162,7 +162,7 @@ TEST(policy_request_cases)
 		const struct policy_case *pc = &cases[i];
 		struct violations vs = {0};
 		struct csr *c = load(pc->csr);
-		struct issue_request rq;
+		struct issue_request rq = {0};
 		int rc;
 
 		CHECK_INT(testca_load(&t, fix_ca_dir(), "ec-p256"), 0);
@@ -170,7 +170,7 @@ TEST(policy_request_cases)
 		rq.common_name = pc->cn ? pc->cn : csr_info(c)->cn;
 		rq.validity_days = pc->days;
 		rq.extensions = pc->ext;
-		rc = policy_check(c, &rq, &t.ca, &vs);
+		rc = policy_check(c, &rq, &t.ca, &vs, NULL);
 		if (pc->expect[0] == NULL && rc != 0)
 			test_fail(__FILE__, __LINE__, "%s: refused: %s", pc->name, fix_codes(&vs));
 		if (pc->expect[0] != NULL && rc == 0)
@@ -191,12 +191,13 @@ TEST(policy_fields_named)
 	struct violations vs = {0};
 	struct csr *c = load("openssl-p256.pem");
 	struct testca t;
-	struct issue_request rq = {"x.example.com", 0, EXT_CODE_SIGNING};
+	struct issue_request rq = {
+	    .common_name = "x.example.com", .validity_days = 0, .extensions = EXT_CODE_SIGNING};
 	size_t i;
 
 	CHECK_INT(testca_load(&t, fix_ca_dir(), "ec-p256"), 0);
 	t.ca.status = CA_DISABLED;
-	CHECK(policy_check(c, &rq, &t.ca, &vs) != 0);
+	CHECK(policy_check(c, &rq, &t.ca, &vs, NULL) != 0);
 	for (i = 0; i < vs.n; i++) {
 		if (strcmp(vs.v[i].code, "cn_mismatch") == 0)
 			CHECK_STR(vs.v[i].field, "common_name");
@@ -271,9 +272,10 @@ TEST(policy_violations_overflow_counted)
 	/* A full list still makes policy_check fail on a new violation. */
 	struct csr *c = load("openssl-p256.pem");
 	struct testca t;
-	struct issue_request rq = {"other.example.com", 90, 0};
+	struct issue_request rq = {
+	    .common_name = "other.example.com", .validity_days = 90, .extensions = 0};
 	CHECK_INT(testca_load(&t, fix_ca_dir(), "ec-p256"), 0);
-	CHECK(policy_check(c, &rq, &t.ca, vs) != 0);
+	CHECK(policy_check(c, &rq, &t.ca, vs, NULL) != 0);
 	csr_free(c);
 	testca_free(&t);
 	free(vs);
