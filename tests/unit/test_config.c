@@ -169,9 +169,11 @@ static const char base_fmt[] =
     "    {\"name\": \"bob\", \"email\": \"bob@globex.example\", \"role\": \"requester\", "
     "\"tenant\": \"globex\", \"api_key_hash\": \"%s\", \"cas\": [\"issuing\"]},\n"
     "    {\"name\": \"admin\", \"email\": \"admin@example.org\", \"role\": \"admin\", "
-    "\"tenant\": \"acme\", \"api_key_hash\": \"%s\", \"admin_tenants\": [\"globex\"]},\n"
+    "\"tenant\": \"acme\", \"api_key_hash\": \"%s\", \"admin_tenants\": [\"globex\"], "
+    "\"admin_cas\": [\"*\"]},\n"
     "    {\"name\": \"super\", \"email\": \"super@example.org\", \"role\": \"admin\", "
-    "\"tenant\": \"acme\", \"api_key_hash\": \"%s\"},\n"
+    "\"tenant\": \"acme\", \"api_key_hash\": \"%s\", \"admin_tenants\": [\"*\"], "
+    "\"admin_cas\": [\"*\"]},\n"
     "    {\"name\": \"audit\", \"email\": \"audit@example.org\", \"role\": \"auditor\", "
     "\"tenant\": \"acme\", \"api_key_hash\": \"%s\"}\n"
     "  ]\n"
@@ -906,7 +908,7 @@ TEST(config_user_may_use)
 	struct config *cfg;
 	const struct ca *root, *iss, *appr;
 	const struct user *alice, *bob, *admin, *super, *audit;
-	char *scoped_cas[] = {"root", NULL}, *none[] = {NULL};
+	char *scoped_cas[] = {"root", NULL}, *none[] = {NULL}, *all[] = {"*", NULL};
 	struct user scoped;
 
 	setup();
@@ -931,7 +933,7 @@ TEST(config_user_may_use)
 	CHECK_INT(config_user_may_use(admin, iss), 1);
 	CHECK_INT(config_user_may_use(admin, appr), 1);
 	CHECK_INT(config_user_may_use(admin, root), 0);
-	/* admin without scope: everything. */
+	/* admin with "*" scopes: everything. */
 	CHECK_INT(config_user_may_use(super, root), 1);
 	CHECK_INT(config_user_may_use(super, appr), 1);
 	/* auditors never request, even from their tenant's CA. */
@@ -940,9 +942,23 @@ TEST(config_user_may_use)
 	scoped = *super;
 	scoped.tenant = "initech";
 	scoped.admin_cas = scoped_cas;
-	scoped.admin_tenants = none;
+	scoped.admin_tenants = all;
 	CHECK_INT(config_user_may_use(&scoped, root), 1);
 	CHECK_INT(config_user_may_use(&scoped, iss), 0);
+	/* Scopes fail closed: empty lists act for nothing, "*" must be written out. */
+	scoped.admin_tenants = none;
+	CHECK_INT(config_user_may_use(&scoped, root), 0);
+	scoped.admin_cas = none;
+	scoped.admin_tenants = all;
+	CHECK_INT(config_user_may_use(&scoped, root), 0);
+	CHECK_INT(roster_tenant_admin(&scoped, "globex"), 1);
+	scoped.admin_tenants = none;
+	CHECK_INT(roster_tenant_admin(&scoped, "globex"), 0);
+	CHECK_INT(roster_admin_scope(super, "approval", "globex"), 1);
+	CHECK_INT(roster_admin_scope(admin, "approval", "globex"), 1);
+	CHECK_INT(roster_admin_scope(admin, "approval", "acme"), 0);
+	scoped.admin_cas = scoped_cas;
+	scoped.admin_tenants = all;
 	CHECK_INT(config_user_may_use(NULL, iss), 0);
 	CHECK_INT(config_user_may_use(alice, NULL), 0);
 	/* Selection and admission ask the roster (roster.h): the same answer for every pair. */
