@@ -255,6 +255,21 @@ for spec in "mallory acme $ISSUING requester_unknown" \
 	fi
 done
 
+# A message on the issue topic (the gateway's path) for a name outside the
+# tenant's names: the worker's admission refuses it too.
+gcn=www-$RUN_ID.globex.example
+id=name-$RUN_ID
+"${TOOL[@]}" csr "$gcn" "$gcn" >"$TMP/name.csr"
+"${TOOL[@]}" msg --id "$id" --csr "$TMP/name.csr" --cn "$gcn" --days 60 --ca "$ISSUING" \
+	--tenant acme --requester alice >"$TMP/$id.json"
+produce "$id" "$TMP/$id.json"
+name="issue topic: alice asks for $gcn: failed name_not_allowed, not signed"
+if wait_for "$SETTLE_S" state_is "$id" failed; then
+	check_eq "$name" "name_not_allowed 0" "$(field_of "$id" error_code) $(serial_count "$id")"
+else
+	fail "$name" "state: $(state_of "$id")"
+fi
+
 # ------------------------------------------------------------ approval CA
 cn=appr-$RUN_ID.acme.example
 "${TOOL[@]}" csr "$cn" "$cn" >"$TMP/appr.csr"
