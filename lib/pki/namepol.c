@@ -109,11 +109,9 @@ uri_has_prefix(const char *p, const char *u)
 {
 	size_t pl = strlen(p), ul = strlen(u), head = uri_head_len(p);
 
-	if (head > pl)
-		head = pl;
 	if (pl > ul || !ascii_casecmp_eq(p, head, u, head) || memcmp(p + head, u + head, pl - head))
 		return 0;
-	return pl != uri_head_len(p) || pl == ul || strchr("/?#:", u[pl]) != NULL;
+	return pl != head || pl == ul || strchr("/?#:", u[pl]) != NULL;
 }
 
 /* The host of mailbox m (after its last '@'), or m itself when it is a domain. */
@@ -231,13 +229,15 @@ namepol_check_name(enum name_kind k, const char *name, const char *field,
 			       tp->wildcards ? ca->id : tid);
 		return -1;
 	}
-	if ((hit = list_match(list_of(&tp->deny, k), k, name, 1)) != NULL ||
-	    (cp != NULL && (hit = list_match(list_of(&cp->deny, k), k, name, 1)) != NULL)) {
-		int by_tenant = list_match(list_of(&tp->deny, k), k, name, 1) == hit;
-
-		violations_add(vs, "name_not_allowed", field, "%s %.*s: denied by %s %s's deny entry %s",
-			       kind_label[k], NAMEPOL_NAME_TEXT, name, by_tenant ? "tenant" : "CA",
-			       by_tenant ? tid : ca->id, hit);
+	if ((hit = list_match(list_of(&tp->deny, k), k, name, 1)) != NULL) {
+		violations_add(vs, "name_not_allowed", field,
+			       "%s %.*s: denied by tenant %s's deny entry %s", kind_label[k],
+			       NAMEPOL_NAME_TEXT, name, tid, hit);
+		return -1;
+	}
+	if (cp != NULL && (hit = list_match(list_of(&cp->deny, k), k, name, 1)) != NULL) {
+		violations_add(vs, "name_not_allowed", field, "%s %.*s: denied by CA %s's deny entry %s",
+			       kind_label[k], NAMEPOL_NAME_TEXT, name, ca->id, hit);
 		return -1;
 	}
 	if (list_match(list_of(&tp->allow, k), k, name, 0) == NULL) {
