@@ -156,7 +156,7 @@ covers(enum name_kind k, const char *x, const char *y, int entry)
 	return 0;
 }
 
-/* The one name of DNS entry or name s's parent domain ("b.c" for "a.b.c"), or "". */
+/* The parent domain of DNS entry or name s ("b.c" for "a.b.c" or "=a.b.c"), or "". */
 static const char *
 dns_parent(const char *s)
 {
