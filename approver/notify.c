@@ -23,24 +23,10 @@
 #define NOTIFY_DETAIL_MAX 600
 #define NOTIFY_TARGET_MAX 160
 
-static int
-strv_empty_or_has(char *const *v, const char *s)
-{
-	size_t i;
-
-	if (v == NULL || v[0] == NULL)
-		return 1;
-	for (i = 0; s != NULL && v[i] != NULL; i++)
-		if (strcmp(v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
 int
 ap_admin_scope(const struct user *u, const char *ca_id, const char *tenant)
 {
-	return u != NULL && u->role == ROLE_ADMIN && strv_empty_or_has(u->admin_cas, ca_id) &&
-	       strv_empty_or_has(u->admin_tenants, tenant);
+	return roster_admin_scope(u, ca_id, tenant);
 }
 
 void

@@ -3,6 +3,7 @@
 
 #include "gateway.h"
 #include "issue.h"
+#include "namepol.h"
 
 static void
 json_add_strn(cJSON *o, const char *name, const char *v)
@@ -54,6 +55,43 @@ gateway_ca_json(const struct ca *ca)
 	return o;
 }
 
+/* Adds {"dns": [...], "ip": [...], "email": [...], "uri": [...]} of nl to o under name. */
+static void
+json_add_name_lists(cJSON *o, const char *name, const struct name_lists *nl)
+{
+	static const char *const kinds[] = {"dns", "ip", "email", "uri"};
+	char **const lists[] = {nl->dns, nl->ip, nl->email, nl->uri};
+	cJSON *l = cJSON_AddObjectToObject(o, name), *a;
+	size_t i, j;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		a = cJSON_AddArrayToObject(l, kinds[i]);
+		for (j = 0; lists[i] != NULL && lists[i][j] != NULL; j++)
+			cJSON_AddItemToArray(a, cJSON_CreateString(lists[i][j]));
+	}
+}
+
+/*
+ * Adds "names": what a user of tenant may request from ca (namepol_effective).
+ * Returns 0, or -1 when out of memory.
+ */
+static int
+json_add_names(cJSON *o, const struct config *cfg, const char *tenant, const struct ca *ca)
+{
+	struct roster ro = config_roster(cfg);
+	struct name_policy np;
+	cJSON *n;
+
+	if (namepol_effective(roster_tenant_find(&ro, tenant), ca, &np) < 0)
+		return -1;
+	n = cJSON_AddObjectToObject(o, "names");
+	json_add_name_lists(n, "allow", &np.allow);
+	json_add_name_lists(n, "deny", &np.deny);
+	cJSON_AddBoolToObject(n, "wildcards", np.wildcards);
+	namepol_free(&np);
+	return 0;
+}
+
 /* 1 if u may request certificates from ca through the API. */
 static int
 gateway_ca_usable(const struct user *u, const struct ca *ca)
@@ -97,6 +135,11 @@ gateway_ca_template(struct gateway *gw, struct http_req *req, const char *ca_id)
 		return;
 	}
 	o = gateway_ca_json(ca);
+	if (json_add_names(o, gw->cfg, u->tenant, ca) < 0) {
+		cJSON_Delete(o);
+		http_reply_error(req, 500, "internal", NULL, NULL, NULL, "out of memory");
+		return;
+	}
 	http_reply_json(req, 200, o, NULL);
 	cJSON_Delete(o);
 }

@@ -365,7 +365,7 @@ struct int_opts {
 	const char *parent, *manual, *pw_file, *pw_env, *approvals, *ttl, *max_validity;
 	const char *tenants, *users, *extensions, *key_types, *curves, *key_sizes;
 	const char *purposes, *email_patterns, *cidrs, *priority, *sel_tenants;
-	const char *ca_issuers_url, *crl_url;
+	const char *ca_issuers_url, *crl_url, *nc_tenant;
 	const char *profile, *subject, *subject_fixed, *subject_other, *subject_org;
 	int manual_approval, no_api, disabled;
 };
@@ -635,12 +635,16 @@ cmd_ca_init_intermediate(const struct command *cmd, int argc, char **argv)
 	     &io.subject_other, NULL, 0},
 	    {"--subject-organization", "ACTION",
 	     "an O not among the tenant's organizations: drop or refuse", &io.subject_org, NULL, 0},
+	    {"--name-constraints-tenant", "ID",
+	     "put tenant ID's names into critical nameConstraints and the CA's names",
+	     &io.nc_tenant, NULL, 0},
 	};
 	const struct keyspec *ks;
 	struct cfgfile *cf = NULL;
 	EVP_PKEY *pkey = NULL;
 	X509 *pcert = NULL;
 	cJSON *entry = NULL;
+	char *nc = NULL;
 	int rc;
 
 	if ((rc = args_parse(cmd, flags, sizeof(flags) / sizeof(flags[0]), argc, argv, &config)))
@@ -650,6 +654,9 @@ cmd_ca_init_intermediate(const struct command *cmd, int argc, char **argv)
 	    ca_opts_check(cf, &o, "ec-p256", PKICTL_INT_DAYS_DEFAULT, &p, &ks) != 0 ||
 	    check_id("--parent", io.parent) != 0)
 		goto out;
+	if (io.nc_tenant != NULL && (nc = nameconst_from_tenant(cf, io.nc_tenant)) == NULL)
+		goto out;
+	p.name_constraints = nc;
 	if ((entry = cJSON_CreateObject()) == NULL)
 		goto out;
 	cJSON_AddStringToObject(entry, "id", o.id);
@@ -662,9 +669,17 @@ cmd_ca_init_intermediate(const struct command *cmd, int argc, char **argv)
 	    int_policy(cf, &io, entry) != 0 || int_subject(&io, entry) != 0 ||
 	    parent_load(cf, io.parent, p.pathlen, &pcert, &pkey) != 0)
 		goto out;
+	/* The service refuses before signing what relying parties would refuse. */
+	if (nc != NULL && !cJSON_AddItemToObject(entry, "names",
+						 cJSON_Duplicate(cJSON_GetObjectItem(cfgfile_find(
+								     cf, "tenants", "id", io.nc_tenant),
+								 "names"),
+								 1)))
+		goto out;
 	rc = ca_create(cf, o.id, ks, &p, pcert, pkey, entry);
 	entry = NULL;
 out:
+	free(nc);
 	cJSON_Delete(entry);
 	EVP_PKEY_free(pkey);
 	X509_free(pcert);

@@ -280,6 +280,8 @@ cert_build(const struct cert_params *p, EVP_PKEY *key, X509 *issuer, EVP_PKEY *i
 	    (p->ext_key_usage != NULL &&
 	     ext_add(x, &ctx, NID_ext_key_usage, p->ext_key_usage) != 0) ||
 	    (p->san != NULL && ext_add(x, &ctx, NID_subject_alt_name, p->san) != 0) ||
+	    (p->name_constraints != NULL &&
+	     ext_add(x, &ctx, NID_name_constraints, p->name_constraints) != 0) ||
 	    ext_add(x, &ctx, NID_subject_key_identifier, "hash") != 0 ||
 	    ext_add(x, &ctx, NID_authority_key_identifier, "keyid:always") != 0) {
 		pk_sslerr("adding extensions");

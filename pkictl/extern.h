@@ -162,6 +162,7 @@ struct cert_params {
 	int leaf;                  /* end entity (CA:FALSE) instead of a CA */
 	const char *ext_key_usage; /* NULL, or e.g. "clientAuth" */
 	const char *san;           /* NULL, or e.g. "DNS:localhost,IP:127.0.0.1" */
+	const char *name_constraints; /* NULL, or e.g. "critical,permitted;DNS:acme.test" */
 };
 
 /* Looks up a --key name. Returns NULL for an unknown one. */
@@ -323,6 +324,17 @@ int cmd_init(const struct command *cmd, int argc, char **argv);
 int cmd_tenant_add(const struct command *cmd, int argc, char **argv);
 int cmd_ca_init_root(const struct command *cmd, int argc, char **argv);
 int cmd_ca_init_intermediate(const struct command *cmd, int argc, char **argv);
+
+/* ---- nameConstraints (nameconst.c) ---- */
+
+/*
+ * Tenant tenant's names in cf as a critical nameConstraints value (OpenSSL
+ * config syntax): allow lists as permitted subtrees ("*": that kind
+ * unconstrained), deny lists as excluded ones. Returns a string the caller
+ * frees, or NULL after printing why (no such tenant, no names, a URI
+ * prefix without a host).
+ */
+char *nameconst_from_tenant(struct cfgfile *cf, const char *tenant);
 int cmd_ca_crl(const struct command *cmd, int argc, char **argv);
 int cmd_user_add(const struct command *cmd, int argc, char **argv);
 int cmd_user_add_bulk_key(const struct command *cmd, int argc, char **argv);

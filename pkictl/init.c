@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "extern.h"
+#include "namepol.h"
 
 #define CONFIG_DIR_MODE 0700
 #define GRANT_KEY_FILE "grant.key"
@@ -169,17 +170,85 @@ check_organization(const char *flag, const char *s)
 	return check_text(flag, s, PKICTL_ORG_MAX);
 }
 
+/* Kinds of the --names-KIND and --deny-KIND flags, in enum name_kind order. */
+static const char *const name_kinds[] = {"dns", "ip", "email", "uri"};
+#define NAME_KINDS (sizeof(name_kinds) / sizeof(name_kinds[0]))
+
+/* One --names-KIND / --deny-KIND item: the config's rule for that kind (the flag's suffix). */
+static int
+check_name_entry(const char *flag, const char *item)
+{
+	const char *kind = strrchr(flag, '-') + 1, *rule = "unknown kind";
+	size_t k;
+
+	for (k = 0; k < NAME_KINDS; k++)
+		if (strcmp(kind, name_kinds[k]) == 0)
+			rule = namepol_entry_rule((enum name_kind)k, item);
+	if (rule == NULL)
+		return 0;
+	pk_err("%s: %s, got \"%s\"", flag, rule, item);
+	return -1;
+}
+
+/* Adds {"dns": [...], ...} of the flags' lists (each may be NULL: empty) to obj under key. */
+static int
+name_lists_add(cJSON *obj, const char *key, const char *prefix, const char *const *lists)
+{
+	char flag[32];
+	cJSON *o = cJSON_AddObjectToObject(obj, key), *arr;
+	size_t k;
+
+	for (k = 0; o != NULL && k < NAME_KINDS; k++) {
+		if (lists[k] == NULL) {
+			if (cJSON_AddArrayToObject(o, name_kinds[k]) == NULL)
+				return -1;
+			continue;
+		}
+		snprintf(flag, sizeof(flag), "%s-%s", prefix, name_kinds[k]);
+		if (parse_list(flag, lists[k], check_name_entry, &arr) != 0)
+			return -1;
+		cJSON_AddItemToObject(o, name_kinds[k], arr);
+	}
+	return o == NULL ? -1 : 0;
+}
+
+/* 1 if any of the n lists is given. */
+static int
+any_given(const char *const *lists, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		if (lists[k] != NULL)
+			return 1;
+	return 0;
+}
+
 int
 cmd_tenant_add(const struct command *cmd, int argc, char **argv)
 {
 	const char *id = NULL, *name = NULL, *orgs = NULL, *config;
+	const char *allow[NAME_KINDS] = {NULL}, *deny[NAME_KINDS] = {NULL};
+	int wildcards = 0;
 	const struct flag flags[] = {
 	    {"--id", "ID", "tenant id ([A-Za-z0-9._-], 1..64)", &id, NULL, 1},
 	    {"--name", "NAME", "display name", &name, NULL, 1},
 	    {"--organizations", "LIST", "the O values its certificates may carry", &orgs, NULL, 0},
+	    {"--names-dns", "LIST", "DNS names it may have: domain (and names under it), =name, *",
+	     &allow[NK_DNS], NULL, 0},
+	    {"--names-ip", "LIST", "IP ranges it may have: address/prefix, *", &allow[NK_IP], NULL,
+	     0},
+	    {"--names-email", "LIST", "e-mail domains it may have, *", &allow[NK_EMAIL], NULL, 0},
+	    {"--names-uri", "LIST", "URI prefixes it may have, *", &allow[NK_URI], NULL, 0},
+	    {"--names-wildcards", NULL, "*.domain names allowed where all they cover is", NULL,
+	     &wildcards, 0},
+	    {"--deny-dns", "LIST", "DNS names refused even when allowed", &deny[NK_DNS], NULL, 0},
+	    {"--deny-ip", "LIST", "IP ranges refused", &deny[NK_IP], NULL, 0},
+	    {"--deny-email", "LIST", "e-mail domains refused", &deny[NK_EMAIL], NULL, 0},
+	    {"--deny-uri", "LIST", "URI prefixes refused", &deny[NK_URI], NULL, 0},
 	};
 	struct cfgfile *cf = NULL;
-	cJSON *tenants, *t = NULL, *arr = NULL;
+	cJSON *tenants, *t = NULL, *arr = NULL, *names;
 	int rc;
 
 	if ((rc = args_parse(cmd, flags, sizeof(flags) / sizeof(flags[0]), argc, argv, &config)))
@@ -208,6 +277,13 @@ cmd_tenant_add(const struct command *cmd, int argc, char **argv)
 		cJSON_AddItemToObject(t, "organizations", arr);
 		arr = NULL;
 	}
+	/* Without names the tenant may have none (fail closed); --check-config says so. */
+	if ((any_given(allow, NAME_KINDS) || any_given(deny, NAME_KINDS) || wildcards) &&
+	    ((names = cJSON_AddObjectToObject(t, "names")) == NULL ||
+	     name_lists_add(names, "allow", "--names", allow) != 0 ||
+	     name_lists_add(names, "deny", "--deny", deny) != 0 ||
+	     cJSON_AddBoolToObject(names, "wildcards", wildcards) == NULL))
+		goto out;
 	cJSON_AddItemToArray(tenants, t);
 	t = NULL;
 	if (cfgfile_commit(cf) != 0)

@@ -40,6 +40,21 @@ add_refs(struct cfgfile *cf, cJSON *obj, const char *key, const char *flag, cons
 	return cfgfile_check_refs(cf, flag, arr, refkey, reffield);
 }
 
+/* An admin scope flag: "*" (every one, written out) or a list of ids as add_refs. */
+static int
+add_scope(struct cfgfile *cf, cJSON *obj, const char *key, const char *flag, const char *value,
+	  const char *refkey)
+{
+	cJSON *arr;
+
+	if (value == NULL || strcmp(value, ROSTER_SCOPE_ALL) != 0)
+		return add_refs(cf, obj, key, flag, value, refkey, "id");
+	if ((arr = cJSON_AddArrayToObject(obj, key)) == NULL)
+		return -1;
+	cJSON_AddItemToArray(arr, cJSON_CreateString(ROSTER_SCOPE_ALL));
+	return 0;
+}
+
 int
 cmd_user_add(const struct command *cmd, int argc, char **argv)
 {
@@ -51,9 +66,10 @@ cmd_user_add(const struct command *cmd, int argc, char **argv)
 	    {"--role", "ROLE", "requester | admin | auditor", &role, NULL, 1},
 	    {"--tenant", "ID", "the user's tenant", &tenant, NULL, 1},
 	    {"--cas", "LIST", "CA ids the user may use beyond its tenant's", &cas, NULL, 0},
-	    {"--admin-tenants", "LIST", "admins: tenants they act for (default all)",
+	    {"--admin-tenants", "LIST", "admins: tenants they act for, * for all (default none)",
 	     &admin_tenants, NULL, 0},
-	    {"--admin-cas", "LIST", "admins: CAs they act for (default all)", &admin_cas, NULL, 0},
+	    {"--admin-cas", "LIST", "admins: CAs they act for, * for all (default none)",
+	     &admin_cas, NULL, 0},
 	};
 	char key[API_KEY_BUF] = "", hash[HASH_TEXT_BUF];
 	unsigned char digest[32];
@@ -98,9 +114,8 @@ cmd_user_add(const struct command *cmd, int argc, char **argv)
 	if (add_refs(cf, u, "cas", "--cas", cas, "cas", "id") != 0)
 		goto out;
 	if (strcmp(role, "admin") == 0 &&
-	    (add_refs(cf, u, "admin_tenants", "--admin-tenants", admin_tenants, "tenants", "id") !=
-		 0 ||
-	     add_refs(cf, u, "admin_cas", "--admin-cas", admin_cas, "cas", "id") != 0))
+	    (add_scope(cf, u, "admin_tenants", "--admin-tenants", admin_tenants, "tenants") != 0 ||
+	     add_scope(cf, u, "admin_cas", "--admin-cas", admin_cas, "cas") != 0))
 		goto out;
 	cJSON_AddItemToArray(users, u);
 	u = NULL;

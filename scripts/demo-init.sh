@@ -76,9 +76,13 @@ ctl init --gateway-listen "$gateway" --approver-listen "$approver" \
 	--kafka-brokers "$brokers" --redis-url "$redis"
 # init also made infra/ and the services' certificates in kafka/.
 kafka_certs "$cfg" 2>"$stage/stderr" || { cat "$stage/stderr" >&2; exit 1; }
-# The organization names (subject O) each tenant's certificates may carry.
-ctl tenant add --id acme --name "Acme Corp" --organizations "Acme Corp,Acme"
-ctl tenant add --id globex --name "Globex" --organizations Globex
+# The organization names (subject O) and the names (DNS, IP, e-mail, URI)
+# each tenant's certificates may carry (docs/issuance.md).
+ctl tenant add --id acme --name "Acme Corp" --organizations "Acme Corp,Acme" \
+	--names-dns acme.test,acme.example --names-wildcards --names-ip 10.0.0.0/8 \
+	--names-email acme.example --names-uri https://acme.example/
+ctl tenant add --id globex --name "Globex" --organizations Globex \
+	--names-dns globex.test,globex.example
 
 # AIA caIssuers and CRL distribution point URLs the gateway answers
 # (GET /ca/ID.crt, GET /crl/ID.crl); pkictl writes each CA's first CRL.
@@ -148,10 +152,14 @@ ctl ca init-intermediate --id demo-disabled --parent demo-root --name "Demo Disa
 
 alice=$(ctl user add --name alice --email alice@acme.example --role requester --tenant acme)
 bob=$(ctl user add --name bob --email bob@globex.example --role requester --tenant globex)
-admin=$(ctl user add --name admin --email admin@acme.example --role admin --tenant acme)
-admin2=$(ctl user add --name admin2 --email admin2@acme.example --role admin --tenant acme)
+# Admin scopes are written out (empty means none): acme's admins act for
+# acme on every CA, globex's for globex; there is no cross-tenant operator.
+admin=$(ctl user add --name admin --email admin@acme.example --role admin --tenant acme \
+	--admin-tenants acme --admin-cas '*')
+admin2=$(ctl user add --name admin2 --email admin2@acme.example --role admin --tenant acme \
+	--admin-tenants acme --admin-cas '*')
 admin_globex=$(ctl user add --name admin-globex --email admin@globex.example --role admin \
-	--tenant globex --admin-tenants globex)
+	--tenant globex --admin-tenants globex --admin-cas '*')
 
 # Bulk producers: a signing key each (the secret is also in the profile
 # bulk/USER.json); their Kafka client certificates are kafka/bulk-USER.crt/.key.

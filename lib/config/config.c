@@ -29,6 +29,7 @@
 #include "config_int.h"
 #include "issue.h"
 #include "jfield.h"
+#include "namepol.h"
 #include "secret.h"
 
 #define CONFIG_FILE_MAX (4 * 1024 * 1024)
@@ -264,6 +265,39 @@ rule_scrypt(const char *s)
 				      : "must be a scrypt hash scrypt$N$r$p$salt_b64$hash_b64";
 }
 
+static const char *
+rule_name_dns(const char *s)
+{
+	return namepol_entry_rule(NK_DNS, s);
+}
+
+static const char *
+rule_name_ip(const char *s)
+{
+	return namepol_entry_rule(NK_IP, s);
+}
+
+static const char *
+rule_name_email(const char *s)
+{
+	return namepol_entry_rule(NK_EMAIL, s);
+}
+
+static const char *
+rule_name_uri(const char *s)
+{
+	return namepol_entry_rule(NK_URI, s);
+}
+
+/* admin_tenants, admin_cas: ids, or "*" for all. */
+static const char *
+rule_scope(const char *s)
+{
+	return strcmp(s, ROSTER_SCOPE_ALL) == 0 || id_rule(s) == NULL
+		   ? NULL
+		   : "must be an id ([A-Za-z0-9._-], 1..64) or \"*\" (all)";
+}
+
 /* Frees a NULL-terminated string list. */
 static void
 strv_free(char **v)
@@ -275,52 +309,6 @@ strv_free(char **v)
 	for (i = 0; v[i] != NULL; i++)
 		free(v[i]);
 	free(v);
-}
-
-/*
- * Parses "addr/prefix" strictly: inet_pton address, decimal prefix without
- * sign or leading zeros within the family's width, no host bits set.
- * Returns 0, or -1 with a static rule in *why.
- */
-static int
-cidr_parse(const char *s, struct cidr *out, const char **why)
-{
-	char addr[INET6_ADDRSTRLEN];
-	const char *slash = strchr(s, '/'), *p;
-	int width, prefix = 0, i;
-
-	*why = "must be an IPv4 or IPv6 CIDR address/prefix";
-	if (slash == NULL || (size_t)(slash - s) >= sizeof(addr))
-		return -1;
-	memcpy(addr, s, (size_t)(slash - s));
-	addr[slash - s] = '\0';
-	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, addr, out->addr) == 1) {
-		out->family = AF_INET;
-		width = 32;
-	} else if (inet_pton(AF_INET6, addr, out->addr) == 1) {
-		out->family = AF_INET6;
-		width = 128;
-	} else {
-		return -1;
-	}
-	p = slash + 1;
-	if (*p == '\0' || (p[0] == '0' && p[1] != '\0'))
-		return -1;
-	for (; *p != '\0'; p++) {
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		prefix = prefix * 10 + (*p - '0');
-		if (prefix > width)
-			return -1;
-	}
-	out->prefix = prefix;
-	for (i = prefix; i < width; i++)
-		if (out->addr[i / 8] & (0x80 >> (i % 8))) {
-			*why = "must have no host bits set after the prefix";
-			return -1;
-		}
-	return 0;
 }
 
 /* ---- The table ---- */
@@ -510,6 +498,17 @@ check_admin_lists(struct ctx *c, const struct key *k, const cJSON *obj, const ch
 	return fail(c, kp, "must be empty unless role is admin, got a non-empty list");
 }
 
+/* names: its presence is the policy's set flag (absent on a tenant: no names at all). */
+static int
+check_names_set(struct ctx *c, const struct key *k, const cJSON *obj, const char *path,
+		void *base)
+{
+	struct name_policy *np = (struct name_policy *)((char *)base + k->off);
+
+	np->set = cJSON_GetObjectItemCaseSensitive(obj, k->name) != NULL;
+	return 0;
+}
+
 /* redis.users.NAME.user must differ from the services' before it (one Redis user per service). */
 static int
 check_redis_user(struct ctx *c, const struct key *k, const cJSON *obj, const char *path, void *base)
@@ -676,11 +675,40 @@ static const struct key redis_keys[] = {
 };
 static const struct section redis_section = SECTION(redis_keys, 0, NULL);
 
+static const struct key name_list_keys[] = {
+    STRVKEY("dns", rule_name_dns, struct name_lists, dns),
+    STRVKEY("ip", rule_name_ip, struct name_lists, ip),
+    STRVKEY("email", rule_name_email, struct name_lists, email),
+    STRVKEY("uri", rule_name_uri, struct name_lists, uri),
+};
+static const struct section name_list_section = SECTION(name_list_keys, 0, NULL);
+
+static const struct key names_keys[] = {
+    {.name = "allow",
+     .type = K_OBJ,
+     SUB(name_list_section),
+     .off = offsetof(struct name_policy, allow)},
+    {.name = "deny",
+     .type = K_OBJ,
+     SUB(name_list_section),
+     .off = offsetof(struct name_policy, deny)},
+    {.name = "wildcards", .type = K_BOOL, .off = offsetof(struct name_policy, wildcards)},
+};
+static const struct section names_section = SECTION(names_keys, 0, NULL);
+
+/* The names row of a tenant or CA (st): absent means not set. */
+#define NAMESKEY(st)                                                                               \
+	{                                                                                          \
+		.name = "names", .type = K_OBJ, .flags = KEY_SKIP_ABSENT | KEY_CHECK_FIRST,        \
+		SUB(names_section), .off = offsetof(st, names), .check = check_names_set           \
+	}
+
 static const struct key tenant_keys[] = {
     STRKEY("id", KEY_REQUIRED, id_rule, NULL, struct tenant, id),
     STRKEY("name", KEY_REQUIRED, rule_nonempty, NULL, struct tenant, name),
     ARRAYKEY("webhooks", 0, webhook_section, struct tenant, webhooks, nwebhooks),
     STRVKEY("organizations", rule_subject_o, struct tenant, organizations),
+    NAMESKEY(struct tenant),
 };
 static const struct section tenant_section = SECTION(tenant_keys, sizeof(struct tenant), NULL);
 
@@ -796,6 +824,7 @@ static const struct key ca_keys[] = {
      .check = check_crl},
     ENUMKEY("profile", profiles, PROFILE_PRIVATE, struct ca, profile),
     {.name = "subject", .type = K_OBJ, SUB(subject_section), .off = offsetof(struct ca, subject)},
+    NAMESKEY(struct ca),
 };
 static const struct section ca_section = SECTION(ca_keys, sizeof(struct ca), NULL);
 
@@ -813,10 +842,10 @@ static const struct key user_keys[] = {
      .flags = KEY_REQUIRED,
      .off = offsetof(struct user, api_key_hash)},
     STRVKEY("cas", id_rule, struct user, cas),
-    STRVKEY("admin_tenants", id_rule, struct user, admin_tenants),
+    STRVKEY("admin_tenants", rule_scope, struct user, admin_tenants),
     {.name = "admin_cas",
      .type = K_STRV,
-     .rule = id_rule,
+     .rule = rule_scope,
      .off = offsetof(struct user, admin_cas),
      .check = check_admin_lists},
 };
@@ -959,7 +988,7 @@ parse_cidrs(struct ctx *c, const cJSON *v, const char *kp, struct cidr **dst, si
 		path_idx(ip, kp, i);
 		if (!cJSON_IsString(it))
 			return fail(c, ip, "must be a string, got %s", jfield_type(it));
-		if (cidr_parse(it->valuestring, &(*dst)[i], &why) != 0)
+		if (roster_cidr_parse(it->valuestring, &(*dst)[i], &why) != 0)
 			return fail(c, ip, "%s, got %s", why, quote(it->valuestring, g));
 		*n = ++i;
 	}
@@ -1335,6 +1364,7 @@ ca_free_fields(struct ca *ca)
 	webhooks_free(ca->webhooks, ca->nwebhooks);
 	for (i = 0; i < NA_OTHER; i++)
 		free(ca->subject.fixed[i]);
+	namepol_free(&ca->names);
 	free(ca->common_name);
 	free(ca->organization);
 	free(ca->country);
@@ -1391,6 +1421,7 @@ config_free(struct config *cfg)
 		free(cfg->tenants[i].name);
 		webhooks_free(cfg->tenants[i].webhooks, cfg->tenants[i].nwebhooks);
 		strv_free(cfg->tenants[i].organizations);
+		namepol_free(&cfg->tenants[i].names);
 	}
 	free(cfg->tenants);
 	for (i = 0; i < cfg->nbulk_keys; i++) {

@@ -164,6 +164,13 @@ const struct user *config_user_by_key(const struct config *cfg, const char *api_
 const struct user *config_user_find(const struct config *cfg, const char *name);
 /* The bulk key with this id, or NULL. */
 const struct bulk_key *config_bulk_key_find(const struct config *cfg, const char *id);
+/*
+ * Calls fn with one line for each thing an operator should know that is not
+ * an error: each tenant without names (fail closed: no names at all) and
+ * each admin with a scope of "*" (every tenant or CA).
+ */
+void config_notes(const struct config *cfg, void (*fn)(const char *note, void *arg), void *arg);
+
 /* As roster_user_may_use (roster.h), which selection and admission use. */
 int config_user_may_use(const struct user *u, const struct ca *ca);
 

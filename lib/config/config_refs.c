@@ -89,6 +89,25 @@ check_refs(struct ctx *c, const char *path, char *const *list, size_t n,
 	return 0;
 }
 
+/* An admin scope list: ["*"] (all) alone, or entries of the array called what. */
+static int
+check_scope(struct ctx *c, const char *path, char *const *list, size_t n,
+	    const char *(*get)(const struct config *, size_t), const char *what)
+{
+	char ip[CONFIG_PATH_MAX], g[CONFIG_GOT_MAX];
+	size_t i;
+
+	if (!roster_scope_all(list))
+		return check_refs(c, path, list, n, get, what);
+	for (i = 0; list[i] != NULL; i++)
+		if (strcmp(list[i], ROSTER_SCOPE_ALL) != 0) {
+			path_idx(ip, path, i);
+			return fail(c, ip, "must be absent beside \"*\" (all %s), got %s", what,
+				    quote(list[i], g));
+		}
+	return 0;
+}
+
 static int
 check_ref(struct ctx *c, const char *path, const char *s, size_t n,
 	  const char *(*get)(const struct config *, size_t), const char *what)
@@ -164,10 +183,10 @@ config_refs_check(struct ctx *c)
 		if (check_refs(c, p, u->cas, cfg->ncas, ca_id, "cas") != 0)
 			return -1;
 		snprintf(p, sizeof(p), "users[%zu].admin_tenants", i);
-		if (check_refs(c, p, u->admin_tenants, cfg->ntenants, tenant_id, "tenants") != 0)
+		if (check_scope(c, p, u->admin_tenants, cfg->ntenants, tenant_id, "tenants") != 0)
 			return -1;
 		snprintf(p, sizeof(p), "users[%zu].admin_cas", i);
-		if (check_refs(c, p, u->admin_cas, cfg->ncas, ca_id, "cas") != 0)
+		if (check_scope(c, p, u->admin_cas, cfg->ncas, ca_id, "cas") != 0)
 			return -1;
 	}
 	if (check_unique(c, "bulk_keys", "id", cfg->nbulk_keys, bulk_key_id) != 0)
@@ -178,4 +197,33 @@ config_refs_check(struct ctx *c)
 			return -1;
 	}
 	return 0;
+}
+
+void
+config_notes(const struct config *cfg, void (*fn)(const char *note, void *arg), void *arg)
+{
+	char note[CONFIG_ERR_MAX];
+	size_t i;
+
+	for (i = 0; i < cfg->ntenants; i++)
+		if (!cfg->tenants[i].names.set) {
+			snprintf(note, sizeof(note),
+				 "tenants[%zu] (%s): no names: its users may have no name at all in "
+				 "a certificate",
+				 i, cfg->tenants[i].id);
+			fn(note, arg);
+		}
+	for (i = 0; i < cfg->nusers; i++) {
+		const struct user *u = &cfg->users[i];
+
+		if (roster_scope_all(u->admin_tenants) || roster_scope_all(u->admin_cas)) {
+			snprintf(note, sizeof(note), "users[%zu] (%s): operator of every %s", i,
+				 u->name,
+				 roster_scope_all(u->admin_tenants) && roster_scope_all(u->admin_cas)
+				     ? "tenant and every CA"
+				 : roster_scope_all(u->admin_tenants) ? "tenant (admin_tenants \"*\")"
+								      : "CA (admin_cas \"*\")");
+			fn(note, arg);
+		}
+	}
 }

@@ -137,6 +137,13 @@ svc_redis_login(const struct config *cfg, const char *service, char *err)
 	return rc;
 }
 
+/* One --check-config note: "PATH: note: ..." on standard output. */
+static void
+svc_note(const char *note, void *arg)
+{
+	printf("%s: note: %s\n", (const char *)arg, note);
+}
+
 enum svc_action
 svc_start(const char *service, int argc, char **argv, int load_flags, struct config **cfg,
 	  int *code)
@@ -184,6 +191,7 @@ svc_start(const char *service, int argc, char **argv, int load_flags, struct con
 		return SVC_EXIT;
 	}
 	if (check) {
+		config_notes(*cfg, svc_note, (void *)path);
 		printf("%s: ok\n", path);
 		config_free(*cfg);
 		*cfg = NULL;

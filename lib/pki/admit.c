@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "namepol.h"
 #include "roster.h"
 
 /* Violation codes answered with something other than 422. */
@@ -131,7 +132,9 @@ admit_check(const struct roster *r, const struct admit_request *rq, struct admit
 	}
 	admit_issue_request(r, out->tenant, rq->common_name, rq->validity_days, rq->extensions,
 			    &ir);
-	if (policy_check(out->csr, &ir, out->ca, vs, &out->notes) < 0)
+	/* Both run, so one answer lists every policy and every name problem. */
+	if ((policy_check(out->csr, &ir, out->ca, vs, &out->notes) < 0) |
+	    (namepol_check(out->csr, roster_tenant_find(r, out->tenant), out->ca, vs) < 0))
 		return -1;
 	out->needs_approval = out->ca->requires_manual_approval;
 	return 0;

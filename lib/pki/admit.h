@@ -3,9 +3,10 @@
  * Kafka topics alike, of whether a request may go on, in this order:
  * identity (an authenticated user, never a name taken from a field) →
  * tenant → CA (named, with an access check, or selected) → CSR and CA
- * policy → approval route. Nothing is stored here; callers map the answer
- * to their medium: the gateway to an HTTP status (admit_http_status), the
- * worker to a failed result, both with the same code and message.
+ * policy, and the names the tenant and CA allow (namepol.h) → approval
+ * route. Nothing is stored here; callers map the answer to their medium:
+ * the gateway to an HTTP status (admit_http_status), the worker to a
+ * failed result, both with the same code and message.
  */
 #ifndef PKI_ADMIT_H
 #define PKI_ADMIT_H

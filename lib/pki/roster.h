@@ -52,6 +52,23 @@ struct cidr {
 	int prefix;
 };
 
+/*
+ * The names a tenant (or a CA, intersected with its tenants') may put in a
+ * certificate, by kind; lists are NULL-terminated, NULL or empty: none.
+ */
+struct name_lists {
+	char **dns;   /* "domain" (it and every name under it), "=exact", or "*" */
+	char **ip;    /* "addr/prefix" (IPv4, IPv6) or "*" */
+	char **email; /* a mailbox domain (mailboxes at exactly that host) or "*" */
+	char **uri;   /* a prefix, scheme and host compared case-insensitively, or "*" */
+};
+
+struct name_policy {
+	int set; /* configured; a tenant without names may have no name at all */
+	struct name_lists allow, deny;
+	int wildcards; /* "*.x" allowed when every name it covers is allowed and none denied */
+};
+
 struct ca_selection {
 	char **tenants; /* NULL-terminated; empty list means any */
 	char **purposes;
@@ -103,6 +120,7 @@ struct ca {
 	char *common_name;
 	char *organization;
 	char *country;
+	struct name_policy names; /* when set, intersected with the tenant's */
 };
 
 struct user {
@@ -112,8 +130,8 @@ struct user {
 	char *tenant;
 	unsigned char api_key_hash[32]; /* SHA-256 of the API key */
 	char **cas;                     /* CA ids this user may use (beyond tenant grants) */
-	char **admin_tenants;           /* admins: tenants they act for; empty = all */
-	char **admin_cas;               /* admins: CAs they act for; empty = all */
+	char **admin_tenants;           /* admins: tenants they act for; empty = none, "*" = all */
+	char **admin_cas;               /* admins: CAs they act for; empty = none, "*" = all */
 };
 
 struct tenant {
@@ -122,6 +140,7 @@ struct tenant {
 	struct webhook *webhooks;
 	size_t nwebhooks;
 	char **organizations; /* the O values its certificates may carry; NULL-terminated */
+	struct name_policy names;
 };
 
 /* What selection and admission look at; config_roster (config.h) makes one from a config. */
@@ -140,15 +159,31 @@ const struct ca *roster_ca_find(const struct roster *r, const char *id);
 /* The tenant with this id in r, or NULL (also for a NULL id). */
 const struct tenant *roster_tenant_find(const struct roster *r, const char *id);
 
+/* An admin scope list entry that covers every tenant or CA. */
+#define ROSTER_SCOPE_ALL "*"
+
 /*
  * 1 if u may request certificates from ca: a user or tenant grant of the
  * CA, a CA grant of the user, or an admin whose admin_cas and
- * admin_tenants (empty: all) both cover it; never an auditor. 0 otherwise,
- * also when u or ca is NULL.
+ * admin_tenants both cover it (empty: none, "*": all); never an auditor.
+ * 0 otherwise, also when u or ca is NULL.
  */
 int roster_user_may_use(const struct user *u, const struct ca *ca);
 
-/* 1 if u is an admin acting for tenant (admin_tenants empty means all); 0 otherwise. */
+/* 1 if u is an admin acting for tenant (admin_tenants names it or is "*"); 0 otherwise. */
 int roster_tenant_admin(const struct user *u, const char *tenant);
+
+/* 1 if u is an admin acting for both ca_id and tenant (each list names it or is "*"). */
+int roster_admin_scope(const struct user *u, const char *ca_id, const char *tenant);
+
+/* 1 if the scope list v (admin_tenants, admin_cas) is "*": every tenant or CA. */
+int roster_scope_all(char *const *v);
+
+/*
+ * Parses "addr/prefix" strictly: inet_pton address, decimal prefix without
+ * sign or leading zeros within the family's width, no host bits set.
+ * Returns 0, or -1 with a static rule in *why.
+ */
+int roster_cidr_parse(const char *s, struct cidr *out, const char **why);
 
 #endif

@@ -93,6 +93,10 @@ gwenv_exit() {
 # (manual approval with $APPROVAL_PASSWORD), globex-ca (purpose web), a
 # disabled intermediate; users alice, carol (acme requesters), bob (globex),
 # admin (acme admin). Tokens in ALICE, CAROL, BOB, ADMIN.
+# The fixture CSRs' names (tests/fixtures/csr) are under example.com: in
+# this suite's own config both tenants may have them, besides their own.
+GW_FIXTURE_DOMAIN=example.com
+
 gwenv_pki() {
 	local P=$BUILD/pkictl C=$GW_CONFIG
 	rm -rf "$GW_DIR"
@@ -101,8 +105,12 @@ gwenv_pki() {
 		$P init --config "$C" --kafka-brokers "$KAFKA" \
 			--redis-url "redis://127.0.0.1:$PKI_REDIS_PORT/0" --redis-prefix "gwtest:" \
 			--gateway-listen "127.0.0.1:$GW_PORT" --kafka-group gwtest-workers &&
-			$P tenant add --config "$C" --id acme --name Acme &&
-			$P tenant add --config "$C" --id globex --name Globex &&
+			$P tenant add --config "$C" --id acme --name Acme \
+				--names-dns "$GW_FIXTURE_DOMAIN,acme.test,acme.example" \
+				--names-ip 192.0.2.0/24 --names-email "$GW_FIXTURE_DOMAIN" \
+				--deny-dns secret.acme.test --names-wildcards &&
+			$P tenant add --config "$C" --id globex --name Globex \
+				--names-dns "$GW_FIXTURE_DOMAIN,globex.test,globex.example" &&
 			$P ca init-root --config "$C" --id test-root --name "Gateway Test Root" &&
 			$P ca init-intermediate --config "$C" --id acme-issuing --parent test-root \
 				--name "Acme Issuing" --org Acme --country US --tenants acme \
@@ -144,7 +152,7 @@ gwenv_pki() {
 	ALICE=$($P user add --config "$C" --name alice --email alice@acme.example --role requester --tenant acme 2>>"$GW_DIR/pkictl.log") &&
 		CAROL=$($P user add --config "$C" --name carol --email carol@acme.example --role requester --tenant acme 2>>"$GW_DIR/pkictl.log") &&
 		BOB=$($P user add --config "$C" --name bob --email bob@globex.example --role requester --tenant globex 2>>"$GW_DIR/pkictl.log") &&
-		ADMIN=$($P user add --config "$C" --name admin --email admin@example.org --role admin --tenant acme --admin-tenants acme 2>>"$GW_DIR/pkictl.log")
+		ADMIN=$($P user add --config "$C" --name admin --email admin@example.org --role admin --tenant acme --admin-tenants acme --admin-cas '*' 2>>"$GW_DIR/pkictl.log")
 }
 
 # Adds the test config's Redis users to the running Redis (as pki-admin) and

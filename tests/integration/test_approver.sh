@@ -140,6 +140,22 @@ else
 	fail intake_requester_without_access_failed "state: $(state_of "$X3")"
 fi
 check intake_result_for_refused_request wait_for 20 topic_has pki.results "$X3" '.status == "failed" and .code == "ca_not_found"'
+# A name outside the requester's tenant's names: intake's admission refuses it too.
+X4=forged-name-$run gcn=www-$run.globex.example
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/x4.key" \
+	-subj "/CN=$gcn" -addext "subjectAltName=DNS:$gcn" -out "$work/x4.csr" 2>/dev/null
+x4=$(forge "$X4" alice acme demo-approval | jq -c --rawfile csr "$work/x4.csr" --arg cn "$gcn" \
+	'.request.csr = $csr | .request.common_name = $cn')
+redis_cli HSET "pki:req:$X4" id "$X4" state pending_approval requester alice tenant acme \
+	ca_id demo-approval csr_sha256 "$(jq -j .request.csr <<<"$x4" | sha256sum | cut -d' ' -f1)" \
+	created "$(date +%s)" updated "$(date +%s)" >/dev/null
+printf '%s\n' "$x4" | kcat_b -P -t pki.approval -k "$X4" 2>/dev/null
+if wait_for 30 state_is "$X4" failed; then
+	check_eq intake_name_outside_tenant_failed "name_not_allowed 0" \
+		"$(redis_cli HGET "pki:req:$X4" error_code) $(redis_cli EXISTS "pki:pending:$X4")"
+else
+	fail intake_name_outside_tenant_failed "state: $(state_of "$X4")" "$(grep -F "$X4" "$PKI_VAR/log/approver.log" | tail -3)"
+fi
 for x in "$X1" "$X2"; do
 	if wait_for 20 dropped "$x"; then pass "intake_drops_mismatched_claim ${x%%-$run}"; else
 		fail "intake_drops_mismatched_claim ${x%%-$run}" "$(grep -F "$x" "$PKI_VAR/log/approver.log" | tail -3)"

@@ -45,9 +45,12 @@ get() {
 	http GET "$GATEWAY_URL$1" "" -H "$(auth "$2")"
 	answer_keep "$ANSWERS" GET "$1" "$HTTP_STATUS" application/json "$HTTP_BODY"
 }
-# msg NAME PROFILE [bulk_tool options]: a signed message for a fresh CSR into $TMP/NAME.json.
+# msg NAME PROFILE [bulk_tool options]: a signed message for a fresh CSR into $TMP/NAME.json,
+# for a name of the profile's tenant (MSG_CN: another name).
 msg() {
-	local name=$1 profile=$2 cn=$1-$RUN_ID.acme.example
+	local name=$1 profile=$2 dom=acme.example cn
+	[[ $profile == "$BOB_PROFILE" ]] && dom=globex.example
+	cn=${MSG_CN:-$1-$RUN_ID.$dom}
 	shift 2
 	"${WTOOL[@]}" csr "$cn" "$cn" >"$TMP/$name.csr"
 	"${TOOL[@]}" msg --profile "$profile" --id "$name-$RUN_ID" --csr "$TMP/$name.csr" \
@@ -85,6 +88,18 @@ check_eq "issued bulk request: certificate on $T_ISSUED names alice of acme" "al
 # Fields that name the key's own user and tenant are accepted.
 msg same "$ALICE_PROFILE" --ca "$ISSUING" --tenant acme --requester alice
 accepted same issued "bulk message whose tenant and requester are the key's: issued"
+
+# A name outside the key's tenant's names (the demo's acme has acme.test and
+# acme.example): admission refuses it on the bulk path as on HTTP, failed
+# with name_not_allowed, nothing signed.
+MSG_CN=www-$RUN_ID.globex.example msg globexname "$ALICE_PROFILE" --ca "$ISSUING"
+accepted globexname failed "bulk message from alice for a globex name: failed"
+check_eq "bulk globex name: code name_not_allowed, no serial" "name_not_allowed " \
+	"$(field_of "globexname-$RUN_ID" error_code) $(field_of "globexname-$RUN_ID" serial)"
+check_contains "bulk globex name: the message names the name and the rule" \
+	"DNS name www-$RUN_ID.globex.example: not within tenant acme's allowed names (acme.test, acme.example)" \
+	"$(field_of "globexname-$RUN_ID" error_message)"
+check_eq "bulk globex name: no certificate" "" "$(topic_find "$T_ISSUED" request_id "globexname-$RUN_ID")"
 
 # ------------------------------------------------------------ refusals
 # refused NAME CODE WHAT: the message NAME ends failed with CODE on the

@@ -89,8 +89,18 @@ check demo_users jq -e '[.users[] | {name, role, tenant}] == [
 	{name: "admin", role: "admin", tenant: "acme"},
 	{name: "admin2", role: "admin", tenant: "acme"},
 	{name: "admin-globex", role: "admin", tenant: "globex"}] and
-	(.users[] | select(.name == "admin") | .admin_tenants == []) and
+	(.users[] | select(.name == "admin") | .admin_tenants == ["acme"] and .admin_cas == ["*"]) and
+	(.users[] | select(.name == "admin2") | .admin_tenants == ["acme"]) and
 	(.users[] | select(.name == "admin-globex") | .admin_tenants == ["globex"])' "$cfg"
+check demo_names jq -e '[.tenants[] | {id, names}] == [
+	{id: "acme", names: {allow: {dns: ["acme.test", "acme.example"], ip: [], email: [], uri: []},
+		deny: {dns: [], ip: [], email: [], uri: []}, wildcards: true}},
+	{id: "globex", names: {allow: {dns: ["globex.test", "globex.example"], ip: [], email: [], uri: []},
+		deny: {dns: [], ip: [], email: [], uri: []}, wildcards: false}}]' "$cfg"
+# --check-config names each operator of every tenant or CA (none of every tenant in the demo).
+notes=$("$root/build/release/pki-gateway" --config "$cfg" --check-config 2>&1)
+check demo_check_config_names_star_operators grep -qF "users[2] (admin): operator of every CA (admin_cas \"*\")" <<<"$notes"
+check demo_check_config_no_cross_tenant_operator fails grep -q 'every tenant' <<<"$notes"
 check demo_policy_approval_2 jq -e '.cas[] | select(.id == "demo-approval-2") |
 	.requires_manual_approval == true and .approvals_required == 2' "$cfg"
 check demo_policy_approval_short jq -e '.cas[] | select(.id == "demo-approval-short") |
@@ -139,3 +149,24 @@ before=$(cat "$cfg" "$creds" "$cas"/* | sha256sum)
 "$root/scripts/demo-init.sh" "$demo" 2>/dev/null
 [ $? -eq 0 ] && [ "$before" = "$(cat "$cfg" "$creds" "$cas"/* | sha256sum)" ]
 if [ $? -eq 0 ]; then pass demo_init_idempotent; else fail demo_init_idempotent; fi
+
+# Scopes fail closed (live, on the running stack): acme's admin no longer
+# reads globex's requests or CA templates; globex's own admin does.
+name=scope-$RUN_ID.globex.example
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$name" \
+	-addext "subjectAltName=DNS:$name" -keyout "$work/scope.key" -out "$work/scope.csr" 2>/dev/null
+http POST "$GATEWAY_URL/csr/process" "$(jq -n --rawfile csr "$work/scope.csr" --arg cn "$name" \
+	'{csr_data: $csr, common_name: $cn, validity_days: 30, ca_id: "demo-globex"}')" -H "$(auth bob)"
+gid=$(jq -r '.request_id // empty' <<<"$HTTP_BODY")
+check_eq demo_scope_bob_globex_name_accepted 202 "$HTTP_STATUS"
+http GET "$GATEWAY_URL/csr/requests/$gid" "" -H "$(auth admin)"
+check_eq demo_scope_acme_admin_no_globex_request 404 "$HTTP_STATUS"
+http GET "$GATEWAY_URL/csr/ca-template/demo-globex" "" -H "$(auth admin)"
+check_eq demo_scope_acme_admin_no_globex_template 404 "$HTTP_STATUS"
+http GET "$GATEWAY_URL/csr/requests/$gid" "" -H "$(auth admin-globex)"
+check_eq demo_scope_globex_admin_reads_globex_request 200 "$HTTP_STATUS"
+http GET "$GATEWAY_URL/csr/ca-template/demo-globex" "" -H "$(auth admin-globex)"
+check_eq demo_scope_globex_admin_globex_template 200 "$HTTP_STATUS"
+http GET "$GATEWAY_URL/csr/ca-template/demo-issuing" "" -H "$(auth alice)"
+check_eq demo_template_names_acme '{"dns":["acme.test","acme.example"],"ip":[],"email":[],"uri":[]} true' \
+	"$(jq -c '.names.allow' <<<"$HTTP_BODY") $(jq -c '.names.wildcards' <<<"$HTTP_BODY")"

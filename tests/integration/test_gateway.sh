@@ -95,6 +95,43 @@ expect no_suitable_ca_names_tried grep -q 'tried globex-ca (purpose tls not sele
 submit "$ALICE" "$(jq -c '.tenant_id = "globex"' <<<"$GOOD")"
 expect submit_other_tenant_422 test "$CODE" = 422 -a "$(jbody .error.code)" = tenant_not_allowed -a "$(jbody .error.field)" = tenant_id
 
+# --- names a tenant may have (acme: the fixtures' domain, acme.test, acme.example; deny secret.acme.test)
+# name_csr FILE CN [SAN]: an openssl CSR for CN (SAN: extra subjectAltName entries).
+name_csr() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$GW_DIR/$1.key" \
+		-subj "/CN=$2" -addext "subjectAltName=DNS:$2${3:+,$3}" -out "$GW_DIR/$1.csr" 2>/dev/null
+}
+name_body() { jq -n --rawfile csr "$GW_DIR/$1.csr" --arg cn "$2" '{csr_data: $csr, common_name: $cn, validity_days: 30}'; }
+name_csr globex www.globex.example
+submit "$ALICE" "$(name_body globex www.globex.example)"
+expect name_other_tenant_422 test "$CODE" = 422 -a "$(jbody .error.code)" = name_not_allowed -a "$(jbody .error.field)" = common_name
+expect name_other_tenant_message test "$(jbody .error.message)" = \
+	"DNS name www.globex.example: not within tenant acme's allowed names (example.com, acme.test, acme.example)"
+name_csr sans www.acme.test "DNS:api.globex.test,IP:192.0.2.9,IP:198.51.100.1,email:ops@globex.test"
+submit "$ALICE" "$(name_body sans www.acme.test)"
+expect name_each_refused_san_one_violation test "$CODE" = 422 -a \
+	"$(jbody '[.violations[] | select(.code == "name_not_allowed") | .message | split(":")[0]] | join(",")')" = \
+	"DNS name api.globex.test,IP address 198.51.100.1,e-mail address ops@globex.test"
+name_csr deny a.secret.acme.test
+submit "$ALICE" "$(name_body deny a.secret.acme.test)"
+expect name_deny_wins_422 test "$CODE" = 422 -a "$(jbody .error.code)" = name_not_allowed
+expect name_deny_message test "$(jbody .error.message)" = \
+	"DNS name a.secret.acme.test: denied by tenant acme's deny entry secret.acme.test"
+name_csr wild '*.api.acme.test'
+submit "$ALICE" "$(name_body wild '*.api.acme.test')"
+expect name_wildcard_allowed_202 test "$CODE" = 202
+name_csr wildsecret '*.acme.test'
+submit "$ALICE" "$(name_body wildsecret '*.acme.test')"
+expect name_wildcard_covering_denied_422 test "$CODE" = 422 -a "$(jbody .error.code)" = name_not_allowed
+submit "$BOB" "$(name_body wild '*.api.acme.test')"
+expect name_wildcard_other_tenant_422 test "$CODE" = 422 -a "$(jbody .error.code)" = name_not_allowed
+req GET /csr/ca-template/acme-issuing "$ALICE"
+expect template_names test "$(jq -c .names <<<"$BODY")" = \
+	'{"allow":{"dns":["example.com","acme.test","acme.example"],"ip":["192.0.2.0/24"],"email":["example.com"],"uri":[]},"deny":{"dns":["secret.acme.test"],"ip":[],"email":[],"uri":[]},"wildcards":true}'
+req GET /csr/ca-template/globex-ca "$BOB"
+expect template_names_own_tenant test "$(jq -c '[.names.allow.dns, .names.wildcards]' <<<"$BODY")" = \
+	'[["example.com","globex.test","globex.example"],false]'
+
 # --- 404: CAs of other tenants look like unknown ones -----------------------
 submit "$ALICE" "$(jq -c '.ca_id = "no-such-ca"' <<<"$GOOD")"
 expect submit_unknown_ca_404 test "$CODE" = 404 -a "$(jbody .error.field)" = ca_id
@@ -110,7 +147,7 @@ expect template_unknown_404 test "$CODE" = 404
 req GET /csr/ca-template/globex-ca "$BOB"
 expect template_own_200 test "$CODE" = 200 -a "$(jbody '.id')" = globex-ca
 expect template_exact_fields test "$(jbody '[keys[]] | sort | join(",")')" = \
-	"allowed_curves,allowed_extensions,allowed_key_sizes,allowed_key_types,common_name,country,id,max_validity_days,name,organization,requires_manual_approval"
+	"allowed_curves,allowed_extensions,allowed_key_sizes,allowed_key_types,common_name,country,id,max_validity_days,name,names,organization,requires_manual_approval"
 req GET /csr/ca-template/acme-issuing "$ALICE"
 expect template_values test "$(jbody '.organization + "/" + .country + "/" + (.max_validity_days|tostring) + "/" + (.allowed_key_sizes|map(tostring)|join(" ")) + "/" + (.requires_manual_approval|tostring)')" = "Acme/US/397/2048 3072 4096/false"
 req GET /cas "$ALICE"

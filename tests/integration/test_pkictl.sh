@@ -127,8 +127,18 @@ check pkictl_kafka_init_old_config "$pkictl" kafka init --config "$old"
 check pkictl_kafka_init_old_config_tls jq -e '.kafka.tls.worker.cert == "kafka/pki-worker.crt"' "$old"
 check pkictl_kafka_init_old_config_certs openssl verify -CAfile "$work/old/kafka/ca.pem" "$work/old/kafka/pki-approver.crt"
 
-check pkictl_tenant_add_acme ctl tenant add --id acme --name "Acme Corp"
+check pkictl_tenant_add_acme ctl tenant add --id acme --name "Acme Corp" \
+	--names-dns acme.test,=host.acme.example --names-ip 10.0.0.0/8,2001:db8::/32 \
+	--names-email acme.test --names-uri https://acme.test/api/ --deny-dns secret.acme.test \
+	--deny-ip 10.9.0.0/16 --names-wildcards
 check pkictl_tenant_add_globex env PKI_CONFIG="$cfg" "$pkictl" tenant add --id globex --name Globex
+check pkictl_tenant_names jq -e '.tenants == [
+	{id: "acme", name: "Acme Corp", webhooks: [], names: {
+		allow: {dns: ["acme.test", "=host.acme.example"], ip: ["10.0.0.0/8", "2001:db8::/32"],
+			email: ["acme.test"], uri: ["https://acme.test/api/"]},
+		deny: {dns: ["secret.acme.test"], ip: ["10.9.0.0/16"], email: [], uri: []},
+		wildcards: true}},
+	{id: "globex", name: "Globex", webhooks: []}]' "$cfg"
 
 # ---- root CAs ----
 check pkictl_root_ec_p384 ctl ca init-root --id root --name "Test Root" --org "Test Org" --country DE
@@ -290,6 +300,40 @@ out=$(ctl ca crl --id int-urls 2>&1)
 verdict pkictl_crl_refuses_foreign_file
 cp "$work/saved.crl" "$cas/int-urls.crl"
 
+# ---- nameConstraints from a tenant's names ----
+check pkictl_intermediate_name_constraints ctl ca init-intermediate --id int-acme --parent root \
+	--name "Acme Constrained" --tenants acme --name-constraints-tenant acme
+t=$(openssl x509 -in "$cas/int-acme.crt" -noout -text)
+check pkictl_name_constraints_critical grep -q 'X509v3 Name Constraints: critical' <<<"$t"
+nc=$(sed -n '/Name Constraints/,/X509v3 [A-Z][a-z]* Key Identifier/p' <<<"$t" | tr -d ' ' | paste -sd' ')
+check_eq pkictl_name_constraints_subtrees \
+	"X509v3NameConstraints:critical Permitted: DNS:acme.test DNS:host.acme.example IP:10.0.0.0/255.0.0.0 IP:2001:DB8:0:0:0:0:0:0/FFFF:FFFF:0:0:0:0:0:0 email:acme.test URI:acme.test Excluded: DNS:secret.acme.test IP:10.9.0.0/255.255.0.0" \
+	"$(sed 's/ X509v3[A-Za-z]*KeyIdentifier.*//' <<<"$nc")"
+check pkictl_name_constraints_ca_names jq -e --slurpfile c "$cfg" '.cas[] | select(.id == "int-acme") |
+	.names == ($c[0].tenants[] | select(.id == "acme") | .names)' "$cfg"
+# leaf NAME SAN: a leaf of int-acme with that subjectAltName, in $work/NAME.crt.
+leaf() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
+		-keyout "$work/$1.key" -out "$work/$1.csr" 2>/dev/null
+	printf 'subjectAltName=%s\n' "$2" >"$work/$1.ext"
+	openssl x509 -req -in "$work/$1.csr" -CA "$cas/int-acme.crt" -CAkey "$cas/int-acme.key" \
+		-CAcreateserial -days 10 -extfile "$work/$1.ext" -out "$work/$1.crt" 2>/dev/null
+}
+nc_verify() { openssl verify -x509_strict -CAfile "$cas/root.crt" -untrusted "$cas/int-acme.crt" "$work/$1.crt" 2>&1; }
+leaf www.acme.test "DNS:www.acme.test,IP:10.1.2.3,email:ops@acme.test,URI:https://acme.test/api/x"
+check pkictl_name_constraints_leaf_inside_verifies nc_verify www.acme.test
+leaf www.globex.example "DNS:www.globex.example"
+out=$(nc_verify www.globex.example)
+[ $? -ne 0 ] && [[ $out == *"permitted subtree violation"* ]]
+verdict pkictl_name_constraints_openssl_refuses_outside
+leaf x.secret.acme.test "DNS:x.secret.acme.test"
+out=$(nc_verify x.secret.acme.test)
+[ $? -ne 0 ] && [[ $out == *"excluded subtree violation"* ]]
+verdict pkictl_name_constraints_openssl_refuses_denied
+leaf ip.acme.test "DNS:ip.acme.test,IP:192.0.2.1"
+check pkictl_name_constraints_openssl_refuses_other_ip fails nc_verify ip.acme.test
+rm -f "$cas"/*.srl "$work"/*.acme.test.* "$work"/www.globex.example.*
+
 # ---- users ----
 key=$(ctl user add --name alice --email alice@acme.example --role requester --tenant acme \
 	--cas int-ec-p256 2>"$work/err")
@@ -306,6 +350,18 @@ check pkictl_user_admin_entry jq -e '.users[] | select(.name == "root-admin") |
 	.role == "admin" and .admin_tenants == ["acme", "globex"] and .admin_cas == []' "$cfg"
 check pkictl_user_add_auditor ctl user add --name audit --email audit@acme.example --role auditor \
 	--tenant globex
+check pkictl_user_add_admin_all ctl user add --name ops --email ops@acme.example --role admin \
+	--tenant acme --admin-tenants '*' --admin-cas '*'
+check pkictl_user_admin_all_entry jq -e '.users[] | select(.name == "ops") |
+	.admin_tenants == ["*"] and .admin_cas == ["*"]' "$cfg"
+# --check-config: each tenant without names and each "*" operator is named.
+out=$("$root/build/release/pki-gateway" --config "$cfg" --check-config 2>&1)
+check pkictl_check_config_ok grep -q ': ok$' <<<"$out"
+check pkictl_check_config_names_tenant_without_names \
+	grep -qF 'tenants[1] (globex): no names: its users may have no name at all' <<<"$out"
+check pkictl_check_config_names_star_operator \
+	grep -qF 'users[3] (ops): operator of every tenant and every CA' <<<"$out"
+check pkictl_check_config_only_those fails grep -qE 'note: (tenants\[0\]|users\[[012]\])' <<<"$out"
 
 # ---- bulk keys ----
 secret=$(ctl user add-bulk-key --user alice 2>"$work/err")
@@ -384,6 +440,15 @@ refusals=(
 	"--id|user add-bulk-key --user alice --id 'bad id'"
 	"--id|user add-bulk-key --user alice --id k234567890123456789012345678901234567890123456789012345678901234"
 	"--name|tenant add --id initech --name Globex"
+	"--names-dns|tenant add --id initech --name Initech --names-dns com"
+	"--names-dns|tenant add --id initech --name Initech --names-dns '*.initech.test'"
+	"--names-ip|tenant add --id initech --name Initech --names-ip 10.0.0.1/8"
+	"--names-email|tenant add --id initech --name Initech --names-email a@initech.test"
+	"--names-uri|tenant add --id initech --name Initech --names-uri initech.test"
+	"--deny-dns|tenant add --id initech --name Initech --deny-dns 'bad name'"
+	"--name-constraints-tenant|ca init-intermediate --id i9 --parent root --name I9 --name-constraints-tenant globex"
+	"--name-constraints-tenant|ca init-intermediate --id i9 --parent root --name I9 --name-constraints-tenant nope"
+	"--admin-tenants|user add --name carol --email carol@acme.example --role admin --tenant acme --admin-tenants nope"
 )
 for r in "${refusals[@]}"; do
 	want=${r%%|*}

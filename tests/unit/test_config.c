@@ -169,9 +169,11 @@ static const char base_fmt[] =
     "    {\"name\": \"bob\", \"email\": \"bob@globex.example\", \"role\": \"requester\", "
     "\"tenant\": \"globex\", \"api_key_hash\": \"%s\", \"cas\": [\"issuing\"]},\n"
     "    {\"name\": \"admin\", \"email\": \"admin@example.org\", \"role\": \"admin\", "
-    "\"tenant\": \"acme\", \"api_key_hash\": \"%s\", \"admin_tenants\": [\"globex\"]},\n"
+    "\"tenant\": \"acme\", \"api_key_hash\": \"%s\", \"admin_tenants\": [\"globex\"], "
+    "\"admin_cas\": [\"*\"]},\n"
     "    {\"name\": \"super\", \"email\": \"super@example.org\", \"role\": \"admin\", "
-    "\"tenant\": \"acme\", \"api_key_hash\": \"%s\"},\n"
+    "\"tenant\": \"acme\", \"api_key_hash\": \"%s\", \"admin_tenants\": [\"*\"], "
+    "\"admin_cas\": [\"*\"]},\n"
     "    {\"name\": \"audit\", \"email\": \"audit@example.org\", \"role\": \"auditor\", "
     "\"tenant\": \"acme\", \"api_key_hash\": \"%s\"}\n"
     "  ]\n"
@@ -448,6 +450,26 @@ static const struct broken broken[] = {
     {"users[1].cas", "[\"nope\"]", "users[1].cas[0]: must name an entry of cas, got \"nope\""},
     {"users[3].name", "\"alice\"", "users[3].name: duplicate of users[0].name, got \"alice\""},
     {"tenants[1].id", "\"acme\"", "tenants[1].id: duplicate of tenants[0].id, got \"acme\""},
+    {"tenants[0].names", "{\"allow\": {\"dns\": [\"com\"]}}",
+     "tenants[0].names.allow.dns[0]: must be a domain with a dot (it and the names under it), "
+     "=name (that name only) or *, got \"com\""},
+    {"tenants[0].names", "{\"deny\": {\"ip\": [\"10.0.0.1/8\"]}}",
+     "tenants[0].names.deny.ip[0]: must be an IPv4 or IPv6 CIDR address/prefix without host "
+     "bits, or *, got \"10.0.0.1/8\""},
+    {"tenants[0].names", "{\"allow\": {\"email\": [\"a@acme.test\"]}}",
+     "tenants[0].names.allow.email[0]: must be a mailbox domain (no '@') or *, got "
+     "\"a@acme.test\""},
+    {"tenants[0].names", "{\"allow\": {\"uri\": [\"acme.test\"]}}",
+     "tenants[0].names.allow.uri[0]: must be a URI prefix starting with a scheme "
+     "(https://host/...) or *, got \"acme.test\""},
+    {"tenants[0].names", "{\"allow\": {\"fqdn\": []}}",
+     "tenants[0].names.allow.fqdn: unknown key"},
+    {"cas[1].names", "{\"wildcards\": \"yes\"}",
+     "cas[1].names.wildcards: must be a boolean, got string"},
+    {"users[2].admin_tenants", "[\"*\", \"acme\"]",
+     "users[2].admin_tenants[1]: must be absent beside \"*\" (all tenants), got \"acme\""},
+    {"users[2].admin_cas", "[\"all\"]",
+     "users[2].admin_cas[0]: must name an entry of cas, got \"all\""},
     {"tenants[1].webhooks[0].url", "\"ftp://x\"",
      "tenants[1].webhooks[0].url: must be an http:// or https:// URL, got \"ftp://x\""},
     {"cas[1].ca_issuers_url", "\"https://pki.example/ca/issuing.crt\"",
@@ -977,12 +999,53 @@ TEST(config_user_by_key)
 	rm_rf();
 }
 
+/* config_notes: one line per note, appended to the buffer arg (MSG_MAX). */
+static void
+notes_collect(const char *note, void *arg)
+{
+	char *buf = arg;
+
+	snprintf(buf + strlen(buf), MSG_MAX - strlen(buf), "%s\n", note);
+}
+
+TEST(config_names_and_notes)
+{
+	char notes[MSG_MAX] = "";
+	struct config *cfg;
+
+	setup();
+	mutate2("tenants[0].names",
+	       "{\"allow\": {\"dns\": [\"acme.test\", \"=h.acme.example\"], \"ip\": "
+	       "[\"10.0.0.0/8\", \"*\"], \"uri\": [\"https://acme.test/\"]}, \"deny\": "
+	       "{\"dns\": [\"secret.acme.test\"]}, \"wildcards\": true}",
+		"cas[1].names", "{\"allow\": {\"dns\": [\"www.acme.test\"]}}");
+	cfg = load_ok(0);
+	CHECK_INT(cfg->tenants[0].names.set, 1);
+	CHECK_STR(cfg->tenants[0].names.allow.dns[1], "=h.acme.example");
+	CHECK_STR(cfg->tenants[0].names.allow.ip[1], "*");
+	CHECK(cfg->tenants[0].names.allow.email[0] == NULL);
+	CHECK_STR(cfg->tenants[0].names.deny.dns[0], "secret.acme.test");
+	CHECK_INT(cfg->tenants[0].names.wildcards, 1);
+	/* Absent: not set, so no names at all (fail closed). */
+	CHECK_INT(cfg->tenants[1].names.set, 0);
+	CHECK_INT(cfg->cas[1].names.set, 1);
+	CHECK_INT(cfg->cas[1].names.wildcards, 0);
+	CHECK_INT(cfg->cas[2].names.set, 0);
+	config_notes(cfg, notes_collect, notes);
+	CHECK_STR(notes, "tenants[1] (globex): no names: its users may have no name at all in a "
+			 "certificate\n"
+			 "users[2] (admin): operator of every CA (admin_cas \"*\")\n"
+			 "users[3] (super): operator of every tenant and every CA\n");
+	config_free(cfg);
+	rm_rf();
+}
+
 TEST(config_user_may_use)
 {
 	struct config *cfg;
 	const struct ca *root, *iss, *appr;
 	const struct user *alice, *bob, *admin, *super, *audit;
-	char *scoped_cas[] = {"root", NULL}, *none[] = {NULL};
+	char *scoped_cas[] = {"root", NULL}, *none[] = {NULL}, *all[] = {"*", NULL};
 	struct user scoped;
 
 	setup();
@@ -1007,7 +1070,7 @@ TEST(config_user_may_use)
 	CHECK_INT(config_user_may_use(admin, iss), 1);
 	CHECK_INT(config_user_may_use(admin, appr), 1);
 	CHECK_INT(config_user_may_use(admin, root), 0);
-	/* admin without scope: everything. */
+	/* admin with "*" scopes: everything. */
 	CHECK_INT(config_user_may_use(super, root), 1);
 	CHECK_INT(config_user_may_use(super, appr), 1);
 	/* auditors never request, even from their tenant's CA. */
@@ -1016,9 +1079,23 @@ TEST(config_user_may_use)
 	scoped = *super;
 	scoped.tenant = "initech";
 	scoped.admin_cas = scoped_cas;
-	scoped.admin_tenants = none;
+	scoped.admin_tenants = all;
 	CHECK_INT(config_user_may_use(&scoped, root), 1);
 	CHECK_INT(config_user_may_use(&scoped, iss), 0);
+	/* Scopes fail closed: empty lists act for nothing, "*" must be written out. */
+	scoped.admin_tenants = none;
+	CHECK_INT(config_user_may_use(&scoped, root), 0);
+	scoped.admin_cas = none;
+	scoped.admin_tenants = all;
+	CHECK_INT(config_user_may_use(&scoped, root), 0);
+	CHECK_INT(roster_tenant_admin(&scoped, "globex"), 1);
+	scoped.admin_tenants = none;
+	CHECK_INT(roster_tenant_admin(&scoped, "globex"), 0);
+	CHECK_INT(roster_admin_scope(super, "approval", "globex"), 1);
+	CHECK_INT(roster_admin_scope(admin, "approval", "globex"), 1);
+	CHECK_INT(roster_admin_scope(admin, "approval", "acme"), 0);
+	scoped.admin_cas = scoped_cas;
+	scoped.admin_tenants = all;
 	CHECK_INT(config_user_may_use(NULL, iss), 0);
 	CHECK_INT(config_user_may_use(alice, NULL), 0);
 	/* Selection and admission ask the roster (roster.h): the same answer for every pair. */

@@ -8,7 +8,7 @@
 
 static char *acme[] = {"acme", NULL}, *globex[] = {"globex", NULL}, *tls[] = {"tls", NULL},
 	    *code[] = {"code", NULL}, *acme_mail[] = {"*@acme.example", NULL},
-	    *acme_mail_uc[] = {"*@ACME.EXAMPLE", NULL}, *none[] = {NULL};
+	    *acme_mail_uc[] = {"*@ACME.EXAMPLE", NULL}, *none[] = {NULL}, *all[] = {"*", NULL};
 
 static struct cidr
 cidr(const char *a, int prefix)
@@ -92,8 +92,8 @@ setup(void)
 				 .role = ROLE_ADMIN,
 				 .tenant = "acme",
 				 .cas = none,
-				 .admin_tenants = none,
-				 .admin_cas = none};
+				 .admin_tenants = all,
+				 .admin_cas = all};
 	users[3] = (struct user){.name = "ivan",
 				 .email = "ivan@initech.example",
 				 .role = ROLE_REQUESTER,
