@@ -50,6 +50,28 @@ struct bulk_key {
 	int loaded; /* secret read (CONFIG_LOAD_BULK_KEYS) */
 };
 
+/* SMTP transport security (notifications.smtp.tls). */
+enum smtp_tls { SMTP_TLS_STARTTLS, SMTP_TLS_TLS, SMTP_TLS_NONE };
+
+#define CONFIG_HOOK_ALLOW_MAX 64 /* notifications.webhooks.allow entries */
+
+/*
+ * notifications: the SMTP relay for e-mail (smtp_url NULL: no e-mail) and
+ * the rule for users' own webhooks (hook_allow empty: none may register).
+ */
+struct notify_cfg {
+	char *smtp_url;           /* smtp://host:port */
+	char *smtp_from;          /* envelope and From: address */
+	enum smtp_tls smtp_tls;   /* default starttls */
+	char *smtp_user;          /* NULL: no AUTH */
+	char *smtp_password_file; /* absolute after load; required with smtp_user */
+	char *public_url;         /* base of the poll URL in messages; default http://listen.gateway */
+	char **hook_allow;        /* host names (and subdomains), "*", or CIDRs */
+	struct cidr *hook_cidrs;  /* the CIDR entries of hook_allow, parsed */
+	size_t nhook_cidrs;
+	int allow_private; /* loopback, link-local and private addresses allowed */
+};
+
 struct topics {
 	char *issue, *approval, *results, *issued, *audit, *notify, *dlq;
 	char *submit; /* bulk ingress: signed requests from bulk producers */
@@ -78,6 +100,7 @@ struct config {
 	size_t ntenants;
 	struct bulk_key *bulk_keys; /* secrets loaded only with CONFIG_LOAD_BULK_KEYS */
 	size_t nbulk_keys;
+	struct notify_cfg notify;
 };
 
 /* Flags for config_load. */
@@ -123,6 +146,12 @@ int config_redis_login(const struct config *cfg, const char *service, const char
  */
 int config_password_read(const char *cfgfile, const char *what, const char *file, char *password,
 			 char *err);
+
+/*
+ * Parses "addr/prefix" strictly (inet_pton address, decimal prefix within
+ * the family's width, no host bits set). 0, or -1 with the rule in *why.
+ */
+int config_cidr_parse(const char *s, struct cidr *out, const char **why);
 
 /* The CAs, users and tenants of cfg as the pki layer takes them (roster.h); points into cfg. */
 static inline struct roster
