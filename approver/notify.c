@@ -93,6 +93,34 @@ add_recipient(cJSON *a, const char *user, const char *email)
 	cJSON_AddItemToArray(a, r);
 }
 
+/*
+ * A new event with the fields every event starts with (v, event, the
+ * request, audience) and an empty recipients array in *rec. NULL when out
+ * of memory. Caller frees.
+ */
+static cJSON *
+event_new(const char *event, const char *id, const char *ca_id, const char *tenant,
+	  const char *requester, const char *common_name, const char *audience, cJSON **rec)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL)
+		return NULL;
+	cJSON_AddNumberToObject(o, "v", MSG_VERSION);
+	cJSON_AddStringToObject(o, "event", event);
+	add_opt(o, "request_id", id);
+	add_opt(o, "ca_id", ca_id);
+	add_opt(o, "tenant", tenant);
+	add_opt(o, "requester", requester);
+	add_opt(o, "common_name", common_name);
+	cJSON_AddStringToObject(o, "audience", audience);
+	if ((*rec = cJSON_AddArrayToObject(o, "recipients")) == NULL) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* Queues body to each of n webhooks (target kind:id:index). Returns how many were queued. */
 static int
 notify_hooks(struct approver *ap, const struct webhook *w, size_t n, const char *kind,
@@ -162,21 +190,13 @@ notify_admins(struct approver *ap, const struct pending *p, const char *reason)
 			 .tenant = p->tenant,
 			 .reason = reason};
 	char *body;
-	cJSON *o = cJSON_CreateObject(), *rec;
+	cJSON *o, *rec;
 	size_t i;
 	int nrec = 0;
 
-	if (o == NULL)
+	if ((o = event_new(NOTE_PENDING, p->id, p->ca_id, p->tenant, p->requester, p->common_name,
+			   "admins", &rec)) == NULL)
 		return;
-	cJSON_AddNumberToObject(o, "v", MSG_VERSION);
-	cJSON_AddStringToObject(o, "event", NOTE_PENDING);
-	cJSON_AddStringToObject(o, "request_id", p->id);
-	cJSON_AddStringToObject(o, "ca_id", p->ca_id);
-	add_opt(o, "tenant", p->tenant);
-	add_opt(o, "requester", p->requester);
-	add_opt(o, "common_name", p->common_name);
-	cJSON_AddStringToObject(o, "audience", "admins");
-	rec = cJSON_AddArrayToObject(o, "recipients");
 	for (i = 0; i < cfg->nusers; i++)
 		if (ap_admin_scope(&cfg->users[i], p->ca_id, p->tenant)) {
 			add_recipient(rec, cfg->users[i].name, cfg->users[i].email);
@@ -275,22 +295,15 @@ mail_build(struct approver *ap, const struct note *n, const char *to, const char
 static char *
 note_json(const struct note *n, const char *email, const char *poll_url)
 {
-	cJSON *o = cJSON_CreateObject(), *c;
+	cJSON *o, *c, *rec;
 	char *body;
 	size_t i;
 
-	if (o == NULL)
+	if ((o = event_new(n->event, n->id, n->ca_id, n->tenant, n->requester, n->common_name,
+			   "requester", &rec)) == NULL)
 		return NULL;
-	cJSON_AddNumberToObject(o, "v", MSG_VERSION);
-	cJSON_AddStringToObject(o, "event", n->event);
-	add_opt(o, "request_id", n->id);
 	add_opt(o, "batch_id", n->batch_id);
-	add_opt(o, "ca_id", n->ca_id);
-	add_opt(o, "tenant", n->tenant);
-	add_opt(o, "requester", n->requester);
-	add_opt(o, "common_name", n->common_name);
-	cJSON_AddStringToObject(o, "audience", "requester");
-	add_recipient(cJSON_AddArrayToObject(o, "recipients"), n->requester, email);
+	add_recipient(rec, n->requester, email);
 	add_opt(o, "state", n->state);
 	add_opt(o, "actor", n->actor);
 	add_opt(o, "reason", n->reason);

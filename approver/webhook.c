@@ -121,8 +121,10 @@ webhook_post(const char *url, const char *const *headers, const char *body, size
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	if (xfer_run(h, &x, url, cerr) != 0)
+	if (xfer_run(h, &x, url, cerr) != 0) {
+		rc = x.refused ? WEBHOOK_EREFUSED : -1;
 		goto out;
+	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	*status = (int)code;
 	rc = 0;
@@ -460,7 +462,10 @@ delivery_send(const struct webhook_queue *q, struct delivery *d, webhook_secret_
 		snprintf(err, WEBHOOK_ERR_MAX, "signing failed");
 		return -1;
 	}
-	return webhook_post(d->url, hdr, d->body, len, WEBHOOK_TIMEOUT_MS, guard, code, err);
+	/* An address the guard refuses stays refused: no retries. */
+	rc = webhook_post(d->url, hdr, d->body, len, WEBHOOK_TIMEOUT_MS, guard, code, err);
+	*gone = rc == WEBHOOK_EREFUSED;
+	return rc;
 }
 
 /* One attempt at d; records and reports it. */

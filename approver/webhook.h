@@ -48,6 +48,7 @@
 #define WEBHOOK_ID_MAX 40
 #define WEBHOOK_SIG_MAX 72        /* "sha256=" + 64 hex + NUL */
 #define WEBHOOK_SECRET_MAX 128
+#define WEBHOOK_EREFUSED (-2) /* webhook_post: the guard refused the address */
 #define WEBHOOK_MAILTO "mailto:"
 #define WEBHOOK_USER_TARGET "user:" /* a user's own webhook: guarded by netguard */
 
@@ -69,8 +70,9 @@ int webhook_sign(const char *secret, long long ts, const char *body, size_t len,
  * SSL_CERT_DIR when set) and the URL's host name or address. With guard,
  * every address connected to must pass netguard_addr_check. No redirects,
  * no proxy. Returns 0 with the HTTP status in *status once an answer was
- * read, or -1 with a message in err (WEBHOOK_ERR_MAX) when the URL is bad,
- * the guard refused or the transport failed. Connects within timeout_ms,
+ * read; WEBHOOK_EREFUSED with the reason in err (WEBHOOK_ERR_MAX) when the
+ * guard refused every address; -1 with a message in err when the URL is
+ * bad or the transport failed. Connects within timeout_ms,
  * finishes within twice that.
  */
 int webhook_post(const char *url, const char *const *headers, const char *body, size_t len,

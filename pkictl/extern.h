@@ -324,6 +324,7 @@ int cmd_ca_crl(const struct command *cmd, int argc, char **argv);
 int cmd_user_add(const struct command *cmd, int argc, char **argv);
 int cmd_user_add_bulk_key(const struct command *cmd, int argc, char **argv);
 int cmd_password_hash(const struct command *cmd, int argc, char **argv);
+int cmd_notify_set(const struct command *cmd, int argc, char **argv);
 int cmd_redis_acl(const struct command *cmd, int argc, char **argv);
 int cmd_kafka_init(const struct command *cmd, int argc, char **argv);
 int cmd_kafka_cert(const struct command *cmd, int argc, char **argv);

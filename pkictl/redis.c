@@ -47,16 +47,18 @@ struct redis_role {
 /*
  * pki-gateway: request records (store.c), idempotency keys, browser sessions
  * (session.c), rate limits (ratelimit.c), the long-poll subscription
- * (waiters.c: PSUBSCRIBE PREFIXev:*), /healthz (PING) and reading bulk
- * batches (GET /csr/batches/{id}: the batch hash, its id list, the states).
+ * (waiters.c: PSUBSCRIBE PREFIXev:*), /healthz (PING), reading bulk
+ * batches (GET /csr/batches/{id}: the batch hash, its id list, the states)
+ * and the users' own channels (/me: me.c).
  */
 static const char *const gateway_cmds[] = {
-    "eval",   "hgetall", "hget",    "hmget", "del", "psubscribe", "ping",   "select", /* direct */
-    "exists", "hset",    "publish", "get",   "set", "ttl",        "incr",   "expire",
-    "zcard",  "zrangebylex", /* in scripts */
+    "eval",   "hgetall", "hget",    "hmget", "del", "psubscribe", "ping",   "select",
+    "hvals",  "hdel",    "hset", /* direct */
+    "exists", "publish", "get",     "set",   "ttl", "incr",       "expire", "zcard",
+    "zrangebylex", "hlen", /* in scripts */
     NULL};
 static const char *const gateway_keys[] = {"req:*", "idem:*", "session:*", "rl:*",
-					   "ev:*",  "batch:*", NULL};
+					   "ev:*",  "batch:*", "me:*",      NULL};
 
 /*
  * pki-worker: claims and outcomes of records, serial reservations (SET NX),
@@ -70,17 +72,22 @@ static const char *const worker_keys[] = {"req:*", "serial:*", "batch:*", "ev:*"
 
 /*
  * pki-approver: the pending queue and its indexes, decisions, records of
- * requests awaiting approval, notifications sent, the webhook queue
- * (webhook.c), admin sessions, /healthz.
+ * requests awaiting approval, the webhook and e-mail queue (webhook.c), the
+ * users' channels read when notifying (me:*, notify.c), admin sessions,
+ * /healthz.
  */
 static const char *const approver_cmds[] = {
     "eval",   "hgetall", "hget",    "hmget",  "zrange", "zrangebyscore", "zadd", "zrem",
     "del",    "lpush",   "ltrim",   "lrange", "set",    "ping",          "select", /* direct */
-    "exists", "hset",    "publish", "expire", "rpush", "hincrby", /* in scripts */
+    "exists", "hset",    "publish", "expire", "rpush",  "hincrby",       "hsetnx", "hvals",
+    "zcard", /* in scripts */
     NULL};
-/* batch:*: a bulk request's approval or expiry moves its batch's count by state. */
-static const char *const approver_keys[] = {"req:*",     "pending*",  "decisions", "notified:*",
-					    "webhook:*", "session:*", "ev:*",      "batch:*",
+/*
+ * batch:*: a bulk request's approval or expiry moves its batch's count by
+ * state, and the batch's end is marked once notified.
+ */
+static const char *const approver_keys[] = {"req:*",     "pending*", "decisions", "webhook:*",
+					    "session:*", "ev:*",     "batch:*",   "me:*",
 					    NULL};
 
 static const char *const ev_channels[] = {"ev:*", NULL};

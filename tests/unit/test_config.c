@@ -552,6 +552,25 @@ static const struct broken broken[] = {
     {"cas[1].key", "\"garbage.key\"",
      "cas[1].key: must be an unencrypted PEM private key, got unparsable data in "
      "$D/garbage.key"},
+    /* notifications */
+    {"notifications", "{\"smtp\": {\"url\": \"http://relay:25\", \"from\": \"p@x.test\", \"tls\": \"none\"}}",
+     "notifications.smtp.url: must be smtp://host:port (the relay; TLS is chosen by smtp.tls), got "
+     "\"http://relay:25\""},
+    {"notifications", "{\"smtp\": {\"url\": \"smtp://relay:25\", \"from\": \"p@x.test\", \"tls\": \"ssl\"}}",
+     "notifications.smtp.tls: must be one of starttls, tls, none, got \"ssl\""},
+    {"notifications", "{\"smtp\": {\"url\": \"smtp://relay:25\", \"from\": \"p@x.test\"}}",
+     "notifications.smtp.tls: missing required key"},
+    {"notifications",
+     "{\"smtp\": {\"url\": \"smtp://relay:25\", \"from\": \"p@x.test\", \"tls\": \"tls\", \"user\": \"u\"}}",
+     "notifications.smtp.password_file: missing required key (smtp.user and smtp.password_file go "
+     "together)"},
+    {"notifications", "{\"webhooks\": {\"allow\": [\"*\", \"10.0.0.1/8\"]}}",
+     "notifications.webhooks.allow[1]: must be \"*\", a DNS name or an IPv4/IPv6 CIDR "
+     "address/prefix, got \"10.0.0.1/8\""},
+    {"notifications", "{\"webhooks\": {\"allow_private\": \"yes\"}}",
+     "notifications.webhooks.allow_private: must be a boolean, got string"},
+    {"notifications", "{\"public_url\": \"ftp://pki.acme.test\"}",
+     "notifications.public_url: must be an http:// or https:// URL, got \"ftp://pki.acme.test\""},
 };
 
 /* Every case runs (one process, one PKI); each mismatch is printed, then the test fails. */
@@ -826,6 +845,38 @@ TEST(config_defaults)
 	CHECK_STR(cfg->topics.dlq, "pki.issue.dlq");
 	CHECK_STR(cfg->redis_prefix, "pki:");
 	CHECK(config_user_find(cfg, "alice")->cas[0] == NULL);
+	config_free(cfg);
+	rm_rf();
+}
+
+/* notifications: defaults, and a whole section with the allow-list's CIDRs parsed once. */
+TEST(config_notifications)
+{
+	struct config *cfg;
+
+	setup();
+	mutate("listen", NULL);
+	cfg = load_ok(0);
+	CHECK(cfg->notify.smtp_url == NULL);
+	CHECK(cfg->notify.hook_allow != NULL && cfg->notify.hook_allow[0] == NULL);
+	CHECK_INT(cfg->notify.allow_private, 0);
+	CHECK_STR(cfg->notify.public_url, "http://127.0.0.1:8080");
+	config_free(cfg);
+	mutate("notifications",
+	       "{\"smtp\": {\"url\": \"smtp://relay.acme.test:587\", \"from\": \"pki@acme.test\", "
+	       "\"tls\": \"starttls\"}, \"webhooks\": {\"allow\": [\"hooks.acme.test\", "
+	       "\"10.1.0.0/16\", \"fd00::/8\"], \"allow_private\": true}, "
+	       "\"public_url\": \"https://pki.acme.test\"}");
+	cfg = load_ok(0);
+	CHECK_STR(cfg->notify.smtp_url, "smtp://relay.acme.test:587");
+	CHECK_INT(cfg->notify.smtp_tls, SMTP_TLS_STARTTLS);
+	CHECK(cfg->notify.smtp_user == NULL);
+	CHECK_STR(cfg->notify.hook_allow[0], "hooks.acme.test");
+	CHECK_INT(cfg->notify.nhook_cidrs, 2);
+	CHECK_INT(cfg->notify.hook_cidrs[0].prefix, 16);
+	CHECK_INT(cfg->notify.hook_cidrs[1].family, AF_INET6);
+	CHECK_INT(cfg->notify.allow_private, 1);
+	CHECK_STR(cfg->notify.public_url, "https://pki.acme.test");
 	config_free(cfg);
 	rm_rf();
 }

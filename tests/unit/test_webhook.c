@@ -150,7 +150,7 @@ TEST(webhook_post_guard_refuses_private_addresses)
 
 	CHECK_INT(listener_start(&l, &thr), 0);
 	snprintf(url, sizeof(url), "http://localhost:%d/", l.port);
-	CHECK_INT(webhook_post(url, NULL, "{}", 2, 2000, &n, &status, err), -1);
+	CHECK_INT(webhook_post(url, NULL, "{}", 2, 2000, &n, &status, err), WEBHOOK_EREFUSED);
 	CHECK(strstr(err, "is loopback, link-local, private or reserved") != NULL);
 	CHECK_INT(status, 0);
 	/* Allowed by the operator: the same listener gets the POST. */
