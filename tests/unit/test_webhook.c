@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -282,24 +283,42 @@ tls_fixture_remove(void)
 		fprintf(stderr, "could not remove %s\n", tls_dir);
 }
 
-TEST(webhook_post_https_verifies_the_server)
+/* The fixture's folder, made on first use; SSL_CERT_FILE then names its trusted CA. */
+static const char *
+tls_fixture(void)
 {
-	char *dir = tls_dir, cmd[256], ca[128], err[WEBHOOK_ERR_MAX];
-	struct tls_listener t;
+	static int made;
+	char cmd[256], ca[128];
 	FILE *f;
-	int status;
 
+	if (made)
+		return tls_dir;
 	signal(SIGPIPE, SIG_IGN); /* a listener writing to a client that hung up */
-	CHECK(mkdtemp(dir) != NULL);
+	if (mkdtemp(tls_dir) == NULL)
+		return NULL;
 	atexit(tls_fixture_remove);
-	snprintf(cmd, sizeof(cmd), "%s/fixture.sh", dir);
-	CHECK((f = fopen(cmd, "w")) != NULL);
+	snprintf(cmd, sizeof(cmd), "%s/fixture.sh", tls_dir);
+	if ((f = fopen(cmd, "w")) == NULL)
+		return NULL;
 	fputs(tls_fixture_sh, f);
 	fclose(f);
-	snprintf(cmd, sizeof(cmd), "sh %s/fixture.sh %s", dir, dir);
-	CHECK_INT(system(cmd), 0);
-	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(cmd, sizeof(cmd), "sh %s/fixture.sh %s", tls_dir, tls_dir);
+	if (system(cmd) != 0)
+		return NULL;
+	snprintf(ca, sizeof(ca), "%s/ca.pem", tls_dir);
 	setenv("SSL_CERT_FILE", ca, 1);
+	made = 1;
+	return tls_dir;
+}
+
+TEST(webhook_post_https_verifies_the_server)
+{
+	const char *dir = tls_fixture();
+	char err[WEBHOOK_ERR_MAX];
+	struct tls_listener t;
+	int status;
+
+	CHECK(dir != NULL);
 
 	/* A trusted certificate naming the host, or the address, is a delivery. */
 	CHECK_INT(tls_post(dir, "dns", "localhost", &t, &status, err), 0);
@@ -322,4 +341,166 @@ TEST(webhook_post_https_verifies_the_server)
 	CHECK_INT(tls_post(dir, "stranger", "localhost", &t, &status, err), -1);
 	CHECK(strstr(err, "unable to get local issuer certificate") != NULL);
 	CHECK(t.l.got[0] == '\0');
+}
+
+/*
+ * E-mail through a real SMTP server (scripts/smtp-sink.py, Debian's
+ * python3-aiosmtpd) started for each case on a free loopback port: plain,
+ * STARTTLS with AUTH, TLS from the first byte; refusals of a server without
+ * STARTTLS, a wrong password and an unknown issuer.
+ */
+struct sink {
+	pid_t pid;
+	int port;
+	char dir[160];
+};
+
+/* A free loopback port (bound, read, closed). */
+static int
+free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static pid_t sink_running; /* stopped at exit when a failed check left it */
+
+static void
+sink_reap(void)
+{
+	if (sink_running > 0)
+		kill(sink_running, SIGTERM);
+}
+
+/* Starts the sink with extra arguments (NULL-ended) and waits for its port. 0 or -1. */
+static int
+sink_start(struct sink *k, const char *const *extra)
+{
+	char port[16];
+	const char *argv[16] = {"/usr/bin/python3", "scripts/smtp-sink.py", "--port", port, "--dir",
+				k->dir};
+	size_t n = 6;
+	int i, fd;
+	struct sockaddr_in a = {.sin_family = AF_INET};
+
+	k->port = free_port();
+	snprintf(port, sizeof(port), "%d", k->port);
+	snprintf(k->dir, sizeof(k->dir), "%s/mail-%d", tls_dir, k->port);
+	for (; extra != NULL && *extra != NULL && n < 15; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+	if ((k->pid = fork()) == 0) {
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	if (sink_running == 0)
+		atexit(sink_reap);
+	sink_running = k->pid;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((unsigned short)k->port);
+	for (i = 0; i < 100; i++) { /* up to 10 s */
+		if ((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0 &&
+		    connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+			close(fd);
+			return 0;
+		}
+		if (fd >= 0)
+			close(fd);
+		usleep(100 * 1000);
+	}
+	return -1;
+}
+
+static void
+sink_stop(struct sink *k)
+{
+	kill(k->pid, SIGTERM);
+	waitpid(k->pid, NULL, 0);
+	sink_running = -1;
+}
+
+/* The sink's mail.jsonl (up to 8 KiB), "" when none arrived. */
+static const char *
+sink_read(const struct sink *k)
+{
+	static char buf[8192];
+	char path[200];
+	FILE *f;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "%s/mail.jsonl", k->dir);
+	if ((f = fopen(path, "r")) != NULL) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static const char mail_msg[] = "From: pki@acme.test\r\nTo: alice@acme.test\r\n"
+			       "Subject: Certificate request r1: issued\r\n\r\n"
+			       "Your certificate request r1 is now issued.\r\n.dot line\r\n";
+
+TEST(webhook_mail_plain_starttls_tls_and_auth)
+{
+	const char *dir = tls_fixture();
+	char url[64], cert[200], key[200], other[200], err[WEBHOOK_ERR_MAX] = "";
+	const char *starttls[] = {"--cert", cert, "--key", key, "--auth", "pki:s3cret-pass", NULL};
+	const char *tls[] = {"--cert", cert, "--key", key, "--tls", NULL};
+	struct notify_cfg n = {.smtp_url = url, .smtp_from = "pki@acme.test"};
+	struct sink k;
+
+	CHECK(dir != NULL);
+	snprintf(cert, sizeof(cert), "%s/dns.pem", dir);
+	snprintf(key, sizeof(key), "%s/dns.key", dir);
+	snprintf(other, sizeof(other), "%s/other.pem", dir);
+
+	/* Plain SMTP to a local relay. */
+	CHECK_INT(sink_start(&k, NULL), 0);
+	snprintf(url, sizeof(url), "smtp://localhost:%d", k.port);
+	n.smtp_tls = SMTP_TLS_NONE;
+	CHECK_INT(webhook_mail(&n, NULL, "alice@acme.test", mail_msg, 5000, err), 0);
+	CHECK(strstr(sink_read(&k), "\"rcpt_tos\": [\"alice@acme.test\"]") != NULL);
+	CHECK(strstr(sink_read(&k), "\"subject\": \"Certificate request r1: issued\"") != NULL);
+	CHECK(strstr(sink_read(&k), "\\r\\n.dot line") != NULL); /* dot-stuffed and back */
+	/* STARTTLS required by the client: this server offers none. */
+	n.smtp_tls = SMTP_TLS_STARTTLS;
+	CHECK_INT(webhook_mail(&n, NULL, "alice@acme.test", mail_msg, 5000, err), -1);
+	CHECK(strstr(err, "STARTTLS") != NULL);
+	sink_stop(&k);
+
+	/* STARTTLS and AUTH: the right password delivers, a wrong one does not. */
+	CHECK_INT(sink_start(&k, starttls), 0);
+	snprintf(url, sizeof(url), "smtp://localhost:%d", k.port);
+	n.smtp_user = "pki";
+	CHECK_INT(webhook_mail(&n, "wrong-password", "alice@acme.test", mail_msg, 5000, err), -1);
+	CHECK(strstr(err, "Login denied") != NULL);
+	CHECK_STR(sink_read(&k), "");
+	CHECK_INT(webhook_mail(&n, "s3cret-pass", "alice@acme.test", mail_msg, 5000, err), 0);
+	CHECK(strstr(sink_read(&k), "\"auth\": true") != NULL);
+	/* An issuer the client does not trust: refused before any command. */
+	setenv("SSL_CERT_FILE", other, 1);
+	CHECK_INT(webhook_mail(&n, "s3cret-pass", "bob@acme.test", mail_msg, 5000, err), -1);
+	CHECK(strstr(err, "unable to get local issuer certificate") != NULL);
+	snprintf(other, sizeof(other), "%s/ca.pem", dir);
+	setenv("SSL_CERT_FILE", other, 1);
+	sink_stop(&k);
+
+	/* TLS from the first byte. */
+	CHECK_INT(sink_start(&k, tls), 0);
+	snprintf(url, sizeof(url), "smtp://localhost:%d", k.port);
+	n.smtp_tls = SMTP_TLS_TLS;
+	n.smtp_user = NULL;
+	CHECK_INT(webhook_mail(&n, NULL, "alice@acme.test", mail_msg, 5000, err), 0);
+	CHECK(strstr(sink_read(&k), "alice@acme.test") != NULL);
+	sink_stop(&k);
 }
