@@ -355,23 +355,6 @@ struct sink {
 	char dir[160];
 };
 
-/* A free loopback port (bound, read, closed). */
-static int
-free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 static pid_t sink_running; /* stopped at exit when a failed check left it */
 
 static void
@@ -392,7 +375,7 @@ sink_start(struct sink *k, const char *const *extra)
 	int i, fd;
 	struct sockaddr_in a = {.sin_family = AF_INET};
 
-	k->port = free_port();
+	k->port = test_free_port();
 	snprintf(port, sizeof(port), "%d", k->port);
 	snprintf(k->dir, sizeof(k->dir), "%s/mail-%d", tls_dir, k->port);
 	for (; extra != NULL && *extra != NULL && n < 15; extra++)
