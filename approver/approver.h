@@ -168,7 +168,7 @@ struct note {
 	const char *id;    /* request id; NULL for a batch event */
 	const char *state, *ca_id, *tenant, *requester, *email, *common_name;
 	const char *actor, *reason, *code, *serial;
-	const char *batch_id;   /* batch events */
+	const char *batch_id;    /* batch events */
 	const long long *counts; /* per notify_ended state */
 	long long total;
 };

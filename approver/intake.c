@@ -87,7 +87,8 @@ intake_check(struct approver *ap, const struct issue_msg *m, const struct ca **c
 			ap_audit(ap, AUDIT_FAILED, m->request_id, NULL, "approver", NULL, detail);
 			if (res == NULL || kafka_produce(ap->kp, ap->cfg->topics.results,
 							 m->request_id, res, strlen(res)) != 0)
-				log_msg(LOG_WARN, m->request_id, "result of the refusal not queued");
+				log_msg(LOG_WARN, m->request_id,
+					"result of the refusal not queued");
 			free(res);
 		}
 		rc = 1;

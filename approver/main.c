@@ -60,7 +60,8 @@ main(int argc, char **argv)
 	}
 	if (cfg->notify.smtp_user != NULL) {
 		if (config_password_read(cfg->path, "notifications.smtp.password_file",
-					 cfg->notify.smtp_password_file, smtp_password, perr) != 0) {
+					 cfg->notify.smtp_password_file, smtp_password,
+					 perr) != 0) {
 			log_error("%s", perr);
 			goto out;
 		}

@@ -140,7 +140,8 @@ notify_hooks(struct approver *ap, const struct webhook *w, size_t n, const char 
 	return k;
 }
 
-/* The operator's webhooks of ca_id and tenant (either may be NULL). Returns how many were queued. */
+/* The operator's webhooks of ca_id and tenant (either may be NULL). Returns how many were queued.
+ */
 static int
 notify_operator_hooks(struct approver *ap, const char *ca_id, const char *tenant, const char *event,
 		      const char *id, const char *body)
@@ -166,18 +167,21 @@ notify_finish(struct approver *ap, const struct note *n, const char *body, const
 {
 	char detail[NOTIFY_DETAIL_MAX];
 	const char *key = n->id != NULL ? n->id : n->batch_id;
-	struct pending p = {.id = (char *)n->id,
-			    .ca_id = (char *)n->ca_id,
-			    .tenant = (char *)n->tenant};
+	struct audit_event ev = {.event = AUDIT_NOTIFICATION,
+				 .request_id = key,
+				 .actor = n->actor != NULL ? n->actor : "approver",
+				 .tenant = n->tenant,
+				 .ca_id = n->ca_id,
+				 .detail = detail};
 
 	if (kafka_produce(ap->kp, ap->cfg->topics.notify, key, body, strlen(body)) != 0)
 		log_msg(LOG_WARN, key, "notification %s not queued on %s", n->event,
 			ap->cfg->topics.notify);
-	snprintf(detail, sizeof(detail), "%s to %s: %d recipient(s), %d webhook(s), %d e-mail(s)%s%s",
-		 n->event, audience, nrec, nhooks, nmail, n->batch_id != NULL ? "; batch " : "",
+	snprintf(detail, sizeof(detail),
+		 "%s to %s: %d recipient(s), %d webhook(s), %d e-mail(s)%s%s", n->event, audience,
+		 nrec, nhooks, nmail, n->batch_id != NULL ? "; batch " : "",
 		 n->batch_id != NULL ? n->batch_id : "");
-	ap_audit(ap, AUDIT_NOTIFICATION, key, &p, n->actor != NULL ? n->actor : "approver", NULL,
-		 detail);
+	audit_emit(ap->kp, ap->cfg->topics.audit, &ev);
 }
 
 void
@@ -210,7 +214,7 @@ notify_admins(struct approver *ap, const struct pending *p, const char *reason)
 	cJSON_Delete(o);
 	if (body == NULL)
 		return;
-	notify_finish(ap, &n, body, "admins",  nrec,
+	notify_finish(ap, &n, body, "admins", nrec,
 		      notify_operator_hooks(ap, p->ca_id, p->tenant, NOTE_PENDING, p->id, body), 0);
 	free(body);
 }
@@ -263,10 +267,11 @@ mail_build(struct approver *ap, const struct note *n, const char *to, const char
 			 n->batch_id, n->total);
 		counts[0] = '\0';
 		for (i = 0; i < NOTIFY_ENDED; i++)
-			snprintf(counts + strlen(counts), sizeof(counts) - strlen(counts), "%s%s %lld",
-				 i > 0 ? ", " : "", notify_ended[i], n->counts[i]);
-		snprintf(what, sizeof(what), "Your batch %s of %lld certificate requests has ended.",
-			 n->batch_id, n->total);
+			snprintf(counts + strlen(counts), sizeof(counts) - strlen(counts),
+				 "%s%s %lld", i > 0 ? ", " : "", notify_ended[i], n->counts[i]);
+		snprintf(what, sizeof(what),
+			 "Your batch %s of %lld certificate requests has ended.", n->batch_id,
+			 n->total);
 	} else {
 		snprintf(subject, sizeof(subject), "Certificate request %s: %s", n->id, n->state);
 		snprintf(what, sizeof(what), "Your certificate request %s is now %s.", n->id,
@@ -413,8 +418,19 @@ static const char notify_lua_read[] =
     "return {1, f, e, hooks, batch}\n";
 
 /* The record fields notify_lua_read returns, in its order. */
-enum { NF_REQUESTER, NF_EMAIL, NF_TENANT, NF_CA, NF_CN, NF_BATCH, NF_SERIAL, NF_CODE, NF_MESSAGE,
-       NF_DECIDED_BY, NOTIFY_FIELDS };
+enum {
+	NF_REQUESTER,
+	NF_EMAIL,
+	NF_TENANT,
+	NF_CA,
+	NF_CN,
+	NF_BATCH,
+	NF_SERIAL,
+	NF_CODE,
+	NF_MESSAGE,
+	NF_DECIDED_BY,
+	NOTIFY_FIELDS
+};
 
 const char *const notify_ended[NOTIFY_ENDED] = {"issued", "failed", "rejected", "expired"};
 
@@ -433,7 +449,8 @@ channels_read(const redisReply *e, const redisReply *h, struct channels *ch, str
 	ch->email = reply_str(e) != NULL && strcmp(e->str, "1") == 0;
 	ch->hooks = buf;
 	ch->nhooks = 0;
-	for (i = 0; h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements && ch->nhooks < ME_HOOKS_MAX;
+	for (i = 0;
+	     h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements && ch->nhooks < ME_HOOKS_MAX;
 	     i += 2)
 		if (reply_str(h->element[i]) != NULL && reply_str(h->element[i + 1]) != NULL) {
 			buf[ch->nhooks].id = h->element[i]->str;
@@ -449,8 +466,8 @@ notify_request(struct approver *ap, const char *id, enum req_state state, const 
 	int terminal = state == REQ_ISSUED || state == REQ_FAILED || state == REQ_REJECTED ||
 		       state == REQ_EXPIRED;
 	char key[APPROVER_KEY_MAX];
-	const char *argv[] = {"EVAL", notify_lua_read, "1", key, ap->cfg->redis_prefix,
-			      terminal ? "1" : "0"};
+	const char *argv[] = {"EVAL", notify_lua_read,       "1",
+			      key,    ap->cfg->redis_prefix, terminal ? "1" : "0"};
 	struct chan_hook hooks[ME_HOOKS_MAX];
 	struct channels ch;
 	struct note n = {0};
@@ -463,7 +480,8 @@ notify_request(struct approver *ap, const char *id, enum req_state state, const 
 	if ((rep = ap_redis(ap, 6, argv)) == NULL)
 		return -1;
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 5 ||
-	    rep->element[1]->type != REDIS_REPLY_ARRAY || rep->element[1]->elements != NOTIFY_FIELDS)
+	    rep->element[1]->type != REDIS_REPLY_ARRAY ||
+	    rep->element[1]->elements != NOTIFY_FIELDS)
 		goto out; /* no record, or notified already */
 	f = rep->element[1];
 	b = rep->element[4];
@@ -478,11 +496,11 @@ notify_request(struct approver *ap, const char *id, enum req_state state, const 
 		n.id = id;
 		n.email = reply_str(f->element[NF_EMAIL]);
 		n.common_name = reply_str(f->element[NF_CN]);
-		n.serial = state == REQ_ISSUED ? (serial != NULL ? serial
-							     : reply_str(f->element[NF_SERIAL]))
-					       : NULL;
+		n.serial = state == REQ_ISSUED
+			       ? (serial != NULL ? serial : reply_str(f->element[NF_SERIAL]))
+			       : NULL;
 		n.code = terminal && state != REQ_ISSUED ? reply_str(f->element[NF_CODE]) : NULL;
-		n.reason = reason != NULL ? reason
+		n.reason = reason != NULL   ? reason
 			   : n.code != NULL ? reply_str(f->element[NF_MESSAGE])
 					    : NULL;
 		n.actor = state == REQ_REJECTED ? reply_str(f->element[NF_DECIDED_BY]) : NULL;

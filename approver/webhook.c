@@ -152,8 +152,8 @@ mail_read(char *buf, size_t size, size_t n, void *arg)
 }
 
 int
-webhook_mail(const struct notify_cfg *n, const char *password, const char *to,
-	     const char *message, int timeout_ms, char *err)
+webhook_mail(const struct notify_cfg *n, const char *password, const char *to, const char *message,
+	     int timeout_ms, char *err)
 {
 	struct xfer x = {NULL, err, 0};
 	struct curl_slist *rcpt = NULL;

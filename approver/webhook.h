@@ -46,7 +46,7 @@
 #define WEBHOOK_RECORD_TTL_S (7 * 24 * 3600)
 #define WEBHOOK_ERR_MAX 256
 #define WEBHOOK_ID_MAX 40
-#define WEBHOOK_SIG_MAX 72        /* "sha256=" + 64 hex + NUL */
+#define WEBHOOK_SIG_MAX 72 /* "sha256=" + 64 hex + NUL */
 #define WEBHOOK_SECRET_MAX 128
 #define WEBHOOK_EREFUSED (-2) /* webhook_post: the guard refused the address */
 #define WEBHOOK_MAILTO "mailto:"

@@ -24,6 +24,7 @@
 #define ME_NOTIFICATIONS "/notifications"
 #define ME_HOOKS_ROUTE "/me/webhooks/"
 
+/* Answers 503: Redis did not answer. */
 static void
 me_unavailable(struct http_req *req)
 {
@@ -51,12 +52,16 @@ me_body(struct http_req *req, const char *const *keys, char *err, size_t errlen)
 	return o;
 }
 
+/* The JSON of h (with its secret when asked: only when it was just made). NULL when out of memory.
+ */
 static cJSON *
 hook_json(const struct me_hook *h, int with_secret)
 {
 	cJSON *o = cJSON_CreateObject();
 	char loc[sizeof(ME_HOOKS_ROUTE) + ME_HOOK_ID_MAX];
 
+	if (o == NULL)
+		return NULL;
 	snprintf(loc, sizeof(loc), "%s%s", ME_HOOKS_ROUTE, h->id);
 	cJSON_AddStringToObject(o, "id", h->id);
 	cJSON_AddStringToObject(o, "url", h->url);
@@ -67,6 +72,7 @@ hook_json(const struct me_hook *h, int with_secret)
 	return o;
 }
 
+/* GET /me/webhooks: u's webhooks, without secrets. */
 static void
 hooks_list(struct gateway *gw, struct http_req *req, const struct user *u)
 {
@@ -87,6 +93,7 @@ hooks_list(struct gateway *gw, struct http_req *req, const struct user *u)
 	me_hooks_free(h, n);
 }
 
+/* POST /me/webhooks: checks the URL (netguard), stores it with a new secret, shows it once. */
 static void
 hooks_add(struct gateway *gw, struct http_req *req, const struct user *u)
 {
@@ -119,8 +126,11 @@ hooks_add(struct gateway *gw, struct http_req *req, const struct user *u)
 		me_unavailable(req);
 		goto out;
 	}
-	ans = hook_json(&h, 1);
-	hdr[1] = cJSON_GetObjectItemCaseSensitive(ans, "location")->valuestring;
+	if ((ans = hook_json(&h, 1)) == NULL) {
+		http_reply_error(req, 500, "internal", NULL, NULL, NULL, "out of memory");
+		goto out;
+	}
+	hdr[1] = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ans, "location"));
 	http_reply_json(req, 201, ans, hdr);
 out:
 	cJSON_Delete(ans);
@@ -129,6 +139,7 @@ out:
 	free(h.secret);
 }
 
+/* DELETE /me/webhooks/{id}: one of u's own. */
 static void
 hooks_del(struct gateway *gw, struct http_req *req, const struct user *u, const char *id)
 {
@@ -143,6 +154,7 @@ hooks_del(struct gateway *gw, struct http_req *req, const struct user *u, const 
 		http_reply(req, 204, NULL, "", 0, NULL);
 }
 
+/* GET and PUT /me/notifications: u's e-mail opt-in. */
 static void
 notifications(struct gateway *gw, struct http_req *req, const struct user *u)
 {

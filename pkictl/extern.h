@@ -23,7 +23,7 @@
 #define PKICTL_INT_DAYS_DEFAULT 1825
 #define PKICTL_PATHLEN_MAX 8
 #define PKICTL_SERIAL_BYTES 20 /* 159 random bits, positive, the RFC 5280 maximum length */
-#define SECRET_FILE_MODE 0600 /* grant key, bulk key secrets, bulk producer profiles */
+#define SECRET_FILE_MODE 0600  /* grant key, bulk key secrets, bulk producer profiles */
 #define PKICTL_FLAGS_MAX 32
 #define PKICTL_CRL_DAYS_DEFAULT 7
 #define PKICTL_CRL_DAYS_MAX 365     /* the CA/B Forum limit for CRLs covering CA certificates */
@@ -223,8 +223,8 @@ int kafka_setup(struct cfgfile *cf);
 /* ---- bulk input, ids and the producer profile (bulkin.c) ---- */
 
 #define BULK_ERR_MAX 512
-#define BULK_NAME_MAX 128          /* NAME of NAME.csr / a jsonl "name": also a file name */
-#define BULK_REQUEST_ID_HEX 32     /* "b" + 32 hex: the first 16 bytes of a SHA-256 */
+#define BULK_NAME_MAX 128      /* NAME of NAME.csr / a jsonl "name": also a file name */
+#define BULK_REQUEST_ID_HEX 32 /* "b" + 32 hex: the first 16 bytes of a SHA-256 */
 #define BULK_REQUEST_ID_BUF (1 + BULK_REQUEST_ID_HEX + 1)
 #define BULK_BATCH_PREFIX "auto-" /* default batch ids: "auto-" + 32 hex */
 #define BULK_BATCH_ID_BUF 64      /* MSG_ID_MAX */
@@ -234,10 +234,10 @@ int kafka_setup(struct cfgfile *cf);
 
 /* Progress of one request through pkictl bulk submit. */
 enum bulk_item_state {
-	BULK_ITEM_NEW,       /* to be sent */
-	BULK_ITEM_LOCAL,     /* refused before sending (code, message); never sent */
-	BULK_ITEM_SENT,      /* handed to the producer, or already known to the gateway */
-	BULK_ITEM_DONE,      /* terminal: files written or failure recorded */
+	BULK_ITEM_NEW,   /* to be sent */
+	BULK_ITEM_LOCAL, /* refused before sending (code, message); never sent */
+	BULK_ITEM_SENT,  /* handed to the producer, or already known to the gateway */
+	BULK_ITEM_DONE,  /* terminal: files written or failure recorded */
 };
 
 /* One CSR to submit, named NAME (the file NAME.csr/NAME.pem or the jsonl "name"). */
@@ -252,7 +252,7 @@ struct bulk_item {
 	char *out_dir;       /* where NAME.crt and NAME.chain.pem go (borrowed from the input) */
 	char request_id[BULK_REQUEST_ID_BUF];
 	enum bulk_item_state state;
-	int delivered;    /* acknowledged by the broker in this run */
+	int delivered;            /* acknowledged by the broker in this run */
 	char code[BULK_CODE_MAX]; /* failure code and message, when failed ("" otherwise) */
 	char *message;
 };
@@ -306,8 +306,8 @@ void bulk_batch_default(const char *key_id, const struct bulk_input *in,
 struct bulk_profile {
 	char *user, *key_id;
 	unsigned char secret[BULK_SECRET_BYTES];
-	char *bootstrap;            /* Kafka bootstrap servers, NULL: the config's */
-	char *ca, *cert, *key;      /* TLS client files, NULL: plaintext */
+	char *bootstrap;       /* Kafka bootstrap servers, NULL: the config's */
+	char *ca, *cert, *key; /* TLS client files, NULL: plaintext */
 };
 
 /* Reads and checks the profile at path. 0 and *out (bulk_profile_free), or -1 with err. */

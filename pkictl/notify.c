@@ -14,7 +14,8 @@ cmd_notify_set(const struct command *cmd, int argc, char **argv)
 	const char *allow = NULL, *public_url = NULL, *config;
 	int allow_private = 0;
 	const struct flag flags[] = {
-	    {"--smtp-url", "URL", "smtp://HOST:PORT of the relay (absent: no e-mail)", &url, NULL, 0},
+	    {"--smtp-url", "URL", "smtp://HOST:PORT of the relay (absent: no e-mail)", &url, NULL,
+	     0},
 	    {"--smtp-from", "ADDRESS", "sender address (with --smtp-url)", &from, NULL, 0},
 	    {"--smtp-tls", "MODE", "starttls (default), tls or none", &tls, NULL, 0},
 	    {"--smtp-user", "USER", "AUTH user (with --smtp-password-file)", &user, NULL, 0},

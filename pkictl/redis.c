@@ -29,7 +29,7 @@
 #define REDIS_DIR "redis"
 #define REDIS_DIR_MODE 0700
 #define REDIS_ACL_FILE REDIS_DIR "/users.acl"
-#define REDIS_SECRET_MODE 0600 /* passwords and the ACL file (password hashes) */
+#define REDIS_SECRET_MODE 0600  /* passwords and the ACL file (password hashes) */
 #define REDIS_PASSWORD_BYTES 32 /* written as 64 hex digits */
 #define REDIS_ADMIN_USER "pki-admin"
 #define REDIS_ACL_LINE_MAX 4096
@@ -52,12 +52,12 @@ struct redis_role {
  * and the users' own channels (/me: me.c).
  */
 static const char *const gateway_cmds[] = {
-    "eval",   "hgetall", "hget",    "hmget", "del", "psubscribe", "ping",   "select",
-    "hvals",  "hdel",    "hset", /* direct */
-    "exists", "publish", "get",     "set",   "ttl", "incr",       "expire", "zcard",
-    "zrangebylex", "hlen", /* in scripts */
+    "eval",   "hgetall", "hget",        "hmget", "del",  "psubscribe",
+    "ping",   "select",  "hvals",       "hdel",  "hset", /* direct */
+    "exists", "publish", "get",         "set",   "ttl",  "incr",
+    "expire", "zcard",   "zrangebylex", "hlen", /* in scripts */
     NULL};
-static const char *const gateway_keys[] = {"req:*", "idem:*", "session:*", "rl:*",
+static const char *const gateway_keys[] = {"req:*", "idem:*",  "session:*", "rl:*",
 					   "ev:*",  "batch:*", "me:*",      NULL};
 
 /*
@@ -65,7 +65,7 @@ static const char *const gateway_keys[] = {"req:*", "idem:*", "session:*", "rl:*
  * bulk batches (owner, declared size, counts by state, id list).
  */
 static const char *const worker_cmds[] = {
-    "eval",   "hgetall", "hget", "set",     "select",                     /* direct */
+    "eval",   "hgetall", "hget", "set",     "select",                    /* direct */
     "exists", "hset",    "time", "hincrby", "publish", "hsetnx", "zadd", /* in scripts */
     NULL};
 static const char *const worker_keys[] = {"req:*", "serial:*", "batch:*", "ev:*", NULL};
@@ -77,7 +77,7 @@ static const char *const worker_keys[] = {"req:*", "serial:*", "batch:*", "ev:*"
  * /healthz.
  */
 static const char *const approver_cmds[] = {
-    "eval",   "hgetall", "hget",    "hmget",  "zrange", "zrangebyscore", "zadd", "zrem",
+    "eval",   "hgetall", "hget",    "hmget",  "zrange", "zrangebyscore", "zadd",   "zrem",
     "del",    "lpush",   "ltrim",   "lrange", "set",    "ping",          "select", /* direct */
     "exists", "hset",    "publish", "expire", "rpush",  "hincrby",       "hsetnx", "hvals",
     "zcard", /* in scripts */
@@ -86,9 +86,8 @@ static const char *const approver_cmds[] = {
  * batch:*: a bulk request's approval or expiry moves its batch's count by
  * state, and the batch's end is marked once notified.
  */
-static const char *const approver_keys[] = {"req:*",     "pending*", "decisions", "webhook:*",
-					    "session:*", "ev:*",     "batch:*",   "me:*",
-					    NULL};
+static const char *const approver_keys[] = {
+    "req:*", "pending*", "decisions", "webhook:*", "session:*", "ev:*", "batch:*", "me:*", NULL};
 
 static const char *const ev_channels[] = {"ev:*", NULL};
 
@@ -360,7 +359,8 @@ cmd_redis_acl(const struct command *cmd, int argc, char **argv)
 			if (got < 0)
 				pk_err("%s", err);
 			else if (got == 0)
-				pk_err("%s: redis.users: missing; this config logs in to Redis without "
+				pk_err("%s: redis.users: missing; this config logs in to Redis "
+				       "without "
 				       "a user (a config from pkictl init has one per service)",
 				       config);
 			if (got <= 0)
@@ -370,8 +370,8 @@ cmd_redis_acl(const struct command *cmd, int argc, char **argv)
 	}
 	if (redis_acl_write(acl, cfg->redis_prefix, users, pws) != 0)
 		goto out;
-	pk_err("%s written (keys under \"%s\"); Redis reads it on start, or on ACL LOAD as %s",
-	       acl, cfg->redis_prefix, REDIS_ADMIN_USER);
+	pk_err("%s written (keys under \"%s\"); Redis reads it on start, or on ACL LOAD as %s", acl,
+	       cfg->redis_prefix, REDIS_ADMIN_USER);
 	rc = 0;
 out:
 	OPENSSL_cleanse(pw, sizeof(pw));

@@ -579,7 +579,8 @@ notify_after(struct ctx *c, const char *path, void *base)
 		return fail_oom(c);
 	for (i = 0; n->hook_allow[i] != NULL; i++)
 		if (strchr(n->hook_allow[i], '/') != NULL &&
-		    config_cidr_parse(n->hook_allow[i], &n->hook_cidrs[n->nhook_cidrs++], &why) != 0)
+		    config_cidr_parse(n->hook_allow[i], &n->hook_cidrs[n->nhook_cidrs++], &why) !=
+			0)
 			return fail(c, "notifications.webhooks.allow", "%s", why);
 	if (n->public_url == NULL &&
 	    asprintf(&n->public_url, "http://%s", ((struct config *)base)->gateway_listen) < 0) {

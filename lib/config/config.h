@@ -15,8 +15,8 @@
 #define CONFIG_APPROVALS_MAX 10
 #define CONFIG_APPROVAL_TTL_MIN_S 60
 #define CONFIG_APPROVAL_TTL_MAX_S (30 * 24 * 3600)
-#define CONFIG_PRIORITY_MAX 1000 /* selection.priority is -MAX..MAX */
-#define CONFIG_PREFIX_MAX 64     /* redis.prefix: printable, no spaces */
+#define CONFIG_PRIORITY_MAX 1000  /* selection.priority is -MAX..MAX */
+#define CONFIG_PREFIX_MAX 64      /* redis.prefix: printable, no spaces */
 #define CONFIG_GRANT_KEY_BYTES 32 /* the approval grants' HMAC key */
 
 /* The services; each uses only its own credentials (kafka.tls.NAME, redis.users.NAME). */
@@ -65,9 +65,9 @@ struct notify_cfg {
 	enum smtp_tls smtp_tls;   /* default starttls */
 	char *smtp_user;          /* NULL: no AUTH */
 	char *smtp_password_file; /* absolute after load; required with smtp_user */
-	char *public_url;         /* base of the poll URL in messages; default http://listen.gateway */
-	char **hook_allow;        /* host names (and subdomains), "*", or CIDRs */
-	struct cidr *hook_cidrs;  /* the CIDR entries of hook_allow, parsed */
+	char *public_url;  /* base of the poll URL in messages; default http://listen.gateway */
+	char **hook_allow; /* host names (and subdomains), "*", or CIDRs */
+	struct cidr *hook_cidrs; /* the CIDR entries of hook_allow, parsed */
 	size_t nhook_cidrs;
 	int allow_private; /* loopback, link-local and private addresses allowed */
 };

@@ -15,12 +15,12 @@ static const struct {
 	const char *addr;
 	int prefix;
 } private_ranges[] = {
-    {AF_INET, "0.0.0.0", 8},        {AF_INET, "10.0.0.0", 8},     {AF_INET, "100.64.0.0", 10},
-    {AF_INET, "127.0.0.0", 8},      {AF_INET, "169.254.0.0", 16}, {AF_INET, "172.16.0.0", 12},
-    {AF_INET, "192.0.0.0", 24},     {AF_INET, "192.0.2.0", 24},   {AF_INET, "192.168.0.0", 16},
-    {AF_INET, "198.18.0.0", 15},    {AF_INET, "198.51.100.0", 24}, {AF_INET, "203.0.113.0", 24},
-    {AF_INET, "224.0.0.0", 3},      {AF_INET6, "::", 127},        {AF_INET6, "fc00::", 7},
-    {AF_INET6, "fe80::", 10},       {AF_INET6, "ff00::", 8},      {AF_INET6, "2001:db8::", 32},
+    {AF_INET, "0.0.0.0", 8},     {AF_INET, "10.0.0.0", 8},      {AF_INET, "100.64.0.0", 10},
+    {AF_INET, "127.0.0.0", 8},   {AF_INET, "169.254.0.0", 16},  {AF_INET, "172.16.0.0", 12},
+    {AF_INET, "192.0.0.0", 24},  {AF_INET, "192.0.2.0", 24},    {AF_INET, "192.168.0.0", 16},
+    {AF_INET, "198.18.0.0", 15}, {AF_INET, "198.51.100.0", 24}, {AF_INET, "203.0.113.0", 24},
+    {AF_INET, "224.0.0.0", 3},   {AF_INET6, "::", 127},         {AF_INET6, "fc00::", 7},
+    {AF_INET6, "fe80::", 10},    {AF_INET6, "ff00::", 8},       {AF_INET6, "2001:db8::", 32},
     {AF_INET6, "100::", 64},
 };
 
@@ -185,8 +185,8 @@ netguard_url_check(const struct notify_cfg *n, const char *url, int resolve, cha
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
 	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
-		snprintf(err, NETGUARD_ERR_MAX, "url: must be an http:// or https:// URL, got \"%.64s\"",
-			 url);
+		snprintf(err, NETGUARD_ERR_MAX,
+			 "url: must be an http:// or https:// URL, got \"%.64s\"", url);
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
@@ -202,7 +202,8 @@ netguard_url_check(const struct notify_cfg *n, const char *url, int resolve, cha
 	}
 	if (!host_allowed(n, h)) {
 		snprintf(err, NETGUARD_ERR_MAX,
-			 "url: host %.128s is not in the operator's notifications.webhooks.allow", h);
+			 "url: host %.128s is not in the operator's notifications.webhooks.allow",
+			 h);
 		goto out;
 	}
 	rc = resolve ? resolve_check(n, h, port, err) : 0;

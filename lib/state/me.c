@@ -144,8 +144,7 @@ me_hook_list(const struct store *s, const char *user, struct me_hook **out, size
 	me_key(s, key, sizeof(key), user, ME_KEY_HOOKS);
 	if ((rep = store_run(s, 2, argv)) == NULL)
 		return STORE_EDOWN;
-	if (rep->type != REDIS_REPLY_ARRAY ||
-	    (h = calloc(rep->elements + 1, sizeof(*h))) == NULL)
+	if (rep->type != REDIS_REPLY_ARRAY || (h = calloc(rep->elements + 1, sizeof(*h))) == NULL)
 		goto out;
 	for (i = 0; i < rep->elements; i++)
 		if (rep->element[i]->type == REDIS_REPLY_STRING &&

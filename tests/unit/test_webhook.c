@@ -369,8 +369,8 @@ static int
 sink_start(struct sink *k, const char *const *extra)
 {
 	char port[16];
-	const char *argv[16] = {"/usr/bin/python3", "scripts/smtp-sink.py", "--port", port, "--dir",
-				k->dir};
+	const char *argv[16] = {
+	    "/usr/bin/python3", "scripts/smtp-sink.py", "--port", port, "--dir", k->dir};
 	size_t n = 6;
 	int i, fd;
 	struct sockaddr_in a = {.sin_family = AF_INET};
