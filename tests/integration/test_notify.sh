@@ -20,9 +20,10 @@ pkictl=${PKICTL:-$ROOT/build/release/pkictl}
 work=$(mktemp -d "${TMPDIR:-/tmp}/notify-test.XXXXXX")
 RECEIVER_PID=
 COPY=$(dirname "$TEST_CONFIG")/config-notify-test.json
+PKCOPY=$(dirname "$TEST_CONFIG")/config-notify-pkictl.json
 restore() {
 	[[ -n $RECEIVER_PID ]] && kill "$RECEIVER_PID" 2>/dev/null
-	rm -f "$COPY"
+	rm -f "$COPY" "$PKCOPY"
 	(unset PKI_CONFIG; stack restart-gateway && stack restart-approver) >"$work/restore.log" 2>&1 ||
 		fail notify_restore_services "$(tail -n 5 "$work/restore.log")"
 	rm -rf "$work"
@@ -88,6 +89,16 @@ check_contains stack_prints_where_mail_is \
 	"$(stack urls 2>&1)"
 check demo_config_mails_the_sink jq -e --arg u "smtp://127.0.0.1:$PKI_SMTP_PORT" \
 	'.notifications.smtp.url == $u and .notifications.smtp.tls == "none" and .notifications.webhooks.allow == ["*"]' "$TEST_CONFIG"
+
+# pkictl notify set writes the section; config_load refuses a bad value, naming its key.
+install -m 600 "$TEST_CONFIG" "$PKCOPY"
+out=$("$pkictl" notify set --smtp-url smtp://relay.acme.test:587 --smtp-from pki@acme.test --smtp-tls tls \
+	--webhooks-allow 'hooks.acme.test,10.9.0.0/16' --webhooks-allow-private --config "$PKCOPY" 2>&1)
+check pkictl_notify_set jq -e '.notifications == {smtp: {url: "smtp://relay.acme.test:587", from: "pki@acme.test",
+	tls: "tls"}, webhooks: {allow: ["hooks.acme.test", "10.9.0.0/16"], allow_private: true}}' "$PKCOPY"
+out=$("$pkictl" notify set --smtp-url http://relay.acme.test --smtp-from pki@acme.test --config "$PKCOPY" 2>&1)
+check_contains pkictl_notify_set_refuses_bad_url "notifications.smtp.url: must be smtp://host:port" "$out"
+check pkictl_notify_set_leaves_file_on_error jq -e '.notifications.smtp.tls == "tls"' "$PKCOPY"
 
 # ---------------------------------------------------------------- /me with the demo config
 me "" GET /me/notifications
