@@ -1,7 +1,7 @@
 # Build: `make` (release), `make asan` (ASan+UBSan), `make test`, `make run`.
 CC ?= cc
 BUILD ?= build/release
-PKG := rdkafka libmicrohttpd hiredis libcjson openssl
+PKG := rdkafka libmicrohttpd hiredis libcjson openssl libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKG) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKG) 2>/dev/null)
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
@@ -15,10 +15,6 @@ LIB_INC := $(LAYERS:%=-Ilib/%)
 CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) $(LIB_INC) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := $(SAN) $(EXTRA_LDFLAGS)
 LDLIBS := $(PKG_LIBS) -lpthread -lm
-# pkictl alone talks HTTP as a client (bulk submit reads results from the gateway).
-PKICTL_PKG := libcurl
-PKICTL_CFLAGS := $(shell pkg-config --cflags $(PKICTL_PKG) 2>/dev/null)
-PKICTL_LIBS := $(shell pkg-config --libs $(PKICTL_PKG) 2>/dev/null)
 
 LIB_SRC := $(wildcard $(LAYERS:%=lib/%/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -58,9 +54,9 @@ $(BUILD)/pki-approver: $(patsubst %.c,$(BUILD)/%.o,$(wildcard approver/*.c)) $(L
 # pkictl's objects live apart: $(BUILD)/pkictl is the binary itself.
 $(BUILD)/pkictl.obj/%.o: pkictl/%.c $(LIB_HDR) $(wildcard pkictl/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKICTL_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) -c $< -o $@
 $(BUILD)/pkictl: $(patsubst pkictl/%.c,$(BUILD)/pkictl.obj/%.o,$(wildcard pkictl/*.c)) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(PKICTL_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 # The unit tests also link pkictl's network-free bulk input module, the
 # approver's webhook queue and the worker's dead letters.
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/pkictl.obj/bulkin.o $(BUILD)/approver/webhook.o \

@@ -13,8 +13,9 @@
  *   P pending:outbox        sorted set: approved ids whose grant is not yet
  *                           published, scored by the next publishing attempt
  *   P decisions             list: recent decisions, newest first (JSON)
- *   P notified:{event}:{id} string: a notification already sent (dedup)
- * plus the webhook queue of webhook.h.
+ * plus the webhook queue of webhook.h; notifications read the users'
+ * channels (me.h) and mark a request's record ("notified") and its batch
+ * ("notified") once they told of its end.
  */
 #ifndef PKI_APPROVER_H
 #define PKI_APPROVER_H
@@ -45,15 +46,18 @@
 #define APPROVER_PAGE_DEFAULT 50
 #define APPROVER_PAGE_MAX 500
 #define APPROVER_REASON_MAX 500 /* rejection reason, characters */
-#define APPROVER_NOTIFIED_TTL_S (30 * 24 * 3600)
 #define APPROVER_KEY_MAX 512
 
-/* Notification events (pki.notify "event", webhook X-PKI-Event). */
+/*
+ * Notification events (pki.notify "event", webhook X-PKI-Event): "pending"
+ * to the admins; to the requester the request's state name
+ * (pending_approval, approved, issued, failed, rejected, expired); to a
+ * batch's owner "batch_ended".
+ */
 #define NOTE_PENDING "pending"
-#define NOTE_APPROVED "approved"
-#define NOTE_REJECTED "rejected"
-#define NOTE_EXPIRED "expired"
-#define NOTE_ISSUED "issued"
+#define NOTE_BATCH_ENDED "batch_ended"
+#define NOTIFY_ENDED 4 /* the end states a batch counts: issued, failed, rejected, expired */
+extern const char *const notify_ended[NOTIFY_ENDED];
 
 struct approver {
 	const struct config *cfg;
@@ -158,13 +162,45 @@ void *webhook_run(void *arg);
 
 /* ---- notify.c */
 
+/* What one requester event says; strings borrowed, NULL when absent. */
+struct note {
+	const char *event; /* a state name, or NOTE_BATCH_ENDED */
+	const char *id;    /* request id; NULL for a batch event */
+	const char *state, *ca_id, *tenant, *requester, *email, *common_name;
+	const char *actor, *reason, *code, *serial;
+	const char *batch_id;    /* batch events */
+	const long long *counts; /* per notify_ended state */
+	long long total;
+};
+
+/* A user's own channels, borrowed from a Redis reply. */
+struct chan_hook {
+	const char *id, *url;
+};
+struct channels {
+	int email; /* opted in */
+	const struct chan_hook *hooks;
+	size_t nhooks;
+};
+
+/* "pending" about p (why: reason) to the admins who may decide, and the operator's webhooks. */
+void notify_admins(struct approver *ap, const struct pending *p, const char *reason);
+
 /*
- * Sends notification event about p (actor, detail may be NULL; serial only
- * for issued) on the notify topic and to the webhooks of its CA and tenant,
- * and audits it.
+ * n to its requester: the notify topic, the operator's webhooks of its CA
+ * and tenant, the requester's own webhooks and e-mail (ch, may be NULL).
  */
-void notify_event(struct approver *ap, const char *event, const struct pending *p,
-		  const char *actor, const char *detail, const char *serial);
+void notify_requester(struct approver *ap, const struct note *n, const struct channels *ch);
+
+/*
+ * Tells the requester of request id that it is now in state (reason, serial
+ * may be NULL: read from the record). A terminal state is told once per
+ * request (the record's "notified" mark); a batch's requests are told
+ * nothing, their batch's owner once when the last of them ended. 0, or -1
+ * when Redis failed (retry).
+ */
+int notify_request(struct approver *ap, const char *id, enum req_state state, const char *reason,
+		   const char *serial);
 
 /* Audits event about p (may be NULL with request_id given) by actor. */
 void ap_audit(struct approver *ap, const char *event, const char *request_id,

@@ -199,7 +199,8 @@ decide_approve(struct approver *ap, struct http_req *req, const struct user *u, 
 			 approvals != NULL ? approvals : "");
 		ap_audit(ap, AUDIT_APPROVED, id, p, u->name, req->client_ip, detail);
 		decisions_add(ap, p, "approved", u->name, approvals, NULL);
-		notify_event(ap, NOTE_APPROVED, p, u->name, NULL, NULL);
+		if (notify_request(ap, id, REQ_APPROVED, NULL, NULL) != 0)
+			log_msg(LOG_WARN, id, "approved: requester not notified (Redis down)");
 		decide_reply(req, p, decide_publish(ap, id) == 0 ? REQ_QUEUED : REQ_APPROVED,
 			     approvals, NULL);
 		break;
@@ -293,7 +294,6 @@ decide_reject(struct approver *ap, struct http_req *req, const struct user *u, c
 	    kafka_produce(ap->kp, ap->cfg->topics.results, id, res, strlen(res)) != 0)
 		log_msg(LOG_WARN, id, "result of the rejection not queued");
 	decisions_add(ap, p, "rejected", u->name, NULL, reason);
-	notify_event(ap, NOTE_REJECTED, p, u->name, reason, NULL);
 	decide_reply(req, p, REQ_REJECTED, old != NULL ? old->approvals : p->approvals, reason);
 out:
 	free(res);

@@ -54,7 +54,6 @@ expire_one(struct approver *ap, const char *id)
 		free(res);
 	}
 	decisions_add(ap, old, "expired", "approver", NULL, msg);
-	notify_event(ap, NOTE_EXPIRED, old, "approver", msg, NULL);
 	pending_free(old);
 }
 

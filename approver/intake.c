@@ -1,6 +1,6 @@
 /*
  * Consumers: the approval topic (requests become pending) and the results
- * topic (requesters of approved requests hear when they were issued).
+ * topic (every request's end, told to its requester or its batch's owner).
  * Offsets are stored only after Redis took the message (at-least-once); the
  * intake script makes a redelivery harmless.
  */
@@ -87,7 +87,8 @@ intake_check(struct approver *ap, const struct issue_msg *m, const struct ca **c
 			ap_audit(ap, AUDIT_FAILED, m->request_id, NULL, "approver", NULL, detail);
 			if (res == NULL || kafka_produce(ap->kp, ap->cfg->topics.results,
 							 m->request_id, res, strlen(res)) != 0)
-				log_msg(LOG_WARN, m->request_id, "result of the refusal not queued");
+				log_msg(LOG_WARN, m->request_id,
+					"result of the refusal not queued");
 			free(res);
 		}
 		rc = 1;
@@ -144,7 +145,10 @@ intake_one(struct approver *ap, const struct kafka_msg *km)
 		snprintf(detail, sizeof(detail), "%s; %d approval(s) required; expires at %lld",
 			 reason != NULL ? reason : "approval required", required, expires);
 		ap_audit(ap, AUDIT_PENDING, m->request_id, p, "approver", m->client_ip, detail);
-		notify_event(ap, NOTE_PENDING, p, NULL, reason, NULL);
+		notify_admins(ap, p, reason);
+		if (notify_request(ap, m->request_id, REQ_PENDING, reason, NULL) != 0)
+			log_msg(LOG_WARN, m->request_id,
+				"pending approval: requester not notified (Redis down)");
 	}
 	rc = 0;
 out:
@@ -198,7 +202,7 @@ intake_run(void *arg)
 	return NULL;
 }
 
-/* A result message: notifies the requester of an approved request that it was issued. */
+/* A result message: tells the requester (or the batch's owner) of the request's end. */
 static int
 result_one(struct approver *ap, const struct kafka_msg *km)
 {
@@ -206,60 +210,15 @@ result_one(struct approver *ap, const struct kafka_msg *km)
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "request_id");
 	const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "status");
 	const cJSON *serial = cJSON_GetObjectItemCaseSensitive(o, "serial");
-	struct req_record *r = NULL;
-	struct pending p = {0};
-	char key[APPROVER_KEY_MAX], ttl[16];
-	redisReply *rep = NULL;
+	const cJSON *message = cJSON_GetObjectItemCaseSensitive(o, "message");
+	enum req_state state = cJSON_IsString(st) ? req_state_parse(st->valuestring) : REQ_NONE;
 	int rc = 0;
 
-	if (!cJSON_IsString(id) || !cJSON_IsString(st) ||
-	    req_state_parse(st->valuestring) != REQ_ISSUED)
-		goto out;
-	{
-		/* Only requests that went through approval carry approved_by: one field first. */
-		char rkey[APPROVER_KEY_MAX];
-		const char *argv[] = {"HGET", rkey, "approved_by"};
-
-		ap_key(ap, rkey, "req", id->valuestring);
-		if ((rep = ap_redis(ap, 3, argv)) == NULL) {
-			rc = -1;
-			goto out;
-		}
-		if (rep->type != REDIS_REPLY_STRING)
-			goto out;
-		freeReplyObject(rep);
-		rep = NULL;
-	}
-	if ((rc = store_get(&ap->store, id->valuestring, &r)) != 0) {
-		rc = rc == STORE_ENOTFOUND ? 0 : -1;
-		goto out;
-	}
-	if (r->ca_id == NULL) /* not one of ours */
-		goto out;
-	ap_key(ap, key, "notified:issued", id->valuestring);
-	snprintf(ttl, sizeof(ttl), "%d", APPROVER_NOTIFIED_TTL_S);
-	{
-		const char *argv[] = {"SET", key, "1", "NX", "EX", ttl};
-
-		if ((rep = ap_redis(ap, 6, argv)) == NULL) {
-			rc = -1;
-			goto out;
-		}
-		if (rep->type != REDIS_REPLY_STATUS)
-			goto out; /* notified already (redelivery or another approver) */
-	}
-	p.id = r->id;
-	p.ca_id = r->ca_id;
-	p.tenant = r->tenant;
-	p.requester = r->requester;
-	p.email = r->email;
-	p.common_name = r->common_name;
-	notify_event(ap, NOTE_ISSUED, &p, NULL, NULL,
-		     cJSON_IsString(serial) ? serial->valuestring : r->serial);
-out:
-	if (rep != NULL)
-		freeReplyObject(rep);
-	req_record_free(r);
+	if (cJSON_IsString(id) && (state == REQ_ISSUED || state == REQ_FAILED ||
+				   state == REQ_REJECTED || state == REQ_EXPIRED))
+		rc = notify_request(ap, id->valuestring, state,
+				    cJSON_IsString(message) ? message->valuestring : NULL,
+				    cJSON_IsString(serial) ? serial->valuestring : NULL);
 	cJSON_Delete(o);
 	return rc;
 }

@@ -1,4 +1,6 @@
 /* pki-approver: arguments → config → Kafka, Redis, threads, HTTP → wait for SIGTERM. */
+#include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -38,7 +40,8 @@ main(int argc, char **argv)
 {
 	struct config *cfg = NULL;
 	struct approver ap = {0};
-	char kerr[KAFKA_ERR_MAX], herr[HTTP_ERR_MAX];
+	char kerr[KAFKA_ERR_MAX], herr[HTTP_ERR_MAX], perr[CONFIG_ERR_MAX];
+	char smtp_password[CONFIG_REDIS_PASSWORD_MAX + 1] = "";
 	struct redis *r;
 	int code;
 
@@ -50,6 +53,20 @@ main(int argc, char **argv)
 	ap.store.prefix = cfg->redis_prefix;
 	ap.wq.redis_url = cfg->redis_url;
 	ap.wq.prefix = cfg->redis_prefix;
+	ap.wq.notify = &cfg->notify;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("libcurl: cannot initialise");
+		goto out;
+	}
+	if (cfg->notify.smtp_user != NULL) {
+		if (config_password_read(cfg->path, "notifications.smtp.password_file",
+					 cfg->notify.smtp_password_file, smtp_password,
+					 perr) != 0) {
+			log_error("%s", perr);
+			goto out;
+		}
+		ap.wq.smtp_password = smtp_password;
+	}
 	if ((ap.kp = kafka_producer_new(cfg->kafka_brokers, "pki-approver",
 					&cfg->kafka_tls[SERVICE_APPROVER], kerr)) == NULL) {
 		log_error("%s", kerr);
@@ -92,6 +109,8 @@ out:
 	if (ap.webhook_up)
 		pthread_join(ap.webhook_thr, NULL);
 	kafka_producer_free(ap.kp);
+	OPENSSL_cleanse(smtp_password, sizeof(smtp_password));
+	curl_global_cleanup();
 	config_free(cfg);
 	log_info("stopped");
 	return code;

@@ -1,14 +1,25 @@
 /*
- * Notifications: one event on the notify topic and a signed webhook to every
- * URL configured on the request's CA and tenant, each audited.
+ * Notifications: one event on the notify topic, a signed webhook to every
+ * URL configured on the request's CA and tenant and to every webhook the
+ * requester registered (/me/webhooks), and an e-mail when the requester
+ * opted in (/me/notifications); each audited, each delivery queued in Redis
+ * (webhook.h). docs/notifications.md describes the events.
  *
- * Event (pki.notify, key request id; also the webhook body):
- *   {"v":1, "event": pending|approved|rejected|expired|issued, "request_id",
- *    "ca_id", "tenant", "requester", "common_name", "audience": "admins" |
- *    "requester", "recipients": [{"user","email"}], "actor"?, "reason"?,
- *    "serial"?, "expires_at"?, "time"}
- * "pending" goes to the admins who may decide; the rest to the requester.
+ * Event (pki.notify, key request id or batch id; also the webhook body),
+ * schemas/notify.schema.json:
+ *   {"v":1, "event", "request_id" | "batch_id", "ca_id"?, "tenant",
+ *    "requester", "common_name"?, "audience": "admins" | "requester",
+ *    "recipients": [{"user","email"}], "state"?, "actor"?, "reason"?,
+ *    "code"?, "serial"?, "expires_at"?, "poll_url", "counts"?, "total"?,
+ *    "time"}
+ * "pending" goes to the admins who may decide; the rest to the requester
+ * (a batch's requests: only "batch_ended", once, to the batch's owner).
+ *
+ * The cost for a request whose requester has no channels of their own: one
+ * Redis script (notify_lua_read: dedup, the record, the channels, the
+ * batch) and one message on the notify topic.
  */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +28,13 @@
 #include "approver.h"
 #include "audit.h"
 #include "log.h"
+#include "me.h"
 #include "msg.h"
 #include "svc.h"
 
 #define NOTIFY_DETAIL_MAX 600
 #define NOTIFY_TARGET_MAX 160
+#define NOTIFY_MAIL_MAX 8192 /* one e-mail, headers and body */
 
 int
 ap_admin_scope(const struct user *u, const char *ca_id, const char *tenant)
@@ -66,6 +79,34 @@ add_recipient(cJSON *a, const char *user, const char *email)
 	cJSON_AddItemToArray(a, r);
 }
 
+/*
+ * A new event with the fields every event starts with (v, event, the
+ * request, audience) and an empty recipients array in *rec. NULL when out
+ * of memory. Caller frees.
+ */
+static cJSON *
+event_new(const char *event, const char *id, const char *ca_id, const char *tenant,
+	  const char *requester, const char *common_name, const char *audience, cJSON **rec)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL)
+		return NULL;
+	cJSON_AddNumberToObject(o, "v", MSG_VERSION);
+	cJSON_AddStringToObject(o, "event", event);
+	add_opt(o, "request_id", id);
+	add_opt(o, "ca_id", ca_id);
+	add_opt(o, "tenant", tenant);
+	add_opt(o, "requester", requester);
+	add_opt(o, "common_name", common_name);
+	cJSON_AddStringToObject(o, "audience", audience);
+	if ((*rec = cJSON_AddArrayToObject(o, "recipients")) == NULL) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* Queues body to each of n webhooks (target kind:id:index). Returns how many were queued. */
 static int
 notify_hooks(struct approver *ap, const struct webhook *w, size_t n, const char *kind,
@@ -85,83 +126,435 @@ notify_hooks(struct approver *ap, const struct webhook *w, size_t n, const char 
 	return k;
 }
 
+/* The operator's webhooks of ca_id and tenant (either may be NULL). Returns how many were queued.
+ */
+static int
+notify_operator_hooks(struct approver *ap, const char *ca_id, const char *tenant, const char *event,
+		      const char *id, const char *body)
+{
+	const struct ca *ca = ca_id != NULL ? config_ca_find(ap->cfg, ca_id) : NULL;
+	size_t i;
+	int n = 0;
+
+	if (ca != NULL)
+		n += notify_hooks(ap, ca->webhooks, ca->nwebhooks, "ca", ca->id, event, id, body);
+	for (i = 0; tenant != NULL && i < ap->cfg->ntenants; i++)
+		if (strcmp(ap->cfg->tenants[i].id, tenant) == 0)
+			n += notify_hooks(ap, ap->cfg->tenants[i].webhooks,
+					  ap->cfg->tenants[i].nwebhooks, "tenant",
+					  ap->cfg->tenants[i].id, event, id, body);
+	return n;
+}
+
+/* Publishes body on the notify topic (key id) and audits what went where. */
+static void
+notify_finish(struct approver *ap, const struct note *n, const char *body, const char *audience,
+	      int nrec, int nhooks, int nmail)
+{
+	char detail[NOTIFY_DETAIL_MAX];
+	const char *key = n->id != NULL ? n->id : n->batch_id;
+	struct audit_event ev = {.event = AUDIT_NOTIFICATION,
+				 .request_id = key,
+				 .actor = n->actor != NULL ? n->actor : "approver",
+				 .tenant = n->tenant,
+				 .ca_id = n->ca_id,
+				 .detail = detail};
+
+	if (kafka_produce(ap->kp, ap->cfg->topics.notify, key, body, strlen(body)) != 0)
+		log_msg(LOG_WARN, key, "notification %s not queued on %s", n->event,
+			ap->cfg->topics.notify);
+	snprintf(detail, sizeof(detail),
+		 "%s to %s: %d recipient(s), %d webhook(s), %d e-mail(s)%s%s", n->event, audience,
+		 nrec, nhooks, nmail, n->batch_id != NULL ? "; batch " : "",
+		 n->batch_id != NULL ? n->batch_id : "");
+	audit_emit(ap->kp, ap->cfg->topics.audit, &ev);
+}
+
 void
-notify_event(struct approver *ap, const char *event, const struct pending *p, const char *actor,
-	     const char *detail, const char *serial)
+notify_admins(struct approver *ap, const struct pending *p, const char *reason)
 {
 	const struct config *cfg = ap->cfg;
-	const struct ca *ca = config_ca_find(cfg, p->ca_id);
-	const struct user *req_user =
-	    p->requester != NULL ? config_user_find(cfg, p->requester) : NULL;
-	int admins = strcmp(event, NOTE_PENDING) == 0, nrec = 0, nhooks = 0;
-	char audit_detail[NOTIFY_DETAIL_MAX], *body;
-	cJSON *o = cJSON_CreateObject(), *rec;
+	struct note n = {.event = NOTE_PENDING,
+			 .id = p->id,
+			 .ca_id = p->ca_id,
+			 .tenant = p->tenant,
+			 .reason = reason};
+	char *body;
+	cJSON *o, *rec;
 	size_t i;
+	int nrec = 0;
 
-	if (o == NULL)
+	if ((o = event_new(NOTE_PENDING, p->id, p->ca_id, p->tenant, p->requester, p->common_name,
+			   "admins", &rec)) == NULL)
 		return;
-	cJSON_AddNumberToObject(o, "v", MSG_VERSION);
-	cJSON_AddStringToObject(o, "event", event);
-	cJSON_AddStringToObject(o, "request_id", p->id);
-	cJSON_AddStringToObject(o, "ca_id", p->ca_id);
-	add_opt(o, "tenant", p->tenant);
-	add_opt(o, "requester", p->requester);
-	add_opt(o, "common_name", p->common_name);
-	cJSON_AddStringToObject(o, "audience", admins ? "admins" : "requester");
-	rec = cJSON_AddArrayToObject(o, "recipients");
-	if (admins) {
-		for (i = 0; i < cfg->nusers; i++)
-			if (ap_admin_scope(&cfg->users[i], p->ca_id, p->tenant)) {
-				add_recipient(rec, cfg->users[i].name, cfg->users[i].email);
-				nrec++;
-			}
-	} else if (p->requester != NULL) {
-		add_recipient(rec, p->requester,
-			      p->email != NULL && p->email[0] ? p->email
-			      : req_user != NULL              ? req_user->email
-							      : NULL);
-		nrec++;
-	}
-	add_opt(o, "actor", actor);
-	add_opt(o, "reason", detail);
-	add_opt(o, "serial", serial);
-	if (p->expires_at > 0 && admins)
+	for (i = 0; i < cfg->nusers; i++)
+		if (ap_admin_scope(&cfg->users[i], p->ca_id, p->tenant)) {
+			add_recipient(rec, cfg->users[i].name, cfg->users[i].email);
+			nrec++;
+		}
+	add_opt(o, "reason", reason);
+	if (p->expires_at > 0)
 		cJSON_AddNumberToObject(o, "expires_at", (double)p->expires_at);
 	cJSON_AddNumberToObject(o, "time", (double)time(NULL));
 	body = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (body == NULL)
 		return;
-	if (kafka_produce(ap->kp, cfg->topics.notify, p->id, body, strlen(body)) != 0)
-		log_msg(LOG_WARN, p->id, "notification %s not queued on %s", event,
-			cfg->topics.notify);
-	if (ca != NULL)
-		nhooks +=
-		    notify_hooks(ap, ca->webhooks, ca->nwebhooks, "ca", ca->id, event, p->id, body);
-	for (i = 0; p->tenant != NULL && i < cfg->ntenants; i++)
-		if (strcmp(cfg->tenants[i].id, p->tenant) == 0)
-			nhooks +=
-			    notify_hooks(ap, cfg->tenants[i].webhooks, cfg->tenants[i].nwebhooks,
-					 "tenant", cfg->tenants[i].id, event, p->id, body);
-	snprintf(audit_detail, sizeof(audit_detail), "%s to %s: %d recipient(s), %d webhook(s)",
-		 event, admins ? "admins" : "requester", nrec, nhooks);
-	ap_audit(ap, AUDIT_NOTIFICATION, p->id, p, actor != NULL ? actor : "approver", NULL,
-		 audit_detail);
+	notify_finish(ap, &n, body, "admins", nrec,
+		      notify_operator_hooks(ap, p->ca_id, p->tenant, NOTE_PENDING, p->id, body), 0);
 	free(body);
 }
 
-/* webhook_secret_fn: "ca:ID:N" or "tenant:ID:N" → that webhook's secret. */
+/* s with CR, LF and other control characters replaced by spaces (no header or line injection). */
+static void
+mail_clean(char *out, size_t outlen, const char *s)
+{
+	size_t i;
+
+	snprintf(out, outlen, "%s", s != NULL ? s : "");
+	for (i = 0; out[i] != '\0'; i++)
+		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
+			out[i] = ' ';
+}
+
+/* Appends "label: value\r\n" to the text at b (cap NOTIFY_MAIL_MAX) when value is set. */
+static void
+mail_line(char *b, const char *label, const char *value)
+{
+	char v[NOTIFY_DETAIL_MAX];
+	size_t len = strlen(b);
+
+	if (value == NULL || value[0] == '\0' || len >= NOTIFY_MAIL_MAX)
+		return;
+	mail_clean(v, sizeof(v), value);
+	snprintf(b + len, NOTIFY_MAIL_MAX - len, "%s: %s\r\n", label, v);
+}
+
+/*
+ * The e-mail of n to address to: RFC 5322 headers and a plain-text body
+ * naming the request (or batch), its state and the poll URL. Caller frees.
+ */
+static char *
+mail_build(struct approver *ap, const struct note *n, const char *to, const char *poll_url)
+{
+	const struct notify_cfg *nc = &ap->cfg->notify;
+	char *b = malloc(NOTIFY_MAIL_MAX), date[64], subject[NOTIFY_TARGET_MAX * 2];
+	char counts[NOTIFY_DETAIL_MAX], what[NOTIFY_DETAIL_MAX];
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t i;
+
+	if (b == NULL)
+		return NULL;
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	if (n->batch_id != NULL) {
+		snprintf(subject, sizeof(subject), "Certificate batch %s: all %lld requests ended",
+			 n->batch_id, n->total);
+		counts[0] = '\0';
+		for (i = 0; i < NOTIFY_ENDED; i++)
+			snprintf(counts + strlen(counts), sizeof(counts) - strlen(counts),
+				 "%s%s %lld", i > 0 ? ", " : "", notify_ended[i], n->counts[i]);
+		snprintf(what, sizeof(what),
+			 "Your batch %s of %lld certificate requests has ended.", n->batch_id,
+			 n->total);
+	} else {
+		snprintf(subject, sizeof(subject), "Certificate request %s: %s", n->id, n->state);
+		snprintf(what, sizeof(what), "Your certificate request %s is now %s.", n->id,
+			 n->state);
+	}
+	snprintf(b, NOTIFY_MAIL_MAX,
+		 "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMIME-Version: 1.0\r\n"
+		 "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"
+		 "Auto-Submitted: auto-generated\r\n\r\n%s\r\n\r\n",
+		 nc->smtp_from, to, subject, date, what);
+	mail_line(b, "Request", n->id);
+	mail_line(b, "Batch", n->batch_id);
+	mail_line(b, "State", n->batch_id != NULL ? NULL : n->state);
+	mail_line(b, "Counts", n->batch_id != NULL ? counts : NULL);
+	mail_line(b, "Common name", n->common_name);
+	mail_line(b, "CA", n->ca_id);
+	mail_line(b, "Serial", n->serial);
+	mail_line(b, "Reason", n->reason);
+	mail_line(b, "Error code", n->code);
+	mail_line(b, "Decided by", n->actor);
+	mail_line(b, "Poll URL", poll_url);
+	return b;
+}
+
+/* The event JSON of n for its requester (poll_url and recipient given). Caller frees. */
+static char *
+note_json(const struct note *n, const char *email, const char *poll_url)
+{
+	cJSON *o, *c, *rec;
+	char *body;
+	size_t i;
+
+	if ((o = event_new(n->event, n->id, n->ca_id, n->tenant, n->requester, n->common_name,
+			   "requester", &rec)) == NULL)
+		return NULL;
+	add_opt(o, "batch_id", n->batch_id);
+	add_recipient(rec, n->requester, email);
+	add_opt(o, "state", n->state);
+	add_opt(o, "actor", n->actor);
+	add_opt(o, "reason", n->reason);
+	add_opt(o, "code", n->code);
+	add_opt(o, "serial", n->serial);
+	cJSON_AddStringToObject(o, "poll_url", poll_url);
+	if (n->batch_id != NULL) {
+		c = cJSON_AddObjectToObject(o, "counts");
+		for (i = 0; i < NOTIFY_ENDED; i++)
+			cJSON_AddNumberToObject(c, notify_ended[i], (double)n->counts[i]);
+		cJSON_AddNumberToObject(o, "total", (double)n->total);
+	}
+	cJSON_AddNumberToObject(o, "time", (double)time(NULL));
+	body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return body;
+}
+
+void
+notify_requester(struct approver *ap, const struct note *n, const struct channels *ch)
+{
+	const struct user *u = config_user_find(ap->cfg, n->requester);
+	const char *email = n->email != NULL && n->email[0] ? n->email
+			    : u != NULL                     ? u->email
+							    : NULL;
+	const char *key = n->id != NULL ? n->id : n->batch_id;
+	char poll[NETGUARD_URL_MAX + STORE_ID_MAX * 2], target[NOTIFY_TARGET_MAX];
+	char mailto[NOTIFY_TARGET_MAX], did[WEBHOOK_ID_MAX], *body, *mail = NULL;
+	int nhooks = 0, nmail = 0;
+	size_t i;
+
+	snprintf(poll, sizeof(poll), "%s/csr/%s/%s", ap->cfg->notify.public_url,
+		 n->id != NULL ? "requests" : "batches", key);
+	if ((body = note_json(n, email, poll)) == NULL)
+		return;
+	nhooks = notify_operator_hooks(ap, n->ca_id, n->tenant, n->event, key, body);
+	for (i = 0; ch != NULL && i < ch->nhooks; i++) {
+		snprintf(target, sizeof(target), "%s%s:%s", WEBHOOK_USER_TARGET, n->requester,
+			 ch->hooks[i].id);
+		if (webhook_enqueue(&ap->wq, target, ch->hooks[i].url, n->event, key, body, did) ==
+		    0)
+			nhooks++;
+		else
+			log_msg(LOG_ERROR, key, "webhook to %s not queued (Redis down)",
+				ch->hooks[i].url);
+	}
+	if (ch != NULL && ch->email && email != NULL && ap->cfg->notify.smtp_url != NULL &&
+	    (mail = mail_build(ap, n, email, poll)) != NULL) {
+		snprintf(mailto, sizeof(mailto), "%s%s", WEBHOOK_MAILTO, email);
+		snprintf(target, sizeof(target), "mail:%s", n->requester);
+		if (webhook_enqueue(&ap->wq, target, mailto, n->event, key, mail, did) == 0)
+			nmail++;
+		else
+			log_msg(LOG_ERROR, key, "e-mail to %s not queued (Redis down)", email);
+	}
+	notify_finish(ap, n, body, "requester", 1, nhooks, nmail);
+	free(mail);
+	free(body);
+}
+
+/*
+ * KEYS record; ARGV prefix, "1" for a terminal state (once per request: the
+ * record's "notified" field; and the batch check). Returns nil (no record),
+ * 0 (notified already), or {1, fields (NOTIFY_FIELDS), email, hooks,
+ * batch} where email is "1" when the requester opted in, hooks a flat list
+ * of id, url and batch, when this was the last request of its batch to end,
+ * {owner, total, counts (NOTIFY_ENDED), owner's email, owner's hooks}.
+ */
+static const char notify_lua_read[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return nil end\n"
+    "if ARGV[2] == '1' and redis.call('HSETNX', KEYS[1], 'notified', '1') == 0 then\n"
+    "  return 0 end\n"
+    "local f = redis.call('HMGET', KEYS[1], 'requester', 'email', 'tenant', 'ca_id',\n"
+    "  'common_name', 'batch_id', 'serial', 'error_code', 'error_message', 'decided_by')\n"
+    "local function channels(user)\n"
+    "  if not user then return '0', {} end\n"
+    "  local base = ARGV[1] .. 'me:' .. user\n"
+    "  local hooks = {}\n"
+    "  for _, j in ipairs(redis.call('HVALS', base .. ':hooks')) do\n"
+    "    local ok, h = pcall(cjson.decode, j)\n"
+    "    if ok and type(h) == 'table' and h.id and h.url then\n"
+    "      hooks[#hooks + 1] = h.id; hooks[#hooks + 1] = h.url end\n"
+    "  end\n"
+    "  return redis.call('HGET', base, 'email') or '0', hooks\n"
+    "end\n"
+    "local batch = {}\n"
+    "if f[6] then\n"
+    "  if ARGV[2] == '1' then\n"
+    "    local bk = ARGV[1] .. 'batch:' .. f[6]\n"
+    "    local h = redis.call('HMGET', bk, 'owner', 'size', 'issued', 'failed', 'rejected',\n"
+    "      'expired')\n"
+    "    local total = redis.call('ZCARD', bk .. ':ids')\n"
+    "    local want = tonumber(h[2] or '0')\n"
+    "    if want == 0 then want = total end\n"
+    "    local ended = 0\n"
+    "    for i = 3, 6 do ended = ended + tonumber(h[i] or '0') end\n"
+    "    if h[1] and want > 0 and ended >= want and\n"
+    "       redis.call('HSETNX', bk, 'notified', '1') == 1 then\n"
+    "      local e, hooks = channels(h[1])\n"
+    "      batch = {h[1], tostring(total), h[3] or '0', h[4] or '0', h[5] or '0',\n"
+    "        h[6] or '0', e, hooks}\n"
+    "    end\n"
+    "  end\n"
+    "  return {1, f, '0', {}, batch}\n"
+    "end\n"
+    "local e, hooks = channels(f[1])\n"
+    "return {1, f, e, hooks, batch}\n";
+
+/* The record fields notify_lua_read returns, in its order. */
+enum {
+	NF_REQUESTER,
+	NF_EMAIL,
+	NF_TENANT,
+	NF_CA,
+	NF_CN,
+	NF_BATCH,
+	NF_SERIAL,
+	NF_CODE,
+	NF_MESSAGE,
+	NF_DECIDED_BY,
+	NOTIFY_FIELDS
+};
+
+const char *const notify_ended[NOTIFY_ENDED] = {"issued", "failed", "rejected", "expired"};
+
 static const char *
-notify_secret(void *arg, const char *target)
+reply_str(const redisReply *r)
+{
+	return r != NULL && r->type == REDIS_REPLY_STRING ? r->str : NULL;
+}
+
+/* The channels of reply e (email flag) and h (flat id, url list) into ch (borrowing h). */
+static void
+channels_read(const redisReply *e, const redisReply *h, struct channels *ch, struct chan_hook *buf)
+{
+	size_t i;
+
+	ch->email = reply_str(e) != NULL && strcmp(e->str, "1") == 0;
+	ch->hooks = buf;
+	ch->nhooks = 0;
+	for (i = 0;
+	     h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements && ch->nhooks < ME_HOOKS_MAX;
+	     i += 2)
+		if (reply_str(h->element[i]) != NULL && reply_str(h->element[i + 1]) != NULL) {
+			buf[ch->nhooks].id = h->element[i]->str;
+			buf[ch->nhooks].url = h->element[i + 1]->str;
+			ch->nhooks++;
+		}
+}
+
+int
+notify_request(struct approver *ap, const char *id, enum req_state state, const char *reason,
+	       const char *serial)
+{
+	int terminal = state == REQ_ISSUED || state == REQ_FAILED || state == REQ_REJECTED ||
+		       state == REQ_EXPIRED;
+	char key[APPROVER_KEY_MAX];
+	const char *argv[] = {"EVAL", notify_lua_read,       "1",
+			      key,    ap->cfg->redis_prefix, terminal ? "1" : "0"};
+	struct chan_hook hooks[ME_HOOKS_MAX];
+	struct channels ch;
+	struct note n = {0};
+	const redisReply *f, *b;
+	redisReply *rep;
+	long long counts[NOTIFY_ENDED];
+	size_t i;
+
+	ap_key(ap, key, "req", id);
+	if ((rep = ap_redis(ap, 6, argv)) == NULL)
+		return -1;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 5 ||
+	    rep->element[1]->type != REDIS_REPLY_ARRAY ||
+	    rep->element[1]->elements != NOTIFY_FIELDS)
+		goto out; /* no record, or notified already */
+	f = rep->element[1];
+	b = rep->element[4];
+	n.requester = reply_str(f->element[NF_REQUESTER]);
+	n.tenant = reply_str(f->element[NF_TENANT]);
+	n.ca_id = reply_str(f->element[NF_CA]);
+	if (n.requester == NULL || n.ca_id == NULL)
+		goto out; /* not a request of this service */
+	n.event = req_state_name(state);
+	n.state = n.event;
+	if (reply_str(f->element[NF_BATCH]) == NULL) {
+		n.id = id;
+		n.email = reply_str(f->element[NF_EMAIL]);
+		n.common_name = reply_str(f->element[NF_CN]);
+		n.serial = state == REQ_ISSUED
+			       ? (serial != NULL ? serial : reply_str(f->element[NF_SERIAL]))
+			       : NULL;
+		n.code = terminal && state != REQ_ISSUED ? reply_str(f->element[NF_CODE]) : NULL;
+		n.reason = reason != NULL   ? reason
+			   : n.code != NULL ? reply_str(f->element[NF_MESSAGE])
+					    : NULL;
+		n.actor = state == REQ_REJECTED ? reply_str(f->element[NF_DECIDED_BY]) : NULL;
+		channels_read(rep->element[2], rep->element[3], &ch, hooks);
+		notify_requester(ap, &n, &ch);
+	} else if (b->type == REDIS_REPLY_ARRAY && b->elements == 8) {
+		/* The last request of a batch ended: its owner hears once, with the counts. */
+		n.event = NOTE_BATCH_ENDED;
+		n.state = NULL;
+		n.ca_id = NULL;
+		n.batch_id = reply_str(f->element[NF_BATCH]);
+		n.requester = reply_str(b->element[0]);
+		n.total = reply_str(b->element[1]) != NULL ? atoll(b->element[1]->str) : 0;
+		for (i = 0; i < NOTIFY_ENDED; i++)
+			counts[i] = reply_str(b->element[2 + i]) != NULL
+					? atoll(b->element[2 + i]->str)
+					: 0;
+		n.counts = counts;
+		channels_read(b->element[6], b->element[7], &ch, hooks);
+		if (n.requester != NULL)
+			notify_requester(ap, &n, &ch);
+	}
+out:
+	freeReplyObject(rep);
+	return 0;
+}
+
+/* A user's webhook secret from P me:{user}:hooks. 0, 1 (gone) or -1 (Redis down). */
+static int
+notify_user_secret(struct approver *ap, const char *user, const char *id, char *out)
+{
+	char key[APPROVER_KEY_MAX];
+	const char *argv[] = {"HGET", key, id};
+	redisReply *rep;
+	cJSON *o = NULL;
+	const cJSON *sec;
+	int rc = 1;
+
+	me_key(&ap->store, key, sizeof(key), user, ME_KEY_HOOKS);
+	if ((rep = ap_redis(ap, 3, argv)) == NULL)
+		return -1;
+	if (rep->type == REDIS_REPLY_STRING && (o = cJSON_Parse(rep->str)) != NULL &&
+	    cJSON_IsString(sec = cJSON_GetObjectItemCaseSensitive(o, "secret")) &&
+	    strlen(sec->valuestring) < WEBHOOK_SECRET_MAX) {
+		snprintf(out, WEBHOOK_SECRET_MAX, "%s", sec->valuestring);
+		rc = 0;
+	}
+	if (rep->type == REDIS_REPLY_STRING)
+		OPENSSL_cleanse(rep->str, rep->len);
+	cJSON_Delete(o);
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* webhook_secret_fn: "ca:ID:N", "tenant:ID:N" (config) or "user:NAME:HOOK" (Redis). */
+static int
+notify_secret(void *arg, const char *target, char *out)
 {
 	struct approver *ap = arg;
 	const struct webhook *w = NULL;
-	char kind[16], owner[NOTIFY_TARGET_MAX];
+	char kind[16], owner[NOTIFY_TARGET_MAX], hook[ME_HOOK_ID_MAX];
 	size_t n = 0, i;
 	unsigned idx;
 
+	if (sscanf(target, "user:%159[^:]:%32s", owner, hook) == 2)
+		return notify_user_secret(ap, owner, hook, out);
 	if (sscanf(target, "%15[^:]:%159[^:]:%u", kind, owner, &idx) != 3)
-		return NULL;
+		return 1;
 	if (strcmp(kind, "ca") == 0) {
 		const struct ca *ca = config_ca_find(ap->cfg, owner);
 
@@ -176,7 +569,10 @@ notify_secret(void *arg, const char *target)
 				n = ap->cfg->tenants[i].nwebhooks;
 			}
 	}
-	return w != NULL && idx < n ? w[idx].secret : NULL;
+	if (w == NULL || idx >= n || strlen(w[idx].secret) >= WEBHOOK_SECRET_MAX)
+		return 1;
+	snprintf(out, WEBHOOK_SECRET_MAX, "%s", w[idx].secret);
+	return 0;
 }
 
 /* webhook_outcome_fn: audits each attempt. */

@@ -1,11 +1,8 @@
 #include "webhook.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netdb.h>
-#include <openssl/err.h>
+#include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,266 +15,181 @@
 #include "redis.h"
 #include "secret.h"
 
-#define WEBHOOK_HOST_MAX 128
-#define WEBHOOK_PATH_MAX 2048
-#define WEBHOOK_HEAD_MAX (WEBHOOK_PATH_MAX + 4096)
 #define WEBHOOK_KEY_MAX 512
 #define WEBHOOK_LOG_MAX 300
+#define WEBHOOK_HEADER_MAX 512 /* one "Name: value" request header */
 
-struct url_parts {
-	int tls;
-	char host[WEBHOOK_HOST_MAX];
-	char port[8];
-	char path[WEBHOOK_PATH_MAX];
+/* What a transfer's socket callback needs: the guard (NULL: none) and where to say why. */
+struct xfer {
+	const struct notify_cfg *guard;
+	char *err;
+	int refused;
 };
 
-/* Splits an http(s) URL. 0, or -1 with err. */
-static int
-url_split(const char *url, struct url_parts *u, char *err)
+/* CURLOPT_OPENSOCKETFUNCTION: the resolved address must pass the guard before connect. */
+static curl_socket_t
+xfer_open(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 {
-	const char *p, *host, *end, *colon;
-	size_t n;
+	struct xfer *x = arg;
 
-	memset(u, 0, sizeof(*u));
-	if (strncmp(url, "http://", 7) == 0) {
-		p = url + 7;
-		snprintf(u->port, sizeof(u->port), "80");
-	} else if (strncmp(url, "https://", 8) == 0) {
-		p = url + 8;
-		u->tls = 1;
-		snprintf(u->port, sizeof(u->port), "443");
-	} else {
-		snprintf(err, WEBHOOK_ERR_MAX,
-			 "url: must start with http:// or https://, got \"%.64s\"", url);
-		return -1;
+	if (x->guard != NULL && netguard_addr_check(x->guard, &a->addr, x->err) != 0) {
+		x->refused = 1;
+		return CURL_SOCKET_BAD;
 	}
-	end = p + strcspn(p, "/?#");
-	if (*p == '[') { /* [IPv6]:port */
-		host = p + 1;
-		if ((colon = memchr(p, ']', (size_t)(end - p))) == NULL) {
-			snprintf(err, WEBHOOK_ERR_MAX, "url: unclosed '[' in \"%.64s\"", url);
-			return -1;
-		}
-		n = (size_t)(colon - host);
-		colon = colon[1] == ':' ? colon + 1 : NULL;
-	} else {
-		host = p;
-		colon = memchr(p, ':', (size_t)(end - p));
-		n = (size_t)((colon != NULL ? colon : end) - host);
-	}
-	if (n == 0 || n >= sizeof(u->host)) {
-		snprintf(err, WEBHOOK_ERR_MAX, "url: host must be 1..%zu characters in \"%.64s\"",
-			 sizeof(u->host) - 1, url);
-		return -1;
-	}
-	memcpy(u->host, host, n);
-	if (colon != NULL) {
-		n = (size_t)(end - colon - 1);
-		if (n == 0 || n >= sizeof(u->port) || strspn(colon + 1, "0123456789") < n) {
-			snprintf(err, WEBHOOK_ERR_MAX, "url: port must be a number in \"%.64s\"",
-				 url);
-			return -1;
-		}
-		memcpy(u->port, colon + 1, n);
-		u->port[n] = '\0';
-	}
-	n = strcspn(end, "#");
-	if (n >= sizeof(u->path)) {
-		snprintf(err, WEBHOOK_ERR_MAX, "url: path longer than %zu characters",
-			 sizeof(u->path) - 1);
-		return -1;
-	}
-	if (n == 0)
-		snprintf(u->path, sizeof(u->path), "/");
-	else if (*end != '/')
-		snprintf(u->path, sizeof(u->path), "/%.*s", (int)n, end);
-	else
-		memcpy(u->path, end, n);
-	return 0;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
-/* Connected socket to u with send/receive timeouts, or -1 with err. */
-static int
-url_connect(const struct url_parts *u, int timeout_ms, char *err)
+static size_t
+xfer_discard(char *p, size_t size, size_t n, void *arg)
 {
-	struct addrinfo hints = {0}, *res = NULL, *ai;
-	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-	int fd = -1, rc, e = 0;
-
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_family = AF_UNSPEC;
-	if ((rc = getaddrinfo(u->host, u->port, &hints, &res)) != 0) {
-		snprintf(err, WEBHOOK_ERR_MAX, "%.128s: %.100s", u->host, gai_strerror(rc));
-		return -1;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol)) <
-		    0)
-			continue;
-		/* On Linux SO_SNDTIMEO also bounds connect(2). */
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		e = errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0)
-		snprintf(err, WEBHOOK_ERR_MAX, "connect %.128s:%s: %.100s", u->host, u->port,
-			 e == EINPROGRESS ? "timed out" : strerror(e));
-	return fd;
+	return size * n;
 }
 
-/* One connection, plain or TLS. */
-struct conn {
-	int fd;
-	SSL_CTX *ctx;
-	SSL *ssl;
-};
-
-static void
-conn_close(struct conn *c)
+/*
+ * A curl handle for url with the common options: timeouts, no redirects,
+ * no proxies from the environment, the guard on every socket, the trust
+ * store (SSL_CERT_FILE / SSL_CERT_DIR when set) and errors into err
+ * (CURL_ERROR_SIZE bytes). NULL when out of memory.
+ */
+static CURL *
+xfer_new(const char *url, int timeout_ms, struct xfer *x, char *err)
 {
-	if (c->ssl != NULL) {
-		SSL_shutdown(c->ssl);
-		SSL_free(c->ssl);
-	}
-	SSL_CTX_free(c->ctx);
-	if (c->fd >= 0)
-		close(c->fd);
+	CURL *h = curl_easy_init();
+	const char *file = getenv("SSL_CERT_FILE"), *dir = getenv("SSL_CERT_DIR");
+
+	if (h == NULL)
+		return NULL;
+	err[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 2L * timeout_ms);
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, xfer_open);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, x);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, xfer_discard);
+	if (file != NULL && file[0] != '\0')
+		curl_easy_setopt(h, CURLOPT_CAINFO, file);
+	if (dir != NULL && dir[0] != '\0')
+		curl_easy_setopt(h, CURLOPT_CAPATH, dir);
+	return h;
 }
 
+/* Runs h; 0, or -1 with the guard's reason or curl's message in err. */
 static int
-conn_tls(struct conn *c, const char *host, char *err)
+xfer_run(CURL *h, struct xfer *x, const char *what, char *cerr)
 {
-	unsigned char ip[sizeof(struct in6_addr)];
-	unsigned long e;
-	long v;
-	int is_ip;
+	CURLcode rc = curl_easy_perform(h);
 
-	if ((c->ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
-	    SSL_CTX_set_default_verify_paths(c->ctx) != 1 ||
-	    SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION) != 1 ||
-	    (c->ssl = SSL_new(c->ctx)) == NULL) {
-		snprintf(err, WEBHOOK_ERR_MAX, "TLS: cannot set up a client context");
-		return -1;
-	}
-	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
-	SSL_set_verify(c->ssl, SSL_VERIFY_PEER, NULL);
-	/* An address is matched against IP names; SNI carries host names only (RFC 6066). */
-	is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
-	if (SSL_set1_host(c->ssl, host) != 1 ||
-	    (!is_ip && SSL_set_tlsext_host_name(c->ssl, host) != 1)) {
-		snprintf(err, WEBHOOK_ERR_MAX, "TLS: cannot set the expected name %.128s", host);
-		return -1;
-	}
-	SSL_set_fd(c->ssl, c->fd);
-	if (SSL_connect(c->ssl) != 1) {
-		e = ERR_get_error();
-		v = SSL_get_verify_result(c->ssl);
-		snprintf(err, WEBHOOK_ERR_MAX, "TLS handshake with %.128s: %.100s%s%.80s", host,
-			 e != 0 ? ERR_reason_error_string(e) : "failed", v != X509_V_OK ? ": " : "",
-			 v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
-		ERR_clear_error();
-		return -1;
-	}
-	return 0;
-}
-
-static int
-conn_write(struct conn *c, const char *buf, size_t len, char *err)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = c->ssl != NULL ? SSL_write(c->ssl, buf, (int)len) : write(c->fd, buf, len);
-		if (n <= 0) {
-			snprintf(err, WEBHOOK_ERR_MAX, "send: %s",
-				 c->ssl != NULL    ? "TLS write failed"
-				 : errno == EAGAIN ? "timed out"
-						   : strerror(errno));
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Reads until the status line is complete. 0 with *status, or -1 with err. */
-static int
-conn_status(struct conn *c, int *status, char *err)
-{
-	char buf[WEBHOOK_RESPONSE_MAX + 1];
-	size_t have = 0;
-	ssize_t n;
-	int code;
-
-	while (have < WEBHOOK_RESPONSE_MAX) {
-		n = c->ssl != NULL
-			? SSL_read(c->ssl, buf + have, (int)(WEBHOOK_RESPONSE_MAX - have))
-			: read(c->fd, buf + have, WEBHOOK_RESPONSE_MAX - have);
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		buf[have] = '\0';
-		if (strstr(buf, "\r\n") != NULL)
-			break;
-	}
-	buf[have] = '\0';
-	if (have == 0) {
-		snprintf(err, WEBHOOK_ERR_MAX, "no answer: %s",
-			 errno == EAGAIN ? "timed out" : "connection closed");
-		return -1;
-	}
-	if (sscanf(buf, "HTTP/1.%*d %3d", &code) != 1 || code < 100 || code > 599) {
-		snprintf(err, WEBHOOK_ERR_MAX, "answer is not HTTP: \"%.40s\"", buf);
-		return -1;
-	}
-	*status = code;
-	return 0;
+	if (rc == CURLE_OK)
+		return 0;
+	if (!x->refused)
+		snprintf(x->err, WEBHOOK_ERR_MAX, "%.80s: %.160s", what,
+			 cerr[0] != '\0' ? cerr : curl_easy_strerror(rc));
+	return -1;
 }
 
 int
 webhook_post(const char *url, const char *const *headers, const char *body, size_t len,
-	     int timeout_ms, int *status, char *err)
+	     int timeout_ms, const struct notify_cfg *guard, int *status, char *err)
 {
-	struct url_parts u;
-	struct conn c = {.fd = -1};
-	char head[WEBHOOK_HEAD_MAX];
-	size_t n;
+	struct xfer x = {guard, err, 0};
+	struct curl_slist *hl = NULL, *t;
+	char line[WEBHOOK_HEADER_MAX], cerr[CURL_ERROR_SIZE];
+	CURL *h = NULL;
+	long code = 0;
 	int rc = -1;
 
-	if (url_split(url, &u, err) < 0)
-		return -1;
-	n = (size_t)snprintf(head, sizeof(head),
-			     "POST %s HTTP/1.1\r\nHost: %s%s%s\r\nUser-Agent: pki-webhook/1\r\n"
-			     "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-			     "Connection: close\r\n",
-			     u.path, u.host, strcmp(u.port, u.tls ? "443" : "80") ? ":" : "",
-			     strcmp(u.port, u.tls ? "443" : "80") ? u.port : "", len);
-	for (; headers != NULL && headers[0] != NULL && headers[1] != NULL; headers += 2)
-		if (n < sizeof(head))
-			n += (size_t)snprintf(head + n, sizeof(head) - n, "%s: %s\r\n", headers[0],
-					      headers[1]);
-	if (n < sizeof(head))
-		n += (size_t)snprintf(head + n, sizeof(head) - n, "\r\n");
-	if (n >= sizeof(head)) {
-		snprintf(err, WEBHOOK_ERR_MAX, "request head over %zu bytes", sizeof(head));
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		snprintf(err, WEBHOOK_ERR_MAX,
+			 "url: must start with http:// or https://, got \"%.64s\"", url);
 		return -1;
 	}
-	if ((c.fd = url_connect(&u, timeout_ms, err)) < 0)
+	if ((hl = curl_slist_append(NULL, "Content-Type: application/json")) == NULL ||
+	    (t = curl_slist_append(hl, "Expect:")) == NULL)
+		goto oom;
+	for (; headers != NULL && headers[0] != NULL; headers += 2) {
+		snprintf(line, sizeof(line), "%s: %s", headers[0], headers[1]);
+		if ((t = curl_slist_append(hl, line)) == NULL)
+			goto oom;
+	}
+	if ((h = xfer_new(url, timeout_ms, &x, cerr)) == NULL)
+		goto oom;
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	if (xfer_run(h, &x, url, cerr) != 0) {
+		rc = x.refused ? WEBHOOK_EREFUSED : -1;
 		goto out;
-	if (u.tls && conn_tls(&c, u.host, err) < 0)
-		goto out;
-	if (conn_write(&c, head, n, err) < 0 || conn_write(&c, body, len, err) < 0 ||
-	    conn_status(&c, status, err) < 0)
-		goto out;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	*status = (int)code;
 	rc = 0;
+	goto out;
+oom:
+	snprintf(err, WEBHOOK_ERR_MAX, "out of memory");
 out:
-	conn_close(&c);
+	curl_easy_cleanup(h);
+	curl_slist_free_all(hl);
+	return rc;
+}
+
+/* CURLOPT_READFUNCTION over a NUL-terminated message. */
+static size_t
+mail_read(char *buf, size_t size, size_t n, void *arg)
+{
+	const char **p = arg;
+	size_t len = strlen(*p), max = size * n;
+
+	if (len > max)
+		len = max;
+	memcpy(buf, *p, len);
+	*p += len;
+	return len;
+}
+
+int
+webhook_mail(const struct notify_cfg *n, const char *password, const char *to, const char *message,
+	     int timeout_ms, char *err)
+{
+	struct xfer x = {NULL, err, 0};
+	struct curl_slist *rcpt = NULL;
+	char url[NETGUARD_URL_MAX + 16], cerr[CURL_ERROR_SIZE];
+	const char *p = message;
+	CURL *h = NULL;
+	int rc = -1;
+
+	if (n->smtp_url == NULL) {
+		snprintf(err, WEBHOOK_ERR_MAX, "notifications.smtp is not configured");
+		return -1;
+	}
+	/* smtps:// is TLS from the first byte; smtp:// with USE_SSL_ALL insists on STARTTLS. */
+	snprintf(url, sizeof(url), "%s%s", n->smtp_tls == SMTP_TLS_TLS ? "smtps://" : "smtp://",
+		 n->smtp_url + strlen("smtp://"));
+	if ((rcpt = curl_slist_append(NULL, to)) == NULL ||
+	    (h = xfer_new(url, timeout_ms, &x, cerr)) == NULL) {
+		snprintf(err, WEBHOOK_ERR_MAX, "out of memory");
+		goto out;
+	}
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	if (n->smtp_tls == SMTP_TLS_STARTTLS)
+		curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+	if (n->smtp_user != NULL) {
+		curl_easy_setopt(h, CURLOPT_USERNAME, n->smtp_user);
+		curl_easy_setopt(h, CURLOPT_PASSWORD, password);
+	}
+	curl_easy_setopt(h, CURLOPT_MAIL_FROM, n->smtp_from);
+	curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpt);
+	curl_easy_setopt(h, CURLOPT_READFUNCTION, mail_read);
+	curl_easy_setopt(h, CURLOPT_READDATA, &p);
+	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+	rc = xfer_run(h, &x, n->smtp_url, cerr);
+out:
+	curl_easy_cleanup(h);
+	curl_slist_free_all(rcpt);
 	return rc;
 }
 
@@ -506,15 +418,12 @@ delivery_record(const struct webhook_queue *q, const struct webhook_outcome *o, 
 	}
 }
 
-/* One attempt at d; records and reports it. */
-static void
-delivery_attempt(const struct webhook_queue *q, struct delivery *d, webhook_secret_fn secret,
-		 webhook_outcome_fn outcome, void *arg)
+/* One attempt at d: 0, or -1 with err (WEBHOOK_ERR_MAX); gone set when it cannot succeed. */
+static int
+delivery_send(const struct webhook_queue *q, struct delivery *d, webhook_secret_fn secret,
+	      void *arg, int *code, int *gone, char *err)
 {
-	struct webhook_outcome o = {d->id, d->event, d->request_id, d->target, d->url,
-				    0,     0,        NULL,          NULL};
-	char sig[WEBHOOK_SIG_MAX], ts[32], err[WEBHOOK_ERR_MAX];
-	const char *sec = secret != NULL ? secret(arg, d->target) : NULL;
+	char sig[WEBHOOK_SIG_MAX], ts[32], sec[WEBHOOK_SECRET_MAX];
 	const char *hdr[] = {WEBHOOK_EVENT_HEADER,
 			     d->event,
 			     WEBHOOK_ID_HEADER,
@@ -524,22 +433,57 @@ delivery_attempt(const struct webhook_queue *q, struct delivery *d, webhook_secr
 			     WEBHOOK_SIG_HEADER,
 			     sig,
 			     NULL};
-	long long t = (long long)time(NULL), next = 0;
+	const struct notify_cfg *guard = NULL;
+	long long t = (long long)time(NULL);
 	size_t len = strlen(d->body);
+	int rc;
+
+	if (strncmp(d->url, WEBHOOK_MAILTO, strlen(WEBHOOK_MAILTO)) == 0)
+		return webhook_mail(q->notify, q->smtp_password, d->url + strlen(WEBHOOK_MAILTO),
+				    d->body, WEBHOOK_TIMEOUT_MS, err);
+	snprintf(ts, sizeof(ts), "%lld", t);
+	rc = secret != NULL ? secret(arg, d->target, sec) : 1;
+	if (rc != 0) {
+		*gone = rc > 0;
+		snprintf(err, WEBHOOK_ERR_MAX, "%s",
+			 rc > 0 ? "webhook target no longer configured" : "secret not readable");
+		return -1;
+	}
+	if (strncmp(d->target, WEBHOOK_USER_TARGET, strlen(WEBHOOK_USER_TARGET)) == 0) {
+		guard = q->notify;
+		if (netguard_url_check(guard, d->url, 0, err) != 0) {
+			*gone = 1;
+			return -1;
+		}
+	}
+	rc = webhook_sign(sec, t, d->body, len, sig);
+	OPENSSL_cleanse(sec, sizeof(sec));
+	if (rc != 0) {
+		snprintf(err, WEBHOOK_ERR_MAX, "signing failed");
+		return -1;
+	}
+	/* An address the guard refuses stays refused: no retries. */
+	rc = webhook_post(d->url, hdr, d->body, len, WEBHOOK_TIMEOUT_MS, guard, code, err);
+	*gone = rc == WEBHOOK_EREFUSED;
+	return rc;
+}
+
+/* One attempt at d; records and reports it. */
+static void
+delivery_attempt(const struct webhook_queue *q, struct delivery *d, webhook_secret_fn secret,
+		 webhook_outcome_fn outcome, void *arg)
+{
+	struct webhook_outcome o = {d->id, d->event, d->request_id, d->target, d->url,
+				    0,     0,        NULL,          NULL};
+	char err[WEBHOOK_ERR_MAX] = "";
+	long long next = 0;
 	int give_up = 0;
 
 	o.attempt = d->attempts + 1;
-	snprintf(ts, sizeof(ts), "%lld", t);
-	if (sec == NULL) {
-		o.error = "webhook target no longer configured";
-		give_up = 1;
-	} else if (webhook_sign(sec, t, d->body, len, sig) != 0) {
-		o.error = "signing failed";
-	} else if (webhook_post(d->url, hdr, d->body, len, WEBHOOK_TIMEOUT_MS, &o.code, err) != 0) {
+	if (delivery_send(q, d, secret, arg, &o.code, &give_up, err) != 0)
 		o.error = err;
-	} else if (o.code < 200 || o.code > 299) {
-		o.error = "";
-	}
+	else if (o.code != 0 && (o.code < 200 || o.code > 299))
+		o.error = ""; /* an HTTP status other than 2xx: the code says it */
 	if (o.error == NULL)
 		o.status = "delivered";
 	else if (give_up || o.attempt >= WEBHOOK_MAX_ATTEMPTS)
@@ -549,7 +493,7 @@ delivery_attempt(const struct webhook_queue *q, struct delivery *d, webhook_secr
 		next = now_ms() + webhook_backoff_ms(o.attempt);
 	}
 	if (o.error != NULL && o.error[0] == '\0')
-		o.error = NULL; /* an HTTP status other than 2xx: the code says it */
+		o.error = NULL;
 	delivery_record(q, &o, next);
 	if (outcome != NULL)
 		outcome(arg, &o);

@@ -1,6 +1,9 @@
 /*
- * Signed webhooks: an HTTP(S) POST of a JSON body, signed with HMAC-SHA256,
- * delivered from a Redis-held queue with retries and exponential backoff.
+ * Outbound notifications, through libcurl: signed webhooks (an HTTP(S) POST
+ * of a JSON body, signed with HMAC-SHA256) and e-mail (SMTP to the
+ * configured relay), delivered from a Redis-held queue with retries and
+ * exponential backoff. A delivery whose url is "mailto:ADDRESS" is an
+ * e-mail whose body is the whole message; any other is a webhook.
  *
  * Every delivery carries
  *
@@ -33,6 +36,8 @@
 
 #include <stddef.h>
 
+#include "netguard.h"
+
 #define WEBHOOK_TIMEOUT_MS 5000
 #define WEBHOOK_MAX_ATTEMPTS 6
 #define WEBHOOK_BACKOFF_BASE_MS 1000
@@ -41,8 +46,11 @@
 #define WEBHOOK_RECORD_TTL_S (7 * 24 * 3600)
 #define WEBHOOK_ERR_MAX 256
 #define WEBHOOK_ID_MAX 40
-#define WEBHOOK_SIG_MAX 72        /* "sha256=" + 64 hex + NUL */
-#define WEBHOOK_RESPONSE_MAX 4096 /* bytes of the answer read (status line and headers) */
+#define WEBHOOK_SIG_MAX 72 /* "sha256=" + 64 hex + NUL */
+#define WEBHOOK_SECRET_MAX 128
+#define WEBHOOK_EREFUSED (-2) /* webhook_post: the guard refused the address */
+#define WEBHOOK_MAILTO "mailto:"
+#define WEBHOOK_USER_TARGET "user:" /* a user's own webhook: guarded by netguard */
 
 #define WEBHOOK_SIG_HEADER "X-PKI-Signature"
 #define WEBHOOK_TS_HEADER "X-PKI-Timestamp"
@@ -59,22 +67,34 @@ int webhook_sign(const char *secret, long long ts, const char *body, size_t len,
  * POSTs body (len bytes, application/json) to an http:// or https:// url
  * with extra headers (NULL or a NULL-terminated name, value list); https
  * verifies the server against the system trust store (or SSL_CERT_FILE /
- * SSL_CERT_DIR when set) and the URL's host name or address. Returns 0 with
- * the HTTP status in *status once an answer's status line was read, or -1
- * with a message in err (WEBHOOK_ERR_MAX) when the URL is bad or the
- * transport failed. Blocks up to about timeout_ms for each of connect, send
- * and receive.
+ * SSL_CERT_DIR when set) and the URL's host name or address. With guard,
+ * every address connected to must pass netguard_addr_check. No redirects,
+ * no proxy. Returns 0 with the HTTP status in *status once an answer was
+ * read; WEBHOOK_EREFUSED with the reason in err (WEBHOOK_ERR_MAX) when the
+ * guard refused every address; -1 with a message in err when the URL is
+ * bad or the transport failed. Connects within timeout_ms,
+ * finishes within twice that.
  */
 int webhook_post(const char *url, const char *const *headers, const char *body, size_t len,
-		 int timeout_ms, int *status, char *err);
+		 int timeout_ms, const struct notify_cfg *guard, int *status, char *err);
+
+/*
+ * Sends message (an RFC 5322 message, CRLF lines) to the address to through
+ * n's SMTP relay (TLS as n->smtp_tls says; AUTH with n->smtp_user and
+ * password when set). 0, or -1 with a message in err (WEBHOOK_ERR_MAX).
+ */
+int webhook_mail(const struct notify_cfg *n, const char *password, const char *to,
+		 const char *message, int timeout_ms, char *err);
 
 /* Delay before attempt n+1 after n failed attempts (n >= 1), in ms. */
 long webhook_backoff_ms(int attempts);
 
-/* The queue: both strings borrowed. */
+/* The queue: everything borrowed. */
 struct webhook_queue {
 	const char *redis_url;
 	const char *prefix;
+	const struct notify_cfg *notify; /* SMTP relay and users' webhook guard */
+	const char *smtp_password;       /* NULL without smtp.user */
 };
 
 /*
@@ -96,10 +116,11 @@ struct webhook_outcome {
 };
 
 /*
- * Returns the secret for target (borrowed), or NULL when target no longer
- * exists (the delivery then fails without a request).
+ * Copies the secret for target into out (WEBHOOK_SECRET_MAX): returns 0, 1
+ * when target no longer exists (the delivery then fails without a request),
+ * -1 when it could not be read (retried).
  */
-typedef const char *(*webhook_secret_fn)(void *arg, const char *target);
+typedef int (*webhook_secret_fn)(void *arg, const char *target, char *out);
 typedef void (*webhook_outcome_fn)(void *arg, const struct webhook_outcome *o);
 
 /*

@@ -101,6 +101,14 @@ void gateway_ca_template(struct gateway *gw, struct http_req *req, const char *c
 /* The template object of ca (fields of GET /csr/ca-template). Caller frees. */
 cJSON *gateway_ca_json(const struct ca *ca);
 
+/* /me/webhooks and /me/notifications (me.c): the caller's own channels; rest after "/me". */
+void gateway_me(struct gateway *gw, struct http_req *req, const char *rest);
+/* Adds name: unix_s as RFC 3339 UTC to o; left out when 0 (absent). */
+void json_add_time(cJSON *o, const char *name, long long unix_s);
+
+/* Answers 405 naming the allowed methods ("GET, POST"). */
+void route_method(struct http_req *req, const char *allow);
+
 /* Top-level request router (http_handler_fn); app is the struct gateway. */
 void gateway_route(void *app, struct http_req *req);
 

@@ -19,8 +19,7 @@ json_add_opt(cJSON *o, const char *name, const char *v)
 		cJSON_AddStringToObject(o, name, v);
 }
 
-/* Unix seconds → RFC 3339 UTC; left out when 0 (absent). */
-static void
+void
 json_add_time(cJSON *o, const char *name, long long unix_s)
 {
 	char buf[32];

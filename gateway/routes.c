@@ -14,6 +14,7 @@
 #define ROUTE_UPLOAD "/csr/upload"
 #define ROUTE_CA_CERT "/ca/"
 #define ROUTE_CRL "/crl/"
+#define ROUTE_ME "/me/"
 
 const struct user *
 gateway_auth(struct gateway *gw, struct http_req *req)
@@ -39,7 +40,7 @@ gateway_auth(struct gateway *gw, struct http_req *req)
 	return NULL;
 }
 
-static void
+void
 route_method(struct http_req *req, const char *allow)
 {
 	const char *hdr[] = {"Allow", allow, NULL};
@@ -120,6 +121,8 @@ gateway_route(void *app, struct http_req *req)
 		    : route_method(req, "GET");
 	else if (strncmp(p, ROUTE_CRL, strlen(ROUTE_CRL)) == 0)
 		get ? gateway_crl(gw, req, p + strlen(ROUTE_CRL)) : route_method(req, "GET");
+	else if (strncmp(p, ROUTE_ME, strlen(ROUTE_ME)) == 0)
+		gateway_me(gw, req, p + strlen(ROUTE_ME) - 1);
 	else if (strcmp(p, "/cas") == 0)
 		get ? gateway_cas(gw, req) : route_method(req, "GET");
 	else if (strncmp(p, ROUTE_UPLOAD, strlen(ROUTE_UPLOAD)) == 0 && gw->upload != NULL)

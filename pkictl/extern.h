@@ -227,8 +227,8 @@ int kafka_setup(struct cfgfile *cf);
 /* ---- bulk input, ids and the producer profile (bulkin.c) ---- */
 
 #define BULK_ERR_MAX 512
-#define BULK_NAME_MAX 128          /* NAME of NAME.csr / a jsonl "name": also a file name */
-#define BULK_REQUEST_ID_HEX 32     /* "b" + 32 hex: the first 16 bytes of a SHA-256 */
+#define BULK_NAME_MAX 128      /* NAME of NAME.csr / a jsonl "name": also a file name */
+#define BULK_REQUEST_ID_HEX 32 /* "b" + 32 hex: the first 16 bytes of a SHA-256 */
 #define BULK_REQUEST_ID_BUF (1 + BULK_REQUEST_ID_HEX + 1)
 #define BULK_BATCH_PREFIX "auto-" /* default batch ids: "auto-" + 32 hex */
 #define BULK_BATCH_ID_BUF 64      /* MSG_ID_MAX */
@@ -238,10 +238,10 @@ int kafka_setup(struct cfgfile *cf);
 
 /* Progress of one request through pkictl bulk submit. */
 enum bulk_item_state {
-	BULK_ITEM_NEW,       /* to be sent */
-	BULK_ITEM_LOCAL,     /* refused before sending (code, message); never sent */
-	BULK_ITEM_SENT,      /* handed to the producer, or already known to the gateway */
-	BULK_ITEM_DONE,      /* terminal: files written or failure recorded */
+	BULK_ITEM_NEW,   /* to be sent */
+	BULK_ITEM_LOCAL, /* refused before sending (code, message); never sent */
+	BULK_ITEM_SENT,  /* handed to the producer, or already known to the gateway */
+	BULK_ITEM_DONE,  /* terminal: files written or failure recorded */
 };
 
 /* One CSR to submit, named NAME (the file NAME.csr/NAME.pem or the jsonl "name"). */
@@ -256,7 +256,7 @@ struct bulk_item {
 	char *out_dir;       /* where NAME.crt and NAME.chain.pem go (borrowed from the input) */
 	char request_id[BULK_REQUEST_ID_BUF];
 	enum bulk_item_state state;
-	int delivered;    /* acknowledged by the broker in this run */
+	int delivered;            /* acknowledged by the broker in this run */
 	char code[BULK_CODE_MAX]; /* failure code and message, when failed ("" otherwise) */
 	char *message;
 };
@@ -310,8 +310,8 @@ void bulk_batch_default(const char *key_id, const struct bulk_input *in,
 struct bulk_profile {
 	char *user, *key_id;
 	unsigned char secret[BULK_SECRET_BYTES];
-	char *bootstrap;            /* Kafka bootstrap servers, NULL: the config's */
-	char *ca, *cert, *key;      /* TLS client files, NULL: plaintext */
+	char *bootstrap;       /* Kafka bootstrap servers, NULL: the config's */
+	char *ca, *cert, *key; /* TLS client files, NULL: plaintext */
 };
 
 /* Reads and checks the profile at path. 0 and *out (bulk_profile_free), or -1 with err. */
@@ -339,6 +339,7 @@ int cmd_ca_crl(const struct command *cmd, int argc, char **argv);
 int cmd_user_add(const struct command *cmd, int argc, char **argv);
 int cmd_user_add_bulk_key(const struct command *cmd, int argc, char **argv);
 int cmd_password_hash(const struct command *cmd, int argc, char **argv);
+int cmd_notify_set(const struct command *cmd, int argc, char **argv);
 int cmd_redis_acl(const struct command *cmd, int argc, char **argv);
 int cmd_kafka_init(const struct command *cmd, int argc, char **argv);
 int cmd_kafka_cert(const struct command *cmd, int argc, char **argv);

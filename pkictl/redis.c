@@ -29,7 +29,7 @@
 #define REDIS_DIR "redis"
 #define REDIS_DIR_MODE 0700
 #define REDIS_ACL_FILE REDIS_DIR "/users.acl"
-#define REDIS_SECRET_MODE 0600 /* passwords and the ACL file (password hashes) */
+#define REDIS_SECRET_MODE 0600  /* passwords and the ACL file (password hashes) */
 #define REDIS_PASSWORD_BYTES 32 /* written as 64 hex digits */
 #define REDIS_ADMIN_USER "pki-admin"
 #define REDIS_ACL_LINE_MAX 4096
@@ -47,41 +47,47 @@ struct redis_role {
 /*
  * pki-gateway: request records (store.c), idempotency keys, browser sessions
  * (session.c), rate limits (ratelimit.c), the long-poll subscription
- * (waiters.c: PSUBSCRIBE PREFIXev:*), /healthz (PING) and reading bulk
- * batches (GET /csr/batches/{id}: the batch hash, its id list, the states).
+ * (waiters.c: PSUBSCRIBE PREFIXev:*), /healthz (PING), reading bulk
+ * batches (GET /csr/batches/{id}: the batch hash, its id list, the states)
+ * and the users' own channels (/me: me.c).
  */
 static const char *const gateway_cmds[] = {
-    "eval",   "hgetall", "hget",    "hmget", "del", "psubscribe", "ping",   "select", /* direct */
-    "exists", "hset",    "publish", "get",   "set", "ttl",        "incr",   "expire",
-    "zcard",  "zrangebylex", /* in scripts */
+    "eval",   "hgetall", "hget",        "hmget", "del",  "psubscribe",
+    "ping",   "select",  "hvals",       "hdel",  "hset", /* direct */
+    "exists", "publish", "get",         "set",   "ttl",  "incr",
+    "expire", "zcard",   "zrangebylex", "hlen", /* in scripts */
     NULL};
-static const char *const gateway_keys[] = {"req:*", "idem:*", "session:*", "rl:*",
-					   "ev:*",  "batch:*", NULL};
+static const char *const gateway_keys[] = {"req:*", "idem:*",  "session:*", "rl:*",
+					   "ev:*",  "batch:*", "me:*",      NULL};
 
 /*
  * pki-worker: claims and outcomes of records, serial reservations (SET NX),
  * bulk batches (owner, declared size, counts by state, id list).
  */
 static const char *const worker_cmds[] = {
-    "eval",   "hgetall", "hget", "set",     "select",                     /* direct */
+    "eval",   "hgetall", "hget", "set",     "select",                    /* direct */
     "exists", "hset",    "time", "hincrby", "publish", "hsetnx", "zadd", /* in scripts */
     NULL};
 static const char *const worker_keys[] = {"req:*", "serial:*", "batch:*", "ev:*", NULL};
 
 /*
  * pki-approver: the pending queue and its indexes, decisions, records of
- * requests awaiting approval, notifications sent, the webhook queue
- * (webhook.c), admin sessions, /healthz.
+ * requests awaiting approval, the webhook and e-mail queue (webhook.c), the
+ * users' channels read when notifying (me:*, notify.c), admin sessions,
+ * /healthz.
  */
 static const char *const approver_cmds[] = {
-    "eval",   "hgetall", "hget",    "hmget",  "zrange", "zrangebyscore", "zadd", "zrem",
+    "eval",   "hgetall", "hget",    "hmget",  "zrange", "zrangebyscore", "zadd",   "zrem",
     "del",    "lpush",   "ltrim",   "lrange", "set",    "ping",          "select", /* direct */
-    "exists", "hset",    "publish", "expire", "rpush", "hincrby", /* in scripts */
+    "exists", "hset",    "publish", "expire", "rpush",  "hincrby",       "hsetnx", "hvals",
+    "zcard", /* in scripts */
     NULL};
-/* batch:*: a bulk request's approval or expiry moves its batch's count by state. */
-static const char *const approver_keys[] = {"req:*",     "pending*",  "decisions", "notified:*",
-					    "webhook:*", "session:*", "ev:*",      "batch:*",
-					    NULL};
+/*
+ * batch:*: a bulk request's approval or expiry moves its batch's count by
+ * state, and the batch's end is marked once notified.
+ */
+static const char *const approver_keys[] = {
+    "req:*", "pending*", "decisions", "webhook:*", "session:*", "ev:*", "batch:*", "me:*", NULL};
 
 static const char *const ev_channels[] = {"ev:*", NULL};
 
@@ -353,7 +359,8 @@ cmd_redis_acl(const struct command *cmd, int argc, char **argv)
 			if (got < 0)
 				pk_err("%s", err);
 			else if (got == 0)
-				pk_err("%s: redis.users: missing; this config logs in to Redis without "
+				pk_err("%s: redis.users: missing; this config logs in to Redis "
+				       "without "
 				       "a user (a config from pkictl init has one per service)",
 				       config);
 			if (got <= 0)
@@ -363,8 +370,8 @@ cmd_redis_acl(const struct command *cmd, int argc, char **argv)
 	}
 	if (redis_acl_write(acl, cfg->redis_prefix, users, pws) != 0)
 		goto out;
-	pk_err("%s written (keys under \"%s\"); Redis reads it on start, or on ACL LOAD as %s",
-	       acl, cfg->redis_prefix, REDIS_ADMIN_USER);
+	pk_err("%s written (keys under \"%s\"); Redis reads it on start, or on ACL LOAD as %s", acl,
+	       cfg->redis_prefix, REDIS_ADMIN_USER);
 	rc = 0;
 out:
 	OPENSSL_cleanse(pw, sizeof(pw));

@@ -7,8 +7,10 @@
 # infrastructure CA) and kafka/ (the services' Kafka client certificates, the
 # broker's keystore, the pki-admin and bulk producer certificates). When
 # OUTDIR/config.json exists, only adds what is missing of the Kafka TLS part
-# (a demo made before it). Addresses come from PKI_GATEWAY_LISTEN,
-# PKI_APPROVER_LISTEN, PKI_KAFKA_BROKERS and PKI_REDIS_URL.
+# (a demo made before it) and the notifications section with the Redis ACL
+# that goes with it (a demo made before notifications). Addresses come from
+# PKI_GATEWAY_LISTEN, PKI_APPROVER_LISTEN, PKI_KAFKA_BROKERS, PKI_REDIS_URL
+# and PKI_SMTP_URL (the stack's SMTP sink, default smtp://127.0.0.1:12525).
 set -euo pipefail
 
 here=$(pwd)
@@ -33,7 +35,19 @@ kafka_certs() {
 	[ -e "${cfg%/*}/kafka/pki-admin.crt" ] || "$pkictl" kafka cert pki-admin --config "$cfg"
 }
 
+# Mail goes to the stack's SMTP sink (plain SMTP on loopback); users may
+# register webhooks to any public host, never to private addresses.
+notify_init() {
+	"$pkictl" notify set --smtp-url "${PKI_SMTP_URL:-smtp://127.0.0.1:12525}" \
+		--smtp-from pki@localhost --smtp-tls none --webhooks-allow '*' --config "$1"
+}
+
 if [ -e "$out/config.json" ]; then
+	if ! jq -e .notifications "$out/config.json" >/dev/null 2>&1; then
+		echo "demo-init: adding notifications (SMTP sink, webhook rule) to $out" >&2
+		notify_init "$out/config.json"
+		"$pkictl" redis acl --config "$out/config.json"
+	fi
 	if [ ! -e "$out/kafka/kafka-broker.keystore.pem" ]; then
 		echo "demo-init: adding the Kafka TLS certificates to $out" >&2
 		"$pkictl" kafka init --config "$out/config.json"
@@ -76,6 +90,7 @@ ctl init --gateway-listen "$gateway" --approver-listen "$approver" \
 	--kafka-brokers "$brokers" --redis-url "$redis"
 # init also made infra/ and the services' certificates in kafka/.
 kafka_certs "$cfg" 2>"$stage/stderr" || { cat "$stage/stderr" >&2; exit 1; }
+notify_init "$cfg" 2>"$stage/stderr" || { cat "$stage/stderr" >&2; exit 1; }
 # The organization names (subject O) and the names (DNS, IP, e-mail, URI)
 # each tenant's certificates may carry (docs/issuance.md).
 ctl tenant add --id acme --name "Acme Corp" --organizations "Acme Corp,Acme" \

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # The local stack on loopback: Redis (AOF), a single-node KRaft Kafka broker,
-# pki-gateway, PKI_WORKERS x pki-worker and pki-approver.
+# an SMTP sink (scripts/smtp-sink.py: the demo's mail lands in
+# $PKI_VAR/mail/), pki-gateway, PKI_WORKERS x pki-worker and pki-approver.
 #
 # Usage: scripts/stack.sh up|down|run|status
 #        scripts/stack.sh start-redis|stop-redis|restart-redis|start-kafka|stop-kafka
 #        scripts/stack.sh redis-cli ARGS...  (redis-cli as pki-admin on the stack's Redis)
-#        scripts/stack.sh restart-approver|stop-workers|start-workers
+#        scripts/stack.sh restart-approver|restart-gateway|stop-workers|start-workers
+#        scripts/stack.sh urls     what `up` prints: addresses, demo mail, credentials
 #        scripts/stack.sh acls     topics and ACLs again, e.g. after
 #                                  `pkictl kafka cert bulk-NAME` (no restart)
 #
 # Environment (defaults in brackets):
 #   PKI_VAR [var]                      state: redis/, kafka/, log/, run/, demo/
 #   PKI_KAFKA_PORT [19092]             PKI_KAFKA_CONTROLLER_PORT [19093]
-#   PKI_REDIS_PORT [16379]
+#   PKI_REDIS_PORT [16379]              PKI_SMTP_PORT [12525] (the SMTP sink)
 #   PKI_GATEWAY_LISTEN [127.0.0.1:8080] PKI_APPROVER_LISTEN [127.0.0.1:8081]
 #   PKI_WORKERS [2]                    PKI_ISSUE_PARTITIONS [6] (pki.issue, pki.submit)
 #   PKI_TOPIC_PARTITIONS [3]           partitions of every other topic
@@ -36,6 +38,7 @@ PKI_VAR=${PKI_VAR:-var}
 KAFKA_PORT=${PKI_KAFKA_PORT:-19092}
 KAFKA_CPORT=${PKI_KAFKA_CONTROLLER_PORT:-19093}
 REDIS_PORT=${PKI_REDIS_PORT:-16379}
+SMTP_PORT=${PKI_SMTP_PORT:-12525}
 GATEWAY_LISTEN=${PKI_GATEWAY_LISTEN:-127.0.0.1:8080}
 APPROVER_LISTEN=${PKI_APPROVER_LISTEN:-127.0.0.1:8081}
 WORKERS=${PKI_WORKERS:-2}
@@ -58,11 +61,13 @@ SERVICE_READY_TIMEOUT=60
 SERVICE_STOP_TIMEOUT=10
 KAFKA_STOP_TIMEOUT=30
 REDIS_STOP_TIMEOUT=10
+SMTP_READY_TIMEOUT=20
 
 mkdir -p "$PKI_VAR"
 VAR=$(cd "$PKI_VAR" && pwd)
 RUN=$VAR/run
 LOG=$VAR/log
+MAIL=$VAR/mail
 CONFIG=${PKI_CONFIG:-$PKI_VAR/demo/config.json}
 # Absolute: the broker resolves paths against its own working directory.
 KAFKA_TLS_DIR=$(realpath -m "${PKI_KAFKA_TLS_DIR:-$(dirname "$CONFIG")/kafka}")
@@ -244,6 +249,20 @@ start_redis() {
 
 stop_redis() { stop "$REDIS_STOP_TIMEOUT" redis; }
 
+# ---------------------------------------------------------------- smtp sink
+smtp_ready() { port_open 127.0.0.1 "$SMTP_PORT"; }
+
+start_smtp() {
+	[[ -n $(pid_of smtp) ]] && smtp_ready && return 0
+	need_port_free smtp 127.0.0.1 "$SMTP_PORT"
+	spawn smtp "$LOG/smtp.log" /usr/bin/python3 "$ROOT/scripts/smtp-sink.py" \
+		--port "$SMTP_PORT" --dir "$MAIL"
+	wait_until smtp "$SMTP_READY_TIMEOUT" "$LOG/smtp.log" smtp_ready
+	say "smtp sink: ready on 127.0.0.1:$SMTP_PORT, mail in $MAIL"
+}
+
+stop_smtp() { stop "$SERVICE_STOP_TIMEOUT" smtp; }
+
 # ---------------------------------------------------------------- kafka
 kafka_java() { "$JAVA" -Dlog4j2.configurationFile="$KAFKA_LOG4J" -Dkafka.logs.dir="$LOG" \
 	-Djava.awt.headless=true -cp "$KAFKA_LIBS/*" "$@"; }
@@ -382,10 +401,13 @@ build_services() {
 demo_init() {
 	[[ -n ${PKI_CONFIG:-} ]] && return 0
 	# A demo made before Kafka had TLS gets its certificates (demo-init.sh adds them).
-	[[ -f $PKI_VAR/demo/config.json && -f $PKI_VAR/demo/kafka/kafka-broker.keystore.pem ]] && return 0
+	# ... and one made before notifications its SMTP sink and webhook rule.
+	[[ -f $PKI_VAR/demo/config.json && -f $PKI_VAR/demo/kafka/kafka-broker.keystore.pem ]] &&
+		jq -e .notifications "$PKI_VAR/demo/config.json" >/dev/null 2>&1 && return 0
 	say "demo: creating the demo PKI (or its Kafka certificates) in $PKI_VAR/demo"
 	PKI_GATEWAY_LISTEN=$GATEWAY_LISTEN PKI_APPROVER_LISTEN=$APPROVER_LISTEN \
 		PKI_KAFKA_BROKERS=$KAFKA_BROKERS PKI_REDIS_URL=$REDIS_URL BUILD=$BUILD \
+		PKI_SMTP_URL=smtp://127.0.0.1:$SMTP_PORT \
 		scripts/demo-init.sh "$PKI_VAR/demo" || die "demo: scripts/demo-init.sh failed"
 	[[ -f $PKI_VAR/demo/config.json ]] || die "demo: scripts/demo-init.sh wrote no $PKI_VAR/demo/config.json"
 }
@@ -451,6 +473,7 @@ print_urls() {
   Kafka:                 $KAFKA_BROKERS (mutual TLS)      Redis: $REDIS_URL
   Kafka admin (kcat):    kcat -b $KAFKA_BROKERS ${KAFKA_ADMIN_TLS[*]} -L
   Redis as pki-admin:    scripts/stack.sh redis-cli ARGS...
+  Demo mail (SMTP sink): smtp://127.0.0.1:$SMTP_PORT; each message is a file in $MAIL/ (NNNNNN.eml, and mail.jsonl)
   Config:                $CONFIG
   Credentials:           $creds
   Logs:                  $PKI_VAR/log/     Stop with: make down
@@ -480,6 +503,7 @@ cmd_up() {
 	fi
 	demo_init # also with INFRA_ONLY: the broker's certificate comes from it
 	start_redis
+	start_smtp
 	start_kafka
 	create_topics
 	if [[ -n $INFRA_ONLY ]]; then
@@ -495,6 +519,7 @@ cmd_down() {
 	local pid left
 	stop_services
 	stop_kafka
+	stop_smtp
 	stop_redis
 	# Strays: anything still carrying the marker (a pidfile lost or overwritten).
 	left=$(stack_pids)
@@ -511,7 +536,7 @@ cmd_down() {
 
 cmd_status() {
 	local name pid rc=0
-	for name in redis kafka $(service_names); do
+	for name in redis smtp kafka $(service_names); do
 		pid=$(pid_of "$name")
 		if [[ -n $pid ]]; then
 			printf '%-10s running  pid %s\n' "$name" "$pid"
@@ -528,7 +553,7 @@ cmd_run() {
 	trap 'trap - INT TERM; [[ -n $tail_pid ]] && kill "$tail_pid" 2>/dev/null; echo; cmd_down; exit 130' INT TERM
 	cmd_up || { cmd_down; exit 1; }
 	say "logs follow; Ctrl-C stops everything"
-	local -a logs=("$LOG/redis.log" "$LOG/kafka.log")
+	local -a logs=("$LOG/redis.log" "$LOG/smtp.log" "$LOG/kafka.log")
 	local name
 	[[ -z $INFRA_ONLY ]] && for name in $(service_names); do logs+=("$LOG/$name.log"); done
 	tail -n 0 -F "${logs[@]}" &
@@ -547,6 +572,7 @@ up)
 down) cmd_down ;;
 run) cmd_run ;;
 status) cmd_status ;;
+urls) print_urls ;;
 start-redis) start_redis ;;
 stop-redis) stop_redis ;;
 restart-redis) stop_redis && start_redis ;;
@@ -558,6 +584,7 @@ start-kafka) start_kafka ;;
 stop-kafka) stop_kafka ;;
 # Restarts only the approver (with PKI_CONFIG, when set, as its config).
 restart-approver) stop "$SERVICE_STOP_TIMEOUT" approver && start_services ;;
+restart-gateway) stop "$SERVICE_STOP_TIMEOUT" gateway && start_services ;;
 # Stops the workers (the gateway's own acceptance rate is measured so), and
 # starts what is not running again.
 stop-workers) stop "$SERVICE_STOP_TIMEOUT" $(service_names | grep '^worker-') ;;
@@ -566,7 +593,7 @@ start-workers) start_services ;;
 # bulk-NAME`, this gives the new principal its ACL without a restart.
 acls) create_topics ;;
 *)
-	echo "usage: $0 up|down|run|status|start-redis|stop-redis|restart-redis|redis-cli|start-kafka|stop-kafka|restart-approver|stop-workers|start-workers|acls" >&2
+	echo "usage: $0 up|down|run|status|urls|start-redis|stop-redis|restart-redis|redis-cli|start-kafka|stop-kafka|restart-approver|restart-gateway|stop-workers|start-workers|acls" >&2
 	exit 2
 	;;
 esac

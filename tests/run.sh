@@ -29,12 +29,13 @@ OFF=${PKI_TEST_PORT_OFFSET:-0}
 PKI_VAR=var/test
 ((OFF > 0)) && PKI_VAR=var/test-$OFF
 PKI_KAFKA_PORT=$((29092 + OFF)) PKI_KAFKA_CONTROLLER_PORT=$((29093 + OFF)) PKI_REDIS_PORT=$((26379 + OFF))
+PKI_SMTP_PORT=$((22525 + OFF))
 PKI_GATEWAY_LISTEN=127.0.0.1:$((28080 + OFF)) PKI_APPROVER_LISTEN=127.0.0.1:$((28081 + OFF))
 # The gateway suites' own gateway (tests/integration/gateway_env.sh).
 export PKI_TEST_GATEWAY_PORT=$((28130 + OFF))
 export PKI_CHROMIUM=${PKI_CHROMIUM:-$(command -v chromium || true)}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
-STACK_PORTS=("$PKI_KAFKA_PORT" "$PKI_KAFKA_CONTROLLER_PORT" "$PKI_REDIS_PORT"
+STACK_PORTS=("$PKI_KAFKA_PORT" "$PKI_KAFKA_CONTROLLER_PORT" "$PKI_REDIS_PORT" "$PKI_SMTP_PORT"
 	"${PKI_GATEWAY_LISTEN##*:}" "${PKI_APPROVER_LISTEN##*:}")
 # A suite running longer than this (seconds) is stopped and counted failed.
 SUITE_TIMEOUT=${PKI_SUITE_TIMEOUT:-900}
@@ -162,7 +163,7 @@ else
 fi
 
 banner "starting the test stack ($PKI_VAR)"
-export PKI_VAR PKI_KAFKA_PORT PKI_KAFKA_CONTROLLER_PORT PKI_REDIS_PORT
+export PKI_VAR PKI_KAFKA_PORT PKI_KAFKA_CONTROLLER_PORT PKI_REDIS_PORT PKI_SMTP_PORT
 export PKI_GATEWAY_LISTEN PKI_APPROVER_LISTEN
 scripts/stack.sh down >/dev/null # leftovers of an interrupted earlier run
 rm -rf "$PKI_VAR"

@@ -194,6 +194,31 @@ rule_webhook_url(const char *s)
 	return "must be an http:// or https:// URL";
 }
 
+static int url_host_ok(const char *s, size_t len);
+
+static const char *
+rule_smtp_url(const char *s)
+{
+	const char *host = strncmp(s, "smtp://", 7) == 0 ? s + 7 : NULL;
+
+	if (host == NULL || strlen(s) > CONFIG_URL_MAX || !hostport_ok(host, strlen(host)))
+		return "must be smtp://host:port (the relay; TLS is chosen by smtp.tls)";
+	return NULL;
+}
+
+/* notifications.webhooks.allow: "*", a DNS name (and its subdomains) or a CIDR. */
+static const char *
+rule_hook_allow(const char *s)
+{
+	struct cidr c;
+	const char *why;
+
+	if (strcmp(s, "*") == 0 || url_host_ok(s, strlen(s)) ||
+	    (strchr(s, '/') != NULL && roster_cidr_parse(s, &c, &why) == 0))
+		return NULL;
+	return "must be \"*\", a DNS name or an IPv4/IPv6 CIDR address/prefix";
+}
+
 /* 1 if s[0..len) is a DNS name or IPv4 address: labels of A-Z a-z 0-9 -, no empty label. */
 static int
 url_host_ok(const char *s, size_t len)
@@ -381,12 +406,14 @@ struct section {
 };
 
 static const char *const ca_type_names[] = {"root", "intermediate"};
+static const char *const smtp_tls_names[] = {"starttls", "tls", "none"};
 static const char *const ca_status_names[] = {"active", "disabled"};
 static const char *const role_names[] = {"requester", "admin", "auditor"};
 static const char *const key_type_names[] = {"RSA", "EC", "Ed25519"};
 static const char *const curve_names[] = {"P-256", "P-384", "P-521"};
 static const char *const key_size_names[] = {"2048", "3072", "4096"};
 static const struct names ca_types = {ca_type_names, NELEM(ca_type_names), 0, NULL};
+static const struct names smtp_tls = {smtp_tls_names, NELEM(smtp_tls_names), 0, NULL};
 static const struct names ca_statuses = {ca_status_names, NELEM(ca_status_names), 0, NULL};
 static const struct names roles = {role_names, NELEM(role_names), 0, NULL};
 static const struct names key_types = {key_type_names, NELEM(key_type_names), 0, NULL};
@@ -546,13 +573,55 @@ tls_after(struct ctx *c, const char *path, void *base)
 	return 0;
 }
 
+/* smtp.password_file goes with smtp.user. */
+static int
+smtp_after(struct ctx *c, const char *path, void *base)
+{
+	const struct notify_cfg *n = base;
+	char kp[CONFIG_PATH_MAX];
+
+	if ((n->smtp_user == NULL) == (n->smtp_password_file == NULL))
+		return 0;
+	path_key(kp, path, n->smtp_user != NULL ? "password_file" : "user");
+	return fail(c, kp, "missing required key (smtp.user and smtp.password_file go together)");
+}
+
+/* The CIDRs of webhooks.allow, parsed once; public_url defaults to the gateway's listener. */
+static int
+notify_after(struct ctx *c, const char *path, void *base)
+{
+	struct notify_cfg *n = &((struct config *)base)->notify;
+	const char *why;
+	size_t i, k = 0;
+
+	for (i = 0; n->hook_allow[i] != NULL; i++)
+		if (strchr(n->hook_allow[i], '/') != NULL)
+			k++;
+	if (i > CONFIG_HOOK_ALLOW_MAX)
+		return fail(c, "notifications.webhooks.allow",
+			    "must have at most %d entries, got %zu", CONFIG_HOOK_ALLOW_MAX, i);
+	if (k > 0 && (n->hook_cidrs = calloc(k, sizeof(*n->hook_cidrs))) == NULL)
+		return fail_oom(c);
+	for (i = 0; n->hook_allow[i] != NULL; i++)
+		if (strchr(n->hook_allow[i], '/') != NULL &&
+		    roster_cidr_parse(n->hook_allow[i], &n->hook_cidrs[n->nhook_cidrs++], &why) !=
+			0)
+			return fail(c, "notifications.webhooks.allow", "%s", why);
+	if (n->public_url == NULL &&
+	    asprintf(&n->public_url, "http://%s", ((struct config *)base)->gateway_listen) < 0) {
+		n->public_url = NULL;
+		return fail_oom(c);
+	}
+	return 0;
+}
+
 /* At least one CA, unless config_load was asked to accept none. */
 static int
 top_after(struct ctx *c, const char *path, void *base)
 {
 	if (c->cfg->ncas == 0 && !(c->flags & CONFIG_LOAD_NO_CA))
 		return fail(c, "cas", "must list at least one CA, got an empty array");
-	return 0;
+	return notify_after(c, path, base);
 }
 
 #define STRKEY(n, fl, r, d, st, field)                                                             \
@@ -859,6 +928,32 @@ static const struct key bulk_key_keys[] = {
 static const struct section bulk_key_section =
     SECTION(bulk_key_keys, sizeof(struct bulk_key), NULL);
 
+static const struct key smtp_keys[] = {
+    STRKEY("url", KEY_REQUIRED, rule_smtp_url, NULL, struct notify_cfg, smtp_url),
+    STRKEY("from", KEY_REQUIRED, rule_email, NULL, struct notify_cfg, smtp_from),
+    {.name = "tls",
+     .type = K_ENUM,
+     .flags = KEY_REQUIRED,
+     .names = &smtp_tls,
+     .off = offsetof(struct notify_cfg, smtp_tls)},
+    STRKEY("user", 0, rule_nonempty, NULL, struct notify_cfg, smtp_user),
+    STRKEY("password_file", 0, rule_nonempty, NULL, struct notify_cfg, smtp_password_file),
+};
+static const struct section smtp_section = SECTION(smtp_keys, 0, smtp_after);
+
+static const struct key hook_policy_keys[] = {
+    STRVKEY("allow", rule_hook_allow, struct notify_cfg, hook_allow),
+    {.name = "allow_private", .type = K_BOOL, .off = offsetof(struct notify_cfg, allow_private)},
+};
+static const struct section hook_policy_section = SECTION(hook_policy_keys, 0, NULL);
+
+static const struct key notify_keys[] = {
+    {.name = "smtp", .type = K_OBJ, .flags = KEY_SKIP_ABSENT, SUB(smtp_section)},
+    {.name = "webhooks", .type = K_OBJ, SUB(hook_policy_section)},
+    STRKEY("public_url", 0, rule_webhook_url, NULL, struct notify_cfg, public_url),
+};
+static const struct section notify_section = SECTION(notify_keys, 0, NULL);
+
 static const struct key top_keys[] = {
     {.name = "listen", .type = K_OBJ, SUB(listen_section)},
     {.name = "kafka", .type = K_OBJ, .flags = KEY_REQUIRED, SUB(kafka_section)},
@@ -868,6 +963,10 @@ static const struct key top_keys[] = {
     ARRAYKEY("cas", KEY_REQUIRED, ca_section, struct config, cas, ncas),
     ARRAYKEY("users", KEY_REQUIRED, user_section, struct config, users, nusers),
     ARRAYKEY("bulk_keys", 0, bulk_key_section, struct config, bulk_keys, nbulk_keys),
+    {.name = "notifications",
+     .type = K_OBJ,
+     SUB(notify_section),
+     .off = offsetof(struct config, notify)},
 };
 static const struct section top_section = SECTION(top_keys, 0, top_after);
 
@@ -1431,6 +1530,13 @@ config_free(struct config *cfg)
 		OPENSSL_cleanse(cfg->bulk_keys[i].secret, sizeof(cfg->bulk_keys[i].secret));
 	}
 	free(cfg->bulk_keys);
+	free(cfg->notify.smtp_url);
+	free(cfg->notify.smtp_from);
+	free(cfg->notify.smtp_user);
+	free(cfg->notify.smtp_password_file);
+	free(cfg->notify.public_url);
+	strv_free(cfg->notify.hook_allow);
+	free(cfg->notify.hook_cidrs);
 	free(cfg);
 }
 

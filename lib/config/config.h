@@ -15,8 +15,8 @@
 #define CONFIG_APPROVALS_MAX 10
 #define CONFIG_APPROVAL_TTL_MIN_S 60
 #define CONFIG_APPROVAL_TTL_MAX_S (30 * 24 * 3600)
-#define CONFIG_PRIORITY_MAX 1000 /* selection.priority is -MAX..MAX */
-#define CONFIG_PREFIX_MAX 64     /* redis.prefix: printable, no spaces */
+#define CONFIG_PRIORITY_MAX 1000  /* selection.priority is -MAX..MAX */
+#define CONFIG_PREFIX_MAX 64      /* redis.prefix: printable, no spaces */
 #define CONFIG_GRANT_KEY_BYTES 32 /* the approval grants' HMAC key */
 
 /* The services; each uses only its own credentials (kafka.tls.NAME, redis.users.NAME). */
@@ -50,6 +50,28 @@ struct bulk_key {
 	int loaded; /* secret read (CONFIG_LOAD_BULK_KEYS) */
 };
 
+/* SMTP transport security (notifications.smtp.tls). */
+enum smtp_tls { SMTP_TLS_STARTTLS, SMTP_TLS_TLS, SMTP_TLS_NONE };
+
+#define CONFIG_HOOK_ALLOW_MAX 64 /* notifications.webhooks.allow entries */
+
+/*
+ * notifications: the SMTP relay for e-mail (smtp_url NULL: no e-mail) and
+ * the rule for users' own webhooks (hook_allow empty: none may register).
+ */
+struct notify_cfg {
+	char *smtp_url;           /* smtp://host:port */
+	char *smtp_from;          /* envelope and From: address */
+	enum smtp_tls smtp_tls;   /* default starttls */
+	char *smtp_user;          /* NULL: no AUTH */
+	char *smtp_password_file; /* absolute after load; required with smtp_user */
+	char *public_url;  /* base of the poll URL in messages; default http://listen.gateway */
+	char **hook_allow; /* host names (and subdomains), "*", or CIDRs */
+	struct cidr *hook_cidrs; /* the CIDR entries of hook_allow, parsed */
+	size_t nhook_cidrs;
+	int allow_private; /* loopback, link-local and private addresses allowed */
+};
+
 struct topics {
 	char *issue, *approval, *results, *issued, *audit, *notify, *dlq;
 	char *submit; /* bulk ingress: signed requests from bulk producers */
@@ -78,6 +100,7 @@ struct config {
 	size_t ntenants;
 	struct bulk_key *bulk_keys; /* secrets loaded only with CONFIG_LOAD_BULK_KEYS */
 	size_t nbulk_keys;
+	struct notify_cfg notify;
 };
 
 /* Flags for config_load. */

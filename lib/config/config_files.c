@@ -295,6 +295,9 @@ config_files_load(struct ctx *c)
 		if (cfg->redis_users[i].password_file != NULL &&
 		    resolve(c, &cfg->redis_users[i].password_file) != 0)
 			return -1;
+	if (cfg->notify.smtp_password_file != NULL &&
+	    resolve(c, &cfg->notify.smtp_password_file) != 0)
+		return -1;
 	/* Named only: each service reads its own files when it connects. */
 	for (i = 0; i < SERVICE_COUNT && cfg->kafka_tls[i].ca != NULL; i++)
 		if (resolve(c, &cfg->kafka_tls[i].ca) != 0 ||

@@ -27,6 +27,7 @@ export PKI_VAR=${PKI_VAR:-var/test}
 export PKI_KAFKA_PORT=${PKI_KAFKA_PORT:-29092}
 export PKI_KAFKA_CONTROLLER_PORT=${PKI_KAFKA_CONTROLLER_PORT:-29093}
 export PKI_REDIS_PORT=${PKI_REDIS_PORT:-26379}
+export PKI_SMTP_PORT=${PKI_SMTP_PORT:-22525}
 export PKI_GATEWAY_LISTEN=${PKI_GATEWAY_LISTEN:-127.0.0.1:28080}
 export PKI_APPROVER_LISTEN=${PKI_APPROVER_LISTEN:-127.0.0.1:28081}
 
@@ -36,6 +37,7 @@ GATEWAY_URL=http://$PKI_GATEWAY_LISTEN
 APPROVER_URL=http://$PKI_APPROVER_LISTEN
 CREDENTIALS=$PKI_VAR/demo/credentials.json
 TEST_CONFIG=${PKI_CONFIG:-$PKI_VAR/demo/config.json}
+MAIL_DIR=$PKI_VAR/mail # the stack's SMTP sink: NNNNNN.eml and mail.jsonl
 PYTHON=$ROOT/.cache/venv/bin/python
 TOPICS=(pki.issue pki.submit pki.approval pki.results pki.issued pki.audit pki.notify pki.issue.dlq)
 # shellcheck source=tests/integration/kafka_tls.sh

@@ -23,6 +23,7 @@ declare -A EXTERNAL=(
 	[hiredis/hiredis.h]=io
 	[librdkafka/rdkafka.h]=io
 	[microhttpd.h]=io
+	[curl/curl.h]=io
 )
 
 read -r -a layers <<<"$(sed -n 's/^LAYERS *:= *//p' Makefile)"

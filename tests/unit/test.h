@@ -13,6 +13,9 @@ void test_register(const char *name, test_fn fn);
 void test_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4), noreturn));
 
+/* A free loopback TCP port, as the kernel hands one out (the test fails if none). */
+int test_free_port(void);
+
 /* Directory holding tests/ fixtures, from $PKI_TEST_DATA or "tests". */
 const char *test_data_dir(void);
 

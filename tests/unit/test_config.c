@@ -405,13 +405,17 @@ static const struct broken broken[] = {
     {"cas", "{}", "cas: must be an array, got object"},
     {"cas[1].id", NULL, "cas[1].id: missing required key"},
     {"cas[1].id", "\"has space\"",
-     "cas[1].id: must be 1..63 characters of A-Z a-z 0-9 . _ - starting with a letter or digit, got "
+     "cas[1].id: must be 1..63 characters of A-Z a-z 0-9 . _ - starting with a letter or digit, "
+     "got "
      "\"has space\""},
     {"cas[1].max_validity_days", "\"397\"",
      "cas[1].max_validity_days: must be an integer 1..3650, got string"},
-    {"cas[1].max_validity_days", "0", "cas[1].max_validity_days: must be an integer 1..3650, got 0"},
-    {"cas[1].max_validity_days", "3651", "cas[1].max_validity_days: must be an integer 1..3650, got 3651"},
-    {"cas[1].max_validity_days", "1.5", "cas[1].max_validity_days: must be an integer 1..3650, got 1.5"},
+    {"cas[1].max_validity_days", "0",
+     "cas[1].max_validity_days: must be an integer 1..3650, got 0"},
+    {"cas[1].max_validity_days", "3651",
+     "cas[1].max_validity_days: must be an integer 1..3650, got 3651"},
+    {"cas[1].max_validity_days", "1.5",
+     "cas[1].max_validity_days: must be an integer 1..3650, got 1.5"},
     {"cas[1].allowed_key_sizes", "[1024]",
      "cas[1].allowed_key_sizes[0]: must be 2048, 3072 or 4096, got 1024"},
     {"cas[1].allowed_key_sizes", "[]", "cas[1].allowed_key_sizes: must not be empty"},
@@ -496,7 +500,8 @@ static const struct broken broken[] = {
     {"cas[2].approval_password_hash", "\"scrypt$3$8$1$AAAA$BBBB\"",
      "cas[2].approval_password_hash: must be a scrypt hash scrypt$N$r$p$salt_b64$hash_b64, got "
      "\"scrypt$3$8$1$AAAA$BBBB\""},
-    {"cas[2].approvals_required", "0", "cas[2].approvals_required: must be an integer 1..10, got 0"},
+    {"cas[2].approvals_required", "0",
+     "cas[2].approvals_required: must be an integer 1..10, got 0"},
     {"cas[2].approval_ttl_seconds", "59",
      "cas[2].approval_ttl_seconds: must be an integer 60..2592000, got 59"},
     {"cas[2].users", "[\"mallory\"]",
@@ -568,7 +573,8 @@ static const struct broken broken[] = {
     {"redis.users", "{\"gateway\": {\"user\": \"gw\"}}",
      "redis.users.gateway.password_file: missing required key"},
     {"redis.users", "{\"gateway\": {\"user\": \"has space\", \"password_file\": \"p\"}}",
-     "redis.users.gateway.user: must be 1..63 characters of A-Z a-z 0-9 . _ - starting with a letter or "
+     "redis.users.gateway.user: must be 1..63 characters of A-Z a-z 0-9 . _ - starting with a "
+     "letter or "
      "digit, got \"has space\""},
     {"redis.users", "{\"cli\": {}}", "redis.users.cli: unknown key"},
     {"redis.users",
@@ -601,6 +607,28 @@ static const struct broken broken[] = {
     {"cas[1].key", "\"garbage.key\"",
      "cas[1].key: must be an unencrypted PEM private key, got unparsable data in "
      "$D/garbage.key"},
+    /* notifications */
+    {"notifications",
+     "{\"smtp\": {\"url\": \"http://relay:25\", \"from\": \"p@x.test\", \"tls\": \"none\"}}",
+     "notifications.smtp.url: must be smtp://host:port (the relay; TLS is chosen by smtp.tls), got "
+     "\"http://relay:25\""},
+    {"notifications",
+     "{\"smtp\": {\"url\": \"smtp://relay:25\", \"from\": \"p@x.test\", \"tls\": \"ssl\"}}",
+     "notifications.smtp.tls: must be one of starttls, tls, none, got \"ssl\""},
+    {"notifications", "{\"smtp\": {\"url\": \"smtp://relay:25\", \"from\": \"p@x.test\"}}",
+     "notifications.smtp.tls: missing required key"},
+    {"notifications",
+     "{\"smtp\": {\"url\": \"smtp://relay:25\", \"from\": \"p@x.test\", \"tls\": \"tls\", "
+     "\"user\": \"u\"}}",
+     "notifications.smtp.password_file: missing required key (smtp.user and smtp.password_file go "
+     "together)"},
+    {"notifications", "{\"webhooks\": {\"allow\": [\"*\", \"10.0.0.1/8\"]}}",
+     "notifications.webhooks.allow[1]: must be \"*\", a DNS name or an IPv4/IPv6 CIDR "
+     "address/prefix, got \"10.0.0.1/8\""},
+    {"notifications", "{\"webhooks\": {\"allow_private\": \"yes\"}}",
+     "notifications.webhooks.allow_private: must be a boolean, got string"},
+    {"notifications", "{\"public_url\": \"ftp://pki.acme.test\"}",
+     "notifications.public_url: must be an http:// or https:// URL, got \"ftp://pki.acme.test\""},
 };
 
 /* Every case runs (one process, one PKI); each mismatch is printed, then the test fails. */
@@ -928,6 +956,38 @@ TEST(config_subject_policy_loads)
 	rm_rf();
 }
 
+/* notifications: defaults, and a whole section with the allow-list's CIDRs parsed once. */
+TEST(config_notifications)
+{
+	struct config *cfg;
+
+	setup();
+	mutate("listen", NULL);
+	cfg = load_ok(0);
+	CHECK(cfg->notify.smtp_url == NULL);
+	CHECK(cfg->notify.hook_allow != NULL && cfg->notify.hook_allow[0] == NULL);
+	CHECK_INT(cfg->notify.allow_private, 0);
+	CHECK_STR(cfg->notify.public_url, "http://127.0.0.1:8080");
+	config_free(cfg);
+	mutate("notifications",
+	       "{\"smtp\": {\"url\": \"smtp://relay.acme.test:587\", \"from\": \"pki@acme.test\", "
+	       "\"tls\": \"starttls\"}, \"webhooks\": {\"allow\": [\"hooks.acme.test\", "
+	       "\"10.1.0.0/16\", \"fd00::/8\"], \"allow_private\": true}, "
+	       "\"public_url\": \"https://pki.acme.test\"}");
+	cfg = load_ok(0);
+	CHECK_STR(cfg->notify.smtp_url, "smtp://relay.acme.test:587");
+	CHECK_INT(cfg->notify.smtp_tls, SMTP_TLS_STARTTLS);
+	CHECK(cfg->notify.smtp_user == NULL);
+	CHECK_STR(cfg->notify.hook_allow[0], "hooks.acme.test");
+	CHECK_INT(cfg->notify.nhook_cidrs, 2);
+	CHECK_INT(cfg->notify.hook_cidrs[0].prefix, 16);
+	CHECK_INT(cfg->notify.hook_cidrs[1].family, AF_INET6);
+	CHECK_INT(cfg->notify.allow_private, 1);
+	CHECK_STR(cfg->notify.public_url, "https://pki.acme.test");
+	config_free(cfg);
+	rm_rf();
+}
+
 TEST(config_keys_checked_only_when_loaded)
 {
 	struct config *cfg;
@@ -1166,14 +1226,18 @@ TEST(config_bulk_keys)
 				"alice-1", "bob", "bob.key") "]");
 	load_fails(0, "bulk_keys[1].id: duplicate of bulk_keys[0].id, got \"alice-1\"");
 	mutate("bulk_keys", "[" BULK_KEY("has space", "alice", "alice.key") "]");
-	load_fails(0, "bulk_keys[0].id: must be 1..63 characters of A-Z a-z 0-9 . _ - starting with a letter "
-		      "or digit, got \"has space\"");
+	load_fails(
+	    0,
+	    "bulk_keys[0].id: must be 1..63 characters of A-Z a-z 0-9 . _ - starting with a letter "
+	    "or digit, got \"has space\"");
 	mutate("bulk_keys",
 	       "[" BULK_KEY("k234567890123456789012345678901234567890123456789012345678901234",
 			    "alice", "alice.key") "]");
-	load_fails(0, "bulk_keys[0].id: must be 1..63 characters of A-Z a-z 0-9 . _ - starting with a letter "
-		      "or digit, got "
-		      "\"k234567890123456789012345678901234567890123456789012345678901234\"");
+	load_fails(
+	    0,
+	    "bulk_keys[0].id: must be 1..63 characters of A-Z a-z 0-9 . _ - starting with a letter "
+	    "or digit, got "
+	    "\"k234567890123456789012345678901234567890123456789012345678901234\"");
 	mutate("bulk_keys", "[{\"id\": \"a\", \"user\": \"alice\"}]");
 	load_fails(0, "bulk_keys[0].secret_file: missing required key");
 	mutate("bulk_keys", "[{\"id\": \"a\", \"user\": \"alice\", \"secret_file\": \"x\", "

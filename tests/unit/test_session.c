@@ -84,29 +84,13 @@ struct test_redis {
 	char url[64];
 };
 
-static int
-free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 static void
 redis_start(struct test_redis *tr)
 {
 	char port[16];
 	struct redis *r;
 	char err[REDIS_ERR_MAX];
-	int i, p = free_port(), up = 0;
+	int i, p = test_free_port(), up = 0;
 
 	CHECK(p > 0);
 	snprintf(port, sizeof(port), "%d", p);

@@ -33,23 +33,6 @@ claim_redis_stop(void)
 	}
 }
 
-/* A free loopback port, as the kernel hands one out. */
-static int
-claim_free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	CHECK(fd >= 0);
-	CHECK(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
-	CHECK(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 /* Starts redis-server without persistence; the store s points at it. */
 static void
 claim_redis_start(struct store *s, char *url, size_t urllen)
@@ -59,7 +42,7 @@ claim_redis_start(struct store *s, char *url, size_t urllen)
 			"127.0.0.1",    "--save",     "",        "--appendonly",
 			"no",           "--loglevel", "warning", NULL};
 	struct redis *r;
-	int i, port = claim_free_port();
+	int i, port = test_free_port();
 
 	snprintf(ports, sizeof(ports), "%d", port);
 	snprintf(url, urllen, "redis://127.0.0.1:%d/0", port);
