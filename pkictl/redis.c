@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "extern.h"
+#include "ratelimit.h"
 
 #define REDIS_DIR "redis"
 #define REDIS_DIR_MODE 0700
@@ -60,27 +61,40 @@ static const char *const gateway_keys[] = {"req:*", "idem:*", "session:*", "rl:*
 
 /*
  * pki-worker: claims and outcomes of records, serial reservations (SET NX),
- * bulk batches (owner, declared size, counts by state, id list).
+ * bulk batches (owner, declared size, counts by state, id list), the use of
+ * each approval grant (grant:{mac}, set at the claim; no other service may
+ * touch it, so no record writer can make a grant sign twice).
  */
 static const char *const worker_cmds[] = {
-    "eval",   "hgetall", "hget", "set",     "select",                     /* direct */
-    "exists", "hset",    "time", "hincrby", "publish", "hsetnx", "zadd", /* in scripts */
+    "eval",   "hgetall", "hget", "set",     "select",                           /* direct */
+    "exists", "hset",    "time", "hincrby", "publish", "hsetnx", "zadd", "get", /* in scripts */
     NULL};
-static const char *const worker_keys[] = {"req:*", "serial:*", "batch:*", "ev:*", NULL};
+static const char *const worker_keys[] = {"req:*", "serial:*", "batch:*", "grant:*", "ev:*", NULL};
 
 /*
  * pki-approver: the pending queue and its indexes, decisions, records of
  * requests awaiting approval, notifications sent, the webhook queue
- * (webhook.c), admin sessions, /healthz.
+ * (webhook.c), admin sessions, /healthz, the approval password's attempt
+ * counters (ratelimit.c: its own rl:pwchk:*, and the gateway's rl:pw:*,
+ * which a right password lowers).
  */
 static const char *const approver_cmds[] = {
-    "eval",   "hgetall", "hget",    "hmget",  "zrange", "zrangebyscore", "zadd", "zrem",
+    "eval",   "hgetall", "hget",    "hmget",  "zrange", "zrangebyscore", "zadd",   "zrem",
     "del",    "lpush",   "ltrim",   "lrange", "set",    "ping",          "select", /* direct */
-    "exists", "hset",    "publish", "expire", "rpush", "hincrby", /* in scripts */
+    "exists", "hset",    "publish", "expire", "rpush",  "hincrby",       "incr",   "ttl",
+    "get",    "decr", /* in scripts */
     NULL};
 /* batch:*: a bulk request's approval or expiry moves its batch's count by state. */
-static const char *const approver_keys[] = {"req:*",     "pending*",  "decisions", "notified:*",
-					    "webhook:*", "session:*", "ev:*",      "batch:*",
+static const char *const approver_keys[] = {"req:*",
+					    "pending*",
+					    "decisions",
+					    "notified:*",
+					    "webhook:*",
+					    "session:*",
+					    "ev:*",
+					    "batch:*",
+					    "rl:" RATELIMIT_BUCKET_APPROVER_PW ":*",
+					    "rl:" RATELIMIT_BUCKET_GATEWAY_PW ":*",
 					    NULL};
 
 static const char *const ev_channels[] = {"ev:*", NULL};

@@ -76,6 +76,16 @@ check_contains redis_acl_approver_script_undeclared_key_refused "can't access" \
 check_contains redis_acl_approver_ratelimit_noperm "NOPERM" "$(as approver INCR "${P}rl:x")"
 check_contains redis_acl_gateway_batch_write_noperm "NOPERM" "$(as gateway HINCRBY "${P}batch:x" issued 1)"
 check_contains redis_acl_approver_subscribe_noperm "NOPERM" "$(as approver SUBSCRIBE "${P}ev:x")"
+# Grant uses are the workers' alone: no record writer can reset one.
+check_contains redis_acl_gateway_grant_noperm "NOPERM" "$(as gateway SET "${P}grant:x" x)"
+check_contains redis_acl_approver_grant_noperm "NOPERM" "$(as approver DEL "${P}grant:x")"
+check_contains redis_acl_worker_grant_del_noperm "NOPERM" "$(as worker DEL "${P}grant:x")"
+allowed redis_acl_worker_grant_set "$(as worker SET "${P}grant:acl-test" x EX 5)"
+# The approver counts password attempts (its own and the gateway's), nothing else under rl:.
+allowed redis_acl_approver_password_count "$(as approver EVAL "return redis.call('INCR', KEYS[1])" 1 "${P}rl:pwchk:acl-test")"
+check_contains redis_acl_approver_other_ratelimit_noperm "NOPERM" \
+	"$(as approver EVAL "return redis.call('INCR', KEYS[1])" 1 "${P}rl:session:acl-test")"
+redis_cli DEL "${P}grant:acl-test" "${P}rl:pwchk:acl-test" >/dev/null
 check_eq redis_acl_no_serial_written "0" "$(redis_cli EXISTS "${P}serial:demo:01")"
 
 # ---- a service's own password file: mode and content
