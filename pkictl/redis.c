@@ -33,6 +33,7 @@
 #define REDIS_SECRET_MODE 0600 /* passwords and the ACL file (password hashes) */
 #define REDIS_PASSWORD_BYTES 32 /* written as 64 hex digits */
 #define REDIS_ADMIN_USER "pki-admin"
+#define REDIS_DEFAULT_RULES "~* &* +@all" /* the default user's, see redis_acl_write */
 #define REDIS_ACL_LINE_MAX 4096
 #define REDIS_PATTERN_MAX (2 * CONFIG_ERR_MAX)
 
@@ -211,8 +212,14 @@ redis_acl_write(const char *path, const char *prefix, const char *const users[NR
 		close(fd);
 		goto out;
 	}
-	/* No password, no keys, no commands, and off: an unauthenticated client gets NOAUTH. */
-	fprintf(f, "user default off resetpass resetkeys resetchannels -@all\n");
+	/*
+	 * Off and without a password: nobody logs in as it, and an
+	 * unauthenticated client gets NOAUTH. It keeps every permission because
+	 * Redis replays the AOF as the default user and re-checks each EXEC
+	 * against its ACL: without them every script's writes (replicated as
+	 * MULTI/EXEC) would be dropped at the next start.
+	 */
+	fprintf(f, "user default off resetpass " REDIS_DEFAULT_RULES "\n");
 	for (i = 0; i < NROLES; i++) {
 		if (redis_acl_line(&roles[i], users[i], passwords[i], prefix, line) != 0) {
 			pk_err("%s: the ACL rules of %s do not fit (redis.prefix too long?)", path,
