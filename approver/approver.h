@@ -22,6 +22,7 @@
 
 #include <cJSON.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "audit.h"
 #include "config.h"
@@ -30,6 +31,8 @@
 #include "redis.h"
 #include "store.h"
 #include "webhook.h"
+
+struct issue_msg;
 
 #define APPROVER_BODY_MAX (64 * 1024)
 #define APPROVER_GROUP "pki-approver"                 /* consumer group of the approval topic */
@@ -59,8 +62,16 @@
 #define NOTIFY_ENDED 4 /* the end states a batch counts: issued, failed, rejected, expired */
 extern const char *const notify_ended[NOTIFY_ENDED];
 
+/* Prometheus counters of GET /metrics. */
+struct approver_metrics {
+	atomic_ullong pw_checks;    /* scrypt runs */
+	atomic_ullong pw_limited;   /* attempts beyond the limit: not checked */
+	atomic_ullong pw_unchecked; /* attempts that could not be counted: not checked */
+};
+
 struct approver {
 	const struct config *cfg;
+	struct approver_metrics m;
 	struct store store;
 	struct webhook_queue wq;
 	struct kafka_producer *kp;
@@ -100,7 +111,6 @@ redisReply *ap_redis(const struct approver *ap, int argc, const char **argv);
  * approval_expires_at. Returns PENDING_* (the state seen in cur,
  * STORE_ID_MAX) or STORE_EDOWN.
  */
-struct issue_msg;
 int pending_intake(struct approver *ap, const struct issue_msg *m, const char *reason,
 		   const char *msg_json, long long expires_at, int approvals_required, char *cur);
 
@@ -153,6 +163,24 @@ int decide_publish(struct approver *ap, const char *id);
 void decide_approve(struct approver *ap, struct http_req *req, const struct user *u,
 		    const char *id);
 void decide_reject(struct approver *ap, struct http_req *req, const struct user *u, const char *id);
+
+/* ---- password.c */
+
+enum pw_verdict { PW_RIGHT, PW_WRONG, PW_LIMITED, PW_UNCHECKED };
+/* The approver's name in approvals made by a right password (no user name has spaces). */
+#define APPROVER_PASSWORD_ACTOR "approval password"
+
+/*
+ * Counts password's attempt for m's requester and CA, then (within the
+ * limit) checks it against ca's scrypt hash: PW_RIGHT, PW_WRONG, PW_LIMITED,
+ * or PW_UNCHECKED when the count failed (fail closed). Intake thread only.
+ */
+enum pw_verdict password_check(struct approver *ap, const struct issue_msg *m, const struct ca *ca,
+			       const char *password);
+/* The pending reason for a verdict ("approval_password_wrong", ...). */
+const char *password_reason(enum pw_verdict v);
+/* GET /metrics: the password counters. */
+void password_metrics(struct approver *ap, struct http_req *req);
 
 /* ---- intake.c, expiry.c: threads */
 void *intake_run(void *arg);

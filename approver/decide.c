@@ -51,13 +51,11 @@ decide_publish(struct approver *ap, const char *id)
 		goto out;
 	}
 	if (!ap->cfg->grant_key_loaded ||
-	    grant_sign(ap->cfg->grant_key, sizeof(ap->cfg->grant_key), id, m->ca_id, m->csr,
-		       now + GRANT_TTL_S, &m->grant) != 0) {
+	    grant_sign(ap->cfg->grant_key, sizeof(ap->cfg->grant_key), m, now + GRANT_TTL_S) != 0) {
 		log_msg(LOG_ERROR, id, "cannot sign the approval grant (grant key %s)",
-			ap->cfg->grant_key_loaded ? "rejected the ids" : "not loaded");
+			ap->cfg->grant_key_loaded ? "rejected the fields" : "not loaded");
 		goto out;
 	}
-	m->has_grant = 1;
 	if ((payload = msg_issue_encode(m)) == NULL)
 		goto out;
 	krc = store_transition(&ap->store, id, REQ_APPROVED, REQ_QUEUED, NULL, &cur);

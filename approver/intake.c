@@ -4,6 +4,7 @@
  * Offsets are stored only after Redis took the message (at-least-once); the
  * intake script makes a redelivery harmless.
  */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +32,13 @@ intake_same(const char *a, const char *b)
  * worker recorded (same requester, tenant, CA and CSR), and that requester
  * must still be admitted to that CA (lib/pki/admit.h). A message that does
  * not match its record is dropped and audited, the record left alone; a
- * request no longer admitted is failed. Returns 0 with *ca to go on, 1 when
- * done with the message, STORE_EDOWN to retry.
+ * request no longer admitted is failed. Returns 0 with *ca and the record's
+ * state in *state to go on, 1 when done with the message, STORE_EDOWN to
+ * retry.
  */
 static int
-intake_check(struct approver *ap, const struct issue_msg *m, const struct ca **ca)
+intake_check(struct approver *ap, const struct issue_msg *m, const struct ca **ca,
+	     enum req_state *state)
 {
 	struct req_record *r = NULL;
 	struct violations *vs = NULL;
@@ -95,11 +98,63 @@ intake_check(struct approver *ap, const struct issue_msg *m, const struct ca **c
 		goto out;
 	}
 	*ca = ad.ca;
+	*state = r->state;
 	rc = 0;
 out:
 	csr_free(ad.csr);
 	free(vs);
 	req_record_free(r);
+	return rc;
+}
+
+/*
+ * The approval password of a request entering the queue (record pending,
+ * no pending entry yet: a redelivered message is not checked twice). NULL
+ * when there is none to check; else the reason to queue it with, *verdict
+ * set.
+ */
+static const char *
+intake_password(struct approver *ap, const struct issue_msg *m, const struct ca *ca,
+		enum req_state state, const char *password, enum pw_verdict *verdict)
+{
+	struct pending *p = NULL;
+
+	if (password == NULL || state != REQ_PENDING)
+		return NULL;
+	if (pending_get(ap, m->request_id, &p) != STORE_ENOTFOUND) {
+		pending_free(p);
+		return NULL;
+	}
+	*verdict = password_check(ap, m, ca, password);
+	return password_reason(*verdict);
+}
+
+/*
+ * A right password approves at once, as one approval of one required: the
+ * grant goes out through the outbox like an admin's. 0, or -1 when Redis
+ * failed (the request then waits for an admin).
+ */
+static int
+intake_grant(struct approver *ap, const char *id)
+{
+	struct pending *p = NULL;
+	char cur[STORE_ID_MAX], *approvals = NULL;
+	int rc = -1;
+
+	if (pending_get(ap, id, &p) != 0)
+		return -1;
+	if (pending_approve(ap, id, APPROVER_PASSWORD_ACTOR, 1, &approvals, cur) !=
+	    APPROVE_COMPLETE)
+		goto out;
+	ap_audit(ap, AUDIT_APPROVED, id, p, APPROVER_PASSWORD_ACTOR, p->client_ip,
+		 "approval password accepted");
+	decisions_add(ap, p, "approved", APPROVER_PASSWORD_ACTOR, approvals, NULL);
+	if (decide_publish(ap, id) != 0)
+		log_msg(LOG_WARN, id, "grant left in the outbox for a retry");
+	rc = 0;
+out:
+	free(approvals);
+	pending_free(p);
 	return rc;
 }
 
@@ -111,19 +166,25 @@ intake_one(struct approver *ap, const struct kafka_msg *km)
 	struct pending *p = NULL;
 	const struct ca *ca;
 	char err[MSG_ERR_MAX], cur[STORE_ID_MAX], detail[INTAKE_DETAIL_MAX], *reason = NULL;
-	char *json = NULL;
+	char *json = NULL, *password = NULL;
+	const char *why;
+	enum req_state state = REQ_NONE;
+	enum pw_verdict verdict = PW_UNCHECKED;
 	long long expires;
-	int rc = 0, required;
+	int rc = 0, required, checked;
 
-	if (msg_approval_decode(km->value, km->len, &m, &reason, err) != 0) {
+	if (msg_approval_decode(km->value, km->len, &m, &reason, &password, err) != 0) {
 		log_error("approval message at %s[%d]@%lld refused: %s", km->topic,
 			  (int)km->partition, (long long)km->offset, err);
 		return 0;
 	}
-	if ((rc = intake_check(ap, m, &ca)) != 0) {
+	if ((rc = intake_check(ap, m, &ca, &state)) != 0) {
 		rc = rc == STORE_EDOWN ? -1 : 0;
 		goto out;
 	}
+	checked = (why = intake_password(ap, m, ca, state, password, &verdict)) != NULL;
+	if (!checked)
+		why = reason;
 	expires =
 	    (m->submitted_at > 0 ? m->submitted_at : (long long)time(NULL)) + ca->approval_ttl_s;
 	required = ca->approvals_required > 0 ? ca->approvals_required : 1;
@@ -131,7 +192,7 @@ intake_one(struct approver *ap, const struct kafka_msg *km)
 		rc = -1;
 		goto out;
 	}
-	rc = pending_intake(ap, m, reason, json, expires, required, cur);
+	rc = pending_intake(ap, m, why, json, expires, required, cur);
 	if (rc == STORE_EDOWN) {
 		rc = -1;
 		goto out;
@@ -141,12 +202,17 @@ intake_one(struct approver *ap, const struct kafka_msg *km)
 	} else if (rc == PENDING_DECIDED) {
 		log_msg(LOG_INFO, m->request_id,
 			"approval message for a request already %s; ignored", cur);
+	} else if (checked && verdict == PW_RIGHT && intake_grant(ap, m->request_id) == 0) {
+		log_msg(LOG_INFO, m->request_id, "approval password accepted; granted");
 	} else if (pending_get(ap, m->request_id, &p) == 0) {
+		if (checked && verdict == PW_WRONG)
+			ap_audit(ap, AUDIT_PASSWORD_WRONG, m->request_id, p, m->requester,
+				 m->client_ip, why);
 		snprintf(detail, sizeof(detail), "%s; %d approval(s) required; expires at %lld",
-			 reason != NULL ? reason : "approval required", required, expires);
+			 why, required, expires);
 		ap_audit(ap, AUDIT_PENDING, m->request_id, p, "approver", m->client_ip, detail);
-		notify_admins(ap, p, reason);
-		if (notify_request(ap, m->request_id, REQ_PENDING, reason, NULL) != 0)
+		notify_admins(ap, p, why);
+		if (notify_request(ap, m->request_id, REQ_PENDING, why, NULL) != 0)
 			log_msg(LOG_WARN, m->request_id,
 				"pending approval: requester not notified (Redis down)");
 	}
@@ -155,6 +221,9 @@ out:
 	pending_free(p);
 	free(json);
 	free(reason);
+	if (password != NULL)
+		OPENSSL_cleanse(password, strlen(password));
+	free(password);
 	msg_issue_free(m);
 	return rc;
 }

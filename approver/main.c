@@ -16,6 +16,8 @@ approver_route(void *app, struct http_req *req)
 
 	if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/healthz") == 0)
 		svc_healthz(req, ap->kp, ap->cfg->redis_url);
+	else if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/metrics") == 0)
+		password_metrics(ap, req);
 	else if (strncmp(req->path, "/admin/api/", 11) == 0)
 		api_route(ap, req);
 	else if (strcmp(req->path, "/admin") == 0 || strncmp(req->path, "/admin/", 7) == 0)
@@ -45,7 +47,7 @@ main(int argc, char **argv)
 	struct redis *r;
 	int code;
 
-	if (svc_start("approver", argc, argv, 0, &cfg, &code) != SVC_RUN)
+	if (svc_start("approver", argc, argv, CONFIG_LOAD_GRANT_KEY, &cfg, &code) != SVC_RUN)
 		return code;
 	code = 1;
 	ap.cfg = cfg;

@@ -15,9 +15,6 @@
 #define GATEWAY_RETRY_PENDING_S "30" /* Retry-After while it waits for an admin */
 #define GATEWAY_RETRY_DOWN_S "5"     /* Retry-After on 503 */
 #define GATEWAY_PRODUCE_TIMEOUT_MS (KAFKA_MESSAGE_TIMEOUT_MS + 500)
-#define GATEWAY_PASSWORD_MAX 256
-#define GATEWAY_PASSWORD_FAILS_MAX 5 /* wrong approval passwords per user and CA ... */
-#define GATEWAY_PASSWORD_WINDOW_S 60 /* ... in this window; then 429 */
 #define GATEWAY_PURPOSE_MAX 64
 #define GATEWAY_BATCH_PAGE_DEFAULT 100 /* GET /csr/batches/{id}: requests per page ... */
 #define GATEWAY_BATCH_PAGE_MAX 1000    /* ... and at most (?limit=) */

@@ -1,5 +1,6 @@
 /* POST /csr/process: authenticate, validate, choose the CA, record, publish. */
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,6 @@
 #include "log.h"
 #include "msg.h"
 #include "ratelimit.h"
-#include "secret.h"
 #include "select.h"
 
 #define SUBMIT_MSG_MAX 1024
@@ -245,7 +245,7 @@ submit_fields(struct submit_ctx *c, const cJSON *f, struct submit *sb)
 	    submit_str(c, f, "purpose_category", 0, GATEWAY_PURPOSE_MAX, id_rule, &sb->purpose) <
 		0 ||
 	    submit_exts(c, f, sb) < 0 ||
-	    submit_str(c, f, "approval_password", 0, GATEWAY_PASSWORD_MAX, NULL, &sb->password) < 0)
+	    submit_str(c, f, "approval_password", 0, MSG_PASSWORD_MAX, NULL, &sb->password) < 0)
 		return -1;
 	return 0;
 }
@@ -456,56 +456,43 @@ submit_publish(struct submit_ctx *c, enum req_state state, const char *topic, co
 	submit_answer(c, c->id, state, note);
 }
 
-/* Rate-limit bucket of wrong approval passwords: per user and CA. */
-static void
-submit_pw_bucket(const struct submit_ctx *c, char *out, size_t outlen)
-{
-	snprintf(out, outlen, "pw:%s:%s", c->u->name, c->ca->id);
-}
-
 /*
- * Refuses (429) an approval password while its user has had too many wrong
- * ones for this CA in the window. 0 to go on, -1 after answering.
+ * Counts an approval password attempt for its user and CA before the
+ * password goes on to the approver, which alone checks it (and counts
+ * again: it trusts no gateway). Beyond the limit, 429 at once; Redis
+ * unreachable, 503: nothing is forwarded uncounted. 0 to go on, -1 after
+ * answering.
  */
 static int
-submit_pw_limited(struct submit_ctx *c, const struct submit *sb)
+submit_pw_take(struct submit_ctx *c, const struct submit *sb)
 {
-	char bucket[2 * STORE_ID_MAX + 8], ra[16];
+	char bucket[2 * STORE_ID_MAX + 16], ra[16];
 	const char *hdr[] = {"Retry-After", ra, NULL};
-	int retry = 1;
+	int retry = 1, rc;
 
 	if (sb->password == NULL || !c->ca->requires_manual_approval)
 		return 0;
-	submit_pw_bucket(c, bucket, sizeof(bucket));
-	if (ratelimit_exceeded(c->gw->cfg->redis_url, c->gw->cfg->redis_prefix, bucket,
-			       GATEWAY_PASSWORD_FAILS_MAX, &retry) != 1)
+	snprintf(bucket, sizeof(bucket), "%s:%s:%s", RATELIMIT_BUCKET_GATEWAY_PW, c->u->name,
+		 c->ca->id);
+	rc = ratelimit_take(c->gw->cfg->redis_url, c->gw->cfg->redis_prefix, bucket,
+			    RATELIMIT_PASSWORD_MAX, RATELIMIT_PASSWORD_WINDOW_S, &retry);
+	if (rc == 0)
 		return 0;
+	if (rc == RATELIMIT_EDOWN) {
+		submit_reject(c, 503, "store_unavailable", "approval_password", NULL,
+			      "approval_password: the attempt counter (Redis) is unavailable; "
+			      "nothing was sent, retry later");
+		return -1;
+	}
 	snprintf(ra, sizeof(ra), "%d", retry);
-	submit_audit(c, AUDIT_REJECTED,
-		     "429: approval password locked after too many wrong "
-		     "attempts");
+	submit_audit(c, AUDIT_REJECTED, "429: approval password attempts over the limit");
 	c->gw->m.submits_rejected++;
 	http_reply_error(c->req, 429, "too_many_password_attempts", "approval_password", NULL, hdr,
-			 "approval_password: more than %d wrong attempts by %s for CA %s within "
-			 "%d s; retry after %d s",
-			 GATEWAY_PASSWORD_FAILS_MAX, c->u->name, c->ca->id,
-			 GATEWAY_PASSWORD_WINDOW_S, retry);
+			 "approval_password: more than %d attempts by %s for CA %s within %d s; "
+			 "retry after %d s",
+			 RATELIMIT_PASSWORD_MAX, c->u->name, c->ca->id, RATELIMIT_PASSWORD_WINDOW_S,
+			 retry);
 	return -1;
-}
-
-/* Audits and counts a wrong approval password. */
-static void
-submit_pw_wrong(struct submit_ctx *c)
-{
-	char bucket[2 * STORE_ID_MAX + 8], detail[96];
-	int n;
-
-	submit_pw_bucket(c, bucket, sizeof(bucket));
-	n = ratelimit_hit(c->gw->cfg->redis_url, c->gw->cfg->redis_prefix, bucket,
-			  GATEWAY_PASSWORD_WINDOW_S);
-	snprintf(detail, sizeof(detail), "wrong approval password (%d of %d allowed in %d s)", n,
-		 GATEWAY_PASSWORD_FAILS_MAX, GATEWAY_PASSWORD_WINDOW_S);
-	submit_audit(c, AUDIT_PASSWORD_WRONG, detail);
 }
 
 /*
@@ -566,8 +553,8 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 	struct issue_msg m;
 	char csr_hash[65], *payload = NULL, *csr_canon = NULL;
 	const char *note = NULL, *approval_reason = NULL;
+	const char *pw = NULL;
 	enum req_state state;
-	int pw;
 
 	memset(&c, 0, sizeof(c));
 	c.gw = gw;
@@ -585,7 +572,7 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 		goto out;
 	}
 	sb.csr = csr_canon;
-	if (submit_pw_limited(&c, &sb) != 0 || submit_idem(&c, fields) != 0)
+	if (submit_pw_take(&c, &sb) != 0 || submit_idem(&c, fields) != 0)
 		goto out;
 	msg_csr_sha256(sb.csr, csr_hash);
 	submit_audit(&c, AUDIT_CA_SELECTED, ad.reason);
@@ -604,29 +591,15 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 	m.client_ip = req->client_ip;
 	m.submitted_at = (long long)time(NULL);
 	if (c.ca->requires_manual_approval) {
-		/* Only a verified password earns a grant; anything else waits for an admin. */
-		pw = sb.password != NULL && c.ca->approval_password_hash != NULL
-			 ? secret_scrypt_verify(sb.password, c.ca->approval_password_hash)
-			 : 0;
-		if (sb.password != NULL && pw != 1)
-			submit_pw_wrong(&c);
-		if (pw == 1 && gw->cfg->grant_key_loaded &&
-		    grant_sign(gw->cfg->grant_key, sizeof(gw->cfg->grant_key), c.id, c.ca->id,
-			       sb.csr, m.submitted_at + GRANT_TTL_S, &m.grant) == 0) {
-			m.has_grant = 1;
-			note = "approval password accepted";
-		} else if (sb.password == NULL) {
-			approval_reason = "approval_password_missing";
-			note = "CA requires approval; waiting for an administrator";
-		} else {
-			approval_reason = pw == 1 ? "grant_unavailable" : "approval_password_wrong";
-			note = pw == 1 ? "approval grant could not be made; waiting for an "
-					 "administrator"
-				       : "approval password did not match; waiting for an "
-					 "administrator";
-		}
+		/* The gateway holds no grant key: the approver checks the password and grants. */
+		pw = sb.password != NULL && c.ca->approval_password_hash != NULL ? sb.password
+										 : NULL;
+		approval_reason =
+		    pw != NULL ? "approval_password_given" : "approval_password_missing";
+		note = pw != NULL ? "approval password sent to the approver for checking"
+				  : "CA requires approval; waiting for an administrator";
 	}
-	payload = approval_reason != NULL ? msg_approval_encode(&m, approval_reason)
+	payload = approval_reason != NULL ? msg_approval_encode(&m, approval_reason, pw)
 					  : msg_issue_encode(&m);
 	if (payload == NULL) {
 		submit_reject(&c, 503, "unavailable", NULL, NULL, "out of memory");
@@ -639,6 +612,8 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 		       approval_reason != NULL ? gw->cfg->topics.approval : gw->cfg->topics.issue,
 		       payload, note);
 out:
+	if (payload != NULL && pw != NULL)
+		OPENSSL_cleanse(payload, strlen(payload)); /* it held the password */
 	free(payload);
 	free(csr_canon);
 	csr_free(ad.csr);

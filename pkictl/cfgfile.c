@@ -300,8 +300,10 @@ cfgfile_commit(struct cfgfile *cf)
 	if (cfgfile_write_tmp(cf, text, tmp, sizeof(tmp)) != 0)
 		goto out;
 	/* A config being set up has no CA yet; the services refuse it, pkictl writes it. */
-	if (config_load(tmp, CONFIG_LOAD_KEYS | CONFIG_LOAD_BULK_KEYS | CONFIG_LOAD_NO_CA, &cfg,
-			err) != 0) {
+	if (config_load(tmp,
+			CONFIG_LOAD_ROOT_KEYS | CONFIG_LOAD_BULK_KEYS | CONFIG_LOAD_GRANT_KEY |
+			    CONFIG_LOAD_NO_CA,
+			&cfg, err) != 0) {
 		/* Report against the real file name, not the temporary one. */
 		tl = strlen(tmp);
 		if (strncmp(err, tmp, tl) == 0)

@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "extern.h"
+#include "ratelimit.h"
 
 #define REDIS_DIR "redis"
 #define REDIS_DIR_MODE 0700
@@ -32,6 +33,7 @@
 #define REDIS_SECRET_MODE 0600  /* passwords and the ACL file (password hashes) */
 #define REDIS_PASSWORD_BYTES 32 /* written as 64 hex digits */
 #define REDIS_ADMIN_USER "pki-admin"
+#define REDIS_DEFAULT_RULES "~* &* +@all" /* the default user's, see redis_acl_write */
 #define REDIS_ACL_LINE_MAX 4096
 #define REDIS_PATTERN_MAX (2 * CONFIG_ERR_MAX)
 
@@ -62,32 +64,44 @@ static const char *const gateway_keys[] = {"req:*", "idem:*",  "session:*", "rl:
 
 /*
  * pki-worker: claims and outcomes of records, serial reservations (SET NX),
- * bulk batches (owner, declared size, counts by state, id list).
+ * bulk batches (owner, declared size, counts by state, id list), the use of
+ * each approval grant (grant:{mac}, set at the claim; no other service may
+ * touch it, so no record writer can make a grant sign twice).
  */
 static const char *const worker_cmds[] = {
-    "eval",   "hgetall", "hget", "set",     "select",                    /* direct */
-    "exists", "hset",    "time", "hincrby", "publish", "hsetnx", "zadd", /* in scripts */
+    "eval",   "hgetall", "hget", "set",     "select",                           /* direct */
+    "exists", "hset",    "time", "hincrby", "publish", "hsetnx", "zadd", "get", /* in scripts */
     NULL};
-static const char *const worker_keys[] = {"req:*", "serial:*", "batch:*", "ev:*", NULL};
+static const char *const worker_keys[] = {"req:*", "serial:*", "batch:*", "grant:*", "ev:*", NULL};
 
 /*
  * pki-approver: the pending queue and its indexes, decisions, records of
  * requests awaiting approval, the webhook and e-mail queue (webhook.c), the
  * users' channels read when notifying (me:*, notify.c), admin sessions,
- * /healthz.
+ * /healthz, the approval password's attempt counters (ratelimit.c: its own
+ * rl:pwchk:*, and the gateway's rl:pw:*, which a right password lowers).
  */
 static const char *const approver_cmds[] = {
     "eval",   "hgetall", "hget",    "hmget",  "zrange", "zrangebyscore", "zadd",   "zrem",
     "del",    "lpush",   "ltrim",   "lrange", "set",    "ping",          "select", /* direct */
     "exists", "hset",    "publish", "expire", "rpush",  "hincrby",       "hsetnx", "hvals",
-    "zcard", /* in scripts */
+    "zcard",  "incr",    "ttl",     "get",    "decr", /* in scripts */
     NULL};
 /*
  * batch:*: a bulk request's approval or expiry moves its batch's count by
  * state, and the batch's end is marked once notified.
  */
-static const char *const approver_keys[] = {
-    "req:*", "pending*", "decisions", "webhook:*", "session:*", "ev:*", "batch:*", "me:*", NULL};
+static const char *const approver_keys[] = {"req:*",
+					    "pending*",
+					    "decisions",
+					    "webhook:*",
+					    "session:*",
+					    "ev:*",
+					    "batch:*",
+					    "me:*",
+					    "rl:" RATELIMIT_BUCKET_APPROVER_PW ":*",
+					    "rl:" RATELIMIT_BUCKET_GATEWAY_PW ":*",
+					    NULL};
 
 static const char *const ev_channels[] = {"ev:*", NULL};
 
@@ -203,8 +217,14 @@ redis_acl_write(const char *path, const char *prefix, const char *const users[NR
 		close(fd);
 		goto out;
 	}
-	/* No password, no keys, no commands, and off: an unauthenticated client gets NOAUTH. */
-	fprintf(f, "user default off resetpass resetkeys resetchannels -@all\n");
+	/*
+	 * Off and without a password: nobody logs in as it, and an
+	 * unauthenticated client gets NOAUTH. It keeps every permission because
+	 * Redis replays the AOF as the default user and re-checks each EXEC
+	 * against its ACL: without them every script's writes (replicated as
+	 * MULTI/EXEC) would be dropped at the next start.
+	 */
+	fprintf(f, "user default off resetpass " REDIS_DEFAULT_RULES "\n");
 	for (i = 0; i < NROLES; i++) {
 		if (redis_acl_line(&roles[i], users[i], passwords[i], prefix, line) != 0) {
 			pk_err("%s: the ACL rules of %s do not fit (redis.prefix too long?)", path,

@@ -18,7 +18,8 @@ main(int argc, char **argv)
 		      "(default $PKI_WORKER_LEASE_S or 10, 1..3600)\n");
 	if (worker_opts_parse(&argc, argv, &opts) < 0)
 		return 2;
-	if (svc_start("worker", argc, argv, CONFIG_LOAD_KEYS | CONFIG_LOAD_BULK_KEYS, &cfg,
+	if (svc_start("worker", argc, argv,
+		      CONFIG_LOAD_KEYS | CONFIG_LOAD_BULK_KEYS | CONFIG_LOAD_GRANT_KEY, &cfg,
 		      &code) != SVC_RUN)
 		return code;
 	code = worker_run(cfg, &opts);

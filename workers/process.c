@@ -104,6 +104,14 @@ out:
 	return res;
 }
 
+/* The claim ended its request: its grant, if any, can never claim again. */
+static void
+job_grant_spent(struct job *j)
+{
+	if (j->claimed && j->grant_ok && store_grant_spent(j->s, j->m->grant.mac) != 0)
+		log_msg(LOG_WARN, j->m->request_id, "grant not marked spent");
+}
+
 /*
  * The admission decision (lib/pki/admit.h), as the gateway made it, for the
  * requester j->user (NULL: a name no user has, refused), then the grant of a
@@ -131,8 +139,8 @@ job_check(struct job *j)
 		snprintf(j->grant_why, sizeof(j->grant_why), "approval_grant_missing");
 	else if (!j->cfg->grant_key_loaded)
 		snprintf(j->grant_why, sizeof(j->grant_why), "approval_grant_unverifiable");
-	else if (grant_verify(j->cfg->grant_key, sizeof(j->cfg->grant_key), &m->grant,
-			      m->request_id, j->ca->id, m->csr, time(NULL), j->grant_why) == 1)
+	else if (grant_verify(j->cfg->grant_key, sizeof(j->cfg->grant_key), j->m, j->ca->id,
+			      time(NULL), j->grant_why) == 1)
 		j->grant_ok = 1;
 }
 
@@ -435,6 +443,7 @@ job_fail(struct job *j, const struct violations *vs)
 		return STEP_DONE;
 	}
 	j->state = REQ_FAILED;
+	job_grant_spent(j);
 	snprintf(detail, sizeof(detail), "%s: %s", vs->v[0].code, vs->v[0].message);
 	job_audit(j, AUDIT_FAILED, NULL, detail);
 	return job_publish(j);
@@ -464,7 +473,7 @@ job_fail1(struct job *j, const char *code, const char *field, const char *messag
 static enum step
 job_to_approval(struct job *j)
 {
-	char *payload = msg_approval_encode(j->m, j->grant_why);
+	char *payload = msg_approval_encode(j->m, j->grant_why, NULL);
 	char detail[JOB_DETAIL_MAX];
 	enum step st;
 
@@ -500,10 +509,16 @@ job_claim(struct job *j)
 	snprintf(j->claim, sizeof(j->claim), "%s/%ld/t%d/%llu", j->w->opts.name, (long)getpid(),
 		 j->t->index, ++j->t->attempts);
 	for (;;) {
-		JOB_STORE(rc,
-			  store_claim(j->s, j->m->request_id, j->claim, j->w->opts.lease_s, &cur));
+		JOB_STORE(rc, store_claim(j->s, j->m->request_id, j->claim, j->w->opts.lease_s,
+					  j->grant_ok ? j->m->grant.mac : NULL,
+					  (long)(j->m->grant.expires_at - (long long)time(NULL)),
+					  &cur));
 		if (rc == STORE_EDOWN)
 			return STEP_ABANDON;
+		if (rc == STORE_EUSED)
+			return job_fail1(j, "approval_grant_used", "grant",
+					 "grant: used already by another claim; a grant lets one "
+					 "request be signed once");
 		if (rc == 0 || rc == 1) {
 			j->claimed = 1;
 			j->state = REQ_ISSUING;
@@ -620,6 +635,7 @@ job_sign(struct job *j)
 		goto out;
 	}
 	j->state = REQ_ISSUED;
+	job_grant_spent(j);
 	snprintf(detail, sizeof(detail), "serial %s", is->serial_hex);
 	job_audit(j, AUDIT_ISSUED, NULL, detail);
 	{

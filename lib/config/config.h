@@ -89,7 +89,7 @@ struct config {
 	char *redis_url;                           /* redis://host:port/db */
 	char *redis_prefix;
 	struct redis_user redis_users[SERVICE_COUNT]; /* all NULL without redis.users: no AUTH */
-	char *grant_key_path; /* HMAC key shared by approver/gateway and workers */
+	char *grant_key_path; /* HMAC key of the approver (signs) and workers (verify) */
 	unsigned char grant_key[CONFIG_GRANT_KEY_BYTES];
 	int grant_key_loaded;
 	struct ca *cas;
@@ -104,9 +104,16 @@ struct config {
 };
 
 /* Flags for config_load. */
-#define CONFIG_LOAD_KEYS 1      /* load and check CA private keys (worker, pkictl) */
-#define CONFIG_LOAD_NO_CA 2     /* accept an empty cas list (pkictl, while setting up) */
-#define CONFIG_LOAD_BULK_KEYS 4 /* read the bulk keys' secrets (worker, pkictl) */
+/*
+ * Secrets are read only when asked for, so that each process holds only its
+ * own: no service asks for CONFIG_LOAD_ROOT_KEYS, and a root's key is never
+ * opened without it.
+ */
+#define CONFIG_LOAD_KEYS 1       /* keys of the intermediates with api_issuance (worker, pkictl) */
+#define CONFIG_LOAD_NO_CA 2      /* accept an empty cas list (pkictl, while setting up) */
+#define CONFIG_LOAD_BULK_KEYS 4  /* read the bulk keys' secrets (worker, pkictl) */
+#define CONFIG_LOAD_GRANT_KEY 8  /* read the grant key (approver: signs; worker: verifies) */
+#define CONFIG_LOAD_ROOT_KEYS 16 /* every other CA's key too, roots included (pkictl only) */
 
 /*
  * Reads, validates and returns the config at path (environment overrides

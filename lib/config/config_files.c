@@ -219,6 +219,18 @@ load_cert(struct ctx *c, struct ca *ca, size_t idx)
 	return 0;
 }
 
+/*
+ * 1 when flags ask for ca's key: a CA that signs requests (an intermediate
+ * with api_issuance) with CONFIG_LOAD_KEYS, any with CONFIG_LOAD_ROOT_KEYS.
+ */
+static int
+config_key_wanted(const struct ca *ca, int flags)
+{
+	if (flags & CONFIG_LOAD_ROOT_KEYS)
+		return 1;
+	return (flags & CONFIG_LOAD_KEYS) && ca->type == CA_INTERMEDIATE && ca->api_issuance;
+}
+
 /* Loads ca's private key: file mode, format, and that it belongs to ca->cert. */
 static int
 load_key(struct ctx *c, struct ca *ca, size_t idx)
@@ -288,7 +300,9 @@ config_files_load(struct ctx *c)
 	struct config *cfg = c->cfg;
 	size_t i;
 
-	if (load_grant_key(c) != 0 || load_bulk_keys(c) != 0)
+	if (((c->flags & CONFIG_LOAD_GRANT_KEY) && load_grant_key(c) != 0) ||
+	    (!(c->flags & CONFIG_LOAD_GRANT_KEY) && resolve(c, &cfg->grant_key_path) != 0) ||
+	    load_bulk_keys(c) != 0)
 		return -1;
 	/* Only resolved: each service reads its own password file (config_redis_login). */
 	for (i = 0; i < SERVICE_COUNT; i++)
@@ -311,7 +325,7 @@ config_files_load(struct ctx *c)
 	for (i = 0; i < cfg->ncas; i++) {
 		if (build_chain(c, &cfg->cas[i], i) != 0)
 			return -1;
-		if ((c->flags & CONFIG_LOAD_KEYS) && load_key(c, &cfg->cas[i], i) != 0)
+		if (config_key_wanted(&cfg->cas[i], c->flags) && load_key(c, &cfg->cas[i], i) != 0)
 			return -1;
 	}
 	return 0;

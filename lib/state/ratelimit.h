@@ -1,8 +1,10 @@
 /*
- * Fixed-window counters in Redis (INCR + EXPIRE in one Lua step), for
- * limiting failures such as wrong approval passwords:
+ * Fixed-window counters in Redis, for limiting attempts such as approval
+ * passwords. Each attempt is counted (INCR, and EXPIRE on the first, in one
+ * Lua step) before the caller does the work it limits, so parallel attempts
+ * cannot slip past the limit:
  *
- *   P rl:{bucket}   string count, expires window_s after the first hit
+ *   P rl:{bucket}   string count, expires window_s after the first attempt
  *
  * Every call uses the calling thread's Redis connection (redis_thread).
  */
@@ -11,21 +13,25 @@
 
 #define RATELIMIT_KEY_MAX 512
 
+/* Approval passwords: attempts per user and CA within the window (gateway and approver). */
+#define RATELIMIT_PASSWORD_MAX 5
+#define RATELIMIT_PASSWORD_WINDOW_S 60
+#define RATELIMIT_BUCKET_GATEWAY_PW "pw"     /* rl:pw:{user}:{ca}, counted by the gateway */
+#define RATELIMIT_BUCKET_APPROVER_PW "pwchk" /* rl:pwchk:{user}:{ca}, by the approver */
+
 /* Return code besides 0 / 1. */
 #define RATELIMIT_EDOWN (-2) /* Redis unreachable or answered an error (logged) */
 
 /*
- * 1 when bucket already holds limit hits or more in its window (then
- * *retry_after_s, may be NULL, gets the seconds left), 0 when not,
- * RATELIMIT_EDOWN.
+ * Counts one attempt in bucket (a window of window_s seconds starts with the
+ * first). Returns 0 when it is within limit, 1 when beyond (then
+ * *retry_after_s, may be NULL, gets the seconds left in the window), or
+ * RATELIMIT_EDOWN: callers fail closed (the attempt is not made).
  */
-int ratelimit_exceeded(const char *redis_url, const char *prefix, const char *bucket, int limit,
-		       int *retry_after_s);
+int ratelimit_take(const char *redis_url, const char *prefix, const char *bucket, int limit,
+		   int window_s, int *retry_after_s);
 
-/*
- * Counts one hit in bucket (a window of window_s seconds starts with the
- * first). Returns the count so far (>= 1) or RATELIMIT_EDOWN.
- */
-int ratelimit_hit(const char *redis_url, const char *prefix, const char *bucket, int window_s);
+/* Takes one attempt back from bucket (a right password); 0 or RATELIMIT_EDOWN. */
+int ratelimit_give_back(const char *redis_url, const char *prefix, const char *bucket);
 
 #endif

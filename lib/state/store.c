@@ -521,6 +521,9 @@ static const char store_lua_claim[] = STORE_LUA_BATCH_MOVE
     "local now = tonumber(redis.call('TIME')[1])\n"
     "local queued, issuing = ARGV[3], ARGV[4]\n"
     "if cur == queued then\n"
+    "  if KEYS[2] and not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[5]) then\n"
+    "    return {4, cur}\n"
+    "  end\n"
     "  redis.call('HSET', KEYS[1], 'state', issuing, 'claim', ARGV[1], 'claimed_at', now,\n"
     "             'updated', now)\n"
     "  batch_move(KEYS[1], queued, issuing)\n"
@@ -532,6 +535,11 @@ static const char store_lua_claim[] = STORE_LUA_BATCH_MOVE
     "if cur == issuing then\n"
     "  local at = tonumber(redis.call('HGET', KEYS[1], 'claimed_at') or '0') or 0\n"
     "  if now - at >= tonumber(ARGV[2]) then\n"
+    "    if KEYS[2] then\n"
+    "      local used = redis.call('GET', KEYS[2])\n"
+    "      if used and used ~= redis.call('HGET', KEYS[1], 'claim') then return {4, cur} end\n"
+    "      redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[5])\n"
+    "    end\n"
     "    redis.call('HSET', KEYS[1], 'claim', ARGV[1], 'claimed_at', now, 'updated', now)\n"
     "    redis.call('HINCRBY', KEYS[1], 'reclaims', 1)\n"
     "    return {3, issuing}\n"
@@ -562,38 +570,66 @@ static const char store_lua_set[] = "if redis.call('EXISTS', KEYS[1]) == 0 then 
 				    "redis.call('HSET', KEYS[1], unpack(ARGV))\n"
 				    "return 1\n";
 
+/* The key recording the use of the grant whose MAC is mac ("P grant:{mac}"). */
+static void
+store_grant_key(const struct store *s, const char *mac, char *out, size_t outlen)
+{
+	store_key(s, out, outlen, "grant", mac, NULL);
+}
+
 int
 store_claim(const struct store *s, const char *id, const char *claim, long lease_s,
-	    enum req_state *cur)
+	    const char *grant_mac, long grant_ttl_s, enum req_state *cur)
 {
-	const char *argv[8], *str = NULL;
-	char key[STORE_KEY_MAX], lease[32];
+	const char *argv[10], *str = NULL;
+	char key[STORE_KEY_MAX], gkey[STORE_KEY_MAX], lease[32], gttl[32];
 	redisReply *rep;
 	long long code;
 	int rc;
 
 	store_key(s, key, sizeof(key), "req", id, NULL);
 	snprintf(lease, sizeof(lease), "%ld", lease_s);
+	snprintf(gttl, sizeof(gttl), "%ld", grant_ttl_s > 0 ? grant_ttl_s : 1);
 	argv[0] = "EVAL";
 	argv[1] = store_lua_claim;
-	argv[2] = "1";
+	argv[2] = grant_mac != NULL ? "2" : "1";
 	argv[3] = key;
-	argv[4] = claim;
-	argv[5] = lease;
-	argv[6] = req_state_name(REQ_QUEUED);
-	argv[7] = req_state_name(REQ_ISSUING);
-	if ((rep = store_run(s, 8, argv)) == NULL)
+	if (grant_mac != NULL) {
+		store_grant_key(s, grant_mac, gkey, sizeof(gkey));
+		argv[4] = gkey;
+	}
+	argv[4 + (grant_mac != NULL)] = claim;
+	argv[5 + (grant_mac != NULL)] = lease;
+	argv[6 + (grant_mac != NULL)] = req_state_name(REQ_QUEUED);
+	argv[7 + (grant_mac != NULL)] = req_state_name(REQ_ISSUING);
+	argv[8 + (grant_mac != NULL)] = gttl;
+	if ((rep = store_run(s, 9 + (grant_mac != NULL), argv)) == NULL)
 		return STORE_EDOWN;
 	code = store_pair(rep, &str);
 	rc = code == 2   ? 0
 	     : code == 3 ? 1
 	     : code == 1 ? STORE_ECONFLICT
+	     : code == 4 ? STORE_EUSED
 	     : code == 0 ? STORE_ENOTFOUND
 			 : STORE_EDOWN;
 	if (cur != NULL)
 		*cur = req_state_parse(str);
 	freeReplyObject(rep);
 	return rc;
+}
+
+int
+store_grant_spent(const struct store *s, const char *grant_mac)
+{
+	char key[STORE_KEY_MAX];
+	const char *argv[] = {"SET", key, STORE_GRANT_SPENT, "XX", "KEEPTTL"};
+	redisReply *rep;
+
+	store_grant_key(s, grant_mac, key, sizeof(key));
+	if ((rep = store_run(s, 5, argv)) == NULL)
+		return STORE_EDOWN;
+	freeReplyObject(rep);
+	return 0;
 }
 
 int

@@ -43,6 +43,7 @@
 #define STORE_EINVAL (-5)    /* transition not allowed by the state graph */
 #define STORE_EEXIST (-6)    /* record already exists */
 #define STORE_ELEASE (-7)    /* the claim on an issuing request is held by another worker */
+#define STORE_EUSED (-8)     /* the approval grant was used by another claim already */
 
 /* Where the records live. Both strings are borrowed (usually from the config). */
 struct store {
@@ -172,14 +173,27 @@ void store_channel(const struct store *s, const char *id, char *out, size_t outl
  * re-taken the same way (the earlier holder can no longer finish it, see
  * store_transition_ex). Unlike a transition, the claim is not published on
  * P ev:{id}: issuing lasts milliseconds, and waking long-polls for it would
- * only make them ask again right before the outcome. Returns 0 when claimed
- * from queued (or already held under this very claim: a retry after a lost
- * reply), 1 when a stale claim was re-taken; STORE_ECONFLICT with the current state in *cur (may
- * be NULL) otherwise (issuing under a live claim, or any other state);
- * STORE_ENOTFOUND; STORE_EDOWN.
+ * only make them ask again right before the outcome.
+ *
+ * With grant_mac (the approval grant of a manual-approval request, else
+ * NULL) the grant's use is recorded in the same script, in P grant:{mac}
+ * (value: the claim; kept grant_ttl_s, as long as the grant is valid): a
+ * grant takes a request from queued to issuing once, ever, even if the
+ * record is deleted and made again; a stale claim is re-taken only by the
+ * claim that holds the grant, never after store_grant_spent.
+ *
+ * Returns 0 when claimed from queued (or already held under this very
+ * claim: a retry after a lost reply), 1 when a stale claim was re-taken;
+ * STORE_EUSED when the grant is used (nothing changed); STORE_ECONFLICT
+ * with the current state in *cur (may be NULL) otherwise (issuing under a
+ * live claim, or any other state); STORE_ENOTFOUND; STORE_EDOWN.
  */
 int store_claim(const struct store *s, const char *id, const char *claim, long lease_s,
-		enum req_state *cur);
+		const char *grant_mac, long grant_ttl_s, enum req_state *cur);
+
+#define STORE_GRANT_SPENT "spent"
+/* Marks the grant with grant_mac spent (its request ended): no claim takes it again. */
+int store_grant_spent(const struct store *s, const char *grant_mac);
 
 /*
  * store_transition with a guard done in the same Lua script: when claim is

@@ -22,7 +22,7 @@
 #define AUDIT_FAILED "failed"
 #define AUDIT_APPROVED "approved"
 #define AUDIT_EXPIRED "expired"
-#define AUDIT_PASSWORD_WRONG "approval_password_wrong" /* gateway */
+#define AUDIT_PASSWORD_WRONG "approval_password_wrong" /* approver */
 #define AUDIT_APPROVAL_GIVEN "approval_given"          /* one admin's approval, more needed */
 #define AUDIT_DECISION_REFUSED "decision_refused"
 #define AUDIT_NOTIFICATION "notification"

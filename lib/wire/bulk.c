@@ -10,65 +10,12 @@
 #include "jfield.h"
 #include "secret.h"
 
-/* Appends "name=LEN:value\n", or "name\n" when value is NULL, to buf at *n (no printf: hot). */
-static void
-bulk_line(char *buf, size_t *n, const char *name, const char *value)
-{
-	char digits[24];
-	size_t nl = strlen(name), vl, d = sizeof(digits);
-
-	memcpy(buf + *n, name, nl);
-	*n += nl;
-	if (value != NULL) {
-		vl = strlen(value);
-		do
-			digits[--d] = (char)('0' + vl % 10);
-		while ((vl /= 10) != 0);
-		buf[(*n)++] = '=';
-		memcpy(buf + *n, digits + d, sizeof(digits) - d);
-		*n += sizeof(digits) - d;
-		buf[(*n)++] = ':';
-		vl = strlen(value);
-		memcpy(buf + *n, value, vl);
-		*n += vl;
-	}
-	buf[(*n)++] = '\n';
-}
-
 size_t
 bulk_canonical(struct issue_msg *m, const char *key_id, char buf[BULK_CANONICAL_MAX])
 {
-	char vd[24], bs[24], exts[128] = "";
-	const char *vals[] = {m->request_id, m->batch_id, m->purpose, m->ca_id, m->tenant,
-			      m->requester, m->common_name, key_id};
-	size_t n, i;
-	unsigned bit;
-
-	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
-		if (vals[i] != NULL && strlen(vals[i]) >= MSG_NAME_MAX)
-			return 0;
-	for (bit = 1; bit <= EXT_CODE_SIGNING; bit <<= 1)
-		if ((m->extensions & bit) && ext_name(bit) != NULL)
-			snprintf(exts + strlen(exts), sizeof(exts) - strlen(exts), "%s%s",
-				 exts[0] ? "," : "", ext_name(bit));
-	snprintf(vd, sizeof(vd), "%d", m->validity_days);
-	snprintf(bs, sizeof(bs), "%lld", m->batch_size);
-	n = sizeof(BULK_DOMAIN) - 1;
-	memcpy(buf, BULK_DOMAIN, n);
-	buf[n++] = '\n';
-	bulk_line(buf, &n, "request_id", m->request_id);
-	bulk_line(buf, &n, "batch_id", m->batch_id);
-	bulk_line(buf, &n, "batch_size", m->batch_size != 0 ? bs : NULL);
-	bulk_line(buf, &n, "csr_sha256", msg_csr_hash(m));
-	bulk_line(buf, &n, "common_name", m->common_name);
-	bulk_line(buf, &n, "validity_days", vd);
-	bulk_line(buf, &n, "ca_id", m->ca_id);
-	bulk_line(buf, &n, "purpose", m->purpose);
-	bulk_line(buf, &n, "extensions", exts[0] ? exts : NULL);
-	bulk_line(buf, &n, "tenant", m->tenant);
-	bulk_line(buf, &n, "requester", m->requester);
-	bulk_line(buf, &n, "key_id", key_id);
-	return n;
+	if (strlen(key_id) >= MSG_NAME_MAX)
+		return 0;
+	return msg_canonical(m, BULK_DOMAIN, key_id, buf);
 }
 
 int

@@ -35,13 +35,11 @@ struct bulk_auth {
 	char sig[65];
 };
 
-/* Longest canonical form: twelve lines of a name and a value of MSG_NAME_MAX at most. */
-#define BULK_CANONICAL_MAX (16 + 12 * (MSG_NAME_MAX + 64))
+#define BULK_CANONICAL_MAX MSG_CANONICAL_MAX
 
 /*
- * Writes the canonical form of m signed under key_id into buf and returns its
- * length, or 0 when a value is too long for it. Computes m's CSR hash if not
- * yet known (msg_csr_hash).
+ * msg_canonical(m, BULK_DOMAIN, key_id, buf): the canonical form of m signed
+ * under key_id and its length, or 0 when a value is too long for it.
  */
 size_t bulk_canonical(struct issue_msg *m, const char *key_id, char buf[BULK_CANONICAL_MAX]);
 

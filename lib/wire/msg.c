@@ -14,7 +14,7 @@
 #include "jfield.h"
 #include "secret.h"
 
-#define GRANT_DOMAIN "pki-grant-v1"
+#define GRANT_DOMAIN "pki-grant-v2"
 
 void
 msg_admit_request(const struct issue_msg *m, const struct user *u, struct admit_request *rq)
@@ -64,7 +64,7 @@ grant_to_json(const struct grant *g)
 
 	cJSON_AddStringToObject(o, "request_id", g->request_id);
 	cJSON_AddStringToObject(o, "ca_id", g->ca_id);
-	cJSON_AddStringToObject(o, "csr_sha256", g->csr_sha256);
+	cJSON_AddStringToObject(o, "request_sha256", g->request_sha256);
 	cJSON_AddNumberToObject(o, "expires_at", (double)g->expires_at);
 	cJSON_AddStringToObject(o, "mac", g->mac);
 	return o;
@@ -128,7 +128,7 @@ msg_rule_hex64(const char *s)
 	return i == 64 && s[i] == '\0' ? NULL : "must be 64 lowercase hex digits";
 }
 
-enum fkind { F_ID, F_TEXT, F_CSR, F_HEX64 };
+enum fkind { F_ID, F_TEXT, F_CSR, F_HEX64, F_PASSWORD };
 
 /* Messages of the decoders: "field: rule, got what" (jfield.h), MSG_ERR_MAX bytes. */
 static struct jfield
@@ -144,15 +144,23 @@ msg_jfield(char *err)
 static int
 msg_str(const cJSON *o, const char *name, int required, enum fkind kind, char **out, char *err)
 {
-	static const jfield_rule rules[] = {
-	    [F_ID] = id_rule, [F_TEXT] = NULL, [F_CSR] = NULL, [F_HEX64] = msg_rule_hex64};
+	static const jfield_rule rules[] = {[F_ID] = id_rule,
+					    [F_TEXT] = NULL,
+					    [F_CSR] = NULL,
+					    [F_HEX64] = msg_rule_hex64,
+					    [F_PASSWORD] = NULL};
+	static const size_t caps[] = {[F_ID] = MSG_NAME_MAX - 1,
+				      [F_TEXT] = MSG_NAME_MAX - 1,
+				      [F_CSR] = MSG_CSR_MAX,
+				      [F_HEX64] = MSG_NAME_MAX - 1,
+				      [F_PASSWORD] = MSG_PASSWORD_MAX};
 	const struct jfield j = msg_jfield(err);
 	const char *s;
 	int rc;
 
 	*out = NULL;
-	rc = jfield_str(&j, o, "", name, JF_NULL_ABSENT | (required ? JF_REQUIRED : 0),
-			kind == F_CSR ? MSG_CSR_MAX : MSG_NAME_MAX - 1, rules[kind], &s);
+	rc = jfield_str(&j, o, "", name, JF_NULL_ABSENT | (required ? JF_REQUIRED : 0), caps[kind],
+			rules[kind], &s);
 	if (rc <= 0)
 		return rc;
 	if ((*out = strdup(s)) == NULL)
@@ -181,7 +189,7 @@ msg_known_keys(const cJSON *o, const char *path, const char *const *known, char 
 static int
 grant_from_json(const cJSON *o, struct grant *g, char *err)
 {
-	static const char *const known[] = {"request_id", "ca_id", "csr_sha256",
+	static const char *const known[] = {"request_id", "ca_id", "request_sha256",
 					    "expires_at", "mac",   NULL};
 	static const struct {
 		const char *name;
@@ -190,7 +198,7 @@ grant_from_json(const cJSON *o, struct grant *g, char *err)
 	} fields[] = {
 	    {"request_id", F_ID, offsetof(struct grant, request_id), MSG_ID_MAX},
 	    {"ca_id", F_ID, offsetof(struct grant, ca_id), MSG_ID_MAX},
-	    {"csr_sha256", F_HEX64, offsetof(struct grant, csr_sha256), 65},
+	    {"request_sha256", F_HEX64, offsetof(struct grant, request_sha256), 65},
 	    {"mac", F_HEX64, offsetof(struct grant, mac), 65},
 	};
 	char e[MSG_ERR_MAX], *s = NULL;
@@ -394,37 +402,118 @@ msg_csr_sha256(const char *csr, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
-/* The MAC over the canonical fields into mac[65]; -1 on error. */
+/* Appends "name=LEN:value\n", or "name\n" when value is NULL, to buf at *n (no printf: hot). */
+static void
+canon_line(char *buf, size_t *n, const char *name, const char *value)
+{
+	char digits[24];
+	size_t nl = strlen(name), vl, d = sizeof(digits);
+
+	memcpy(buf + *n, name, nl);
+	*n += nl;
+	if (value != NULL) {
+		vl = strlen(value);
+		do
+			digits[--d] = (char)('0' + vl % 10);
+		while ((vl /= 10) != 0);
+		buf[(*n)++] = '=';
+		memcpy(buf + *n, digits + d, sizeof(digits) - d);
+		*n += sizeof(digits) - d;
+		buf[(*n)++] = ':';
+		vl = strlen(value);
+		memcpy(buf + *n, value, vl);
+		*n += vl;
+	}
+	buf[(*n)++] = '\n';
+}
+
+size_t
+msg_canonical(struct issue_msg *m, const char *domain, const char *key_id,
+	      char buf[MSG_CANONICAL_MAX])
+{
+	char vd[24], bs[24], exts[128] = "";
+	const char *vals[] = {m->request_id, m->batch_id,  m->purpose,    m->ca_id,
+			      m->tenant,     m->requester, m->common_name};
+	size_t n, i;
+	unsigned bit;
+
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+		if (vals[i] != NULL && strlen(vals[i]) >= MSG_NAME_MAX)
+			return 0;
+	if (strlen(domain) >= MSG_NAME_MAX || (key_id != NULL && strlen(key_id) >= MSG_NAME_MAX))
+		return 0;
+	for (bit = 1; bit <= EXT_CODE_SIGNING; bit <<= 1)
+		if ((m->extensions & bit) && ext_name(bit) != NULL)
+			snprintf(exts + strlen(exts), sizeof(exts) - strlen(exts), "%s%s",
+				 exts[0] ? "," : "", ext_name(bit));
+	snprintf(vd, sizeof(vd), "%d", m->validity_days);
+	snprintf(bs, sizeof(bs), "%lld", m->batch_size);
+	n = strlen(domain);
+	memcpy(buf, domain, n);
+	buf[n++] = '\n';
+	canon_line(buf, &n, "request_id", m->request_id);
+	canon_line(buf, &n, "batch_id", m->batch_id);
+	canon_line(buf, &n, "batch_size", m->batch_size != 0 ? bs : NULL);
+	canon_line(buf, &n, "csr_sha256", msg_csr_hash(m));
+	canon_line(buf, &n, "common_name", m->common_name);
+	canon_line(buf, &n, "validity_days", vd);
+	canon_line(buf, &n, "ca_id", m->ca_id);
+	canon_line(buf, &n, "purpose", m->purpose);
+	canon_line(buf, &n, "extensions", exts[0] ? exts : NULL);
+	canon_line(buf, &n, "tenant", m->tenant);
+	canon_line(buf, &n, "requester", m->requester);
+	if (key_id != NULL)
+		canon_line(buf, &n, "key_id", key_id);
+	return n;
+}
+
+/* SHA-256 (hex) of m's canonical grant form into out[65]; -1 when a field is too long. */
 static int
-grant_mac(const unsigned char *key, size_t keylen, const char *request_id, const char *ca_id,
-	  const char *csr_sha256, long long expires_at, char mac[65])
+grant_request_hash(struct issue_msg *m, char out[65])
+{
+	char c[MSG_CANONICAL_MAX];
+	unsigned char d[32];
+	unsigned int dl = 0;
+	size_t n, i;
+
+	if ((n = msg_canonical(m, GRANT_DOMAIN, NULL, c)) == 0 ||
+	    EVP_Digest(c, n, d, &dl, EVP_sha256(), NULL) != 1)
+		return -1;
+	for (i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	return 0;
+}
+
+/* The MAC over the grant's fields into mac[65]; -1 on error. */
+static int
+grant_mac(const unsigned char *key, size_t keylen, const struct grant *g, char mac[65])
 {
 	char buf[3 * MSG_ID_MAX + 128];
 	int n;
 
-	n = snprintf(buf, sizeof(buf), "%s\n%s\n%s\n%s\n%lld", GRANT_DOMAIN, request_id, ca_id,
-		     csr_sha256, expires_at);
+	n = snprintf(buf, sizeof(buf), "%s\n%s\n%s\n%s\n%lld", GRANT_DOMAIN, g->request_id,
+		     g->ca_id, g->request_sha256, g->expires_at);
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return -1;
 	return secret_hmac_hex(key, keylen, buf, (size_t)n, mac);
 }
 
 int
-grant_sign(const unsigned char *key, size_t keylen, const char *request_id, const char *ca_id,
-	   const char *csr, long long expires_at, struct grant *g)
+grant_sign(const unsigned char *key, size_t keylen, struct issue_msg *m, long long expires_at)
 {
 	struct grant t;
 
 	memset(&t, 0, sizeof(t));
-	if (strlen(request_id) >= MSG_ID_MAX || strlen(ca_id) >= MSG_ID_MAX)
+	if (m->ca_id == NULL || strlen(m->request_id) >= MSG_ID_MAX ||
+	    strlen(m->ca_id) >= MSG_ID_MAX || grant_request_hash(m, t.request_sha256) < 0)
 		return -1;
-	snprintf(t.request_id, sizeof(t.request_id), "%s", request_id);
-	snprintf(t.ca_id, sizeof(t.ca_id), "%s", ca_id);
-	msg_csr_sha256(csr, t.csr_sha256);
+	snprintf(t.request_id, sizeof(t.request_id), "%s", m->request_id);
+	snprintf(t.ca_id, sizeof(t.ca_id), "%s", m->ca_id);
 	t.expires_at = expires_at;
-	if (grant_mac(key, keylen, t.request_id, t.ca_id, t.csr_sha256, expires_at, t.mac) < 0)
+	if (grant_mac(key, keylen, &t, t.mac) < 0)
 		return -1;
-	*g = t;
+	m->grant = t;
+	m->has_grant = 1;
 	return 0;
 }
 
@@ -436,18 +525,22 @@ grant_why(char *why, const char *s)
 }
 
 int
-grant_verify(const unsigned char *key, size_t keylen, const struct grant *g, const char *request_id,
-	     const char *ca_id, const char *csr, time_t now, char *why)
+grant_verify(const unsigned char *key, size_t keylen, struct issue_msg *m, const char *ca_id,
+	     time_t now, char *why)
 {
+	const struct grant *g = &m->grant;
 	char mac[65], h[65];
 
-	if (grant_mac(key, keylen, g->request_id, g->ca_id, g->csr_sha256, g->expires_at, mac) <
-		0 ||
-	    strlen(g->mac) != 64 || !secret_equal(mac, g->mac, 64)) {
+	if (!m->has_grant) {
+		grant_why(why, "grant: missing");
+		return 0;
+	}
+	if (grant_mac(key, keylen, g, mac) < 0 || strlen(g->mac) != 64 ||
+	    !secret_equal(mac, g->mac, 64)) {
 		grant_why(why, "grant: MAC does not verify");
 		return 0;
 	}
-	if (strcmp(g->request_id, request_id) != 0) {
+	if (strcmp(g->request_id, m->request_id) != 0) {
 		grant_why(why, "grant: made for another request");
 		return 0;
 	}
@@ -455,9 +548,10 @@ grant_verify(const unsigned char *key, size_t keylen, const struct grant *g, con
 		grant_why(why, "grant: made for another CA");
 		return 0;
 	}
-	msg_csr_sha256(csr, h);
-	if (strcmp(g->csr_sha256, h) != 0) {
-		grant_why(why, "grant: made for another CSR");
+	if (grant_request_hash(m, h) < 0 || strcmp(g->request_sha256, h) != 0) {
+		grant_why(why, "grant: made for other request fields (CSR, common name, "
+			       "validity, extensions, purpose, CA, tenant, requester or batch "
+			       "differ from the approved ones)");
 		return 0;
 	}
 	if ((long long)now >= g->expires_at) {
@@ -468,7 +562,7 @@ grant_verify(const unsigned char *key, size_t keylen, const struct grant *g, con
 }
 
 char *
-msg_approval_encode(const struct issue_msg *m, const char *reason)
+msg_approval_encode(const struct issue_msg *m, const char *reason, const char *password)
 {
 	cJSON *o = cJSON_CreateObject(), *req = msg_issue_to_json(m);
 	char *s = NULL;
@@ -481,17 +575,20 @@ msg_approval_encode(const struct issue_msg *m, const char *reason)
 	cJSON_AddNumberToObject(o, "v", MSG_VERSION);
 	cJSON_AddStringToObject(o, "reason", reason);
 	cJSON_AddItemToObject(o, "request", req);
+	if (password != NULL)
+		cJSON_AddStringToObject(o, "approval_password", password);
 	s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return s;
 }
 
 int
-msg_approval_decode(const void *buf, size_t len, struct issue_msg **out, char **reason, char *err)
+msg_approval_decode(const void *buf, size_t len, struct issue_msg **out, char **reason,
+		    char **password, char *err)
 {
-	static const char *const known[] = {"v", "reason", "request", NULL};
+	static const char *const known[] = {"v", "reason", "request", "approval_password", NULL};
 	cJSON *o = msg_parse(buf, len, err);
-	char e[MSG_ERR_MAX], *r = NULL;
+	char e[MSG_ERR_MAX], *r = NULL, *pw = NULL;
 	struct issue_msg *m = NULL;
 	long long v;
 	int rc = -1;
@@ -504,7 +601,8 @@ msg_approval_decode(const void *buf, size_t len, struct issue_msg **out, char **
 	}
 	if (msg_known_keys(o, "", known, err) < 0 ||
 	    msg_int(o, "v", MSG_VERSION, MSG_VERSION, &v, err) < 0 ||
-	    msg_str(o, "reason", 1, F_TEXT, &r, err) < 0)
+	    msg_str(o, "reason", 1, F_TEXT, &r, err) < 0 ||
+	    msg_str(o, "approval_password", 0, F_PASSWORD, &pw, err) < 0)
 		goto out;
 	if (msg_issue_from_json(cJSON_GetObjectItemCaseSensitive(o, "request"), &m, e) < 0) {
 		snprintf(err, MSG_ERR_MAX, "request.%.240s", e);
@@ -512,10 +610,14 @@ msg_approval_decode(const void *buf, size_t len, struct issue_msg **out, char **
 	}
 	*out = m;
 	*reason = r;
-	r = NULL;
+	*password = pw;
+	r = pw = NULL;
 	rc = 0;
 out:
 	free(r);
+	if (pw != NULL)
+		OPENSSL_cleanse(pw, strlen(pw));
+	free(pw);
 	cJSON_Delete(o);
 	return rc;
 }

@@ -6,14 +6,21 @@
  *   {"v":1, "request_id", "csr", "common_name", "validity_days",
  *    "ca_id"?, "extensions"?: [names], "purpose"?, "tenant", "requester",
  *    "email"?, "client_ip"?, "batch_id"?, "submitted_at" (unix s),
- *    "grant"?: {"request_id","ca_id","csr_sha256","expires_at","mac"}}
- * Approval (topic approval): {"v":1, "reason", "request": <issue request>}
+ *    "grant"?: {"request_id","ca_id","request_sha256","expires_at","mac"}}
+ * Approval (topic approval): {"v":1, "reason", "request": <issue request>,
+ *    "approval_password"?} (the password only from the gateway, checked by
+ *    the approver alone; never stored, never forwarded)
  * Result (topic results), issued (topic issued), audit (topic audit): see
  * the encoders below.
  *
- * Grant MAC: HMAC-SHA256(grant key, "pki-grant-v1\n" request_id "\n" ca_id
- * "\n" csr_sha256 "\n" expires_at) as lowercase hex, where csr_sha256 is the
- * SHA-256 (hex) of the message's "csr" string exactly as sent.
+ * Grant MAC: HMAC-SHA256(grant key, "pki-grant-v2\n" request_id "\n" ca_id
+ * "\n" request_sha256 "\n" expires_at) as lowercase hex, where
+ * request_sha256 is the SHA-256 (hex) of msg_canonical(m, "pki-grant-v2",
+ * NULL): every field that shapes the certificate (the CSR by its hash, so
+ * its subject and SANs; common name, validity, extensions, purpose, CA,
+ * tenant, requester, request and batch id). A copy with any of them changed
+ * does not verify. The worker records each grant's use at the claim
+ * (store_claim), so a grant signs once.
  */
 #ifndef PKI_MSG_H
 #define PKI_MSG_H
@@ -32,12 +39,15 @@
 #define MSG_NAME_MAX 256 /* common names, emails, purposes, batch ids */
 #define MSG_CSR_MAX (64 * 1024)
 #define GRANT_TTL_S (24 * 3600) /* a grant not used within this is refused */
+#define MSG_PASSWORD_MAX 256    /* approval_password, bytes */
+/* Longest canonical form: thirteen lines of a name and a value of MSG_NAME_MAX at most. */
+#define MSG_CANONICAL_MAX (16 + 13 * (MSG_NAME_MAX + 64))
 
 struct grant {
 	char request_id[MSG_ID_MAX];
 	char ca_id[MSG_ID_MAX];
-	char csr_sha256[65];
-	long long expires_at; /* unix seconds */
+	char request_sha256[65]; /* of the canonical request fields */
+	long long expires_at;    /* unix seconds */
 	char mac[65];
 };
 
@@ -106,25 +116,43 @@ const char *msg_csr_hash(struct issue_msg *m);
 void msg_csr_sha256(const char *csr, char out[65]);
 
 /*
- * Fills g for (request_id, ca_id, csr) expiring at expires_at, MAC'd with
- * key (keylen bytes). Returns 0, or -1 when an id is too long.
+ * The canonical form of m's signed fields into buf, returning its length or
+ * 0 when a value is too long: domain "\n", then for each of request_id,
+ * batch_id, batch_size, csr_sha256, common_name, validity_days, ca_id,
+ * purpose, extensions, tenant, requester (and key_id when not NULL) the line
+ * "NAME=LEN:VALUE\n", or "NAME\n" when absent (extensions: the set names in
+ * bit order joined by ","). Computes m's CSR hash if not yet known.
  */
-int grant_sign(const unsigned char *key, size_t keylen, const char *request_id, const char *ca_id,
-	       const char *csr, long long expires_at, struct grant *g);
+size_t msg_canonical(struct issue_msg *m, const char *domain, const char *key_id,
+		     char buf[MSG_CANONICAL_MAX]);
 
 /*
- * 1 when g was made with key for exactly this request id, CA and CSR and has
- * not expired at now; 0 otherwise (the reason in why, MSG_ERR_MAX, may be
- * NULL). The MAC is compared in constant time.
+ * Grants m (its ca_id must be set): fills m->grant, expiring at expires_at,
+ * MAC'd with key (keylen bytes), and sets m->has_grant. 0, or -1 when a field
+ * is too long.
  */
-int grant_verify(const unsigned char *key, size_t keylen, const struct grant *g,
-		 const char *request_id, const char *ca_id, const char *csr, time_t now, char *why);
+int grant_sign(const unsigned char *key, size_t keylen, struct issue_msg *m, long long expires_at);
 
-/* Approval message: {"v":1,"reason":reason,"request":<issue request>}. Caller frees. */
-char *msg_approval_encode(const struct issue_msg *m, const char *reason);
-/* Decodes an approval message; *reason is a malloc'd copy. 0 or -1 with err. */
+/*
+ * 1 when m carries a grant made with key for exactly m's request id and
+ * shaping fields and for ca_id (the CA the worker will sign with), not
+ * expired at now; 0 otherwise (the reason in why, MSG_ERR_MAX, may be NULL).
+ * The MAC is compared in constant time.
+ */
+int grant_verify(const unsigned char *key, size_t keylen, struct issue_msg *m, const char *ca_id,
+		 time_t now, char *why);
+
+/*
+ * Approval message: {"v":1,"reason":reason,"request":<issue request>} plus
+ * "approval_password" when password is not NULL. Caller frees.
+ */
+char *msg_approval_encode(const struct issue_msg *m, const char *reason, const char *password);
+/*
+ * Decodes an approval message; *reason and *password (NULL when absent;
+ * caller cleanses and frees) are malloc'd copies. 0 or -1 with err.
+ */
 int msg_approval_decode(const void *buf, size_t len, struct issue_msg **out, char **reason,
-			char *err);
+			char **password, char *err);
 
 /*
  * Result message (topic results, key request id): {"v":1, "request_id",

@@ -307,8 +307,9 @@ try {
     await pasteCsr(makeCsr(cn).pem, cn);
     await page.fill("#approval_password", creds.approval_password);
     const res = await submit();
-    eq(res.status(), 201, "POST /csr/process status (" + (await res.text()).slice(0, 300) + ")");
-    await page.waitForFunction(() => /^(Issued|Pending|Failed|Rejected|Expired)/.test(document.getElementById("status").textContent),
+    eq(res.status(), 202, "POST /csr/process status (" + (await res.text()).slice(0, 300) + ")");
+    // Pending first: the approver checks the password, then grants at once.
+    await page.waitForFunction(() => /^(Issued|Failed|Rejected|Expired)/.test(document.getElementById("status").textContent),
       null, { timeout: ISSUE_TIMEOUT_MS });
     const status = await page.textContent("#status");
     assert(status.startsWith("Issued"), "final status: " + status);

@@ -19,9 +19,10 @@ FIELDS = ["request_id", "batch_id", "batch_size", "csr_sha256", "common_name", "
           "ca_id", "purpose", "extensions", "tenant", "requester"]
 
 
-def canonical(m, key_id):
-    out = ["pki-bulk-v1"]
-    for name in FIELDS + ["key_id"]:
+def canonical(m, key_id, domain="pki-bulk-v1"):
+    """msg_canonical (lib/wire/msg.c); key_id None: no key_id line (grants)."""
+    out = [domain]
+    for name in FIELDS + (["key_id"] if key_id is not None else []):
         if name == "key_id":
             v = key_id
         elif name == "csr_sha256":

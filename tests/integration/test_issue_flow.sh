@@ -116,15 +116,17 @@ fi
 
 # --- manual approval ------------------------------------------------------------
 APPR=$(fixture_json openssl-p256.pem '{ca_id: "acme-approval"}')
+# The gateway holds no grant key: without an approver (none runs here) even
+# the right password leaves the request waiting (test_secrets.sh: granted).
 submit "$ALICE" "$(jq -c --arg p "$APPROVAL_PASSWORD" '.approval_password = $p' <<<"$APPR")"
-id=$(jbody .request_id)
-poll_final "$id" "$ALICE"
-expect flow_approval_right_password_issued test "$(jbody .status)" = issued
+rid=$(jbody .request_id)
 submit "$ALICE" "$(jq -c '.approval_password = "not it"' <<<"$APPR")"
 wid=$(jbody .request_id)
 sleep 5
 req GET "/csr/requests/$wid" "$ALICE"
 expect flow_approval_wrong_password_stays_pending test "$(jbody .status)" = pending_approval -a "$(jbody .certificate)" = null
+req GET "/csr/requests/$rid" "$ALICE"
+expect flow_approval_gateway_alone_never_grants test "$(jbody .status)" = pending_approval -a "$(jbody .certificate)" = null
 
 # A message straight onto the issue topic for the approval CA: never signed.
 bulk_msg() { # id [grant-json]
@@ -136,7 +138,7 @@ bulk_msg() { # id [grant-json]
 kid=kcat-$RANDOM$RANDOM
 bulk_msg "$kid" | kcat -F "$KCAT_ADMIN_CONF" -b "$KAFKA" -P -t $T_ISSUE -k "$kid"
 fid=forged-$RANDOM$RANDOM
-bulk_msg "$fid" "$(jq -cn --arg id "$fid" '{request_id: $id, ca_id: "acme-approval", csr_sha256: ("0" * 64), expires_at: 4102444800, mac: ("a" * 64)}')" |
+bulk_msg "$fid" "$(jq -cn --arg id "$fid" '{request_id: $id, ca_id: "acme-approval", request_sha256: ("0" * 64), expires_at: 4102444800, mac: ("a" * 64)}')" |
 	kcat -F "$KCAT_ADMIN_CONF" -b "$KAFKA" -P -t $T_ISSUE -k "$fid"
 sleep 8
 for x in "$kid" "$fid"; do

@@ -54,7 +54,7 @@ done
 [ $ok = 1 ]
 verdict pkictl_init_redis_passwords
 check pkictl_init_redis_acl_mode [ "$(mode_of "$acl")" = 600 ]
-check pkictl_init_redis_default_off grep -qx 'user default off resetpass resetkeys resetchannels -@all' "$acl"
+check pkictl_init_redis_default_off grep -qx 'user default off resetpass ~\* &\* +@all' "$acl"
 check pkictl_init_redis_users jq -e '.redis.users == {
 	gateway: {user: "pki-gateway", password_file: "redis/pki-gateway.pass"},
 	worker: {user: "pki-worker", password_file: "redis/pki-worker.pass"},

@@ -116,9 +116,11 @@ expect prefer_syntax_second_header_201 test "$CODE" = 201 -a "$(header preferenc
 prefer_submit "$ALICE" "$ISSUING" "wait=300"
 expect prefer_syntax_capped_at_30 test "$CODE" = 201 -a "$(header preference-applied)" = wait=30
 
-# The approval password earns a grant: issued in the same call.
+# With the approval password the request still goes to the approver, which
+# alone checks it and grants (test_secrets.sh): pending, answered at once.
 prefer_submit "$ALICE" "$(jq -c --arg p "$APPROVAL_PASSWORD" '.approval_password = $p' <<<"$APPROVAL")" "wait=20"
-expect prefer_approval_password_201 test "$CODE" = 201 -a "$(jbody .ca_id)" = acme-approval
+expect prefer_approval_password_pending_202 test "$CODE" = 202 -a "$(jbody .ca_id)" = acme-approval \
+	-a "$(jbody .status)" = pending_approval -a "$ELAPSED_MS" -lt 2000 -a -z "$(header preference-applied)"
 
 # Idempotency-Key: a replay answers as a new request would, Prefer included.
 key=prefer-$RANDOM$RANDOM

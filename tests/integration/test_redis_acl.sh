@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Redis ACLs on the test stack's Redis (users and rules from pkictl, the ACL
 # file from the stack's config): no access without a login, the default user
-# off, each service user refused what it does not need (NOPERM), a wrong
+# off, script writes kept across a restart, each service user refused what it does not need (NOPERM), a wrong
 # password refused and reported by the service as a refusal, not an outage,
 # and a service whose password file others can read refuses to start.
 . "$(dirname "$0")/lib.sh"
@@ -76,6 +76,16 @@ check_contains redis_acl_approver_script_undeclared_key_refused "can't access" \
 check_contains redis_acl_approver_ratelimit_noperm "NOPERM" "$(as approver INCR "${P}rl:x")"
 check_contains redis_acl_gateway_batch_write_noperm "NOPERM" "$(as gateway HINCRBY "${P}batch:x" issued 1)"
 check_contains redis_acl_approver_subscribe_noperm "NOPERM" "$(as approver SUBSCRIBE "${P}ev:x")"
+# Grant uses are the workers' alone: no record writer can reset one.
+check_contains redis_acl_gateway_grant_noperm "NOPERM" "$(as gateway SET "${P}grant:x" x)"
+check_contains redis_acl_approver_grant_noperm "NOPERM" "$(as approver DEL "${P}grant:x")"
+check_contains redis_acl_worker_grant_del_noperm "NOPERM" "$(as worker DEL "${P}grant:x")"
+allowed redis_acl_worker_grant_set "$(as worker SET "${P}grant:acl-test" x EX 5)"
+# The approver counts password attempts (its own and the gateway's), nothing else under rl:.
+allowed redis_acl_approver_password_count "$(as approver EVAL "return redis.call('INCR', KEYS[1])" 1 "${P}rl:pwchk:acl-test")"
+check_contains redis_acl_approver_other_ratelimit_noperm "NOPERM" \
+	"$(as approver EVAL "return redis.call('INCR', KEYS[1])" 1 "${P}rl:session:acl-test")"
+redis_cli DEL "${P}grant:acl-test" "${P}rl:pwchk:acl-test" >/dev/null
 check_eq redis_acl_no_serial_written "0" "$(redis_cli EXISTS "${P}serial:demo:01")"
 
 # ---- a service's own password file: mode and content
@@ -114,3 +124,16 @@ GW_PID=
 
 # The refusals above are in Redis's ACL log; clear them for the suites after this one.
 redis_cli ACL LOG RESET >/dev/null
+
+# ---- what scripts write survives a restart: Redis replays the AOF as the
+# default user and re-checks each MULTI/EXEC (a script's writes) against its
+# ACL, so the default user is off but keeps its permissions.
+key=${P}req:acl-persist-$RUN_ID
+allowed redis_acl_script_write "$(as worker EVAL "return redis.call('HSET', KEYS[1], 'state', 'kept')" 1 "$key")"
+stop_redis
+start_redis
+wait_for 30 bash -c "[[ \$(scripts/stack.sh redis-cli PING 2>/dev/null) == PONG ]]"
+check_eq redis_acl_script_write_survives_restart kept "$(redis_cli HGET "$key" state)"
+check_eq redis_acl_aof_replayed_whole "" "$(grep -F 'ACLs rules changed' "$PKI_VAR/log/redis.log" | tail -n 1)"
+check_contains redis_acl_default_user_still_off "NOAUTH" "$(anon PING)"
+redis_cli DEL "$key" >/dev/null

@@ -17,6 +17,8 @@ import time
 import urllib.error
 import urllib.request
 
+import bulk_tool
+
 
 def now_ms():
     return int(time.time() * 1000)
@@ -55,12 +57,12 @@ def cmd_msg(a):
     if a.grant:
         key = open(a.grant_key, "rb").read()
         exp = int(time.time()) + (-60 if a.grant == "expired" else 3600)
-        h = hashlib.sha256(csr.encode()).hexdigest()
-        text = "pki-grant-v1\n%s\n%s\n%s\n%d" % (a.id, a.ca, h, exp)
+        h = hashlib.sha256(bulk_tool.canonical(m, None, "pki-grant-v2")).hexdigest()
+        text = "pki-grant-v2\n%s\n%s\n%s\n%d" % (a.id, a.ca, h, exp)
         mac = hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
         if a.grant == "forged":
             mac = hmac.new(b"not the grant key", text.encode(), hashlib.sha256).hexdigest()
-        m["grant"] = {"request_id": a.id, "ca_id": a.ca, "csr_sha256": h,
+        m["grant"] = {"request_id": a.id, "ca_id": a.ca, "request_sha256": h,
                       "expires_at": exp, "mac": mac}
     print(json.dumps(m, separators=(",", ":")))
 

@@ -644,7 +644,8 @@ TEST(config_broken_table)
 		snprintf(tmpl, sizeof(tmpl), "$D/config.json: %s", broken[i].msg);
 		expand(tmpl, want);
 		cfg = NULL;
-		if (config_load(cfg_path, CONFIG_LOAD_KEYS, &cfg, err) == 0) {
+		if (config_load(cfg_path, CONFIG_LOAD_KEYS | CONFIG_LOAD_GRANT_KEY, &cfg, err) ==
+		    0) {
 			config_free(cfg);
 			snprintf(err, sizeof(err), "(loaded)");
 		}
@@ -693,28 +694,37 @@ TEST(config_grant_key_rules)
 
 	setup();
 	write_file("grant.key", grant_hex, strlen(grant_hex), OPEN_MODE);
-	load_fails(0, "grant_key: file $D/grant.key must not be accessible by group or others "
-		      "(chmod 600), got mode 0644");
+	load_fails(CONFIG_LOAD_GRANT_KEY,
+		   "grant_key: file $D/grant.key must not be accessible by group or others "
+		   "(chmod 600), got mode 0644");
 	write_file("grant.key", "abcd\n", 5, SECRET_MODE);
-	load_fails(0, "grant_key: file $D/grant.key must hold 32 raw bytes or 64 hex digits, got a "
-		      "different length");
+	load_fails(CONFIG_LOAD_GRANT_KEY,
+		   "grant_key: file $D/grant.key must hold 32 raw bytes or 64 hex digits, got a "
+		   "different length");
 	write_file("grant.key", "zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
 		   64, SECRET_MODE);
-	load_fails(0, "grant_key: file $D/grant.key must hold 32 raw bytes or 64 hex digits, got a "
-		      "non-hex character");
+	load_fails(CONFIG_LOAD_GRANT_KEY,
+		   "grant_key: file $D/grant.key must hold 32 raw bytes or 64 hex digits, got a "
+		   "non-hex character");
 	/* Raw bytes and hex with a newline both load. */
 	memset(raw, 0xab, sizeof(raw));
 	write_file("grant.key", raw, sizeof(raw), SECRET_MODE);
-	cfg = load_ok(0);
+	cfg = load_ok(CONFIG_LOAD_GRANT_KEY);
 	CHECK(cfg->grant_key_loaded);
 	CHECK(memcmp(cfg->grant_key, raw, sizeof(raw)) == 0);
 	config_free(cfg);
 	write_file("grant.key",
 		   "0001020304050607080910111213141516171819202122232425262728293031\n", 65,
 		   SECRET_MODE);
-	cfg = load_ok(0);
+	cfg = load_ok(CONFIG_LOAD_GRANT_KEY);
 	CHECK_INT(cfg->grant_key[1], 0x01);
 	CHECK_INT(cfg->grant_key[31], 0x31);
+	config_free(cfg);
+	/* Without CONFIG_LOAD_GRANT_KEY (the gateway) the file is never opened. */
+	write_file("grant.key", "abcd\n", 5, OPEN_MODE);
+	cfg = load_ok(0);
+	CHECK(!cfg->grant_key_loaded);
+	CHECK(strstr(cfg->grant_key_path, "/grant.key") != NULL);
 	config_free(cfg);
 	rm_rf();
 }
@@ -782,7 +792,7 @@ TEST(config_valid_loads)
 	const struct ca *root, *iss, *appr;
 
 	setup();
-	cfg = load_ok(CONFIG_LOAD_KEYS);
+	cfg = load_ok(CONFIG_LOAD_KEYS | CONFIG_LOAD_GRANT_KEY);
 	CHECK_STR(cfg->path, cfg_path);
 	CHECK_INT(cfg->ncas, 3);
 	CHECK_INT(cfg->nusers, 5);
@@ -795,7 +805,7 @@ TEST(config_valid_loads)
 	CHECK_INT(root->type, CA_ROOT);
 	CHECK_INT(iss->type, CA_INTERMEDIATE);
 	CHECK_STR(iss->parent, "root");
-	CHECK(root->key != NULL && iss->key != NULL);
+	CHECK(root->key == NULL && iss->key != NULL); /* a root's key only for pkictl */
 	CHECK(root->chain != NULL);
 	CHECK_INT(sk_X509_num(root->chain), 0);
 	CHECK_INT(sk_X509_num(iss->chain), 1);
@@ -1000,6 +1010,33 @@ TEST(config_keys_checked_only_when_loaded)
 	config_free(cfg);
 	load_fails(CONFIG_LOAD_KEYS, "cas[1].key: file $D/open.key must not be accessible by group "
 				     "or others (chmod 600), got mode 0644");
+	rm_rf();
+}
+
+/*
+ * The worker's flags open the keys of the CAs that sign requests and no
+ * other: a root's key file and an intermediate's without api_issuance may
+ * be missing altogether. Only pkictl's CONFIG_LOAD_ROOT_KEYS reads them.
+ */
+TEST(config_root_key_never_loaded)
+{
+	const int worker = CONFIG_LOAD_KEYS | CONFIG_LOAD_BULK_KEYS | CONFIG_LOAD_GRANT_KEY;
+	struct config *cfg;
+
+	setup();
+	mutate("cas[0].key", "\"gone-root.key\"");
+	cfg = load_ok(worker);
+	CHECK(config_ca_find(cfg, "root")->key == NULL);
+	CHECK(config_ca_find(cfg, "issuing")->key != NULL);
+	config_free(cfg);
+	load_fails(CONFIG_LOAD_ROOT_KEYS,
+		   "cas[0].key: cannot read $D/gone-root.key: No such file or directory");
+	mutate2("cas[2].key", "\"gone-int.key\"", "cas[2].api_issuance", "false");
+	cfg = load_ok(worker);
+	CHECK(config_ca_find(cfg, "approval")->key == NULL);
+	config_free(cfg);
+	load_fails(worker | CONFIG_LOAD_ROOT_KEYS,
+		   "cas[2].key: cannot read $D/gone-int.key: No such file or directory");
 	rm_rf();
 }
 

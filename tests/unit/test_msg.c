@@ -35,9 +35,7 @@ TEST(msg_issue_round_trip)
 	struct issue_msg m = sample(), *d = NULL;
 	char err[MSG_ERR_MAX], *s;
 
-	CHECK_INT(grant_sign(key, sizeof(key), m.request_id, m.ca_id, m.csr, 1700086400, &m.grant),
-		  0);
-	m.has_grant = 1;
+	CHECK_INT(grant_sign(key, sizeof(key), &m, 1700086400), 0);
 	CHECK((s = msg_issue_encode(&m)) != NULL);
 	if (msg_issue_decode(s, strlen(s), &d, err) != 0)
 		test_fail(__FILE__, __LINE__, "decode: %s", err);
@@ -56,9 +54,7 @@ TEST(msg_issue_round_trip)
 	CHECK_INT(d->submitted_at, 1700000000);
 	CHECK_INT(d->has_grant, 1);
 	CHECK_STR(d->grant.mac, m.grant.mac);
-	CHECK_INT(grant_verify(key, sizeof(key), &d->grant, d->request_id, d->ca_id, d->csr,
-			       1700000001, NULL),
-		  1);
+	CHECK_INT(grant_verify(key, sizeof(key), d, d->ca_id, 1700000001, NULL), 1);
 	msg_issue_free(d);
 	free(s);
 }
@@ -107,8 +103,12 @@ TEST(msg_issue_refusals)
 	     "grant.request_id: missing required key"},
 	    {"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
 	     "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":3,\"grant\":{\"request_id\":"
+	     "\"r\",\"ca_id\":\"c\",\"request_sha256\":\"AB\",\"mac\":\"x\",\"expires_at\":1}}",
+	     "grant.request_sha256: must be 64 lowercase hex digits"},
+	    {"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":\"c\",\"tenant\":\"t\","
+	     "\"requester\":\"u\",\"submitted_at\":1,\"validity_days\":3,\"grant\":{\"request_id\":"
 	     "\"r\",\"ca_id\":\"c\",\"csr_sha256\":\"AB\",\"mac\":\"x\",\"expires_at\":1}}",
-	     "grant.csr_sha256: must be 64 lowercase hex digits"},
+	     "grant.csr_sha256: unknown key"},
 	    {"{\"v\":1,\"request_id\":\"r\",\"csr\":\"\",\"common_name\":\"c\"}",
 	     "csr: length must be 1..65536, got 0"},
 	    {"{\"v\":1,\"request_id\":\"r\",\"csr\":\"x\",\"common_name\":7}",
@@ -128,61 +128,150 @@ TEST(msg_issue_refusals)
 	}
 }
 
+/* m with one shaping field changed: each must break the grant. */
+enum grant_field {
+	GF_REQUEST,
+	GF_CSR,
+	GF_CN,
+	GF_VALIDITY,
+	GF_CA,
+	GF_EXTENSIONS,
+	GF_PURPOSE,
+	GF_NO_PURPOSE,
+	GF_TENANT,
+	GF_REQUESTER,
+	GF_BATCH,
+	GF_N
+};
+
+static struct issue_msg
+grant_altered(struct issue_msg m, enum grant_field f)
+{
+	m.csr_sha256[0] = '\0'; /* the cached hash follows the CSR */
+	switch (f) {
+	case GF_REQUEST:
+		m.request_id = "req-2";
+		break;
+	case GF_CSR:
+		m.csr = "-----BEGIN CERTIFICATE REQUEST-----\nother\n";
+		break;
+	case GF_CN:
+		m.common_name = "other.acme.example";
+		break;
+	case GF_VALIDITY:
+		m.validity_days++;
+		break;
+	case GF_CA:
+		m.ca_id = "acme-issuing";
+		break;
+	case GF_EXTENSIONS:
+		m.extensions = EXT_SERVER_AUTH;
+		break;
+	case GF_PURPOSE:
+		m.purpose = "email";
+		break;
+	case GF_NO_PURPOSE:
+		m.purpose = NULL;
+		break;
+	case GF_TENANT:
+		m.tenant = "globex";
+		break;
+	case GF_REQUESTER:
+		m.requester = "bob";
+		break;
+	case GF_BATCH:
+		m.batch_id = "batch-1";
+		break;
+	case GF_N:
+		break;
+	}
+	return m;
+}
+
 TEST(grant_tampering_detected)
 {
-	struct grant g, t;
+	struct issue_msg m = sample(), t;
 	char why[MSG_ERR_MAX];
-	const char *rid = "req-1", *ca = "acme-approval";
 	unsigned char other[32];
+	int f;
 
+	m.ca_id = "acme-approval";
 	memcpy(other, key, sizeof(other));
 	other[0] ^= 1;
-	CHECK_INT(grant_sign(key, sizeof(key), rid, ca, csr, 2000, &g), 0);
-	CHECK_INT(grant_verify(key, sizeof(key), &g, rid, ca, csr, 1999, why), 1);
-	/* Each canonical field, the key and the clock. */
-	CHECK_INT(grant_verify(key, sizeof(key), &g, "req-2", ca, csr, 1999, why), 0);
+	CHECK_INT(grant_sign(key, sizeof(key), &m, 2000), 0);
+	CHECK_INT(m.has_grant, 1);
+	CHECK_INT(grant_verify(key, sizeof(key), &m, "acme-approval", 1999, why), 1);
+	/* Every shaping field, the CA signed with, the key and the clock. */
+	for (f = 0; f < GF_N; f++) {
+		t = grant_altered(m, (enum grant_field)f);
+		if (grant_verify(key, sizeof(key), &t, "acme-approval", 1999, why) != 0)
+			test_fail(__FILE__, __LINE__, "field %d changed: grant still verifies", f);
+	}
+	t = grant_altered(m, GF_VALIDITY);
+	CHECK_INT(grant_verify(key, sizeof(key), &t, "acme-approval", 1999, why), 0);
+	CHECK(strstr(why, "grant: made for other request fields") != NULL);
+	t = grant_altered(m, GF_REQUEST);
+	CHECK_INT(grant_verify(key, sizeof(key), &t, "acme-approval", 1999, why), 0);
 	CHECK_STR(why, "grant: made for another request");
-	CHECK_INT(grant_verify(key, sizeof(key), &g, rid, "acme-issuing", csr, 1999, why), 0);
+	CHECK_INT(grant_verify(key, sizeof(key), &m, "acme-issuing", 1999, why), 0);
 	CHECK_STR(why, "grant: made for another CA");
-	CHECK_INT(grant_verify(key, sizeof(key), &g, rid, ca, "-----BEGIN X", 1999, why), 0);
-	CHECK_STR(why, "grant: made for another CSR");
-	CHECK_INT(grant_verify(key, sizeof(key), &g, rid, ca, csr, 2000, why), 0);
+	CHECK_INT(grant_verify(key, sizeof(key), &m, "acme-approval", 2000, why), 0);
 	CHECK_STR(why, "grant: expired");
-	CHECK_INT(grant_verify(other, sizeof(other), &g, rid, ca, csr, 1999, why), 0);
+	CHECK_INT(grant_verify(other, sizeof(other), &m, "acme-approval", 1999, why), 0);
 	CHECK_STR(why, "grant: MAC does not verify");
 	/* Edited grant fields break the MAC even when the request matches them. */
-	t = g;
-	t.expires_at = 999999;
-	CHECK_INT(grant_verify(key, sizeof(key), &t, rid, ca, csr, 1999, why), 0);
+	t = m;
+	t.grant.expires_at = 999999;
+	CHECK_INT(grant_verify(key, sizeof(key), &t, "acme-approval", 1999, why), 0);
 	CHECK_STR(why, "grant: MAC does not verify");
-	t = g;
-	snprintf(t.ca_id, sizeof(t.ca_id), "acme-issuing");
-	CHECK_INT(grant_verify(key, sizeof(key), &t, rid, "acme-issuing", csr, 1999, why), 0);
+	t = m;
+	snprintf(t.grant.request_sha256, sizeof(t.grant.request_sha256), "%064d", 0);
+	CHECK_INT(grant_verify(key, sizeof(key), &t, "acme-approval", 1999, why), 0);
 	CHECK_STR(why, "grant: MAC does not verify");
-	t = g;
-	t.mac[10] = t.mac[10] == 'a' ? 'b' : 'a';
-	CHECK_INT(grant_verify(key, sizeof(key), &t, rid, ca, csr, 1999, why), 0);
-	t = g;
-	t.mac[0] = '\0';
-	CHECK_INT(grant_verify(key, sizeof(key), &t, rid, ca, csr, 1999, why), 0);
+	t = m;
+	t.grant.mac[10] = t.grant.mac[10] == 'a' ? 'b' : 'a';
+	CHECK_INT(grant_verify(key, sizeof(key), &t, "acme-approval", 1999, why), 0);
+	t = m;
+	t.grant.mac[0] = '\0';
+	CHECK_INT(grant_verify(key, sizeof(key), &t, "acme-approval", 1999, why), 0);
+	t = m;
+	t.has_grant = 0;
+	CHECK_INT(grant_verify(key, sizeof(key), &t, "acme-approval", 1999, why), 0);
+	CHECK_STR(why, "grant: missing");
 }
 
 TEST(msg_approval_round_trip)
 {
 	struct issue_msg m = sample(), *d = NULL;
-	char err[MSG_ERR_MAX], *reason = NULL, *s;
+	char err[MSG_ERR_MAX], *reason = NULL, *pw = NULL, *s;
 
-	CHECK((s = msg_approval_encode(&m, "approval_password_wrong")) != NULL);
-	if (msg_approval_decode(s, strlen(s), &d, &reason, err) != 0)
+	CHECK((s = msg_approval_encode(&m, "approval_password_missing", NULL)) != NULL);
+	if (msg_approval_decode(s, strlen(s), &d, &reason, &pw, err) != 0)
 		test_fail(__FILE__, __LINE__, "decode: %s", err);
-	CHECK_STR(reason, "approval_password_wrong");
+	CHECK_STR(reason, "approval_password_missing");
 	CHECK_STR(d->request_id, m.request_id);
 	CHECK_INT(d->has_grant, 0);
+	CHECK(pw == NULL);
 	msg_issue_free(d);
 	free(reason);
 	free(s);
+	/* The password rides in the envelope, never in the request itself. */
+	CHECK((s = msg_approval_encode(&m, "approval_password_given", "open sesame")) != NULL);
+	if (msg_approval_decode(s, strlen(s), &d, &reason, &pw, err) != 0)
+		test_fail(__FILE__, __LINE__, "decode: %s", err);
+	CHECK_STR(pw, "open sesame");
+	CHECK_INT(d->has_grant, 0);
+	CHECK(strstr(s, "\"approval_password\":\"open sesame\"") != NULL);
+	CHECK(strstr(s, "sesame") == strstr(s, "open sesame") + 5); /* once, in the envelope */
+	msg_issue_free(d);
+	free(reason);
+	free(pw);
+	free(s);
+	s = "{\"v\":1,\"reason\":\"x\",\"approval_password\":\"\",\"request\":{}}";
+	CHECK_INT(msg_approval_decode(s, strlen(s), &d, &reason, &pw, err), -1);
+	CHECK_STR(err, "approval_password: length must be 1..256, got 0");
 	CHECK_INT(msg_approval_decode("{\"v\":1,\"reason\":\"x\",\"request\":{\"v\":1}}", 38, &d,
-				      &reason, err),
+				      &reason, &pw, err),
 		  -1);
 	CHECK(strstr(err, "request.request_id: missing required key") != NULL);
 }

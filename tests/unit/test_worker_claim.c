@@ -90,16 +90,16 @@ TEST(worker_claim_once_then_lease_retake)
 	claim_redis_start(&s, url, sizeof(url));
 	claim_record(&s, "r1", REQ_QUEUED, "b1");
 
-	CHECK_INT(store_claim(&s, "r1", "A", CLAIM_LEASE_S, &cur), 0);
+	CHECK_INT(store_claim(&s, "r1", "A", CLAIM_LEASE_S, NULL, 0, &cur), 0);
 	/* A second worker finds a live claim. */
-	CHECK_INT(store_claim(&s, "r1", "B", CLAIM_LEASE_S, &cur), STORE_ECONFLICT);
+	CHECK_INT(store_claim(&s, "r1", "B", CLAIM_LEASE_S, NULL, 0, &cur), STORE_ECONFLICT);
 	CHECK_INT(cur, REQ_ISSUING);
 	/* Nobody but the holder may finish it. */
 	CHECK_INT(store_transition_ex(&s, "r1", REQ_ISSUING, REQ_ISSUED, &issued, "B", "b1", &cur),
 		  STORE_ELEASE);
 	/* After the lease, B re-takes it, and A (slow, not dead) can no longer finish. */
 	sleep(CLAIM_LEASE_S + 1);
-	CHECK_INT(store_claim(&s, "r1", "B", CLAIM_LEASE_S, &cur), 1);
+	CHECK_INT(store_claim(&s, "r1", "B", CLAIM_LEASE_S, NULL, 0, &cur), 1);
 	CHECK_INT(store_transition_ex(&s, "r1", REQ_ISSUING, REQ_ISSUED, &issued, "A", "b1", &cur),
 		  STORE_ELEASE);
 	CHECK_INT(claim_batch_count(url, "b1", req_state_name(REQ_ISSUED)), 0);
@@ -119,12 +119,55 @@ TEST(worker_claim_once_then_lease_retake)
 	CHECK_INT(store_transition_ex(&s, "r1", REQ_ISSUING, REQ_ISSUED, &issued, NULL, "b1", &cur),
 		  STORE_ECONFLICT);
 	CHECK_INT(claim_batch_count(url, "b1", req_state_name(REQ_ISSUED)), 1);
-	CHECK_INT(store_claim(&s, "r1", "C", CLAIM_LEASE_S, &cur), STORE_ECONFLICT);
+	CHECK_INT(store_claim(&s, "r1", "C", CLAIM_LEASE_S, NULL, 0, &cur), STORE_ECONFLICT);
 	CHECK_INT(cur, REQ_ISSUED);
 	CHECK_INT(store_get(&s, "r1", &rec), 0);
 	CHECK_STR(rec->serial, "ab");
 	CHECK_INT(rec->state, REQ_ISSUED);
 	req_record_free(rec);
+}
+
+/* Deletes record id, as a writer of records could, so that a replay makes it again. */
+static void
+claim_record_delete(const char *url, const char *id)
+{
+	redisReply *rep = redis_cmd(redis_thread(url), "DEL t:req:%s", id);
+
+	CHECK(rep != NULL && rep->type == REDIS_REPLY_INTEGER && rep->integer == 1);
+	freeReplyObject(rep);
+}
+
+TEST(worker_claim_uses_a_grant_once)
+{
+	static const struct req_record issued = {.serial = "cd"};
+	struct store s = {0};
+	char url[64];
+	enum req_state cur = REQ_NONE;
+
+	claim_redis_start(&s, url, sizeof(url));
+	claim_record(&s, "g1", REQ_QUEUED, NULL);
+	CHECK_INT(store_claim(&s, "g1", "A", CLAIM_LEASE_S, "mac1", 60, &cur), 0);
+	CHECK_INT(store_transition_ex(&s, "g1", REQ_ISSUING, REQ_ISSUED, &issued, "A", NULL, &cur),
+		  0);
+	CHECK_INT(store_grant_spent(&s, "mac1"), 0);
+	/* The record made again (deleted, replayed): the grant does not claim twice. */
+	claim_record_delete(url, "g1");
+	claim_record(&s, "g1", REQ_QUEUED, NULL);
+	CHECK_INT(store_claim(&s, "g1", "B", CLAIM_LEASE_S, "mac1", 60, &cur), STORE_EUSED);
+	CHECK_INT(store_get_state(&s, "g1", &cur), 0);
+	CHECK_INT(cur, REQ_QUEUED);
+	/* Nor by forging a stale issuing record, even naming the first claim. */
+	claim_record_delete(url, "g1");
+	claim_record(&s, "g1", REQ_ISSUING, NULL);
+	CHECK_INT(store_claim(&s, "g1", "C", CLAIM_LEASE_S, "mac1", 60, &cur), STORE_EUSED);
+	/* Another grant still claims; a crashed holder's stale claim is re-taken with it. */
+	claim_record(&s, "g2", REQ_QUEUED, NULL);
+	CHECK_INT(store_claim(&s, "g2", "D", CLAIM_LEASE_S, "mac2", 60, &cur), 0);
+	sleep(CLAIM_LEASE_S + 1);
+	CHECK_INT(store_claim(&s, "g2", "E", CLAIM_LEASE_S, "mac2", 60, &cur), 1);
+	/* Without a grant (automatic CAs) nothing is recorded. */
+	claim_record(&s, "g3", REQ_QUEUED, NULL);
+	CHECK_INT(store_claim(&s, "g3", "F", CLAIM_LEASE_S, NULL, 0, &cur), 0);
 }
 
 TEST(worker_claim_refuses_other_states)
@@ -138,9 +181,9 @@ TEST(worker_claim_refuses_other_states)
 
 	claim_redis_start(&s, url, sizeof(url));
 	claim_record(&s, "p", REQ_PENDING, NULL);
-	CHECK_INT(store_claim(&s, "p", "A", CLAIM_LEASE_S, &cur), STORE_ECONFLICT);
+	CHECK_INT(store_claim(&s, "p", "A", CLAIM_LEASE_S, NULL, 0, &cur), STORE_ECONFLICT);
 	CHECK_INT(cur, REQ_PENDING);
-	CHECK_INT(store_claim(&s, "missing", "A", CLAIM_LEASE_S, &cur), STORE_ENOTFOUND);
+	CHECK_INT(store_claim(&s, "missing", "A", CLAIM_LEASE_S, NULL, 0, &cur), STORE_ENOTFOUND);
 	/* A failure without a claim (policy, before claiming) counts in the batch once. */
 	claim_record(&s, "q", REQ_QUEUED, "b2");
 	CHECK_INT(store_transition_ex(&s, "q", REQ_QUEUED, REQ_FAILED, &failed, NULL, "b2", &cur),
@@ -177,10 +220,10 @@ TEST(worker_claim_lost_reply_is_own)
 
 	claim_redis_start(&s, url, sizeof(url));
 	claim_record(&s, "r3", REQ_QUEUED, "b3");
-	CHECK_INT(store_claim(&s, "r3", "A", CLAIM_LEASE_S, &cur), 0);
+	CHECK_INT(store_claim(&s, "r3", "A", CLAIM_LEASE_S, NULL, 0, &cur), 0);
 	/* The claim's retry (same token): held by A, not "another worker's". */
-	CHECK_INT(store_claim(&s, "r3", "A", CLAIM_LEASE_S, &cur), 0);
-	CHECK_INT(store_claim(&s, "r3", "B", CLAIM_LEASE_S, &cur), STORE_ECONFLICT);
+	CHECK_INT(store_claim(&s, "r3", "A", CLAIM_LEASE_S, NULL, 0, &cur), 0);
+	CHECK_INT(store_claim(&s, "r3", "B", CLAIM_LEASE_S, NULL, 0, &cur), STORE_ECONFLICT);
 
 	CHECK(kill(claim_redis_pid, SIGSTOP) == 0);
 	CHECK_INT(store_transition_ex(&s, "r3", REQ_ISSUING, REQ_ISSUED, &issued, "A", "b3", &cur),
