@@ -93,7 +93,8 @@ check demo_users jq -e '[.users[] | {name, role, tenant}] == [
 	(.users[] | select(.name == "admin2") | .admin_tenants == ["acme"]) and
 	(.users[] | select(.name == "admin-globex") | .admin_tenants == ["globex"])' "$cfg"
 check demo_names jq -e '[.tenants[] | {id, names}] == [
-	{id: "acme", names: {allow: {dns: ["acme.test", "acme.example"], ip: [], email: [], uri: []},
+	{id: "acme", names: {allow: {dns: ["acme.test", "acme.example"], ip: ["10.0.0.0/8"],
+		email: ["acme.example"], uri: ["https://acme.example/"]},
 		deny: {dns: [], ip: [], email: [], uri: []}, wildcards: true}},
 	{id: "globex", names: {allow: {dns: ["globex.test", "globex.example"], ip: [], email: [], uri: []},
 		deny: {dns: [], ip: [], email: [], uri: []}, wildcards: false}}]' "$cfg"
@@ -168,5 +169,6 @@ check_eq demo_scope_globex_admin_reads_globex_request 200 "$HTTP_STATUS"
 http GET "$GATEWAY_URL/csr/ca-template/demo-globex" "" -H "$(auth admin-globex)"
 check_eq demo_scope_globex_admin_globex_template 200 "$HTTP_STATUS"
 http GET "$GATEWAY_URL/csr/ca-template/demo-issuing" "" -H "$(auth alice)"
-check_eq demo_template_names_acme '{"dns":["acme.test","acme.example"],"ip":[],"email":[],"uri":[]} true' \
+check_eq demo_template_names_acme \
+	'{"dns":["acme.test","acme.example"],"ip":["10.0.0.0/8"],"email":["acme.example"],"uri":["https://acme.example/"]} true' \
 	"$(jq -c '.names.allow' <<<"$HTTP_BODY") $(jq -c '.names.wildcards' <<<"$HTTP_BODY")"
