@@ -203,7 +203,7 @@ try {
     const sent = res.request();
     assert((sent.headers()["content-type"] || "").startsWith("multipart/form-data"),
       "submitted as " + sent.headers()["content-type"]);
-    eq(res.status(), 202, "POST /csr/process status (" + (await res.text()).slice(0, 300) + ")");
+    eq(res.status(), 201, "POST /csr/process status (" + (await res.text()).slice(0, 300) + ")");
     await page.waitForFunction(() => /^(Issued|Failed|Rejected|Expired)/.test(document.getElementById("status").textContent),
       null, { timeout: ISSUE_TIMEOUT_MS });
     const status = await page.textContent("#status");
