@@ -138,13 +138,14 @@ rule_brokers(const char *s)
 {
 	const char *comma;
 
-	do {
+	for (;;) {
 		comma = strchr(s, ',');
 		if (!hostport_ok(s, comma != NULL ? (size_t)(comma - s) : strlen(s)))
 			return "must be a comma-separated list of host:port";
+		if (comma == NULL)
+			return NULL;
 		s = comma + 1;
-	} while (comma != NULL);
-	return NULL;
+	}
 }
 
 static const char *
