@@ -32,6 +32,7 @@
 #include "secret.h"
 
 #define CONFIG_FILE_MAX (4 * 1024 * 1024)
+#define CONFIG_FILE_CHUNK (64 * 1024) /* first read buffer, doubled up to past the max */
 #define CONFIG_TOPIC_MAX 249 /* Kafka's own limit */
 #define CONFIG_PORT_MAX 65535
 #define CONFIG_SECTION_KEYS_MAX 32 /* keys of the largest object (a CA) */
@@ -1107,18 +1108,25 @@ config_keys_walk(void (*fn)(const struct config_key_info *, void *), void *arg)
 static int
 read_file(struct ctx *c, const char *file, char **out)
 {
-	char *buf = NULL;
-	size_t n = 0;
+	char *buf = NULL, *nb;
+	size_t n = 0, cap = CONFIG_FILE_CHUNK;
 	FILE *fp;
 	int rc = -1;
 
 	if ((fp = fopen(file, "rb")) == NULL)
 		return fail(c, NULL, "cannot read: %s", strerror(errno));
-	if ((buf = malloc(CONFIG_FILE_MAX + 1)) == NULL) {
-		fail_oom(c);
-		goto out;
+	/* The buffer grows with the file: a config is a few KiB, not the cap. */
+	for (;;) {
+		if ((nb = realloc(buf, cap + 1)) == NULL) {
+			fail_oom(c);
+			goto out;
+		}
+		buf = nb;
+		n += fread(buf + n, 1, cap - n, fp);
+		if (n < cap || cap > CONFIG_FILE_MAX)
+			break;
+		cap *= 2;
 	}
-	n = fread(buf, 1, CONFIG_FILE_MAX + 1, fp);
 	if (ferror(fp)) {
 		fail(c, NULL, "cannot read: %s", strerror(errno));
 		goto out;
