@@ -32,7 +32,6 @@
 #include "secret.h"
 
 #define CONFIG_FILE_MAX (4 * 1024 * 1024)
-#define CONFIG_FILE_CHUNK (64 * 1024) /* first read buffer, doubled up to past the max */
 #define CONFIG_TOPIC_MAX 249 /* Kafka's own limit */
 #define CONFIG_PORT_MAX 65535
 #define CONFIG_SECTION_KEYS_MAX 32 /* keys of the largest object (a CA) */
@@ -1103,6 +1102,8 @@ config_keys_walk(void (*fn)(const struct config_key_info *, void *), void *arg)
 {
 	walk_section(&top_section, "", fn, arg);
 }
+
+#define CONFIG_FILE_CHUNK (64 * 1024) /* the first read buffer, doubled up to past the max */
 
 /* Reads the whole file (at most CONFIG_FILE_MAX) NUL-terminated into *out. */
 static int
