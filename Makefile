@@ -25,8 +25,12 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 LOADGEN_SRC := $(wildcard tests/bench/loadgen/*.c)
+# tests/fuzz/fuzz_NAME.c: one libFuzzer target each. FUZZ_MAIN is the corpus
+# replay main (any compiler); tests/fuzz/run.sh empties it and links libFuzzer.
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,$(BUILD)/fuzz-%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_MAIN ?= $(BUILD)/tests/fuzz/replay.o
 
-.PHONY: all asan test unit bench fuzz run up down deps clean format check-config
+.PHONY: all asan test unit bench fuzz fuzz-targets run up down deps clean format check-config
 all: $(BINS) $(BUILD)/unit-tests
 
 $(BUILD)/%.o: %.c $(LIB_HDR) $(wildcard */*.h) $(wildcard tests/unit/*.h)
@@ -64,13 +68,19 @@ $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/pkictl.obj/bulkin.o $(BUILD)/approver/
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench: $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRC)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+fuzz-targets: $(FUZZ_TARGETS)
+# The issuance core is fuzzed on its own: its target links lib/pki alone.
+$(BUILD)/fuzz-issue: $(BUILD)/tests/fuzz/fuzz_issue.o $(FUZZ_MAIN) $(filter $(BUILD)/lib/pki/%,$(LIB_OBJ))
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+$(BUILD)/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_MAIN) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 # HTTP load generator for tests/bench/gateway.sh (no project library).
 $(BUILD)/loadgen: $(patsubst %.c,$(BUILD)/%.o,$(LOADGEN_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^
 
 asan:
 	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
-		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all fuzz-targets
 
 unit: all
 	$(BUILD)/unit-tests

@@ -654,12 +654,11 @@ gateway_process(struct gateway *gw, struct http_req *req)
 {
 	const struct user *u = gateway_auth(gw, req);
 	const char *idem = http_header(req, "Idempotency-Key");
-	char ct[64], err[HTTP_ERR_MAX], msg[HTTP_ERR_MAX + 64];
+	char err[HTTP_ERR_MAX], msg[HTTP_ERR_MAX + 64];
 	cJSON *fields = NULL;
 
 	if (u == NULL)
 		return;
-	http_content_type(req, ct, sizeof(ct));
 	if (idem != NULL && !submit_idem_key_ok(idem)) {
 		snprintf(msg, sizeof(msg),
 			 "Idempotency-Key: must be 1..%d printable characters without spaces",
@@ -667,37 +666,17 @@ gateway_process(struct gateway *gw, struct http_req *req)
 		process_reject(gw, req, u, 400, "invalid_header", "Idempotency-Key", msg);
 		return;
 	}
-	if (strcmp(ct, "application/json") == 0) {
-		const char *end = NULL;
-
-		fields = req->body != NULL
-			     ? cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0)
-			     : NULL;
-		while (fields != NULL && end < req->body + req->body_len &&
-		       isspace((unsigned char)*end))
-			end++;
-		if (fields != NULL && end != req->body + req->body_len) {
-			cJSON_Delete(fields); /* trailing bytes after the object */
-			fields = NULL;
-		}
-		if (fields == NULL) {
-			process_reject(gw, req, u, 400, "invalid_json", NULL,
-				       req->body == NULL ? "body: not valid JSON (empty)"
-							 : "body: not valid JSON");
-			return;
-		}
-	} else if (strcmp(ct, "application/x-www-form-urlencoded") == 0 ||
-		   strcmp(ct, "multipart/form-data") == 0) {
-		if ((fields = http_form_parse(req, err)) == NULL) {
-			process_reject(gw, req, u, 400, "invalid_form", NULL, err);
-			return;
-		}
-	} else {
-		snprintf(msg, sizeof(msg),
-			 "Content-Type must be application/json, application/x-www-form-urlencoded "
-			 "or multipart/form-data, got \"%s\"",
-			 ct[0] ? ct : "(none)");
-		process_reject(gw, req, u, 415, "unsupported_media_type", NULL, msg);
+	switch (http_body_fields(req, &fields, err)) {
+	case 0:
+		break;
+	case HTTP_EMEDIA:
+		process_reject(gw, req, u, 415, "unsupported_media_type", NULL, err);
+		return;
+	case HTTP_EJSON:
+		process_reject(gw, req, u, 400, "invalid_json", NULL, err);
+		return;
+	default:
+		process_reject(gw, req, u, 400, "invalid_form", NULL, err);
 		return;
 	}
 	gateway_submit(gw, req, u, fields, idem, http_prefer_wait(req, GATEWAY_WAIT_MAX_S));

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test suite: builds (release and ASan+UBSan), runs the C unit tests
-# under both, the load generator's self-test and the library's layer check
+# under both, replays the fuzz corpora under ASan+UBSan (tests/fuzz/replay.sh),
+# the load generator's self-test and the library's layer check
 # (tests/tools/check_layers.sh), starts the test stack once
 # (Redis, Kafka, gateway, workers, approver on the test ports, state in
 # var/test, wiped first), runs every tests/integration/test_*.sh and
@@ -37,6 +38,9 @@ export PKI_CHROMIUM=${PKI_CHROMIUM:-$(command -v chromium || true)}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 STACK_PORTS=("$PKI_KAFKA_PORT" "$PKI_KAFKA_CONTROLLER_PORT" "$PKI_REDIS_PORT" "$PKI_SMTP_PORT"
 	"${PKI_GATEWAY_LISTEN##*:}" "${PKI_APPROVER_LISTEN##*:}")
+# This suite runs twice: also with the services of the ASan+UBSan build,
+# where a sanitizer report in their logs fails it (gateway_env.sh).
+ASAN_SUITE=tests/integration/test_gateway.sh
 # A suite running longer than this (seconds) is stopped and counted failed.
 SUITE_TIMEOUT=${PKI_SUITE_TIMEOUT:-900}
 
@@ -151,6 +155,8 @@ if make -s asan; then record_pass "build asan"; else record_fail "build asan"; e
 
 run_suite "unit tests (release)" build/release/unit-tests
 run_suite "unit tests (asan+ubsan)" build/asan/unit-tests
+# Every committed fuzz corpus through its target (tests/fuzz/replay.sh).
+run_suite "fuzz corpus replay (asan+ubsan)" bash tests/fuzz/replay.sh
 run_suite "load generator self-test" bash tests/bench/loadgen/selftest.sh
 # No lower layer of lib/ includes a higher one (the order: the Makefile's LAYERS).
 run_suite "library layers" bash tests/tools/check_layers.sh
@@ -177,6 +183,10 @@ fi
 for s in "${SUITES[@]}"; do
 	[[ -e $s ]] || continue
 	case $s in
+	"$ASAN_SUITE")
+		run_suite "$s" bash "$s"
+		run_suite "$s (asan+ubsan services)" env BUILD=build/asan bash "$s"
+		;;
 	*.sh) run_suite "$s" bash "$s" ;;
 	*.mjs) run_suite "$s" node "$s" ;;
 	*) record_fail "$s (unknown suite type)" ;;

@@ -153,13 +153,14 @@ rule_brokers(const char *s)
 {
 	const char *comma;
 
-	do {
+	for (;;) {
 		comma = strchr(s, ',');
 		if (!hostport_ok(s, comma != NULL ? (size_t)(comma - s) : strlen(s)))
 			return "must be a comma-separated list of host:port";
+		if (comma == NULL)
+			return NULL;
 		s = comma + 1;
-	} while (comma != NULL);
-	return NULL;
+	}
 }
 
 static const char *
@@ -1302,22 +1303,31 @@ config_keys_walk(void (*fn)(const struct config_key_info *, void *), void *arg)
 	walk_section(&top_section, "", fn, arg);
 }
 
+#define CONFIG_FILE_CHUNK (64 * 1024) /* the first read buffer, doubled up to past the max */
+
 /* Reads the whole file (at most CONFIG_FILE_MAX) NUL-terminated into *out. */
 static int
 read_file(struct ctx *c, const char *file, char **out)
 {
-	char *buf = NULL;
-	size_t n = 0;
+	char *buf = NULL, *nb;
+	size_t n = 0, cap = CONFIG_FILE_CHUNK;
 	FILE *fp;
 	int rc = -1;
 
 	if ((fp = fopen(file, "rb")) == NULL)
 		return fail(c, NULL, "cannot read: %s", strerror(errno));
-	if ((buf = malloc(CONFIG_FILE_MAX + 1)) == NULL) {
-		fail_oom(c);
-		goto out;
+	/* The buffer grows with the file: a config is a few KiB, not the cap. */
+	for (;;) {
+		if ((nb = realloc(buf, cap + 1)) == NULL) {
+			fail_oom(c);
+			goto out;
+		}
+		buf = nb;
+		n += fread(buf + n, 1, cap - n, fp);
+		if (n < cap || cap > CONFIG_FILE_MAX)
+			break;
+		cap *= 2;
 	}
-	n = fread(buf, 1, CONFIG_FILE_MAX + 1, fp);
 	if (ferror(fp)) {
 		fail(c, NULL, "cannot read: %s", strerror(errno));
 		goto out;

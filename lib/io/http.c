@@ -225,6 +225,14 @@ http_start(const char *listen, size_t body_max, http_handler_fn fn, void *app, c
 	return s;
 }
 
+unsigned
+http_port(const struct http_server *s)
+{
+	const union MHD_DaemonInfo *i = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+
+	return i != NULL ? i->port : 0;
+}
+
 void
 http_stop(struct http_server *s)
 {
@@ -428,7 +436,7 @@ struct http_form {
 	size_t lens[HTTP_FORM_FIELDS_MAX];
 	int files[HTTP_FORM_FIELDS_MAX]; /* a file part (it had a filename) */
 	size_t n;
-	int overflow;
+	const char *why; /* the reason a field was refused */
 };
 
 static enum MHD_Result
@@ -440,12 +448,16 @@ http_form_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *
 	size_t i;
 	char *nv;
 
+	if (key == NULL) { /* a multipart part whose Content-Disposition names no field */
+		f->why = "a part without a field name";
+		return MHD_NO;
+	}
 	for (i = 0; i < f->n; i++)
 		if (strcmp(f->names[i], key) == 0)
 			break;
 	if (i == f->n) {
 		if (f->n == HTTP_FORM_FIELDS_MAX) {
-			f->overflow = 1;
+			f->why = "too many fields or a field too long";
 			return MHD_NO;
 		}
 		if ((f->names[i] = strdup(key)) == NULL)
@@ -459,7 +471,7 @@ http_form_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *
 		f->files[i] = filename != NULL;
 	}
 	if (f->lens[i] + size > HTTP_FORM_VALUE_MAX) {
-		f->overflow = 1;
+		f->why = "too many fields or a field too long";
 		return MHD_NO;
 	}
 	if ((nv = realloc(f->vals[i], f->lens[i] + size + 1)) == NULL)
@@ -487,8 +499,7 @@ http_form_parse(struct http_req *req, char *err)
 		goto out;
 	}
 	if (req->body_len > 0 && MHD_post_process(pp, req->body, req->body_len) != MHD_YES) {
-		snprintf(err, HTTP_ERR_MAX, "form body: %s",
-			 f.overflow ? "too many fields or a field too long" : "malformed");
+		snprintf(err, HTTP_ERR_MAX, "form body: %s", f.why != NULL ? f.why : "malformed");
 		goto out;
 	}
 	o = cJSON_CreateObject();
@@ -533,4 +544,34 @@ http_content_type(struct http_req *req, char *out, size_t outlen)
 			out[i] = (char)tolower((unsigned char)ct[i]);
 	}
 	out[i] = '\0';
+}
+
+int
+http_body_fields(struct http_req *req, cJSON **out, char *err)
+{
+	const char *end = NULL, *b = req->body;
+	char ct[64];
+	cJSON *f;
+
+	http_content_type(req, ct, sizeof(ct));
+	if (strcmp(ct, "application/x-www-form-urlencoded") == 0 ||
+	    strcmp(ct, "multipart/form-data") == 0)
+		return (*out = http_form_parse(req, err)) != NULL ? 0 : HTTP_EFORM;
+	if (strcmp(ct, "application/json") != 0) {
+		snprintf(err, HTTP_ERR_MAX,
+			 "Content-Type must be application/json, application/x-www-form-urlencoded "
+			 "or multipart/form-data, got \"%s\"",
+			 ct[0] ? ct : "(none)");
+		return HTTP_EMEDIA;
+	}
+	f = b != NULL ? cJSON_ParseWithLengthOpts(b, req->body_len, &end, 0) : NULL;
+	while (f != NULL && end < b + req->body_len && isspace((unsigned char)*end))
+		end++;
+	if (f == NULL || end != b + req->body_len) {
+		cJSON_Delete(f); /* nothing, or bytes after the value */
+		snprintf(err, HTTP_ERR_MAX, "body: not valid JSON%s", b == NULL ? " (empty)" : "");
+		return HTTP_EJSON;
+	}
+	*out = f;
+	return 0;
 }

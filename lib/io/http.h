@@ -51,6 +51,8 @@ struct http_server;
  */
 struct http_server *http_start(const char *listen, size_t body_max, http_handler_fn fn, void *app,
 			       char *err);
+/* The port s listens on (the one chosen when listen asked for port 0). */
+unsigned http_port(const struct http_server *s);
 /* Stops accepting, waits for connection threads, frees. NULL is safe. */
 void http_stop(struct http_server *s);
 
@@ -98,5 +100,19 @@ cJSON *http_form_parse(struct http_req *req, char *err);
 
 /* The media type of the request without parameters, lowercase, in out (outlen). */
 void http_content_type(struct http_req *req, char *out, size_t outlen);
+
+/* Errors of http_body_fields. */
+#define HTTP_EMEDIA -1 /* neither application/json nor a form (415) */
+#define HTTP_EJSON -2  /* not one JSON value, or bytes after it (400) */
+#define HTTP_EFORM -3  /* a form http_form_parse refuses (400) */
+
+/*
+ * The fields of req's body by its media type: the JSON value of an
+ * application/json body (nothing after it but white space), or the object
+ * of an application/x-www-form-urlencoded or multipart/form-data body
+ * (http_form_parse). Returns 0 and *out (caller frees with cJSON_Delete), or
+ * an HTTP_E* code with a message in err (HTTP_ERR_MAX).
+ */
+int http_body_fields(struct http_req *req, cJSON **out, char *err);
 
 #endif

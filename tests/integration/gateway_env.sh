@@ -79,10 +79,26 @@ gwenv_cleanup() {
 	fi
 }
 
+# With an ASan+UBSan build (BUILD=build/asan), a sanitizer report in a log
+# of the processes started here (gateway, workers, pkictl) is a FAIL.
+gwenv_sanitizers() {
+	local hits
+	[[ $BUILD == *asan* ]] || return 0
+	hits=$(grep -HE '^==[0-9]+==ERROR: |^SUMMARY: [A-Za-z]+Sanitizer|runtime error:' "$GW_DIR"/*.log 2>/dev/null)
+	if [[ -z $hits ]]; then
+		GWENV_PASSED=$((GWENV_PASSED + 1))
+		pass no_sanitizer_report
+	else
+		GWENV_FAILED=$((GWENV_FAILED + 1))
+		fail no_sanitizer_report "$(head -n 20 <<<"$hits")"
+	fi
+}
+
 # EXIT trap of the suites: stops what they started; exit 1 after any FAIL.
 gwenv_exit() {
 	local rc=$?
 	gwenv_cleanup
+	gwenv_sanitizers
 	((GWENV_PASSED + GWENV_FAILED > 0)) && echo "gateway suite: $GWENV_PASSED passed, $GWENV_FAILED failed" >&2
 	((rc == 0 && (GWENV_FAILED > 0 || ${LIB_FAILED:-0} > 0))) && rc=1
 	exit "$rc"

@@ -511,7 +511,7 @@ TEST(csr_differential_fuzz_corpus)
 	struct dirent *e;
 	size_t n = 0, len;
 
-	snprintf(dir, sizeof(dir), "%s/fuzz/corpus", test_data_dir());
+	snprintf(dir, sizeof(dir), "%s/fuzz/corpus/issue", test_data_dir());
 	CHECK((d = opendir(dir)) != NULL);
 	while ((e = readdir(d)) != NULL) {
 		unsigned char *buf;
