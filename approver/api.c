@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "admit.h"
+#include "admitjson.h"
 #include "approver.h"
 #include "audit.h"
 #include "auth.h"
@@ -112,9 +114,41 @@ add_exts(cJSON *o, const char *name, unsigned bits)
 			cJSON_AddItemToArray(a, cJSON_CreateString(ext_name(b)));
 }
 
+/*
+ * Under j: the subject the CA's subject policy makes of csr c for request m
+ * ("issued_subject") and what it drops or replaces ("subject_warnings"), as
+ * the gateway answered and the worker will sign.
+ */
+static void
+add_issued_subject(cJSON *j, const struct config *cfg, const struct issue_msg *m,
+		   const struct csr *c)
+{
+	struct roster r = config_roster(cfg);
+	const struct ca *ca = roster_ca_find(&r, m->ca_id);
+	struct violations *vs = calloc(1, sizeof(*vs));
+	struct subject_notes *notes = calloc(1, sizeof(*notes));
+	struct issue_request ir;
+	char *warnings = NULL;
+	cJSON *w;
+
+	if (ca == NULL || vs == NULL || notes == NULL)
+		goto out;
+	admit_issue_request(&r, m->tenant, m->common_name, m->validity_days, m->extensions, &ir);
+	policy_check(c, &ir, ca, vs, notes);
+	if (notes->subject[0] == '\0' || (warnings = admit_warnings_text(notes)) == NULL)
+		goto out;
+	add_str(j, "issued_subject", notes->subject);
+	if ((w = cJSON_Parse(warnings)) != NULL)
+		cJSON_AddItemToObject(j, "subject_warnings", w);
+out:
+	free(warnings);
+	free(notes);
+	free(vs);
+}
+
 /* The CSR of the stored request, decoded. */
 static void
-add_csr(cJSON *o, const struct pending *p)
+add_csr(cJSON *o, const struct config *cfg, const struct pending *p)
 {
 	struct issue_msg *m = NULL;
 	struct violations *vs = calloc(1, sizeof(*vs));
@@ -140,6 +174,7 @@ add_csr(cJSON *o, const struct pending *p)
 	in = csr_info(c);
 	j = cJSON_AddObjectToObject(o, "csr");
 	add_str(j, "subject", in->subject);
+	add_issued_subject(j, cfg, m, c);
 	add_str(j, "common_name", in->cn);
 	add_str(j, "organization", in->o);
 	add_str(j, "organizational_unit", in->ou);
@@ -167,7 +202,7 @@ out:
 }
 
 cJSON *
-api_pending_json(const struct pending *p, int detail)
+api_pending_json(const struct config *cfg, const struct pending *p, int detail)
 {
 	cJSON *o = cJSON_CreateObject(),
 	      *a = cJSON_Parse(p->approvals != NULL ? p->approvals : "[]");
@@ -198,7 +233,7 @@ api_pending_json(const struct pending *p, int detail)
 				    : 0);
 	cJSON_AddItemToObject(o, "approvals", a);
 	if (detail)
-		add_csr(o, p);
+		add_csr(o, cfg, p);
 	return o;
 }
 
@@ -288,7 +323,7 @@ api_list(struct approver *ap, struct http_req *req, const struct user *u)
 		    (requester == NULL ||
 		     (p->requester != NULL && strcmp(requester, p->requester) == 0))) {
 			if (total >= offset && total < offset + limit)
-				cJSON_AddItemToArray(items, api_pending_json(p, 0));
+				cJSON_AddItemToArray(items, api_pending_json(ap->cfg, p, 0));
 			total++;
 		}
 		pending_free(p);
@@ -334,7 +369,7 @@ api_detail(struct approver *ap, struct http_req *req, const struct user *u, cons
 				 "admin %s may not act on CA %s for tenant %s", u->name, p->ca_id,
 				 p->tenant != NULL ? p->tenant : "-");
 	} else {
-		o = api_pending_json(p, 1);
+		o = api_pending_json(ap->cfg, p, 1);
 		http_reply_json(req, 200, o, NULL);
 		cJSON_Delete(o);
 	}

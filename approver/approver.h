@@ -240,8 +240,8 @@ int ap_admin_scope(const struct user *u, const char *ca_id, const char *tenant);
 
 /* ---- api.c */
 void api_route(struct approver *ap, struct http_req *req);
-/* The JSON of p for the API (summary; with detail, the decoded CSR too). Caller frees. */
-cJSON *api_pending_json(const struct pending *p, int detail);
+/* The JSON of p for the API (summary; with detail, the decoded CSR and the subject cfg would issue). Caller frees. */
+cJSON *api_pending_json(const struct config *cfg, const struct pending *p, int detail);
 
 /* ---- dashboard.c */
 void dashboard_route(struct approver *ap, struct http_req *req);

@@ -184,6 +184,8 @@
     addDetail("Request", d.request_id);
     addDetail("CA", d.ca_id);
     addDetail("Common name", d.common_name);
+    if (d.status !== "issued") addDetail("Subject to be issued", d.subject);
+    (d.warnings || []).forEach((w) => addDetail("Warning", w.message));
     switch (d.status) {
       case "issued": {
         setStatus("Issued", "issued");

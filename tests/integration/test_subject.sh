@@ -214,6 +214,27 @@ check_eq "subject bulk: record warnings" '["subject_attribute_dropped"]' "$(fiel
 check_eq "subject bulk: certificate subject" "CN=$c,C=FR" \
 	"$(field certificate | openssl x509 -noout -subject -nameopt RFC2253 | sed 's/^subject=//')"
 
+# --- the admin sees the subject that will be issued -------------------------
+# A manual-approval CA: the approver's detail shows the subject the CA's
+# policy makes of the CSR (O=Globex dropped for acme) and the warning.
+APPROVAL=$(cred .cas.approval)
+c=approval-subject.acme.example
+ossl approval-globex "/C=FR/O=Globex/CN=$c" "$c"
+submit approval-globex "$APPROVAL" "$c"
+check_eq "subject approval: 202 pending" "202 pending_approval" "$HTTP_STATUS $(jq -r .status <<<"$HTTP_BODY")"
+aid=$(jq -r .request_id <<<"$HTTP_BODY")
+want=$(jq -r .subject <<<"$HTTP_BODY")
+check_eq "subject approval: answer drops O" "CN=$c,C=FR" "$want"
+admin_sees() {
+	http GET "$APPROVER_URL/admin/api/pending/$aid" "" -H "$(auth admin)"
+	[[ $HTTP_STATUS == 200 ]]
+}
+if wait_for 60 admin_sees; then pass "subject approval: queued"; else fail "subject approval: queued" "$HTTP_STATUS $HTTP_BODY"; fi
+check "subject approval: admin sees the CSR's subject" grep -q "O=Globex" <<<"$(jq -r .csr.subject <<<"$HTTP_BODY")"
+check_eq "subject approval: admin sees the issued subject" "$want" "$(jq -r .csr.issued_subject <<<"$HTTP_BODY")"
+check_eq "subject approval: admin sees the warning" '["subject_attribute_dropped"]' \
+	"$(jq -c '[.csr.subject_warnings[].code]' <<<"$HTTP_BODY")"
+
 # --- what was issued passes pkilint; the answers match the OpenAPI ----------
 out=$("$PYTHON" "$ROOT/tests/tools/lint_certs.py" "$TMP/pkilint" 2>&1)
 rc=$?

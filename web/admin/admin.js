@@ -193,6 +193,8 @@
     const p = res.data;
     const c = p.csr || {};
     addField(dl, "Subject", c.subject);
+    addField(dl, "Subject to be issued", c.issued_subject);
+    (c.subject_warnings || []).forEach((w) => addField(dl, "Subject warning", w.message));
     addField(dl, "Subject alternative names", (c.sans || []).join(", "));
     addField(dl, "Key", c.key_type ? c.key_type + " " + c.key_size + (c.curve ? " (" + c.curve + ")" : "") : null);
     addField(dl, "Signature algorithm", c.signature_algorithm);
