@@ -30,6 +30,7 @@
 #include "kafka.h"
 #include "redis.h"
 #include "store.h"
+#include "svc.h"
 #include "webhook.h"
 
 struct issue_msg;
@@ -76,6 +77,7 @@ struct approver {
 	struct webhook_queue wq;
 	struct kafka_producer *kp;
 	struct http_server *http;
+	struct svc_health health; /* as last checked by the main loop */
 	pthread_t intake_thr, results_thr, sweep_thr, webhook_thr;
 	int intake_up, results_up, sweep_up, webhook_up;
 };
