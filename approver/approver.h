@@ -120,8 +120,23 @@ int pending_intake(struct approver *ap, const struct issue_msg *m, const char *r
 int pending_get(struct approver *ap, const char *id, struct pending **out);
 void pending_free(struct pending *p);
 
-/* Ids in P pending, oldest first (at most APPROVER_LIST_MAX). Caller frees with freeReplyObject. */
-redisReply *pending_ids(struct approver *ap);
+/* What a listing filters and counts on, of one pending request. */
+#define PENDING_INDEX_FIELDS 5 /* id, state, ca_id, tenant, requester */
+
+/*
+ * The queue for a listing in one Redis call: for each id in P pending,
+ * oldest first (at most APPROVER_LIST_MAX), PENDING_INDEX_FIELDS strings
+ * ("" when absent), flat. Caller frees with freeReplyObject; NULL when
+ * Redis is down.
+ */
+redisReply *pending_index(struct approver *ap);
+/*
+ * Reads the n pending requests ids in one Redis call into out[0..n-1]
+ * (NULL for one gone meanwhile; free each with pending_free). 0 or
+ * STORE_EDOWN.
+ */
+int pending_get_many(struct approver *ap, const char *const *ids, size_t n,
+		     struct pending **out);
 
 /* Approve outcomes. */
 #define APPROVE_NOT_PENDING 0
