@@ -68,6 +68,7 @@ struct approver_metrics {
 	atomic_ullong pw_checks;    /* scrypt runs */
 	atomic_ullong pw_limited;   /* attempts beyond the limit: not checked */
 	atomic_ullong pw_unchecked; /* attempts that could not be counted: not checked */
+	atomic_ullong queue_calls;  /* Redis round trips of the queue (ap_redis) */
 };
 
 struct approver {
@@ -101,7 +102,7 @@ struct pending {
 /* Key of kind for id into out (APPROVER_KEY_MAX): "P kind" or "P kind:id". */
 void ap_key(const struct approver *ap, char *out, const char *kind, const char *id);
 /* store_run on the approver's store (no pipe: this thread's connection). */
-redisReply *ap_redis(const struct approver *ap, int argc, const char **argv);
+redisReply *ap_redis(struct approver *ap, int argc, const char **argv);
 
 /* Intake outcomes. */
 #define PENDING_NEW 0

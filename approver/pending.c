@@ -111,8 +111,9 @@ ap_key(const struct approver *ap, char *out, const char *kind, const char *id)
 }
 
 redisReply *
-ap_redis(const struct approver *ap, int argc, const char **argv)
+ap_redis(struct approver *ap, int argc, const char **argv)
 {
+	ap->m.queue_calls++;
 	return store_run(&ap->store, argc, argv);
 }
 

@@ -79,7 +79,7 @@ struct notify_cfg {
  */
 #define CONFIG_CONNECTIONS_MAX 2048 /* limits.connections_per_ip upper bound */
 #define CONFIG_TIMEOUT_MAX_S 3600
-#define CONFIG_WAITERS_MAX 1024
+#define CONFIG_WAITERS_MAX CONFIG_CONNECTIONS_MAX /* a waiter holds a connection */
 #define CONFIG_RATE_MAX 1000000
 #define CONFIG_ADMIN_LIST_MAX 500 /* limits.admin_list_max upper bound */
 
