@@ -136,8 +136,7 @@ redisReply *pending_index(struct approver *ap);
  * (NULL for one gone meanwhile; free each with pending_free). 0 or
  * STORE_EDOWN.
  */
-int pending_get_many(struct approver *ap, const char *const *ids, size_t n,
-		     struct pending **out);
+int pending_get_many(struct approver *ap, const char *const *ids, size_t n, struct pending **out);
 
 /* Approve outcomes. */
 #define APPROVE_NOT_PENDING 0

@@ -91,8 +91,8 @@ main(int argc, char **argv)
 		svc_request_stop();
 		goto out;
 	}
-	if ((ap.http = http_start(cfg->approver_listen, APPROVER_BODY_MAX, &cfg->limits, approver_route, &ap,
-				  herr)) == NULL) {
+	if ((ap.http = http_start(cfg->approver_listen, APPROVER_BODY_MAX, &cfg->limits,
+				  approver_route, &ap, herr)) == NULL) {
 		log_error("%s", herr);
 		svc_request_stop();
 		goto out;

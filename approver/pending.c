@@ -306,9 +306,10 @@ static const char lua_index[] =
     "return out\n";
 
 /* KEYS the pending hashes: HGETALL of each. */
-static const char lua_get_many[] = "local out = {}\n"
-				   "for i, k in ipairs(KEYS) do out[i] = redis.call('HGETALL', k) end\n"
-				   "return out\n";
+static const char lua_get_many[] =
+    "local out = {}\n"
+    "for i, k in ipairs(KEYS) do out[i] = redis.call('HGETALL', k) end\n"
+    "return out\n";
 
 redisReply *
 pending_index(struct approver *ap)

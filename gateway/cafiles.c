@@ -99,7 +99,8 @@ cafiles_crl_read(const char *path, struct stat *st, char **out, size_t *len, con
 		goto out;
 	}
 	p = (const unsigned char *)buf;
-	if ((crl = d2i_X509_CRL(NULL, &p, (long)n)) == NULL || p != (const unsigned char *)buf + n) {
+	if ((crl = d2i_X509_CRL(NULL, &p, (long)n)) == NULL ||
+	    p != (const unsigned char *)buf + n) {
 		*why = "is not one DER CRL";
 		goto out;
 	}

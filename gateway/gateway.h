@@ -29,7 +29,7 @@ struct gateway_metrics {
 	atomic_ullong submits_unavailable; /* 503: Kafka or Redis down */
 	atomic_ullong polls;
 	atomic_long longpoll_waiting; /* gauge */
-	atomic_ullong limited_rate;    /* 429: limits.requests_per_key / _per_tenant */
+	atomic_ullong limited_rate;   /* 429: limits.requests_per_key / _per_tenant */
 	atomic_ullong limited_waiters; /* 429: limits.waiters_per_key */
 };
 
@@ -43,8 +43,8 @@ struct gateway {
 	struct http_server *http;
 	struct waiters *waiters;
 	struct gateway_metrics m;
-	atomic_int *key_waiters; /* waits now, per cfg->users entry (limits.c) */
-	struct cafiles *cafiles; /* public CA files in memory (cafiles.c) */
+	atomic_int *key_waiters;  /* waits now, per cfg->users entry (limits.c) */
+	struct cafiles *cafiles;  /* public CA files in memory (cafiles.c) */
 	struct svc_health health; /* as last checked by the main loop */
 	/*
 	 * Route hook for the browser pages (/csr/upload...): called for every
@@ -73,7 +73,8 @@ void limits_free(struct gateway *gw);
 /* A long-poll slot of u's API key: 0, or -1 after answering 429. Give it back once done. */
 int limits_wait_take(struct gateway *gw, struct http_req *req, const struct user *u);
 void limits_wait_give(struct gateway *gw, const struct user *u);
-/* A token of u's and u's tenant's request rate: 0, or -1 after answering 429 (503 without Redis). */
+/* A token of u's and u's tenant's request rate: 0, or -1 after answering 429 (503 without Redis).
+ */
 int limits_rate(struct gateway *gw, struct http_req *req, const struct user *u);
 
 /*

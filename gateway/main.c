@@ -51,8 +51,8 @@ main(int argc, char **argv)
 		log_error("cannot start the long-poll thread");
 		goto out;
 	}
-	if ((gw.http = http_start(cfg->gateway_listen, GATEWAY_BODY_MAX, &cfg->limits, gateway_route, &gw,
-				  herr)) == NULL) {
+	if ((gw.http = http_start(cfg->gateway_listen, GATEWAY_BODY_MAX, &cfg->limits,
+				  gateway_route, &gw, herr)) == NULL) {
 		log_error("%s", herr);
 		goto out;
 	}

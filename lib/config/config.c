@@ -978,8 +978,7 @@ static const struct key limit_keys[] = {
     INTKEY("waiters_per_key", K_INT, 0, CONFIG_WAITERS_MAX, 8, struct limits, waiters_per_key),
     RATEKEY("requests_per_key", key_rate_section, per_key),
     RATEKEY("requests_per_tenant", tenant_rate_section, per_tenant),
-    INTKEY("admin_list_max", K_INT, 1, CONFIG_ADMIN_LIST_MAX, 200, struct limits,
-	   admin_list_max),
+    INTKEY("admin_list_max", K_INT, 1, CONFIG_ADMIN_LIST_MAX, 200, struct limits, admin_list_max),
 };
 static const struct section limit_section = SECTION(limit_keys, 0, NULL);
 
@@ -996,10 +995,7 @@ static const struct key top_keys[] = {
      .type = K_OBJ,
      SUB(notify_section),
      .off = offsetof(struct config, notify)},
-    {.name = "limits",
-     .type = K_OBJ,
-     SUB(limit_section),
-     .off = offsetof(struct config, limits)},
+    {.name = "limits", .type = K_OBJ, SUB(limit_section), .off = offsetof(struct config, limits)},
 };
 static const struct section top_section = SECTION(top_keys, 0, top_after);
 

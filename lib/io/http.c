@@ -236,12 +236,13 @@ http_start(const char *listen, size_t body_max, const struct limits *lim, http_h
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* The logger goes first so that every MHD message is a JSON line. */
-	s->d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, s, MHD_OPTION_EXTERNAL_LOGGER,
-				http_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)lim->connections_per_ip,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)lim->connection_timeout_s,
-				MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL, MHD_OPTION_END);
+	s->d =
+	    MHD_start_daemon(flags, 0, NULL, NULL, http_access, s, MHD_OPTION_EXTERNAL_LOGGER,
+			     http_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)lim->connections_per_ip,
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)lim->connection_timeout_s,
+			     MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL, MHD_OPTION_END);
 	if (s->d == NULL) {
 		snprintf(err, HTTP_ERR_MAX, "http: cannot listen on %s (address in use?)", listen);
 		free(s);

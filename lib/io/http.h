@@ -49,8 +49,8 @@ struct http_server;
 
 /*
  * Listens on "host:port" (IPv4 or [IPv6]) and serves requests with fn(app, req).
- * body_max caps request bodies; lim gives the per-address and time limits. Returns NULL with a message in err (HTTP_ERR_MAX).
- * Stop with http_stop.
+ * body_max caps request bodies; lim gives the per-address and time limits. Returns NULL with a
+ * message in err (HTTP_ERR_MAX). Stop with http_stop.
  */
 struct http_server *http_start(const char *listen, size_t body_max, const struct limits *lim,
 			       http_handler_fn fn, void *app, char *err);

@@ -85,8 +85,10 @@ expect limits_slow_body_logged grep -q 'request body not sent within' "$GW_DIR/g
 submit "$CAROL" "$APPROVAL"
 PID_ID=$(jbody .request_id)
 expect limits_waiters_setup test "$CODE" = 202 -a "$(jbody .status)" = pending_approval
+waiter_pids=()
 for ((i = 0; i < WAITERS; i++)); do
 	curl -s -o /dev/null -H "Authorization: Bearer $CAROL" "$GW/csr/requests/$PID_ID?wait=6" &
+	waiter_pids+=($!)
 done
 waiting_is() { [[ $(metric pki_gateway_longpoll_waiting) == "$1" ]]; }
 wait_for 5 waiting_is $WAITERS
@@ -104,7 +106,7 @@ submit "$ALICE" "$APPROVAL"
 aid=$(jbody .request_id)
 req GET "/csr/requests/$aid?wait=1" "$ALICE"
 expect limits_waiters_per_key_not_global test "$CODE" = 200
-wait
+wait "${waiter_pids[@]}"
 req GET "/csr/requests/$PID_ID?wait=1" "$CAROL"
 expect limits_waiter_slots_given_back test "$CODE" = 200
 expect limits_waiters_metric test "$(metric 'pki_gateway_limited_total{limit="waiters"}')" = 2
