@@ -87,7 +87,8 @@ PID_ID=$(jbody .request_id)
 expect limits_waiters_setup test "$CODE" = 202 -a "$(jbody .status)" = pending_approval
 waiter_pids=()
 for ((i = 0; i < WAITERS; i++)); do
-	curl -s -o /dev/null -H "Authorization: Bearer $CAROL" "$GW/csr/requests/$PID_ID?wait=6" &
+	curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $CAROL" \
+		"$GW/csr/requests/$PID_ID?wait=6" >"$GW_DIR/waiter.$i" &
 	waiter_pids+=($!)
 done
 waiting_is() { [[ $(metric pki_gateway_longpoll_waiting) == "$1" ]]; }
@@ -107,6 +108,8 @@ aid=$(jbody .request_id)
 req GET "/csr/requests/$aid?wait=1" "$ALICE"
 expect limits_waiters_per_key_not_global test "$CODE" = 200
 wait "${waiter_pids[@]}"
+# A wait longer than connection_timeout_s is not an idle connection.
+expect limits_waits_longer_than_timeout_answered test "$(cat "$GW_DIR"/waiter.*)" = 200200
 req GET "/csr/requests/$PID_ID?wait=1" "$CAROL"
 expect limits_waiter_slots_given_back test "$CODE" = 200
 expect limits_waiters_metric test "$(metric 'pki_gateway_limited_total{limit="waiters"}')" = 2
@@ -242,4 +245,4 @@ n=$(queue_fake del)
 FAKE_PREFIX=
 expect limits_queue_emptied test "${n:-1}" -lt $QUEUE_FAKE
 
-answers_check limits_answers_match_openapi schemas/openapi.yaml "$GW_DIR/answers.jsonl" 10
+answers_check limits_answers_match_openapi openapi.yaml "$GW_DIR/answers.jsonl" 10
