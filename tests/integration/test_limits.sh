@@ -22,9 +22,11 @@ QUEUE_FAKE=3000
 SLOW_PID=
 FAKE_PREFIX=
 lim_exit() {
+	local rc=$?
 	[[ -n $SLOW_PID ]] && kill "$SLOW_PID" 2>/dev/null
 	# The fake queue entries go, whatever happened.
 	[[ -n $FAKE_PREFIX ]] && queue_fake del >/dev/null 2>&1
+	(exit "$rc") # gwenv_exit reads the suite's status from $?
 	gwenv_exit
 }
 trap lim_exit EXIT
@@ -156,8 +158,10 @@ expect limits_rate_metric test "$(metric 'pki_gateway_limited_total{limit="rate"
 # --- CA files and /healthz from memory ------------------------------------------
 crl_path=$(jq -r '.cas[] | select(.id == "acme-issuing") | .crl' "$GW_CONFIG")
 [[ $crl_path == /* ]] || crl_path=$GW_DIR/$crl_path
-req GET /crl/acme-issuing.crl ""
-cp "$GW_DIR/body" "$GW_DIR/crl1.der"
+# crl_get: the CRL into $GW_DIR/crl.der, CODE its status.
+crl_get() { CODE=$(curl -s -o "$GW_DIR/crl.der" -w '%{http_code}' --max-time 10 "$GW/crl/acme-issuing.crl"); }
+crl_get
+cp "$GW_DIR/crl.der" "$GW_DIR/crl1.der"
 same_crl() { cmp -s "$1" "$2" && [[ $CODE == 200 ]]; }
 expect limits_crl_served same_crl "$GW_DIR/crl1.der" "$crl_path"
 # No file is opened for a request: traced, and served with the file gone.
@@ -176,17 +180,17 @@ wait "$tpid" 2>/dev/null
 expect limits_crl_no_open_per_request test "$(grep -c "$(basename "$crl_path")" "$GW_DIR/strace.out")" = 0
 mv "$crl_path" "$crl_path.away"
 sleep 1.5
-req GET /crl/acme-issuing.crl ""
-expect limits_crl_served_with_file_gone same_crl "$GW_DIR/body" "$GW_DIR/crl1.der"
+crl_get
+expect limits_crl_served_with_file_gone same_crl "$GW_DIR/crl.der" "$GW_DIR/crl1.der"
 echo garbage >"$crl_path"
 sleep 1.5
-req GET /crl/acme-issuing.crl ""
-expect limits_crl_bad_file_keeps_last_good same_crl "$GW_DIR/body" "$GW_DIR/crl1.der"
+crl_get
+expect limits_crl_bad_file_keeps_last_good same_crl "$GW_DIR/crl.der" "$GW_DIR/crl1.der"
 mv "$crl_path.away" "$crl_path"
 "$BUILD/pkictl" ca crl --config "$GW_CONFIG" --id acme-issuing >>"$GW_DIR/pkictl.log" 2>&1
-crl_changed() { req GET /crl/acme-issuing.crl "" && ! cmp -s "$GW_DIR/body" "$GW_DIR/crl1.der"; }
+crl_changed() { crl_get && [[ $CODE == 200 ]] && ! cmp -s "$GW_DIR/crl.der" "$GW_DIR/crl1.der"; }
 expect limits_crl_resigned_served_from_refresh wait_for 5 crl_changed
-expect limits_crl_resigned_is_the_file cmp -s "$GW_DIR/body" "$crl_path"
+expect limits_crl_resigned_is_the_file cmp -s "$GW_DIR/crl.der" "$crl_path"
 # /healthz asks Redis nothing: 50 answers, PINGs only from the once-a-second checks.
 pings() { "${REDIS_CLI[@]}" info commandstats | tr -d '\r' | sed -n 's/^cmdstat_ping:calls=\([0-9]*\).*/\1/p'; }
 p0=$(pings)
