@@ -282,53 +282,78 @@ api_int(struct http_req *req, const char *name, long lo, long hi, long def, long
 	return 0;
 }
 
+/* counts[ca_id] += 1. */
+static void
+api_count(cJSON *counts, const char *ca_id)
+{
+	cJSON *c = cJSON_GetObjectItemCaseSensitive(counts, ca_id);
+
+	if (c != NULL)
+		cJSON_SetNumberValue(c, c->valuedouble + 1);
+	else
+		cJSON_AddNumberToObject(counts, ca_id, 1);
+}
+
+/* 1 if s equals the filter f (NULL: no filter). */
+static int
+api_match(const char *f, const char *s)
+{
+	return f == NULL || strcmp(f, s) == 0;
+}
+
+/*
+ * GET /admin/api/pending: two Redis calls whatever the queue's length (the
+ * index of every pending request, then the page's records), a page of at
+ * most limits.admin_list_max.
+ */
 static void
 api_list(struct approver *ap, struct http_req *req, const struct user *u)
 {
-	const char *ca, *tenant, *requester;
+	const char *ca, *tenant, *requester, **page = NULL;
 	long limit, offset, total = 0;
-	redisReply *ids;
-	struct pending *p;
-	cJSON *o, *items, *counts, *c;
-	size_t i;
+	redisReply *ix = NULL, **f;
+	struct pending **recs = NULL;
+	cJSON *o = NULL, *items, *counts;
+	size_t i, n = 0;
 
 	if (api_filter(req, "ca", &ca) < 0 || api_filter(req, "tenant", &tenant) < 0 ||
 	    api_filter(req, "requester", &requester) < 0 ||
 	    api_int(req, "limit", 1, APPROVER_PAGE_MAX, APPROVER_PAGE_DEFAULT, &limit) < 0 ||
 	    api_int(req, "offset", 0, APPROVER_LIST_MAX, 0, &offset) < 0)
 		return;
-	if ((ids = pending_ids(ap)) == NULL) {
-		http_reply_error(req, 503, "store_unavailable", NULL, NULL, NULL,
-				 "request store (Redis) unavailable");
-		return;
+	if (limit > ap->cfg->limits.admin_list_max)
+		limit = ap->cfg->limits.admin_list_max;
+	if ((page = calloc((size_t)limit, sizeof(*page))) == NULL ||
+	    (recs = calloc((size_t)limit, sizeof(*recs))) == NULL) {
+		http_reply_error(req, 500, "internal", NULL, NULL, NULL, "out of memory");
+		goto out;
 	}
+	if ((ix = pending_index(ap)) == NULL)
+		goto down;
 	o = cJSON_CreateObject();
 	items = cJSON_AddArrayToObject(o, "items");
-	counts = cJSON_CreateObject();
-	for (i = 0; ids->type == REDIS_REPLY_ARRAY && i < ids->elements; i++) {
-		if (ids->element[i]->type != REDIS_REPLY_STRING ||
-		    pending_get(ap, ids->element[i]->str, &p) != 0)
+	counts = cJSON_AddObjectToObject(o, "counts_by_ca");
+	for (i = 0; i < ix->elements; i += PENDING_INDEX_FIELDS) {
+		f = &ix->element[i]; /* id, state, ca_id, tenant, requester */
+		if (f[0]->type != REDIS_REPLY_STRING || f[1]->type != REDIS_REPLY_STRING ||
+		    f[2]->type != REDIS_REPLY_STRING || f[3]->type != REDIS_REPLY_STRING ||
+		    f[4]->type != REDIS_REPLY_STRING || strcmp(f[1]->str, "pending") != 0 ||
+		    !ap_admin_scope(u, f[2]->str, f[3]->str[0] != '\0' ? f[3]->str : NULL))
 			continue;
-		if (strcmp(p->state, "pending") != 0 || !ap_admin_scope(u, p->ca_id, p->tenant)) {
-			pending_free(p);
-			continue;
-		}
 		/* Counts per CA: everything in scope, before the filters. */
-		if ((c = cJSON_GetObjectItemCaseSensitive(counts, p->ca_id)) != NULL)
-			cJSON_SetNumberValue(c, c->valuedouble + 1);
-		else
-			cJSON_AddNumberToObject(counts, p->ca_id, 1);
-		if ((ca == NULL || strcmp(ca, p->ca_id) == 0) &&
-		    (tenant == NULL || (p->tenant != NULL && strcmp(tenant, p->tenant) == 0)) &&
-		    (requester == NULL ||
-		     (p->requester != NULL && strcmp(requester, p->requester) == 0))) {
-			if (total >= offset && total < offset + limit)
-				cJSON_AddItemToArray(items, api_pending_json(ap->cfg, p, 0));
-			total++;
-		}
-		pending_free(p);
+		api_count(counts, f[2]->str);
+		if (!api_match(ca, f[2]->str) || !api_match(tenant, f[3]->str) ||
+		    !api_match(requester, f[4]->str))
+			continue;
+		if (total >= offset && total < offset + limit)
+			page[n++] = f[0]->str;
+		total++;
 	}
-	freeReplyObject(ids);
+	if (pending_get_many(ap, page, n, recs) != 0)
+		goto down;
+	for (i = 0; i < n; i++)
+		if (recs[i] != NULL)
+			cJSON_AddItemToArray(items, api_pending_json(ap->cfg, recs[i], 0));
 	cJSON_AddNumberToObject(o, "total", (double)total);
 	cJSON_AddNumberToObject(o, "offset", (double)offset);
 	cJSON_AddNumberToObject(o, "limit", (double)limit);
@@ -336,9 +361,19 @@ api_list(struct approver *ap, struct http_req *req, const struct user *u)
 		cJSON_AddNumberToObject(o, "next_offset", (double)(offset + limit));
 	else
 		cJSON_AddNullToObject(o, "next_offset");
-	cJSON_AddItemToObject(o, "counts_by_ca", counts);
 	http_reply_json(req, 200, o, NULL);
+	goto out;
+down:
+	http_reply_error(req, 503, "store_unavailable", NULL, NULL, NULL,
+			 "request store (Redis) unavailable");
+out:
+	for (i = 0; recs != NULL && i < n; i++)
+		pending_free(recs[i]);
 	cJSON_Delete(o);
+	if (ix != NULL)
+		freeReplyObject(ix);
+	free(recs);
+	free(page);
 }
 
 static void

@@ -30,6 +30,7 @@
 #include "kafka.h"
 #include "redis.h"
 #include "store.h"
+#include "svc.h"
 #include "webhook.h"
 
 struct issue_msg;
@@ -67,6 +68,7 @@ struct approver_metrics {
 	atomic_ullong pw_checks;    /* scrypt runs */
 	atomic_ullong pw_limited;   /* attempts beyond the limit: not checked */
 	atomic_ullong pw_unchecked; /* attempts that could not be counted: not checked */
+	atomic_ullong queue_calls;  /* Redis round trips of the queue (ap_redis) */
 };
 
 struct approver {
@@ -76,6 +78,7 @@ struct approver {
 	struct webhook_queue wq;
 	struct kafka_producer *kp;
 	struct http_server *http;
+	struct svc_health health; /* as last checked by the main loop */
 	pthread_t intake_thr, results_thr, sweep_thr, webhook_thr;
 	int intake_up, results_up, sweep_up, webhook_up;
 };
@@ -99,7 +102,7 @@ struct pending {
 /* Key of kind for id into out (APPROVER_KEY_MAX): "P kind" or "P kind:id". */
 void ap_key(const struct approver *ap, char *out, const char *kind, const char *id);
 /* store_run on the approver's store (no pipe: this thread's connection). */
-redisReply *ap_redis(const struct approver *ap, int argc, const char **argv);
+redisReply *ap_redis(struct approver *ap, int argc, const char **argv);
 
 /* Intake outcomes. */
 #define PENDING_NEW 0
@@ -118,8 +121,22 @@ int pending_intake(struct approver *ap, const struct issue_msg *m, const char *r
 int pending_get(struct approver *ap, const char *id, struct pending **out);
 void pending_free(struct pending *p);
 
-/* Ids in P pending, oldest first (at most APPROVER_LIST_MAX). Caller frees with freeReplyObject. */
-redisReply *pending_ids(struct approver *ap);
+/* What a listing filters and counts on, of one pending request. */
+#define PENDING_INDEX_FIELDS 5 /* id, state, ca_id, tenant, requester */
+
+/*
+ * The queue for a listing in one Redis call: for each id in P pending,
+ * oldest first (at most APPROVER_LIST_MAX), PENDING_INDEX_FIELDS strings
+ * ("" when absent), flat. Caller frees with freeReplyObject; NULL when
+ * Redis is down.
+ */
+redisReply *pending_index(struct approver *ap);
+/*
+ * Reads the n pending requests ids in one Redis call into out[0..n-1]
+ * (NULL for one gone meanwhile; free each with pending_free). 0 or
+ * STORE_EDOWN.
+ */
+int pending_get_many(struct approver *ap, const char *const *ids, size_t n, struct pending **out);
 
 /* Approve outcomes. */
 #define APPROVE_NOT_PENDING 0

@@ -15,7 +15,7 @@ approver_route(void *app, struct http_req *req)
 	struct approver *ap = app;
 
 	if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/healthz") == 0)
-		svc_healthz(req, ap->kp, ap->cfg->redis_url);
+		svc_healthz(req, &ap->health);
 	else if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/metrics") == 0)
 		password_metrics(ap, req);
 	else if (strncmp(req->path, "/admin/api/", 11) == 0)
@@ -74,11 +74,12 @@ main(int argc, char **argv)
 		log_error("%s", kerr);
 		goto out;
 	}
-	if (!kafka_producer_up(ap.kp))
-		log_warn("kafka %s not reachable yet", cfg->kafka_brokers);
 	if ((r = redis_thread(cfg->redis_url)) == NULL)
 		goto out;
-	if (!redis_ping(r))
+	svc_health_check(&ap.health, ap.kp, cfg->redis_url);
+	if (!ap.health.kafka_up)
+		log_warn("kafka %s not reachable yet", cfg->kafka_brokers);
+	if (!ap.health.redis_up)
 		log_warn("redis %s not reachable yet", cfg->redis_url);
 	if (!cfg->grant_key_loaded)
 		log_warn("grant key not loaded: approved requests cannot be published");
@@ -90,15 +91,15 @@ main(int argc, char **argv)
 		svc_request_stop();
 		goto out;
 	}
-	if ((ap.http = http_start(cfg->approver_listen, APPROVER_BODY_MAX, approver_route, &ap,
-				  herr)) == NULL) {
+	if ((ap.http = http_start(cfg->approver_listen, APPROVER_BODY_MAX, &cfg->limits,
+				  approver_route, &ap, herr)) == NULL) {
 		log_error("%s", herr);
 		svc_request_stop();
 		goto out;
 	}
 	log_info("listening on http://%s", cfg->approver_listen);
-	while (!svc_wait(1000))
-		;
+	while (!svc_wait(SVC_HEALTH_CHECK_MS))
+		svc_health_check(&ap.health, ap.kp, cfg->redis_url);
 	code = 0;
 out:
 	http_stop(ap.http);

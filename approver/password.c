@@ -88,8 +88,11 @@ password_metrics(struct approver *ap, struct http_req *req)
 		     "# HELP pki_approver_password_refused_total Approval passwords not checked.\n"
 		     "# TYPE pki_approver_password_refused_total counter\n"
 		     "pki_approver_password_refused_total{why=\"limited\"} %llu\n"
-		     "pki_approver_password_refused_total{why=\"counter_unavailable\"} %llu\n",
+		     "pki_approver_password_refused_total{why=\"counter_unavailable\"} %llu\n"
+		     "# HELP pki_approver_queue_redis_calls_total Redis round trips of the queue.\n"
+		     "# TYPE pki_approver_queue_redis_calls_total counter\n"
+		     "pki_approver_queue_redis_calls_total %llu\n",
 		     (unsigned long long)ap->m.pw_checks, (unsigned long long)ap->m.pw_limited,
-		     (unsigned long long)ap->m.pw_unchecked);
+		     (unsigned long long)ap->m.pw_unchecked, (unsigned long long)ap->m.queue_calls);
 	http_reply(req, 200, "text/plain; version=0.0.4", buf, (size_t)n, NULL);
 }

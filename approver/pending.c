@@ -111,8 +111,9 @@ ap_key(const struct approver *ap, char *out, const char *kind, const char *id)
 }
 
 redisReply *
-ap_redis(const struct approver *ap, int argc, const char **argv)
+ap_redis(struct approver *ap, int argc, const char **argv)
 {
+	ap->m.queue_calls++;
 	return store_run(&ap->store, argc, argv);
 }
 
@@ -292,15 +293,76 @@ pending_get(struct approver *ap, const char *id, struct pending **out)
 	return 0;
 }
 
+/* KEYS P pending; ARGV at most: id and PENDING_INDEX_FIELDS - 1 fields of each, flat. */
+static const char lua_index[] =
+    "local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)\n"
+    "local out = {}\n"
+    "for _, id in ipairs(ids) do\n"
+    "  local h = redis.call('HMGET', KEYS[1] .. ':' .. id, 'state', 'ca_id', 'tenant',\n"
+    "                       'requester')\n"
+    "  out[#out + 1] = id\n"
+    "  for i = 1, 4 do out[#out + 1] = h[i] or '' end\n"
+    "end\n"
+    "return out\n";
+
+/* KEYS the pending hashes: HGETALL of each. */
+static const char lua_get_many[] =
+    "local out = {}\n"
+    "for i, k in ipairs(KEYS) do out[i] = redis.call('HGETALL', k) end\n"
+    "return out\n";
+
 redisReply *
-pending_ids(struct approver *ap)
+pending_index(struct approver *ap)
 {
-	char key[APPROVER_KEY_MAX], last[16];
-	const char *argv[] = {"ZRANGE", key, "0", last};
+	char key[APPROVER_KEY_MAX], max[16];
+	const char *argv[] = {"EVAL", lua_index, "1", key, max};
+	redisReply *rep;
 
 	ap_key(ap, key, "pending", NULL);
-	snprintf(last, sizeof(last), "%d", APPROVER_LIST_MAX - 1);
-	return ap_redis(ap, 4, argv);
+	snprintf(max, sizeof(max), "%d", APPROVER_LIST_MAX);
+	if ((rep = ap_redis(ap, 5, argv)) != NULL &&
+	    (rep->type != REDIS_REPLY_ARRAY || rep->elements % PENDING_INDEX_FIELDS != 0)) {
+		freeReplyObject(rep);
+		rep = NULL;
+	}
+	return rep;
+}
+
+int
+pending_get_many(struct approver *ap, const char *const *ids, size_t n, struct pending **out)
+{
+	const char **argv = calloc(n + 3, sizeof(*argv));
+	char(*keys)[APPROVER_KEY_MAX] = calloc(n > 0 ? n : 1, sizeof(*keys));
+	char nkeys[24];
+	redisReply *rep = NULL, *h;
+	size_t i;
+	int rc = STORE_EDOWN;
+
+	if (argv == NULL || keys == NULL)
+		goto out;
+	snprintf(nkeys, sizeof(nkeys), "%zu", n);
+	argv[0] = "EVAL";
+	argv[1] = lua_get_many;
+	argv[2] = nkeys;
+	for (i = 0; i < n; i++) {
+		ap_key(ap, keys[i], "pending", ids[i]);
+		argv[i + 3] = keys[i];
+	}
+	if ((rep = ap_redis(ap, (int)n + 3, argv)) == NULL || rep->type != REDIS_REPLY_ARRAY ||
+	    rep->elements != n)
+		goto out;
+	for (i = 0; i < n; i++) {
+		h = rep->element[i];
+		out[i] = h->type == REDIS_REPLY_ARRAY ? pending_from_pairs(h->element, h->elements)
+						      : NULL;
+	}
+	rc = 0;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	free(keys);
+	free(argv);
+	return rc;
 }
 
 int

@@ -8,6 +8,7 @@
 #include "http.h"
 #include "kafka.h"
 #include "store.h"
+#include "svc.h"
 
 #define GATEWAY_BODY_MAX (64 * 1024) /* POST /csr/process cap (413 beyond) */
 #define GATEWAY_WAIT_MAX_S 30        /* ?wait=N and Prefer: wait=N upper bound */
@@ -28,9 +29,12 @@ struct gateway_metrics {
 	atomic_ullong submits_unavailable; /* 503: Kafka or Redis down */
 	atomic_ullong polls;
 	atomic_long longpoll_waiting; /* gauge */
+	atomic_ullong limited_rate;   /* 429: limits.requests_per_key / _per_tenant */
+	atomic_ullong limited_waiters; /* 429: limits.waiters_per_key */
 };
 
 struct waiters;
+struct cafiles;
 
 struct gateway {
 	const struct config *cfg;
@@ -39,6 +43,9 @@ struct gateway {
 	struct http_server *http;
 	struct waiters *waiters;
 	struct gateway_metrics m;
+	atomic_int *key_waiters;  /* waits now, per cfg->users entry (limits.c) */
+	struct cafiles *cafiles;  /* public CA files in memory (cafiles.c) */
+	struct svc_health health; /* as last checked by the main loop */
 	/*
 	 * Route hook for the browser pages (/csr/upload...): called for every
 	 * path starting with "/csr/upload"; NULL answers 404 there.
@@ -60,9 +67,20 @@ struct waiter *waiter_add(struct waiters *ws, const char *id);
 int waiter_wait(struct waiters *ws, struct waiter *w, long timeout_ms);
 void waiter_remove(struct waiters *ws, struct waiter *w);
 
+/* Limits (limits.c). limits_start allocates the waiter counts: 0 or -1. */
+int limits_start(struct gateway *gw);
+void limits_free(struct gateway *gw);
+/* A long-poll slot of u's API key: 0, or -1 after answering 429. Give it back once done. */
+int limits_wait_take(struct gateway *gw, struct http_req *req, const struct user *u);
+void limits_wait_give(struct gateway *gw, const struct user *u);
+/* A token of u's and u's tenant's request rate: 0, or -1 after answering 429 (503 without Redis).
+ */
+int limits_rate(struct gateway *gw, struct http_req *req, const struct user *u);
+
 /*
- * Authenticated caller of req, or NULL after answering 401. Every /csr and
- * /cas route starts with it.
+ * Authenticated caller of req within its request rate, or NULL after
+ * answering 401 (or 429, limits_rate). Every /csr, /cas and /me route
+ * starts with it.
  */
 const struct user *gateway_auth(struct gateway *gw, struct http_req *req);
 
@@ -91,6 +109,11 @@ int gateway_request_wait(struct gateway *gw, const char *id, long wait_s, enum w
 /* GET /csr/batches/{id} (batches.c): counts by state and a page of request ids. */
 void gateway_batch_get(struct gateway *gw, struct http_req *req, const char *id);
 void gateway_cas(struct gateway *gw, struct http_req *req);
+/* The public CAs' certificates and CRLs, read once (cafiles.c). NULL when out of memory. */
+struct cafiles *cafiles_new(const struct config *cfg);
+/* Reads again each CRL file that changed; from one thread only (the main loop). */
+void cafiles_refresh(struct cafiles *cf);
+void cafiles_free(struct cafiles *cf); /* NULL is safe */
 /* GET /ca/{id}.crt and GET /crl/{id}.crl (cafiles.c); rest is "{id}.crt" / "{id}.crl". No auth. */
 void gateway_ca_cert(struct gateway *gw, struct http_req *req, const char *rest);
 void gateway_crl(struct gateway *gw, struct http_req *req, const char *rest);

@@ -32,30 +32,43 @@ main(int argc, char **argv)
 		goto out;
 	}
 	/* Not fatal: /healthz reports what is down until it comes back. */
-	if (!kafka_producer_up(gw.kp))
-		log_warn("kafka %s not reachable yet", cfg->kafka_brokers);
 	if ((r = redis_thread(cfg->redis_url)) == NULL)
 		goto out;
-	if (!redis_ping(r))
+	svc_health_check(&gw.health, gw.kp, cfg->redis_url);
+	if (!gw.health.kafka_up)
+		log_warn("kafka %s not reachable yet", cfg->kafka_brokers);
+	if (!gw.health.redis_up)
 		log_warn("redis %s not reachable yet", cfg->redis_url);
+	if ((gw.cafiles = cafiles_new(cfg)) == NULL) {
+		log_error("cannot encode the CA certificates (out of memory?)");
+		goto out;
+	}
+	if (limits_start(&gw) < 0) {
+		log_error("out of memory");
+		goto out;
+	}
 	if ((gw.waiters = waiters_start(cfg)) == NULL) {
 		log_error("cannot start the long-poll thread");
 		goto out;
 	}
-	if ((gw.http = http_start(cfg->gateway_listen, GATEWAY_BODY_MAX, gateway_route, &gw,
-				  herr)) == NULL) {
+	if ((gw.http = http_start(cfg->gateway_listen, GATEWAY_BODY_MAX, &cfg->limits,
+				  gateway_route, &gw, herr)) == NULL) {
 		log_error("%s", herr);
 		goto out;
 	}
 	log_info("listening on http://%s", cfg->gateway_listen);
-	while (!svc_wait(1000))
-		;
+	while (!svc_wait(SVC_HEALTH_CHECK_MS)) {
+		svc_health_check(&gw.health, gw.kp, cfg->redis_url);
+		cafiles_refresh(gw.cafiles);
+	}
 	code = 0;
 out:
 	/* Long-polls return first, so that connection threads can finish. */
 	waiters_stop(gw.waiters);
 	http_stop(gw.http);
 	waiters_free(gw.waiters);
+	limits_free(&gw);
+	cafiles_free(gw.cafiles);
 	kafka_producer_free(gw.kp);
 	redis_pipe_free(gw.store.pipe);
 	config_free(cfg);

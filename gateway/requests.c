@@ -233,9 +233,12 @@ gateway_request_get(struct gateway *gw, struct http_req *req, const char *id)
 	if ((rc = store_get(&gw->store, id, &r)) == 0 && !request_visible(u, r))
 		rc = STORE_ENOTFOUND;
 	if (rc == 0 && wait_s > 0 && !req_state_terminal(r->state)) {
+		if (limits_wait_take(gw, req, u) < 0)
+			goto out;
 		req_record_free(r);
 		r = NULL;
 		rc = gateway_request_wait(gw, id, wait_s, WAIT_CHANGED, &r);
+		limits_wait_give(gw, u);
 	}
 	if (rc == STORE_ENOTFOUND) {
 		http_reply_error(req, 404, "request_not_found", "id", NULL, NULL,
@@ -250,5 +253,6 @@ gateway_request_get(struct gateway *gw, struct http_req *req, const char *id)
 		http_reply_json(req, 200, o, req_state_terminal(r->state) ? NULL : hdr);
 		cJSON_Delete(o);
 	}
+out:
 	req_record_free(r);
 }

@@ -24,12 +24,12 @@ gateway_auth(struct gateway *gw, struct http_req *req)
 	const struct user *u = auth_bearer(gw->cfg, a);
 	struct audit_event ev = {0};
 
-	if (u != NULL)
-		return u;
 	/* Browser pages: the login session's cookie, CSRF token checked on POST. */
-	if (a == NULL &&
-	    ((u = session_user(gw->cfg, &session_gateway, req)) != NULL || req->replied))
-		return u;
+	if (u == NULL && a == NULL && (u = session_user(gw->cfg, &session_gateway, req)) == NULL &&
+	    req->replied)
+		return NULL;
+	if (u != NULL)
+		return limits_rate(gw, req, u) == 0 ? u : NULL;
 	ev.event = AUDIT_REJECTED;
 	ev.client_ip = req->client_ip;
 	ev.detail = a == NULL ? "401: no bearer API key" : "401: unknown API key";
@@ -78,6 +78,10 @@ gateway_metrics(struct gateway *gw, struct http_req *req)
 	    "# HELP pki_gateway_longpoll_waiting Long-polls waiting now.\n"
 	    "# TYPE pki_gateway_longpoll_waiting gauge\n"
 	    "pki_gateway_longpoll_waiting %ld\n"
+	    "# HELP pki_gateway_limited_total Requests answered 429 by a limit.\n"
+	    "# TYPE pki_gateway_limited_total counter\n"
+	    "pki_gateway_limited_total{limit=\"rate\"} %llu\n"
+	    "pki_gateway_limited_total{limit=\"waiters\"} %llu\n"
 	    "# HELP pki_gateway_kafka_messages_total Kafka delivery reports.\n"
 	    "# TYPE pki_gateway_kafka_messages_total counter\n"
 	    "pki_gateway_kafka_messages_total{result=\"delivered\"} %llu\n"
@@ -86,7 +90,8 @@ gateway_metrics(struct gateway *gw, struct http_req *req)
 	    (unsigned long long)gw->m.responses_4xx, (unsigned long long)gw->m.responses_5xx,
 	    (unsigned long long)gw->m.submits_accepted, (unsigned long long)gw->m.submits_rejected,
 	    (unsigned long long)gw->m.submits_unavailable, (unsigned long long)gw->m.polls,
-	    (long)gw->m.longpoll_waiting, (unsigned long long)ks.delivered,
+	    (long)gw->m.longpoll_waiting, (unsigned long long)gw->m.limited_rate,
+	    (unsigned long long)gw->m.limited_waiters, (unsigned long long)ks.delivered,
 	    (unsigned long long)ks.failed);
 	http_reply(req, 200, "text/plain; version=0.0.4", buf, (size_t)n, NULL);
 }
@@ -101,7 +106,7 @@ gateway_route(void *app, struct http_req *req)
 	const char *p = req->path;
 
 	if (get && strcmp(p, "/healthz") == 0)
-		svc_healthz(req, gw->kp, gw->cfg->redis_url);
+		svc_healthz(req, &gw->health);
 	else if (get && strcmp(p, "/metrics") == 0)
 		gateway_metrics(gw, req);
 	else if (strcmp(p, "/csr/process") == 0)

@@ -656,6 +656,7 @@ gateway_process(struct gateway *gw, struct http_req *req)
 	const char *idem = http_header(req, "Idempotency-Key");
 	char err[HTTP_ERR_MAX], msg[HTTP_ERR_MAX + 64];
 	cJSON *fields = NULL;
+	long wait_s;
 
 	if (u == NULL)
 		return;
@@ -679,6 +680,12 @@ gateway_process(struct gateway *gw, struct http_req *req)
 		process_reject(gw, req, u, 400, "invalid_form", NULL, err);
 		return;
 	}
-	gateway_submit(gw, req, u, fields, idem, http_prefer_wait(req, GATEWAY_WAIT_MAX_S));
+	/* A wait beyond the key's limit is refused before anything is recorded. */
+	if ((wait_s = http_prefer_wait(req, GATEWAY_WAIT_MAX_S)) == 0 ||
+	    limits_wait_take(gw, req, u) == 0) {
+		gateway_submit(gw, req, u, fields, idem, wait_s);
+		if (wait_s > 0)
+			limits_wait_give(gw, u);
+	}
 	cJSON_Delete(fields);
 }

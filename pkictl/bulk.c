@@ -40,6 +40,7 @@
 #define BULK_RATE_MAX 1000000   /* messages per second */
 #define BULK_POLL_MS 1000       /* between two looks at the batch */
 #define BULK_HTTP_TIMEOUT_S 30  /* one gateway request */
+#define BULK_HTTP_LIMITED_MAX 120 /* 429 answers waited out (Retry-After) for one request */
 #define BULK_HTTP_BODY_MAX (16L * 1024 * 1024)
 #define BULK_PAGE_LIMIT 1000    /* batch entries asked for per page */
 #define BULK_API_KEY_MAX 512
@@ -465,20 +466,29 @@ static int
 http_get(struct http *c, const char *base, const char *path, long *status, cJSON **body)
 {
 	char url[BULK_URL_MAX];
+	curl_off_t retry_s = 0;
 	CURLcode e;
+	int limited;
 
 	snprintf(url, sizeof(url), "%s%s", base, path);
-	c->len = 0;
 	c->too_big = 0;
 	c->err[0] = '\0';
 	curl_easy_setopt(c->h, CURLOPT_URL, url);
-	if ((e = curl_easy_perform(c->h)) != CURLE_OK) {
-		pk_err("GET %s: %s", url,
-		       c->too_big ? "answer larger than the limit"
-				  : (c->err[0] ? c->err : curl_easy_strerror(e)));
-		return -1;
+	/* The gateway's request rate (config limits): wait as told, then ask again. */
+	for (limited = 0;; limited++) {
+		c->len = 0;
+		if ((e = curl_easy_perform(c->h)) != CURLE_OK) {
+			pk_err("GET %s: %s", url,
+			       c->too_big ? "answer larger than the limit"
+					  : (c->err[0] ? c->err : curl_easy_strerror(e)));
+			return -1;
+		}
+		curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, status);
+		if (*status != 429 || limited == BULK_HTTP_LIMITED_MAX)
+			break;
+		curl_easy_getinfo(c->h, CURLINFO_RETRY_AFTER, &retry_s);
+		sleep_ms(retry_s > 0 && retry_s < BULK_HTTP_TIMEOUT_S ? (long)retry_s * 1000 : 1000);
 	}
-	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, status);
 	*body = c->len ? cJSON_ParseWithLength(c->body, c->len) : NULL;
 	return 0;
 }

@@ -57,7 +57,7 @@ static const char *const gateway_cmds[] = {
     "eval",   "hgetall", "hget",        "hmget", "del",  "psubscribe",
     "ping",   "select",  "hvals",       "hdel",  "hset", /* direct */
     "exists", "publish", "get",         "set",   "ttl",  "incr",
-    "expire", "zcard",   "zrangebylex", "hlen", /* in scripts */
+    "expire", "zcard",   "zrangebylex", "hlen",  "time", "pexpire", /* in scripts */
     NULL};
 static const char *const gateway_keys[] = {"req:*", "idem:*",  "session:*", "rl:*",
 					   "ev:*",  "batch:*", "me:*",      NULL};

@@ -955,6 +955,34 @@ static const struct key notify_keys[] = {
 };
 static const struct section notify_section = SECTION(notify_keys, 0, NULL);
 
+/* A token bucket's keys (struct rate_limit) with its defaults. */
+#define RATE_KEYS(rate, burst_)                                                                    \
+	{                                                                                          \
+		INTKEY("rate_per_s", K_INT, 1, CONFIG_RATE_MAX, rate, struct rate_limit,           \
+		       rate_per_s),                                                                \
+		    INTKEY("burst", K_INT, 1, CONFIG_RATE_MAX, burst_, struct rate_limit, burst),  \
+	}
+static const struct key key_rate_keys[] = RATE_KEYS(50, 200);
+static const struct section key_rate_section = SECTION(key_rate_keys, 0, NULL);
+static const struct key tenant_rate_keys[] = RATE_KEYS(500, 2000);
+static const struct section tenant_rate_section = SECTION(tenant_rate_keys, 0, NULL);
+#define RATEKEY(n, s, field)                                                                       \
+	{                                                                                          \
+		.name = n, .type = K_OBJ, SUB(s), .off = offsetof(struct limits, field)            \
+	}
+
+static const struct key limit_keys[] = {
+    INTKEY("connections_per_ip", K_INT, 1, CONFIG_CONNECTIONS_MAX, 64, struct limits,
+	   connections_per_ip),
+    INTKEY("connection_timeout_s", K_INT, 1, CONFIG_TIMEOUT_MAX_S, 15, struct limits,
+	   connection_timeout_s),
+    INTKEY("waiters_per_key", K_INT, 0, CONFIG_WAITERS_MAX, 8, struct limits, waiters_per_key),
+    RATEKEY("requests_per_key", key_rate_section, per_key),
+    RATEKEY("requests_per_tenant", tenant_rate_section, per_tenant),
+    INTKEY("admin_list_max", K_INT, 1, CONFIG_ADMIN_LIST_MAX, 200, struct limits, admin_list_max),
+};
+static const struct section limit_section = SECTION(limit_keys, 0, NULL);
+
 static const struct key top_keys[] = {
     {.name = "listen", .type = K_OBJ, SUB(listen_section)},
     {.name = "kafka", .type = K_OBJ, .flags = KEY_REQUIRED, SUB(kafka_section)},
@@ -968,6 +996,7 @@ static const struct key top_keys[] = {
      .type = K_OBJ,
      SUB(notify_section),
      .off = offsetof(struct config, notify)},
+    {.name = "limits", .type = K_OBJ, SUB(limit_section), .off = offsetof(struct config, limits)},
 };
 static const struct section top_section = SECTION(top_keys, 0, top_after);
 

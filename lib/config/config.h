@@ -72,6 +72,30 @@ struct notify_cfg {
 	int allow_private; /* loopback, link-local and private addresses allowed */
 };
 
+/*
+ * limits: bounds against exhaustion (docs/security.md). Connections count
+ * per client address in each HTTP service; waiters per API key in each
+ * gateway process; request rates in Redis, shared by every gateway.
+ */
+#define CONFIG_CONNECTIONS_MAX 2048 /* limits.connections_per_ip upper bound */
+#define CONFIG_TIMEOUT_MAX_S 3600
+#define CONFIG_WAITERS_MAX CONFIG_CONNECTIONS_MAX /* a waiter holds a connection */
+#define CONFIG_RATE_MAX 1000000
+#define CONFIG_ADMIN_LIST_MAX 500 /* limits.admin_list_max upper bound */
+
+/* A token bucket: rate_per_s tokens a second, at most burst saved up. */
+struct rate_limit {
+	int rate_per_s, burst;
+};
+
+struct limits {
+	int connections_per_ip;   /* open connections per client address */
+	int connection_timeout_s; /* idle time, and the time to send a request body */
+	int waiters_per_key;      /* ?wait and Prefer: wait at once per API key (429 beyond) */
+	struct rate_limit per_key, per_tenant; /* authenticated requests (429 beyond) */
+	int admin_list_max;                    /* admin queue listing: entries per page */
+};
+
 struct topics {
 	char *issue, *approval, *results, *issued, *audit, *notify, *dlq;
 	char *submit; /* bulk ingress: signed requests from bulk producers */
@@ -101,6 +125,7 @@ struct config {
 	struct bulk_key *bulk_keys; /* secrets loaded only with CONFIG_LOAD_BULK_KEYS */
 	size_t nbulk_keys;
 	struct notify_cfg notify;
+	struct limits limits;
 };
 
 /* Flags for config_load. */

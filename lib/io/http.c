@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -22,6 +23,7 @@
 struct http_server {
 	struct MHD_Daemon *d;
 	size_t body_max;
+	long long body_deadline_ms; /* time allowed to send a request body */
 	http_handler_fn fn;
 	void *app;
 };
@@ -31,7 +33,17 @@ struct http_conn_state {
 	char *body;
 	size_t len, cap;
 	int too_large;
+	long long started_ms; /* when the headers were in */
 };
+
+static long long
+http_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void
 http_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -125,6 +137,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url, const char *me
 		if ((st = calloc(1, sizeof(*st))) == NULL)
 			return MHD_NO;
 		*con_cls = st;
+		st->started_ms = http_now_ms();
 		/* Refuse a declared oversize body before reading it. */
 		if (cl != NULL && strtoull(cl, NULL, 10) > s->body_max)
 			st->too_large = 1;
@@ -132,6 +145,15 @@ http_access(void *cls, struct MHD_Connection *c, const char *url, const char *me
 			return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
+		/*
+		 * A body trickled in (the idle timeout never fires on a byte a
+		 * second) would hold this thread: the connection is closed.
+		 */
+		if (http_now_ms() - st->started_ms > s->body_deadline_ms) {
+			log_warn("http: %s: request body not sent within %lld s, connection closed",
+				 url, s->body_deadline_ms / 1000);
+			return MHD_NO;
+		}
 		http_body_append(st, upload_data, *upload_data_size, s->body_max);
 		*upload_data_size = 0;
 		return MHD_YES;
@@ -192,7 +214,8 @@ http_listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *ss
 }
 
 struct http_server *
-http_start(const char *listen, size_t body_max, http_handler_fn fn, void *app, char *err)
+http_start(const char *listen, size_t body_max, const struct limits *lim, http_handler_fn fn,
+	   void *app, char *err)
 {
 	struct http_server *s = NULL;
 	struct sockaddr_storage ss;
@@ -207,16 +230,19 @@ http_start(const char *listen, size_t body_max, http_handler_fn fn, void *app, c
 		return NULL;
 	}
 	s->body_max = body_max;
+	s->body_deadline_ms = (long long)lim->connection_timeout_s * 1000;
 	s->fn = fn;
 	s->app = app;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* The logger goes first so that every MHD message is a JSON line. */
-	s->d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, s, MHD_OPTION_EXTERNAL_LOGGER,
-				http_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
-				MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL, MHD_OPTION_END);
+	s->d =
+	    MHD_start_daemon(flags, 0, NULL, NULL, http_access, s, MHD_OPTION_EXTERNAL_LOGGER,
+			     http_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)lim->connections_per_ip,
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)lim->connection_timeout_s,
+			     MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL, MHD_OPTION_END);
 	if (s->d == NULL) {
 		snprintf(err, HTTP_ERR_MAX, "http: cannot listen on %s (address in use?)", listen);
 		free(s);

@@ -6,7 +6,9 @@
  * condition variable in its own connection thread without holding up any
  * other client, and each thread can keep its own Redis connection
  * (redis_thread). The cost is a thread per open connection, bounded by
- * HTTP_MAX_CONNECTIONS.
+ * HTTP_MAX_CONNECTIONS in all and limits.connections_per_ip per client
+ * address (more are closed at once); limits.connection_timeout_s closes an
+ * idle connection and one whose request body takes longer than that.
  */
 #ifndef PKI_HTTP_H
 #define PKI_HTTP_H
@@ -15,9 +17,10 @@
 #include <netinet/in.h>
 #include <stddef.h>
 
+#include "config.h"
+
 #define HTTP_ERR_MAX 256
-#define HTTP_MAX_CONNECTIONS 2048
-#define HTTP_CONNECTION_TIMEOUT_S 60
+#define HTTP_MAX_CONNECTIONS CONFIG_CONNECTIONS_MAX
 #define HTTP_FORM_FIELDS_MAX 32
 #define HTTP_FORM_VALUE_MAX (64 * 1024)
 
@@ -46,11 +49,11 @@ struct http_server;
 
 /*
  * Listens on "host:port" (IPv4 or [IPv6]) and serves requests with fn(app, req).
- * body_max caps request bodies. Returns NULL with a message in err (HTTP_ERR_MAX).
- * Stop with http_stop.
+ * body_max caps request bodies; lim gives the per-address and time limits. Returns NULL with a
+ * message in err (HTTP_ERR_MAX). Stop with http_stop.
  */
-struct http_server *http_start(const char *listen, size_t body_max, http_handler_fn fn, void *app,
-			       char *err);
+struct http_server *http_start(const char *listen, size_t body_max, const struct limits *lim,
+			       http_handler_fn fn, void *app, char *err);
 /* The port s listens on (the one chosen when listen asked for port 0). */
 unsigned http_port(const struct http_server *s);
 /* Stops accepting, waits for connection threads, frees. NULL is safe. */

@@ -210,10 +210,18 @@ svc_start(const char *service, int argc, char **argv, int load_flags, struct con
 }
 
 void
-svc_healthz(struct http_req *req, struct kafka_producer *kp, const char *redis_url)
+svc_health_check(struct svc_health *h, struct kafka_producer *kp, const char *redis_url)
 {
 	struct redis *r = redis_thread(redis_url);
-	int kup = kafka_producer_up(kp), rup = r != NULL && redis_ping(r);
+
+	h->kafka_up = kafka_producer_up(kp);
+	h->redis_up = r != NULL && redis_ping(r);
+}
+
+void
+svc_healthz(struct http_req *req, const struct svc_health *h)
+{
+	int kup = h->kafka_up, rup = h->redis_up;
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "status", kup && rup ? "ok" : "degraded");

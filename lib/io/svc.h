@@ -5,6 +5,8 @@
 #ifndef PKI_SVC_H
 #define PKI_SVC_H
 
+#include <stdatomic.h>
+
 #include "config.h"
 
 #define SVC_STOP_GRACE_MS 2000 /* what a service allows itself to stop */
@@ -43,11 +45,24 @@ void svc_request_stop(void);
 struct http_req;
 struct kafka_producer;
 
+#define SVC_HEALTH_CHECK_MS 1000 /* how often a service's main loop checks its dependencies */
+
+/* Kafka and Redis as last checked; /healthz answers from it. */
+struct svc_health {
+	atomic_int kafka_up, redis_up;
+};
+
 /*
- * Answers GET /healthz: 200 {"status":"ok","kafka":"up","redis":"up"}, or
- * 503 with "status":"degraded" and "down" for whichever is unreachable.
- * Uses the calling thread's Redis connection to redis_url.
+ * Checks Kafka and Redis (the calling thread's connection to redis_url)
+ * into h. One thread calls it, every SVC_HEALTH_CHECK_MS.
  */
-void svc_healthz(struct http_req *req, struct kafka_producer *kp, const char *redis_url);
+void svc_health_check(struct svc_health *h, struct kafka_producer *kp, const char *redis_url);
+
+/*
+ * Answers GET /healthz from h, touching neither Kafka nor Redis: 200
+ * {"status":"ok","kafka":"up","redis":"up"}, or 503 with "status":"degraded"
+ * and "down" for whichever is unreachable.
+ */
+void svc_healthz(struct http_req *req, const struct svc_health *h);
 
 #endif

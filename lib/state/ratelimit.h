@@ -11,6 +11,8 @@
 #ifndef PKI_RATELIMIT_H
 #define PKI_RATELIMIT_H
 
+#include "config.h"
+
 #define RATELIMIT_KEY_MAX 512
 
 /* Approval passwords: attempts per user and CA within the window (gateway and approver). */
@@ -30,6 +32,26 @@
  */
 int ratelimit_take(const char *redis_url, const char *prefix, const char *bucket, int limit,
 		   int window_s, int *retry_after_s);
+
+/*
+ * Token buckets (limits.requests_per_key and requests_per_tenant), both
+ * taken in one Lua step so that every gateway shares them:
+ *
+ *   P rl:key:{user}, P rl:tenant:{tenant}   hash {tokens, ms}, expiring
+ *                                            once full again
+ */
+#define RATELIMIT_BUCKET_KEY "key"
+#define RATELIMIT_BUCKET_TENANT "tenant"
+
+/*
+ * Takes a token from user's and from tenant's bucket. Returns 0 when both
+ * had one (both lose one), 1 when either was empty (neither loses one;
+ * *retry_after_s gets the whole seconds until both have one), or
+ * RATELIMIT_EDOWN.
+ */
+int ratelimit_bucket_take(const char *redis_url, const char *prefix, const char *user,
+			  const struct rate_limit *per_user, const char *tenant,
+			  const struct rate_limit *per_tenant, int *retry_after_s);
 
 /* Takes one attempt back from bucket (a right password); 0 or RATELIMIT_EDOWN. */
 int ratelimit_give_back(const char *redis_url, const char *prefix, const char *bucket);

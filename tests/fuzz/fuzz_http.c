@@ -99,11 +99,14 @@ fuzz_cleanup(void)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	/* The config's defaults (docs/config.md, limits). */
+	static const struct limits lim = {.connections_per_ip = 64, .connection_timeout_s = 15};
 	char err[HTTP_ERR_MAX];
 
 	(void)argc;
 	(void)argv;
-	if ((server = http_start("127.0.0.1:0", GATEWAY_BODY_MAX, fuzz_handler, NULL, err)) == NULL)
+	if ((server = http_start("127.0.0.1:0", GATEWAY_BODY_MAX, &lim, fuzz_handler, NULL, err)) ==
+	    NULL)
 		fuzz_fail(err);
 	port = http_port(server);
 	atexit(fuzz_cleanup);

@@ -148,8 +148,12 @@ gwenv_pki() {
 	# messages. Own Redis users too (gwtest-gateway, ...): their keys are
 	# under gwtest:. The services' Kafka certificates: the stack's, since its
 	# broker trusts only its own infrastructure CA (stack.sh gives the
-	# principals ACLs on these topics and group too).
+	# principals ACLs on these topics and group too). Limits above what the
+	# suites push through one key (hundreds of submits at once, many waits);
+	# test_limits.sh sets its own.
 	jq --arg d "$KAFKA_TLS_DIR" '.kafka.topics |= with_entries(.value |= sub("^pki\\."; "gwtest.")) |
+		.limits = {waiters_per_key: 256, requests_per_key: {rate_per_s: 10000, burst: 10000},
+			requests_per_tenant: {rate_per_s: 10000, burst: 10000}} |
 		.redis.users |= with_entries(.value.user |= sub("^pki-"; "gwtest-")) |
 		.kafka.tls = {ca: "\($d)/ca.pem",
 			gateway: {cert: "\($d)/pki-gateway.crt", key: "\($d)/pki-gateway.key"},

@@ -306,7 +306,8 @@ expect kafka_down_retry_after test -n "$(header retry-after)"
 fid=$(jbody .error.message | grep -o '[0-9a-f]\{8\}-[0-9a-f-]\{27\}')
 req GET "/csr/requests/$fid" "$ALICE"
 expect kafka_down_request_failed test "$(jbody .status)" = failed -a "$(jbody .error.code)" = kafka_unavailable
-req GET /healthz ""
+healthz_is() { req GET /healthz "" && [[ $CODE == "$1" ]]; }
+wait_for 3 healthz_is 503 # /healthz tells what the once-a-second check saw
 expect healthz_kafka_down_503 test "$CODE" = 503 -a "$(jbody .kafka)" = down -a "$(jbody .redis)" = up
 scripts/stack.sh start-kafka >>"$GW_DIR/stack.log" 2>&1
 ok=
@@ -316,19 +317,19 @@ for ((i = 0; i < 60; i++)); do
 	sleep 0.5
 done
 expect kafka_back_accepted test -n "$ok"
-req GET /healthz ""
+wait_for 3 healthz_is 200
 expect healthz_kafka_back_200 test "$CODE" = 200
 
 # --- Redis stopped → 503 ------------------------------------------------------
 scripts/stack.sh stop-redis >>"$GW_DIR/stack.log" 2>&1
-req GET /healthz ""
+wait_for 3 healthz_is 503 # /healthz tells what the once-a-second check saw
 expect healthz_redis_down_503 test "$CODE" = 503 -a "$(jbody .redis)" = down
 submit "$ALICE" "$GOOD"
 expect redis_down_submit_503 test "$CODE" = 503 -a "$(jbody .error.code)" = store_unavailable
 req GET "/csr/requests/$ID" "$ALICE"
 expect redis_down_poll_503 test "$CODE" = 503
 scripts/stack.sh start-redis >>"$GW_DIR/stack.log" 2>&1
-req GET /healthz ""
+wait_for 3 healthz_is 200
 expect healthz_redis_back_200 test "$CODE" = 200
 req GET "/csr/requests/$ID" "$ALICE"
 expect redis_back_poll_200 test "$CODE" = 200
