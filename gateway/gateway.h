@@ -15,6 +15,7 @@
 #define GATEWAY_RETRY_PENDING_S "30" /* Retry-After while it waits for an admin */
 #define GATEWAY_RETRY_DOWN_S "5"     /* Retry-After on 503 */
 #define GATEWAY_PRODUCE_TIMEOUT_MS (KAFKA_MESSAGE_TIMEOUT_MS + 500)
+#define GATEWAY_SWEEP_MS 1000 /* the main loop: outbox sweep (outbox.h), stop check */
 #define GATEWAY_PURPOSE_MAX 64
 #define GATEWAY_BATCH_PAGE_DEFAULT 100 /* GET /csr/batches/{id}: requests per page ... */
 #define GATEWAY_BATCH_PAGE_MAX 1000    /* ... and at most (?limit=) */
@@ -23,7 +24,8 @@
 struct gateway_metrics {
 	atomic_ullong requests; /* every HTTP request */
 	atomic_ullong responses_2xx, responses_4xx, responses_5xx;
-	atomic_ullong submits_accepted;    /* POST /csr/process recorded (202, or after a Prefer wait) */
+	atomic_ullong
+	    submits_accepted; /* POST /csr/process recorded (202, or after a Prefer wait) */
 	atomic_ullong submits_rejected;    /* 4xx from POST /csr/process */
 	atomic_ullong submits_unavailable; /* 503: Kafka or Redis down */
 	atomic_ullong polls;
@@ -65,6 +67,12 @@ void waiter_remove(struct waiters *ws, struct waiter *w);
  * /cas route starts with it.
  */
 const struct user *gateway_auth(struct gateway *gw, struct http_req *req);
+
+/*
+ * Sends again what a gateway recorded but may not have published (it died
+ * in between): the outbox entries due (outbox.h). Called every second.
+ */
+void gateway_outbox_sweep(struct gateway *gw);
 
 /*
  * POST /csr/process for user u with the request fields as a JSON object

@@ -48,8 +48,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	log_info("listening on http://%s", cfg->gateway_listen);
-	while (!svc_wait(1000))
-		;
+	while (!svc_wait(GATEWAY_SWEEP_MS))
+		gateway_outbox_sweep(&gw);
 	code = 0;
 out:
 	/* Long-polls return first, so that connection threads can finish. */
