@@ -403,6 +403,13 @@ submit_idem(struct submit_ctx *c, const cJSON *fields)
 			      c->idem_key, existing);
 		return -1;
 	}
+	if (rc == STORE_EBUSY) {
+		submit_reject(
+		    c, 503, "idempotency_in_progress", "Idempotency-Key", NULL,
+		    "Idempotency-Key \"%s\": request %s is still being recorded; retry later",
+		    c->idem_key, existing);
+		return -1;
+	}
 	if (rc == 1) {
 		if (store_get_state(&c->gw->store, existing, &state) != 0)
 			state = REQ_RECEIVED;
