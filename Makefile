@@ -1,4 +1,4 @@
-# Build: `make` (release), `make asan` (ASan+UBSan), `make test`, `make run`.
+# Build: `make` (release), `make asan` (ASan+UBSan), `make test`, `make soak`, `make run`.
 CC ?= cc
 BUILD ?= build/release
 PKG := rdkafka libmicrohttpd hiredis libcjson openssl libcurl
@@ -30,7 +30,7 @@ LOADGEN_SRC := $(wildcard tests/bench/loadgen/*.c)
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,$(BUILD)/fuzz-%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_MAIN ?= $(BUILD)/tests/fuzz/replay.o
 
-.PHONY: all asan test unit bench fuzz fuzz-targets run up down deps clean format check-config
+.PHONY: all asan test soak unit bench fuzz fuzz-targets run up down deps clean format check-config
 all: $(BINS) $(BUILD)/unit-tests
 
 $(BUILD)/%.o: %.c $(LIB_HDR) $(wildcard */*.h) $(wildcard tests/unit/*.h)
@@ -92,6 +92,18 @@ deps:
 test:
 	@scripts/deps.sh
 	@tests/run.sh
+
+# The fault run at full size (tests/integration/test_faults.sh); the
+# PKI_FAULTS_* variables of the environment win.
+SOAK_REQUESTS ?= 20000
+SOAK_WORKER_KILLS ?= 20
+soak:
+	@scripts/deps.sh
+	@PKI_FAULTS_REQUESTS=$${PKI_FAULTS_REQUESTS:-$(SOAK_REQUESTS)} \
+		PKI_FAULTS_WORKER_KILLS=$${PKI_FAULTS_WORKER_KILLS:-$(SOAK_WORKER_KILLS)} \
+		PKI_FAULTS_GATEWAY_KILLS=$${PKI_FAULTS_GATEWAY_KILLS:-10} \
+		PKI_FAULTS_SETTLE_S=$${PKI_FAULTS_SETTLE_S:-900} PKI_SUITE_TIMEOUT=$${PKI_SUITE_TIMEOUT:-3600} \
+		tests/run.sh tests/integration/test_faults.sh
 
 bench:
 	@scripts/deps.sh

@@ -24,7 +24,8 @@
 struct gateway_metrics {
 	atomic_ullong requests; /* every HTTP request */
 	atomic_ullong responses_2xx, responses_4xx, responses_5xx;
-	atomic_ullong submits_accepted;    /* POST /csr/process recorded (202, or after a Prefer wait) */
+	atomic_ullong
+	    submits_accepted; /* POST /csr/process recorded (202, or after a Prefer wait) */
 	atomic_ullong submits_rejected;    /* 4xx from POST /csr/process */
 	atomic_ullong submits_unavailable; /* 503: Kafka or Redis down */
 	atomic_ullong polls;
@@ -83,6 +84,12 @@ int limits_rate(struct gateway *gw, struct http_req *req, const struct user *u);
  * starts with it.
  */
 const struct user *gateway_auth(struct gateway *gw, struct http_req *req);
+
+/*
+ * Sends again what a gateway recorded but may not have published (it died
+ * in between): the outbox entries due (outbox.h). Called every second.
+ */
+void gateway_outbox_sweep(struct gateway *gw);
 
 /*
  * POST /csr/process for user u with the request fields as a JSON object

@@ -60,6 +60,7 @@ main(int argc, char **argv)
 	while (!svc_wait(SVC_HEALTH_CHECK_MS)) {
 		svc_health_check(&gw.health, gw.kp, cfg->redis_url);
 		cafiles_refresh(gw.cafiles);
+		gateway_outbox_sweep(&gw);
 	}
 	code = 0;
 out:

@@ -17,6 +17,7 @@
 #include "jfield.h"
 #include "log.h"
 #include "msg.h"
+#include "outbox.h"
 #include "ratelimit.h"
 #include "select.h"
 
@@ -402,6 +403,13 @@ submit_idem(struct submit_ctx *c, const cJSON *fields)
 			      c->idem_key, existing);
 		return -1;
 	}
+	if (rc == STORE_EBUSY) {
+		submit_reject(
+		    c, 503, "idempotency_in_progress", "Idempotency-Key", NULL,
+		    "Idempotency-Key \"%s\": request %s is still being recorded; retry later",
+		    c->idem_key, existing);
+		return -1;
+	}
 	if (rc == 1) {
 		if (store_get_state(&c->gw->store, existing, &state) != 0)
 			state = REQ_RECEIVED;
@@ -443,6 +451,8 @@ submit_publish(struct submit_ctx *c, enum req_state state, const char *topic, co
 
 	rc = kafka_produce_sync(c->gw->kp, topic, c->id, payload, strlen(payload),
 				GATEWAY_PRODUCE_TIMEOUT_MS);
+	/* Sent, or marked failed: the outbox has nothing left to send (a sweep checks too). */
+	outbox_del(&c->gw->store, c->id);
 	if (rc != 0 && !submit_fail(c, state,
 				    rc == KAFKA_EDOWN ? "message queue unreachable"
 						      : "message queue did not confirm")) {
@@ -551,8 +561,8 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 	struct submit sb;
 	struct admit_result ad = {0};
 	struct issue_msg m;
-	char csr_hash[65], *payload = NULL, *csr_canon = NULL;
-	const char *note = NULL, *approval_reason = NULL;
+	char csr_hash[65], *payload = NULL, *kept = NULL, *csr_canon = NULL;
+	const char *note = NULL, *approval_reason = NULL, *topic;
 	const char *pw = NULL;
 	enum req_state state;
 
@@ -601,17 +611,28 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 	}
 	payload = approval_reason != NULL ? msg_approval_encode(&m, approval_reason, pw)
 					  : msg_issue_encode(&m);
-	if (payload == NULL) {
+	/* The outbox keeps no password: a copy sent again waits for an administrator. */
+	kept = pw != NULL ? msg_approval_encode(&m, "approval_password_missing", NULL) : payload;
+	if (payload == NULL || kept == NULL) {
 		submit_reject(&c, 503, "unavailable", NULL, NULL, "out of memory");
 		goto out;
 	}
 	state = approval_reason != NULL ? REQ_PENDING : REQ_QUEUED;
-	if (submit_record(&c, &sb, ad.csr, ad.reason, csr_hash, state) < 0)
+	topic = approval_reason != NULL ? gw->cfg->topics.approval : gw->cfg->topics.issue;
+	/* Before the record: a gateway dying after it leaves an entry to send again. */
+	if (outbox_add(&gw->store, c.id, topic, kept) != 0) {
+		submit_reject(&c, 503, "store_unavailable", NULL, NULL,
+			      "request store unavailable");
 		goto out;
-	submit_publish(&c, state,
-		       approval_reason != NULL ? gw->cfg->topics.approval : gw->cfg->topics.issue,
-		       payload, note);
+	}
+	if (submit_record(&c, &sb, ad.csr, ad.reason, csr_hash, state) < 0) {
+		outbox_del(&gw->store, c.id);
+		goto out;
+	}
+	submit_publish(&c, state, topic, payload, note);
 out:
+	if (kept != payload)
+		free(kept);
 	if (payload != NULL && pw != NULL)
 		OPENSSL_cleanse(payload, strlen(payload)); /* it held the password */
 	free(payload);
@@ -688,4 +709,32 @@ gateway_process(struct gateway *gw, struct http_req *req)
 			limits_wait_give(gw, u);
 	}
 	cJSON_Delete(fields);
+}
+
+/*
+ * An outbox entry due (outbox.h): sent again while its record is still in
+ * the state it was published in. 0 when done with it, -1 to keep it.
+ */
+static int
+submit_resend(void *arg, const char *id, const char *topic, const char *payload)
+{
+	struct gateway *gw = arg;
+	enum req_state state;
+	int rc = store_get_state(&gw->store, id, &state);
+
+	if (rc == STORE_ENOTFOUND || (rc == 0 && state != REQ_QUEUED && state != REQ_PENDING))
+		return 0; /* never recorded, or the message arrived */
+	if (rc != 0)
+		return -1;
+	if (kafka_produce_sync(gw->kp, topic, id, payload, strlen(payload),
+			       GATEWAY_PRODUCE_TIMEOUT_MS) != 0)
+		return -1;
+	log_msg(LOG_WARN, id, "sent again to %s: its publish was not confirmed", topic);
+	return 0;
+}
+
+void
+gateway_outbox_sweep(struct gateway *gw)
+{
+	outbox_sweep(&gw->store, submit_resend, gw);
 }

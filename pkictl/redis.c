@@ -50,17 +50,18 @@ struct redis_role {
  * pki-gateway: request records (store.c), idempotency keys, browser sessions
  * (session.c), rate limits (ratelimit.c), the long-poll subscription
  * (waiters.c: PSUBSCRIBE PREFIXev:*), /healthz (PING), reading bulk
- * batches (GET /csr/batches/{id}: the batch hash, its id list, the states)
- * and the users' own channels (/me: me.c).
+ * batches (GET /csr/batches/{id}: the batch hash, its id list, the states),
+ * the users' own channels (/me: me.c) and its outbox (outbox.c).
  */
 static const char *const gateway_cmds[] = {
     "eval",   "hgetall", "hget",        "hmget", "del",  "psubscribe",
     "ping",   "select",  "hvals",       "hdel",  "hset", /* direct */
     "exists", "publish", "get",         "set",   "ttl",  "incr",
-    "expire", "zcard",   "zrangebylex", "hlen",  "time", "pexpire", /* in scripts */
+    "expire", "zcard",   "zrangebylex", "hlen",  "time", "pexpire",
+    "zadd",   "zrem",    "zrangebyscore", /* in scripts */
     NULL};
-static const char *const gateway_keys[] = {"req:*", "idem:*",  "session:*", "rl:*",
-					   "ev:*",  "batch:*", "me:*",      NULL};
+static const char *const gateway_keys[] = {"req:*",   "idem:*", "session:*", "rl:*", "ev:*",
+					   "batch:*", "me:*",   "outbox:*",  NULL};
 
 /*
  * pki-worker: claims and outcomes of records, serial reservations (SET NX),

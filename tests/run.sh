@@ -19,9 +19,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # Unit tests see no PKI_* setting of the caller's shell (the config loader
-# reads several); the stack variables are exported once the stack starts.
+# reads several; the fault run's PKI_FAULTS_* pass); the stack variables
+# are exported once the stack starts.
 for v in $(compgen -e | grep '^PKI_'); do
-	case $v in PKI_SUITE_TIMEOUT | PKI_CHROMIUM | PKI_LOG_LEVEL | PKI_TEST_PORT_OFFSET) ;; *) unset "$v" ;; esac
+	case $v in PKI_SUITE_TIMEOUT | PKI_CHROMIUM | PKI_LOG_LEVEL | PKI_TEST_PORT_OFFSET | PKI_FAULTS_*) ;; *) unset "$v" ;; esac
 done
 # PKI_TEST_PORT_OFFSET (default 0) moves every test port and the state
 # folder, so that two checkouts can run their suites side by side.

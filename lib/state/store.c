@@ -82,18 +82,24 @@ static const char store_lua_create[] =
 			 "end\n"
 			 "return 1\n";
 
-/* KEYS[1] idem key; ARGV id, body hash, ttl. */
+/*
+ * KEYS[1] idem key; ARGV id, body hash, ttl, record key prefix, orphan age.
+ * A key whose request has no record after the orphan age (its gateway died
+ * before recording it) is bound again; younger: {3, id}, still being recorded.
+ */
 static const char store_lua_idem[] =
     "local v = redis.call('GET', KEYS[1])\n"
-    "if not v then\n"
-    "  redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', ARGV[3])\n"
-    "  return {0, ARGV[1]}\n"
+    "local sp = v and string.find(v, ' ', 1, true)\n"
+    "if v and not sp then return {2, v} end\n"
+    "if v then\n"
+    "  local id = string.sub(v, 1, sp - 1)\n"
+    "  if string.sub(v, sp + 1) ~= ARGV[2] then return {2, id} end\n"
+    "  if redis.call('EXISTS', ARGV[4] .. id) == 1 then return {1, id} end\n"
+    "  local age = tonumber(ARGV[3]) - redis.call('TTL', KEYS[1])\n"
+    "  if age < tonumber(ARGV[5]) then return {3, id} end\n"
     "end\n"
-    "local sp = string.find(v, ' ', 1, true)\n"
-    "if not sp then return {2, v} end\n"
-    "local id = string.sub(v, 1, sp - 1)\n"
-    "if string.sub(v, sp + 1) == ARGV[2] then return {1, id} end\n"
-    "return {2, id}\n";
+    "redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', ARGV[3])\n"
+    "return {0, ARGV[1]}\n";
 
 /* KEYS[1] idem key; ARGV id: delete only if it still names id. */
 static const char store_lua_idem_release[] =
@@ -316,8 +322,7 @@ store_create(const struct store *s, const struct req_record *rec)
  */
 static int
 store_move(const struct store *s, const char *script, const char *id, enum req_state from,
-	   enum req_state to, const char *claim, const struct req_record *set,
-	   enum req_state *cur)
+	   enum req_state to, const char *claim, const struct req_record *set, enum req_state *cur)
 {
 	const char *argv[STORE_ARGS_MAX], *str = NULL;
 	char key[STORE_KEY_MAX], chan[STORE_KEY_MAX], now[32];
@@ -351,13 +356,14 @@ store_move(const struct store *s, const char *script, const char *id, enum req_s
 		return STORE_EDOWN;
 	code = store_pair(rep, &str);
 	if (code == 4)
-		log_msg(LOG_INFO, id, "%s: made by an earlier try under this claim (its reply was lost)",
+		log_msg(LOG_INFO, id,
+			"%s: made by an earlier try under this claim (its reply was lost)",
 			req_state_name(to));
 	rc = code == 2 || code == 4 ? 0
-	     : code == 1	    ? STORE_ECONFLICT
-	     : code == 3	    ? STORE_ELEASE
-	     : code == 0 ? STORE_ENOTFOUND
-			 : STORE_EDOWN;
+	     : code == 1            ? STORE_ECONFLICT
+	     : code == 3            ? STORE_ELEASE
+	     : code == 0            ? STORE_ENOTFOUND
+				    : STORE_EDOWN;
 	if (cur != NULL)
 		*cur = req_state_parse(str);
 	freeReplyObject(rep);
@@ -437,14 +443,16 @@ int
 store_idem_claim(const struct store *s, const char *tenant, const char *key,
 		 const char *body_sha256, const char *id, char *existing)
 {
-	const char *argv[7], *str = NULL;
-	char k[STORE_KEY_MAX], ttl[32];
+	const char *argv[9], *str = NULL;
+	char k[STORE_KEY_MAX], rk[STORE_KEY_MAX], ttl[32], orphan[32];
 	redisReply *rep;
 	long long code;
 	int rc;
 
 	store_key(s, k, sizeof(k), "idem", tenant, key);
+	store_key(s, rk, sizeof(rk), "req", "", NULL);
 	snprintf(ttl, sizeof(ttl), "%d", STORE_IDEM_TTL_S);
+	snprintf(orphan, sizeof(orphan), "%d", STORE_IDEM_ORPHAN_S);
 	argv[0] = "EVAL";
 	argv[1] = store_lua_idem;
 	argv[2] = "1";
@@ -452,10 +460,16 @@ store_idem_claim(const struct store *s, const char *tenant, const char *key,
 	argv[4] = id;
 	argv[5] = body_sha256;
 	argv[6] = ttl;
-	if ((rep = store_run(s, 7, argv)) == NULL)
+	argv[7] = rk;
+	argv[8] = orphan;
+	if ((rep = store_run(s, 9, argv)) == NULL)
 		return STORE_EDOWN;
 	code = store_pair(rep, &str);
-	rc = code == 0 ? 0 : code == 1 ? 1 : code == 2 ? STORE_ECONFLICT : STORE_EDOWN;
+	rc = code == 0   ? 0
+	     : code == 1 ? 1
+	     : code == 2 ? STORE_ECONFLICT
+	     : code == 3 ? STORE_EBUSY
+			 : STORE_EDOWN;
 	if (existing != NULL && str != NULL)
 		snprintf(existing, STORE_ID_MAX, "%s", str);
 	freeReplyObject(rep);
@@ -638,8 +652,8 @@ store_transition_ex(const struct store *s, const char *id, enum req_state from, 
 		    enum req_state *cur)
 {
 	(void)batch_id; /* the record's own batch_id decides, in the script */
-	return store_move(s, store_lua_transition_ex, id, from, to, claim != NULL ? claim : "",
-			  set, cur);
+	return store_move(s, store_lua_transition_ex, id, from, to, claim != NULL ? claim : "", set,
+			  cur);
 }
 
 int

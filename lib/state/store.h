@@ -35,6 +35,8 @@
 #define STORE_NSTATES REQ_NSTATES_REAL /* states a batch counts */
 #define STORE_IDEM_TTL_S (24 * 3600)
 #define STORE_IDEM_KEY_MAX 128
+/* A key bound this long to a request with no record is bound again (its gateway died). */
+#define STORE_IDEM_ORPHAN_S 10
 
 /* Return codes besides 0. */
 #define STORE_EDOWN (-2)     /* Redis unreachable or answered an error (logged) */
@@ -44,6 +46,7 @@
 #define STORE_EEXIST (-6)    /* record already exists */
 #define STORE_ELEASE (-7)    /* the claim on an issuing request is held by another worker */
 #define STORE_EUSED (-8)     /* the approval grant was used by another claim already */
+#define STORE_EBUSY (-9)     /* the idempotency key's request is still being recorded */
 
 /* Where the records live. Both strings are borrowed (usually from the config). */
 struct store {
@@ -88,9 +91,9 @@ struct req_record {
 	char *serial;      /* hex */
 	char *certificate; /* PEM */
 	char *chain;       /* PEM, issuer first */
-	char *subject;  /* RFC 4514: to be issued (admission), then as issued */
-	char *warnings; /* JSON array text: admission's notes (dropped attributes) */
-	char *sans;     /* JSON array text of {type: dns|ip|email|uri, value} (admitjson.h) */
+	char *subject;     /* RFC 4514: to be issued (admission), then as issued */
+	char *warnings;    /* JSON array text: admission's notes (dropped attributes) */
+	char *sans;        /* JSON array text of {type: dns|ip|email|uri, value} (admitjson.h) */
 	long long not_before;
 	long long not_after;
 	char *key_type; /* RSA | EC | Ed25519 */
@@ -140,7 +143,8 @@ int store_get_state(const struct store *s, const char *id, enum req_state *state
  * Idempotency: binds (tenant, key) to id and body_sha256 unless already
  * bound. Returns 0 when bound now; 1 when it was bound to the same body
  * (the earlier request id in existing, STORE_ID_MAX); STORE_ECONFLICT when
- * bound to another body; STORE_EDOWN.
+ * bound to another body; STORE_EBUSY when bound to a request not recorded
+ * yet (not recorded after STORE_IDEM_ORPHAN_S: bound to id again, 0); STORE_EDOWN.
  */
 int store_idem_claim(const struct store *s, const char *tenant, const char *key,
 		     const char *body_sha256, const char *id, char *existing);

@@ -1,6 +1,7 @@
 /*
  * Request store against a real Redis: records, forward-only compare-and-set
- * transitions and their notifications, idempotency keys, serial reservation.
+ * transitions and their notifications, idempotency keys, serial reservation,
+ * the gateway's outbox.
  * Built and run by test_store.sh: store_check REDIS_URL PREFIX [ADMIN_PASS_FILE]
  * (with the file: every connection logs in as pki-admin with its password).
  * Prints "PASS: name" / "FAIL: name" lines; exits 1 after any failure.
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "outbox.h"
 #include "redis.h"
 #include "store.h"
 
@@ -34,6 +36,24 @@ result(const char *name, int ok, const char *detail)
 }
 
 #define EXPECT(name, cond) result(name, (cond), #cond)
+
+/* What outbox_take saw last, and how often; rc is what it answers. */
+struct seen {
+	int n, rc;
+	char id[STORE_ID_MAX], topic[64], payload[64];
+};
+
+static int
+outbox_take(void *arg, const char *id, const char *topic, const char *payload)
+{
+	struct seen *sn = arg;
+
+	sn->n++;
+	snprintf(sn->id, sizeof(sn->id), "%s", id);
+	snprintf(sn->topic, sizeof(sn->topic), "%s", topic);
+	snprintf(sn->payload, sizeof(sn->payload), "%s", payload);
+	return sn->rc;
+}
 
 static void
 new_record(char *id, enum req_state state)
@@ -302,6 +322,63 @@ main(int argc, char **argv)
 					       t->integer <= STORE_IDEM_TTL_S);
 		if (t != NULL)
 			freeReplyObject(t);
+		redis_free(rr);
+	}
+
+	/* A key naming a request never recorded: busy for a while, then bound again. */
+	{
+		char ghost[STORE_ID_MAX], k[256];
+		struct redis *rr = redis_new(argv[1], err);
+		redisReply *t;
+
+		store_id_new(ghost);
+		snprintf(key, sizeof(key), "ghost-%s", id2);
+		EXPECT("idem_ghost_new", store_idem_claim(&st, "acme", key, "h1", ghost, cur) == 0);
+		EXPECT("idem_ghost_busy", store_idem_claim(&st, "acme", key, "h1", other, cur) ==
+						      STORE_EBUSY &&
+						  strcmp(cur, ghost) == 0);
+		snprintf(k, sizeof(k), "%sidem:acme:%s", argv[2], key);
+		t = rr != NULL ? redis_cmd(rr, "EXPIRE %s %d", k,
+					   STORE_IDEM_TTL_S - STORE_IDEM_ORPHAN_S - 1)
+			       : NULL;
+		if (t != NULL)
+			freeReplyObject(t);
+		EXPECT("idem_ghost_rebound", store_idem_claim(&st, "acme", key, "h1", id, cur) == 0);
+		EXPECT("idem_ghost_rebound_answers", store_idem_claim(&st, "acme", key, "h1", other,
+								      cur) == 1 &&
+							     strcmp(cur, id) == 0);
+		redis_free(rr);
+	}
+
+	/* The outbox: kept until due, then handed over; kept again when refused. */
+	{
+		char k[256];
+		struct redis *rr = redis_new(argv[1], err);
+		redisReply *t;
+		struct seen sn = {0};
+
+		snprintf(k, sizeof(k), "%soutbox:due", argv[2]);
+		EXPECT("outbox_add", outbox_add(&st, id2, "pki.issue", "{\"a\":1}\nrest") == 0);
+		EXPECT("outbox_not_due", outbox_sweep(&st, outbox_take, &sn) == 0 && sn.n == 0);
+		t = rr != NULL ? redis_cmd(rr, "ZADD %s 0 %s", k, id2) : NULL;
+		if (t != NULL)
+			freeReplyObject(t);
+		sn.rc = -1;
+		EXPECT("outbox_due", outbox_sweep(&st, outbox_take, &sn) == 1 && sn.n == 1 &&
+					     strcmp(sn.id, id2) == 0 &&
+					     strcmp(sn.topic, "pki.issue") == 0 &&
+					     strcmp(sn.payload, "{\"a\":1}\nrest") == 0);
+		EXPECT("outbox_kept_ahead", outbox_sweep(&st, outbox_take, &sn) == 0 && sn.n == 1);
+		t = rr != NULL ? redis_cmd(rr, "ZADD %s 0 %s", k, id2) : NULL;
+		if (t != NULL)
+			freeReplyObject(t);
+		sn.rc = 0;
+		EXPECT("outbox_done", outbox_sweep(&st, outbox_take, &sn) == 1 && sn.n == 2);
+		t = rr != NULL ? redis_cmd(rr, "ZADD %s 0 %s", k, id2) : NULL;
+		if (t != NULL)
+			freeReplyObject(t);
+		EXPECT("outbox_dropped", outbox_sweep(&st, outbox_take, &sn) == 0 && sn.n == 2);
+		EXPECT("outbox_del", outbox_add(&st, id2, "t", "p") == 0 && outbox_del(&st, id2) == 0);
 		redis_free(rr);
 	}
 
