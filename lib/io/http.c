@@ -10,9 +10,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
+#include "issue.h"
 #include "log.h"
 
 #define HTTP_BODY_CHUNK 4096
@@ -31,6 +33,7 @@ struct http_conn_state {
 	char *body;
 	size_t len, cap;
 	int too_large;
+	time_t started; /* the request's headers arrived */
 };
 
 static void
@@ -124,6 +127,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url, const char *me
 
 		if ((st = calloc(1, sizeof(*st))) == NULL)
 			return MHD_NO;
+		st->started = time(NULL);
 		*con_cls = st;
 		/* Refuse a declared oversize body before reading it. */
 		if (cl != NULL && strtoull(cl, NULL, 10) > s->body_max)
@@ -132,6 +136,9 @@ http_access(void *cls, struct MHD_Connection *c, const char *url, const char *me
 			return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
+		/* A body trickling in (a byte a second keeps the idle timeout away) holds a thread. */
+		if (time(NULL) - st->started > HTTP_BODY_TIME_MAX_S)
+			return MHD_NO; /* closes the connection */
 		http_body_append(st, upload_data, *upload_data_size, s->body_max);
 		*upload_data_size = 0;
 		return MHD_YES;
@@ -238,6 +245,31 @@ const char *
 http_header(struct http_req *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+/* Counts the headers named name (case-insensitive) for http_header_count. */
+struct http_count {
+	const char *name;
+	int n;
+};
+
+static enum MHD_Result
+http_count_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct http_count *hc = cls;
+
+	if (strcasecmp(key, hc->name) == 0)
+		hc->n++;
+	return MHD_YES;
+}
+
+int
+http_header_count(struct http_req *req, const char *name)
+{
+	struct http_count hc = {.name = name};
+
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, http_count_iter, &hc);
+	return hc.n;
 }
 
 const char *
@@ -429,6 +461,7 @@ struct http_form {
 	int files[HTTP_FORM_FIELDS_MAX]; /* a file part (it had a filename) */
 	size_t n;
 	int overflow;
+	const char *bad; /* why the form is refused, besides overflow */
 };
 
 static enum MHD_Result
@@ -440,9 +473,17 @@ http_form_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *
 	size_t i;
 	char *nv;
 
+	if (key == NULL || key[0] == '\0') {
+		f->bad = "a field without a name";
+		return MHD_NO;
+	}
 	for (i = 0; i < f->n; i++)
 		if (strcmp(f->names[i], key) == 0)
 			break;
+	if (i < f->n && off == 0) {
+		f->bad = "a field sent twice";
+		return MHD_NO;
+	}
 	if (i == f->n) {
 		if (f->n == HTTP_FORM_FIELDS_MAX) {
 			f->overflow = 1;
@@ -454,10 +495,8 @@ http_form_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *
 		f->lens[i] = 0;
 		f->n++;
 	}
-	if (off == 0) {
-		f->lens[i] = 0; /* a repeated name: the last value wins */
+	if (off == 0)
 		f->files[i] = filename != NULL;
-	}
 	if (f->lens[i] + size > HTTP_FORM_VALUE_MAX) {
 		f->overflow = 1;
 		return MHD_NO;
@@ -488,11 +527,21 @@ http_form_parse(struct http_req *req, char *err)
 	}
 	if (req->body_len > 0 && MHD_post_process(pp, req->body, req->body_len) != MHD_YES) {
 		snprintf(err, HTTP_ERR_MAX, "form body: %s",
-			 f.overflow ? "too many fields or a field too long" : "malformed");
+			 f.bad != NULL ? f.bad
+			 : f.overflow ? "too many fields or a field too long"
+				      : "malformed");
 		goto out;
 	}
 	o = cJSON_CreateObject();
 	for (i = 0; i < f.n; i++) {
+		/* A text field is UTF-8 without NUL (a C string would end there); a file is DER. */
+		if (!f.files[i] && f.vals[i] != NULL &&
+		    (memchr(f.vals[i], '\0', f.lens[i]) != NULL ||
+		     !str_utf8_valid((const unsigned char *)f.vals[i], f.lens[i]))) {
+			snprintf(err, HTTP_ERR_MAX, "form body: %s: not UTF-8 text without NUL",
+				 f.names[i]);
+			goto out;
+		}
 		if (f.files[i] && f.vals[i] != NULL && memchr(f.vals[i], '\0', f.lens[i]) != NULL) {
 			if ((b64 = malloc(f.lens[i] / 3 * 4 + 5)) == NULL) {
 				snprintf(err, HTTP_ERR_MAX, "form body: out of memory");

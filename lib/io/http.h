@@ -18,6 +18,8 @@
 #define HTTP_ERR_MAX 256
 #define HTTP_MAX_CONNECTIONS 2048
 #define HTTP_CONNECTION_TIMEOUT_S 60
+/* A request body not received within this many seconds closes its connection. */
+#define HTTP_BODY_TIME_MAX_S 15
 #define HTTP_FORM_FIELDS_MAX 32
 #define HTTP_FORM_VALUE_MAX (64 * 1024)
 
@@ -56,6 +58,8 @@ void http_stop(struct http_server *s);
 
 /* Request header or query argument; NULL when absent. Valid during the handler. */
 const char *http_header(struct http_req *req, const char *name);
+/* How many headers of the request are named name (case-insensitive). */
+int http_header_count(struct http_req *req, const char *name);
 const char *http_query(struct http_req *req, const char *name);
 
 /*
