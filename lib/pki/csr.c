@@ -321,9 +321,13 @@ attributes_parse(struct csr *c, const struct der_tlv *attrs, const char **why)
 {
 	struct der d = der_inner(attrs), ad, vd;
 	struct der_tlv attr, oid, set, val;
-	int seen_extreq = 0;
+	int seen_extreq = 0, nattrs = 0;
 
 	while (d.len) {
+		if (nattrs++ == CSR_MAX_REQ_ATTRS) {
+			*why = "more than " CSR_MAX_REQ_ATTRS_TEXT " attributes";
+			return -1;
+		}
 		if (der_expect(&d, DER_SEQUENCE, &attr) != 0)
 			return -1;
 		ad = der_inner(&attr);
