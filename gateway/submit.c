@@ -197,7 +197,8 @@ submit_validity(struct submit_ctx *c, const cJSON *f, struct submit *sb)
 		return -1;
 	}
 	/* Decimal digits only: no sign, space, exponent or hexadecimal. */
-	if (cJSON_IsString(it) && strspn(it->valuestring, "0123456789") == strlen(it->valuestring)) {
+	if (cJSON_IsString(it) &&
+	    strspn(it->valuestring, "0123456789") == strlen(it->valuestring)) {
 		number.valuedouble = strtod(it->valuestring, &end);
 		it = &number;
 	}
@@ -681,7 +682,8 @@ gateway_process(struct gateway *gw, struct http_req *req)
 	if (strcmp(ct, "application/json") == 0) {
 		if (req->body == NULL)
 			snprintf(err, sizeof(err), "body: not valid JSON (empty)");
-		if (req->body == NULL || (fields = msg_parse(req->body, req->body_len, err)) == NULL) {
+		if (req->body == NULL ||
+		    (fields = msg_parse(req->body, req->body_len, err)) == NULL) {
 			process_reject(gw, req, u, 400, "invalid_json", NULL, err);
 			return;
 		}

@@ -136,7 +136,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url, const char *me
 			return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
-		/* A body trickling in (a byte a second keeps the idle timeout away) holds a thread. */
+		/* A trickling body (a byte a second beats the idle timeout) holds a thread. */
 		if (time(NULL) - st->started > HTTP_BODY_TIME_MAX_S)
 			return MHD_NO; /* closes the connection */
 		http_body_append(st, upload_data, *upload_data_size, s->body_max);

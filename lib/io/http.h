@@ -94,7 +94,8 @@ int http_reply_error(struct http_req *req, unsigned status, const char *code, co
 
 /*
  * Parses an application/x-www-form-urlencoded or multipart/form-data body
- * into a JSON object of string fields (repeated names keep the last value).
+ * into a JSON object of string fields. A field without a name or named
+ * twice, and a text field that is not UTF-8 or holds a NUL, are refused.
  * A file part holding a NUL byte (binary, e.g. a DER file), which a JSON
  * string cannot carry, is given as its base64. Returns the object (caller frees with cJSON_Delete) or NULL with err.
  */

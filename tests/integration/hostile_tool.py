@@ -221,7 +221,7 @@ def run_kafka(d):
     results = topic("pki.results")
     for name, key, exp, rid in todo:
         why = missing[name]
-        if why is None and exp["outcome"] == "dropped" and rid:
+        if why is None and exp["outcome"] in ("dropped", "dlq") and isinstance(rid, str):
             rid = rid.replace("@RUN@", ENV["RUN"])
             if redis("EXISTS", ENV["PREFIX"] + "req:" + rid) != "0":
                 why = "record stored for %s" % rid

@@ -74,7 +74,8 @@ TEST(dlq_long_value_cut)
 	CHECK_INT(dlq_encode(&km, "e", DLQ_TEST_TIME, &text, &key), 0);
 	CHECK((o = cJSON_Parse(text)) != NULL);
 	CHECK_INT((int)cJSON_GetObjectItem(o, "value_len")->valuedouble, 1 << 20);
-	CHECK_INT((int)strlen(cJSON_GetObjectItem(o, "value_base64")->valuestring), 256 * 1024 / 3 * 4 + 4);
+	CHECK_INT((int)strlen(cJSON_GetObjectItem(o, "value_base64")->valuestring),
+		  256 * 1024 / 3 * 4 + 4);
 	cJSON_Delete(o);
 	free(text);
 	free(key);
