@@ -197,10 +197,11 @@ submit_validity(struct submit_ctx *c, const cJSON *f, struct submit *sb)
 		submit_reject(c, 400, "missing_field", "validity_days", NULL, "%s", err);
 		return -1;
 	}
-	if (cJSON_IsString(it)) {
+	/* Decimal digits only: no sign, space, exponent or hexadecimal. */
+	if (cJSON_IsString(it) &&
+	    strspn(it->valuestring, "0123456789") == strlen(it->valuestring)) {
 		number.valuedouble = strtod(it->valuestring, &end);
-		if (end != it->valuestring && *end == '\0')
-			it = &number;
+		it = &number;
 	}
 	if (jfield_check_int(&j, it, "validity_days", 1, CONFIG_MAX_VALIDITY_DAYS, &v) != 0) {
 		submit_reject(c, 400, "invalid_field", "validity_days", NULL, "%s", err);
@@ -673,13 +674,24 @@ process_reject(struct gateway *gw, struct http_req *req, const struct user *u, u
 void
 gateway_process(struct gateway *gw, struct http_req *req)
 {
-	const struct user *u = gateway_auth(gw, req);
+	/* Headers that name one value: two of them are ambiguous, not a list. */
+	static const char *const single[] = {"Authorization", "Content-Type", "Content-Length",
+					     "Idempotency-Key"};
+	const struct user *u;
 	const char *idem = http_header(req, "Idempotency-Key");
+	size_t i;
 	char err[HTTP_ERR_MAX], msg[HTTP_ERR_MAX + 64];
 	cJSON *fields = NULL;
 	long wait_s;
 
-	if (u == NULL)
+	for (i = 0; i < sizeof(single) / sizeof(single[0]); i++)
+		if (http_header_count(req, single[i]) > 1) {
+			snprintf(msg, sizeof(msg), "%s: sent more than once", single[i]);
+			http_reply_error(req, 400, "duplicate_header", single[i], NULL, NULL, "%s",
+					 msg);
+			return;
+		}
+	if ((u = gateway_auth(gw, req)) == NULL)
 		return;
 	if (idem != NULL && !submit_idem_key_ok(idem)) {
 		snprintf(msg, sizeof(msg),
@@ -688,7 +700,7 @@ gateway_process(struct gateway *gw, struct http_req *req)
 		process_reject(gw, req, u, 400, "invalid_header", "Idempotency-Key", msg);
 		return;
 	}
-	switch (http_body_fields(req, &fields, err)) {
+	switch (http_body_fields(req, msg_parse, &fields, err)) {
 	case 0:
 		break;
 	case HTTP_EMEDIA:

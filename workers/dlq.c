@@ -2,13 +2,18 @@
  * Dead letters: a message of the issue or submit topic that cannot be
  * decoded at all, kept byte for byte on the dead-letter topic as
  * {"v":1, "error", "topic", "partition", "offset", "key"? or "key_base64"?
- * (a key that is not UTF-8 text), "value_base64", "time"}.
+ * (a key that is not UTF-8 text), "value_base64", "value_len", "time"}. Of a
+ * value longer than DLQ_VALUE_MAX only the first DLQ_VALUE_MAX bytes are kept
+ * (value_len tells the whole length): a dead letter larger than the broker
+ * takes could never be sent, and its partition would stop behind it.
  */
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "worker.h"
+
+#define DLQ_VALUE_MAX (256 * 1024)
 
 /* Base64 of n bytes at p, NUL-terminated; NULL without memory. Caller frees. */
 static char *
@@ -27,9 +32,10 @@ dlq_encode(const struct kafka_msg *km, const char *error, time_t now, char **tex
 	char *b64 = NULL, *k = NULL, *t = NULL, *kb64 = NULL;
 	char **dlq_key = NULL;
 	cJSON *o = NULL;
+	size_t kept = km->len < DLQ_VALUE_MAX ? km->len : DLQ_VALUE_MAX;
 	int rc = -1;
 
-	if ((b64 = dlq_base64(km->value, km->len)) == NULL ||
+	if ((b64 = dlq_base64(km->value, kept)) == NULL ||
 	    (k = calloc(1, km->key_len + 1)) == NULL || (o = cJSON_CreateObject()) == NULL)
 		goto out;
 	cJSON_AddNumberToObject(o, "v", MSG_VERSION);
@@ -49,6 +55,7 @@ dlq_encode(const struct kafka_msg *km, const char *error, time_t now, char **tex
 		dlq_key = &kb64;
 	}
 	cJSON_AddStringToObject(o, "value_base64", b64);
+	cJSON_AddNumberToObject(o, "value_len", (double)km->len);
 	cJSON_AddNumberToObject(o, "time", (double)now);
 	if ((t = cJSON_PrintUnformatted(o)) == NULL)
 		goto out;

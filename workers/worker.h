@@ -171,10 +171,10 @@ enum decode_result worker_decode(struct worker_thread *t, const struct kafka_msg
 enum process_result process_message(struct worker_thread *t, const struct kafka_msg *km);
 
 /*
- * The dead letter of km (dlq.c): its bytes as they came, with error and the
- * time now. Returns 0 with *text, the JSON of schemas/dlq.schema.json, and
- * *key, its Kafka key (km's key when it is UTF-8 text, else its base64; NULL
- * when km has none), both for the caller to free; -1 without memory.
+ * The dead letter of km (dlq.c): its bytes as they came (the first 256 KiB
+ * of a longer value), with error and the time now. Returns 0 with *text, the JSON of
+ * schemas/dlq.schema.json, and *key, its Kafka key (km's key when it is UTF-8 text, else its
+ * base64; NULL when km has none), both for the caller to free; -1 without memory.
  */
 int dlq_encode(const struct kafka_msg *km, const char *error, time_t now, char **text, char **key);
 

@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "issue.h"
 #include "log.h"
 
 #define HTTP_BODY_CHUNK 4096
@@ -274,6 +275,31 @@ http_header(struct http_req *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+/* Counts the headers named name (case-insensitive) for http_header_count. */
+struct http_count {
+	const char *name;
+	int n;
+};
+
+static enum MHD_Result
+http_count_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct http_count *hc = cls;
+
+	if (strcasecmp(key, hc->name) == 0)
+		hc->n++;
+	return MHD_YES;
+}
+
+int
+http_header_count(struct http_req *req, const char *name)
+{
+	struct http_count hc = {.name = name};
+
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, http_count_iter, &hc);
+	return hc.n;
+}
+
 const char *
 http_query(struct http_req *req, const char *name)
 {
@@ -474,13 +500,17 @@ http_form_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *
 	size_t i;
 	char *nv;
 
-	if (key == NULL) { /* a multipart part whose Content-Disposition names no field */
-		f->why = "a part without a field name";
+	if (key == NULL || key[0] == '\0') { /* no name in the Content-Disposition, or "=v" */
+		f->why = "a field without a name";
 		return MHD_NO;
 	}
 	for (i = 0; i < f->n; i++)
 		if (strcmp(f->names[i], key) == 0)
 			break;
+	if (i < f->n && off == 0) {
+		f->why = "a field sent twice";
+		return MHD_NO;
+	}
 	if (i == f->n) {
 		if (f->n == HTTP_FORM_FIELDS_MAX) {
 			f->why = "too many fields or a field too long";
@@ -492,10 +522,8 @@ http_form_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *
 		f->lens[i] = 0;
 		f->n++;
 	}
-	if (off == 0) {
-		f->lens[i] = 0; /* a repeated name: the last value wins */
+	if (off == 0)
 		f->files[i] = filename != NULL;
-	}
 	if (f->lens[i] + size > HTTP_FORM_VALUE_MAX) {
 		f->why = "too many fields or a field too long";
 		return MHD_NO;
@@ -530,6 +558,14 @@ http_form_parse(struct http_req *req, char *err)
 	}
 	o = cJSON_CreateObject();
 	for (i = 0; i < f.n; i++) {
+		/* A text field is UTF-8 without NUL (a C string would end there); a file is DER. */
+		if (!f.files[i] && f.vals[i] != NULL &&
+		    (memchr(f.vals[i], '\0', f.lens[i]) != NULL ||
+		     !str_utf8_valid((const unsigned char *)f.vals[i], f.lens[i]))) {
+			snprintf(err, HTTP_ERR_MAX, "form body: %s: not UTF-8 text without NUL",
+				 f.names[i]);
+			goto out;
+		}
 		if (f.files[i] && f.vals[i] != NULL && memchr(f.vals[i], '\0', f.lens[i]) != NULL) {
 			if ((b64 = malloc(f.lens[i] / 3 * 4 + 5)) == NULL) {
 				snprintf(err, HTTP_ERR_MAX, "form body: out of memory");
@@ -573,11 +609,9 @@ http_content_type(struct http_req *req, char *out, size_t outlen)
 }
 
 int
-http_body_fields(struct http_req *req, cJSON **out, char *err)
+http_body_fields(struct http_req *req, http_json_fn json_parse, cJSON **out, char *err)
 {
-	const char *end = NULL, *b = req->body;
 	char ct[64];
-	cJSON *f;
 
 	http_content_type(req, ct, sizeof(ct));
 	if (strcmp(ct, "application/x-www-form-urlencoded") == 0 ||
@@ -590,14 +624,9 @@ http_body_fields(struct http_req *req, cJSON **out, char *err)
 			 ct[0] ? ct : "(none)");
 		return HTTP_EMEDIA;
 	}
-	f = b != NULL ? cJSON_ParseWithLengthOpts(b, req->body_len, &end, 0) : NULL;
-	while (f != NULL && end < b + req->body_len && isspace((unsigned char)*end))
-		end++;
-	if (f == NULL || end != b + req->body_len) {
-		cJSON_Delete(f); /* nothing, or bytes after the value */
-		snprintf(err, HTTP_ERR_MAX, "body: not valid JSON%s", b == NULL ? " (empty)" : "");
+	if (req->body == NULL) {
+		snprintf(err, HTTP_ERR_MAX, "body: not valid JSON (empty)");
 		return HTTP_EJSON;
 	}
-	*out = f;
-	return 0;
+	return (*out = json_parse(req->body, req->body_len, err)) != NULL ? 0 : HTTP_EJSON;
 }

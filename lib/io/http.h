@@ -61,6 +61,8 @@ void http_stop(struct http_server *s);
 
 /* Request header or query argument; NULL when absent. Valid during the handler. */
 const char *http_header(struct http_req *req, const char *name);
+/* How many headers of the request are named name (case-insensitive). */
+int http_header_count(struct http_req *req, const char *name);
 const char *http_query(struct http_req *req, const char *name);
 
 /*
@@ -95,7 +97,8 @@ int http_reply_error(struct http_req *req, unsigned status, const char *code, co
 
 /*
  * Parses an application/x-www-form-urlencoded or multipart/form-data body
- * into a JSON object of string fields (repeated names keep the last value).
+ * into a JSON object of string fields. A field without a name or named
+ * twice, and a text field that is not UTF-8 or holds a NUL, are refused.
  * A file part holding a NUL byte (binary, e.g. a DER file), which a JSON
  * string cannot carry, is given as its base64. Returns the object (caller frees with cJSON_Delete) or NULL with err.
  */
@@ -106,16 +109,19 @@ void http_content_type(struct http_req *req, char *out, size_t outlen);
 
 /* Errors of http_body_fields. */
 #define HTTP_EMEDIA -1 /* neither application/json nor a form (415) */
-#define HTTP_EJSON -2  /* not one JSON value, or bytes after it (400) */
+#define HTTP_EJSON -2  /* the JSON parser refused the body (400) */
 #define HTTP_EFORM -3  /* a form http_form_parse refuses (400) */
 
+/* A strict JSON parser: the tree of len bytes (caller frees), or NULL with a message in err. */
+typedef cJSON *(*http_json_fn)(const void *buf, size_t len, char *err);
+
 /*
- * The fields of req's body by its media type: the JSON value of an
- * application/json body (nothing after it but white space), or the object
- * of an application/x-www-form-urlencoded or multipart/form-data body
+ * The fields of req's body by its media type: what json_parse makes of an
+ * application/json body, or the object of an
+ * application/x-www-form-urlencoded or multipart/form-data body
  * (http_form_parse). Returns 0 and *out (caller frees with cJSON_Delete), or
  * an HTTP_E* code with a message in err (HTTP_ERR_MAX).
  */
-int http_body_fields(struct http_req *req, cJSON **out, char *err);
+int http_body_fields(struct http_req *req, http_json_fn json_parse, cJSON **out, char *err);
 
 #endif

@@ -253,7 +253,7 @@ bc_parse(struct csr *c, const unsigned char *v, size_t n, int critical)
 		return -1;
 	s = der_inner(&seq);
 	if (der_peek(&s, DER_BOOLEAN)) {
-		if (der_expect(&s, DER_BOOLEAN, &b) != 0)
+		if (der_expect(&s, DER_BOOLEAN, &b) != 0 || b.len != 1)
 			return -1;
 		if (b.val[0]) {
 			c->info.requests_ca = 1;
@@ -283,9 +283,11 @@ extensions_parse(struct csr *c, const struct der_tlv *exts)
 			return -1;
 		critical = 0;
 		if (der_peek(&ed, DER_BOOLEAN)) {
-			if (der_expect(&ed, DER_BOOLEAN, &crit) != 0)
+			/* DER: TRUE is 0xff; FALSE is the DEFAULT, so never encoded */
+			if (der_expect(&ed, DER_BOOLEAN, &crit) != 0 || crit.len != 1 ||
+			    crit.val[0] != 0xff)
 				return -1;
-			critical = crit.val[0] != 0;
+			critical = 1;
 		}
 		if (der_expect(&ed, DER_OCTET_STRING, &val) != 0 || ed.len)
 			return -1;
@@ -319,14 +321,18 @@ attributes_parse(struct csr *c, const struct der_tlv *attrs, const char **why)
 {
 	struct der d = der_inner(attrs), ad, vd;
 	struct der_tlv attr, oid, set, val;
-	int seen_extreq = 0;
+	int seen_extreq = 0, nattrs = 0;
 
 	while (d.len) {
+		if (nattrs++ == CSR_MAX_REQ_ATTRS) {
+			*why = "more than " CSR_MAX_REQ_ATTRS_TEXT " attributes";
+			return -1;
+		}
 		if (der_expect(&d, DER_SEQUENCE, &attr) != 0)
 			return -1;
 		ad = der_inner(&attr);
 		if (der_expect(&ad, DER_OID, &oid) != 0 || der_expect(&ad, DER_SET, &set) != 0 ||
-		    ad.len)
+		    ad.len || set.len == 0) /* values: SET SIZE (1..MAX) */
 			return -1;
 		if (!OID_EQ(&oid, oid_extension_request)) {
 			vd =

@@ -12,6 +12,9 @@
 
 #define CSR_MAX_ATTRS 32 /* subject attributes kept; more is refused as malformed */
 #define CSR_MAX_EXTS 32  /* extensions in the extensionRequest */
+/* CSR attributes (extensionRequest, challengePassword, ...); more is refused as malformed */
+#define CSR_MAX_REQ_ATTRS 16
+#define CSR_MAX_REQ_ATTRS_TEXT "16"
 #define CSR_OID_TEXT 64
 
 /* Problems found in a subject attribute or SAN string, checked by policy_check. */

@@ -1,6 +1,7 @@
 /* Violations: the list every check of the issuance core adds its findings to. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "issue.h"
 
@@ -8,9 +9,16 @@ void
 violation_vset(struct violation *v, const char *code, const char *field, const char *fmt,
 	       va_list ap)
 {
+	char *p;
+
 	v->code = code;
 	snprintf(v->field, sizeof(v->field), "%s", field);
 	vsnprintf(v->message, sizeof(v->message), fmt, ap);
+	/* The message quotes what the CSR holds, or was cut mid-character: the answer is UTF-8. */
+	if (!str_utf8_valid((const unsigned char *)v->message, strlen(v->message)))
+		for (p = v->message; *p != '\0'; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
 }
 
 void

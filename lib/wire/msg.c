@@ -351,19 +351,69 @@ msg_bulk_from_json(const cJSON *o, const char *const *extra, struct issue_msg **
 	return msg_issue_parse(o, 1, extra, out, err);
 }
 
+/* 1 when some object in o has two members of one name (parsers disagree on which counts). */
+static int
+msg_has_duplicate_key(const cJSON *o)
+{
+	const cJSON *a, *b;
+
+	for (a = o != NULL ? o->child : NULL; a != NULL; a = a->next) {
+		if (cJSON_IsObject(o))
+			for (b = a->next; b != NULL; b = b->next)
+				if (strcmp(a->string, b->string) == 0)
+					return 1;
+		if (msg_has_duplicate_key(a))
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 when the text escapes a NUL (\u0000), which a C string would cut short. */
+static int
+msg_has_nul_escape(const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i++) {
+		if (p[i] != '\\')
+			continue;
+		if (p[i + 1] == 'u' && i + 6 <= len && strncmp(p + i + 2, "0000", 4) == 0)
+			return 1;
+		i++; /* the escaped character */
+	}
+	return 0;
+}
+
 cJSON *
 msg_parse(const void *buf, size_t len, char *err)
 {
-	const char *end = NULL;
-	cJSON *o;
+	const char *end = NULL, *p = buf;
+	cJSON *o = NULL;
 
 	if (len > MSG_TEXT_MAX) {
 		snprintf(err, MSG_ERR_MAX, "message: larger than %d bytes", MSG_TEXT_MAX);
 		return NULL;
 	}
-	if ((o = cJSON_ParseWithLengthOpts(buf, len, &end, 0)) == NULL) {
+	if (memchr(p, '\0', len) != NULL || !str_utf8_valid(buf, len)) {
+		snprintf(err, MSG_ERR_MAX, "message: not UTF-8 text (a NUL or an invalid byte)");
+		return NULL;
+	}
+	if (msg_has_nul_escape(p, len)) {
+		snprintf(err, MSG_ERR_MAX, "message: a string holds \\u0000");
+		return NULL;
+	}
+	if ((o = cJSON_ParseWithLengthOpts(buf, len, &end, 0)) != NULL)
+		while (end < p + len && isspace((unsigned char)*end))
+			end++;
+	if (o == NULL || end != p + len) {
 		snprintf(err, MSG_ERR_MAX, "message: not valid JSON near byte %zu",
-			 end != NULL ? (size_t)(end - (const char *)buf) : (size_t)0);
+			 end != NULL ? (size_t)(end - p) : (size_t)0);
+		cJSON_Delete(o);
+		return NULL;
+	}
+	if (msg_has_duplicate_key(o)) {
+		snprintf(err, MSG_ERR_MAX, "message: an object names one key twice");
+		cJSON_Delete(o);
 		return NULL;
 	}
 	return o;

@@ -104,7 +104,11 @@ int msg_bulk_from_json(const cJSON *o, const char *const *extra, struct issue_ms
 /* NULL when s is 64 lowercase hex digits, else the rule (a jfield_rule). */
 const char *msg_rule_hex64(const char *s);
 
-/* Parses len bytes of JSON text (at most MSG_TEXT_MAX). NULL with err. */
+/*
+ * Parses len bytes of JSON text (at most MSG_TEXT_MAX): one value, UTF-8, no
+ * NUL (raw or \u0000), no object naming a key twice. NULL with err; caller
+ * frees the tree.
+ */
 cJSON *msg_parse(const void *buf, size_t len, char *err);
 #define MSG_TEXT_MAX (MSG_CSR_MAX * 2)
 #define MSG_BATCH_SIZE_MAX 1000000

@@ -20,6 +20,7 @@
 
 #include "../../gateway/gateway.h"
 #include "http.h"
+#include "msg.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -48,7 +49,7 @@ fuzz_handler(void *app, struct http_req *req)
 	int rc;
 
 	(void)app;
-	rc = http_body_fields(req, &f, err);
+	rc = http_body_fields(req, msg_parse, &f, err);
 	if (rc != 0) {
 		if (err[0] == '\0')
 			fuzz_fail("refused without a reason");

@@ -18,6 +18,7 @@
 # Stack:      stack SUBCOMMAND (scripts/stack.sh with the test environment),
 #             stop_redis start_redis stop_kafka start_kafka
 #             redis_cli ARGS... | kcat_b ARGS... (as pki-admin, over TLS)
+#             topic_dump TOPIC (its JSON object messages, one a line)
 # Kafka TLS:  KAFKA_TLS_DIR KCAT_ADMIN_CONF kcat_conf (kafka_tls.sh)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -152,6 +153,12 @@ start_kafka() { stack start-kafka >/dev/null; }
 # As pki-admin when the stack's Redis has users (scripts/stack.sh redis-cli).
 redis_cli() { stack redis-cli "$@"; }
 kcat_b() { kcat -F "$KCAT_ADMIN_CONF" -b "$KAFKA_BROKERS" "$@"; }
+# topic_dump TOPIC: the messages of TOPIC that are JSON objects, one a line,
+# less those keyed hostile-* (test_hostile.sh's broken ones, and what they caused).
+topic_dump() {
+	kcat_b -C -t "$1" -o beginning -e -q -f '%k\t%s\n' 2>/dev/null | grep -av '^hostile-' | cut -f 2- |
+		jq -cR 'fromjson? | objects' 2>/dev/null || true
+}
 
 lib_exit() {
 	local rc=$?

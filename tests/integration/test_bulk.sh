@@ -34,7 +34,6 @@ PAGE_LIMIT=3  # so that the batch takes several pages
 state_of() { redis_cli --raw HGET "${PREFIX}req:$1" state; }
 field_of() { redis_cli --raw HGET "${PREFIX}req:$1" "$2"; }
 state_is() { [[ $(state_of "$1") == "$2" ]]; }
-topic_dump() { kcat_b -C -t "$1" -o beginning -e -q -f '%s\n' 2>/dev/null | grep '^{' || true; }
 topic_find() { topic_dump "$1" | jq -c --arg v "$3" "select(.$2? == \$v)" 2>/dev/null; }
 result_of() { topic_find "$T_RESULTS" request_id "$1" | tail -n 1; }
 has_result() { [[ -n $(result_of "$1") ]]; }

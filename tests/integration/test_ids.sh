@@ -37,7 +37,6 @@ longest() {
 }
 state_of() { redis_cli --raw HGET "${PREFIX}req:$1" state; }
 state_is() { [[ $(state_of "$1") == "$2" ]]; }
-topic_dump() { kcat_b -C -t "$1" -o beginning -e -q -f '%s\n' 2>/dev/null | grep '^{' || true; }
 topic_find() { topic_dump "$1" | jq -c --arg v "$3" "select(.$2? == \$v)" 2>/dev/null; }
 has_dead_letter() { [[ -n $(topic_find "$T_DLQ" key "$1") ]]; }
 # produced WHAT TOPIC ID FILE: FILE onto TOPIC keyed ID; PASS when request ID is issued.

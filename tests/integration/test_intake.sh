@@ -22,7 +22,6 @@ PAUSE_S=6          # Redis stopped this long: longer than a command and its one 
 LOST_SETTLE_S=60   # the paused request ends within this
 
 field_of() { redis_cli --raw HGET "${PREFIX}req:$1" "$2"; }
-topic_dump() { kcat_b -C -t "$1" -o beginning -e -q -f '%s\n' 2>/dev/null | grep '^{' || true; }
 
 # submit_form CURL_ARGS...: POST /csr/process as alice with curl's -F fields; HTTP_STATUS, HTTP_BODY.
 submit_form() {

@@ -43,7 +43,6 @@ all_issued() {
 
 # Whole topic, one value per line.
 # Only JSON lines: other suites put plain-text probes on the same topics.
-topic_dump() { kcat_b -C -t "$1" -o beginning -e -q -f '%s\n' 2>/dev/null | grep '^{' || true; }
 # Values of topic whose JSON field `field` equals value.
 topic_find() { topic_dump "$1" | jq -c --arg v "$3" "select(.$2? == \$v)" 2>/dev/null; }
 # How many serial reservations name request id (or all of them with no id).

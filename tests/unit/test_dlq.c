@@ -32,7 +32,7 @@ TEST(dlq_text_key)
 	CHECK_STR(key, "req-1");
 	CHECK_STR(text, "{\"v\":1,\"error\":\"not JSON\",\"topic\":\"pki.issue\",\"partition\":3,"
 			"\"offset\":42,\"key\":\"req-1\",\"value_base64\":\"/3s=\","
-			"\"time\":1700000000}");
+			"\"value_len\":2,\"time\":1700000000}");
 	free(text);
 	free(key);
 }
@@ -59,4 +59,25 @@ TEST(dlq_no_key)
 	CHECK(key == NULL);
 	CHECK(strstr(text, "key") == NULL);
 	free(text);
+}
+
+/* A value of 1 MiB keeps its first 256 KiB (a dead letter the broker takes) and its length. */
+TEST(dlq_long_value_cut)
+{
+	struct kafka_msg km = dlq_msg("k", 1);
+	char *text = NULL, *key = NULL, *big = calloc(1, 1 << 20);
+	cJSON *o = NULL;
+
+	CHECK(big != NULL);
+	km.value = big;
+	km.len = 1 << 20;
+	CHECK_INT(dlq_encode(&km, "e", DLQ_TEST_TIME, &text, &key), 0);
+	CHECK((o = cJSON_Parse(text)) != NULL);
+	CHECK_INT((int)cJSON_GetObjectItem(o, "value_len")->valuedouble, 1 << 20);
+	CHECK_INT((int)strlen(cJSON_GetObjectItem(o, "value_base64")->valuestring),
+		  256 * 1024 / 3 * 4 + 4);
+	cJSON_Delete(o);
+	free(text);
+	free(key);
+	free(big);
 }
