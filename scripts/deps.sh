@@ -15,7 +15,7 @@ APT_PACKAGES=(
 	build-essential pkg-config ca-certificates openssl
 	libssl-dev librdkafka-dev libmicrohttpd-dev libhiredis-dev libcjson-dev libcurl4-openssl-dev
 	redis-server kcat gnutls-bin clang clang-format libclang-rt-14-dev chromium wrk
-	golang-cfssl jq curl python3 python3-venv python3-aiosmtpd
+	golang-cfssl jq curl python3 python3-venv python3-aiosmtpd strace
 )
 # Commands that may come from elsewhere than Debian's package of that name.
 declare -A CMD_PACKAGES=(
