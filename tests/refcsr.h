@@ -380,4 +380,19 @@ ref_non_der(const unsigned char *p, long len, int depth)
 	return 0;
 }
 
+/*
+ * 1 when our refusal of der (vs, csr_parse's violations), which OpenSSL
+ * accepts, is ours by design: BER that OpenSSL tolerates where we insist on
+ * DER, or a hash AlgorithmIdentifier inside RSASSA-PSS parameters whose
+ * parameters are neither NULL nor absent (RFC 4055), which OpenSSL ignores.
+ */
+static int
+ref_stricter_by_design(const unsigned char *der, long len, const struct violations *vs)
+{
+	if (vs->n == 0 || strcmp(vs->v[0].code, "csr_malformed") != 0)
+		return 0;
+	return ref_non_der(der, len, 0) ||
+	       strcmp(vs->v[0].message, "CSR signature algorithm is malformed") == 0;
+}
+
 #endif

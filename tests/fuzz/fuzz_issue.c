@@ -69,16 +69,7 @@ differential(const uint8_t *der, size_t len)
 		return;
 	}
 	if (mine != r.ok) {
-		int ber = !mine && r.ok && vs.n && strcmp(vs.v[0].code, "csr_malformed") == 0 &&
-			  ref_non_der(der, (long)len, 0);
-		/*
-		 * Stricter than OpenSSL by design: a hash AlgorithmIdentifier
-		 * inside RSASSA-PSS parameters must have NULL or absent
-		 * parameters (RFC 4055); OpenSSL ignores them.
-		 */
-		int strict = !mine && r.ok && vs.n &&
-			     strcmp(vs.v[0].message, "CSR signature algorithm is malformed") == 0;
-		if (!ber && !strict) {
+		if (mine || !ref_stricter_by_design(der, (long)len, &vs)) {
 			fprintf(stderr, "differential: ours %s (%s), OpenSSL %s (%s)\n",
 				mine ? "accepts" : "refuses", vs.n ? vs.v[0].message : "",
 				r.ok ? "accepts" : "refuses", r.why ? r.why : "");

@@ -393,14 +393,7 @@ differ(const unsigned char *der, size_t len, char *why, size_t whylen)
 		}
 	}
 	if (mine != r.ok) {
-		if (!mine && r.ok && fix_has_code(&vs, "csr_malformed") &&
-		    ref_non_der(der, (long)len, 0)) {
-			rc = 0; /* BER that OpenSSL tolerates; we insist on DER */
-			goto out;
-		}
-		if (!mine && r.ok && vs.n &&
-		    strcmp(vs.v[0].message, "CSR signature algorithm is malformed") == 0) {
-			/* RFC 4055: a PSS hash's parameters NULL or absent; OpenSSL ignores them. */
+		if (!mine && ref_stricter_by_design(der, (long)len, &vs)) {
 			rc = 0;
 			goto out;
 		}
