@@ -53,13 +53,15 @@ struct redis_role {
  * batches (GET /csr/batches/{id}: the batch hash, its id list, the states),
  * the users' own channels (/me: me.c) and its outbox (outbox.c).
  */
-static const char *const gateway_cmds[] = {
-    "eval",   "hgetall", "hget",        "hmget", "del",  "psubscribe",
-    "ping",   "select",  "hvals",       "hdel",  "hset", /* direct */
-    "exists", "publish", "get",         "set",   "ttl",  "incr",
-    "expire", "zcard",   "zrangebylex", "hlen",  "time", "pexpire",
-    "zadd",   "zrem",    "zrangebyscore", /* in scripts */
-    NULL};
+static const char
+    *const gateway_cmds[] = {"eval",        "evalsha", "hgetall",       "hget",
+			     "hmget",       "del",     "psubscribe",    "ping",
+			     "select",      "hvals",   "hdel",          "hset", /* direct */
+			     "exists",      "publish", "get",           "set",
+			     "ttl",         "incr",    "expire",        "zcard",
+			     "zrangebylex", "hlen",    "time",          "pexpire",
+			     "zadd",        "zrem",    "zrangebyscore", /* in scripts */
+			     NULL};
 static const char *const gateway_keys[] = {"req:*",   "idem:*", "session:*", "rl:*", "ev:*",
 					   "batch:*", "me:*",   "outbox:*",  NULL};
 
@@ -70,8 +72,8 @@ static const char *const gateway_keys[] = {"req:*",   "idem:*", "session:*", "rl
  * touch it, so no record writer can make a grant sign twice).
  */
 static const char *const worker_cmds[] = {
-    "eval",   "hgetall", "hget", "set",     "select",                           /* direct */
-    "exists", "hset",    "time", "hincrby", "publish", "hsetnx", "zadd", "get", /* in scripts */
+    "eval",   "evalsha", "hgetall", "hget",    "set",     "select",                /* direct */
+    "exists", "hset",    "time",    "hincrby", "publish", "hsetnx", "zadd", "get", /* in scripts */
     NULL};
 static const char *const worker_keys[] = {"req:*", "serial:*", "batch:*", "grant:*", "ev:*", NULL};
 
@@ -83,10 +85,10 @@ static const char *const worker_keys[] = {"req:*", "serial:*", "batch:*", "grant
  * rl:pwchk:*, and the gateway's rl:pw:*, which a right password lowers).
  */
 static const char *const approver_cmds[] = {
-    "eval",   "hgetall", "hget",    "hmget",  "zrange", "zrangebyscore", "zadd",   "zrem",
-    "del",    "lpush",   "ltrim",   "lrange", "set",    "ping",          "select", /* direct */
-    "exists", "hset",    "publish", "expire", "rpush",  "hincrby",       "hsetnx", "hvals",
-    "zcard",  "incr",    "ttl",     "get",    "decr", /* in scripts */
+    "eval",   "evalsha", "hgetall", "hget",   "hmget", "zrange",  "zrangebyscore", "zadd",  "zrem",
+    "del",    "lpush",   "ltrim",   "lrange", "set",   "ping",    "select", /* direct */
+    "exists", "hset",    "publish", "expire", "rpush", "hincrby", "hsetnx",        "hvals", "zcard",
+    "incr",   "ttl",     "get",     "decr", /* in scripts */
     NULL};
 /*
  * batch:*: a bulk request's approval or expiry moves its batch's count by

@@ -125,16 +125,26 @@ bulk_identity(const struct issue_msg *m, const struct bulk_key *k, const struct 
 	return NULL;
 }
 
-/* Makes m's batch u's, or finds it is. 0, 1 when another user's, -1 when stopping. */
+/*
+ * Makes m's batch u's, or finds it is. 0, 1 when another user's, -1 when
+ * stopping. A batch's owner never changes once bound, so the thread keeps
+ * the last one it saw bound and asks Redis only when the batch or user differs.
+ */
 static int
 bulk_batch(struct worker_thread *t, const struct issue_msg *m, const struct user *u)
 {
 	int attempt = 0, rc;
 
+	if (t->batch_user == u && strcmp(t->batch_id, m->batch_id) == 0)
+		return 0;
 	while ((rc = store_batch_claim(&t->w->store, m->batch_id, u->name, u->tenant, m->batch_size,
 				       NULL)) == STORE_EDOWN)
 		if (worker_backoff(&attempt) < 0)
 			return -1;
+	if (rc == 0 && strlen(m->batch_id) < sizeof(t->batch_id)) {
+		snprintf(t->batch_id, sizeof(t->batch_id), "%s", m->batch_id);
+		t->batch_user = u;
+	}
 	return rc == 0 ? 0 : 1;
 }
 

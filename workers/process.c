@@ -15,40 +15,8 @@
 #include "admitjson.h"
 #include "audit.h"
 #include "log.h"
+#include "job.h"
 #include "select.h"
-#include "worker.h"
-
-#define JOB_TEXT_MAX 1024
-#define JOB_DETAIL_MAX (JOB_TEXT_MAX + 64)
-
-/* What a step decided. */
-enum step {
-	STEP_DONE,    /* nothing more to do for this message */
-	STEP_ABANDON, /* stopping mid-way: do not store the offset */
-	STEP_AGAIN,   /* the state moved: look at it again */
-};
-
-struct job {
-	struct worker_thread *t;
-	struct worker *w;
-	const struct config *cfg;
-	const struct store *s;
-	const struct kafka_msg *km;
-	struct issue_msg *m;
-	const struct user *user; /* the requester from the config (worker_decode); NULL: unknown */
-	const struct ca *ca;
-	struct csr *csr;
-	struct violations *vs; /* policy violations of the message, found before any write */
-	char reason[SELECT_REASON_MAX]; /* why this CA */
-	char csr_hash[65];
-	enum req_state state; /* the record's state as last seen */
-	char claim[WORKER_CLAIM_MAX];
-	int claimed;  /* this attempt holds the claim */
-	int grant_ok; /* the message carries a valid grant for this request, CA and CSR */
-	char grant_why[MSG_ERR_MAX];
-	const char *tenant;         /* admission's (in the config) */
-	struct subject_notes notes; /* admission's: the subject to be issued, its warnings */
-};
 
 /* Repeats a store call while Redis is unreachable, backing off; rc keeps the last answer. */
 #define JOB_STORE(rc, call)                                                                        \
@@ -58,7 +26,7 @@ struct job {
 			;                                                                          \
 	} while (0)
 
-static void
+void
 job_audit(struct job *j, const char *event, const char *actor, const char *detail)
 {
 	struct audit_event ev = {
@@ -144,54 +112,64 @@ job_check(struct job *j)
 		j->grant_ok = 1;
 }
 
+int
+job_record(struct job *j, struct req_record *rec)
+{
+	const struct issue_msg *m = j->m;
+	unsigned bit;
+
+	memset(rec, 0, sizeof(*rec));
+	j->exts[0] = '\0';
+	for (bit = 1; bit <= EXT_CODE_SIGNING; bit <<= 1)
+		if (m->extensions & bit)
+			snprintf(j->exts + strlen(j->exts), sizeof(j->exts) - strlen(j->exts),
+				 "%s%s", j->exts[0] ? "," : "", ext_name(bit));
+	rec->id = m->request_id;
+	rec->state = REQ_RECEIVED;
+	rec->tenant = m->tenant;
+	rec->requester = m->requester;
+	rec->email = m->email;
+	rec->client_ip = m->client_ip;
+	rec->ca_id = j->ca != NULL ? j->ca->id : m->ca_id;
+	rec->ca_reason = j->ca != NULL ? j->reason : NULL;
+	rec->common_name = m->common_name;
+	rec->validity_days = m->validity_days;
+	rec->extensions = j->exts[0] ? j->exts : NULL;
+	rec->purpose = m->purpose;
+	rec->batch_id = m->batch_id;
+	rec->csr_sha256 = j->csr_hash;
+	if (j->csr != NULL) {
+		const struct csr_info *ci = csr_info(j->csr);
+
+		rec->subject = j->vs->n == 0 ? j->notes.subject : (char *)ci->subject;
+		rec->warnings = j->vs->n == 0 ? admit_warnings_text(&j->notes) : NULL;
+		rec->key_type = (char *)key_type_name(ci->key_type);
+		rec->key_bits = ci->key_bits;
+		if ((rec->sans = admit_sans_text(ci)) == NULL) {
+			free(rec->warnings);
+			rec->warnings = NULL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Writes the record of a message that did not come through the gateway (state received). */
 static int
 job_create(struct job *j)
 {
-	const struct issue_msg *m = j->m;
 	struct req_record rec;
-	char exts[128] = "";
-	unsigned bit;
 	int rc;
 
-	memset(&rec, 0, sizeof(rec));
-	for (bit = 1; bit <= EXT_CODE_SIGNING; bit <<= 1)
-		if (m->extensions & bit)
-			snprintf(exts + strlen(exts), sizeof(exts) - strlen(exts), "%s%s",
-				 exts[0] ? "," : "", ext_name(bit));
-	rec.id = m->request_id;
-	rec.state = REQ_RECEIVED;
-	rec.tenant = m->tenant;
-	rec.requester = m->requester;
-	rec.email = m->email;
-	rec.client_ip = m->client_ip;
-	rec.ca_id = j->ca != NULL ? j->ca->id : m->ca_id;
-	rec.ca_reason = j->ca != NULL ? j->reason : NULL;
-	rec.common_name = m->common_name;
-	rec.validity_days = m->validity_days;
-	rec.extensions = exts[0] ? exts : NULL;
-	rec.purpose = m->purpose;
-	rec.batch_id = m->batch_id;
-	rec.csr_sha256 = j->csr_hash;
-	if (j->csr != NULL) {
-		const struct csr_info *ci = csr_info(j->csr);
-
-		rec.subject = j->vs->n == 0 ? j->notes.subject : (char *)ci->subject;
-		rec.warnings = j->vs->n == 0 ? admit_warnings_text(&j->notes) : NULL;
-		rec.key_type = (char *)key_type_name(ci->key_type);
-		rec.key_bits = ci->key_bits;
-		if ((rec.sans = admit_sans_text(ci)) == NULL) {
-			free(rec.warnings);
-			return -1;
-		}
-	}
+	if (job_record(j, &rec) < 0)
+		return -1;
 	JOB_STORE(rc, store_create(j->s, &rec));
 	free(rec.sans);
 	free(rec.warnings);
 	if (rc == 0) {
-		job_audit(j, AUDIT_RECEIVED, m->requester, "from the issue topic");
+		job_audit(j, AUDIT_RECEIVED, j->m->requester, "from the issue topic");
 		if (j->ca != NULL)
-			job_audit(j, AUDIT_CA_SELECTED, m->requester, j->reason);
+			job_audit(j, AUDIT_CA_SELECTED, j->m->requester, j->reason);
 	}
 	return rc == STORE_EDOWN ? -1 : 0;
 }
@@ -257,15 +235,6 @@ job_move(struct job *j, enum req_state to)
 		return STEP_DONE; /* gone, or an edge the graph forbids: nothing safe to do */
 	return STEP_AGAIN;
 }
-
-/* What job_announce publishes of a finished request. */
-struct job_outcome {
-	const char *id, *ca_id, *batch_id;
-	enum req_state state; /* issued or failed */
-	const char *serial, *certificate, *chain, *tenant, *requester, *subject; /* issued */
-	long long not_before, not_after;                                         /* issued */
-	const char *error_code, *error_message;                                  /* failed */
-};
 
 /* Marks the record published: a later copy of the message publishes nothing. */
 static enum step
@@ -560,6 +529,118 @@ job_reserve(void *arg, const char *serial_hex)
 	return rc;
 }
 
+/* For a serial stored later (store_finish_each): nothing to reserve now. */
+static int
+job_reserve_later(void *arg, const char *serial_hex)
+{
+	(void)arg;
+	(void)serial_hex;
+	return 0;
+}
+
+int
+job_make(struct job *j, int reserve, enum step *st)
+{
+	const struct roster ro = config_roster(j->cfg);
+	struct issue_request ir;
+	struct job_serial js = {{j->s, j->ca->id, j->m->request_id}, 0};
+	struct signer *sg = worker_signer(j->t, j->ca);
+	struct violations *vs = calloc(1, sizeof(*vs));
+	int attempt = 0, rc = -1;
+
+	*st = STEP_ABANDON;
+	issued_free(j->is); /* signed again: an earlier certificate was never stored */
+	free(j->subject);
+	free(j->sans);
+	j->is = NULL;
+	j->subject = j->sans = NULL;
+	if (vs == NULL)
+		return -1;
+	admit_issue_request(&ro, j->tenant, j->m->common_name, j->m->validity_days,
+			    j->m->extensions, &ir);
+	if (sg == NULL) {
+		*st = job_fail1(j, "ca_unavailable", "ca_id", "the CA's signing key is not usable");
+		goto out;
+	}
+	for (;;) {
+		memset(vs, 0, sizeof(*vs));
+		js.down = 0;
+		if (signer_issue(sg, j->csr, &ir, reserve ? job_reserve : job_reserve_later, &js,
+				 &j->is, vs) == 0)
+			break;
+		if (!js.down) {
+			if (vs->n == 0)
+				violations_add(vs, "internal_error", "certificate",
+					       "signing failed");
+			*st = job_fail(j, vs);
+			goto out;
+		}
+		log_msg(LOG_WARN, j->m->request_id, "serial reservation: Redis down; retrying");
+		if (worker_backoff(&attempt) < 0)
+			goto out;
+	}
+	job_audit(j, AUDIT_LINTED, NULL, "pre-issuance lint passed");
+	/* Malformed (never for what the signer made): the CSR's subject and no SANs below. */
+	certinfo_read(j->is->der, j->is->der_len, &j->subject, &j->sans);
+	rc = 0;
+out:
+	free(vs);
+	return rc;
+}
+
+void
+job_cert_fields(const struct job *j, struct req_record *set)
+{
+	const struct csr_info *ci = csr_info(j->csr);
+
+	memset(set, 0, sizeof(*set));
+	set->serial = j->is->serial_hex;
+	set->certificate = j->is->cert_pem;
+	set->chain = j->is->chain_pem;
+	set->subject = j->subject != NULL ? j->subject : (char *)ci->subject;
+	set->sans = j->sans != NULL ? j->sans : "[]";
+	set->not_before = (long long)j->is->not_before;
+	set->not_after = (long long)j->is->not_after;
+	set->key_type = (char *)key_type_name(ci->key_type);
+	set->key_bits = ci->key_bits;
+}
+
+void
+job_discarded(const struct job *j, int rc, enum req_state cur)
+{
+	log_msg(LOG_WARN, j->m->request_id, "certificate serial %s discarded: %s (now %s)",
+		j->is->serial_hex,
+		rc == STORE_ELEASE ? "the claim passed to another worker" : "the request moved on",
+		req_state_name(cur));
+}
+
+enum step
+job_issued(struct job *j)
+{
+	char detail[JOB_DETAIL_MAX];
+	/* What was just stored, without reading it back. */
+	struct job_outcome o = {
+	    .id = j->m->request_id,
+	    .state = REQ_ISSUED,
+	    .ca_id = j->ca->id,
+	    .batch_id = j->m->batch_id,
+	    .serial = j->is->serial_hex,
+	    .certificate = j->is->cert_pem,
+	    .chain = j->is->chain_pem,
+	    .tenant = j->m->tenant,
+	    .requester = j->m->requester,
+	    .subject = j->subject != NULL ? j->subject : csr_info(j->csr)->subject,
+	    .not_before = (long long)j->is->not_before,
+	    .not_after = (long long)j->is->not_after,
+	};
+
+	j->state = REQ_ISSUED;
+	job_grant_spent(j);
+	snprintf(detail, sizeof(detail), "serial %s", j->is->serial_hex);
+	job_audit(j, AUDIT_ISSUED, NULL, detail);
+	return job_announce(j, &o);
+}
+
 /*
  * Signs under the claim and stores the certificate with the terminal
  * transition (checked against the claim, batch counted in the same script).
@@ -569,100 +650,23 @@ job_reserve(void *arg, const char *serial_hex)
 static enum step
 job_sign(struct job *j)
 {
-	const struct roster ro = config_roster(j->cfg);
-	struct issue_request ir;
-	struct job_serial js = {{j->s, j->ca->id, j->m->request_id}, 0};
-	const struct csr_info *ci = csr_info(j->csr);
-	struct signer *sg = worker_signer(j->t, j->ca);
-	struct violations *vs = calloc(1, sizeof(*vs));
-	struct issued *is = NULL;
-	char detail[JOB_DETAIL_MAX];
+	struct req_record set;
 	enum req_state cur = REQ_NONE;
-	char *sans = NULL, *subject = NULL;
-	enum step st = STEP_ABANDON;
-	int attempt = 0, rc;
+	enum step st;
+	int rc;
 
-	if (vs == NULL)
-		return STEP_ABANDON;
-	admit_issue_request(&ro, j->tenant, j->m->common_name, j->m->validity_days,
-			    j->m->extensions, &ir);
-	if (sg == NULL) {
-		st = job_fail1(j, "ca_unavailable", "ca_id", "the CA's signing key is not usable");
-		goto out;
-	}
-	for (;;) {
-		memset(vs, 0, sizeof(*vs));
-		js.down = 0;
-		if (signer_issue(sg, j->csr, &ir, job_reserve, &js, &is, vs) == 0)
-			break;
-		if (!js.down) {
-			if (vs->n == 0)
-				violations_add(vs, "internal_error", "certificate",
-					       "signing failed");
-			st = job_fail(j, vs);
-			goto out;
-		}
-		log_msg(LOG_WARN, j->m->request_id, "serial reservation: Redis down; retrying");
-		if (worker_backoff(&attempt) < 0)
-			goto out;
-	}
-	job_audit(j, AUDIT_LINTED, NULL, "pre-issuance lint passed");
-	/* Malformed (never for what the signer made): the CSR's subject and no SANs below. */
-	certinfo_read(is->der, is->der_len, &subject, &sans);
-	{
-		struct req_record set = {.serial = is->serial_hex,
-					 .certificate = is->cert_pem,
-					 .chain = is->chain_pem,
-					 .subject = subject != NULL ? subject : (char *)ci->subject,
-					 .sans = sans != NULL ? sans : "[]",
-					 .not_before = (long long)is->not_before,
-					 .not_after = (long long)is->not_after,
-					 .key_type = (char *)key_type_name(ci->key_type),
-					 .key_bits = ci->key_bits};
-
-		JOB_STORE(rc, store_transition_ex(j->s, j->m->request_id, REQ_ISSUING, REQ_ISSUED,
-						  &set, j->claim, j->m->batch_id, &cur));
-	}
+	if (job_make(j, 1, &st) < 0)
+		return st;
+	job_cert_fields(j, &set);
+	JOB_STORE(rc, store_transition_ex(j->s, j->m->request_id, REQ_ISSUING, REQ_ISSUED, &set,
+					  j->claim, j->m->batch_id, &cur));
 	if (rc == STORE_EDOWN)
-		goto out; /* abandoned: the claim's lease lets the next attempt re-take it */
+		return STEP_ABANDON; /* the claim's lease lets the next attempt re-take it */
 	if (rc != 0) {
-		log_msg(LOG_WARN, j->m->request_id, "certificate serial %s discarded: %s (now %s)",
-			is->serial_hex,
-			rc == STORE_ELEASE ? "the claim passed to another worker"
-					   : "the request moved on",
-			req_state_name(cur));
-		st = STEP_DONE;
-		goto out;
+		job_discarded(j, rc, cur);
+		return STEP_DONE;
 	}
-	j->state = REQ_ISSUED;
-	job_grant_spent(j);
-	snprintf(detail, sizeof(detail), "serial %s", is->serial_hex);
-	job_audit(j, AUDIT_ISSUED, NULL, detail);
-	{
-		/* What was just stored, without reading it back. */
-		struct job_outcome o = {
-		    .id = j->m->request_id,
-		    .state = REQ_ISSUED,
-		    .ca_id = j->ca->id,
-		    .batch_id = j->m->batch_id,
-		    .serial = is->serial_hex,
-		    .certificate = is->cert_pem,
-		    .chain = is->chain_pem,
-		    .tenant = j->m->tenant,
-		    .requester = j->m->requester,
-		    .subject = subject != NULL ? subject : ci->subject,
-		    .not_before = (long long)is->not_before,
-		    .not_after = (long long)is->not_after,
-		};
-
-		st = job_announce(j, &o);
-	}
-out:
-	free(sans);
-	free(subject);
-	issued_free(is);
-	free(vs);
-	return st;
+	return job_issued(j);
 }
 
 /* One step of the state machine from j->state. */
@@ -704,50 +708,88 @@ job_step(struct job *j)
 	return STEP_DONE;
 }
 
+int
+job_open(struct worker_thread *t, const struct kafka_msg *km, struct job *j,
+	 enum process_result *res)
+{
+	char err[JOB_TEXT_MAX];
+
+	memset(j, 0, sizeof(*j));
+	j->t = t;
+	j->w = t->w;
+	j->cfg = t->w->cfg;
+	j->s = &t->w->store;
+	j->km = km;
+	*res = PROCESS_DONE;
+	switch (worker_decode(t, km, &j->m, &j->user, err)) {
+	case DECODE_OK:
+		break;
+	case DECODE_BAD:
+		*res = job_dlq(j, err);
+		return 0;
+	case DECODE_REFUSED:
+		return 0;
+	case DECODE_STOP:
+		*res = PROCESS_ABANDON;
+		return 0;
+	}
+	if ((j->vs = calloc(1, sizeof(*j->vs))) == NULL) {
+		*res = PROCESS_ABANDON;
+		return 0;
+	}
+	job_check(j);
+	return 1;
+}
+
+enum process_result
+job_continue(struct job *j)
+{
+	enum step st = STEP_AGAIN;
+	int steps;
+
+	for (steps = 0; st == STEP_AGAIN && steps < WORKER_STEPS_MAX; steps++)
+		st = job_step(j);
+	if (st == STEP_AGAIN)
+		log_msg(LOG_ERROR, j->m->request_id, "state still moving after %d steps (%s); left",
+			steps, req_state_name(j->state));
+	return st == STEP_ABANDON ? PROCESS_ABANDON : PROCESS_DONE;
+}
+
+enum process_result
+job_run(struct job *j)
+{
+	char err[JOB_TEXT_MAX];
+	int rc;
+
+	if ((rc = job_load(j, err, sizeof(err))) < 0)
+		return PROCESS_ABANDON;
+	if (rc > 0) {
+		job_audit(j, AUDIT_REJECTED, NULL, err);
+		return job_dlq(j, err);
+	}
+	return job_continue(j);
+}
+
+void
+job_close(struct job *j)
+{
+	issued_free(j->is);
+	free(j->subject);
+	free(j->sans);
+	csr_free(j->csr);
+	free(j->vs);
+	msg_issue_free(j->m);
+	memset(j, 0, sizeof(*j));
+}
+
 enum process_result
 process_message(struct worker_thread *t, const struct kafka_msg *km)
 {
 	struct job j;
-	char err[JOB_TEXT_MAX];
-	enum process_result res = PROCESS_ABANDON;
-	enum step st = STEP_AGAIN;
-	int rc, steps;
+	enum process_result res;
 
-	memset(&j, 0, sizeof(j));
-	j.t = t;
-	j.w = t->w;
-	j.cfg = t->w->cfg;
-	j.s = &t->w->store;
-	j.km = km;
-	switch (worker_decode(t, km, &j.m, &j.user, err)) {
-	case DECODE_OK:
-		break;
-	case DECODE_BAD:
-		return job_dlq(&j, err);
-	case DECODE_REFUSED:
-		return PROCESS_DONE;
-	case DECODE_STOP:
-		return PROCESS_ABANDON;
-	}
-	if ((j.vs = calloc(1, sizeof(*j.vs))) == NULL)
-		goto out;
-	job_check(&j);
-	if ((rc = job_load(&j, err, sizeof(err))) < 0)
-		goto out;
-	if (rc > 0) {
-		job_audit(&j, AUDIT_REJECTED, NULL, err);
-		res = job_dlq(&j, err);
-		goto out;
-	}
-	for (steps = 0; st == STEP_AGAIN && steps < WORKER_STEPS_MAX; steps++)
-		st = job_step(&j);
-	if (st == STEP_AGAIN)
-		log_msg(LOG_ERROR, j.m->request_id, "state still moving after %d steps (%s); left",
-			steps, req_state_name(j.state));
-	res = st == STEP_ABANDON ? PROCESS_ABANDON : PROCESS_DONE;
-out:
-	csr_free(j.csr);
-	free(j.vs);
-	msg_issue_free(j.m);
+	if (job_open(t, km, &j, &res))
+		res = job_run(&j);
+	job_close(&j);
 	return res;
 }

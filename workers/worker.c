@@ -163,21 +163,23 @@ worker_one_by_one(struct worker_thread *t, struct kafka_msg *ms, int from, int n
 }
 
 /*
- * Processes n messages as one batch (see worker.h): in order until one is
- * abandoned, one wait for all their outcomes, then marks and offsets; the
- * rest, or all of them after a failed wait, one by one.
+ * Processes n messages as one batch (see worker.h): all of them (fast.c),
+ * one wait for all their outcomes, then marks and offsets up to the first
+ * abandoned one; the rest, or all of them after a failed wait, one by one.
  */
 static void
 worker_batch(struct worker_thread *t, struct kafka_msg *ms, int n)
 {
 	const char *ids[WORKER_BATCH_MAX];
+	enum process_result res[WORKER_BATCH_MAX];
 	int i, done, rc = 0, attempt;
 	size_t k;
 
 	t->batch = kafka_batch_new();
 	t->nmarks = 0;
 	t->batch_failed = 0;
-	for (done = 0; done < n && process_message(t, &ms[done]) == PROCESS_DONE; done++)
+	fast_batch(t, ms, n, res);
+	for (done = 0; done < n && res[done] == PROCESS_DONE; done++)
 		;
 	if (t->batch != NULL)
 		rc = kafka_batch_wait(t->batch, WORKER_PRODUCE_TIMEOUT_MS);

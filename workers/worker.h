@@ -15,7 +15,7 @@
  * message; a stop abandons it unstored, so it comes again (at least once).
  *
  * Batches: a thread takes what its consumer has fetched (up to
- * WORKER_BATCH_MAX messages), processes them in order, and waits once for
+ * WORKER_BATCH_MAX messages), processes them together (fast.c), and waits once for
  * the delivery reports of all their outcomes; only then are the records
  * marked published and the offsets stored. If that wait fails, the batch's
  * messages are processed again one by one, each waiting for its own sends
@@ -71,7 +71,7 @@
 #define WORKER_CLAIM_MAX 128
 #define WORKER_STEPS_MAX 16 /* state moves one message may make; guards against loops */
 #define WORKER_BATCH_MAX                                                                           \
-	64 /* messages taken from the consumer at once; outcomes published together */
+	256 /* messages taken from the consumer at once; outcomes published together */
 
 /* Options from the command line or the environment. */
 struct worker_opts {
@@ -106,6 +106,8 @@ struct worker_thread {
 	char marks[WORKER_BATCH_MAX][STORE_ID_MAX];
 	size_t nmarks;
 	int batch_failed;
+	char batch_id[STORE_ID_MAX]; /* the bulk batch last found bound to batch_user */
+	const struct user *batch_user;
 };
 
 /* What became of one message. */
@@ -169,6 +171,13 @@ enum decode_result worker_decode(struct worker_thread *t, const struct kafka_msg
 
 /* Handles one message of the issue or submit topic (process.c). */
 enum process_result process_message(struct worker_thread *t, const struct kafka_msg *km);
+
+/*
+ * Handles the n messages of a batch (fast.c: stage by stage, one Redis round
+ * trip per stage for the requests that need only issuing; the others as
+ * process_message does), res[i] saying what became of ms[i].
+ */
+void fast_batch(struct worker_thread *t, struct kafka_msg *ms, int n, enum process_result *res);
 
 /*
  * The dead letter of km (dlq.c): its bytes as they came (the first 256 KiB

@@ -1,5 +1,6 @@
 #include "redis.h"
 
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdarg.h>
@@ -14,6 +15,8 @@
 #define REDIS_SCHEME "redis://"
 #define REDIS_CMD_WORD_MAX 32
 #define REDIS_REFUSED (-2) /* Redis answered, and said no (AUTH, SELECT) */
+#define REDIS_SHA_HEX (2 * SHA_DIGEST_LENGTH + 1)
+#define REDIS_NOSCRIPT "NOSCRIPT"
 
 /* The process's ACL login (redis_login_set); written once before any thread connects. */
 static struct {
@@ -160,10 +163,11 @@ redis_setup(redisContext *c, const struct redis_addr *a, char *err)
 			goto out;
 		}
 		if (rep->type == REDIS_REPLY_ERROR) {
-			snprintf(err, REDIS_ERR_MAX,
-				 "redis: %.100s:%d refused AUTH as user %.64s: %.120s (the password "
-				 "file must hold the password the Redis ACL file has for this user)",
-				 a->host, a->port, user[0] != '\0' ? user : "default", rep->str);
+			snprintf(
+			    err, REDIS_ERR_MAX,
+			    "redis: %.100s:%d refused AUTH as user %.64s: %.120s (the password "
+			    "file must hold the password the Redis ACL file has for this user)",
+			    a->host, a->port, user[0] != '\0' ? user : "default", rep->str);
 			rc = REDIS_REFUSED;
 			goto out;
 		}
@@ -287,19 +291,78 @@ redis_cmd(struct redis *r, const char *fmt, ...)
 	return rep;
 }
 
+/*
+ * Scripts go as EVALSHA (Redis hashes and parses nothing per call); the
+ * script text is sent only when Redis answers NOSCRIPT (after a restart).
+ */
+struct redis_sha {
+	const char **argv; /* argv with EVALSHA and the hash, or the caller's own */
+	char hex[REDIS_SHA_HEX];
+};
+
+/*
+ * Fills sh for argv: when argv is an EVAL, a copy naming the script by its
+ * SHA-1 (sh->argv, freed by redis_sha_free); else argv itself. Without
+ * memory, argv itself too.
+ */
+static void
+redis_sha_init(struct redis_sha *sh, int argc, const char **argv)
+{
+	unsigned char md[SHA_DIGEST_LENGTH];
+	int i;
+
+	sh->argv = argv;
+	if (argc < 2 || strcmp(argv[0], "EVAL") != 0 ||
+	    (sh->argv = malloc((size_t)argc * sizeof(*argv))) == NULL) {
+		sh->argv = argv;
+		return;
+	}
+	SHA1((const unsigned char *)argv[1], strlen(argv[1]), md);
+	for (i = 0; i < SHA_DIGEST_LENGTH; i++)
+		snprintf(sh->hex + 2 * i, 3, "%02x", md[i]);
+	memcpy(sh->argv, argv, (size_t)argc * sizeof(*argv));
+	sh->argv[0] = "EVALSHA";
+	sh->argv[1] = sh->hex;
+}
+
+static void
+redis_sha_free(struct redis_sha *sh, const char **argv)
+{
+	if (sh->argv != argv)
+		free(sh->argv);
+}
+
+/* 1 if rep is Redis not knowing the script of an EVALSHA. */
+static int
+redis_noscript(const redisReply *rep)
+{
+	return rep != NULL && rep->type == REDIS_REPLY_ERROR &&
+	       strncmp(rep->str, REDIS_NOSCRIPT, strlen(REDIS_NOSCRIPT)) == 0;
+}
+
 redisReply *
 redis_cmdv(struct redis *r, int argc, const char **argv, const size_t *argvlen)
 {
+	struct redis_sha sh;
 	redisReply *rep = NULL;
 	int attempt;
 
+	redis_sha_init(&sh, argc, argv);
 	for (attempt = 0; attempt < 2 && rep == NULL; attempt++) {
 		if (redis_ensure(r) < 0)
 			break;
-		rep = redisCommandArgv(r->ctx, argc, argv, argvlen);
-		if (rep == NULL)
+		rep = redisCommandArgv(r->ctx, argc, sh.argv, argvlen);
+		if (rep == NULL) {
 			redis_drop(r);
+		} else if (redis_noscript(rep) && sh.argv != argv) {
+			freeReplyObject(rep);
+			rep = NULL;
+			redis_sha_free(&sh, argv);
+			sh.argv = argv; /* once more with the script's text, not counted */
+			attempt--;
+		}
 	}
+	redis_sha_free(&sh, argv);
 	redis_refused(rep, argc, argv);
 	return rep;
 }
@@ -352,35 +415,87 @@ redis_pipe_free(struct redis_pipe *p)
 /*
  * Sends every job of batch, then reads their replies in order. After an I/O
  * error the jobs without a reply are tried once more on a fresh connection,
- * as redis_cmdv does; those still without one get NULL.
+ * as redis_cmdv does; those still without one get NULL. A script Redis does
+ * not know yet (NOSCRIPT) is sent again with its text.
  */
 static void
 redis_pipe_send(struct redis *r, struct redis_job *batch)
 {
 	struct redis_job *j;
+	struct redis_sha *sh;
+	size_t n = 0, i;
 	void *rep;
 	int attempt, ok;
 
+	for (j = batch; j != NULL; j = j->next)
+		n++;
+	if ((sh = calloc(n > 0 ? n : 1, sizeof(*sh))) == NULL)
+		return; /* every reply NULL: as if Redis failed */
+	for (j = batch, i = 0; j != NULL; j = j->next, i++)
+		redis_sha_init(&sh[i], j->argc, j->argv);
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (redis_ensure(r) < 0)
-			return;
+			break;
 		ok = 1;
-		for (j = batch; j != NULL && ok; j = j->next)
+		for (j = batch, i = 0; j != NULL && ok; j = j->next, i++)
 			if (j->rep == NULL &&
-			    redisAppendCommandArgv(r->ctx, j->argc, j->argv, NULL) != REDIS_OK)
+			    redisAppendCommandArgv(r->ctx, j->argc, sh[i].argv, NULL) != REDIS_OK)
 				ok = 0;
-		for (j = batch; j != NULL && ok; j = j->next) {
+		for (j = batch, i = 0; j != NULL && ok; j = j->next, i++) {
 			if (j->rep != NULL)
 				continue;
-			if (redisGetReply(r->ctx, &rep) != REDIS_OK)
+			if (redisGetReply(r->ctx, &rep) != REDIS_OK) {
 				ok = 0;
-			else
+			} else if (redis_noscript(rep) && sh[i].argv != j->argv) {
+				freeReplyObject(rep);
+				redis_sha_free(&sh[i], j->argv);
+				sh[i].argv = j->argv; /* next round: with the text */
+				ok = 2;
+			} else {
 				j->rep = rep;
+			}
 		}
-		if (ok)
-			return;
-		redis_drop(r);
+		if (ok == 1)
+			break;
+		if (ok == 0)
+			redis_drop(r);
+		else
+			attempt--; /* NOSCRIPT: sent again with the text, not counted */
 	}
+	for (j = batch, i = 0; j != NULL; j = j->next, i++)
+		redis_sha_free(&sh[i], j->argv);
+	free(sh);
+}
+
+int
+redis_cmdv_many(struct redis *r, size_t n, const int *argc, const char **const *argv,
+		redisReply **reps)
+{
+	struct redis_job *jobs;
+	size_t i;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	if ((jobs = calloc(n, sizeof(*jobs))) == NULL) {
+		memset(reps, 0, n * sizeof(*reps));
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		jobs[i].argc = argc[i];
+		jobs[i].argv = (const char **)argv[i];
+		jobs[i].next = i + 1 < n ? &jobs[i + 1] : NULL;
+	}
+	redis_pipe_send(r, jobs);
+	for (i = 0; i < n; i++) {
+		reps[i] = jobs[i].rep;
+		if (reps[i] == NULL)
+			rc = -1;
+		else
+			redis_refused(reps[i], argc[i], (const char **)argv[i]);
+	}
+	free(jobs);
+	return rc;
 }
 
 redisReply *
@@ -472,7 +587,8 @@ redis_refused(const redisReply *rep, int argc, const char **argv)
 		return 0;
 	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		n = strlen(codes[i]);
-		if (strncmp(rep->str, codes[i], n) == 0 && (rep->str[n] == ' ' || rep->str[n] == '\0'))
+		if (strncmp(rep->str, codes[i], n) == 0 &&
+		    (rep->str[n] == ' ' || rep->str[n] == '\0'))
 			break;
 	}
 	if (i == sizeof(codes) / sizeof(codes[0]) &&

@@ -36,21 +36,36 @@ static const struct {
 	{                                                                                          \
 #n, FT_NUM, offsetof(struct req_record, n)                                         \
 	}
-    T(id),          {"state", FT_STATE, offsetof(struct req_record, state)},
-    T(tenant),      T(requester),
-    T(email),       T(client_ip),
-    T(ca_id),       T(ca_reason),
-    T(common_name), N(validity_days),
-    T(extensions),  T(purpose),
-    T(batch_id),    T(csr_sha256),
-    N(created),     N(updated),
-    T(error_code),  T(error_message),
-    T(violations),  T(serial),
-    T(certificate), T(chain),
-    T(subject),     T(warnings),
-    T(sans),        N(not_before),
-    N(not_after),   T(key_type),
-    N(key_bits),    N(published),
+    T(id),
+    {"state", FT_STATE, offsetof(struct req_record, state)},
+    T(tenant),
+    T(requester),
+    T(email),
+    T(client_ip),
+    T(ca_id),
+    T(ca_reason),
+    T(common_name),
+    N(validity_days),
+    T(extensions),
+    T(purpose),
+    T(batch_id),
+    T(csr_sha256),
+    N(created),
+    N(updated),
+    T(error_code),
+    T(error_message),
+    T(violations),
+    T(serial),
+    T(certificate),
+    T(chain),
+    T(subject),
+    T(warnings),
+    T(sans),
+    N(not_before),
+    N(not_after),
+    T(key_type),
+    N(key_bits),
+    N(published),
     N(approval_expires_at),
 #undef N
 #undef T
@@ -561,23 +576,82 @@ static const char store_lua_claim[] = STORE_LUA_BATCH_MOVE
     "end\n"
     "return {1, cur}\n";
 
-/* KEYS[1] record, KEYS[2] channel; ARGV from, to, claim or '', pairs. */
-static const char store_lua_transition_ex[] = STORE_LUA_BATCH_MOVE
+/*
+ * The guarded move of store_transition_ex, in two halves around an optional
+ * check (the serial reservation of store_finish_each). KEYS[1] record,
+ * KEYS[2] channel; ARGV from, to, claim or '', then (STORE_MOVE_PAIRS) pairs.
+ */
+#define STORE_LUA_MOVE_HEAD                                                                        \
+	STORE_LUA_BATCH_MOVE                                                                       \
+	"local cur = redis.call('HGET', KEYS[1], 'state')\n"                                       \
+	"if not cur then return {0, ''} end\n"                                                     \
+	"if cur == ARGV[2] and ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'claim') == ARGV[3] " \
+	"then\n"                                                                                   \
+	"  return {4, cur}\n"                                                                      \
+	"end\n"                                                                                    \
+	"if cur ~= ARGV[1] then return {1, cur} end\n"                                             \
+	"if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'claim') ~= ARGV[3] then\n"              \
+	"  return {3, cur}\n"                                                                      \
+	"end\n"
+#define STORE_LUA_MOVE_TAIL                                                                        \
+	"local t = redis.call('TIME')\n"                                                           \
+	"local ms = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))\n"         \
+	"redis.call('HSET', KEYS[1], 'state', ARGV[2], 'finished_ms', ms, unpack(ARGV, 4))\n"      \
+	"batch_move(KEYS[1], cur, ARGV[2])\n"                                                      \
+	"redis.call('PUBLISH', KEYS[2], ARGV[2])\n"                                                \
+	"return {2, ARGV[2]}\n"
+
+static const char store_lua_transition_ex[] = STORE_LUA_MOVE_HEAD STORE_LUA_MOVE_TAIL;
+
+/*
+ * store_lua_transition_ex, reserving the serial first: KEYS[3] the serial's
+ * key, which must be free or this request's (HGET id); {5, cur} when another
+ * request holds it.
+ */
+static const char store_lua_finish[] =
+    STORE_LUA_MOVE_HEAD "local id = redis.call('HGET', KEYS[1], 'id')\n"
+			"local sv = redis.call('GET', KEYS[3])\n"
+			"if sv and sv ~= id then return {5, cur} end\n"
+			"if not sv then redis.call('SET', KEYS[3], id) end\n" STORE_LUA_MOVE_TAIL;
+
+/*
+ * KEYS[1] record; ARGV claim, lease (unused: a fresh claim), the names of
+ * queued, issuing and received, the five values a record must agree with
+ * (csr_sha256, ca_id, common_name, validity_days, tenant; '' not checked),
+ * then the new record's pairs. {0, ''} created, claimed; {2, cur} claimed
+ * from cur; {3, cur} held under this claim already; {1, cur} left alone.
+ */
+static const char store_lua_admit[] = STORE_LUA_BATCH_MOVE
     "local cur = redis.call('HGET', KEYS[1], 'state')\n"
-    "if not cur then return {0, ''} end\n"
-    "if cur == ARGV[2] and ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'claim') == ARGV[3] then\n"
-    "  return {4, cur}\n"
+    "local now = redis.call('TIME')[1]\n"
+    "local claim, issuing = ARGV[1], ARGV[4]\n"
+    "if not cur then\n"
+    "  redis.call('HSET', KEYS[1], unpack(ARGV, 11))\n"
+    "  redis.call('HSET', KEYS[1], 'state', issuing, 'claim', claim, 'claimed_at', now)\n"
+    "  local bk = batch_key(KEYS[1])\n"
+    "  if bk then\n"
+    "    redis.call('ZADD', bk .. '" STORE_BATCH_IDS_SUFFIX "', 0, redis.call('HGET', KEYS[1], "
+    "'id'))\n"
+    "    batch_move(KEYS[1], nil, issuing)\n"
+    "  end\n"
+    "  return {0, ''}\n"
     "end\n"
-    "if cur ~= ARGV[1] then return {1, cur} end\n"
-    "if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'claim') ~= ARGV[3] then\n"
+    "local names = {'csr_sha256', 'ca_id', 'common_name', 'validity_days', 'tenant'}\n"
+    "for i, f in ipairs(names) do\n"
+    "  local want = ARGV[5 + i]\n"
+    "  local have = redis.call('HGET', KEYS[1], f)\n"
+    "  if want ~= '' and have and have ~= want then return {1, cur} end\n"
+    "end\n"
+    "if cur == issuing and redis.call('HGET', KEYS[1], 'claim') == claim then\n"
     "  return {3, cur}\n"
     "end\n"
-    "local t = redis.call('TIME')\n"
-    "local ms = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))\n"
-    "redis.call('HSET', KEYS[1], 'state', ARGV[2], 'finished_ms', ms, unpack(ARGV, 4))\n"
-    "batch_move(KEYS[1], cur, ARGV[2])\n"
-    "redis.call('PUBLISH', KEYS[2], ARGV[2])\n"
-    "return {2, ARGV[2]}\n";
+    "if cur == ARGV[3] or cur == ARGV[5] then\n"
+    "  redis.call('HSET', KEYS[1], 'state', issuing, 'claim', claim, 'claimed_at', now,\n"
+    "             'updated', now)\n"
+    "  batch_move(KEYS[1], cur, issuing)\n"
+    "  return {2, cur}\n"
+    "end\n"
+    "return {1, cur}\n";
 
 /* KEYS[1] record; ARGV pairs. */
 static const char store_lua_set[] = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
@@ -913,4 +987,174 @@ store_batch_page(const struct store *s, const char *id, const char *after, size_
 	}
 	freeReplyObject(rep);
 	return 0;
+}
+
+/* One script call of a store_*_each round trip, with room for its arguments. */
+struct store_cmd {
+	const char *argv[STORE_ARGS_MAX];
+	int argc;
+	char key[STORE_KEY_MAX], chan[STORE_KEY_MAX], skey[STORE_KEY_MAX], now[STORE_NUM_MAX];
+	char check[STORE_NUM_MAX];
+	struct store_pairs buf;
+};
+
+/*
+ * Runs the n commands of c in one round trip (in order, on this thread's
+ * connection; one by one on a shared pipe), answering each with its reply
+ * in reps[i] (caller frees) or NULL when Redis failed or answered an error
+ * (logged).
+ */
+static void
+store_run_many(const struct store *s, struct store_cmd *c, size_t n, redisReply **reps)
+{
+	const char **argv[STORE_EACH_MAX];
+	int argc[STORE_EACH_MAX];
+	struct redis *r;
+	size_t i;
+
+	memset(reps, 0, n * sizeof(*reps));
+	if (s->pipe != NULL || n == 1) {
+		for (i = 0; i < n; i++)
+			reps[i] = store_run(s, c[i].argc, c[i].argv);
+		return;
+	}
+	if ((r = redis_thread(s->redis_url)) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		argv[i] = c[i].argv;
+		argc[i] = c[i].argc;
+	}
+	redis_cmdv_many(r, n, argc, (const char **const *)argv, reps);
+	for (i = 0; i < n; i++)
+		if (reps[i] != NULL && reps[i]->type == REDIS_REPLY_ERROR) {
+			log_error("redis: %s: %s", c[i].argv[0], reps[i]->str);
+			freeReplyObject(reps[i]);
+			reps[i] = NULL;
+		}
+}
+
+int
+store_admit_each(const struct store *s, struct store_admit *a, size_t n)
+{
+	struct store_cmd *cmds = NULL, *c;
+	redisReply *reps[STORE_EACH_MAX];
+	struct req_record r;
+	const char *str;
+	long long code;
+	size_t i;
+	int rc = STORE_EDOWN;
+
+	if (n == 0)
+		return 0;
+	if (n > STORE_EACH_MAX)
+		return STORE_EINVAL;
+	if ((cmds = calloc(n, sizeof(*cmds))) == NULL)
+		return STORE_EDOWN;
+	for (i = 0; i < n; i++) {
+		c = &cmds[i];
+		r = *a[i].rec; /* shallow: the state and the stamps differ */
+		r.state = REQ_NONE;
+		r.created = r.created != 0 ? r.created : (long long)time(NULL);
+		r.updated = r.created;
+		store_key(s, c->key, sizeof(c->key), "req", r.id, NULL);
+		snprintf(c->check, sizeof(c->check), "%lld", r.validity_days);
+		c->argv[c->argc++] = "EVAL";
+		c->argv[c->argc++] = store_lua_admit;
+		c->argv[c->argc++] = "1";
+		c->argv[c->argc++] = c->key;
+		c->argv[c->argc++] = a[i].claim;
+		c->argv[c->argc++] = "0";
+		c->argv[c->argc++] = req_state_name(REQ_QUEUED);
+		c->argv[c->argc++] = req_state_name(REQ_ISSUING);
+		c->argv[c->argc++] = req_state_name(REQ_RECEIVED);
+		c->argv[c->argc++] = r.csr_sha256 != NULL ? r.csr_sha256 : "";
+		c->argv[c->argc++] = r.ca_id != NULL ? r.ca_id : "";
+		c->argv[c->argc++] = r.common_name != NULL ? r.common_name : "";
+		c->argv[c->argc++] = r.validity_days != 0 ? c->check : "";
+		c->argv[c->argc++] = r.tenant != NULL ? r.tenant : "";
+		if ((c->argc = store_pairs(&r, 1, c->argv, c->argc, STORE_ARGS_MAX, &c->buf)) < 0) {
+			rc = STORE_EINVAL;
+			goto out;
+		}
+	}
+	store_run_many(s, cmds, n, reps);
+	rc = 0;
+	for (i = 0; i < n; i++) {
+		str = NULL;
+		code = reps[i] != NULL ? store_pair(reps[i], &str) : -1;
+		a[i].cur = str != NULL ? req_state_parse(str) : REQ_NONE;
+		a[i].rc = code == 0 || code == 2 || code == 3 ? 0
+			  : code == 1                         ? STORE_ECONFLICT
+							      : STORE_EDOWN;
+		if (a[i].rc == STORE_EDOWN)
+			rc = STORE_EDOWN;
+		freeReplyObject(reps[i]);
+	}
+out:
+	free(cmds);
+	return rc;
+}
+
+int
+store_finish_each(const struct store *s, struct store_finish *f, size_t n)
+{
+	struct store_cmd *cmds = NULL, *c;
+	redisReply *reps[STORE_EACH_MAX];
+	const char *str;
+	long long code;
+	size_t i;
+	int rc = STORE_EDOWN;
+
+	if (n == 0)
+		return 0;
+	if (n > STORE_EACH_MAX)
+		return STORE_EINVAL;
+	if ((cmds = calloc(n, sizeof(*cmds))) == NULL)
+		return STORE_EDOWN;
+	for (i = 0; i < n; i++) {
+		c = &cmds[i];
+		if (f[i].set == NULL || f[i].set->serial == NULL) {
+			rc = STORE_EINVAL;
+			goto out;
+		}
+		store_key(s, c->key, sizeof(c->key), "req", f[i].id, NULL);
+		store_channel(s, f[i].id, c->chan, sizeof(c->chan));
+		store_key(s, c->skey, sizeof(c->skey), "serial", f[i].ca_id, f[i].set->serial);
+		store_now(c->now, sizeof(c->now));
+		c->argv[c->argc++] = "EVAL";
+		c->argv[c->argc++] = store_lua_finish;
+		c->argv[c->argc++] = "3";
+		c->argv[c->argc++] = c->key;
+		c->argv[c->argc++] = c->chan;
+		c->argv[c->argc++] = c->skey;
+		c->argv[c->argc++] = req_state_name(REQ_ISSUING);
+		c->argv[c->argc++] = req_state_name(REQ_ISSUED);
+		c->argv[c->argc++] = f[i].claim;
+		c->argv[c->argc++] = "updated";
+		c->argv[c->argc++] = c->now;
+		if ((c->argc =
+			 store_pairs(f[i].set, 0, c->argv, c->argc, STORE_ARGS_MAX, &c->buf)) < 0) {
+			rc = STORE_EINVAL;
+			goto out;
+		}
+	}
+	store_run_many(s, cmds, n, reps);
+	rc = 0;
+	for (i = 0; i < n; i++) {
+		str = NULL;
+		code = reps[i] != NULL ? store_pair(reps[i], &str) : -1;
+		f[i].cur = str != NULL ? req_state_parse(str) : REQ_NONE;
+		f[i].rc = code == 2 || code == 4 ? 0
+			  : code == 1            ? STORE_ECONFLICT
+			  : code == 3            ? STORE_ELEASE
+			  : code == 5            ? STORE_EEXIST
+			  : code == 0            ? STORE_ENOTFOUND
+						 : STORE_EDOWN;
+		if (f[i].rc == STORE_EDOWN)
+			rc = STORE_EDOWN;
+		freeReplyObject(reps[i]);
+	}
+out:
+	free(cmds);
+	return rc;
 }

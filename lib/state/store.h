@@ -225,6 +225,48 @@ int store_set_fields(const struct store *s, const char *id, const struct req_rec
 int store_set_field_each(const struct store *s, const char *const *ids, size_t n, const char *name,
 			 const char *value);
 
+#define STORE_EACH_MAX 512 /* requests one store_*_each round trip takes at most */
+
+/* One request of store_admit_each. */
+struct store_admit {
+	const struct req_record *rec; /* the record to make if absent (id required, state unused) */
+	const char *claim;            /* the claim token, as store_claim's */
+	int rc;                       /* out: 0 claimed, STORE_ECONFLICT, STORE_EDOWN */
+	enum req_state cur;           /* out: the state it was in (REQ_NONE: made now) */
+};
+
+/*
+ * For each a[i], in one round trip, one script each: an absent record is
+ * made from a[i].rec directly as issuing under a[i].claim (joining and
+ * counting in its batch); a queued or received one that agrees with rec
+ * (csr_sha256, ca_id, common_name, validity_days and tenant, where both
+ * have them) is claimed as store_claim does (cur: queued or received); one
+ * already issuing under this very claim (a retry after a lost reply) is
+ * claimed too (cur: issuing). Anything else is left alone: STORE_ECONFLICT
+ * with its state in cur. Not published, as store_claim. Returns 0 when
+ * every item has its answer, STORE_EDOWN when some got none (their rc says
+ * so; retrying them is safe), STORE_EINVAL when n > STORE_EACH_MAX.
+ */
+int store_admit_each(const struct store *s, struct store_admit *a, size_t n);
+
+/* One request of store_finish_each. */
+struct store_finish {
+	const char *id, *ca_id, *claim;
+	const struct req_record *set; /* the certificate's fields; serial required */
+	int rc; /* out: 0, STORE_EEXIST, STORE_ELEASE, STORE_ECONFLICT, STORE_ENOTFOUND, STORE_EDOWN
+		 */
+	enum req_state cur; /* out: with STORE_ECONFLICT, the state it is in */
+};
+
+/*
+ * For each f[i], in one round trip: store_transition_ex issuing → issued
+ * under f[i].claim with f[i].set, reserving the serial (P serial:{ca}:{serial},
+ * value the request id) in the same script: STORE_EEXIST, and nothing
+ * changed, when another request holds that serial. Returns as
+ * store_admit_each.
+ */
+int store_finish_each(const struct store *s, struct store_finish *f, size_t n);
+
 /*
  * Lua prelude of every script that changes a record's state:
  * batch_key(rk) is the batch hash of record key rk (nil when the record has

@@ -225,6 +225,9 @@ TEST(worker_claim_lost_reply_is_own)
 	CHECK_INT(store_claim(&s, "r3", "A", CLAIM_LEASE_S, NULL, 0, &cur), 0);
 	CHECK_INT(store_claim(&s, "r3", "B", CLAIM_LEASE_S, NULL, 0, &cur), STORE_ECONFLICT);
 
+	/* Redis knows the script already (it runs by its hash): the lost try runs on resume. */
+	claim_record(&s, "r4", REQ_QUEUED, NULL);
+	CHECK_INT(store_transition_ex(&s, "r4", REQ_QUEUED, REQ_FAILED, NULL, NULL, NULL, &cur), 0);
 	CHECK(kill(claim_redis_pid, SIGSTOP) == 0);
 	CHECK_INT(store_transition_ex(&s, "r3", REQ_ISSUING, REQ_ISSUED, &issued, "A", "b3", &cur),
 		  STORE_EDOWN);
@@ -237,4 +240,76 @@ TEST(worker_claim_lost_reply_is_own)
 		  0);
 	CHECK_INT(claim_batch_count(url, "b3", req_state_name(REQ_ISSUED)), 1);
 	CHECK_INT(claim_batch_count(url, "b3", req_state_name(REQ_ISSUING)), 0);
+}
+
+/*
+ * The batched calls (workers/fast.c): one round trip makes or claims each
+ * request, one stores each certificate with its serial reserved; every
+ * answer is the one the single calls give.
+ */
+TEST(worker_claim_each_admits_and_finishes)
+{
+	static const struct req_record mine = {
+	    .id = "m", .csr_sha256 = "h1", .tenant = "acme", .batch_id = "b5", .validity_days = 30};
+	static const struct req_record other = {.id = "q2", .csr_sha256 = "h2"};
+	struct req_record fresh = mine, queued = other, clash = other, pend = {.id = "p2"};
+	struct req_record set = {.serial = "0a"}, *rec = NULL;
+	struct store_admit a[5] = {
+	    {.rec = &fresh, .claim = "A"}, {.rec = &queued, .claim = "A"},
+	    {.rec = &clash, .claim = "A"}, {.rec = &pend, .claim = "A"},
+	    {.rec = &fresh, .claim = "B"}, /* a second copy in the same round trip */
+	};
+	struct store_finish f[3] = {
+	    {.id = "m", .ca_id = "ca", .claim = "A", .set = &set},
+	    {.id = "q2", .ca_id = "ca", .claim = "A", .set = &set}, /* the same serial */
+	    {.id = "x", .ca_id = "ca", .claim = "A", .set = &set},
+	};
+	struct store s = {0};
+	char url[64];
+
+	claim_redis_start(&s, url, sizeof(url));
+	claim_record(&s, "q2", REQ_QUEUED, NULL);
+	claim_record(&s, "p2", REQ_PENDING, NULL);
+	clash.id = "c";
+	claim_record(&s, "c", REQ_QUEUED, NULL);
+	CHECK_INT(store_set_fields(&s, "c", &(struct req_record){.csr_sha256 = "other"}), 0);
+	CHECK_INT(store_admit_each(&s, a, 5), 0);
+	CHECK_INT(a[0].rc, 0);
+	CHECK_INT(a[0].cur, REQ_NONE); /* made now, as issuing */
+	CHECK_INT(a[1].rc, 0);
+	CHECK_INT(a[1].cur, REQ_QUEUED);
+	CHECK_INT(a[2].rc, STORE_ECONFLICT); /* its record names another CSR */
+	CHECK_INT(a[2].cur, REQ_QUEUED);
+	CHECK_INT(a[3].rc, STORE_ECONFLICT);
+	CHECK_INT(a[3].cur, REQ_PENDING);
+	CHECK_INT(a[4].rc, STORE_ECONFLICT); /* claimed by A a moment before */
+	CHECK_INT(a[4].cur, REQ_ISSUING);
+	CHECK_INT(claim_batch_count(url, "b5", req_state_name(REQ_ISSUING)), 1);
+	CHECK_INT(store_get(&s, "m", &rec), 0);
+	CHECK_INT(rec->state, REQ_ISSUING);
+	CHECK_STR(rec->tenant, "acme");
+	req_record_free(rec);
+	/* A retry of the same claim (a lost reply) is still the holder's. */
+	CHECK_INT(store_admit_each(&s, a, 1), 0);
+	CHECK_INT(a[0].rc, 0);
+	CHECK_INT(a[0].cur, REQ_ISSUING);
+	/* A stale claim is not re-taken here: that is store_claim's, after the lease. */
+	CHECK_INT(store_finish_each(&s, f, 3), 0);
+	CHECK_INT(f[0].rc, 0);
+	CHECK_INT(f[1].rc, STORE_EEXIST); /* serial 0a is m's: q2 stays issuing, unstored */
+	CHECK_INT(f[2].rc, STORE_ENOTFOUND);
+	CHECK_INT(store_get(&s, "q2", &rec), 0);
+	CHECK_INT(rec->state, REQ_ISSUING);
+	CHECK(rec->serial == NULL);
+	req_record_free(rec);
+	CHECK_INT(claim_batch_count(url, "b5", req_state_name(REQ_ISSUED)), 1);
+	CHECK_INT(claim_batch_count(url, "b5", req_state_name(REQ_ISSUING)), 0);
+	/* The retry of a finished move under the same claim is its own; another claim's is not. */
+	CHECK_INT(store_finish_each(&s, f, 1), 0);
+	CHECK_INT(f[0].rc, 0);
+	f[0].claim = "B";
+	CHECK_INT(store_finish_each(&s, f, 1), 0);
+	CHECK_INT(f[0].rc, STORE_ECONFLICT);
+	CHECK_INT(f[0].cur, REQ_ISSUED);
+	CHECK_INT(claim_batch_count(url, "b5", req_state_name(REQ_ISSUED)), 1);
 }
