@@ -68,6 +68,7 @@
 #define WORKER_BACKOFF_MAX_MS 2000 /* retries back off up to this */
 #define WORKER_PRODUCE_TIMEOUT_MS (KAFKA_MESSAGE_TIMEOUT_MS + 500)
 #define WORKER_NAME_MAX 64
+#define WORKER_MALLOC_ARENAS 2 /* glibc malloc arenas the process's threads share */
 #define WORKER_CLAIM_MAX 128
 #define WORKER_STEPS_MAX 16 /* state moves one message may make; guards against loops */
 #define WORKER_BATCH_MAX                                                                           \

@@ -21,6 +21,18 @@
  * a few milliseconds more per send.
  */
 #define KAFKA_LINGER_MS "5"
+/*
+ * What a consumer fetches and keeps ahead of its poller: enough for several
+ * batches of a worker, and bounded whatever the backlog (librdkafka's own
+ * defaults let each consumer hold 64 MiB).
+ */
+#define KAFKA_FETCH_MAX_BYTES "2097152"
+#define KAFKA_QUEUED_MAX_KB "4096"
+/*
+ * Batches compressed by the producer: certificates, chains and audit events
+ * repeat most of their bytes, and every byte crosses TLS several times.
+ */
+#define KAFKA_COMPRESSION "lz4"
 #define KAFKA_RECONNECT_MAX_MS "1000"         /* find a restarted broker quickly */
 #define KAFKA_PLAINTEXT_PRINCIPAL "ANONYMOUS" /* what the broker calls a client without TLS */
 
@@ -249,6 +261,7 @@ kafka_producer_new(const char *brokers, const char *client_id, const struct kafk
 	    {"acks", "all"},
 	    {"linger.ms", KAFKA_LINGER_MS},
 	    {"reconnect.backoff.max.ms", KAFKA_RECONNECT_MAX_MS},
+	    {"compression.type", KAFKA_COMPRESSION},
 	};
 	struct kafka_producer *p = NULL, *ret = NULL;
 	rd_kafka_conf_t *conf = NULL;
@@ -525,6 +538,8 @@ kafka_consumer_new(const char *brokers, const char *group, const char *const *to
 	    {"auto.offset.reset", "earliest"},
 	    {"session.timeout.ms", KAFKA_SESSION_TIMEOUT_MS},
 	    {"reconnect.backoff.max.ms", KAFKA_RECONNECT_MAX_MS},
+	    {"fetch.max.bytes", KAFKA_FETCH_MAX_BYTES},
+	    {"queued.max.messages.kbytes", KAFKA_QUEUED_MAX_KB},
 	};
 	struct kafka_consumer *c = NULL, *ret = NULL;
 	rd_kafka_topic_partition_list_t *subs = NULL;

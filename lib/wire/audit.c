@@ -34,13 +34,26 @@ audit_encode(const struct audit_event *ev)
 	return w.buf; /* cap covers every byte escaped to six: err cannot be set */
 }
 
+/*
+ * 1 for the steps between a claim and its outcome, which the outcome's own
+ * line implies: on the audit topic like every event, in the log only at
+ * debug level (a worker issuing thousands a second would spend more on
+ * these lines than on signing).
+ */
+static int
+audit_routine(const char *event)
+{
+	return strcmp(event, AUDIT_CLAIMED) == 0 || strcmp(event, AUDIT_LINTED) == 0;
+}
+
 int
 audit_emit(struct kafka_producer *kp, const char *topic, const struct audit_event *ev)
 {
 	char *s;
 	int rc = 0;
 
-	log_msg(LOG_INFO, ev->request_id, "audit %s actor=%s tenant=%s ca=%s client=%s%s%s",
+	log_msg(audit_routine(ev->event) ? LOG_DEBUG : LOG_INFO, ev->request_id,
+		"audit %s actor=%s tenant=%s ca=%s client=%s%s%s",
 		ev->event, ev->actor ? ev->actor : "-", ev->tenant ? ev->tenant : "-",
 		ev->ca_id ? ev->ca_id : "-", ev->client_ip ? ev->client_ip : "-",
 		ev->detail ? ": " : "", ev->detail ? ev->detail : "");

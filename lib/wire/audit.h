@@ -1,6 +1,7 @@
 /*
  * Audit events: one JSON object per stage of a request, produced to the
- * audit topic (key request id) and written to the log.
+ * audit topic (key request id) and written to the log (claimed and linted,
+ * which the outcome's line implies, at debug level only).
  *
  *   {"v":1, "event", "request_id", "actor", "tenant", "ca_id", "client_ip",
  *    "time" (RFC 3339 UTC, ms), "detail"}   (absent values are null)
