@@ -1,0 +1,375 @@
+#!/usr/bin/env bash
+# Bulk issuance benchmark: BENCH_BULK_N (default 50000) EC P-256 CSRs made by
+# Python cryptography (cached per N), signed as alice's bulk messages with
+# `pkictl bulk sign`, and for each case (1, then 2 worker processes):
+#   1. a fresh stack (scripts/stack.sh, private ports and state) with no
+#      worker running; every message produced onto the submit topic with
+#      alice's producer certificate (the producer's time printed apart);
+#      then a wait (at most QUIET_MAX_S) for the stack to idle;
+#   2. the workers started; timed from their start to the last of the N
+#      results on the results topic (its messages' own timestamps);
+#   3. checked: N distinct requests issued on the results topic, N
+#      certificates on the issued topic with N distinct serials, every
+#      request issued in Redis; nothing else on either topic.
+# Beside it, measured in the same run with the stack down: the two-thread
+# crypto bound for EC P-256 (build/release/bench) and cfssl's sign API
+# (cfssl serve, closed loop with tests/bench/loadgen, the same CSRs).
+# Prints, per case:
+#   bench detail load_average case=NAME la1=X
+#   bench detail bulk-produce messages=N seconds=X per_s=N
+#   bench detail bulk-drain workers=K results=N first_result_s=X last_result_s=X
+#   bench detail bulk cpu_ms_per_request workers=K gateway=X workers=X kafka=X redis=X approver=X
+#   bench detail bulk redis_per_request workers=K commands=X reads=X
+#   bench bulk workers=K issued=N certs_per_s=N bound_2core_per_s=N ratio=X cfssl_signs_per_s=N
+#   bench rss workers=K gateway_mib=X worker-1_mib=X ... approver_mib=X kafka_mib=X redis_mib=X
+# and PASS:/FAIL: lines. Exits non-zero when a request is lost or duplicated,
+# a stage fails, or the 2-worker ratio is below BENCH_BULK_MIN_RATIO (0.3).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+N=${BENCH_BULK_N:-50000}
+CASES=${BENCH_BULK_WORKERS:-1 2}     # worker processes per case
+MIN_RATIO=${BENCH_BULK_MIN_RATIO:-0.3} # required with 2 workers
+TIMEOUT=${BENCH_BULK_TIMEOUT_S:-$((120 + N / 50))} # one drain, at most
+STALL=${BENCH_BULK_STALL_S:-60}      # no new result for this long: give up
+BOUND_N=4000                         # bench's issuance cases; its bound loops are timed
+CFSSL_CSRS=1000                      # distinct bodies in cfssl's closed loop
+CONNS=${BENCH_CONNS:-64}
+WARMUP=${BENCH_WARMUP_S:-2}
+DURATION=${BENCH_DURATION_S:-10}
+POLL_S=0.2
+QUIET_MAX_S=30 # after a stack start, wait at most this long for it to idle
+QUIET_TICKS_PCT=10 # idle: the stack's processes took under this % of a core for a second
+OFF=${PKI_TEST_PORT_OFFSET:-0}
+[[ $N =~ ^[1-9][0-9]*$ ]] || { echo "bench-bulk: BENCH_BULK_N: a positive integer, got $N" >&2; exit 2; }
+[[ $OFF =~ ^[0-9]{1,3}$ ]] || { echo "bench-bulk: PKI_TEST_PORT_OFFSET: 0..999, got $OFF" >&2; exit 2; }
+
+BUILD=${BUILD:-build/release}
+CFSSL_PORT=$((18988 + OFF))
+export PKI_VAR=${BENCH_BULK_VAR:-var/bench-bulk}
+export PKI_KAFKA_PORT=$((19292 + OFF))
+export PKI_KAFKA_CONTROLLER_PORT=$((19293 + OFF))
+export PKI_REDIS_PORT=$((16579 + OFF))
+export PKI_SMTP_PORT=$((12725 + OFF))
+export PKI_GATEWAY_LISTEN=127.0.0.1:$((18280 + OFF))
+export PKI_APPROVER_LISTEN=127.0.0.1:$((18281 + OFF))
+export PKI_WORKER_THREADS=${BENCH_WORKER_THREADS:-2}
+export PKI_ISSUE_PARTITIONS=${BENCH_ISSUE_PARTITIONS:-6}
+export PKI_TOPIC_PARTITIONS=${BENCH_TOPIC_PARTITIONS:-3}
+export BUILD
+unset PKI_CONFIG PKI_WORKERS
+
+CACHE=$PKI_VAR/csrs-$N # kept between runs: requests.jsonl, cfssl.jsonl
+WORK=$PKI_VAR/bench
+CREDS=$PKI_VAR/demo/credentials.json
+PYTHON=${PYTHON:-.cache/venv/bin/python}
+DOMAIN=acme.example # within alice's tenant's names
+CFSSL_READY_TIMEOUT=20
+
+say() { printf 'bench-bulk: %s\n' "$*" >&2; }
+die() {
+	printf 'bench-bulk: error: %s\n' "$*" >&2
+	exit 1
+}
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+now_ms() { date +%s%3N; }
+# kv LINE KEY: the value of KEY=value in a line.
+kv() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }
+
+# ------------------------------------------------------------ accounting
+HZ=$(getconf CLK_TCK)
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
+# cpu_ticks PID: user + system clock ticks of PID (all threads) so far.
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# stack_cpu: "name ticks" for every stack process, workers summed as "workers".
+stack_cpu() {
+	local f name
+	for f in "$PKI_VAR"/run/*.pid; do
+		name=$(basename "$f" .pid)
+		[[ $name == worker-* ]] && name=workers
+		echo "$name $(cpu_ticks "$(<"$f")")"
+	done | awk '{ t[$1] += $2 } END { for (n in t) print n, t[n] }' | sort
+}
+# cpu_per_request BEFORE AFTER N NAME...: " NAME=ms" per request for each NAME
+# (0 for a process absent from both).
+cpu_per_request() {
+	local before=$1 after=$2 n=$3
+	shift 3
+	awk -v n="$n" -v hz="$HZ" -v names="$*" 'NR == FNR { b[$1] = $2; next } { a[$1] = $2 }
+		END { k = split(names, w, " ")
+			for (i = 1; i <= k; i++)
+				printf " %s=%.3f", w[i], (a[w[i]] - b[w[i]]) * 1000 / hz / (n > 0 ? n : 1) }' \
+		<(echo "$before") <(echo "$after")
+}
+# rss_mib PID: resident set size in MiB, one decimal.
+rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# redis_stat FIELD: a counter of Redis's INFO stats.
+redis_stat() { scripts/stack.sh redis-cli INFO stats | tr -d '\r' | sed -n "s/^$1://p"; }
+
+cfssl_pid=
+consumer_pid=
+stack_started=
+cleanup() {
+	local rc=$? pid
+	for pid in $cfssl_pid $consumer_pid; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	[[ -n $stack_started ]] && scripts/stack.sh down >/dev/null 2>&1
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+command -v cfssl >/dev/null || die "cfssl not found (Debian package golang-cfssl; run scripts/deps.sh)"
+[[ -x $PYTHON ]] || die "no $PYTHON (run scripts/deps.sh)"
+make -s "$BUILD/bench" "$BUILD/loadgen" "$BUILD/pkictl" || die "build failed"
+
+# A fresh state every run (a new demo PKI, so new bulk keys); the CSRs stay.
+scripts/stack.sh down >/dev/null 2>&1 || true
+find "$PKI_VAR" -mindepth 1 -maxdepth 1 ! -name "csrs-$N" -exec rm -rf {} + 2>/dev/null || true
+mkdir -p "$WORK"
+
+# ------------------------------------------------------------ CSRs
+# One key and one name per CSR: requests.jsonl for pkictl bulk sign, and the
+# first CFSSL_CSRS as cfssl sign bodies.
+if [[ ! -s $CACHE/requests.jsonl || ! -s $CACHE/cfssl.jsonl ]]; then
+	say "generating $N EC P-256 CSRs (Python cryptography) into $CACHE"
+	mkdir -p "$CACHE"
+	t0=$(now_ms)
+	"$PYTHON" - "$N" "$CFSSL_CSRS" "$DOMAIN" "$CACHE" <<'EOF' || die "CSR generation failed"
+import json, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+n, ncf, dom, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+with open(f"{out}/requests.jsonl.tmp", "w") as req, open(f"{out}/cfssl.jsonl.tmp", "w") as cf:
+    for i in range(n):
+        name = f"bulk{i:06d}"
+        key = ec.generate_private_key(ec.SECP256R1())
+        csr = (x509.CertificateSigningRequestBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name}.{dom}")]))
+               .sign(key, hashes.SHA256()))
+        pem = csr.public_bytes(serialization.Encoding.PEM).decode()
+        req.write(json.dumps({"name": name, "csr": pem, "validity_days": 30,
+                              "extensions": ["server_auth"]}) + "\n")
+        if i < ncf:
+            cf.write(json.dumps({"certificate_request": pem}) + "\n")
+EOF
+	mv "$CACHE/requests.jsonl.tmp" "$CACHE/requests.jsonl"
+	mv "$CACHE/cfssl.jsonl.tmp" "$CACHE/cfssl.jsonl"
+	say "CSRs made in $(awk -v ms=$(($(now_ms) - t0)) 'BEGIN { printf "%.1f", ms / 1000 }') s"
+fi
+[[ $(wc -l <"$CACHE/requests.jsonl") == "$N" ]] || die "$CACHE/requests.jsonl: expected $N lines"
+
+# ------------------------------------------------------------ crypto bound
+# The bench binary's interleaved bound loops: two threads of bare ECDSA P-256
+# verify + sign, the figure the pipeline is compared to.
+la_line() { echo "bench detail load_average case=$1 la1=$(loadavg)"; }
+la_line bound-2core
+bound_out=$(BENCH_CA=ec-p256 "$BUILD/bench" "$BOUND_N") || true
+machine=$(grep '^bench machine ca=ec-p256 ' <<<"$bound_out") ||
+	die "bench printed no two-thread bound: $bound_out"
+echo "$machine"
+bound=$(kv "$machine" bound_2threads_per_s)
+[[ $bound =~ ^[1-9][0-9]*$ ]] || die "bad two-thread bound in: $machine"
+
+# ------------------------------------------------------------ cfssl
+# cfssl_start DIR PORT: an EC P-256 CA and `cfssl serve` on 127.0.0.1:PORT
+# (sets cfssl_pid); one sign is checked with openssl verify.
+cfssl_start() {
+	local dir=$1 port=$2 i
+	port_open 127.0.0.1 "$port" && die "cfssl: 127.0.0.1:$port is already in use"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$dir/cfssl-ca-key.pem" -out "$dir/cfssl-ca.pem" -days 30 \
+		-subj "/CN=cfssl bench CA" -addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null || die "cfssl: CA creation failed"
+	echo '{"signing": {"default": {"expiry": "720h", "usages": ["digital signature", "server auth"]}}}' \
+		>"$dir/cfssl-config.json"
+	cfssl serve -address 127.0.0.1 -port "$port" -ca "$dir/cfssl-ca.pem" \
+		-ca-key "$dir/cfssl-ca-key.pem" -config "$dir/cfssl-config.json" -loglevel 2 \
+		>"$dir/cfssl.log" 2>&1 &
+	cfssl_pid=$!
+	for ((i = 0; i < CFSSL_READY_TIMEOUT * 10; i++)); do
+		port_open 127.0.0.1 "$port" && break
+		kill -0 "$cfssl_pid" 2>/dev/null || die "cfssl serve exited: $(tail -n 5 "$dir/cfssl.log")"
+		sleep 0.1
+	done
+	head -n 1 "$CACHE/cfssl.jsonl" |
+		curl -sS --max-time 10 --data-binary @- "http://127.0.0.1:$port/api/v1/cfssl/sign" |
+		jq -r 'select(.success == true) | .result.certificate' >"$dir/cfssl-one.pem" ||
+		die "cfssl: sign request failed"
+	openssl verify -CAfile "$dir/cfssl-ca.pem" "$dir/cfssl-one.pem" >/dev/null 2>&1 ||
+		die "cfssl: the first sign gave no certificate that verifies"
+}
+say "cfssl: $CONNS connections, ${WARMUP}s warm-up, ${DURATION}s measured"
+cfssl_start "$WORK" "$CFSSL_PORT"
+la_line cfssl
+cf_line=$("$BUILD/loadgen" closed "127.0.0.1:$CFSSL_PORT" /api/v1/cfssl/sign "$CACHE/cfssl.jsonl" \
+	-c "$CONNS" -w "$WARMUP" -d "$DURATION" -s 200)
+echo "bench detail cfssl $cf_line"
+cf_rate=$(kv "$cf_line" per_s)
+[[ $(kv "$cf_line" ok) -gt 0 ]] || die "cfssl: no successful sign in the measured window"
+kill "$cfssl_pid"
+wait "$cfssl_pid" 2>/dev/null || true
+cfssl_pid=
+
+# ------------------------------------------------------------ stack
+# stack_fresh: the stack with empty Redis and Kafka, the demo PKI kept, and
+# no worker running.
+stack_fresh() {
+	scripts/stack.sh down >/dev/null 2>&1 || true
+	rm -rf "$PKI_VAR"/{redis,kafka,log,run,mail}
+	stack_started=1
+	if ! PKI_WORKERS=0 scripts/stack.sh up >"$WORK/stack-up.log" 2>&1; then
+		# One retry: a start-up race in the stack script shows up now and then.
+		say "stack: first start failed ($(grep -m1 'error:' "$WORK/stack-up.log" || true)); retrying"
+		PKI_WORKERS=0 scripts/stack.sh up >>"$WORK/stack-up.log" 2>&1 || {
+			tail -n 20 "$WORK/stack-up.log" >&2
+			die "stack: start failed (log: $WORK/stack-up.log)"
+		}
+	fi
+}
+
+# stack_quiet: waits (at most QUIET_MAX_S) until the fresh stack idles, so
+# that the broker's start-up work is not counted as the drain's.
+stack_quiet() {
+	local i a b
+	for ((i = 0; i < QUIET_MAX_S; i++)); do
+		a=$(stack_cpu | awk '{ t += $2 } END { print t + 0 }')
+		sleep 1
+		b=$(stack_cpu | awk '{ t += $2 } END { print t + 0 }')
+		(((b - a) * 100 < HZ * QUIET_TICKS_PCT)) && return 0
+	done
+	say "stack: still busy after ${QUIET_MAX_S}s; measuring anyway"
+}
+
+# topic KEY: the config's name of a topic.
+topic() { jq -r --arg k "$1" '.kafka.topics[$k] // "pki.\($k)"' "$PKI_VAR/demo/config.json"; }
+KCAT_ADMIN=(-b "127.0.0.1:$PKI_KAFKA_PORT" -X security.protocol=ssl
+	-X "ssl.ca.location=$PKI_VAR/demo/kafka/ca.pem"
+	-X "ssl.certificate.location=$PKI_VAR/demo/kafka/pki-admin.crt"
+	-X "ssl.key.location=$PKI_VAR/demo/kafka/pki-admin.key")
+# dump TOPIC FORMAT: every message of TOPIC so far, in kcat's FORMAT.
+dump() { kcat "${KCAT_ADMIN[@]}" -C -t "$1" -o beginning -e -q -f "$2"; }
+
+# check NAME EXPECTED ACTUAL: records a failed check of the current case.
+case_failed=
+check() {
+	[[ $2 == "$3" ]] && return 0
+	echo "FAIL: bench bulk workers=$k $1: expected $2, got $3"
+	case_failed=1
+}
+
+rc=0
+ratio2=
+for k in $CASES; do
+	say "case workers=$k: fresh stack in $PKI_VAR"
+	case_failed=
+	stack_fresh
+	T_SUBMIT=$(topic submit) T_RESULTS=$(topic results) T_ISSUED=$(topic issued)
+	if [[ ! -s $WORK/signed.txt ]]; then
+		say "signing $N bulk messages as alice (pkictl bulk sign)"
+		"$BUILD/pkictl" bulk sign --as alice --ca "$(jq -r .cas.issuing "$CREDS")" \
+			--batch "bench-$N" --config "$PKI_VAR/demo/config.json" "$CACHE/requests.jsonl" \
+			>"$WORK/signed.txt" 2>"$WORK/sign.err" || die "pkictl bulk sign: $(tail -n 3 "$WORK/sign.err")"
+		[[ $(wc -l <"$WORK/signed.txt") == "$N" ]] || die "pkictl bulk sign wrote no $N messages"
+		cut -f 1 "$WORK/signed.txt" | sort >"$WORK/ids"
+	fi
+
+	# Pre-push: every message on the submit topic before any worker runs.
+	t0=$(now_ms)
+	kcat -b "$(jq -r .kafka.bootstrap "$CREDS")" -X security.protocol=ssl \
+		-X "ssl.ca.location=$(jq -r .kafka.ca "$CREDS")" \
+		-X "ssl.certificate.location=$(jq -r .kafka.producers.alice.cert "$CREDS")" \
+		-X "ssl.key.location=$(jq -r .kafka.producers.alice.key "$CREDS")" \
+		-P -t "$T_SUBMIT" -K $'\t' -l "$WORK/signed.txt" 2>"$WORK/produce.err" ||
+		die "kcat produce failed: $(tail -n 3 "$WORK/produce.err")"
+	awk -v n="$N" -v ms=$(($(now_ms) - t0)) 'BEGIN {
+		printf "bench detail bulk-produce messages=%d seconds=%.1f per_s=%.0f\n", n, ms / 1000, n * 1000 / (ms > 0 ? ms : 1) }'
+	check "messages on $T_SUBMIT" "$N" "$(dump "$T_SUBMIT" '%k\n' | wc -l)"
+
+	stack_quiet
+	# The drain: from the workers' start to the Nth result's timestamp.
+	dump_results=$WORK/results-$k.tsv
+	kcat "${KCAT_ADMIN[@]}" -C -t "$T_RESULTS" -o beginning -q -f '%T\t%k\n' >"$dump_results" 2>"$WORK/consumer.err" &
+	consumer_pid=$!
+	la_line "bulk-workers-$k"
+	cpu0=$(stack_cpu)
+	cmd0=$(redis_stat total_commands_processed)
+	reads0=$(redis_stat total_reads_processed)
+	t0=$(now_ms)
+	PKI_WORKERS=$k scripts/stack.sh start-workers >>"$WORK/stack-up.log" 2>&1 ||
+		die "stack: starting $k workers failed"
+	deadline=$((SECONDS + TIMEOUT))
+	seen=0 last=$SECONDS
+	while :; do
+		got=$(wc -l <"$dump_results")
+		((got >= N)) && break
+		((got > seen)) && seen=$got last=$SECONDS
+		((SECONDS - last >= STALL)) && break
+		((SECONDS >= deadline)) && break
+		sleep "$POLL_S"
+	done
+	cpu1=$(stack_cpu)
+	cmd1=$(redis_stat total_commands_processed)
+	reads1=$(redis_stat total_reads_processed)
+	kill "$consumer_pid"
+	wait "$consumer_pid" 2>/dev/null || true
+	consumer_pid=
+	got=$(wc -l <"$dump_results")
+	((got >= N)) || say "workers=$k: $got of $N results after $((SECONDS - last))s without a new one"
+	first_ms=$(cut -f 1 "$dump_results" | sort -n | head -n 1)
+	last_ms=$(cut -f 1 "$dump_results" | sort -n | tail -n 1)
+	secs=$(awk -v a="$t0" -v b="${last_ms:-$t0}" 'BEGIN { printf "%.3f", (b - a) / 1000 }')
+	awk -v k="$k" -v n="$got" -v a="$t0" -v f="${first_ms:-$t0}" -v l="${last_ms:-$t0}" 'BEGIN {
+		printf "bench detail bulk-drain workers=%d results=%d first_result_s=%.3f last_result_s=%.3f\n", k, n, (f - a) / 1000, (l - a) / 1000 }'
+
+	# Counted again from the topics and Redis, after the clock stopped.
+	dump "$T_RESULTS" '%s\n' | jq -r '[.request_id, .status] | @tsv' >"$WORK/results-full.tsv"
+	dump "$T_ISSUED" '%s\n' | jq -r '[.request_id, .serial] | @tsv' >"$WORK/issued.tsv"
+	issued=$(awk -F'\t' '$2 == "issued"' "$WORK/results-full.tsv" | cut -f 1 | sort -u |
+		comm -12 - "$WORK/ids" | wc -l)
+	check "distinct requests issued on $T_RESULTS" "$N" "$issued"
+	check "messages on $T_RESULTS" "$N" "$(wc -l <"$WORK/results-full.tsv")"
+	check "certificates on $T_ISSUED" "$N" "$(wc -l <"$WORK/issued.tsv")"
+	check "distinct serials on $T_ISSUED" "$N" "$(cut -f 2 "$WORK/issued.tsv" | sort -u | wc -l)"
+	check "requests of the batch on $T_ISSUED" "$N" \
+		"$(cut -f 1 "$WORK/issued.tsv" | sort -u | comm -12 - "$WORK/ids" | wc -l)"
+	prefix=$(jq -r '.redis.prefix // "pki:"' "$PKI_VAR/demo/config.json")
+	check "requests issued in Redis" "$N" "$(sed "s/^/HGET ${prefix}req:/; s/\$/ state/" "$WORK/ids" |
+		scripts/stack.sh redis-cli --raw | grep -cx issued || true)"
+
+	echo "bench detail bulk cpu_ms_per_request workers=$k$(cpu_per_request "$cpu0" "$cpu1" "$got" \
+		gateway workers kafka redis approver)"
+	awk -v k="$k" -v n="$got" -v c="$((cmd1 - cmd0))" -v r="$((reads1 - reads0))" 'BEGIN {
+		n = n > 0 ? n : 1
+		printf "bench detail bulk redis_per_request workers=%d commands=%.2f reads=%.2f\n", k, c / n, r / n }'
+	rate=$(awk -v n="$issued" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
+	ratio=$(awk -v a="$rate" -v b="$bound" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+	echo "bench bulk workers=$k issued=$issued certs_per_s=$rate bound_2core_per_s=$bound ratio=$ratio cfssl_signs_per_s=$cf_rate"
+	rss="bench rss workers=$k"
+	for f in "$PKI_VAR"/run/*.pid; do
+		name=$(basename "$f" .pid)
+		[[ $name == smtp ]] && continue
+		rss+=" ${name}_mib=$(rss_mib "$(<"$f")")"
+	done
+	echo "$rss"
+	if [[ -n $case_failed ]]; then
+		rc=1
+	else
+		echo "PASS: bench bulk workers=$k: $N requests issued once each in ${secs}s"
+	fi
+	[[ $k == 2 ]] && ratio2=$ratio
+done
+
+if [[ -n $ratio2 ]]; then
+	if awk -v r="$ratio2" -v m="$MIN_RATIO" 'BEGIN { exit !(r >= m) }'; then
+		echo "PASS: bench bulk workers=2 ratio $ratio2 >= $MIN_RATIO"
+	else
+		echo "FAIL: bench bulk workers=2 ratio $ratio2 < $MIN_RATIO"
+		rc=1
+	fi
+fi
+exit "$rc"
