@@ -10,7 +10,9 @@
 #      results on the results topic (its messages' own timestamps);
 #   3. checked: N distinct requests issued on the results topic, N
 #      certificates on the issued topic with N distinct serials, every
-#      request issued in Redis; nothing else on either topic.
+#      request issued in Redis; nothing else on either topic but the warm-up's.
+# Before step 1 in each case, the same workers issue BENCH_BULK_WARMUP
+# (2000) requests of another batch unmeasured, and stop.
 # Beside it, measured in the same run with the stack down: the two-thread
 # crypto bound for EC P-256 (build/release/bench) and cfssl's sign API
 # (cfssl serve, closed loop with tests/bench/loadgen, the same CSRs).
@@ -34,6 +36,7 @@ TIMEOUT=${BENCH_BULK_TIMEOUT_S:-$((120 + N / 50))} # one drain, at most
 STALL=${BENCH_BULK_STALL_S:-60}      # no new result for this long: give up
 BOUND_N=4000                         # bench's issuance cases; its bound loops are timed
 CFSSL_CSRS=1000                      # distinct bodies in cfssl's closed loop
+WARM_N=${BENCH_BULK_WARMUP:-2000}    # requests issued unmeasured first in each case (0: none)
 CONNS=${BENCH_CONNS:-64}
 WARMUP=${BENCH_WARMUP_S:-2}
 DURATION=${BENCH_DURATION_S:-10}
@@ -254,6 +257,8 @@ KCAT_ADMIN=(-b "127.0.0.1:$PKI_KAFKA_PORT" -X security.protocol=ssl
 # dump TOPIC FORMAT: every message of TOPIC so far, in kcat's FORMAT.
 dump() { kcat "${KCAT_ADMIN[@]}" -C -t "$1" -o beginning -e -q -f "$2"; }
 
+# mine FILE: its lines whose first field is one of the batch's request ids.
+mine() { awk -F'\t' 'NR == FNR { id[$1]; next } $1 in id' "$WORK/ids" "$1"; }
 # check NAME EXPECTED ACTUAL: records a failed check of the current case.
 case_failed=
 check() {
@@ -262,6 +267,40 @@ check() {
 	case_failed=1
 }
 
+# sign INPUT BATCH OUT: alice's signed messages for INPUT's requests (key,
+# a tab, the message: what kcat -K '\t' produces) into OUT.
+sign() {
+	"$BUILD/pkictl" bulk sign --as alice --ca "$(jq -r .cas.issuing "$CREDS")" --batch "$2" \
+		--config "$PKI_VAR/demo/config.json" "$1" >"$3" 2>"$WORK/sign.err" ||
+		die "pkictl bulk sign: $(tail -n 3 "$WORK/sign.err")"
+}
+# produce FILE: its messages onto the submit topic as alice's producer.
+produce() {
+	kcat -b "$(jq -r .kafka.bootstrap "$CREDS")" -X security.protocol=ssl \
+		-X "ssl.ca.location=$(jq -r .kafka.ca "$CREDS")" \
+		-X "ssl.certificate.location=$(jq -r .kafka.producers.alice.cert "$CREDS")" \
+		-X "ssl.key.location=$(jq -r .kafka.producers.alice.key "$CREDS")" \
+		-P -t "$T_SUBMIT" -K $'\t' -l "$1" 2>"$WORK/produce.err" ||
+		die "kcat produce failed: $(tail -n 3 "$WORK/produce.err")"
+}
+# results_at_least N: the results topic holds N messages or more.
+results_at_least() { (($(dump "$T_RESULTS" '%k\n' | wc -l) >= $1)); }
+# warm_up K: K workers issue the warm-up batch, then stop. The broker's JIT
+# compiles for the load it sees: a cold broker's first seconds of produce
+# and fetch cost several times the next ones, and would weigh on a small N.
+warm_up() {
+	local deadline=$((SECONDS + TIMEOUT))
+	PKI_WORKERS=$1 scripts/stack.sh start-workers >>"$WORK/stack-up.log" 2>&1 ||
+		die "stack: starting $1 workers failed"
+	produce "$WORK/warm.txt"
+	until results_at_least "$WARM"; do
+		((SECONDS < deadline)) || die "warm-up: fewer than $WARM results after ${TIMEOUT}s"
+		sleep 1
+	done
+	scripts/stack.sh stop-workers >>"$WORK/stack-up.log" 2>&1 || die "stack: stopping the workers failed"
+}
+
+WARM=$((WARM_N < N ? WARM_N : N))
 rc=0
 ratio2=
 for k in $CASES; do
@@ -271,30 +310,32 @@ for k in $CASES; do
 	T_SUBMIT=$(topic submit) T_RESULTS=$(topic results) T_ISSUED=$(topic issued)
 	if [[ ! -s $WORK/signed.txt ]]; then
 		say "signing $N bulk messages as alice (pkictl bulk sign)"
-		"$BUILD/pkictl" bulk sign --as alice --ca "$(jq -r .cas.issuing "$CREDS")" \
-			--batch "bench-$N" --config "$PKI_VAR/demo/config.json" "$CACHE/requests.jsonl" \
-			>"$WORK/signed.txt" 2>"$WORK/sign.err" || die "pkictl bulk sign: $(tail -n 3 "$WORK/sign.err")"
+		sign "$CACHE/requests.jsonl" "bench-$N" "$WORK/signed.txt"
 		[[ $(wc -l <"$WORK/signed.txt") == "$N" ]] || die "pkictl bulk sign wrote no $N messages"
 		cut -f 1 "$WORK/signed.txt" | sort >"$WORK/ids"
+		# The warm-up's requests: the same CSRs in another batch (other ids).
+		head -n "$WARM" "$CACHE/requests.jsonl" >"$WORK/warm.jsonl"
+		sign "$WORK/warm.jsonl" "bench-warm-$N" "$WORK/warm.txt"
+	fi
+	if ((WARM > 0)); then
+		say "case workers=$k: warm-up, $WARM requests of another batch"
+		warm_up "$k"
 	fi
 
 	# Pre-push: every message on the submit topic before any worker runs.
 	t0=$(now_ms)
-	kcat -b "$(jq -r .kafka.bootstrap "$CREDS")" -X security.protocol=ssl \
-		-X "ssl.ca.location=$(jq -r .kafka.ca "$CREDS")" \
-		-X "ssl.certificate.location=$(jq -r .kafka.producers.alice.cert "$CREDS")" \
-		-X "ssl.key.location=$(jq -r .kafka.producers.alice.key "$CREDS")" \
-		-P -t "$T_SUBMIT" -K $'\t' -l "$WORK/signed.txt" 2>"$WORK/produce.err" ||
-		die "kcat produce failed: $(tail -n 3 "$WORK/produce.err")"
+	produce "$WORK/signed.txt"
 	awk -v n="$N" -v ms=$(($(now_ms) - t0)) 'BEGIN {
 		printf "bench detail bulk-produce messages=%d seconds=%.1f per_s=%.0f\n", n, ms / 1000, n * 1000 / (ms > 0 ? ms : 1) }'
-	check "messages on $T_SUBMIT" "$N" "$(dump "$T_SUBMIT" '%k\n' | wc -l)"
+	check "messages on $T_SUBMIT" "$((N + WARM))" "$(dump "$T_SUBMIT" '%k\n' | wc -l)"
 
+	# The counting consumer starts at the end of the results topic (after the
+	# warm-up's) before the stack is seen idle and the workers start.
+	dump_results=$WORK/results-$k.tsv
+	kcat "${KCAT_ADMIN[@]}" -C -t "$T_RESULTS" -o end -q -f '%T\t%k\n' >"$dump_results" 2>"$WORK/consumer.err" &
+	consumer_pid=$!
 	stack_quiet
 	# The drain: from the workers' start to the Nth result's timestamp.
-	dump_results=$WORK/results-$k.tsv
-	kcat "${KCAT_ADMIN[@]}" -C -t "$T_RESULTS" -o beginning -q -f '%T\t%k\n' >"$dump_results" 2>"$WORK/consumer.err" &
-	consumer_pid=$!
 	la_line "bulk-workers-$k"
 	cpu0=$(stack_cpu)
 	cmd0=$(redis_stat total_commands_processed)
@@ -329,14 +370,13 @@ for k in $CASES; do
 	# Counted again from the topics and Redis, after the clock stopped.
 	dump "$T_RESULTS" '%s\n' | jq -r '[.request_id, .status] | @tsv' >"$WORK/results-full.tsv"
 	dump "$T_ISSUED" '%s\n' | jq -r '[.request_id, .serial] | @tsv' >"$WORK/issued.tsv"
-	issued=$(awk -F'\t' '$2 == "issued"' "$WORK/results-full.tsv" | cut -f 1 | sort -u |
-		comm -12 - "$WORK/ids" | wc -l)
-	check "distinct requests issued on $T_RESULTS" "$N" "$issued"
-	check "messages on $T_RESULTS" "$N" "$(wc -l <"$WORK/results-full.tsv")"
-	check "certificates on $T_ISSUED" "$N" "$(wc -l <"$WORK/issued.tsv")"
-	check "distinct serials on $T_ISSUED" "$N" "$(cut -f 2 "$WORK/issued.tsv" | sort -u | wc -l)"
-	check "requests of the batch on $T_ISSUED" "$N" \
-		"$(cut -f 1 "$WORK/issued.tsv" | sort -u | comm -12 - "$WORK/ids" | wc -l)"
+	issued=$(mine "$WORK/results-full.tsv" | awk -F'\t' '$2 == "issued" { print $1 }' | sort -u | wc -l)
+	check "distinct requests of the batch issued on $T_RESULTS" "$N" "$issued"
+	check "results of the batch on $T_RESULTS" "$N" "$(mine "$WORK/results-full.tsv" | wc -l)"
+	check "messages on $T_RESULTS (the warm-up's too)" "$((N + WARM))" "$(wc -l <"$WORK/results-full.tsv")"
+	check "certificates of the batch on $T_ISSUED" "$N" "$(mine "$WORK/issued.tsv" | cut -f 1 | sort -u | wc -l)"
+	check "messages on $T_ISSUED (the warm-up's too)" "$((N + WARM))" "$(wc -l <"$WORK/issued.tsv")"
+	check "distinct serials on $T_ISSUED" "$((N + WARM))" "$(cut -f 2 "$WORK/issued.tsv" | sort -u | wc -l)"
 	prefix=$(jq -r '.redis.prefix // "pki:"' "$PKI_VAR/demo/config.json")
 	check "requests issued in Redis" "$N" "$(sed "s/^/HGET ${prefix}req:/; s/\$/ state/" "$WORK/ids" |
 		scripts/stack.sh redis-cli --raw | grep -cx issued || true)"
