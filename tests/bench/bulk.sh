@@ -19,6 +19,7 @@
 # Prints, per case:
 #   bench detail load_average case=NAME la1=X
 #   bench detail bulk-produce messages=N seconds=X per_s=N
+#   bench detail bulk-pin workers=K worker-1=cpu0 ... (with BENCH_BULK_PIN=1)
 #   bench detail bulk-drain workers=K results=N first_result_s=X last_result_s=X
 #   bench detail bulk cpu_ms_per_request workers=K gateway=X workers=X kafka=X redis=X approver=X
 #   bench detail bulk redis_per_request workers=K commands=X reads=X
@@ -37,6 +38,7 @@ STALL=${BENCH_BULK_STALL_S:-60}      # no new result for this long: give up
 BOUND_N=4000                         # bench's issuance cases; its bound loops are timed
 CFSSL_CSRS=1000                      # distinct bodies in cfssl's closed loop
 WARM_N=${BENCH_BULK_WARMUP:-2000}    # requests issued unmeasured first in each case (0: none)
+PIN=${BENCH_BULK_PIN:-}              # 1: worker-I pinned to core I-1 (mod cores) in the drain
 CONNS=${BENCH_CONNS:-64}
 WARMUP=${BENCH_WARMUP_S:-2}
 DURATION=${BENCH_DURATION_S:-10}
@@ -300,6 +302,18 @@ warm_up() {
 	scripts/stack.sh stop-workers >>"$WORK/stack-up.log" 2>&1 || die "stack: stopping the workers failed"
 }
 
+# pin_workers K: worker-I on core I-1 (modulo the cores), all its threads,
+# from its readiness on; prints which.
+pin_workers() {
+	local i line="bench detail bulk-pin workers=$1"
+	for ((i = 1; i <= $1; i++)); do
+		taskset -a -p -c $(((i - 1) % $(nproc))) "$(<"$PKI_VAR/run/worker-$i.pid")" >/dev/null ||
+			die "taskset failed for worker-$i"
+		line+=" worker-$i=cpu$(((i - 1) % $(nproc)))"
+	done
+	echo "$line (pinned once ready)"
+}
+
 WARM=$((WARM_N < N ? WARM_N : N))
 rc=0
 ratio2=
@@ -313,11 +327,13 @@ for k in $CASES; do
 		sign "$CACHE/requests.jsonl" "bench-$N" "$WORK/signed.txt"
 		[[ $(wc -l <"$WORK/signed.txt") == "$N" ]] || die "pkictl bulk sign wrote no $N messages"
 		cut -f 1 "$WORK/signed.txt" | sort >"$WORK/ids"
-		# The warm-up's requests: the same CSRs in another batch (other ids).
-		head -n "$WARM" "$CACHE/requests.jsonl" >"$WORK/warm.jsonl"
-		sign "$WORK/warm.jsonl" "bench-warm-$N" "$WORK/warm.txt"
 	fi
 	if ((WARM > 0)); then
+		# The warm-up's requests: the same CSRs in another batch (other ids).
+		if [[ ! -s $WORK/warm.txt ]]; then
+			head -n "$WARM" "$CACHE/requests.jsonl" >"$WORK/warm.jsonl"
+			sign "$WORK/warm.jsonl" "bench-warm-$N" "$WORK/warm.txt"
+		fi
 		say "case workers=$k: warm-up, $WARM requests of another batch"
 		warm_up "$k"
 	fi
@@ -343,6 +359,7 @@ for k in $CASES; do
 	t0=$(now_ms)
 	PKI_WORKERS=$k scripts/stack.sh start-workers >>"$WORK/stack-up.log" 2>&1 ||
 		die "stack: starting $k workers failed"
+	[[ -n $PIN ]] && pin_workers "$k"
 	deadline=$((SECONDS + TIMEOUT))
 	seen=0 last=$SECONDS
 	while :; do
