@@ -23,6 +23,7 @@
 #   bench detail bulk-drain workers=K results=N first_result_s=X last_result_s=X
 #   bench detail bulk cpu_ms_per_request workers=K gateway=X workers=X kafka=X redis=X approver=X
 #   bench detail bulk redis_per_request workers=K commands=X reads=X
+#   bench detail bulk kafka_per_request workers=K requests=X produce=X fetch=X commit=X
 #   bench bulk workers=K issued=N certs_per_s=N bound_2core_per_s=N ratio=X cfssl_signs_per_s=N
 #   bench rss workers=K gateway_mib=X worker-1_mib=X ... approver_mib=X kafka_mib=X redis_mib=X
 # and PASS:/FAIL: lines. Exits non-zero when a request is lost or duplicated,
@@ -108,6 +109,22 @@ cpu_per_request() {
 }
 # rss_mib PID: resident set size in MiB, one decimal.
 rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# kafka_requests: "TYPE COUNT" per request type the broker has served so far
+# (JMX, tests/bench/kafka_requests.java); nothing when the JVM has no attach API.
+kafka_requests() {
+	java tests/bench/kafka_requests.java "$(<"$PKI_VAR/run/kafka.pid")" 2>>"$WORK/kafka-requests.err" || true
+}
+# kafka_per_request BEFORE AFTER N: " requests=X produce=X fetch=X commit=X"
+# per request; requests counts every client request (not the broker's own
+# KRaft Broker*/Controller* ones).
+kafka_per_request() {
+	awk -v n="$3" 'NR == FNR { b[$1] = $2; next } { d = $2 - b[$1]
+			if ($1 !~ /^(Broker|Controller)/) all += d
+			if ($1 == "Produce") p = d; if ($1 == "Fetch") f = d; if ($1 == "OffsetCommit") c = d }
+		END { n = n > 0 ? n : 1
+			printf " requests=%.3f produce=%.3f fetch=%.3f commit=%.3f", all / n, p / n, f / n, c / n }' \
+		<(echo "$1") <(echo "$2")
+}
 # redis_stat FIELD: a counter of Redis's INFO stats.
 redis_stat() { scripts/stack.sh redis-cli INFO stats | tr -d '\r' | sed -n "s/^$1://p"; }
 
@@ -351,6 +368,7 @@ for k in $CASES; do
 	kcat "${KCAT_ADMIN[@]}" -C -t "$T_RESULTS" -o end -q -f '%T\t%k\n' >"$dump_results" 2>"$WORK/consumer.err" &
 	consumer_pid=$!
 	stack_quiet
+	kreq0=$(kafka_requests)
 	# The drain: from the workers' start to the Nth result's timestamp.
 	la_line "bulk-workers-$k"
 	cpu0=$(stack_cpu)
@@ -373,13 +391,13 @@ for k in $CASES; do
 	cpu1=$(stack_cpu)
 	cmd1=$(redis_stat total_commands_processed)
 	reads1=$(redis_stat total_reads_processed)
+	kreq1=$(kafka_requests)
 	kill "$consumer_pid"
 	wait "$consumer_pid" 2>/dev/null || true
 	consumer_pid=
 	got=$(wc -l <"$dump_results")
 	((got >= N)) || say "workers=$k: $got of $N results after $((SECONDS - last))s without a new one"
-	first_ms=$(cut -f 1 "$dump_results" | sort -n | head -n 1)
-	last_ms=$(cut -f 1 "$dump_results" | sort -n | tail -n 1)
+	read -r first_ms last_ms < <(awk 'NR == 1 || $1 < a { a = $1 } $1 > b { b = $1 } END { print a, b }' "$dump_results")
 	secs=$(awk -v a="$t0" -v b="${last_ms:-$t0}" 'BEGIN { printf "%.3f", (b - a) / 1000 }')
 	awk -v k="$k" -v n="$got" -v a="$t0" -v f="${first_ms:-$t0}" -v l="${last_ms:-$t0}" 'BEGIN {
 		printf "bench detail bulk-drain workers=%d results=%d first_result_s=%.3f last_result_s=%.3f\n", k, n, (f - a) / 1000, (l - a) / 1000 }'
@@ -403,6 +421,8 @@ for k in $CASES; do
 	awk -v k="$k" -v n="$got" -v c="$((cmd1 - cmd0))" -v r="$((reads1 - reads0))" 'BEGIN {
 		n = n > 0 ? n : 1
 		printf "bench detail bulk redis_per_request workers=%d commands=%.2f reads=%.2f\n", k, c / n, r / n }'
+	[[ -n $kreq0 && -n $kreq1 ]] &&
+		echo "bench detail bulk kafka_per_request workers=$k$(kafka_per_request "$kreq0" "$kreq1" "$got")"
 	rate=$(awk -v n="$issued" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
 	ratio=$(awk -v a="$rate" -v b="$bound" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 	echo "bench bulk workers=$k issued=$issued certs_per_s=$rate bound_2core_per_s=$bound ratio=$ratio cfssl_signs_per_s=$cf_rate"
