@@ -25,7 +25,7 @@
 #   bench detail bulk redis_per_request workers=K commands=X reads=X
 #   bench detail bulk kafka_per_request workers=K requests=X produce=X fetch=X commit=X
 #   bench bulk workers=K issued=N certs_per_s=N bound_2core_per_s=N ratio=X cfssl_signs_per_s=N
-#   bench rss workers=K gateway_mib=X worker-1_mib=X ... approver_mib=X kafka_mib=X redis_mib=X
+#   bench rss workers=K approver_mib=X gateway_mib=X kafka_mib=X redis_mib=X worker-1_mib=X ...
 # and PASS:/FAIL: lines. Exits non-zero when a request is lost or duplicated,
 # a stage fails, or the 2-worker ratio is below BENCH_BULK_MIN_RATIO (0.3).
 set -euo pipefail
@@ -377,7 +377,7 @@ for k in $CASES; do
 	t0=$(now_ms)
 	PKI_WORKERS=$k scripts/stack.sh start-workers >>"$WORK/stack-up.log" 2>&1 ||
 		die "stack: starting $k workers failed"
-	[[ -n $PIN ]] && pin_workers "$k"
+	if [[ -n $PIN ]]; then pin_workers "$k"; fi
 	deadline=$((SECONDS + TIMEOUT))
 	seen=0 last=$SECONDS
 	while :; do
@@ -438,7 +438,7 @@ for k in $CASES; do
 	else
 		echo "PASS: bench bulk workers=$k: $N requests issued once each in ${secs}s"
 	fi
-	[[ $k == 2 ]] && ratio2=$ratio
+	if [[ $k == 2 ]]; then ratio2=$ratio; fi
 done
 
 if [[ -n $ratio2 ]]; then
