@@ -25,7 +25,7 @@
 #   bench detail bulk redis_per_request workers=K commands=X reads=X
 #   bench detail bulk kafka_per_request workers=K requests=X produce=X fetch=X commit=X
 #   bench bulk workers=K issued=N certs_per_s=N bound_2core_per_s=N ratio=X cfssl_signs_per_s=N
-#   bench rss workers=K approver_mib=X gateway_mib=X kafka_mib=X redis_mib=X worker-1_mib=X ...
+#   bench rss workers=K gateway_mib=X approver_mib=X worker-1_mib=X ... kafka_mib=X redis_mib=X
 # and PASS:/FAIL: lines. Exits non-zero when a request is lost or duplicated,
 # a stage fails, or the 2-worker ratio is below BENCH_BULK_MIN_RATIO (0.3).
 set -euo pipefail
@@ -77,17 +77,21 @@ die() {
 	printf 'bench-bulk: error: %s\n' "$*" >&2
 	exit 1
 }
-port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 now_ms() { date +%s%3N; }
-# kv LINE KEY: the value of KEY=value in a line.
-kv() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }
 
 # ------------------------------------------------------------ accounting
+# The measuring helpers of the benchmark scripts: loadavg, load_average_line
+# CASE, cpu_ticks PID, stack_cpu ("name ticks" per stack process, workers
+# summed), rss_mib PID, stack_rss (" name_mib=X" for gateway, approver, each
+# worker-K, kafka, redis), kv LINE KEY, port_open HOST PORT.
 HZ=$(getconf CLK_TCK)
+
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
-# cpu_ticks PID: user + system clock ticks of PID (all threads) so far.
+load_average_line() { echo "bench detail load_average case=$1 la1=$(loadavg)"; }
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+kv() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }
+
 cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-# stack_cpu: "name ticks" for every stack process, workers summed as "workers".
 stack_cpu() {
 	local f name
 	for f in "$PKI_VAR"/run/*.pid; do
@@ -96,9 +100,20 @@ stack_cpu() {
 		echo "$name $(cpu_ticks "$(<"$f")")"
 	done | awk '{ t[$1] += $2 } END { for (n in t) print n, t[n] }' | sort
 }
-# cpu_per_request BEFORE AFTER N NAME...: " NAME=ms" per request for each NAME
-# (0 for a process absent from both).
-cpu_per_request() {
+
+rss_mib() { awk '$1 == "VmRSS:" { printf "%.1f", $2 / 1024; f = 1 } END { if (!f) printf "0" }' "/proc/$1/status" 2>/dev/null || echo 0; }
+stack_rss() {
+	local f
+	for f in "$PKI_VAR"/run/{gateway,approver}.pid "$PKI_VAR"/run/worker-*.pid \
+		"$PKI_VAR"/run/{kafka,redis}.pid; do
+		[[ -f $f ]] && printf ' %s_mib=%s' "$(basename "$f" .pid)" "$(rss_mib "$(<"$f")")"
+	done
+	echo
+}
+
+# cpu_ms_named BEFORE AFTER N NAME...: " NAME=ms" of CPU per request for each
+# NAME of two stack_cpu snapshots, in that order (0 for a process absent from both).
+cpu_ms_named() {
 	local before=$1 after=$2 n=$3
 	shift 3
 	awk -v n="$n" -v hz="$HZ" -v names="$*" 'NR == FNR { b[$1] = $2; next } { a[$1] = $2 }
@@ -107,8 +122,7 @@ cpu_per_request() {
 				printf " %s=%.3f", w[i], (a[w[i]] - b[w[i]]) * 1000 / hz / (n > 0 ? n : 1) }' \
 		<(echo "$before") <(echo "$after")
 }
-# rss_mib PID: resident set size in MiB, one decimal.
-rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
 # kafka_requests: "TYPE COUNT" per request type the broker has served so far
 # (JMX, tests/bench/kafka_requests.java); nothing when the JVM has no attach API.
 kafka_requests() {
@@ -188,8 +202,7 @@ fi
 # ------------------------------------------------------------ crypto bound
 # The bench binary's interleaved bound loops: two threads of bare ECDSA P-256
 # verify + sign, the figure the pipeline is compared to.
-la_line() { echo "bench detail load_average case=$1 la1=$(loadavg)"; }
-la_line bound-2core
+load_average_line bound-2core
 bound_out=$(BENCH_CA=ec-p256 "$BUILD/bench" "$BOUND_N") || true
 machine=$(grep '^bench machine ca=ec-p256 ' <<<"$bound_out") ||
 	die "bench printed no two-thread bound: $bound_out"
@@ -227,7 +240,7 @@ cfssl_start() {
 }
 say "cfssl: $CONNS connections, ${WARMUP}s warm-up, ${DURATION}s measured"
 cfssl_start "$WORK" "$CFSSL_PORT"
-la_line cfssl
+load_average_line cfssl
 cf_line=$("$BUILD/loadgen" closed "127.0.0.1:$CFSSL_PORT" /api/v1/cfssl/sign "$CACHE/cfssl.jsonl" \
 	-c "$CONNS" -w "$WARMUP" -d "$DURATION" -s 200)
 echo "bench detail cfssl $cf_line"
@@ -370,7 +383,7 @@ for k in $CASES; do
 	stack_quiet
 	kreq0=$(kafka_requests)
 	# The drain: from the workers' start to the Nth result's timestamp.
-	la_line "bulk-workers-$k"
+	load_average_line "bulk-workers-$k"
 	cpu0=$(stack_cpu)
 	cmd0=$(redis_stat total_commands_processed)
 	reads0=$(redis_stat total_reads_processed)
@@ -416,7 +429,7 @@ for k in $CASES; do
 	check "requests issued in Redis" "$N" "$(sed "s/^/HGET ${prefix}req:/; s/\$/ state/" "$WORK/ids" |
 		scripts/stack.sh redis-cli --raw | grep -cx issued || true)"
 
-	echo "bench detail bulk cpu_ms_per_request workers=$k$(cpu_per_request "$cpu0" "$cpu1" "$got" \
+	echo "bench detail bulk cpu_ms_per_request workers=$k$(cpu_ms_named "$cpu0" "$cpu1" "$got" \
 		gateway workers kafka redis approver)"
 	awk -v k="$k" -v n="$got" -v c="$((cmd1 - cmd0))" -v r="$((reads1 - reads0))" 'BEGIN {
 		n = n > 0 ? n : 1
@@ -426,13 +439,7 @@ for k in $CASES; do
 	rate=$(awk -v n="$issued" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
 	ratio=$(awk -v a="$rate" -v b="$bound" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 	echo "bench bulk workers=$k issued=$issued certs_per_s=$rate bound_2core_per_s=$bound ratio=$ratio cfssl_signs_per_s=$cf_rate"
-	rss="bench rss workers=$k"
-	for f in "$PKI_VAR"/run/*.pid; do
-		name=$(basename "$f" .pid)
-		[[ $name == smtp ]] && continue
-		rss+=" ${name}_mib=$(rss_mib "$(<"$f")")"
-	done
-	echo "$rss"
+	echo "bench rss workers=$k$(stack_rss)"
 	if [[ -n $case_failed ]]; then
 		rc=1
 	else
