@@ -238,7 +238,7 @@ many_told() {
 calls0=$(ap_calls)
 for _ in 1 2; do
 	for ((i = 1; i <= MANY; i++)); do
-		printf '%s%d\t{"v":1,"request_id":"%s%d","status":"failed","ca_id":"%s","code":"csr_signature_invalid","time":1}\n' \
+		printf '%s%d\t{"v":1,"request_id":"%s%d","status":"failed","ca_id":"%s","code":"csr_signature_invalid","message":"CSR signature does not verify","time":1}\n' \
 			"$mp" "$i" "$mp" "$i" "$GLOBEX"
 	done
 done >"$work/many.txt"
