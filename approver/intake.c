@@ -317,8 +317,7 @@ result_item(const cJSON *o, struct notify_item *it)
 	const cJSON *message = cJSON_GetObjectItemCaseSensitive(o, "message");
 	enum req_state state = cJSON_IsString(st) ? req_state_parse(st->valuestring) : REQ_NONE;
 
-	if (!cJSON_IsString(id) || !(state == REQ_ISSUED || state == REQ_FAILED ||
-				     state == REQ_REJECTED || state == REQ_EXPIRED))
+	if (!cJSON_IsString(id) || !req_state_terminal(state))
 		return -1;
 	it->id = id->valuestring;
 	it->state = state;

@@ -455,14 +455,6 @@ channels_read(const redisReply *e, const redisReply *h, struct channels *ch, str
 		}
 }
 
-/* 1 for the states that end a request (told once), 0 otherwise. */
-static int
-notify_terminal(enum req_state state)
-{
-	return state == REQ_ISSUED || state == REQ_FAILED || state == REQ_REJECTED ||
-	       state == REQ_EXPIRED;
-}
-
 /* Tells what notify_lua_read answered for it (rep, one element of its reply) about it. */
 static void
 notify_answer(struct approver *ap, const struct notify_item *it, const redisReply *rep)
@@ -495,7 +487,7 @@ notify_answer(struct approver *ap, const struct notify_item *it, const redisRepl
 		    it->state == REQ_ISSUED
 			? (it->serial != NULL ? it->serial : reply_str(f->element[NF_SERIAL]))
 			: NULL;
-		n.code = notify_terminal(it->state) && it->state != REQ_ISSUED
+		n.code = req_state_terminal(it->state) && it->state != REQ_ISSUED
 			     ? reply_str(f->element[NF_CODE])
 			     : NULL;
 		n.reason = it->reason != NULL ? it->reason
@@ -543,7 +535,7 @@ notify_requests(struct approver *ap, const struct notify_item *items, size_t n)
 	for (i = 0; i < n; i++) {
 		ap_key(ap, keys[i], "req", items[i].id);
 		argv[argc++] = keys[i];
-		flags[i] = notify_terminal(items[i].state) ? '1' : '0';
+		flags[i] = req_state_terminal(items[i].state) ? '1' : '0';
 	}
 	flags[n] = '\0';
 	argv[argc++] = ap->cfg->redis_prefix;
