@@ -247,6 +247,20 @@ void notify_requester(struct approver *ap, const struct note *n, const struct ch
 int notify_request(struct approver *ap, const char *id, enum req_state state, const char *reason,
 		   const char *serial);
 
+/* One request to tell of as notify_request does; strings borrowed. */
+struct notify_item {
+	const char *id;
+	enum req_state state;
+	const char *reason, *serial; /* may be NULL */
+};
+#define NOTIFY_BATCH_MAX 256 /* requests told with one Redis round trip */
+/*
+ * notify_request for n (at most NOTIFY_BATCH_MAX) requests with one Redis
+ * script call for all of them. 0, or -1 when Redis failed (retry: a request
+ * is marked once, so none is told twice), n is too large or memory ran out.
+ */
+int notify_requests(struct approver *ap, const struct notify_item *items, size_t n);
+
 /* Audits event about p (may be NULL with request_id given) by actor. */
 void ap_audit(struct approver *ap, const char *event, const char *request_id,
 	      const struct pending *p, const char *actor, const char *client_ip,

@@ -1,8 +1,9 @@
 /*
  * Consumers: the approval topic (requests become pending) and the results
- * topic (every request's end, told to its requester or its batch's owner).
- * Offsets are stored only after Redis took the message (at-least-once); the
- * intake script makes a redelivery harmless.
+ * topic (every request's end, told to its requester or its batch's owner;
+ * each fetched batch with one Redis round trip). Offsets are stored only
+ * after Redis took the message (at-least-once); the intake script makes a
+ * redelivery harmless.
  */
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 
 #define INTAKE_RETRY_MS 1000 /* Redis down: wait, then try the same message again */
 #define INTAKE_DETAIL_MAX 300
+#define INTAKE_BATCH_MAX NOTIFY_BATCH_MAX /* messages handed on together */
 
 /* 1 when the record's value a and the message's b are the same text (both absent too). */
 static int
@@ -228,16 +230,38 @@ out:
 	return rc;
 }
 
-/* Polls topic in group and hands every message to fn until stopping. */
+/* Takes approval messages one by one; returns how many, from the first, are done. */
+static size_t
+intake_batch(struct approver *ap, const struct kafka_msg *km, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && intake_one(ap, &km[i]) == 0; i++)
+		;
+	return i;
+}
+
+/*
+ * A consumer's handler: takes km[0..n-1] (n <= INTAKE_BATCH_MAX) in order
+ * and returns how many of them, from the first, are done; their offsets are
+ * stored, the rest are handed to it again after INTAKE_RETRY_MS.
+ */
+typedef size_t (*consume_fn)(struct approver *ap, const struct kafka_msg *km, size_t n);
+
+/*
+ * Polls topic in group until stopping: waits for a message, takes with it
+ * what the consumer has fetched already (at most INTAKE_BATCH_MAX) and hands
+ * them to fn together.
+ */
 static void
-consume(struct approver *ap, const char *group, const char *topic, const char *name,
-	int (*fn)(struct approver *, const struct kafka_msg *))
+consume(struct approver *ap, const char *group, const char *topic, const char *name, consume_fn fn)
 {
 	const char *topics[] = {topic, NULL};
 	struct kafka_consumer *c;
-	struct kafka_msg km;
+	struct kafka_msg km[INTAKE_BATCH_MAX];
 	char err[KAFKA_ERR_MAX];
-	int rc;
+	size_t n, done, d, i;
+	int rc = 0;
 
 	if ((c = kafka_consumer_new(ap->cfg->kafka_brokers, group, topics, name,
 				    &ap->cfg->kafka_tls[SERVICE_APPROVER], NULL, NULL, err)) ==
@@ -248,16 +272,25 @@ consume(struct approver *ap, const char *group, const char *topic, const char *n
 	}
 	log_info("%s: consuming %s as group %s", name, topic, group);
 	while (!svc_stopping()) {
-		if ((rc = kafka_consumer_poll(c, &km, APPROVER_POLL_MS)) <= 0) {
+		for (n = 0; n < INTAKE_BATCH_MAX; n++)
+			if ((rc = kafka_consumer_poll(c, &km[n], n == 0 ? APPROVER_POLL_MS : 0)) <=
+			    0)
+				break;
+		if (n == 0) {
 			if (rc < 0)
 				svc_wait(INTAKE_RETRY_MS);
 			continue;
 		}
-		while ((rc = fn(ap, &km)) != 0 && !svc_wait(INTAKE_RETRY_MS))
-			;
-		if (rc == 0)
-			kafka_consumer_done(c, &km);
-		kafka_msg_release(&km);
+		for (done = 0;;) {
+			d = fn(ap, km + done, n - done);
+			for (i = done; i < done + d; i++)
+				kafka_consumer_done(c, &km[i]);
+			done += d;
+			if (done == n || svc_wait(INTAKE_RETRY_MS))
+				break;
+		}
+		for (i = 0; i < n; i++)
+			kafka_msg_release(&km[i]);
 	}
 	kafka_consumer_free(c);
 }
@@ -267,29 +300,52 @@ intake_run(void *arg)
 {
 	struct approver *ap = arg;
 
-	consume(ap, APPROVER_GROUP, ap->cfg->topics.approval, "pki-approver-intake", intake_one);
+	consume(ap, APPROVER_GROUP, ap->cfg->topics.approval, "pki-approver-intake", intake_batch);
 	return NULL;
 }
 
-/* A result message: tells the requester (or the batch's owner) of the request's end. */
+/*
+ * A result message as a request to tell of: 0 and *it (borrowing from o),
+ * or -1 when it names no request or no end state.
+ */
 static int
-result_one(struct approver *ap, const struct kafka_msg *km)
+result_item(const cJSON *o, struct notify_item *it)
 {
-	cJSON *o = cJSON_ParseWithLength(km->value, km->len);
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "request_id");
 	const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "status");
 	const cJSON *serial = cJSON_GetObjectItemCaseSensitive(o, "serial");
 	const cJSON *message = cJSON_GetObjectItemCaseSensitive(o, "message");
 	enum req_state state = cJSON_IsString(st) ? req_state_parse(st->valuestring) : REQ_NONE;
-	int rc = 0;
 
-	if (cJSON_IsString(id) && (state == REQ_ISSUED || state == REQ_FAILED ||
-				   state == REQ_REJECTED || state == REQ_EXPIRED))
-		rc = notify_request(ap, id->valuestring, state,
-				    cJSON_IsString(message) ? message->valuestring : NULL,
-				    cJSON_IsString(serial) ? serial->valuestring : NULL);
-	cJSON_Delete(o);
-	return rc;
+	if (!cJSON_IsString(id) || !req_state_terminal(state))
+		return -1;
+	it->id = id->valuestring;
+	it->state = state;
+	it->reason = cJSON_IsString(message) ? message->valuestring : NULL;
+	it->serial = cJSON_IsString(serial) ? serial->valuestring : NULL;
+	return 0;
+}
+
+/*
+ * Result messages: tells each request's requester (or its batch's owner) of
+ * its end, all of them with one Redis round trip. All done, or none (Redis
+ * down: retried; those marked already are not told twice).
+ */
+static size_t
+results_batch(struct approver *ap, const struct kafka_msg *km, size_t n)
+{
+	cJSON *o[INTAKE_BATCH_MAX];
+	struct notify_item it[INTAKE_BATCH_MAX] = {0};
+	size_t i, k = 0;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		if (result_item(o[i] = cJSON_ParseWithLength(km[i].value, km[i].len), &it[k]) == 0)
+			k++;
+	rc = notify_requests(ap, it, k);
+	for (i = 0; i < n; i++)
+		cJSON_Delete(o[i]);
+	return rc == 0 ? n : 0;
 }
 
 void *
@@ -298,6 +354,6 @@ results_run(void *arg)
 	struct approver *ap = arg;
 
 	consume(ap, APPROVER_RESULTS_GROUP, ap->cfg->topics.results, "pki-approver-results",
-		result_one);
+		results_batch);
 	return NULL;
 }

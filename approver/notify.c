@@ -356,21 +356,21 @@ notify_requester(struct approver *ap, const struct note *n, const struct channel
 }
 
 /*
- * KEYS record; ARGV prefix, "1" for a terminal state (once per request: the
- * record's "notified" field; and the batch check). Returns nil (no record),
- * 0 (notified already), or {1, fields (NOTIFY_FIELDS), email, hooks,
- * batch} where email is "1" when the requester opted in, hooks a flat list
- * of id, url and batch, when this was the last request of its batch to end,
- * {owner, total, counts (NOTIFY_ENDED), owner's email, owner's hooks}.
+ * KEYS the records of up to NOTIFY_BATCH_MAX requests; ARGV prefix, then one
+ * character per key: "1" for a terminal state (told once per request: the
+ * record's "notified" field; and the batch check), "0" otherwise. Returns
+ * one answer per key, in order: nil (no record), 0 (notified already), or
+ * {1, fields (NOTIFY_FIELDS), email, hooks, batch} where email is "1" when
+ * the requester opted in, hooks a flat list of id, url and batch, when this
+ * was the last request of its batch to end, {owner, total, counts
+ * (NOTIFY_ENDED), owner's email, owner's hooks}. A user's channels are read
+ * once per call.
  */
 static const char notify_lua_read[] =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return nil end\n"
-    "if ARGV[2] == '1' and redis.call('HSETNX', KEYS[1], 'notified', '1') == 0 then\n"
-    "  return 0 end\n"
-    "local f = redis.call('HMGET', KEYS[1], 'requester', 'email', 'tenant', 'ca_id',\n"
-    "  'common_name', 'batch_id', 'serial', 'error_code', 'error_message', 'decided_by')\n"
+    "local known = {}\n"
     "local function channels(user)\n"
     "  if not user then return '0', {} end\n"
+    "  if known[user] then return known[user][1], known[user][2] end\n"
     "  local base = ARGV[1] .. 'me:' .. user\n"
     "  local hooks = {}\n"
     "  for _, j in ipairs(redis.call('HVALS', base .. ':hooks')) do\n"
@@ -378,30 +378,40 @@ static const char notify_lua_read[] =
     "    if ok and type(h) == 'table' and h.id and h.url then\n"
     "      hooks[#hooks + 1] = h.id; hooks[#hooks + 1] = h.url end\n"
     "  end\n"
-    "  return redis.call('HGET', base, 'email') or '0', hooks\n"
+    "  known[user] = {redis.call('HGET', base, 'email') or '0', hooks}\n"
+    "  return known[user][1], known[user][2]\n"
     "end\n"
-    "local batch = {}\n"
-    "if f[6] then\n"
-    "  if ARGV[2] == '1' then\n"
-    "    local bk = ARGV[1] .. 'batch:' .. f[6]\n"
-    "    local h = redis.call('HMGET', bk, 'owner', 'size', 'issued', 'failed', 'rejected',\n"
-    "      'expired')\n"
-    "    local total = redis.call('ZCARD', bk .. ':ids')\n"
-    "    local want = tonumber(h[2] or '0')\n"
-    "    if want == 0 then want = total end\n"
-    "    local ended = 0\n"
-    "    for i = 3, 6 do ended = ended + tonumber(h[i] or '0') end\n"
-    "    if h[1] and want > 0 and ended >= want and\n"
-    "       redis.call('HSETNX', bk, 'notified', '1') == 1 then\n"
-    "      local e, hooks = channels(h[1])\n"
-    "      batch = {h[1], tostring(total), h[3] or '0', h[4] or '0', h[5] or '0',\n"
-    "        h[6] or '0', e, hooks}\n"
+    "local function one(key, terminal)\n"
+    "  if redis.call('EXISTS', key) == 0 then return false end\n"
+    "  if terminal and redis.call('HSETNX', key, 'notified', '1') == 0 then return 0 end\n"
+    "  local f = redis.call('HMGET', key, 'requester', 'email', 'tenant', 'ca_id',\n"
+    "    'common_name', 'batch_id', 'serial', 'error_code', 'error_message', 'decided_by')\n"
+    "  local batch = {}\n"
+    "  if f[6] then\n"
+    "    if terminal then\n"
+    "      local bk = ARGV[1] .. 'batch:' .. f[6]\n"
+    "      local h = redis.call('HMGET', bk, 'owner', 'size', 'issued', 'failed', 'rejected',\n"
+    "        'expired')\n"
+    "      local total = redis.call('ZCARD', bk .. ':ids')\n"
+    "      local want = tonumber(h[2] or '0')\n"
+    "      if want == 0 then want = total end\n"
+    "      local ended = 0\n"
+    "      for i = 3, 6 do ended = ended + tonumber(h[i] or '0') end\n"
+    "      if h[1] and want > 0 and ended >= want and\n"
+    "         redis.call('HSETNX', bk, 'notified', '1') == 1 then\n"
+    "        local e, hooks = channels(h[1])\n"
+    "        batch = {h[1], tostring(total), h[3] or '0', h[4] or '0', h[5] or '0',\n"
+    "          h[6] or '0', e, hooks}\n"
+    "      end\n"
     "    end\n"
+    "    return {1, f, '0', {}, batch}\n"
     "  end\n"
-    "  return {1, f, '0', {}, batch}\n"
+    "  local e, hooks = channels(f[1])\n"
+    "  return {1, f, e, hooks, batch}\n"
     "end\n"
-    "local e, hooks = channels(f[1])\n"
-    "return {1, f, e, hooks, batch}\n";
+    "local out = {}\n"
+    "for i, key in ipairs(KEYS) do out[i] = one(key, string.sub(ARGV[2], i, i) == '1') end\n"
+    "return out\n";
 
 /* The record fields notify_lua_read returns, in its order. */
 enum {
@@ -445,51 +455,45 @@ channels_read(const redisReply *e, const redisReply *h, struct channels *ch, str
 		}
 }
 
-int
-notify_request(struct approver *ap, const char *id, enum req_state state, const char *reason,
-	       const char *serial)
+/* Tells what notify_lua_read answered for it (rep, one element of its reply) about it. */
+static void
+notify_answer(struct approver *ap, const struct notify_item *it, const redisReply *rep)
 {
-	int terminal = state == REQ_ISSUED || state == REQ_FAILED || state == REQ_REJECTED ||
-		       state == REQ_EXPIRED;
-	char key[APPROVER_KEY_MAX];
-	const char *argv[] = {"EVAL", notify_lua_read,       "1",
-			      key,    ap->cfg->redis_prefix, terminal ? "1" : "0"};
 	struct chan_hook hooks[ME_HOOKS_MAX];
 	struct channels ch;
 	struct note n = {0};
 	const redisReply *f, *b;
-	redisReply *rep;
 	long long counts[NOTIFY_ENDED];
 	size_t i;
 
-	ap_key(ap, key, "req", id);
-	if ((rep = ap_redis(ap, 6, argv)) == NULL)
-		return -1;
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 5 ||
 	    rep->element[1]->type != REDIS_REPLY_ARRAY ||
 	    rep->element[1]->elements != NOTIFY_FIELDS)
-		goto out; /* no record, or notified already */
+		return; /* no record, or notified already */
 	f = rep->element[1];
 	b = rep->element[4];
 	n.requester = reply_str(f->element[NF_REQUESTER]);
 	n.tenant = reply_str(f->element[NF_TENANT]);
 	n.ca_id = reply_str(f->element[NF_CA]);
 	if (n.requester == NULL || n.ca_id == NULL)
-		goto out; /* not a request of this service */
-	n.event = req_state_name(state);
+		return; /* not a request of this service */
+	n.event = req_state_name(it->state);
 	n.state = n.event;
 	if (reply_str(f->element[NF_BATCH]) == NULL) {
-		n.id = id;
+		n.id = it->id;
 		n.email = reply_str(f->element[NF_EMAIL]);
 		n.common_name = reply_str(f->element[NF_CN]);
-		n.serial = state == REQ_ISSUED
-			       ? (serial != NULL ? serial : reply_str(f->element[NF_SERIAL]))
-			       : NULL;
-		n.code = terminal && state != REQ_ISSUED ? reply_str(f->element[NF_CODE]) : NULL;
-		n.reason = reason != NULL   ? reason
-			   : n.code != NULL ? reply_str(f->element[NF_MESSAGE])
-					    : NULL;
-		n.actor = state == REQ_REJECTED ? reply_str(f->element[NF_DECIDED_BY]) : NULL;
+		n.serial =
+		    it->state == REQ_ISSUED
+			? (it->serial != NULL ? it->serial : reply_str(f->element[NF_SERIAL]))
+			: NULL;
+		n.code = req_state_terminal(it->state) && it->state != REQ_ISSUED
+			     ? reply_str(f->element[NF_CODE])
+			     : NULL;
+		n.reason = it->reason != NULL ? it->reason
+			   : n.code != NULL   ? reply_str(f->element[NF_MESSAGE])
+					      : NULL;
+		n.actor = it->state == REQ_REJECTED ? reply_str(f->element[NF_DECIDED_BY]) : NULL;
 		channels_read(rep->element[2], rep->element[3], &ch, hooks);
 		notify_requester(ap, &n, &ch);
 	} else if (b->type == REDIS_REPLY_ARRAY && b->elements == 8) {
@@ -509,9 +513,57 @@ notify_request(struct approver *ap, const char *id, enum req_state state, const 
 		if (n.requester != NULL)
 			notify_requester(ap, &n, &ch);
 	}
+}
+
+int
+notify_requests(struct approver *ap, const struct notify_item *items, size_t n)
+{
+	const char *argv[NOTIFY_BATCH_MAX + 5];
+	char nkeys[16], flags[NOTIFY_BATCH_MAX + 1], (*keys)[APPROVER_KEY_MAX] = NULL;
+	redisReply *rep = NULL;
+	size_t i;
+	int argc = 0, rc = -1;
+
+	if (n == 0)
+		return 0;
+	if (n > NOTIFY_BATCH_MAX || (keys = calloc(n, sizeof(*keys))) == NULL)
+		goto out;
+	snprintf(nkeys, sizeof(nkeys), "%zu", n);
+	argv[argc++] = "EVAL";
+	argv[argc++] = notify_lua_read;
+	argv[argc++] = nkeys;
+	for (i = 0; i < n; i++) {
+		ap_key(ap, keys[i], "req", items[i].id);
+		argv[argc++] = keys[i];
+		flags[i] = req_state_terminal(items[i].state) ? '1' : '0';
+	}
+	flags[n] = '\0';
+	argv[argc++] = ap->cfg->redis_prefix;
+	argv[argc++] = flags;
+	if ((rep = ap_redis(ap, argc, argv)) == NULL)
+		goto out;
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == n)
+		for (i = 0; i < n; i++)
+			notify_answer(ap, &items[i], rep->element[i]);
+	else
+		log_error("notify: unexpected answer of the notification script; %zu request(s) "
+			  "not told",
+			  n);
+	rc = 0;
 out:
 	freeReplyObject(rep);
-	return 0;
+	free(keys);
+	return rc;
+}
+
+int
+notify_request(struct approver *ap, const char *id, enum req_state state, const char *reason,
+	       const char *serial)
+{
+	const struct notify_item it = {
+	    .id = id, .state = state, .reason = reason, .serial = serial};
+
+	return notify_requests(ap, &it, 1);
 }
 
 /* A user's webhook secret from P me:{user}:hooks. 0, 1 (gone) or -1 (Redis down). */

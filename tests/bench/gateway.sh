@@ -13,15 +13,22 @@
 #      a gateway costing only its CSR signature check could accept beside the
 #      broker, the store and the load generator as measured), and a detail
 #      line with the workers issuing meanwhile.
-#   3. Latency submit→issued: open loop at BENCH_RATE/s for
-#      BENCH_RATE_DURATION_S, each accepted request long-polled with
-#      GET /csr/requests/{id}?wait=30; from the scheduled send time to the
-#      answer saying "issued". cfssl's latency at the same rates (to its
-#      sign answer, which carries the certificate) is measured in step 1.
+#   3. Latency submit→issued: open loop at BENCH_RATE/s, then at
+#      BENCH_HIGH_RATE/s, for BENCH_RATE_DURATION_S, each accepted request
+#      long-polled with GET /csr/requests/{id}?wait=30; from the scheduled
+#      send time to the answer saying "issued". cfssl's latency at the same
+#      rates (to its sign answer, which carries the certificate) is measured
+#      in step 1. Where the time goes: the Kafka timestamps of each request's
+#      pki.issue message (the gateway's send) and pki.results message (the
+#      worker's).
 # Prints:
 #   bench gateway submits_per_s=N cfssl_signs_per_s=N ratio=X
+#   bench gateway cpu_ms_per_request gateway=X cfssl=Y
 #   bench detail gateway-bound ... max_ratio=X
-#   bench latency rate_per_s=N p50_ms=X p99_ms=X cfssl_p50_ms=X cfssl_p99_ms=X
+#   bench latency rate_per_s=N p50_ms=X p99_ms=X issued=N  (RATE, HIGH_RATE)
+#   bench detail cfssl-latency rate_per_s=N p50_ms=X p99_ms=X  (each rate)
+#   bench rss workers=N gateway_mib=X approver_mib=X worker-K_mib=X ... kafka_mib=X redis_mib=X
+# each measured case preceded by "bench detail load_average case=NAME la1=X",
 # plus the load generator's detail lines. Exits non-zero (and prints no
 # latency line) when nothing is issued or a stage fails.
 set -euo pipefail
@@ -35,6 +42,7 @@ STACK_WARMUP=${BENCH_STACK_WARMUP_S:-10}  # unmeasured load on the fresh stack f
 GATEWAY_WARMUP=${BENCH_GATEWAY_WARMUP_S:-20}  # unmeasured load with the workers stopped
 DURATION=${BENCH_DURATION_S:-10}
 RATE=${BENCH_RATE:-1000}
+HIGH_RATE=${BENCH_HIGH_RATE:-2000}    # measured after RATE (0: skip)
 RATE_DURATION=${BENCH_RATE_DURATION_S:-10}
 LOW_RATE=${BENCH_LOW_RATE:-200}       # also measured first, as a detail line (0: skip)
 RATE_CONNS=${BENCH_RATE_CONNS:-2000}  # open loop: at most this many connections
@@ -64,15 +72,13 @@ WORK=$PKI_VAR/bench
 DOMAIN=bench.acme.example
 CFSSL_READY_TIMEOUT=20
 
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
 say() { printf 'bench-gateway: %s\n' "$*" >&2; }
 die() {
 	printf 'bench-gateway: error: %s\n' "$*" >&2
 	exit 1
 }
-loadavg() { cut -d' ' -f1 /proc/loadavg; }
-port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
-# kv LINE KEY: the value of KEY=value in a loadgen line.
-kv() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }
 
 # open_loop NAME HOST:PORT PATH BODIES RATE [loadgen options]: one open-loop
 # run of RATE_DURATION seconds; prints the loadgen line.
@@ -82,26 +88,6 @@ open_loop() {
 	say "$name: open loop at $rate/s for ${RATE_DURATION}s (load average $(loadavg))"
 	"$LOADGEN" open "$addr" "$path" "$bodies" -r "$rate" -d "$RATE_DURATION" \
 		-c "$RATE_CONNS" -D "$DRAIN" "$@"
-}
-
-# CPU accounting: where the machine's time goes during a measured window.
-HZ=$(getconf CLK_TCK)
-# cpu_ticks PID: user + system clock ticks of PID (all threads) so far.
-cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-# stack_cpu: "name ticks" for every stack process, workers summed as "workers".
-stack_cpu() {
-	local f name
-	for f in "$PKI_VAR"/run/*.pid; do
-		name=$(basename "$f" .pid)
-		[[ $name == worker-* ]] && name=workers
-		echo "$name $(cpu_ticks "$(<"$f")")"
-	done | awk '{ t[$1] += $2 } END { for (n in t) print n, t[n] }' | sort
-}
-# cpu_per_request BEFORE AFTER N: CPU milliseconds per request of each process.
-cpu_per_request() {
-	awk -v n="$3" -v hz="$HZ" 'NR == FNR { b[$1] = $2; next }
-		{ printf " %s=%.3f", $1, ($2 - b[$1]) * 1000 / hz / (n > 0 ? n : 1) }' \
-		<(echo "$1") <(echo "$2")
 }
 
 cfssl_pid=
@@ -183,26 +169,27 @@ openssl verify -CAfile "$WORK/cfssl-ca.pem" "$WORK/cfssl-one.pem" >/dev/null ||
 	die "cfssl: the signed certificate does not verify"
 say "cfssl: $CONNS connections, ${WARMUP}s warm-up, ${DURATION}s measured"
 cf_load=$(loadavg)
+load_average_line cfssl
 cf_cpu0="cfssl $(cpu_ticks "$cfssl_pid")"
 cf_line=$("$LOADGEN" closed "127.0.0.1:$CFSSL_PORT" /api/v1/cfssl/sign "$WORK/cfssl.jsonl" \
 	-c "$CONNS" -w "$WARMUP" -d "$DURATION" -s 200)
 echo "bench detail cfssl $cf_line"
-echo "bench detail cfssl cpu_ms_per_request$(cpu_per_request "$cf_cpu0" "cfssl $(cpu_ticks "$cfssl_pid")" \
-	"$(kv "$cf_line" answers)")"
+# Per answer of the whole run, warm-up included, as the CPU counts it.
+cf_ms=$(cpu_per_request "$cf_cpu0" "cfssl $(cpu_ticks "$cfssl_pid")" "$(kv "$cf_line" answers)")
+echo "bench detail cfssl cpu_ms_per_request$cf_ms"
 cf_rate=$(kv "$cf_line" per_s)
 [[ $(kv "$cf_line" ok) -gt 0 ]] || die "cfssl: no successful sign in the measured window"
 # Latency at the same offered rates as the gateway's below: for cfssl the
 # sign answer is the certificate, so latency runs to that answer (-s 200).
-cf_low_line=
-if ((LOW_RATE > 0)); then
-	cf_low_line=$(open_loop cfssl "127.0.0.1:$CFSSL_PORT" /api/v1/cfssl/sign "$WORK/cfssl.jsonl" \
-		"$LOW_RATE" -s 200)
-	echo "bench detail cfssl-latency $cf_low_line"
-fi
-cf_lat_line=$(open_loop cfssl "127.0.0.1:$CFSSL_PORT" /api/v1/cfssl/sign "$WORK/cfssl.jsonl" \
-	"$RATE" -s 200)
-echo "bench detail cfssl-latency $cf_lat_line"
-[[ $(kv "$cf_lat_line" issued) -gt 0 ]] || die "cfssl: nothing signed at $RATE/s ($cf_lat_line)"
+for rate in "$LOW_RATE" "$RATE" "$HIGH_RATE"; do
+	((rate > 0)) || continue
+	load_average_line "cfssl-latency-$rate"
+	line=$(open_loop cfssl "127.0.0.1:$CFSSL_PORT" /api/v1/cfssl/sign "$WORK/cfssl.jsonl" \
+		"$rate" -s 200)
+	echo "bench detail cfssl-latency-run $line"
+	[[ $(kv "$line" issued) -gt 0 ]] || die "cfssl: nothing signed at $rate/s ($line)"
+	echo "bench detail cfssl-latency rate_per_s=$rate p50_ms=$(kv "$line" p50_ms) p99_ms=$(kv "$line" p99_ms)"
+done
 kill "$cfssl_pid"
 wait "$cfssl_pid" 2>/dev/null || true
 cfssl_pid=
@@ -330,6 +317,7 @@ say "gateway: workers stopped, $CONNS connections, ${GATEWAY_WARMUP}s unmeasured
 scripts/stack.sh stop-workers >>"$WORK/stack-up.log" 2>&1 || die "stack: stopping the workers failed"
 submit_loop 0 "$GATEWAY_WARMUP" >/dev/null
 gw_load=$(loadavg)
+load_average_line gateway
 gw_cpu0=$(stack_cpu)
 gw_line=$(submit_loop "$WARMUP" "$DURATION")
 gw_cpu1=$(stack_cpu)
@@ -340,6 +328,9 @@ echo "bench detail gateway cpu_ms_per_request$gw_ms (workers stopped)"
 gw_rate=$(kv "$gw_line" per_s)
 [[ $(kv "$gw_line" ok) -gt 0 ]] || die "gateway: no 202 in the measured window"
 echo "bench gateway submits_per_s=$gw_rate cfssl_signs_per_s=$cf_rate ratio=$(ratio "$gw_rate" "$cf_rate")"
+# Both per answer of a whole closed-loop run: the gateway's (all 202 when
+# other=0 errors=0 above) with the workers stopped, cfssl's each a signature.
+echo "bench gateway cpu_ms_per_request gateway=$(kv "$gw_ms" gateway) cfssl=$(kv "$cf_ms" cfssl)"
 
 # What any gateway could accept here: the CPU that the broker, the store and
 # the load generator spent per accepted request in the run above, plus one
@@ -366,6 +357,7 @@ fi
 
 # The same load with the workers issuing meanwhile (a detail line).
 say "gateway with workers issuing: $CONNS connections, ${WARMUP}s warm-up, ${DURATION}s measured"
+load_average_line gateway-issuing
 gi_cpu0=$(stack_cpu)
 gi_line=$(submit_loop "$WARMUP" "$DURATION")
 echo "bench detail gateway-issuing $gi_line"
@@ -384,26 +376,51 @@ latency() {
 	open_loop gateway "$PKI_GATEWAY_LISTEN" /csr/process "$WORK/gateway.jsonl" "$1" \
 		-H "$AUTH" -W 30
 }
+KCAT_CONF=$PKI_VAR/bench-kcat.conf
+printf '%s\n' security.protocol=ssl "ssl.ca.location=$PKI_VAR/demo/kafka/ca.pem" \
+	"ssl.certificate.location=$PKI_VAR/demo/kafka/pki-admin.crt" \
+	"ssl.key.location=$PKI_VAR/demo/kafka/pki-admin.key" >"$KCAT_CONF"
+# stamps TOPIC FROM_MS TO_MS: "key timestamp_ms" of TOPIC's messages sent in [FROM, TO).
+stamps() {
+	kcat -F "$KCAT_CONF" -b "127.0.0.1:$PKI_KAFKA_PORT" -C -t "$1" -o "s@$2" -o "e@$3" -e -q \
+		-f '%k %T\n' 2>/dev/null || true
+}
+# latency_parts RATE FROM_MS TO_MS: for the requests the gateway sent to
+# pki.issue in [FROM, TO), the time from that send to the worker's result on
+# pki.results; the rest of the latency is the submit before it and the
+# long-poll answer after it.
+latency_parts() {
+	awk 'NR == FNR { if (!($1 in sent)) sent[$1] = $2; next }
+		($1 in sent) && !($1 in done) { done[$1] = 1; print $2 - sent[$1] }' \
+		<(stamps pki.issue "$2" "$3") <(stamps pki.results "$2" "$(($3 + DRAIN * 1000))") |
+		sort -n | awk -v rate="$1" '{ d[++n] = $1 }
+		function pct(p) { return n ? d[int((n - 1) * p) + 1] : 0 }
+		END {
+			printf "bench detail latency-parts rate_per_s=%d requests=%d issue_to_result_p50_ms=%d issue_to_result_p99_ms=%d (pki.issue to pki.results timestamps: queue, claim, signing, storing)\n",
+				rate, n, pct(0.50), pct(0.99)
+		}'
+}
 
-if ((LOW_RATE > 0)); then
+for rate in "$LOW_RATE" "$RATE" "$HIGH_RATE"; do
+	((rate > 0)) || continue
 	settle
-	low_line=$(latency "$LOW_RATE")
-	echo "bench detail latency $low_line"
-	echo "bench detail latency rate_per_s=$LOW_RATE p50_ms=$(kv "$low_line" p50_ms)" \
-		"p99_ms=$(kv "$low_line" p99_ms) cfssl_p50_ms=$(kv "$cf_low_line" p50_ms)" \
-		"cfssl_p99_ms=$(kv "$cf_low_line" p99_ms)"
-fi
-settle
-lat_line=$(latency "$RATE")
-echo "bench detail latency $lat_line"
-issued=$(kv "$lat_line" issued)
-sent=$(kv "$lat_line" sent)
-((issued > 0)) || die "latency: nothing issued ($lat_line)"
-echo "bench latency rate_per_s=$RATE p50_ms=$(kv "$lat_line" p50_ms) p99_ms=$(kv "$lat_line" p99_ms)" \
-	"cfssl_p50_ms=$(kv "$cf_lat_line" p50_ms) cfssl_p99_ms=$(kv "$cf_lat_line" p99_ms)" \
-	"issued=$issued sent=$sent errors=$(($(kv "$lat_line" errors) + $(kv "$lat_line" refused) + $(kv "$lat_line" failed)))" \
-	"unfinished=$(kv "$lat_line" unfinished)"
+	load_average_line "latency-$rate"
+	t0=$(date +%s%3N)
+	line=$(latency "$rate")
+	t1=$(date +%s%3N)
+	echo "bench detail latency-run $line"
+	issued=$(kv "$line" issued)
+	((issued > 0)) || die "latency: nothing issued at $rate/s ($line)"
+	tag="bench latency"
+	((rate == LOW_RATE)) && tag="bench detail latency" # the low rate: a detail
+	echo "$tag rate_per_s=$rate p50_ms=$(kv "$line" p50_ms) p99_ms=$(kv "$line" p99_ms) issued=$issued"
+	echo "bench detail latency-counts rate_per_s=$rate sent=$(kv "$line" sent) issued=$issued" \
+		"errors=$(($(kv "$line" errors) + $(kv "$line" refused) + $(kv "$line" failed)))" \
+		"unfinished=$(kv "$line" unfinished) send_lag_max_ms=$(kv "$line" send_lag_max_ms)"
+	latency_parts "$rate" "$t0" "$t1"
+done
 workers=$(scripts/stack.sh status 2>/dev/null | grep -c '^worker-.*running' || true)
+echo "bench rss workers=$workers$(stack_rss)"
 echo "bench note: $(nproc) cores shared by Kafka, Redis, gateway, $workers workers x $PKI_WORKER_THREADS" \
 	"threads ($PKI_ISSUE_PARTITIONS pki.issue partitions, $PKI_TOPIC_PARTITIONS for the other topics), approver and the load generator; cfssl ran alone before the stack started; load average at the start of the" \
 	"cfssl run $cf_load, of the gateway run $gw_load"

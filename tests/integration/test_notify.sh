@@ -219,6 +219,39 @@ sleep 2 # time for the redelivered result to be consumed
 check_eq notify_once_per_request "1 1" "$(topic_msgs "$F" | grep -c .) $(mails_about "$F")"
 check_eq notify_issued_once "1 1" "$(topic_msgs "$I" | grep -c .) $(mails_about "$I")"
 
+# ---------------------------------------------------------------- many results: one Redis round trip per fetch
+# MANY records of bob's (no channels) and their failed results on pki.results,
+# each twice (redelivered), produced at once: every request told once, and
+# the approver's Redis round trips far fewer than the results.
+MANY=300
+mp=many-$run-
+GLOBEX=$(cred .cas.globex)
+redis_cli EVAL "for i = 1, tonumber(ARGV[2]) do redis.call('HSET', ARGV[1] .. i, 'state', 'failed',
+	'requester', 'bob', 'tenant', 'globex', 'ca_id', ARGV[3], 'common_name', 'many.globex.example',
+	'error_code', 'csr_signature_invalid', 'error_message', 'CSR signature does not verify') end" \
+	0 "pki:req:$mp" "$MANY" "$GLOBEX" >/dev/null
+ap_calls() { curl -s --max-time 10 "$AP/metrics" | awk '$1 == "pki_approver_queue_redis_calls_total" { print $2 }'; }
+many_told() {
+	[[ $(redis_cli EVAL "local n = 0 for i = 1, tonumber(ARGV[2]) do
+		n = n + redis.call('HEXISTS', ARGV[1] .. i, 'notified') end return n" 0 "pki:req:$mp" "$MANY") == "$MANY" ]]
+}
+calls0=$(ap_calls)
+for _ in 1 2; do
+	for ((i = 1; i <= MANY; i++)); do
+		printf '%s%d\t{"v":1,"request_id":"%s%d","status":"failed","ca_id":"%s","code":"csr_signature_invalid","message":"CSR signature does not verify","time":1}\n' \
+			"$mp" "$i" "$mp" "$i" "$GLOBEX"
+	done
+done >"$work/many.txt"
+kcat_b -P -t pki.results -K $'\t' -l "$work/many.txt" 2>/dev/null
+wait_for 60 many_told && pass notify_many_results_told || fail notify_many_results_told
+sleep 2 # time for the redelivered results to be consumed
+calls=$(($(ap_calls) - calls0))
+told=$(kcat_b -C -t pki.notify -o beginning -e -q -f '%k\n' 2>/dev/null | grep -c "^$mp")
+check_eq notify_many_results_once "$MANY" "$told"
+# One script call per fetched batch (up to 256 results), not one per result.
+((calls <= MANY / 10)) && pass notify_many_results_batched ||
+	fail notify_many_results_batched "$calls Redis round trips for $((2 * MANY)) results"
+
 # ---------------------------------------------------------------- a batch: its owner once, with counts
 bd=$work/batch
 mkdir -p "$bd"
