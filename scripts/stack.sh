@@ -238,7 +238,7 @@ start_redis() {
 		fi
 		t0=$(now_ms)
 		spawn redis "$LOG/redis.out" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" \
-			--protected-mode yes --appendonly yes --appendfsync always --save "" \
+			--protected-mode yes --appendonly yes --appendfsync always --save "" --rdbcompression no \
 			--dir "$VAR/redis" "${acl_args[@]}" \
 			--logfile "$LOG/redis.log" --daemonize no --set-proc-title no
 	fi

@@ -210,7 +210,7 @@ worker_thread_main(void *arg)
 {
 	struct worker_thread *t = arg;
 	struct kafka_msg ms[WORKER_BATCH_MAX];
-	int rc, n, i;
+	int rc, n, i, idle = 0;
 
 	while (!svc_stopping()) {
 		if ((rc = kafka_consumer_poll(t->kc, &ms[0], WORKER_POLL_MS)) < 0) {
@@ -219,8 +219,13 @@ worker_thread_main(void *arg)
 			svc_request_stop();
 			break;
 		}
-		if (rc == 0)
+		if (rc == 0) {
+			/* Idle: what the last burst's batches freed goes back to the system. */
+			if (!idle++)
+				malloc_trim(0);
 			continue;
+		}
+		idle = 0;
 		/* What the consumer has already fetched joins the batch. */
 		for (n = 1; n < WORKER_BATCH_MAX && kafka_consumer_poll(t->kc, &ms[n], 0) == 1; n++)
 			;

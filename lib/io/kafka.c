@@ -20,14 +20,14 @@
  * At 5 ms the whole stack used 10-30% less CPU per request under load, for
  * a few milliseconds more per send.
  */
-#define KAFKA_LINGER_MS "5"
+#define KAFKA_LINGER_MS "5" /* a send waits this long for others to join its batch */
 /*
  * What a consumer fetches and keeps ahead of its poller: enough for several
  * batches of a worker, and bounded whatever the backlog (librdkafka's own
  * defaults let each consumer hold 64 MiB).
  */
-#define KAFKA_FETCH_MAX_BYTES "2097152"
-#define KAFKA_QUEUED_MAX_KB "4096"
+#define KAFKA_FETCH_MAX_BYTES "1048576"
+#define KAFKA_QUEUED_MAX_KB "2048"
 /*
  * Batches compressed by the producer: certificates, chains and audit events
  * repeat most of their bytes, and every byte crosses TLS several times.

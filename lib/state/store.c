@@ -1048,10 +1048,11 @@ store_admit_each(const struct store *s, struct store_admit *a, size_t n)
 		return 0;
 	if (n > STORE_EACH_MAX)
 		return STORE_EINVAL;
-	if ((cmds = calloc(n, sizeof(*cmds))) == NULL)
+	if ((cmds = malloc(n * sizeof(*cmds))) == NULL) /* argv filled as far as argc says */
 		return STORE_EDOWN;
 	for (i = 0; i < n; i++) {
 		c = &cmds[i];
+		c->argc = 0;
 		r = *a[i].rec; /* shallow: the state and the stamps differ */
 		r.state = REQ_NONE;
 		r.created = r.created != 0 ? r.created : (long long)time(NULL);
@@ -1109,10 +1110,11 @@ store_finish_each(const struct store *s, struct store_finish *f, size_t n)
 		return 0;
 	if (n > STORE_EACH_MAX)
 		return STORE_EINVAL;
-	if ((cmds = calloc(n, sizeof(*cmds))) == NULL)
+	if ((cmds = malloc(n * sizeof(*cmds))) == NULL) /* argv filled as far as argc says */
 		return STORE_EDOWN;
 	for (i = 0; i < n; i++) {
 		c = &cmds[i];
+		c->argc = 0;
 		if (f[i].set == NULL || f[i].set->serial == NULL) {
 			rc = STORE_EINVAL;
 			goto out;

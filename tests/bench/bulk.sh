@@ -12,7 +12,7 @@
 #      certificates on the issued topic with N distinct serials, every
 #      request issued in Redis; nothing else on either topic but the warm-up's.
 # Before step 1 in each case, the same workers issue BENCH_BULK_WARMUP
-# (2000) requests of another batch unmeasured, and stop.
+# (10000) requests of another batch unmeasured, and stop.
 # Beside it, measured in the same run with the stack down: the two-thread
 # crypto bound for EC P-256 (build/release/bench) and cfssl's sign API
 # (cfssl serve, closed loop with tests/bench/loadgen, the same CSRs).
@@ -26,6 +26,7 @@
 #   bench detail bulk kafka_per_request workers=K requests=X produce=X fetch=X commit=X
 #   bench bulk workers=K issued=N certs_per_s=N bound_2core_per_s=N ratio=X cfssl_signs_per_s=N
 #   bench rss workers=K gateway_mib=X approver_mib=X worker-1_mib=X ... kafka_mib=X redis_mib=X
+#   bench detail rss_peak workers=K ... (the same, VmHWM: the peak during the case)
 # and PASS:/FAIL: lines. Exits non-zero when a request is lost or duplicated,
 # a stage fails, or the 2-worker ratio is below BENCH_BULK_MIN_RATIO (0.3).
 set -euo pipefail
@@ -38,7 +39,7 @@ TIMEOUT=${BENCH_BULK_TIMEOUT_S:-$((120 + N / 50))} # one drain, at most
 STALL=${BENCH_BULK_STALL_S:-60}      # no new result for this long: give up
 BOUND_N=4000                         # bench's issuance cases; its bound loops are timed
 CFSSL_CSRS=1000                      # distinct bodies in cfssl's closed loop
-WARM_N=${BENCH_BULK_WARMUP:-2000}    # requests issued unmeasured first in each case (0: none)
+WARM_N=${BENCH_BULK_WARMUP:-10000}   # requests issued unmeasured first in each case (0: none)
 PIN=${BENCH_BULK_PIN:-}              # 1: worker-I pinned to core I-1 (mod cores) in the drain
 CONNS=${BENCH_CONNS:-64}
 WARMUP=${BENCH_WARMUP_S:-2}
@@ -60,7 +61,7 @@ export PKI_SMTP_PORT=$((12725 + OFF))
 export PKI_GATEWAY_LISTEN=127.0.0.1:$((18280 + OFF))
 export PKI_APPROVER_LISTEN=127.0.0.1:$((18281 + OFF))
 export PKI_WORKER_THREADS=${BENCH_WORKER_THREADS:-2}
-export PKI_ISSUE_PARTITIONS=${BENCH_ISSUE_PARTITIONS:-6}
+export PKI_ISSUE_PARTITIONS=${BENCH_ISSUE_PARTITIONS:-8} # 4 consumers with 2 workers x 2 threads: 2 each
 export PKI_TOPIC_PARTITIONS=${BENCH_TOPIC_PARTITIONS:-3}
 export BUILD
 unset PKI_CONFIG PKI_WORKERS
@@ -80,36 +81,9 @@ die() {
 now_ms() { date +%s%3N; }
 
 # ------------------------------------------------------------ accounting
-# The measuring helpers of the benchmark scripts: loadavg, load_average_line
-# CASE, cpu_ticks PID, stack_cpu ("name ticks" per stack process, workers
-# summed), rss_mib PID, stack_rss (" name_mib=X" for gateway, approver, each
-# worker-K, kafka, redis), kv LINE KEY, port_open HOST PORT.
-HZ=$(getconf CLK_TCK)
-
-loadavg() { cut -d' ' -f1 /proc/loadavg; }
-load_average_line() { echo "bench detail load_average case=$1 la1=$(loadavg)"; }
-port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
-kv() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }
-
-cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-stack_cpu() {
-	local f name
-	for f in "$PKI_VAR"/run/*.pid; do
-		name=$(basename "$f" .pid)
-		[[ $name == worker-* ]] && name=workers
-		echo "$name $(cpu_ticks "$(<"$f")")"
-	done | awk '{ t[$1] += $2 } END { for (n in t) print n, t[n] }' | sort
-}
-
-rss_mib() { awk '$1 == "VmRSS:" { printf "%.1f", $2 / 1024; f = 1 } END { if (!f) printf "0" }' "/proc/$1/status" 2>/dev/null || echo 0; }
-stack_rss() {
-	local f
-	for f in "$PKI_VAR"/run/{gateway,approver}.pid "$PKI_VAR"/run/worker-*.pid \
-		"$PKI_VAR"/run/{kafka,redis}.pid; do
-		[[ -f $f ]] && printf ' %s_mib=%s' "$(basename "$f" .pid)" "$(rss_mib "$(<"$f")")"
-	done
-	echo
-}
+# The measuring helpers shared with gateway.sh (loadavg, load_average_line,
+# cpu_ticks, stack_cpu, rss_mib, stack_rss, kv, port_open; HZ).
+. tests/bench/lib.sh
 
 # cpu_ms_named BEFORE AFTER N NAME...: " NAME=ms" of CPU per request for each
 # NAME of two stack_cpu snapshots, in that order (0 for a process absent from both).
@@ -440,6 +414,7 @@ for k in $CASES; do
 	ratio=$(awk -v a="$rate" -v b="$bound" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 	echo "bench bulk workers=$k issued=$issued certs_per_s=$rate bound_2core_per_s=$bound ratio=$ratio cfssl_signs_per_s=$cf_rate"
 	echo "bench rss workers=$k$(stack_rss)"
+	echo "bench detail rss_peak workers=$k$(stack_rss VmHWM)"
 	if [[ -n $case_failed ]]; then
 		rc=1
 	else

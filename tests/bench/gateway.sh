@@ -421,6 +421,7 @@ for rate in "$LOW_RATE" "$RATE" "$HIGH_RATE"; do
 done
 workers=$(scripts/stack.sh status 2>/dev/null | grep -c '^worker-.*running' || true)
 echo "bench rss workers=$workers$(stack_rss)"
+echo "bench detail rss_peak workers=$workers$(stack_rss VmHWM)"
 echo "bench note: $(nproc) cores shared by Kafka, Redis, gateway, $workers workers x $PKI_WORKER_THREADS" \
 	"threads ($PKI_ISSUE_PARTITIONS pki.issue partitions, $PKI_TOPIC_PARTITIONS for the other topics), approver and the load generator; cfssl ran alone before the stack started; load average at the start of the" \
 	"cfssl run $cf_load, of the gateway run $gw_load"

@@ -36,12 +36,15 @@ cpu_per_request() {
 		<(echo "$1") <(echo "$2")
 }
 
-rss_mib() { awk '$1 == "VmRSS:" { printf "%.1f", $2 / 1024; f = 1 } END { if (!f) printf "0" }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# rss_mib PID [FIELD]: the process's VmRSS (or FIELD of /proc/PID/status,
+# e.g. VmHWM, the peak) in MiB.
+rss_mib() { awk -v f="${2:-VmRSS}:" '$1 == f { printf "%.1f", $2 / 1024; x = 1 } END { if (!x) printf "0" }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# stack_rss [FIELD]: " name_mib=X" of gateway, approver, each worker-K, kafka, redis.
 stack_rss() {
 	local f
 	for f in "$PKI_VAR"/run/{gateway,approver}.pid "$PKI_VAR"/run/worker-*.pid \
 		"$PKI_VAR"/run/{kafka,redis}.pid; do
-		[[ -f $f ]] && printf ' %s_mib=%s' "$(basename "$f" .pid)" "$(rss_mib "$(<"$f")")"
+		[[ -f $f ]] && printf ' %s_mib=%s' "$(basename "$f" .pid)" "$(rss_mib "$(<"$f")" "${1:-}")"
 	done
 	echo
 }
