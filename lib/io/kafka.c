@@ -537,6 +537,7 @@ kafka_consumer_new(const char *brokers, const char *group, const char *const *to
 	    {"enable.auto.commit", "true"},
 	    {"auto.offset.reset", "earliest"},
 	    {"session.timeout.ms", KAFKA_SESSION_TIMEOUT_MS},
+	    {"heartbeat.interval.ms", KAFKA_HEARTBEAT_MS},
 	    {"reconnect.backoff.max.ms", KAFKA_RECONNECT_MAX_MS},
 	    {"fetch.max.bytes", KAFKA_FETCH_MAX_BYTES},
 	    {"queued.max.messages.kbytes", KAFKA_QUEUED_MAX_KB},

@@ -19,6 +19,12 @@
 #define KAFKA_FLUSH_TIMEOUT_MS 3000      /* at shutdown */
 #define KAFKA_CLOSE_TIMEOUT_MS 3000      /* consumer close at shutdown */
 #define KAFKA_SESSION_TIMEOUT_MS "10000" /* a dead consumer's partitions move after this */
+/*
+ * A member learns of a rebalance at its next heartbeat, and the group waits
+ * for every member: librdkafka's 3 s default made each worker that joins
+ * stop the others' work for seconds.
+ */
+#define KAFKA_HEARTBEAT_MS "500"
 #define KAFKA_PRINCIPAL_MAX 96           /* a client certificate's CN, as the broker's principal */
 
 /* Return codes besides 0. */
