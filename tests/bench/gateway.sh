@@ -57,12 +57,12 @@ export PKI_REDIS_PORT=${BENCH_REDIS_PORT:-16479}
 export PKI_GATEWAY_LISTEN=${BENCH_GATEWAY_LISTEN:-127.0.0.1:18180}
 export PKI_APPROVER_LISTEN=${BENCH_APPROVER_LISTEN:-127.0.0.1:18181}
 # Issue consumers: PKI_WORKERS processes x PKI_WORKER_THREADS group consumers,
-# no more useful than pki.issue has partitions. Each thread's Redis calls are
-# sequential: the demo's 2 x 2 over 6 partitions drained a backlog at about
-# 1350/s here, 2 x 8 over 16 at about 2000/s.
+# no more useful than pki.issue has partitions. Each thread takes what its
+# consumer has fetched as one batch, with one Redis round trip per stage
+# (workers/fast.c), so a few threads keep both cores busy.
 export PKI_WORKERS=${BENCH_WORKERS:-2}
-export PKI_WORKER_THREADS=${BENCH_WORKER_THREADS:-8}
-export PKI_ISSUE_PARTITIONS=${BENCH_ISSUE_PARTITIONS:-16}
+export PKI_WORKER_THREADS=${BENCH_WORKER_THREADS:-2}
+export PKI_ISSUE_PARTITIONS=${BENCH_ISSUE_PARTITIONS:-8}
 export PKI_TOPIC_PARTITIONS=${BENCH_TOPIC_PARTITIONS:-3}
 export BUILD
 unset PKI_CONFIG
