@@ -26,7 +26,10 @@
  *    token (worker name, pid, thread, attempt) and the Redis time;
  *  - the certificate is stored by a transition issuing → issued that checks
  *    the token (store_transition_ex), in the same script as the batch
- *    counter; the serial is reserved with SET NX before signing;
+ *    counter; the serial is reserved with SET NX before signing, or, on the
+ *    batched path, in the storing script itself (store_finish_each: a
+ *    certificate whose serial another request holds is never stored or
+ *    published, and the request is signed again);
  *  - a copy of the message finding the request claimed waits; if the claim
  *    is older than the lease (the holder died mid-way), it re-takes it by
  *    compare-and-set. The old holder, if merely slow, can then no longer

@@ -1146,6 +1146,9 @@ store_finish_each(const struct store *s, struct store_finish *f, size_t n)
 		str = NULL;
 		code = reps[i] != NULL ? store_pair(reps[i], &str) : -1;
 		f[i].cur = str != NULL ? req_state_parse(str) : REQ_NONE;
+		if (code == 4)
+			log_msg(LOG_INFO, f[i].id,
+				"issued: made by an earlier try under this claim (its reply was lost)");
 		f[i].rc = code == 2 || code == 4 ? 0
 			  : code == 1            ? STORE_ECONFLICT
 			  : code == 3            ? STORE_ELEASE

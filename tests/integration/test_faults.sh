@@ -27,7 +27,7 @@ SETTLE_S=${PKI_FAULTS_SETTLE_S:-240}
 HTTP_N=$((N * HTTP_SHARE / 100))
 BULK_N=$((N - HTTP_N))
 CHUNKS=$((WORKER_KILLS + 4)) # bulk messages go out in this many chunks, one per fault
-HTTP_PAR=4
+HTTP_PAR=2 # slow enough that every gateway kill lands while submits run
 
 TMP=$PKI_VAR/tmp/faults-test
 rm -rf "$TMP"
@@ -87,11 +87,11 @@ send_chunk
 # mid-batch, between a claim and its outcome. Redis and the broker are
 # restarted under a chunk of their own.
 for ((k = 0; k < GATEWAY_KILLS; k++)); do
-	pause 0.3 1
+	pause 0.1 0.5
 	kill -0 "$HTTP_PID" 2>/dev/null || break
 	if kill -KILL "$(pid_file gateway)" 2>/dev/null; then
 		gateway_kills=$((gateway_kills + 1))
-		pause 0.2 1
+		pause 0.1 0.5
 		restart_missing
 	fi
 done

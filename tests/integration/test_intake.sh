@@ -223,13 +223,14 @@ many_sans mixed100 "$cn" "$sans" 100
 
 # ------------------------------------------------------------ a lost reply on issuing -> issued
 # The stack's workers stop; one worker talks to Redis through a proxy that
-# stops Redis (SIGSTOP) as the worker's issuing -> issued move goes by and
+# stops Redis (SIGSTOP) as the worker's issuing -> issued move goes by (the
+# one command carrying a certificate field: scripts go by their hash) and
 # resumes it PAUSE_S later: the worker's command and its retry time out,
 # Redis then runs the move, and the reply is lost. The worker's next try
 # must find the move its own and announce the certificate.
 stack stop-workers >/dev/null
 python3 "$ROOT/tests/integration/redis_pause_proxy.py" --redis "$REDIS_PORT" \
-	--redis-pid "$(cat "$PKI_VAR/run/redis.pid")" --match finished_ms --match issued \
+	--redis-pid "$(cat "$PKI_VAR/run/redis.pid")" --match certificate --match issued \
 	--pause-s "$PAUSE_S" --port-file "$TMP/proxy.port" --log "$TMP/proxy.log" \
 	>"$TMP/proxy.out" 2>&1 &
 PROXY_PID=$!
