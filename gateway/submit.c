@@ -272,7 +272,7 @@ submit_admit(struct submit_ctx *c, const struct submit *sb, struct admit_result 
 	    .extensions = sb->exts,
 	};
 	const struct roster ro = config_roster(c->gw->cfg);
-	struct violations *vs = calloc(1, sizeof(*vs));
+	struct violations *vs = violations_new();
 	int rc = -1;
 
 	if (vs == NULL) {

@@ -267,7 +267,7 @@ upload_inspect(struct gateway *gw, struct http_req *req)
 					      : "csr_data: required, a CSR (PEM, base64 or a DER file)");
 		goto out;
 	}
-	if ((vs = calloc(1, sizeof(*vs))) == NULL) {
+	if ((vs = violations_new()) == NULL) {
 		http_reply_error(req, 500, "internal", NULL, NULL, NULL, "out of memory");
 		goto out;
 	}

@@ -53,20 +53,24 @@ fast_result(enum step st)
 	return st == STEP_ABANDON ? PROCESS_ABANDON : PROCESS_DONE;
 }
 
-/* The audit events of a request claimed by step 2, as the state machine writes them. */
+/*
+ * The audit events of a request claimed by step 2, as the state machine
+ * writes them; in the log only at debug level, as its "issued" line (or its
+ * failure's) follows within the batch.
+ */
 static void
 fast_claimed(struct job *j, enum req_state was)
 {
 	char detail[JOB_DETAIL_MAX];
 
 	if (was == REQ_NONE) {
-		job_audit(j, AUDIT_RECEIVED, j->m->requester, "from the issue topic");
-		job_audit(j, AUDIT_CA_SELECTED, j->m->requester, j->reason);
+		job_audit_ex(j, AUDIT_RECEIVED, j->m->requester, "from the issue topic", 1);
+		job_audit_ex(j, AUDIT_CA_SELECTED, j->m->requester, j->reason, 1);
 	}
 	if (was == REQ_NONE || was == REQ_RECEIVED)
-		job_audit(j, AUDIT_QUEUED, NULL, NULL);
+		job_audit_ex(j, AUDIT_QUEUED, NULL, NULL, 1);
 	snprintf(detail, sizeof(detail), "claim %s", j->claim);
-	job_audit(j, AUDIT_CLAIMED, NULL, detail);
+	job_audit_ex(j, AUDIT_CLAIMED, NULL, detail, 1);
 	j->claimed = 1;
 	j->state = REQ_ISSUING;
 }
@@ -182,7 +186,7 @@ out:
 void
 fast_batch(struct worker_thread *t, struct kafka_msg *ms, int n, enum process_result *res)
 {
-	struct job *jobs = calloc((size_t)n, sizeof(*jobs));
+	struct job *jobs = malloc((size_t)n * sizeof(*jobs)); /* job_open clears each */
 	enum fast_state *fs = calloc((size_t)n, sizeof(*fs));
 	enum step st;
 	int i;
@@ -190,7 +194,9 @@ fast_batch(struct worker_thread *t, struct kafka_msg *ms, int n, enum process_re
 	if (jobs == NULL || fs == NULL) {
 		for (i = 0; i < n; i++)
 			res[i] = process_message(t, &ms[i]);
-		goto out;
+		free(fs);
+		free(jobs);
+		return;
 	}
 	for (i = 0; i < n; i++) {
 		fs[i] = FAST_OUT;
@@ -220,8 +226,7 @@ fast_batch(struct worker_thread *t, struct kafka_msg *ms, int n, enum process_re
 		else if (fs[i] == FAST_MACHINE)
 			res[i] = job_continue(&jobs[i]);
 	}
-out:
-	for (i = 0; jobs != NULL && i < n; i++)
+	for (i = 0; i < n; i++)
 		job_close(&jobs[i]);
 	free(fs);
 	free(jobs);

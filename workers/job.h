@@ -82,6 +82,9 @@ int job_record(struct job *j, struct req_record *rec);
 
 /* One audit event of j's request (actor NULL: the worker). */
 void job_audit(struct job *j, const char *event, const char *actor, const char *detail);
+/* The same, logged at debug level only when quiet (audit_event.quiet). */
+void job_audit_ex(struct job *j, const char *event, const char *actor, const char *detail,
+		  int quiet);
 
 /*
  * Signs j's CSR under j's claim: the serial reserved in Redis first when

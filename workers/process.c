@@ -29,6 +29,12 @@
 void
 job_audit(struct job *j, const char *event, const char *actor, const char *detail)
 {
+	job_audit_ex(j, event, actor, detail, 0);
+}
+
+void
+job_audit_ex(struct job *j, const char *event, const char *actor, const char *detail, int quiet)
+{
 	struct audit_event ev = {
 	    .event = event,
 	    .request_id = j->m->request_id,
@@ -37,6 +43,7 @@ job_audit(struct job *j, const char *event, const char *actor, const char *detai
 	    .ca_id = j->ca != NULL ? j->ca->id : j->m->ca_id,
 	    .client_ip = j->m->client_ip,
 	    .detail = detail,
+	    .quiet = quiet,
 	};
 
 	audit_emit(j->w->kp, j->cfg->topics.audit, &ev);
@@ -422,7 +429,7 @@ job_fail(struct job *j, const struct violations *vs)
 static enum step
 job_fail1(struct job *j, const char *code, const char *field, const char *message)
 {
-	struct violations *vs = calloc(1, sizeof(*vs));
+	struct violations *vs = violations_new();
 	enum step st;
 
 	if (vs == NULL)
@@ -545,7 +552,7 @@ job_make(struct job *j, int reserve, enum step *st)
 	struct issue_request ir;
 	struct job_serial js = {{j->s, j->ca->id, j->m->request_id}, 0};
 	struct signer *sg = worker_signer(j->t, j->ca);
-	struct violations *vs = calloc(1, sizeof(*vs));
+	struct violations *vs = violations_new();
 	int attempt = 0, rc = -1;
 
 	*st = STEP_ABANDON;
@@ -563,7 +570,7 @@ job_make(struct job *j, int reserve, enum step *st)
 		goto out;
 	}
 	for (;;) {
-		memset(vs, 0, sizeof(*vs));
+		vs->n = vs->dropped = 0;
 		js.down = 0;
 		if (signer_issue(sg, j->csr, &ir, reserve ? job_reserve : job_reserve_later, &js,
 				 &j->is, vs) == 0)
@@ -733,7 +740,7 @@ job_open(struct worker_thread *t, const struct kafka_msg *km, struct job *j,
 		*res = PROCESS_ABANDON;
 		return 0;
 	}
-	if ((j->vs = calloc(1, sizeof(*j->vs))) == NULL) {
+	if ((j->vs = violations_new()) == NULL) {
 		*res = PROCESS_ABANDON;
 		return 0;
 	}

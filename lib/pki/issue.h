@@ -40,6 +40,13 @@ void violation_vset(struct violation *v, const char *code, const char *field, co
 		    va_list ap) __attribute__((format(printf, 4, 0)));
 
 /* Adds a violation (beyond VIOLATION_MAX only counted in dropped). */
+/*
+ * An empty list (caller frees): only the counts are set, entries are
+ * written as they are added (a zeroed list is 40 KiB of memset per request).
+ * NULL without memory.
+ */
+struct violations *violations_new(void);
+
 void violations_add(struct violations *vs, const char *code, const char *field, const char *fmt,
 		    ...) __attribute__((format(printf, 4, 5)));
 

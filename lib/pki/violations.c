@@ -1,6 +1,7 @@
 /* Violations: the list every check of the issuance core adds its findings to. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "issue.h"
@@ -19,6 +20,16 @@ violation_vset(struct violation *v, const char *code, const char *field, const c
 		for (p = v->message; *p != '\0'; p++)
 			if ((unsigned char)*p >= 0x80)
 				*p = '?';
+}
+
+struct violations *
+violations_new(void)
+{
+	struct violations *vs = malloc(sizeof(*vs));
+
+	if (vs != NULL)
+		vs->n = vs->dropped = 0;
+	return vs;
 }
 
 void

@@ -52,7 +52,7 @@ audit_emit(struct kafka_producer *kp, const char *topic, const struct audit_even
 	char *s;
 	int rc = 0;
 
-	log_msg(audit_routine(ev->event) ? LOG_DEBUG : LOG_INFO, ev->request_id,
+	log_msg(ev->quiet || audit_routine(ev->event) ? LOG_DEBUG : LOG_INFO, ev->request_id,
 		"audit %s actor=%s tenant=%s ca=%s client=%s%s%s",
 		ev->event, ev->actor ? ev->actor : "-", ev->tenant ? ev->tenant : "-",
 		ev->ca_id ? ev->ca_id : "-", ev->client_ip ? ev->client_ip : "-",

@@ -1,7 +1,8 @@
 /*
  * Audit events: one JSON object per stage of a request, produced to the
  * audit topic (key request id) and written to the log (claimed and linted,
- * which the outcome's line implies, at debug level only).
+ * and any event marked quiet, which the outcome's line implies, at debug
+ * level only).
  *
  *   {"v":1, "event", "request_id", "actor", "tenant", "ca_id", "client_ip",
  *    "time" (RFC 3339 UTC, ms), "detail"}   (absent values are null)
@@ -40,6 +41,7 @@ struct audit_event {
 	const char *ca_id;
 	const char *client_ip;
 	const char *detail; /* reason, code or note; may be NULL */
+	int quiet;          /* logged at debug level only (its outcome's line implies it) */
 };
 
 /* ev as the JSON text above (caller frees), NULL when out of memory. */

@@ -12,7 +12,7 @@
 #      certificates on the issued topic with N distinct serials, every
 #      request issued in Redis; nothing else on either topic but the warm-up's.
 # Before step 1 in each case, the same workers issue BENCH_BULK_WARMUP
-# (10000) requests of another batch unmeasured, and stop.
+# (20000) requests of another batch unmeasured, and stop.
 # Beside it, measured in the same run with the stack down: the two-thread
 # crypto bound for EC P-256 (build/release/bench) and cfssl's sign API
 # (cfssl serve, closed loop with tests/bench/loadgen, the same CSRs).
@@ -39,7 +39,7 @@ TIMEOUT=${BENCH_BULK_TIMEOUT_S:-$((120 + N / 50))} # one drain, at most
 STALL=${BENCH_BULK_STALL_S:-60}      # no new result for this long: give up
 BOUND_N=4000                         # bench's issuance cases; its bound loops are timed
 CFSSL_CSRS=1000                      # distinct bodies in cfssl's closed loop
-WARM_N=${BENCH_BULK_WARMUP:-10000}   # requests issued unmeasured first in each case (0: none)
+WARM_N=${BENCH_BULK_WARMUP:-20000}   # requests issued unmeasured first in each case (0: none)
 PIN=${BENCH_BULK_PIN:-}              # 1: worker-I pinned to core I-1 (mod cores) in the drain
 CONNS=${BENCH_CONNS:-64}
 WARMUP=${BENCH_WARMUP_S:-2}
