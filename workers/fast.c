@@ -221,7 +221,8 @@ fast_batch(struct worker_thread *t, struct kafka_msg *ms, int n, enum process_re
 	}
 	fast_store(t, jobs, fs, res, n);
 	for (i = 0; i < n; i++) {
-		if (fs[i] == FAST_LATER)
+		/* FAST_ADMIT still: step 2 could not even be sent (no memory). */
+		if (fs[i] == FAST_LATER || fs[i] == FAST_ADMIT)
 			res[i] = job_run(&jobs[i]);
 		else if (fs[i] == FAST_MACHINE)
 			res[i] = job_continue(&jobs[i]);
