@@ -102,7 +102,11 @@ fast_admit(struct worker_thread *t, struct job *jobs, enum fast_state *fs, enum 
 		a[m].claim = jobs[i].claim;
 		idx[m++] = i;
 	}
-	store_admit_each(&t->w->store, a, (size_t)m);
+	if (store_admit_each(&t->w->store, a, (size_t)m) == STORE_EINVAL) {
+		for (k = 0; k < m; k++) /* nothing sent: the state machine takes them */
+			fs[idx[k]] = FAST_LATER;
+		goto out;
+	}
 	rc = 0;
 	for (k = 0; k < m; k++) {
 		i = idx[k];
@@ -157,7 +161,11 @@ fast_store(struct worker_thread *t, struct job *jobs, enum fast_state *fs, enum 
 		f[m].set = &sets[m];
 		idx[m++] = i;
 	}
-	store_finish_each(&t->w->store, f, (size_t)m);
+	if (store_finish_each(&t->w->store, f, (size_t)m) == STORE_EINVAL) {
+		for (k = 0; k < m; k++) /* nothing sent: each signed and stored on its own */
+			fs[idx[k]] = FAST_MACHINE;
+		goto out;
+	}
 	for (k = 0; k < m; k++) {
 		i = idx[k];
 		attempt = 0;
