@@ -265,6 +265,7 @@ TEST(worker_claim_each_admits_and_finishes)
 	    {.id = "x", .ca_id = "ca", .claim = "A", .set = &set},
 	};
 	struct store s = {0};
+	enum req_state cur = REQ_NONE;
 	char url[64];
 
 	claim_redis_start(&s, url, sizeof(url));
@@ -293,6 +294,18 @@ TEST(worker_claim_each_admits_and_finishes)
 	CHECK_INT(store_admit_each(&s, a, 1), 0);
 	CHECK_INT(a[0].rc, 0);
 	CHECK_INT(a[0].cur, REQ_ISSUING);
+	/* A request without a serial cannot be stored: nothing is sent for any of them. */
+	{
+		struct req_record noserial = {0};
+		struct store_finish bad[2] = {
+		    {.id = "m", .ca_id = "ca", .claim = "A", .set = &set},
+		    {.id = "q2", .ca_id = "ca", .claim = "A", .set = &noserial},
+		};
+
+		CHECK_INT(store_finish_each(&s, bad, 2), STORE_EINVAL);
+		CHECK_INT(store_get_state(&s, "m", &cur), 0);
+		CHECK_INT(cur, REQ_ISSUING);
+	}
 	/* A stale claim is not re-taken here: that is store_claim's, after the lease. */
 	CHECK_INT(store_finish_each(&s, f, 3), 0);
 	CHECK_INT(f[0].rc, 0);
