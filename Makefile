@@ -69,8 +69,10 @@ $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/pkictl.obj/bulkin.o $(BUILD)/approver/
 $(BUILD)/bench: $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRC)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 fuzz-targets: $(FUZZ_TARGETS)
-# The issuance core is fuzzed on its own: its target links lib/pki alone.
-$(BUILD)/fuzz-issue: $(BUILD)/tests/fuzz/fuzz_issue.o $(FUZZ_MAIN) $(filter $(BUILD)/lib/pki/%,$(LIB_OBJ))
+# The issuance core is fuzzed on its own: its target links lib/pki alone,
+# with the one base helper it uses.
+$(BUILD)/fuzz-issue: $(BUILD)/tests/fuzz/fuzz_issue.o $(FUZZ_MAIN) $(filter $(BUILD)/lib/pki/%,$(LIB_OBJ)) \
+		$(BUILD)/lib/base/hex.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 $(BUILD)/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_MAIN) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

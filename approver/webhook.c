@@ -14,6 +14,7 @@
 #include "log.h"
 #include "redis.h"
 #include "secret.h"
+#include "hex.h"
 
 #define WEBHOOK_KEY_MAX 512
 #define WEBHOOK_LOG_MAX 300
@@ -267,12 +268,10 @@ webhook_enqueue(const struct webhook_queue *q, const char *target, const char *u
 	char created[32];
 	unsigned char rnd[16];
 	redisReply *rep;
-	int i;
 
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return -1;
-	for (i = 0; i < 16; i++)
-		snprintf(did + 2 * i, 3, "%02x", rnd[i]);
+	hex_encode(rnd, sizeof(rnd), did);
 	snprintf(hkey, sizeof(hkey), "%swebhook:%s", q->prefix, did);
 	snprintf(due, sizeof(due), "%swebhook:due", q->prefix);
 	snprintf(lkey, sizeof(lkey), "%swebhook:req:%s", q->prefix, request_id);

@@ -20,6 +20,7 @@
 #include "extern.h"
 #include "issue.h"
 #include "msg.h"
+#include "hex.h"
 
 #define CSR_PEM_MARK "CERTIFICATE REQUEST-----" /* both BEGIN (NEW) CERTIFICATE REQUEST */
 #define PROFILE_MAX (64 * 1024)
@@ -56,15 +57,6 @@ id_ok(const char *s)
 	return chars_ok(s, MSG_ID_MAX);
 }
 
-/* Lowercase hex of n bytes of d into out (2n+1). */
-static void
-hex_encode(const unsigned char *d, size_t n, char *out)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
 
 /*
  * Reads the whole file at path, at most max bytes (NUL-terminated, caller

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "extern.h"
+#include "hex.h"
 
 #define BULK_DIR "bulk"
 #define BULK_KEYS_DIR "bulk/keys"
@@ -123,7 +124,6 @@ cmd_user_add_bulk_key(const struct command *cmd, int argc, char **argv)
 	const cJSON *brokers;
 	struct cfgfile *cf = NULL;
 	cJSON *keys, *k = NULL;
-	size_t i;
 	int rc;
 
 	if ((rc = args_parse(cmd, flags, sizeof(flags) / sizeof(flags[0]), argc, argv, &config)))
@@ -169,8 +169,7 @@ cmd_user_add_bulk_key(const struct command *cmd, int argc, char **argv)
 		pk_sslerr("RAND_bytes");
 		goto out;
 	}
-	for (i = 0; i < sizeof(secret); i++)
-		snprintf(hex + 2 * i, 3, "%02x", secret[i]);
+	hex_encode(secret, sizeof(secret), hex);
 	hex[BULK_SECRET_HEX] = '\n';
 	hex[BULK_SECRET_HEX + 1] = '\0';
 	if (mkdirs(keys_dir, BULK_DIR_MODE) != 0 ||

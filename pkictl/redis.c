@@ -26,6 +26,7 @@
 #include "config.h"
 #include "extern.h"
 #include "ratelimit.h"
+#include "hex.h"
 
 #define REDIS_DIR "redis"
 #define REDIS_DIR_MODE 0700
@@ -155,7 +156,7 @@ redis_acl_line(const struct redis_role *role, const char *user, const char *pass
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	char item[REDIS_PATTERN_MAX], hash[2 * 32 + 2];
-	unsigned mdlen = 0, i;
+	unsigned mdlen = 0;
 	size_t k;
 
 	if (EVP_Digest(password, strlen(password), md, &mdlen, EVP_sha256(), NULL) != 1 ||
@@ -164,8 +165,7 @@ redis_acl_line(const struct redis_role *role, const char *user, const char *pass
 		return -1;
 	}
 	hash[0] = '#';
-	for (i = 0; i < mdlen; i++)
-		snprintf(hash + 1 + 2 * i, 3, "%02x", md[i]);
+	hex_encode(md, mdlen, hash + 1);
 	snprintf(line, REDIS_ACL_LINE_MAX, "user %s reset on", user);
 	if (redis_acl_add(line, hash) != 0)
 		return -1;
@@ -269,15 +269,14 @@ static int
 redis_password_new(const char *path, char *password)
 {
 	unsigned char raw[REDIS_PASSWORD_BYTES];
-	size_t i, n = 2 * sizeof(raw);
+	size_t n = 2 * sizeof(raw);
 	int rc;
 
 	if (RAND_bytes(raw, sizeof(raw)) != 1) {
 		pk_sslerr("RAND_bytes");
 		return -1;
 	}
-	for (i = 0; i < sizeof(raw); i++)
-		snprintf(password + 2 * i, 3, "%02x", raw[i]);
+	hex_encode(raw, sizeof(raw), password);
 	password[n] = '\n';
 	rc = file_write_new(path, password, n + 1, REDIS_SECRET_MODE);
 	password[n] = '\0';

@@ -1,4 +1,5 @@
 #include "secret.h"
+#include "hex.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -72,11 +73,8 @@ secret_hash_parse(const char *s, unsigned char digest[32])
 void
 secret_hash_format(const unsigned char digest[32], char *out)
 {
-	size_t i;
-
 	memcpy(out, "sha256:", 7);
-	for (i = 0; i < 32; i++)
-		sprintf(out + 7 + 2 * i, "%02x", digest[i]);
+	hex_encode(digest, 32, out + 7);
 }
 
 int
@@ -141,7 +139,6 @@ int
 secret_hmac_hex(const unsigned char *key, size_t keylen, const void *msg, size_t msglen,
 		char out[65])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char k[SECRET_HMAC_BLOCK] = {0}, ipad[SECRET_HMAC_BLOCK], opad[SECRET_HMAC_BLOCK];
 	unsigned char inner[32], md[32];
 	EVP_MD_CTX *ctx = secret_ctx();
@@ -163,11 +160,7 @@ secret_hmac_hex(const unsigned char *key, size_t keylen, const void *msg, size_t
 	if (secret_hmac_pass(ctx, ipad, msg, msglen, inner) != 0 ||
 	    secret_hmac_pass(ctx, opad, inner, sizeof(inner), md) != 0)
 		goto out;
-	for (i = 0; i < sizeof(md); i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
+	hex_encode(md, sizeof(md), out);
 	rc = 0;
 out:
 	OPENSSL_cleanse(k, sizeof(k));

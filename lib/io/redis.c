@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "hex.h"
 
 #define REDIS_DEFAULT_PORT 6379
 #define REDIS_SCHEME "redis://"
@@ -301,6 +302,42 @@ struct redis_sha {
 };
 
 /*
+ * The hashes of the first REDIS_SHA_MEMO script texts seen, so that a script
+ * run once per request is hashed once per process. The texts are copies:
+ * a hit compares the whole text, never a pointer.
+ */
+#define REDIS_SHA_MEMO 32
+static struct {
+	char *text;
+	size_t len;
+	char hex[REDIS_SHA_HEX];
+} redis_memo[REDIS_SHA_MEMO];
+static pthread_mutex_t redis_memo_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The SHA-1 of script, in hex. */
+static void
+redis_script_sha(const char *script, char hex[REDIS_SHA_HEX])
+{
+	unsigned char md[SHA_DIGEST_LENGTH];
+	size_t len = strlen(script), i;
+
+	pthread_mutex_lock(&redis_memo_mu);
+	for (i = 0; i < REDIS_SHA_MEMO && redis_memo[i].text != NULL; i++)
+		if (redis_memo[i].len == len && memcmp(redis_memo[i].text, script, len) == 0) {
+			memcpy(hex, redis_memo[i].hex, REDIS_SHA_HEX);
+			goto out;
+		}
+	SHA1((const unsigned char *)script, len, md);
+	hex_encode(md, sizeof(md), hex);
+	if (i < REDIS_SHA_MEMO && (redis_memo[i].text = strdup(script)) != NULL) {
+		redis_memo[i].len = len;
+		memcpy(redis_memo[i].hex, hex, REDIS_SHA_HEX);
+	}
+out:
+	pthread_mutex_unlock(&redis_memo_mu);
+}
+
+/*
  * Fills sh for argv: when argv is an EVAL, a copy naming the script by its
  * SHA-1 (sh->argv, freed by redis_sha_free); else argv itself. Without
  * memory, argv itself too.
@@ -308,18 +345,13 @@ struct redis_sha {
 static void
 redis_sha_init(struct redis_sha *sh, int argc, const char **argv)
 {
-	unsigned char md[SHA_DIGEST_LENGTH];
-	int i;
-
 	sh->argv = argv;
 	if (argc < 2 || strcmp(argv[0], "EVAL") != 0 ||
 	    (sh->argv = malloc((size_t)argc * sizeof(*argv))) == NULL) {
 		sh->argv = argv;
 		return;
 	}
-	SHA1((const unsigned char *)argv[1], strlen(argv[1]), md);
-	for (i = 0; i < SHA_DIGEST_LENGTH; i++)
-		snprintf(sh->hex + 2 * i, 3, "%02x", md[i]);
+	redis_script_sha(argv[1], sh->hex);
 	memcpy(sh->argv, argv, (size_t)argc * sizeof(*argv));
 	sh->argv[0] = "EVALSHA";
 	sh->argv[1] = sh->hex;

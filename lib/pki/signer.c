@@ -17,6 +17,7 @@
 #include "der.h"
 #include "issue_int.h"
 #include "oids.h"
+#include "hex.h"
 
 #define SERIAL_ATTEMPTS 8 /* fresh serials drawn when the reserve hook says "taken" */
 #define TBS_STACK 2048    /* typical TBS fits; larger ones grow on the heap */
@@ -287,18 +288,6 @@ signer_sign(struct signer *s, const unsigned char *tbs, size_t tbs_len, unsigned
 	return siglen;
 }
 
-static void
-hex_encode(const unsigned char *b, size_t n, char *out)
-{
-	static const char hx[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hx[b[i] >> 4];
-		out[2 * i + 1] = hx[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 /* Draws a serial and reserves it. Returns 0, or -1 with a violation. */
 static int

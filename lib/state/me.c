@@ -1,4 +1,5 @@
 #include "me.h"
+#include "hex.h"
 
 #include <cJSON.h>
 #include <openssl/crypto.h>
@@ -35,12 +36,10 @@ static int
 rand_hex(char *out, size_t n)
 {
 	unsigned char b[32];
-	size_t i;
 
 	if (n > sizeof(b) || RAND_bytes(b, (int)n) != 1)
 		return -1;
-	for (i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	hex_encode(b, n, out);
 	OPENSSL_cleanse(b, sizeof(b));
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "redis.h"
 #include "secret.h"
+#include "hex.h"
 
 #define SESSION_KEY_FP_BYTES 8 /* API-key fingerprint kept with the session */
 #define SESSION_REDIS_KEY_MAX 256
@@ -27,19 +28,6 @@ static const char session_put_lua[] =
     "'key', ARGV[4], 'created', ARGV[5]) "
     "redis.call('EXPIRE', KEYS[1], ARGV[6]) "
     "return 1";
-
-static void
-hex_encode(const unsigned char *b, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 /* SESSION_TOKEN_BYTES random bytes as hex into out. Returns 0 or -1. */
 static int

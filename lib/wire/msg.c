@@ -13,6 +13,7 @@
 #include "issue.h"
 #include "jfield.h"
 #include "secret.h"
+#include "hex.h"
 
 #define GRANT_DOMAIN "pki-grant-v2"
 
@@ -445,11 +446,9 @@ msg_csr_sha256(const char *csr, char out[65])
 {
 	unsigned char d[32];
 	unsigned int dl = 0;
-	size_t i;
 
 	EVP_Digest(csr, strlen(csr), d, &dl, EVP_sha256(), NULL);
-	for (i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	hex_encode(d, sizeof(d), out);
 }
 
 /* Appends "name=LEN:value\n", or "name\n" when value is NULL, to buf at *n (no printf: hot). */
@@ -524,13 +523,12 @@ grant_request_hash(struct issue_msg *m, char out[65])
 	char c[MSG_CANONICAL_MAX];
 	unsigned char d[32];
 	unsigned int dl = 0;
-	size_t n, i;
+	size_t n;
 
 	if ((n = msg_canonical(m, GRANT_DOMAIN, NULL, c)) == 0 ||
 	    EVP_Digest(c, n, d, &dl, EVP_sha256(), NULL) != 1)
 		return -1;
-	for (i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	hex_encode(d, sizeof(d), out);
 	return 0;
 }
 
