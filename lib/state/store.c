@@ -1033,61 +1033,41 @@ store_run_many(const struct store *s, struct store_cmd *c, size_t n, redisReply 
 		}
 }
 
-int
-store_admit_each(const struct store *s, struct store_admit *a, size_t n)
+/*
+ * The frame of the *_each calls: n commands, the i-th made by build (0, or
+ * STORE_EINVAL when it cannot be), sent in one round trip; each {code,
+ * state} answer (code -1 without one) goes to answer, which returns that
+ * item's rc. Returns STORE_EINVAL when an item cannot be built (nothing is
+ * sent, no answer given); else STORE_EDOWN when an item's rc is (without
+ * memory, every item's); else 0.
+ */
+static int
+store_each(const struct store *s, size_t n, void *arg,
+	   int (*build)(const struct store *s, void *arg, size_t i, struct store_cmd *c),
+	   int (*answer)(void *arg, size_t i, long long code, enum req_state cur))
 {
-	struct store_cmd *cmds = NULL, *c;
-	redisReply *reps[STORE_EACH_MAX];
-	struct req_record r;
+	struct store_cmd *cmds = NULL;
+	redisReply *reps[STORE_EACH_MAX] = {0};
 	const char *str;
 	long long code;
 	size_t i;
-	int rc = STORE_EDOWN;
+	int rc = 0;
 
-	if (n == 0)
-		return 0;
 	if (n > STORE_EACH_MAX)
 		return STORE_EINVAL;
-	if ((cmds = malloc(n * sizeof(*cmds))) == NULL) /* argv filled as far as argc says */
-		return STORE_EDOWN;
-	for (i = 0; i < n; i++) {
-		c = &cmds[i];
-		c->argc = 0;
-		r = *a[i].rec; /* shallow: the state and the stamps differ */
-		r.state = REQ_NONE;
-		r.created = r.created != 0 ? r.created : (long long)time(NULL);
-		r.updated = r.created;
-		store_key(s, c->key, sizeof(c->key), "req", r.id, NULL);
-		snprintf(c->check, sizeof(c->check), "%lld", r.validity_days);
-		c->argv[c->argc++] = "EVAL";
-		c->argv[c->argc++] = store_lua_admit;
-		c->argv[c->argc++] = "1";
-		c->argv[c->argc++] = c->key;
-		c->argv[c->argc++] = a[i].claim;
-		c->argv[c->argc++] = "0";
-		c->argv[c->argc++] = req_state_name(REQ_QUEUED);
-		c->argv[c->argc++] = req_state_name(REQ_ISSUING);
-		c->argv[c->argc++] = req_state_name(REQ_RECEIVED);
-		c->argv[c->argc++] = r.csr_sha256 != NULL ? r.csr_sha256 : "";
-		c->argv[c->argc++] = r.ca_id != NULL ? r.ca_id : "";
-		c->argv[c->argc++] = r.common_name != NULL ? r.common_name : "";
-		c->argv[c->argc++] = r.validity_days != 0 ? c->check : "";
-		c->argv[c->argc++] = r.tenant != NULL ? r.tenant : "";
-		if ((c->argc = store_pairs(&r, 1, c->argv, c->argc, STORE_ARGS_MAX, &c->buf)) < 0) {
-			rc = STORE_EINVAL;
-			goto out;
+	if (n > 0 && (cmds = malloc(n * sizeof(*cmds))) != NULL) {
+		for (i = 0; i < n && rc == 0; i++) {
+			cmds[i].argc = 0;
+			rc = build(s, arg, i, &cmds[i]);
 		}
+		if (rc != 0)
+			goto out;
+		store_run_many(s, cmds, n, reps);
 	}
-	store_run_many(s, cmds, n, reps);
-	rc = 0;
 	for (i = 0; i < n; i++) {
 		str = NULL;
 		code = reps[i] != NULL ? store_pair(reps[i], &str) : -1;
-		a[i].cur = str != NULL ? req_state_parse(str) : REQ_NONE;
-		a[i].rc = code == 0 || code == 2 || code == 3 ? 0
-			  : code == 1                         ? STORE_ECONFLICT
-							      : STORE_EDOWN;
-		if (a[i].rc == STORE_EDOWN)
+		if (answer(arg, i, code, str != NULL ? req_state_parse(str) : REQ_NONE) == STORE_EDOWN)
 			rc = STORE_EDOWN;
 		freeReplyObject(reps[i]);
 	}
@@ -1096,70 +1076,97 @@ out:
 	return rc;
 }
 
+static int
+store_admit_build(const struct store *s, void *arg, size_t i, struct store_cmd *c)
+{
+	const struct store_admit *a = (const struct store_admit *)arg + i;
+	struct req_record r = *a->rec; /* shallow: the state and the stamps differ */
+
+	r.state = REQ_NONE;
+	r.created = r.created != 0 ? r.created : (long long)time(NULL);
+	r.updated = r.created;
+	store_key(s, c->key, sizeof(c->key), "req", r.id, NULL);
+	snprintf(c->check, sizeof(c->check), "%lld", r.validity_days);
+	c->argv[c->argc++] = "EVAL";
+	c->argv[c->argc++] = store_lua_admit;
+	c->argv[c->argc++] = "1";
+	c->argv[c->argc++] = c->key;
+	c->argv[c->argc++] = a->claim;
+	c->argv[c->argc++] = "0";
+	c->argv[c->argc++] = req_state_name(REQ_QUEUED);
+	c->argv[c->argc++] = req_state_name(REQ_ISSUING);
+	c->argv[c->argc++] = req_state_name(REQ_RECEIVED);
+	c->argv[c->argc++] = r.csr_sha256 != NULL ? r.csr_sha256 : "";
+	c->argv[c->argc++] = r.ca_id != NULL ? r.ca_id : "";
+	c->argv[c->argc++] = r.common_name != NULL ? r.common_name : "";
+	c->argv[c->argc++] = r.validity_days != 0 ? c->check : "";
+	c->argv[c->argc++] = r.tenant != NULL ? r.tenant : "";
+	c->argc = store_pairs(&r, 1, c->argv, c->argc, STORE_ARGS_MAX, &c->buf);
+	return c->argc < 0 ? STORE_EINVAL : 0;
+}
+
+static int
+store_admit_answer(void *arg, size_t i, long long code, enum req_state cur)
+{
+	struct store_admit *a = (struct store_admit *)arg + i;
+
+	a->cur = cur;
+	a->rc = code == 0 || code == 2 || code == 3 ? 0 : code == 1 ? STORE_ECONFLICT : STORE_EDOWN;
+	return a->rc;
+}
+
+int
+store_admit_each(const struct store *s, struct store_admit *a, size_t n)
+{
+	return store_each(s, n, a, store_admit_build, store_admit_answer);
+}
+
+static int
+store_finish_build(const struct store *s, void *arg, size_t i, struct store_cmd *c)
+{
+	const struct store_finish *f = (const struct store_finish *)arg + i;
+
+	if (f->set == NULL || f->set->serial == NULL)
+		return STORE_EINVAL;
+	store_key(s, c->key, sizeof(c->key), "req", f->id, NULL);
+	store_channel(s, f->id, c->chan, sizeof(c->chan));
+	store_key(s, c->skey, sizeof(c->skey), "serial", f->ca_id, f->set->serial);
+	store_now(c->now, sizeof(c->now));
+	c->argv[c->argc++] = "EVAL";
+	c->argv[c->argc++] = store_lua_finish;
+	c->argv[c->argc++] = "3";
+	c->argv[c->argc++] = c->key;
+	c->argv[c->argc++] = c->chan;
+	c->argv[c->argc++] = c->skey;
+	c->argv[c->argc++] = req_state_name(REQ_ISSUING);
+	c->argv[c->argc++] = req_state_name(REQ_ISSUED);
+	c->argv[c->argc++] = f->claim;
+	c->argv[c->argc++] = "updated";
+	c->argv[c->argc++] = c->now;
+	c->argc = store_pairs(f->set, 0, c->argv, c->argc, STORE_ARGS_MAX, &c->buf);
+	return c->argc < 0 ? STORE_EINVAL : 0;
+}
+
+static int
+store_finish_answer(void *arg, size_t i, long long code, enum req_state cur)
+{
+	struct store_finish *f = (struct store_finish *)arg + i;
+
+	f->cur = cur;
+	if (code == 4)
+		log_msg(LOG_INFO, f->id,
+			"issued: made by an earlier try under this claim (its reply was lost)");
+	f->rc = code == 2 || code == 4 ? 0
+		: code == 1            ? STORE_ECONFLICT
+		: code == 3            ? STORE_ELEASE
+		: code == 5            ? STORE_EEXIST
+		: code == 0            ? STORE_ENOTFOUND
+				       : STORE_EDOWN;
+	return f->rc;
+}
+
 int
 store_finish_each(const struct store *s, struct store_finish *f, size_t n)
 {
-	struct store_cmd *cmds = NULL, *c;
-	redisReply *reps[STORE_EACH_MAX];
-	const char *str;
-	long long code;
-	size_t i;
-	int rc = STORE_EDOWN;
-
-	if (n == 0)
-		return 0;
-	if (n > STORE_EACH_MAX)
-		return STORE_EINVAL;
-	if ((cmds = malloc(n * sizeof(*cmds))) == NULL) /* argv filled as far as argc says */
-		return STORE_EDOWN;
-	for (i = 0; i < n; i++) {
-		c = &cmds[i];
-		c->argc = 0;
-		if (f[i].set == NULL || f[i].set->serial == NULL) {
-			rc = STORE_EINVAL;
-			goto out;
-		}
-		store_key(s, c->key, sizeof(c->key), "req", f[i].id, NULL);
-		store_channel(s, f[i].id, c->chan, sizeof(c->chan));
-		store_key(s, c->skey, sizeof(c->skey), "serial", f[i].ca_id, f[i].set->serial);
-		store_now(c->now, sizeof(c->now));
-		c->argv[c->argc++] = "EVAL";
-		c->argv[c->argc++] = store_lua_finish;
-		c->argv[c->argc++] = "3";
-		c->argv[c->argc++] = c->key;
-		c->argv[c->argc++] = c->chan;
-		c->argv[c->argc++] = c->skey;
-		c->argv[c->argc++] = req_state_name(REQ_ISSUING);
-		c->argv[c->argc++] = req_state_name(REQ_ISSUED);
-		c->argv[c->argc++] = f[i].claim;
-		c->argv[c->argc++] = "updated";
-		c->argv[c->argc++] = c->now;
-		if ((c->argc =
-			 store_pairs(f[i].set, 0, c->argv, c->argc, STORE_ARGS_MAX, &c->buf)) < 0) {
-			rc = STORE_EINVAL;
-			goto out;
-		}
-	}
-	store_run_many(s, cmds, n, reps);
-	rc = 0;
-	for (i = 0; i < n; i++) {
-		str = NULL;
-		code = reps[i] != NULL ? store_pair(reps[i], &str) : -1;
-		f[i].cur = str != NULL ? req_state_parse(str) : REQ_NONE;
-		if (code == 4)
-			log_msg(LOG_INFO, f[i].id,
-				"issued: made by an earlier try under this claim (its reply was lost)");
-		f[i].rc = code == 2 || code == 4 ? 0
-			  : code == 1            ? STORE_ECONFLICT
-			  : code == 3            ? STORE_ELEASE
-			  : code == 5            ? STORE_EEXIST
-			  : code == 0            ? STORE_ENOTFOUND
-						 : STORE_EDOWN;
-		if (f[i].rc == STORE_EDOWN)
-			rc = STORE_EDOWN;
-		freeReplyObject(reps[i]);
-	}
-out:
-	free(cmds);
-	return rc;
+	return store_each(s, n, f, store_finish_build, store_finish_answer);
 }
