@@ -75,7 +75,7 @@
 #define WORKER_CLAIM_MAX 128
 #define WORKER_STEPS_MAX 16 /* state moves one message may make; guards against loops */
 #define WORKER_BATCH_MAX                                                                           \
-	256 /* messages taken from the consumer at once; outcomes published together */
+	128 /* messages taken from the consumer at once; outcomes published together */
 
 /* Options from the command line or the environment. */
 struct worker_opts {
