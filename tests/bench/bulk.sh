@@ -12,16 +12,23 @@
 #      certificates on the issued topic with N distinct serials, every
 #      request issued in Redis; nothing else on either topic but the warm-up's.
 # Before step 1 in each case, the same workers issue BENCH_BULK_WARMUP
-# (20000) requests of another batch unmeasured, and stop.
+# (20000) requests of another batch unmeasured, and stop; again with another
+# batch each round until the broker's JIT compilers took under
+# BENCH_BULK_JIT_QUIET_PCT (10) % of a core over the round, at most
+# BENCH_BULK_WARMUP_ROUNDS (8) rounds: a fresh broker compiles its hot paths
+# only after tens of thousands of requests, and a broker in service has long
+# done so (a 20000-request warm-up left 11 s of compiling in the drain).
 # Beside it, measured in the same run with the stack down: the two-thread
 # crypto bound for EC P-256 (build/release/bench) and cfssl's sign API
 # (cfssl serve, closed loop with tests/bench/loadgen, the same CSRs).
 # Prints, per case:
 #   bench detail load_average case=NAME la1=X
+#   bench detail bulk-warmup workers=K rounds=R requests=N jit_pct_last_round=X
 #   bench detail bulk-produce messages=N seconds=X per_s=N
 #   bench detail bulk-pin workers=K worker-1=cpu0 ... (with BENCH_BULK_PIN=1)
 #   bench detail bulk-drain workers=K results=N first_result_s=X last_result_s=X
-#   bench detail bulk cpu_ms_per_request workers=K gateway=X workers=X kafka=X redis=X approver=X
+#   bench detail bulk cpu_ms_per_request workers=K gateway=X workers=X kafka=X redis=X approver=X kafka_jit=X
+#     (kafka_jit: the part of kafka's CPU that its JIT compilers took)
 #   bench detail bulk redis_per_request workers=K commands=X reads=X
 #   bench detail bulk kafka_per_request workers=K requests=X produce=X fetch=X commit=X
 #   bench bulk workers=K issued=N certs_per_s=N bound_2core_per_s=N ratio=X cfssl_signs_per_s=N
@@ -39,12 +46,14 @@ TIMEOUT=${BENCH_BULK_TIMEOUT_S:-$((120 + N / 50))} # one drain, at most
 STALL=${BENCH_BULK_STALL_S:-60}      # no new result for this long: give up
 BOUND_N=4000                         # bench's issuance cases; its bound loops are timed
 CFSSL_CSRS=1000                      # distinct bodies in cfssl's closed loop
-WARM_N=${BENCH_BULK_WARMUP:-20000}   # requests issued unmeasured first in each case (0: none)
+WARM_N=${BENCH_BULK_WARMUP:-20000}   # requests issued unmeasured per warm-up round (0: none)
+WARM_ROUNDS=${BENCH_BULK_WARMUP_ROUNDS:-8}   # warm-up rounds, at most
+JIT_QUIET_PCT=${BENCH_BULK_JIT_QUIET_PCT:-10} # warm-up done: the broker's JIT took under this % of a core
 PIN=${BENCH_BULK_PIN:-}              # 1: worker-I pinned to core I-1 (mod cores) in the drain
 CONNS=${BENCH_CONNS:-64}
 WARMUP=${BENCH_WARMUP_S:-2}
 DURATION=${BENCH_DURATION_S:-10}
-POLL_S=0.2
+POLL_S=1 # the drain's end is read from its results' own timestamps
 QUIET_MAX_S=30 # after a stack start, wait at most this long for it to idle
 QUIET_TICKS_PCT=10 # idle: the stack's processes took under this % of a core for a second
 OFF=${PKI_TEST_PORT_OFFSET:-0}
@@ -60,8 +69,10 @@ export PKI_REDIS_PORT=$((16579 + OFF))
 export PKI_SMTP_PORT=$((12725 + OFF))
 export PKI_GATEWAY_LISTEN=127.0.0.1:$((18280 + OFF))
 export PKI_APPROVER_LISTEN=127.0.0.1:$((18281 + OFF))
-export PKI_WORKER_THREADS=${BENCH_WORKER_THREADS:-2}
-export PKI_ISSUE_PARTITIONS=${BENCH_ISSUE_PARTITIONS:-8} # 4 consumers with 2 workers x 2 threads: 2 each
+# Three threads per worker on two cores: while some wait on Redis or on
+# Kafka's acknowledgement, another signs (two left a fifth of the cores idle).
+export PKI_WORKER_THREADS=${BENCH_WORKER_THREADS:-3}
+export PKI_ISSUE_PARTITIONS=${BENCH_ISSUE_PARTITIONS:-8} # at least workers x threads (6)
 export PKI_TOPIC_PARTITIONS=${BENCH_TOPIC_PARTITIONS:-3}
 export BUILD
 unset PKI_CONFIG PKI_WORKERS
@@ -71,7 +82,6 @@ WORK=$PKI_VAR/bench
 CREDS=$PKI_VAR/demo/credentials.json
 PYTHON=${PYTHON:-.cache/venv/bin/python}
 DOMAIN=acme.example # within alice's tenant's names
-CFSSL_READY_TIMEOUT=20
 
 say() { printf 'bench-bulk: %s\n' "$*" >&2; }
 die() {
@@ -117,11 +127,10 @@ kafka_per_request() {
 redis_stat() { scripts/stack.sh redis-cli INFO stats | tr -d '\r' | sed -n "s/^$1://p"; }
 
 cfssl_pid=
-consumer_pid=
 stack_started=
 cleanup() {
 	local rc=$? pid
-	for pid in $cfssl_pid $consumer_pid; do
+	for pid in $cfssl_pid; do
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
@@ -176,44 +185,23 @@ fi
 # ------------------------------------------------------------ crypto bound
 # The bench binary's interleaved bound loops: two threads of bare ECDSA P-256
 # verify + sign, the figure the pipeline is compared to.
+# bound_line: its "bench machine ..." line. The machine's speed drifts over
+# minutes here (shared cores), so each case measures it again just before
+# and just after its drain, and its ratio uses the mean of the two.
+bound_line() {
+	local out line
+	out=$(BENCH_CA=ec-p256 "$BUILD/bench" "$BOUND_N") || true
+	line=$(grep '^bench machine ca=ec-p256 ' <<<"$out") ||
+		die "bench printed no two-thread bound: $out"
+	[[ $(kv "$line" bound_2threads_per_s) =~ ^[1-9][0-9]*$ ]] || die "bad two-thread bound in: $line"
+	echo "$line"
+}
 load_average_line bound-2core
-bound_out=$(BENCH_CA=ec-p256 "$BUILD/bench" "$BOUND_N") || true
-machine=$(grep '^bench machine ca=ec-p256 ' <<<"$bound_out") ||
-	die "bench printed no two-thread bound: $bound_out"
-echo "$machine"
-bound=$(kv "$machine" bound_2threads_per_s)
-[[ $bound =~ ^[1-9][0-9]*$ ]] || die "bad two-thread bound in: $machine"
+bound_line
 
 # ------------------------------------------------------------ cfssl
-# cfssl_start DIR PORT: an EC P-256 CA and `cfssl serve` on 127.0.0.1:PORT
-# (sets cfssl_pid); one sign is checked with openssl verify.
-cfssl_start() {
-	local dir=$1 port=$2 i
-	port_open 127.0.0.1 "$port" && die "cfssl: 127.0.0.1:$port is already in use"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$dir/cfssl-ca-key.pem" -out "$dir/cfssl-ca.pem" -days 30 \
-		-subj "/CN=cfssl bench CA" -addext basicConstraints=critical,CA:TRUE \
-		-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null || die "cfssl: CA creation failed"
-	echo '{"signing": {"default": {"expiry": "720h", "usages": ["digital signature", "server auth"]}}}' \
-		>"$dir/cfssl-config.json"
-	cfssl serve -address 127.0.0.1 -port "$port" -ca "$dir/cfssl-ca.pem" \
-		-ca-key "$dir/cfssl-ca-key.pem" -config "$dir/cfssl-config.json" -loglevel 2 \
-		>"$dir/cfssl.log" 2>&1 &
-	cfssl_pid=$!
-	for ((i = 0; i < CFSSL_READY_TIMEOUT * 10; i++)); do
-		port_open 127.0.0.1 "$port" && break
-		kill -0 "$cfssl_pid" 2>/dev/null || die "cfssl serve exited: $(tail -n 5 "$dir/cfssl.log")"
-		sleep 0.1
-	done
-	head -n 1 "$CACHE/cfssl.jsonl" |
-		curl -sS --max-time 10 --data-binary @- "http://127.0.0.1:$port/api/v1/cfssl/sign" |
-		jq -r 'select(.success == true) | .result.certificate' >"$dir/cfssl-one.pem" ||
-		die "cfssl: sign request failed"
-	openssl verify -CAfile "$dir/cfssl-ca.pem" "$dir/cfssl-one.pem" >/dev/null 2>&1 ||
-		die "cfssl: the first sign gave no certificate that verifies"
-}
 say "cfssl: $CONNS connections, ${WARMUP}s warm-up, ${DURATION}s measured"
-cfssl_start "$WORK" "$CFSSL_PORT"
+cfssl_start "$WORK" "$CFSSL_PORT" "$CACHE/cfssl.jsonl"
 load_average_line cfssl
 cf_line=$("$BUILD/loadgen" closed "127.0.0.1:$CFSSL_PORT" /api/v1/cfssl/sign "$CACHE/cfssl.jsonl" \
 	-c "$CONNS" -w "$WARMUP" -d "$DURATION" -s 200)
@@ -246,9 +234,9 @@ stack_fresh() {
 stack_quiet() {
 	local i a b
 	for ((i = 0; i < QUIET_MAX_S; i++)); do
-		a=$(stack_cpu | awk '{ t += $2 } END { print t + 0 }')
+		a=$(stack_cpu | awk '$1 != "kafka_jit" { t += $2 } END { print t + 0 }')
 		sleep 1
-		b=$(stack_cpu | awk '{ t += $2 } END { print t + 0 }')
+		b=$(stack_cpu | awk '$1 != "kafka_jit" { t += $2 } END { print t + 0 }')
 		(((b - a) * 100 < HZ * QUIET_TICKS_PCT)) && return 0
 	done
 	say "stack: still busy after ${QUIET_MAX_S}s; measuring anyway"
@@ -290,20 +278,57 @@ produce() {
 		die "kcat produce failed: $(tail -n 3 "$WORK/produce.err")"
 }
 # results_at_least N: the results topic holds N messages or more.
-results_at_least() { (($(dump "$T_RESULTS" '%k\n' | wc -l) >= $1)); }
+# (Summed end offsets: the producers use no transactions, so an offset is a
+# message; reading every message each time would load the broker.)
+results_at_least() { (($(results_count) >= $1)); }
+# results_count: the messages on the results topic so far (0 when unknown);
+# one kcat call once the topic's partitions are known (results_parts).
+results_parts=
+results_count() {
+	[[ -n $results_parts ]] || results_parts=$(kcat "${KCAT_ADMIN[@]}" -L -t "$T_RESULTS" 2>/dev/null |
+		awk -v t="$T_RESULTS" '$1 == "partition" { printf " -t %s:%d:-1", t, $2 }')
+	[[ -n $results_parts ]] || { echo 0; return; }
+	# shellcheck disable=SC2086 # results_parts holds several -t options
+	kcat "${KCAT_ADMIN[@]}" -Q $results_parts 2>/dev/null | awk '{ n += $NF } END { print n + 0 }'
+}
 # warm_up K: K workers issue the warm-up batch, then stop. The broker's JIT
 # compiles for the load it sees: a cold broker's first seconds of produce
 # and fetch cost several times the next ones, and would weigh on a small N.
+# warm_up K FILE TOTAL: FILE's messages produced, then K workers started to
+# issue them (as in the drain) until the results topic holds TOTAL, and stop.
 warm_up() {
 	local deadline=$((SECONDS + TIMEOUT))
+	produce "$2"
 	PKI_WORKERS=$1 scripts/stack.sh start-workers >>"$WORK/stack-up.log" 2>&1 ||
 		die "stack: starting $1 workers failed"
-	produce "$WORK/warm.txt"
-	until results_at_least "$WARM"; do
-		((SECONDS < deadline)) || die "warm-up: fewer than $WARM results after ${TIMEOUT}s"
+	until results_at_least "$3"; do
+		((SECONDS < deadline)) || die "warm-up: fewer than $3 results after ${TIMEOUT}s"
 		sleep 1
 	done
 	scripts/stack.sh stop-workers >>"$WORK/stack-up.log" 2>&1 || die "stack: stopping the workers failed"
+}
+# warm_rounds K: warm-up rounds (a batch of WARM each) until the broker's JIT
+# is quiet; sets warm_total.
+warm_rounds() {
+	local r j0 j1 t0 pct=
+	for ((r = 1; r <= WARM_ROUNDS; r++)); do
+		# Each round's requests: the same CSRs in another batch (other ids).
+		if [[ ! -s $WORK/warm-$r.txt ]]; then
+			head -n "$WARM" "$CACHE/requests.jsonl" >"$WORK/warm.jsonl"
+			sign "$WORK/warm.jsonl" "bench-warm-$N-$r" "$WORK/warm-$r.txt"
+		fi
+		say "case workers=$1: warm-up round $r, $WARM requests of another batch"
+		j0=$(jit_ticks "$(<"$PKI_VAR/run/kafka.pid")")
+		t0=$(now_ms)
+		warm_up "$1" "$WORK/warm-$r.txt" $((warm_total + WARM))
+		warm_total=$((warm_total + WARM))
+		j1=$(jit_ticks "$(<"$PKI_VAR/run/kafka.pid")")
+		pct=$(awk -v j=$((j1 - j0)) -v ms=$(($(now_ms) - t0)) -v hz="$HZ" \
+			'BEGIN { printf "%.1f", j * 1000 / hz * 100 / (ms > 0 ? ms : 1) }')
+		say "warm-up round $r: the broker's JIT compilers took $pct% of a core"
+		awk -v p="$pct" -v q="$JIT_QUIET_PCT" 'BEGIN { exit !(p < q) }' && break
+	done
+	echo "bench detail bulk-warmup workers=$1 rounds=$((r > WARM_ROUNDS ? WARM_ROUNDS : r)) requests=$warm_total jit_pct_last_round=$pct"
 }
 
 # pin_workers K: worker-I on core I-1 (modulo the cores), all its threads,
@@ -326,35 +351,25 @@ for k in $CASES; do
 	case_failed=
 	stack_fresh
 	T_SUBMIT=$(topic submit) T_RESULTS=$(topic results) T_ISSUED=$(topic issued)
+	results_parts=
 	if [[ ! -s $WORK/signed.txt ]]; then
 		say "signing $N bulk messages as alice (pkictl bulk sign)"
 		sign "$CACHE/requests.jsonl" "bench-$N" "$WORK/signed.txt"
 		[[ $(wc -l <"$WORK/signed.txt") == "$N" ]] || die "pkictl bulk sign wrote no $N messages"
 		cut -f 1 "$WORK/signed.txt" | sort >"$WORK/ids"
 	fi
-	if ((WARM > 0)); then
-		# The warm-up's requests: the same CSRs in another batch (other ids).
-		if [[ ! -s $WORK/warm.txt ]]; then
-			head -n "$WARM" "$CACHE/requests.jsonl" >"$WORK/warm.jsonl"
-			sign "$WORK/warm.jsonl" "bench-warm-$N" "$WORK/warm.txt"
-		fi
-		say "case workers=$k: warm-up, $WARM requests of another batch"
-		warm_up "$k"
-	fi
+	warm_total=0
+	if ((WARM > 0)); then warm_rounds "$k"; fi
 
 	# Pre-push: every message on the submit topic before any worker runs.
 	t0=$(now_ms)
 	produce "$WORK/signed.txt"
 	awk -v n="$N" -v ms=$(($(now_ms) - t0)) 'BEGIN {
 		printf "bench detail bulk-produce messages=%d seconds=%.1f per_s=%.0f\n", n, ms / 1000, n * 1000 / (ms > 0 ? ms : 1) }'
-	check "messages on $T_SUBMIT" "$((N + WARM))" "$(dump "$T_SUBMIT" '%k\n' | wc -l)"
+	check "messages on $T_SUBMIT" "$((N + warm_total))" "$(dump "$T_SUBMIT" '%k\n' | wc -l)"
 
-	# The counting consumer starts at the end of the results topic (after the
-	# warm-up's) before the stack is seen idle and the workers start.
-	dump_results=$WORK/results-$k.tsv
-	kcat "${KCAT_ADMIN[@]}" -C -t "$T_RESULTS" -o end -q -f '%T\t%k\n' >"$dump_results" 2>"$WORK/consumer.err" &
-	consumer_pid=$!
 	stack_quiet
+	bound0=$(kv "$(bound_line)" bound_2threads_per_s)
 	kreq0=$(kafka_requests)
 	# The drain: from the workers' start to the Nth result's timestamp.
 	load_average_line "bulk-workers-$k"
@@ -366,9 +381,12 @@ for k in $CASES; do
 		die "stack: starting $k workers failed"
 	if [[ -n $PIN ]]; then pin_workers "$k"; fi
 	deadline=$((SECONDS + TIMEOUT))
+	# Progress from the results topic's end offsets, not a consumer: a
+	# reader of every result during the drain would load the broker and
+	# the cores it measures. The results themselves are read afterwards.
 	seen=0 last=$SECONDS
 	while :; do
-		got=$(wc -l <"$dump_results")
+		got=$(($(results_count) - warm_total))
 		((got >= N)) && break
 		((got > seen)) && seen=$got last=$SECONDS
 		((SECONDS - last >= STALL)) && break
@@ -379,9 +397,8 @@ for k in $CASES; do
 	cmd1=$(redis_stat total_commands_processed)
 	reads1=$(redis_stat total_reads_processed)
 	kreq1=$(kafka_requests)
-	kill "$consumer_pid"
-	wait "$consumer_pid" 2>/dev/null || true
-	consumer_pid=
+	dump_results=$WORK/results-$k.tsv # the batch's: request id, timestamp (ms)
+	dump "$T_RESULTS" '%k\t%T\n' | mine /dev/stdin | cut -f 2 >"$dump_results"
 	got=$(wc -l <"$dump_results")
 	((got >= N)) || say "workers=$k: $got of $N results after $((SECONDS - last))s without a new one"
 	read -r first_ms last_ms < <(awk 'NR == 1 || $1 < a { a = $1 } $1 > b { b = $1 } END { print a, b }' "$dump_results")
@@ -395,16 +412,23 @@ for k in $CASES; do
 	issued=$(mine "$WORK/results-full.tsv" | awk -F'\t' '$2 == "issued" { print $1 }' | sort -u | wc -l)
 	check "distinct requests of the batch issued on $T_RESULTS" "$N" "$issued"
 	check "results of the batch on $T_RESULTS" "$N" "$(mine "$WORK/results-full.tsv" | wc -l)"
-	check "messages on $T_RESULTS (the warm-up's too)" "$((N + WARM))" "$(wc -l <"$WORK/results-full.tsv")"
+	check "messages on $T_RESULTS (the warm-up's too)" "$((N + warm_total))" "$(wc -l <"$WORK/results-full.tsv")"
 	check "certificates of the batch on $T_ISSUED" "$N" "$(mine "$WORK/issued.tsv" | cut -f 1 | sort -u | wc -l)"
-	check "messages on $T_ISSUED (the warm-up's too)" "$((N + WARM))" "$(wc -l <"$WORK/issued.tsv")"
-	check "distinct serials on $T_ISSUED" "$((N + WARM))" "$(cut -f 2 "$WORK/issued.tsv" | sort -u | wc -l)"
+	check "messages on $T_ISSUED (the warm-up's too)" "$((N + warm_total))" "$(wc -l <"$WORK/issued.tsv")"
+	check "distinct serials on $T_ISSUED" "$((N + warm_total))" "$(cut -f 2 "$WORK/issued.tsv" | sort -u | wc -l)"
 	prefix=$(jq -r '.redis.prefix // "pki:"' "$PKI_VAR/demo/config.json")
 	check "requests issued in Redis" "$N" "$(sed "s/^/HGET ${prefix}req:/; s/\$/ state/" "$WORK/ids" |
 		scripts/stack.sh redis-cli --raw | grep -cx issued || true)"
 
+	# The bound again once the stack idles after the drain (its checks above
+	# took a while), so that both are measured alike.
+	stack_quiet
+	bound1=$(kv "$(bound_line)" bound_2threads_per_s)
+	[[ -n $bound0 && -n $bound1 ]] || die "no two-thread bound around the drain"
+	bound=$(((bound0 + bound1) / 2))
+	echo "bench detail bulk-bound workers=$k before=$bound0 after=$bound1 mean=$bound"
 	echo "bench detail bulk cpu_ms_per_request workers=$k$(cpu_ms_named "$cpu0" "$cpu1" "$got" \
-		gateway workers kafka redis approver)"
+		gateway workers kafka redis approver kafka_jit)"
 	awk -v k="$k" -v n="$got" -v c="$((cmd1 - cmd0))" -v r="$((reads1 - reads0))" 'BEGIN {
 		n = n > 0 ? n : 1
 		printf "bench detail bulk redis_per_request workers=%d commands=%.2f reads=%.2f\n", k, c / n, r / n }'

@@ -70,7 +70,6 @@ unset PKI_CONFIG
 LOADGEN=$BUILD/loadgen
 WORK=$PKI_VAR/bench
 DOMAIN=bench.acme.example
-CFSSL_READY_TIMEOUT=20
 
 # shellcheck source=tests/bench/lib.sh
 . tests/bench/lib.sh
@@ -139,34 +138,7 @@ for ((i = 1; i <= CSRS; i++)); do echo "$WORK/csr/$i.pem"; done |
 
 # ------------------------------------------------------------ cfssl
 say "cfssl: CA (EC P-256) and cfssl serve on 127.0.0.1:$CFSSL_PORT"
-port_open 127.0.0.1 "$CFSSL_PORT" && die "cfssl: 127.0.0.1:$CFSSL_PORT is already in use"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$WORK/cfssl-ca-key.pem" -out "$WORK/cfssl-ca.pem" -days 30 \
-	-subj "/CN=cfssl bench CA" -addext basicConstraints=critical,CA:TRUE \
-	-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null || die "cfssl: CA creation failed"
-cat >"$WORK/cfssl-config.json" <<EOF
-{"signing": {"default": {"expiry": "720h", "usages": ["digital signature", "server auth"]}}}
-EOF
-# -loglevel 2 (warnings): cfssl's per-request INFO lines would slow it down.
-cfssl serve -address 127.0.0.1 -port "$CFSSL_PORT" -ca "$WORK/cfssl-ca.pem" \
-	-ca-key "$WORK/cfssl-ca-key.pem" -config "$WORK/cfssl-config.json" -loglevel 2 \
-	>"$WORK/cfssl.log" 2>&1 &
-cfssl_pid=$!
-for ((i = 0; i < CFSSL_READY_TIMEOUT * 10; i++)); do
-	port_open 127.0.0.1 "$CFSSL_PORT" && break
-	kill -0 "$cfssl_pid" 2>/dev/null || die "cfssl serve exited: $(tail -n 5 "$WORK/cfssl.log")"
-	sleep 0.1
-done
-port_open 127.0.0.1 "$CFSSL_PORT" || die "cfssl serve not listening after ${CFSSL_READY_TIMEOUT}s"
-# One sign first: the answer must carry a certificate that verifies.
-head -n 1 "$WORK/cfssl.jsonl" |
-	curl -sS --max-time 10 --data-binary @- "http://127.0.0.1:$CFSSL_PORT/api/v1/cfssl/sign" \
-		>"$WORK/cfssl-one.json" || die "cfssl: sign request failed"
-jq -e '.success == true' "$WORK/cfssl-one.json" >/dev/null ||
-	die "cfssl: sign refused: $(head -c 300 "$WORK/cfssl-one.json")"
-jq -r .result.certificate "$WORK/cfssl-one.json" >"$WORK/cfssl-one.pem"
-openssl verify -CAfile "$WORK/cfssl-ca.pem" "$WORK/cfssl-one.pem" >/dev/null ||
-	die "cfssl: the signed certificate does not verify"
+cfssl_start "$WORK" "$CFSSL_PORT" "$WORK/cfssl.jsonl"
 say "cfssl: $CONNS connections, ${WARMUP}s warm-up, ${DURATION}s measured"
 cf_load=$(loadavg)
 load_average_line cfssl
