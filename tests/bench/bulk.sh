@@ -27,6 +27,9 @@
 #   bench detail bulk-produce messages=N seconds=X per_s=N
 #   bench detail bulk-pin workers=K worker-1=cpu0 ... (with BENCH_BULK_PIN=1)
 #   bench detail bulk-drain workers=K results=N first_result_s=X last_result_s=X
+#   bench detail bulk-bound workers=K before=N after=N mean=N
+#     (the two-thread bound just before the drain and once the stack idles
+#     after it; the ratio uses the mean)
 #   bench detail bulk cpu_ms_per_request workers=K gateway=X workers=X kafka=X redis=X approver=X kafka_jit=X
 #     (kafka_jit: the part of kafka's CPU that its JIT compilers took)
 #   bench detail bulk redis_per_request workers=K commands=X reads=X
