@@ -125,7 +125,7 @@ add_issued_subject(cJSON *j, const struct config *cfg, const struct issue_msg *m
 {
 	struct roster r = config_roster(cfg);
 	const struct ca *ca = roster_ca_find(&r, m->ca_id);
-	struct violations *vs = calloc(1, sizeof(*vs));
+	struct violations *vs = violations_new();
 	struct subject_notes *notes = calloc(1, sizeof(*notes));
 	struct issue_request ir;
 	char *warnings = NULL;
@@ -151,7 +151,7 @@ static void
 add_csr(cJSON *o, const struct config *cfg, const struct pending *p)
 {
 	struct issue_msg *m = NULL;
-	struct violations *vs = calloc(1, sizeof(*vs));
+	struct violations *vs = violations_new();
 	struct csr *c = NULL;
 	const struct csr_info *in;
 	char err[MSG_ERR_MAX];

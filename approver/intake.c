@@ -64,7 +64,7 @@ intake_check(struct approver *ap, const struct issue_msg *m, const struct ca **c
 		rc = 1;
 		goto out;
 	}
-	if ((vs = calloc(1, sizeof(*vs))) == NULL) {
+	if ((vs = violations_new()) == NULL) {
 		rc = STORE_EDOWN;
 		goto out;
 	}

@@ -57,7 +57,6 @@ id_ok(const char *s)
 	return chars_ok(s, MSG_ID_MAX);
 }
 
-
 /*
  * Reads the whole file at path, at most max bytes (NUL-terminated, caller
  * frees). NULL with err when unreadable or larger.

@@ -570,7 +570,7 @@ job_make(struct job *j, int reserve, enum step *st)
 		goto out;
 	}
 	for (;;) {
-		vs->n = vs->dropped = 0;
+		violations_clear(vs);
 		js.down = 0;
 		if (signer_issue(sg, j->csr, &ir, reserve ? job_reserve : job_reserve_later, &js,
 				 &j->is, vs) == 0)

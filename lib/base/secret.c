@@ -1,5 +1,4 @@
 #include "secret.h"
-#include "hex.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -10,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "hex.h"
 
 #define SCRYPT_SALT_LEN 16
 #define SCRYPT_OUT_LEN 32

@@ -39,7 +39,6 @@ struct violations {
 void violation_vset(struct violation *v, const char *code, const char *field, const char *fmt,
 		    va_list ap) __attribute__((format(printf, 4, 0)));
 
-/* Adds a violation (beyond VIOLATION_MAX only counted in dropped). */
 /*
  * An empty list (caller frees): only the counts are set, entries are
  * written as they are added (a zeroed list is 40 KiB of memset per request).
@@ -47,6 +46,10 @@ void violation_vset(struct violation *v, const char *code, const char *field, co
  */
 struct violations *violations_new(void);
 
+/* Empties vs for reuse (the counts only, as violations_new). */
+void violations_clear(struct violations *vs);
+
+/* Adds a violation (beyond VIOLATION_MAX only counted in dropped). */
 void violations_add(struct violations *vs, const char *code, const char *field, const char *fmt,
 		    ...) __attribute__((format(printf, 4, 5)));
 

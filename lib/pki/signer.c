@@ -288,7 +288,6 @@ signer_sign(struct signer *s, const unsigned char *tbs, size_t tbs_len, unsigned
 	return siglen;
 }
 
-
 /* Draws a serial and reserves it. Returns 0, or -1 with a violation. */
 static int
 serial_draw(unsigned char *serial, char *hex, serial_reserve_fn reserve, void *arg,

@@ -28,8 +28,14 @@ violations_new(void)
 	struct violations *vs = malloc(sizeof(*vs));
 
 	if (vs != NULL)
-		vs->n = vs->dropped = 0;
+		violations_clear(vs);
 	return vs;
+}
+
+void
+violations_clear(struct violations *vs)
+{
+	vs->n = vs->dropped = 0;
 }
 
 void

@@ -1,5 +1,4 @@
 #include "me.h"
-#include "hex.h"
 
 #include <cJSON.h>
 #include <openssl/crypto.h>
@@ -8,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "hex.h"
 
 #define ME_KEY_MAX 512
 

@@ -1067,7 +1067,8 @@ store_each(const struct store *s, size_t n, void *arg,
 	for (i = 0; i < n; i++) {
 		str = NULL;
 		code = reps[i] != NULL ? store_pair(reps[i], &str) : -1;
-		if (answer(arg, i, code, str != NULL ? req_state_parse(str) : REQ_NONE) == STORE_EDOWN)
+		if (answer(arg, i, code, str != NULL ? req_state_parse(str) : REQ_NONE) ==
+		    STORE_EDOWN)
 			rc = STORE_EDOWN;
 		freeReplyObject(reps[i]);
 	}
