@@ -237,9 +237,9 @@ stack_fresh() {
 stack_quiet() {
 	local i a b
 	for ((i = 0; i < QUIET_MAX_S; i++)); do
-		a=$(stack_cpu | awk '$1 != "kafka_jit" { t += $2 } END { print t + 0 }')
+		a=$(stack_ticks)
 		sleep 1
-		b=$(stack_cpu | awk '$1 != "kafka_jit" { t += $2 } END { print t + 0 }')
+		b=$(stack_ticks)
 		(((b - a) * 100 < HZ * QUIET_TICKS_PCT)) && return 0
 	done
 	say "stack: still busy after ${QUIET_MAX_S}s; measuring anyway"
@@ -294,9 +294,6 @@ results_count() {
 	# shellcheck disable=SC2086 # results_parts holds several -t options
 	kcat "${KCAT_ADMIN[@]}" -Q $results_parts 2>/dev/null | awk '{ n += $NF } END { print n + 0 }'
 }
-# warm_up K: K workers issue the warm-up batch, then stop. The broker's JIT
-# compiles for the load it sees: a cold broker's first seconds of produce
-# and fetch cost several times the next ones, and would weigh on a small N.
 # warm_up K FILE TOTAL: FILE's messages produced, then K workers started to
 # issue them (as in the drain) until the results topic holds TOTAL, and stop.
 warm_up() {

@@ -10,6 +10,7 @@
 #                                   "C1/C2 CompilerThread"), 0 for others
 #   stack_cpu                       "name ticks" per stack process, workers summed,
 #                                   plus kafka_jit: the part of kafka's that is JIT
+#   stack_ticks                     the stack's processes' ticks, summed
 #   cpu_per_request BEFORE AFTER N  " name=ms ..." CPU milliseconds per request
 #   rss_mib PID                     resident memory of PID in MiB, one decimal
 #   stack_rss                       " name_mib=X ..." for gateway, approver, each
@@ -47,6 +48,7 @@ stack_cpu() {
 		if [[ $name == kafka ]]; then echo "kafka_jit $(jit_ticks "$(<"$f")")"; fi
 	done | awk '{ t[$1] += $2 } END { for (n in t) print n, t[n] }' | sort
 }
+stack_ticks() { stack_cpu | awk '$1 != "kafka_jit" { t += $2 } END { print t + 0 }'; }
 cpu_per_request() {
 	awk -v n="$3" -v hz="$HZ" 'NR == FNR { b[$1] = $2; next }
 		{ printf " %s=%.3f", $1, ($2 - b[$1]) * 1000 / hz / (n > 0 ? n : 1) }' \
