@@ -260,6 +260,12 @@ struct notify_item {
  * is marked once, so none is told twice), n is too large or memory ran out.
  */
 int notify_requests(struct approver *ap, const struct notify_item *items, size_t n);
+/*
+ * For each of the n (at most NOTIFY_BATCH_MAX) bulk batches named, with one
+ * Redis script call for all: tells its owner once that it ended, if it has.
+ * 0, or -1 as notify_requests.
+ */
+int notify_batches(struct approver *ap, const char *const *batch_ids, size_t n);
 
 /* Audits event about p (may be NULL with request_id given) by actor. */
 void ap_audit(struct approver *ap, const char *event, const char *request_id,

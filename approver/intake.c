@@ -309,8 +309,9 @@ intake_run(void *arg)
  * or -1 when it names no request or no end state.
  */
 static int
-result_item(const cJSON *o, struct notify_item *it)
+result_item(const cJSON *o, struct notify_item *it, const char **batch_id)
 {
+	const cJSON *batch = cJSON_GetObjectItemCaseSensitive(o, "batch_id");
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "request_id");
 	const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "status");
 	const cJSON *serial = cJSON_GetObjectItemCaseSensitive(o, "serial");
@@ -323,26 +324,42 @@ result_item(const cJSON *o, struct notify_item *it)
 	it->state = state;
 	it->reason = cJSON_IsString(message) ? message->valuestring : NULL;
 	it->serial = cJSON_IsString(serial) ? serial->valuestring : NULL;
+	*batch_id = cJSON_IsString(batch) ? batch->valuestring : NULL;
 	return 0;
 }
 
 /*
- * Result messages: tells each request's requester (or its batch's owner) of
- * its end, all of them with one Redis round trip. All done, or none (Redis
- * down: retried; those marked already are not told twice).
+ * Result messages: tells each request's requester of its end, all of them
+ * with one Redis round trip; a bulk batch's requests are told only to the
+ * batch's owner once the batch ends, so theirs is one check per batch named
+ * in the messages, in a second round trip. All done, or none (Redis down:
+ * retried; those marked already are not told twice).
  */
 static size_t
 results_batch(struct approver *ap, const struct kafka_msg *km, size_t n)
 {
 	cJSON *o[INTAKE_BATCH_MAX];
 	struct notify_item it[INTAKE_BATCH_MAX] = {0};
-	size_t i, k = 0;
+	const char *batches[INTAKE_BATCH_MAX], *b;
+	size_t i, j, k = 0, nb = 0;
 	int rc;
 
-	for (i = 0; i < n; i++)
-		if (result_item(o[i] = cJSON_ParseWithLength(km[i].value, km[i].len), &it[k]) == 0)
+	for (i = 0; i < n; i++) {
+		if (result_item(o[i] = cJSON_ParseWithLength(km[i].value, km[i].len), &it[k], &b) !=
+		    0)
+			continue;
+		if (b == NULL) {
 			k++;
+			continue;
+		}
+		for (j = 0; j < nb && strcmp(batches[j], b) != 0; j++)
+			;
+		if (j == nb)
+			batches[nb++] = b;
+	}
 	rc = notify_requests(ap, it, k);
+	if (rc == 0)
+		rc = notify_batches(ap, batches, nb);
 	for (i = 0; i < n; i++)
 		cJSON_Delete(o[i]);
 	return rc == 0 ? n : 0;

@@ -363,8 +363,9 @@ notify_requester(struct approver *ap, const struct note *n, const struct channel
  * {1, fields (NOTIFY_FIELDS), email, hooks, batch} where email is "1" when
  * the requester opted in, hooks a flat list of id, url and batch, when this
  * was the last request of its batch to end, {owner, total, counts
- * (NOTIFY_ENDED), owner's email, owner's hooks}. A user's channels are read
- * once per call.
+ * (NOTIFY_ENDED), owner's email, owner's hooks, tenant}. A user's channels are read
+ * once per call. With no keys and ARGV[2] '': ARGV from 3 are batch ids, and
+ * the answer is that batch answer (or {}) for each.
  */
 static const char notify_lua_read[] =
     "local known = {}\n"
@@ -381,35 +382,37 @@ static const char notify_lua_read[] =
     "  known[user] = {redis.call('HGET', base, 'email') or '0', hooks}\n"
     "  return known[user][1], known[user][2]\n"
     "end\n"
+    "local function batch_end(b)\n"
+    "  local bk = ARGV[1] .. 'batch:' .. b\n"
+    "  local h = redis.call('HMGET', bk, 'owner', 'size', 'issued', 'failed', 'rejected',\n"
+    "    'expired', 'tenant')\n"
+    "  local total = redis.call('ZCARD', bk .. ':ids')\n"
+    "  local want = tonumber(h[2] or '0')\n"
+    "  if want == 0 then want = total end\n"
+    "  local ended = 0\n"
+    "  for i = 3, 6 do ended = ended + tonumber(h[i] or '0') end\n"
+    "  if h[1] and want > 0 and ended >= want and\n"
+    "     redis.call('HSETNX', bk, 'notified', '1') == 1 then\n"
+    "    local e, hooks = channels(h[1])\n"
+    "    return {h[1], tostring(total), h[3] or '0', h[4] or '0', h[5] or '0',\n"
+    "      h[6] or '0', e, hooks, h[7] or false}\n"
+    "  end\n"
+    "  return {}\n"
+    "end\n"
     "local function one(key, terminal)\n"
     "  if redis.call('EXISTS', key) == 0 then return false end\n"
     "  if terminal and redis.call('HSETNX', key, 'notified', '1') == 0 then return 0 end\n"
     "  local f = redis.call('HMGET', key, 'requester', 'email', 'tenant', 'ca_id',\n"
     "    'common_name', 'batch_id', 'serial', 'error_code', 'error_message', 'decided_by')\n"
-    "  local batch = {}\n"
-    "  if f[6] then\n"
-    "    if terminal then\n"
-    "      local bk = ARGV[1] .. 'batch:' .. f[6]\n"
-    "      local h = redis.call('HMGET', bk, 'owner', 'size', 'issued', 'failed', 'rejected',\n"
-    "        'expired')\n"
-    "      local total = redis.call('ZCARD', bk .. ':ids')\n"
-    "      local want = tonumber(h[2] or '0')\n"
-    "      if want == 0 then want = total end\n"
-    "      local ended = 0\n"
-    "      for i = 3, 6 do ended = ended + tonumber(h[i] or '0') end\n"
-    "      if h[1] and want > 0 and ended >= want and\n"
-    "         redis.call('HSETNX', bk, 'notified', '1') == 1 then\n"
-    "        local e, hooks = channels(h[1])\n"
-    "        batch = {h[1], tostring(total), h[3] or '0', h[4] or '0', h[5] or '0',\n"
-    "          h[6] or '0', e, hooks}\n"
-    "      end\n"
-    "    end\n"
-    "    return {1, f, '0', {}, batch}\n"
-    "  end\n"
+    "  if f[6] then return {1, f, '0', {}, terminal and batch_end(f[6]) or {}} end\n"
     "  local e, hooks = channels(f[1])\n"
-    "  return {1, f, e, hooks, batch}\n"
+    "  return {1, f, e, hooks, {}}\n"
     "end\n"
     "local out = {}\n"
+    "if ARGV[2] == '' then\n"
+    "  for i, b in ipairs(ARGV) do if i > 2 then out[i - 2] = batch_end(b) end end\n"
+    "  return out\n"
+    "end\n"
     "for i, key in ipairs(KEYS) do out[i] = one(key, string.sub(ARGV[2], i, i) == '1') end\n"
     "return out\n";
 
@@ -455,6 +458,34 @@ channels_read(const redisReply *e, const redisReply *h, struct channels *ch, str
 		}
 }
 
+/*
+ * Tells the owner of batch_id that it ended, with the counts, if b is
+ * notify_lua_read's batch answer saying so (the script marked it told).
+ */
+static void
+notify_batch_ended(struct approver *ap, const char *batch_id, const redisReply *b)
+{
+	struct chan_hook hooks[ME_HOOKS_MAX];
+	struct channels ch;
+	struct note n = {0};
+	long long counts[NOTIFY_ENDED];
+	size_t i;
+
+	if (b->type != REDIS_REPLY_ARRAY || b->elements != 9 || reply_str(b->element[0]) == NULL)
+		return;
+	n.event = NOTE_BATCH_ENDED;
+	n.tenant = reply_str(b->element[8]);
+	n.batch_id = batch_id;
+	n.requester = b->element[0]->str;
+	n.total = reply_str(b->element[1]) != NULL ? atoll(b->element[1]->str) : 0;
+	for (i = 0; i < NOTIFY_ENDED; i++)
+		counts[i] =
+		    reply_str(b->element[2 + i]) != NULL ? atoll(b->element[2 + i]->str) : 0;
+	n.counts = counts;
+	channels_read(b->element[6], b->element[7], &ch, hooks);
+	notify_requester(ap, &n, &ch);
+}
+
 /* Tells what notify_lua_read answered for it (rep, one element of its reply) about it. */
 static void
 notify_answer(struct approver *ap, const struct notify_item *it, const redisReply *rep)
@@ -463,8 +494,6 @@ notify_answer(struct approver *ap, const struct notify_item *it, const redisRepl
 	struct channels ch;
 	struct note n = {0};
 	const redisReply *f, *b;
-	long long counts[NOTIFY_ENDED];
-	size_t i;
 
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 5 ||
 	    rep->element[1]->type != REDIS_REPLY_ARRAY ||
@@ -496,22 +525,8 @@ notify_answer(struct approver *ap, const struct notify_item *it, const redisRepl
 		n.actor = it->state == REQ_REJECTED ? reply_str(f->element[NF_DECIDED_BY]) : NULL;
 		channels_read(rep->element[2], rep->element[3], &ch, hooks);
 		notify_requester(ap, &n, &ch);
-	} else if (b->type == REDIS_REPLY_ARRAY && b->elements == 8) {
-		/* The last request of a batch ended: its owner hears once, with the counts. */
-		n.event = NOTE_BATCH_ENDED;
-		n.state = NULL;
-		n.ca_id = NULL;
-		n.batch_id = reply_str(f->element[NF_BATCH]);
-		n.requester = reply_str(b->element[0]);
-		n.total = reply_str(b->element[1]) != NULL ? atoll(b->element[1]->str) : 0;
-		for (i = 0; i < NOTIFY_ENDED; i++)
-			counts[i] = reply_str(b->element[2 + i]) != NULL
-					? atoll(b->element[2 + i]->str)
-					: 0;
-		n.counts = counts;
-		channels_read(b->element[6], b->element[7], &ch, hooks);
-		if (n.requester != NULL)
-			notify_requester(ap, &n, &ch);
+	} else {
+		notify_batch_ended(ap, reply_str(f->element[NF_BATCH]), b);
 	}
 }
 
@@ -554,6 +569,37 @@ out:
 	freeReplyObject(rep);
 	free(keys);
 	return rc;
+}
+
+int
+notify_batches(struct approver *ap, const char *const *batch_ids, size_t n)
+{
+	const char *argv[NOTIFY_BATCH_MAX + 5];
+	redisReply *rep = NULL;
+	size_t i;
+	int argc = 0;
+
+	if (n == 0)
+		return 0;
+	if (n > NOTIFY_BATCH_MAX)
+		return -1;
+	argv[argc++] = "EVAL";
+	argv[argc++] = notify_lua_read;
+	argv[argc++] = "0";
+	argv[argc++] = ap->cfg->redis_prefix;
+	argv[argc++] = "";
+	for (i = 0; i < n; i++)
+		argv[argc++] = batch_ids[i];
+	if ((rep = ap_redis(ap, argc, argv)) == NULL)
+		return -1;
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == n)
+		for (i = 0; i < n; i++)
+			notify_batch_ended(ap, batch_ids[i], rep->element[i]);
+	else
+		log_error("notify: unexpected answer of the batch check; %zu batch(es) not told",
+			  n);
+	freeReplyObject(rep);
+	return 0;
 }
 
 int
