@@ -35,6 +35,7 @@
 #define REDIS_PASSWORD_BYTES 32 /* written as 64 hex digits */
 #define REDIS_ADMIN_USER "pki-admin"
 #define REDIS_DEFAULT_RULES "~* &* +@all" /* the default user's, see redis_acl_write */
+#define REDIS_KEY_RO "%R~"                /* a role's key pattern that it may only read */
 #define REDIS_ACL_LINE_MAX 4096
 #define REDIS_PATTERN_MAX (2 * CONFIG_ERR_MAX)
 
@@ -63,20 +64,25 @@ static const char
 			     "zrangebylex", "hlen",    "time",          "pexpire",
 			     "zadd",        "zrem",    "zrangebyscore", /* in scripts */
 			     NULL};
-static const char *const gateway_keys[] = {"req:*",   "idem:*", "session:*", "rl:*", "ev:*",
-					   "batch:*", "me:*",   "outbox:*",  NULL};
+static const char *const gateway_keys[] = {"req:*", "idem:*",   "session:*",
+					   "rl:*",  "ev:*",     "batch:*",
+					   "me:*",  "outbox:*", REDIS_KEY_RO "chain:*",
+					   NULL};
 
 /*
  * pki-worker: claims and outcomes of records, serial reservations (SET NX),
  * bulk batches (owner, declared size, counts by state, id list), the use of
  * each approval grant (grant:{mac}, set at the claim; no other service may
- * touch it, so no record writer can make a grant sign twice).
+ * touch it, so no record writer can make a grant sign twice), the chains of
+ * its CAs that issued records name (chain:{sha256}; the others read them).
  */
-static const char *const worker_cmds[] = {
-    "eval",   "evalsha", "hgetall", "hget",    "set",     "select",                /* direct */
-    "exists", "hset",    "time",    "hincrby", "publish", "hsetnx", "zadd", "get", /* in scripts */
-    NULL};
-static const char *const worker_keys[] = {"req:*", "serial:*", "batch:*", "grant:*", "ev:*", NULL};
+static const char *const worker_cmds[] = {"eval",   "evalsha", "hgetall", "hget",    "set",
+					  "select", /* direct */
+					  "exists", "hset",    "time",    "hincrby", "publish",
+					  "hsetnx", "zadd",    "get",     "hmget", /* in scripts */
+					  NULL};
+static const char *const worker_keys[] = {"req:*", "serial:*", "batch:*", "grant:*",
+					  "ev:*",  "chain:*",  NULL};
 
 /*
  * pki-approver: the pending queue and its indexes, decisions, records of
@@ -103,6 +109,7 @@ static const char *const approver_keys[] = {"req:*",
 					    "ev:*",
 					    "batch:*",
 					    "me:*",
+					    REDIS_KEY_RO "chain:*",
 					    "rl:" RATELIMIT_BUCKET_APPROVER_PW ":*",
 					    "rl:" RATELIMIT_BUCKET_GATEWAY_PW ":*",
 					    NULL};
@@ -157,7 +164,8 @@ redis_acl_line(const struct redis_role *role, const char *user, const char *pass
 	unsigned char md[EVP_MAX_MD_SIZE];
 	char item[REDIS_PATTERN_MAX], hash[2 * 32 + 2];
 	unsigned mdlen = 0;
-	size_t k;
+	size_t k, n;
+	int ro;
 
 	if (EVP_Digest(password, strlen(password), md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    mdlen != 32) {
@@ -179,8 +187,12 @@ redis_acl_line(const struct redis_role *role, const char *user, const char *pass
 			return -1;
 	}
 	for (k = 0; role->keys[k] != NULL; k++) {
-		item[0] = '~';
-		if (redis_pattern(prefix, role->keys[k], item + 1, sizeof(item) - 1) != 0 ||
+		/* "%R~" first: read only (Redis 7 key permissions); else read and write. */
+		ro = strncmp(role->keys[k], REDIS_KEY_RO, strlen(REDIS_KEY_RO)) == 0;
+		n = ro ? strlen(REDIS_KEY_RO) : 1;
+		memcpy(item, ro ? REDIS_KEY_RO : "~", n);
+		if (redis_pattern(prefix, role->keys[k] + (ro ? n : 0), item + n,
+				  sizeof(item) - n) != 0 ||
 		    redis_acl_add(line, item) != 0)
 			return -1;
 	}

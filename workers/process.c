@@ -603,7 +603,8 @@ job_cert_fields(const struct job *j, struct req_record *set)
 	memset(set, 0, sizeof(*set));
 	set->serial = j->is->serial_hex;
 	set->certificate = j->is->cert_pem;
-	set->chain = j->is->chain_pem;
+	/* The chain is the CA's, kept once in Redis (worker_run); the record names it. */
+	set->chain_sha256 = j->w->chain_sha[j->ca - j->cfg->cas];
 	set->subject = j->subject != NULL ? j->subject : (char *)ci->subject;
 	set->sans = j->sans != NULL ? j->sans : "[]";
 	set->not_before = (long long)j->is->not_before;

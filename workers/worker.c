@@ -125,6 +125,38 @@ worker_signer(struct worker_thread *t, const struct ca *ca)
 	return t->signers[i];
 }
 
+/*
+ * Keeps the chain of each CA this worker can sign for in Redis, which the
+ * records it issues then name instead of holding a copy each (waiting for
+ * Redis if needed). 0, or -1 when out of memory or stopping first.
+ */
+static int
+worker_chains(struct worker *w)
+{
+	const struct ca *ca;
+	char *pem;
+	size_t i;
+	int attempt, rc;
+
+	if ((w->chain_sha = calloc(w->cfg->ncas + 1, sizeof(*w->chain_sha))) == NULL)
+		return -1;
+	for (i = 0; i < w->cfg->ncas; i++) {
+		ca = &w->cfg->cas[i];
+		if (ca->key == NULL)
+			continue;
+		if ((pem = ca_chain_pem(ca)) == NULL)
+			return -1;
+		attempt = 0;
+		while ((rc = store_chain_put(&w->store, pem, w->chain_sha[i])) != 0 &&
+		       worker_backoff(&attempt) == 0)
+			;
+		free(pem);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* First assignment of any thread: from now on messages reach this worker. */
 static void
 worker_on_assign(void *arg, int npartitions)
@@ -273,6 +305,10 @@ worker_run(const struct config *cfg, const struct worker_opts *opts)
 	w.opts = *opts;
 	w.store.redis_url = cfg->redis_url;
 	w.store.prefix = cfg->redis_prefix;
+	if (worker_chains(&w) != 0) {
+		code = svc_stopping() ? 0 : 1;
+		goto out;
+	}
 	snprintf(client_id, sizeof(client_id), "pki-%s-%ld", opts->name, (long)getpid());
 	if ((w.kp = kafka_producer_new(cfg->kafka_brokers, client_id,
 				       &cfg->kafka_tls[SERVICE_WORKER], kerr)) == NULL) {
@@ -318,6 +354,7 @@ out:
 	for (i = 0; ts != NULL && i < opts->threads; i++)
 		worker_thread_free(&ts[i]);
 	free(ts);
+	free(w.chain_sha);
 	kafka_producer_free(w.kp);
 	return code;
 }

@@ -91,6 +91,8 @@ struct worker {
 	struct kafka_producer *kp; /* results, issued, approval, audit, dlq */
 	atomic_int ready;          /* "ready" logged after the first assignment */
 	atomic_int failed;         /* a thread stopped on a fatal error */
+	/* Per CA of cfg: its chain's key in Redis (store_chain_put), "" when it has no key. */
+	char (*chain_sha)[STORE_SHA256_HEX];
 };
 
 /* One processing thread: its own consumer and signers. */

@@ -132,6 +132,12 @@ void issued_free(struct issued *is);
  */
 typedef int (*serial_reserve_fn)(void *arg, const char *serial_hex);
 
+/*
+ * The chain that goes with ca's certificates: ca's own certificate, then its
+ * parents up to the root, as PEM (caller frees); NULL when out of memory.
+ */
+char *ca_chain_pem(const struct ca *ca);
+
 /* One per CA key; holds the signing context. Not shared between threads. */
 struct signer;
 /* ca->key must be loaded. Returns NULL on error. */

@@ -128,6 +128,19 @@ signer_pick_alg(struct signer *s)
 	return 0;
 }
 
+char *
+ca_chain_pem(const struct ca *ca)
+{
+	char *pem;
+	size_t len = 0;
+	int i;
+
+	pem = x509_pem_append(NULL, &len, ca->cert);
+	for (i = 0; pem != NULL && ca->chain != NULL && i < sk_X509_num(ca->chain); i++)
+		pem = x509_pem_append(pem, &len, sk_X509_value(ca->chain, i));
+	return pem;
+}
+
 struct signer *
 signer_new(const struct ca *ca)
 {
@@ -136,8 +149,7 @@ signer_new(const struct ca *ca)
 	const ASN1_BIT_STRING *pkbits;
 	unsigned char *p = NULL;
 	unsigned mdlen = 0;
-	size_t plen = 0;
-	int n, i;
+	int n;
 
 	if (ca == NULL || ca->cert == NULL || ca->key == NULL)
 		return NULL;
@@ -183,12 +195,8 @@ signer_new(const struct ca *ca)
 		    EVP_PKEY_CTX_set_rsa_padding(s->sctx, RSA_PKCS1_PADDING) <= 0)
 			goto fail;
 	}
-	if ((s->chain_pem = x509_pem_append(NULL, &plen, ca->cert)) == NULL)
+	if ((s->chain_pem = ca_chain_pem(ca)) == NULL)
 		goto fail;
-	for (i = 0; ca->chain != NULL && i < sk_X509_num(ca->chain); i++)
-		if ((s->chain_pem =
-			 x509_pem_append(s->chain_pem, &plen, sk_X509_value(ca->chain, i))) == NULL)
-			goto fail;
 	return s;
 fail:
 	signer_free(s);

@@ -1,5 +1,6 @@
 #include "store.h"
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hex.h"
 #include "log.h"
 #include "redis.h"
 
@@ -36,6 +38,7 @@ static const struct {
 	{                                                                                          \
 #n, FT_NUM, offsetof(struct req_record, n)                                         \
 	}
+    /* clang-format off */
     T(id),
     {"state", FT_STATE, offsetof(struct req_record, state)},
     T(tenant),
@@ -58,6 +61,7 @@ static const struct {
     T(serial),
     T(certificate),
     T(chain),
+    T(chain_sha256),
     T(subject),
     T(warnings),
     T(sans),
@@ -67,6 +71,7 @@ static const struct {
     N(key_bits),
     N(published),
     N(approval_expires_at),
+/* clang-format on */
 #undef N
 #undef T
 };
@@ -393,19 +398,50 @@ store_transition(const struct store *s, const char *id, enum req_state from, enu
 }
 
 int
+store_chain_put(const struct store *s, const char *chain, char sha[STORE_SHA256_HEX])
+{
+	unsigned char md[32];
+	char key[STORE_KEY_MAX];
+	const char *argv[3] = {"SET", key, chain};
+	redisReply *rep;
+
+	if (EVP_Digest(chain, strlen(chain), md, NULL, EVP_sha256(), NULL) != 1)
+		return STORE_EDOWN;
+	hex_encode(md, sizeof(md), sha);
+	store_key(s, key, sizeof(key), "chain", sha, NULL);
+	if ((rep = store_run(s, 3, argv)) == NULL)
+		return STORE_EDOWN;
+	freeReplyObject(rep);
+	return 0;
+}
+
+/*
+ * KEYS[1] record; ARGV[1] the chain key prefix. The hash as HGETALL gives
+ * it, plus `chain` from the chain key its chain_sha256 names.
+ */
+static const char store_lua_get[] = "local h = redis.call('HGETALL', KEYS[1])\n"
+				    "for i = 1, #h, 2 do\n"
+				    "  if h[i] == 'chain_sha256' then\n"
+				    "    local c = redis.call('GET', ARGV[1] .. h[i + 1])\n"
+				    "    if c then h[#h + 1] = 'chain'; h[#h + 1] = c end\n"
+				    "    break\n"
+				    "  end\n"
+				    "end\n"
+				    "return h\n";
+
+int
 store_get(const struct store *s, const char *id, struct req_record **out)
 {
-	const char *argv[2];
-	char key[STORE_KEY_MAX];
+	char key[STORE_KEY_MAX], chains[STORE_KEY_MAX];
+	const char *argv[] = {"EVAL", store_lua_get, "1", key, chains};
 	struct req_record *rec = NULL;
 	redisReply *rep;
 	size_t i;
 	int rc = STORE_EDOWN;
 
 	store_key(s, key, sizeof(key), "req", id, NULL);
-	argv[0] = "HGETALL";
-	argv[1] = key;
-	if ((rep = store_run(s, 2, argv)) == NULL)
+	store_key(s, chains, sizeof(chains), "chain", "", NULL);
+	if ((rep = store_run(s, 5, argv)) == NULL)
 		return STORE_EDOWN;
 	if (rep->type != REDIS_REPLY_ARRAY && rep->type != 9 /* RESP3 map */)
 		goto out;
@@ -583,21 +619,17 @@ static const char store_lua_claim[] = STORE_LUA_BATCH_MOVE
  */
 #define STORE_LUA_MOVE_HEAD                                                                        \
 	STORE_LUA_BATCH_MOVE                                                                       \
-	"local cur = redis.call('HGET', KEYS[1], 'state')\n"                                       \
+	"local h = redis.call('HMGET', KEYS[1], 'state', 'claim', 'id', 'batch_id')\n"             \
+	"local cur = h[1]\n"                                                                       \
 	"if not cur then return {0, ''} end\n"                                                     \
-	"if cur == ARGV[2] and ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'claim') == ARGV[3] " \
-	"then\n"                                                                                   \
-	"  return {4, cur}\n"                                                                      \
-	"end\n"                                                                                    \
+	"if cur == ARGV[2] and ARGV[3] ~= '' and h[2] == ARGV[3] then return {4, cur} end\n"       \
 	"if cur ~= ARGV[1] then return {1, cur} end\n"                                             \
-	"if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'claim') ~= ARGV[3] then\n"              \
-	"  return {3, cur}\n"                                                                      \
-	"end\n"
+	"if ARGV[3] ~= '' and h[2] ~= ARGV[3] then return {3, cur} end\n"
 #define STORE_LUA_MOVE_TAIL                                                                        \
 	"local t = redis.call('TIME')\n"                                                           \
 	"local ms = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))\n"         \
 	"redis.call('HSET', KEYS[1], 'state', ARGV[2], 'finished_ms', ms, unpack(ARGV, 4))\n"      \
-	"batch_move(KEYS[1], cur, ARGV[2])\n"                                                      \
+	"batch_move(KEYS[1], cur, ARGV[2], h[4])\n"                                                \
 	"redis.call('PUBLISH', KEYS[2], ARGV[2])\n"                                                \
 	"return {2, ARGV[2]}\n"
 
@@ -609,7 +641,7 @@ static const char store_lua_transition_ex[] = STORE_LUA_MOVE_HEAD STORE_LUA_MOVE
  * request holds it.
  */
 static const char store_lua_finish[] =
-    STORE_LUA_MOVE_HEAD "local id = redis.call('HGET', KEYS[1], 'id')\n"
+    STORE_LUA_MOVE_HEAD "local id = h[3]\n"
 			"local sv = redis.call('GET', KEYS[3])\n"
 			"if sv and sv ~= id then return {5, cur} end\n"
 			"if not sv then redis.call('SET', KEYS[3], id) end\n" STORE_LUA_MOVE_TAIL;
@@ -618,37 +650,37 @@ static const char store_lua_finish[] =
  * KEYS[1] record; ARGV claim, lease (unused: a fresh claim), the names of
  * queued, issuing and received, the five values a record must agree with
  * (csr_sha256, ca_id, common_name, validity_days, tenant; '' not checked),
- * then the new record's pairs. {0, ''} created, claimed; {2, cur} claimed
- * from cur; {3, cur} held under this claim already; {1, cur} left alone.
+ * the request id, its batch_id or '', then the new record's pairs. {0, ''}
+ * created, claimed; {2, cur} claimed from cur; {3, cur} held under this
+ * claim already; {1, cur} left alone.
  */
 static const char store_lua_admit[] = STORE_LUA_BATCH_MOVE
-    "local cur = redis.call('HGET', KEYS[1], 'state')\n"
+    "local h = redis.call('HMGET', KEYS[1], 'state', 'claim', 'batch_id', 'csr_sha256',\n"
+    "                     'ca_id', 'common_name', 'validity_days', 'tenant')\n"
+    "local cur = h[1]\n"
     "local now = redis.call('TIME')[1]\n"
     "local claim, issuing = ARGV[1], ARGV[4]\n"
     "if not cur then\n"
-    "  redis.call('HSET', KEYS[1], unpack(ARGV, 11))\n"
-    "  redis.call('HSET', KEYS[1], 'state', issuing, 'claim', claim, 'claimed_at', now)\n"
-    "  local bk = batch_key(KEYS[1])\n"
+    "  local n = #ARGV\n"
+    "  ARGV[n + 1], ARGV[n + 2], ARGV[n + 3] = 'state', issuing, 'claim'\n"
+    "  ARGV[n + 4], ARGV[n + 5], ARGV[n + 6] = claim, 'claimed_at', now\n"
+    "  redis.call('HSET', KEYS[1], unpack(ARGV, 13))\n"
+    "  local bk = batch_key(KEYS[1], ARGV[12] ~= '' and ARGV[12])\n"
     "  if bk then\n"
-    "    redis.call('ZADD', bk .. '" STORE_BATCH_IDS_SUFFIX "', 0, redis.call('HGET', KEYS[1], "
-    "'id'))\n"
-    "    batch_move(KEYS[1], nil, issuing)\n"
+    "    redis.call('ZADD', bk .. '" STORE_BATCH_IDS_SUFFIX "', 0, ARGV[11])\n"
+    "    redis.call('HINCRBY', bk, issuing, 1)\n"
     "  end\n"
     "  return {0, ''}\n"
     "end\n"
-    "local names = {'csr_sha256', 'ca_id', 'common_name', 'validity_days', 'tenant'}\n"
-    "for i, f in ipairs(names) do\n"
-    "  local want = ARGV[5 + i]\n"
-    "  local have = redis.call('HGET', KEYS[1], f)\n"
+    "for i = 1, 5 do\n"
+    "  local want, have = ARGV[5 + i], h[3 + i]\n"
     "  if want ~= '' and have and have ~= want then return {1, cur} end\n"
     "end\n"
-    "if cur == issuing and redis.call('HGET', KEYS[1], 'claim') == claim then\n"
-    "  return {3, cur}\n"
-    "end\n"
+    "if cur == issuing and h[2] == claim then return {3, cur} end\n"
     "if cur == ARGV[3] or cur == ARGV[5] then\n"
     "  redis.call('HSET', KEYS[1], 'state', issuing, 'claim', claim, 'claimed_at', now,\n"
     "             'updated', now)\n"
-    "  batch_move(KEYS[1], cur, issuing)\n"
+    "  batch_move(KEYS[1], cur, issuing, h[3])\n"
     "  return {2, cur}\n"
     "end\n"
     "return {1, cur}\n";
@@ -1102,6 +1134,8 @@ store_admit_build(const struct store *s, void *arg, size_t i, struct store_cmd *
 	c->argv[c->argc++] = r.common_name != NULL ? r.common_name : "";
 	c->argv[c->argc++] = r.validity_days != 0 ? c->check : "";
 	c->argv[c->argc++] = r.tenant != NULL ? r.tenant : "";
+	c->argv[c->argc++] = r.id;
+	c->argv[c->argc++] = r.batch_id != NULL ? r.batch_id : "";
 	c->argc = store_pairs(&r, 1, c->argv, c->argc, STORE_ARGS_MAX, &c->buf);
 	return c->argc < 0 ? STORE_EINVAL : 0;
 }

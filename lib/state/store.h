@@ -87,13 +87,14 @@ struct req_record {
 	long long updated;
 	char *error_code;
 	char *error_message;
-	char *violations;  /* JSON array text */
-	char *serial;      /* hex */
-	char *certificate; /* PEM */
-	char *chain;       /* PEM, issuer first */
-	char *subject;     /* RFC 4514: to be issued (admission), then as issued */
-	char *warnings;    /* JSON array text: admission's notes (dropped attributes) */
-	char *sans;        /* JSON array text of {type: dns|ip|email|uri, value} (admitjson.h) */
+	char *violations;   /* JSON array text */
+	char *serial;       /* hex */
+	char *certificate;  /* PEM */
+	char *chain;        /* PEM, issuer first; read from chain_sha256's key when not here */
+	char *chain_sha256; /* hex SHA-256 of the chain kept under P chain:{it} (store_chain_put) */
+	char *subject;      /* RFC 4514: to be issued (admission), then as issued */
+	char *warnings;     /* JSON array text: admission's notes (dropped attributes) */
+	char *sans;         /* JSON array text of {type: dns|ip|email|uri, value} (admitjson.h) */
 	long long not_before;
 	long long not_after;
 	char *key_type; /* RSA | EC | Ed25519 */
@@ -111,6 +112,15 @@ void req_record_free(struct req_record *rec);
  * out of memory (rec unchanged then).
  */
 int req_record_set(struct req_record *rec, const char *name, const char *value);
+
+#define STORE_SHA256_HEX 65 /* a SHA-256 in lowercase hex and its NUL */
+
+/*
+ * Keeps chain (PEM) once under P chain:{sha256} for the records that name it
+ * by chain_sha256 instead of holding a copy; its hex SHA-256 into sha.
+ * Returns 0, or STORE_EDOWN.
+ */
+int store_chain_put(const struct store *s, const char *chain, char sha[STORE_SHA256_HEX]);
 
 /* A fresh random request id (UUID v4 text) into out (>= 37 bytes). */
 void store_id_new(char *out);
@@ -269,20 +279,21 @@ int store_finish_each(const struct store *s, struct store_finish *f, size_t n);
 
 /*
  * Lua prelude of every script that changes a record's state:
- * batch_key(rk) is the batch hash of record key rk (nil when the record has
- * no batch_id); batch_move(rk, from, to) moves one count of that batch from
- * state `from` (nil: none, a new record) to `to`.
+ * batch_key(rk, b) is the batch hash of record key rk (nil when the record
+ * has no batch_id), b its batch_id when the script read it already (false:
+ * none; nil: read it); batch_move(rk, from, to, b) moves one count of that
+ * batch from state `from` (nil: none, a new record) to `to`.
  */
 #define STORE_BATCH_IDS_SUFFIX ":ids"
 #define STORE_LUA_BATCH_MOVE                                                                       \
-	"local function batch_key(rk)\n"                                                           \
-	"  local b = redis.call('HGET', rk, 'batch_id')\n"                                         \
+	"local function batch_key(rk, b)\n"                                                        \
+	"  if b == nil then b = redis.call('HGET', rk, 'batch_id') end\n"                          \
 	"  local p = string.match(rk, '^(.*)req:[^:]*$')\n"                                        \
 	"  if not b or not p then return nil end\n"                                                \
 	"  return p .. 'batch:' .. b\n"                                                            \
 	"end\n"                                                                                    \
-	"local function batch_move(rk, from, to)\n"                                                \
-	"  local bk = batch_key(rk)\n"                                                             \
+	"local function batch_move(rk, from, to, b)\n"                                             \
+	"  local bk = batch_key(rk, b)\n"                                                          \
 	"  if not bk or from == to then return end\n"                                              \
 	"  if from and from ~= '' then redis.call('HINCRBY', bk, from, -1) end\n"                  \
 	"  if to then redis.call('HINCRBY', bk, to, 1) end\n"                                      \

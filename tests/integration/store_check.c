@@ -244,6 +244,29 @@ main(int argc, char **argv)
 	got = NULL;
 	EXPECT("get_missing", store_get(&st, "no-such-request", &got) == STORE_ENOTFOUND);
 
+	/* A chain kept once: a record naming it by hash reads it back whole. */
+	{
+		static const char chain[] = "-----BEGIN CERTIFICATE-----\nMII=\n"
+					    "-----END CERTIFICATE-----\n";
+		char sha[STORE_SHA256_HEX] = "";
+		struct req_record named = {.chain_sha256 = sha};
+
+		EXPECT("chain_put", store_chain_put(&st, chain, sha) == 0 && strlen(sha) == 64);
+		EXPECT("chain_named", store_set_fields(&st, id, &named) == 0);
+		EXPECT("chain_read_by_hash", store_get(&st, id, &got) == 0 && got->chain != NULL &&
+						 strcmp(got->chain, chain) == 0 &&
+						 strcmp(got->chain_sha256, sha) == 0);
+		req_record_free(got);
+		got = NULL;
+		named.chain_sha256 =
+		    "0000000000000000000000000000000000000000000000000000000000000000";
+		EXPECT("chain_unknown_hash_no_chain", store_set_fields(&st, id, &named) == 0 &&
+							  store_get(&st, id, &got) == 0 &&
+							  got->chain == NULL);
+		req_record_free(got);
+		got = NULL;
+	}
+
 	/* Transitions: forward only, compare-and-set, published. */
 	if ((sub = redis_connect_blocking(argv[1], err)) == NULL) {
 		result("subscribe", 0, err);

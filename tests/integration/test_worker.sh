@@ -136,6 +136,14 @@ issue_case() {
 	fi
 	check_eq "$name: key type in response" "$8" "$(jq -r .key_type <<<"$REQ")"
 	check_cert "$name" "$3" "$4" "$5" "$7"
+	# The record names its CA's chain, kept once, instead of holding a copy.
+	local sha
+	sha=$(field_of "$id" chain_sha256)
+	check_eq "$name: record holds no chain of its own" "" "$(field_of "$id" chain)"
+	check_eq "$name: chain_sha256 is the chain's SHA-256" "$sha" \
+		"$(jq -j .chain <<<"$REQ" | sha256sum | cut -d' ' -f1)"
+	check_eq "$name: chain kept under ${PREFIX}chain:{sha256}" "$(jq -j .chain <<<"$REQ")" \
+		"$(redis_cli --raw GET "${PREFIX}chain:$sha")"
 }
 
 # ------------------------------------------------------------ options
