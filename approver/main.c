@@ -70,7 +70,8 @@ main(int argc, char **argv)
 		ap.wq.smtp_password = smtp_password;
 	}
 	if ((ap.kp = kafka_producer_new(cfg->kafka_brokers, "pki-approver",
-					&cfg->kafka_tls[SERVICE_APPROVER], kerr)) == NULL) {
+					&cfg->kafka_tls[SERVICE_APPROVER], KAFKA_LINGER_MS,
+					kerr)) == NULL) {
 		log_error("%s", kerr);
 		goto out;
 	}

@@ -27,7 +27,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if ((gw.kp = kafka_producer_new(cfg->kafka_brokers, "pki-gateway",
-					&cfg->kafka_tls[SERVICE_GATEWAY], kerr)) == NULL) {
+					&cfg->kafka_tls[SERVICE_GATEWAY], KAFKA_LINGER_MS, kerr)) ==
+	    NULL) {
 		log_error("%s", kerr);
 		goto out;
 	}

@@ -310,8 +310,9 @@ worker_run(const struct config *cfg, const struct worker_opts *opts)
 		goto out;
 	}
 	snprintf(client_id, sizeof(client_id), "pki-%s-%ld", opts->name, (long)getpid());
-	if ((w.kp = kafka_producer_new(cfg->kafka_brokers, client_id,
-				       &cfg->kafka_tls[SERVICE_WORKER], kerr)) == NULL) {
+	if ((w.kp =
+		 kafka_producer_new(cfg->kafka_brokers, client_id, &cfg->kafka_tls[SERVICE_WORKER],
+				    KAFKA_LINGER_BATCH_MS, kerr)) == NULL) {
 		log_error("%s", kerr);
 		goto out;
 	}

@@ -25,7 +25,7 @@
  * stop the others' work for seconds.
  */
 #define KAFKA_HEARTBEAT_MS "500"
-#define KAFKA_PRINCIPAL_MAX 96           /* a client certificate's CN, as the broker's principal */
+#define KAFKA_PRINCIPAL_MAX 96 /* a client certificate's CN, as the broker's principal */
 
 /* Return codes besides 0. */
 #define KAFKA_EDOWN (-2)    /* no broker reachable (checked before or while sending) */
@@ -43,13 +43,22 @@ struct kafka_consumer;
  */
 
 /*
+ * How long a send waits for others to join its batch (linger.ms): sends one
+ * by one (KAFKA_LINGER_MS), or sends that come as a whole batch of outcomes
+ * whose delivery is then waited for at once (KAFKA_LINGER_BATCH_MS: the
+ * batch is already there, waiting longer only idles the sender).
+ */
+#define KAFKA_LINGER_MS 5
+#define KAFKA_LINGER_BATCH_MS 1
+
+/*
  * Creates an idempotent producer (enable.idempotence=true, acks=all) for the
  * comma-separated brokers and starts its delivery-report thread. client_id
- * names it in broker logs; tls as above. Returns NULL with a message in err
- * (KAFKA_ERR_MAX). Caller frees with kafka_producer_free.
+ * names it in broker logs; tls as above; linger_ms as above. Returns NULL
+ * with a message in err (KAFKA_ERR_MAX). Caller frees with kafka_producer_free.
  */
 struct kafka_producer *kafka_producer_new(const char *brokers, const char *client_id,
-					  const struct kafka_tls *tls, char *err);
+					  const struct kafka_tls *tls, int linger_ms, char *err);
 
 /* Flushes outstanding messages (KAFKA_FLUSH_TIMEOUT_MS), stops the thread, frees. NULL is safe. */
 void kafka_producer_free(struct kafka_producer *p);

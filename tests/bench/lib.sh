@@ -29,7 +29,8 @@ load_average_line() { echo "bench detail load_average case=$1 la1=$(loadavg)"; }
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 kv() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }
 
-cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# CPU ticks of pid and of its children it has waited for (Redis's AOF rewrites).
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 jit_ticks() {
 	local t n=0
 	for t in /proc/"$1"/task/*; do

@@ -61,7 +61,7 @@ TEST(kafka_produce_sync_delivers)
 {
 	const char *brokers = mock_start();
 	char err[KAFKA_ERR_MAX];
-	struct kafka_producer *p = kafka_producer_new(brokers, "unit", NULL, err);
+	struct kafka_producer *p = kafka_producer_new(brokers, "unit", NULL, KAFKA_LINGER_MS, err);
 	struct kafka_stats st;
 
 	CHECK(p != NULL);
@@ -69,7 +69,7 @@ TEST(kafka_produce_sync_delivers)
 	CHECK_INT(kafka_produce_sync(p, TOPIC, "k1", "v1", 2, 5000), 0);
 	CHECK_INT(kafka_produce(p, TOPIC, "k2", "v2", 2), 0);
 	kafka_producer_free(p); /* flushes k2 */
-	p = kafka_producer_new(brokers, "unit", NULL, err);
+	p = kafka_producer_new(brokers, "unit", NULL, KAFKA_LINGER_MS, err);
 	kafka_producer_stats(p, &st);
 	CHECK_INT(st.delivered, 0);
 	CHECK_INT(kafka_produce_sync(p, TOPIC, NULL, "v3", 2, 5000), 0);
@@ -84,7 +84,7 @@ TEST(kafka_broker_down_fails_fast)
 {
 	const char *brokers = mock_start();
 	char err[KAFKA_ERR_MAX];
-	struct kafka_producer *p = kafka_producer_new(brokers, "unit", NULL, err);
+	struct kafka_producer *p = kafka_producer_new(brokers, "unit", NULL, KAFKA_LINGER_MS, err);
 	long long t0;
 	int rc;
 
@@ -119,7 +119,7 @@ TEST(kafka_up_while_broker_slow)
 {
 	const char *brokers = mock_start();
 	char err[KAFKA_ERR_MAX];
-	struct kafka_producer *p = kafka_producer_new(brokers, "unit", NULL, err);
+	struct kafka_producer *p = kafka_producer_new(brokers, "unit", NULL, KAFKA_LINGER_MS, err);
 	struct kafka_stats st;
 	long long t0;
 	int down = 0, checks = 0;
@@ -172,7 +172,7 @@ TEST(kafka_consumer_redelivers_unfinished)
 {
 	const char *brokers = mock_start(), *topics[] = {TOPIC, NULL};
 	char err[KAFKA_ERR_MAX];
-	struct kafka_producer *p = kafka_producer_new(brokers, "unit", NULL, err);
+	struct kafka_producer *p = kafka_producer_new(brokers, "unit", NULL, KAFKA_LINGER_MS, err);
 	struct kafka_consumer *c;
 	struct kafka_msg m;
 	int i;
