@@ -12,6 +12,7 @@
 #include "ids.h"
 #include "issue.h"
 #include "jfield.h"
+#include "jsonw.h"
 #include "secret.h"
 #include "hex.h"
 
@@ -670,53 +671,84 @@ out:
 	return rc;
 }
 
-static char *
-msg_print(cJSON *o)
-{
-	char *s = cJSON_PrintUnformatted(o);
+#define MSG_NUM_MAX 32 /* a long long as text with the JSON around it */
 
-	cJSON_Delete(o);
-	return s;
+/* A member of a flat object (msg_flat): a string (left out when NULL), or a number. */
+struct msg_member {
+	const char *name; /* plain: written unescaped */
+	const char *str;
+	long long num; /* when is_num */
+	int is_num;
+};
+#define MSG_STR(name, s)                                                                           \
+	{                                                                                          \
+		name, s, 0, 0                                                                      \
+	}
+#define MSG_NUM(name, n)                                                                           \
+	{                                                                                          \
+		name, NULL, n, 1                                                                   \
+	}
+
+/*
+ * {"v":MSG_VERSION, then the n members} as JSON text, as cJSON would print
+ * it, without building a tree: the outcomes of every request are written
+ * with it. Caller frees; NULL when out of memory.
+ */
+static char *
+msg_flat(const struct msg_member *m, size_t n)
+{
+	struct jsonw w = {0};
+	char num[MSG_NUM_MAX];
+	size_t i, cap = sizeof(num);
+
+	for (i = 0; i < n; i++)
+		cap += strlen(m[i].name) + 4 +
+		       (m[i].is_num        ? sizeof(num)
+			: m[i].str != NULL ? 6 * strlen(m[i].str) + 2
+					   : 0);
+	if ((w.buf = malloc(cap)) == NULL)
+		return NULL;
+	w.cap = cap;
+	snprintf(num, sizeof(num), "{\"v\":%d", MSG_VERSION);
+	jsonw_raw(&w, num);
+	for (i = 0; i < n; i++) {
+		if (m[i].is_num) {
+			jsonw_raw(&w, ",\"");
+			jsonw_raw(&w, m[i].name);
+			snprintf(num, sizeof(num), "\":%lld", m[i].num);
+			jsonw_raw(&w, num);
+		} else if (m[i].str != NULL) {
+			jsonw_field(&w, m[i].name, m[i].str);
+		}
+	}
+	jsonw_raw(&w, "}");
+	return w.buf; /* cap covers every byte escaped to six: err cannot be set */
 }
 
 char *
 msg_result_encode(const struct msg_result *r)
 {
-	cJSON *o = cJSON_CreateObject();
+	const struct msg_member m[] = {
+	    MSG_STR("request_id", r->request_id), MSG_STR("status", req_state_name(r->status)),
+	    MSG_STR("ca_id", r->ca_id),           MSG_STR("batch_id", r->batch_id),
+	    MSG_STR("serial", r->serial),         MSG_STR("certificate", r->certificate),
+	    MSG_STR("chain", r->chain),           MSG_STR("code", r->code),
+	    MSG_STR("message", r->message),       MSG_NUM("time", (long long)time(NULL)),
+	};
 
-	if (o == NULL)
-		return NULL;
-	cJSON_AddNumberToObject(o, "v", MSG_VERSION);
-	cJSON_AddStringToObject(o, "request_id", r->request_id);
-	cJSON_AddStringToObject(o, "status", req_state_name(r->status));
-	json_add_opt(o, "ca_id", r->ca_id);
-	json_add_opt(o, "batch_id", r->batch_id);
-	json_add_opt(o, "serial", r->serial);
-	json_add_opt(o, "certificate", r->certificate);
-	json_add_opt(o, "chain", r->chain);
-	json_add_opt(o, "code", r->code);
-	json_add_opt(o, "message", r->message);
-	cJSON_AddNumberToObject(o, "time", (double)time(NULL));
-	return msg_print(o);
+	return msg_flat(m, sizeof(m) / sizeof(m[0]));
 }
 
 char *
 msg_issued_encode(const struct msg_issued *i)
 {
-	cJSON *o = cJSON_CreateObject();
+	const struct msg_member m[] = {
+	    MSG_STR("serial", i->serial),           MSG_STR("ca_id", i->ca_id),
+	    MSG_STR("request_id", i->request_id),   MSG_STR("tenant", i->tenant),
+	    MSG_STR("requester", i->requester),     MSG_STR("subject", i->subject),
+	    MSG_NUM("not_before", i->not_before),   MSG_NUM("not_after", i->not_after),
+	    MSG_STR("certificate", i->certificate), MSG_NUM("time", (long long)time(NULL)),
+	};
 
-	if (o == NULL)
-		return NULL;
-	cJSON_AddNumberToObject(o, "v", MSG_VERSION);
-	cJSON_AddStringToObject(o, "serial", i->serial);
-	cJSON_AddStringToObject(o, "ca_id", i->ca_id);
-	cJSON_AddStringToObject(o, "request_id", i->request_id);
-	json_add_opt(o, "tenant", i->tenant);
-	json_add_opt(o, "requester", i->requester);
-	json_add_opt(o, "subject", i->subject);
-	cJSON_AddNumberToObject(o, "not_before", (double)i->not_before);
-	cJSON_AddNumberToObject(o, "not_after", (double)i->not_after);
-	cJSON_AddStringToObject(o, "certificate", i->certificate);
-	cJSON_AddNumberToObject(o, "time", (double)time(NULL));
-	return msg_print(o);
+	return msg_flat(m, sizeof(m) / sizeof(m[0]));
 }

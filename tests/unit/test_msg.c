@@ -304,3 +304,36 @@ TEST(msg_result_and_issued_shapes)
 	free(r);
 	free(i);
 }
+
+/* The outcomes are written without cJSON: the same text as cJSON prints. */
+TEST(msg_result_as_cjson_prints_it)
+{
+	struct msg_result rr = {.request_id = "req-1",
+				.status = REQ_ISSUED,
+				.ca_id = "acme-issuing",
+				.batch_id = "b\"1\\",
+				.serial = "0a1b",
+				.certificate = "-----BEGIN CERTIFICATE-----\nMII=\n\t\x01\n",
+				.chain = "-----BEGIN CERTIFICATE-----\nMIJ=\n"};
+	char *r = msg_result_encode(&rr), *want;
+	cJSON *o = cJSON_Parse(r), *t;
+
+	CHECK(o != NULL);
+	/* Rebuilt by cJSON in the same order with the same time: printed alike. */
+	t = cJSON_CreateObject();
+	cJSON_AddNumberToObject(t, "v", 1);
+	cJSON_AddStringToObject(t, "request_id", rr.request_id);
+	cJSON_AddStringToObject(t, "status", "issued");
+	cJSON_AddStringToObject(t, "ca_id", rr.ca_id);
+	cJSON_AddStringToObject(t, "batch_id", rr.batch_id);
+	cJSON_AddStringToObject(t, "serial", rr.serial);
+	cJSON_AddStringToObject(t, "certificate", rr.certificate);
+	cJSON_AddStringToObject(t, "chain", rr.chain);
+	cJSON_AddNumberToObject(t, "time", cJSON_GetNumberValue(cJSON_GetObjectItem(o, "time")));
+	want = cJSON_PrintUnformatted(t);
+	CHECK(want != NULL && strcmp(r, want) == 0);
+	cJSON_free(want);
+	cJSON_Delete(t);
+	cJSON_Delete(o);
+	free(r);
+}
