@@ -45,8 +45,30 @@ job_audit_ex(struct job *j, const char *event, const char *actor, const char *de
 	    .detail = detail,
 	    .quiet = quiet,
 	};
+	struct worker_thread *t = j->t;
+	struct worker_audit *a;
+	char *json;
 
-	audit_emit(j->w->kp, j->cfg->topics.audit, &ev);
+	/* Inside a batch: kept for worker_audit_flush (each alone if that fails). */
+	if (t == NULL || t->batch == NULL || (json = audit_encode(&ev)) == NULL) {
+		audit_emit(j->w->kp, j->cfg->topics.audit, &ev);
+		return;
+	}
+	if (t->naudits == t->caudits) {
+		size_t c = t->caudits ? 2 * t->caudits : WORKER_BATCH_MAX;
+
+		if ((a = realloc(t->audits, c * sizeof(*a))) == NULL) {
+			free(json);
+			audit_emit(j->w->kp, j->cfg->topics.audit, &ev);
+			return;
+		}
+		t->audits = a;
+		t->caudits = c;
+	}
+	audit_log(&ev);
+	a = &t->audits[t->naudits++];
+	snprintf(a->key, sizeof(a->key), "%s", ev.request_id);
+	a->json = json;
 }
 
 /*

@@ -106,6 +106,23 @@ worker_produce(struct worker *w, const char *topic, const char *key, const char 
 	return 0;
 }
 
+void
+worker_audit_flush(struct worker_thread *t)
+{
+	struct worker_audit *a;
+	size_t i;
+
+	for (i = 0; i < t->naudits; i++) {
+		a = &t->audits[i];
+		if (kafka_produce(t->w->kp, t->w->cfg->topics.audit, a->key, a->json,
+				  strlen(a->json)) != 0)
+			log_msg(LOG_WARN, a->key, "audit: the producer refused an event: %s",
+				a->json);
+		free(a->json);
+	}
+	t->naudits = 0;
+}
+
 struct signer *
 worker_signer(struct worker_thread *t, const struct ca *ca)
 {
@@ -212,6 +229,7 @@ worker_batch(struct worker_thread *t, struct kafka_msg *ms, int n)
 	t->nmarks = 0;
 	t->batch_failed = 0;
 	fast_batch(t, ms, n, res);
+	worker_audit_flush(t);
 	for (done = 0; done < n && res[done] == PROCESS_DONE; done++)
 		;
 	if (t->batch != NULL)
@@ -278,6 +296,8 @@ worker_thread_free(struct worker_thread *t)
 
 	kafka_consumer_free(t->kc);
 	t->kc = NULL;
+	free(t->audits);
+	t->audits = NULL;
 	if (t->signers != NULL)
 		for (i = 0; i < t->w->cfg->ncas; i++)
 			signer_free(t->signers[i]);

@@ -112,6 +112,13 @@ struct worker_thread {
 	char marks[WORKER_BATCH_MAX][STORE_ID_MAX];
 	size_t nmarks;
 	int batch_failed;
+	/*
+	 * The batch's audit events (JSON text, caller of job_audit_ex owns),
+	 * produced together once its outcomes are: one burst for the producer's
+	 * short linger instead of a trickle of small requests (worker_audit_flush).
+	 */
+	struct worker_audit *audits;
+	size_t naudits, caudits;
 	char batch_id[STORE_ID_MAX]; /* the bulk batch last found bound to batch_user */
 	const struct user *batch_user;
 };
@@ -144,6 +151,15 @@ int worker_run(const struct config *cfg, const struct worker_opts *opts);
  * or -1 when the service is stopping (the caller abandons the message).
  */
 int worker_backoff(int *attempt);
+
+/* A batch's audit event waiting for worker_audit_flush. */
+struct worker_audit {
+	char key[STORE_ID_MAX]; /* request id */
+	char *json;
+};
+
+/* Produces the audit events t kept during its batch, in order, and forgets them. */
+void worker_audit_flush(struct worker_thread *t);
 
 /* The thread's signer for ca (created on first use), NULL if it cannot be made. */
 struct signer *worker_signer(struct worker_thread *t, const struct ca *ca);

@@ -46,17 +46,23 @@ audit_routine(const char *event)
 	return strcmp(event, AUDIT_CLAIMED) == 0 || strcmp(event, AUDIT_LINTED) == 0;
 }
 
+void
+audit_log(const struct audit_event *ev)
+{
+	log_msg(ev->quiet || audit_routine(ev->event) ? LOG_DEBUG : LOG_INFO, ev->request_id,
+		"audit %s actor=%s tenant=%s ca=%s client=%s%s%s", ev->event,
+		ev->actor ? ev->actor : "-", ev->tenant ? ev->tenant : "-",
+		ev->ca_id ? ev->ca_id : "-", ev->client_ip ? ev->client_ip : "-",
+		ev->detail ? ": " : "", ev->detail ? ev->detail : "");
+}
+
 int
 audit_emit(struct kafka_producer *kp, const char *topic, const struct audit_event *ev)
 {
 	char *s;
 	int rc = 0;
 
-	log_msg(ev->quiet || audit_routine(ev->event) ? LOG_DEBUG : LOG_INFO, ev->request_id,
-		"audit %s actor=%s tenant=%s ca=%s client=%s%s%s",
-		ev->event, ev->actor ? ev->actor : "-", ev->tenant ? ev->tenant : "-",
-		ev->ca_id ? ev->ca_id : "-", ev->client_ip ? ev->client_ip : "-",
-		ev->detail ? ": " : "", ev->detail ? ev->detail : "");
+	audit_log(ev);
 	if (kp == NULL)
 		return 0;
 	if ((s = audit_encode(ev)) == NULL)

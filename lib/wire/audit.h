@@ -47,6 +47,9 @@ struct audit_event {
 /* ev as the JSON text above (caller frees), NULL when out of memory. */
 char *audit_encode(const struct audit_event *ev);
 
+/* Writes ev to the log (at debug level when quiet or routine). */
+void audit_log(const struct audit_event *ev);
+
 /*
  * Logs ev and queues it on topic through kp (without waiting; kp may be NULL
  * to only log). Returns 0 when queued (or only logged), -1 when the producer
