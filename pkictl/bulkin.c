@@ -25,8 +25,7 @@
 #define CSR_PEM_MARK "CERTIFICATE REQUEST-----" /* both BEGIN (NEW) CERTIFICATE REQUEST */
 #define PROFILE_MAX (64 * 1024)
 #define JSONL_LINE_MAX (MSG_CSR_MAX + 16 * 1024) /* a CSR plus the other fields, escaped */
-#define SHA256_HEX 65
-#define WHERE_MAX 256 /* a path (shortened) and a line number */
+#define WHERE_MAX 256                            /* a path (shortened) and a line number */
 
 static const char *const jsonl_keys[] = {"name",     "csr",        "common_name", "validity_days",
 					 "ca_id",    "extensions", "purpose",     NULL};
@@ -551,7 +550,7 @@ bulk_batch_default(const char *key_id, const struct bulk_input *in, char out[BUL
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	char csrhash[SHA256_HEX], num[32];
+	char csrhash[HEX_SHA256_BUF], num[32];
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	size_t i;
 

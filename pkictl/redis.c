@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,19 +160,15 @@ static int
 redis_acl_line(const struct redis_role *role, const char *user, const char *password,
 	       const char *prefix, char *line)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	char item[REDIS_PATTERN_MAX], hash[2 * 32 + 2];
-	unsigned mdlen = 0;
+	char item[REDIS_PATTERN_MAX], hash[1 + HEX_SHA256_BUF];
 	size_t k, n;
 	int ro;
 
-	if (EVP_Digest(password, strlen(password), md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen != 32) {
+	hash[0] = '#';
+	if (hex_sha256(password, strlen(password), hash + 1) != 0) {
 		pk_sslerr("SHA-256");
 		return -1;
 	}
-	hash[0] = '#';
-	hex_encode(md, mdlen, hash + 1);
 	snprintf(line, REDIS_ACL_LINE_MAX, "user %s reset on", user);
 	if (redis_acl_add(line, hash) != 0)
 		return -1;

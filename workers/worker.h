@@ -92,7 +92,7 @@ struct worker {
 	atomic_int ready;          /* "ready" logged after the first assignment */
 	atomic_int failed;         /* a thread stopped on a fatal error */
 	/* Per CA of cfg: its chain's key in Redis (store_chain_put), "" when it has no key. */
-	char (*chain_sha)[STORE_SHA256_HEX];
+	char (*chain_sha)[HEX_SHA256_BUF];
 };
 
 /* One processing thread: its own consumer and signers. */

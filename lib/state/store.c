@@ -1,6 +1,5 @@
 #include "store.h"
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -398,16 +397,14 @@ store_transition(const struct store *s, const char *id, enum req_state from, enu
 }
 
 int
-store_chain_put(const struct store *s, const char *chain, char sha[STORE_SHA256_HEX])
+store_chain_put(const struct store *s, const char *chain, char sha[HEX_SHA256_BUF])
 {
-	unsigned char md[32];
 	char key[STORE_KEY_MAX];
 	const char *argv[3] = {"SET", key, chain};
 	redisReply *rep;
 
-	if (EVP_Digest(chain, strlen(chain), md, NULL, EVP_sha256(), NULL) != 1)
+	if (hex_sha256(chain, strlen(chain), sha) != 0)
 		return STORE_EDOWN;
-	hex_encode(md, sizeof(md), sha);
 	store_key(s, key, sizeof(key), "chain", sha, NULL);
 	if ((rep = store_run(s, 3, argv)) == NULL)
 		return STORE_EDOWN;

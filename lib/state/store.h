@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 
+#include "hex.h"
 #include "ids.h"
 #include "redis.h"
 #include "reqstate.h"
@@ -113,14 +114,12 @@ void req_record_free(struct req_record *rec);
  */
 int req_record_set(struct req_record *rec, const char *name, const char *value);
 
-#define STORE_SHA256_HEX 65 /* a SHA-256 in lowercase hex and its NUL */
-
 /*
  * Keeps chain (PEM) once under P chain:{sha256} for the records that name it
  * by chain_sha256 instead of holding a copy; its hex SHA-256 into sha.
  * Returns 0, or STORE_EDOWN.
  */
-int store_chain_put(const struct store *s, const char *chain, char sha[STORE_SHA256_HEX]);
+int store_chain_put(const struct store *s, const char *chain, char sha[HEX_SHA256_BUF]);
 
 /* A fresh random request id (UUID v4 text) into out (>= 37 bytes). */
 void store_id_new(char *out);

@@ -2,7 +2,6 @@
 
 #include <ctype.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -445,11 +444,7 @@ msg_csr_hash(struct issue_msg *m)
 void
 msg_csr_sha256(const char *csr, char out[65])
 {
-	unsigned char d[32];
-	unsigned int dl = 0;
-
-	EVP_Digest(csr, strlen(csr), d, &dl, EVP_sha256(), NULL);
-	hex_encode(d, sizeof(d), out);
+	hex_sha256(csr, strlen(csr), out);
 }
 
 /* Appends "name=LEN:value\n", or "name\n" when value is NULL, to buf at *n (no printf: hot). */
@@ -522,15 +517,11 @@ static int
 grant_request_hash(struct issue_msg *m, char out[65])
 {
 	char c[MSG_CANONICAL_MAX];
-	unsigned char d[32];
-	unsigned int dl = 0;
 	size_t n;
 
-	if ((n = msg_canonical(m, GRANT_DOMAIN, NULL, c)) == 0 ||
-	    EVP_Digest(c, n, d, &dl, EVP_sha256(), NULL) != 1)
+	if ((n = msg_canonical(m, GRANT_DOMAIN, NULL, c)) == 0)
 		return -1;
-	hex_encode(d, sizeof(d), out);
-	return 0;
+	return hex_sha256(c, n, out);
 }
 
 /* The MAC over the grant's fields into mac[65]; -1 on error. */

@@ -248,7 +248,7 @@ main(int argc, char **argv)
 	{
 		static const char chain[] = "-----BEGIN CERTIFICATE-----\nMII=\n"
 					    "-----END CERTIFICATE-----\n";
-		char sha[STORE_SHA256_HEX] = "";
+		char sha[HEX_SHA256_BUF] = "";
 		struct req_record named = {.chain_sha256 = sha};
 
 		EXPECT("chain_put", store_chain_put(&st, chain, sha) == 0 && strlen(sha) == 64);
