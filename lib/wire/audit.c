@@ -11,27 +11,16 @@
 char *
 audit_encode(const struct audit_event *ev)
 {
-	const char *const names[] = {"event", "request_id", "actor", "tenant",
-				     "ca_id", "client_ip",  "time",  "detail"};
-	const char *vals[] = {ev->event, ev->request_id, ev->actor, ev->tenant,
-			      ev->ca_id, ev->client_ip,  NULL,      ev->detail};
-	char ts[32], v[16];
-	struct jsonw w = {0};
-	size_t i, cap = 64;
+	char ts[32]; /* filled below: the members hold its address */
+	const struct msg_member m[] = {
+	    MSG_STR_NULL("event", ev->event), MSG_STR_NULL("request_id", ev->request_id),
+	    MSG_STR_NULL("actor", ev->actor), MSG_STR_NULL("tenant", ev->tenant),
+	    MSG_STR_NULL("ca_id", ev->ca_id), MSG_STR_NULL("client_ip", ev->client_ip),
+	    MSG_STR_NULL("time", ts),         MSG_STR_NULL("detail", ev->detail),
+	};
 
 	jsonw_now(ts);
-	vals[6] = ts;
-	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
-		cap += strlen(names[i]) + 8 + (vals[i] != NULL ? 6 * strlen(vals[i]) : 0);
-	if ((w.buf = malloc(cap)) == NULL)
-		return NULL;
-	w.cap = cap;
-	snprintf(v, sizeof(v), "{\"v\":%d", MSG_VERSION);
-	jsonw_raw(&w, v);
-	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
-		jsonw_field(&w, names[i], vals[i]);
-	jsonw_raw(&w, "}");
-	return w.buf; /* cap covers every byte escaped to six: err cannot be set */
+	return msg_flat(m, sizeof(m) / sizeof(m[0]));
 }
 
 /*

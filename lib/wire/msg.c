@@ -664,28 +664,7 @@ out:
 
 #define MSG_NUM_MAX 32 /* a long long as text with the JSON around it */
 
-/* A member of a flat object (msg_flat): a string (left out when NULL), or a number. */
-struct msg_member {
-	const char *name; /* plain: written unescaped */
-	const char *str;
-	long long num; /* when is_num */
-	int is_num;
-};
-#define MSG_STR(name, s)                                                                           \
-	{                                                                                          \
-		name, s, 0, 0                                                                      \
-	}
-#define MSG_NUM(name, n)                                                                           \
-	{                                                                                          \
-		name, NULL, n, 1                                                                   \
-	}
-
-/*
- * {"v":MSG_VERSION, then the n members} as JSON text, as cJSON would print
- * it, without building a tree: the outcomes of every request are written
- * with it. Caller frees; NULL when out of memory.
- */
-static char *
+char *
 msg_flat(const struct msg_member *m, size_t n)
 {
 	struct jsonw w = {0};
@@ -694,21 +673,21 @@ msg_flat(const struct msg_member *m, size_t n)
 
 	for (i = 0; i < n; i++)
 		cap += strlen(m[i].name) + 4 +
-		       (m[i].is_num        ? sizeof(num)
-			: m[i].str != NULL ? 6 * strlen(m[i].str) + 2
-					   : 0);
+		       (m[i].kind == MSG_M_NUM ? sizeof(num)
+			: m[i].str != NULL     ? 6 * strlen(m[i].str) + 2
+					       : 4 /* null */);
 	if ((w.buf = malloc(cap)) == NULL)
 		return NULL;
 	w.cap = cap;
 	snprintf(num, sizeof(num), "{\"v\":%d", MSG_VERSION);
 	jsonw_raw(&w, num);
 	for (i = 0; i < n; i++) {
-		if (m[i].is_num) {
+		if (m[i].kind == MSG_M_NUM) {
 			jsonw_raw(&w, ",\"");
 			jsonw_raw(&w, m[i].name);
 			snprintf(num, sizeof(num), "\":%lld", m[i].num);
 			jsonw_raw(&w, num);
-		} else if (m[i].str != NULL) {
+		} else if (m[i].str != NULL || m[i].kind == MSG_M_STR_NULL) {
 			jsonw_field(&w, m[i].name, m[i].str);
 		}
 	}

@@ -174,6 +174,37 @@ struct msg_result {
 /* r as a JSON text. Caller frees; NULL when out of memory. */
 char *msg_result_encode(const struct msg_result *r);
 
+/* A member of a flat JSON object (msg_flat). */
+struct msg_member {
+	const char *name; /* plain: written unescaped */
+	enum {
+		MSG_M_STR,      /* str, left out when NULL */
+		MSG_M_STR_NULL, /* str, null when NULL */
+		MSG_M_NUM,      /* num */
+	} kind;
+	const char *str;
+	long long num;
+};
+#define MSG_STR(name, s)                                                                           \
+	{                                                                                          \
+		name, MSG_M_STR, s, 0                                                              \
+	}
+#define MSG_STR_NULL(name, s)                                                                      \
+	{                                                                                          \
+		name, MSG_M_STR_NULL, s, 0                                                         \
+	}
+#define MSG_NUM(name, n)                                                                           \
+	{                                                                                          \
+		name, MSG_M_NUM, NULL, n                                                           \
+	}
+
+/*
+ * {"v":MSG_VERSION, then the n members} as JSON text, as cJSON would print
+ * it, without building a tree: the outcomes and audit events of every
+ * request are written with it. Caller frees; NULL when out of memory.
+ */
+char *msg_flat(const struct msg_member *m, size_t n);
+
 /*
  * Issued message (topic issued, key serial; the system of record):
  * {"v":1, "serial", "ca_id", "request_id", "tenant"?, "requester"?,
