@@ -144,6 +144,9 @@ issue_case() {
 		"$(jq -j .chain <<<"$REQ" | sha256sum | cut -d' ' -f1)"
 	check_eq "$name: chain kept under ${PREFIX}chain:{sha256}" "$(jq -j .chain <<<"$REQ")" \
 		"$(redis_cli --raw GET "${PREFIX}chain:$sha")"
+	# Its values all fit Redis's listpack limit (scripts/stack.sh): one allocation.
+	check_eq "$name: record kept as one listpack" listpack \
+		"$(redis_cli --raw OBJECT ENCODING "${PREFIX}req:$id")"
 }
 
 # ------------------------------------------------------------ options
