@@ -16,7 +16,7 @@
 #   PKI_KAFKA_PORT [19092]             PKI_KAFKA_CONTROLLER_PORT [19093]
 #   PKI_REDIS_PORT [16379]              PKI_SMTP_PORT [12525] (the SMTP sink)
 #   PKI_GATEWAY_LISTEN [127.0.0.1:8080] PKI_APPROVER_LISTEN [127.0.0.1:8081]
-#   PKI_WORKERS [2]                    PKI_ISSUE_PARTITIONS [6] (pki.issue, pki.submit)
+#   PKI_WORKERS [2]                    PKI_ISSUE_PARTITIONS [12] (pki.issue, pki.submit)
 #   PKI_TOPIC_PARTITIONS [3]           partitions of every other topic
 #   PKI_CONFIG [$PKI_VAR/demo/config.json, created on first up]
 #   PKI_KAFKA_TLS_DIR [the config's kafka/] the broker's keystore
@@ -42,7 +42,9 @@ SMTP_PORT=${PKI_SMTP_PORT:-12525}
 GATEWAY_LISTEN=${PKI_GATEWAY_LISTEN:-127.0.0.1:8080}
 APPROVER_LISTEN=${PKI_APPROVER_LISTEN:-127.0.0.1:8081}
 WORKERS=${PKI_WORKERS:-2}
-ISSUE_PARTITIONS=${PKI_ISSUE_PARTITIONS:-6}
+# 12: an even share for 1, 2, 3, 4 or 6 consumers (workers x threads);
+# a consumer with one partition more than another finishes a backlog last.
+ISSUE_PARTITIONS=${PKI_ISSUE_PARTITIONS:-12}
 TOPIC_PARTITIONS=${PKI_TOPIC_PARTITIONS:-3}
 KAFKA_HEAP=${PKI_KAFKA_HEAP:--Xms256m -Xmx512m}
 BUILD=${BUILD:-build/release}

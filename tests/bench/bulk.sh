@@ -75,7 +75,9 @@ export PKI_APPROVER_LISTEN=127.0.0.1:$((18281 + OFF))
 # Three threads per worker on two cores: while some wait on Redis or on
 # Kafka's acknowledgement, another signs (two left a fifth of the cores idle).
 export PKI_WORKER_THREADS=${BENCH_WORKER_THREADS:-3}
-export PKI_ISSUE_PARTITIONS=${BENCH_ISSUE_PARTITIONS:-8} # at least workers x threads (6)
+# A multiple of every case's consumers (3 and 6): with 8, two threads held
+# two partitions each and drained the last quarter of the backlog alone.
+export PKI_ISSUE_PARTITIONS=${BENCH_ISSUE_PARTITIONS:-12}
 export PKI_TOPIC_PARTITIONS=${BENCH_TOPIC_PARTITIONS:-3}
 export BUILD
 unset PKI_CONFIG PKI_WORKERS

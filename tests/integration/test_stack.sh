@@ -21,7 +21,7 @@ meta=$(kcat_b -L -J -m 10 2>/dev/null)
 for t in "${TOPICS[@]}"; do
 	parts=$(jq -r --arg t "$t" '.topics[] | select(.topic == $t) | .partitions | length' <<<"$meta")
 	want=${PKI_TOPIC_PARTITIONS:-3}
-	[[ $t == pki.issue || $t == pki.submit ]] && want=${PKI_ISSUE_PARTITIONS:-6}
+	[[ $t == pki.issue || $t == pki.submit ]] && want=${PKI_ISSUE_PARTITIONS:-12}
 	check_eq "topic $t exists with $want partitions" "$want" "${parts:-missing}"
 done
 
