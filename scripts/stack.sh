@@ -66,8 +66,8 @@ REDIS_STOP_TIMEOUT=10
 SMTP_READY_TIMEOUT=20
 
 # A request record stays one listpack (a single allocation, saved as one
-# string by an AOF rewrite) while each value fits: certificates and CSRs
-# in PEM are 0.5-3 KB, past Redis's default of 64 bytes.
+# string by an AOF rewrite) while each value fits: a certificate in PEM
+# is 0.7-2 KB, past Redis's default of 64 bytes.
 REDIS_LISTPACK_VALUE=4096
 
 mkdir -p "$PKI_VAR"
