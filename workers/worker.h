@@ -113,9 +113,10 @@ struct worker_thread {
 	size_t nmarks;
 	int batch_failed;
 	/*
-	 * The batch's audit events (JSON text, caller of job_audit_ex owns),
-	 * produced together once its outcomes are: one burst for the producer's
-	 * short linger instead of a trickle of small requests (worker_audit_flush).
+	 * The batch's audit events (JSON text the thread owns until
+	 * worker_audit_flush produces and frees it), produced together once its
+	 * outcomes are: one burst for the producer's short linger instead of a
+	 * trickle of small requests.
 	 */
 	struct worker_audit *audits;
 	size_t naudits, caudits;
