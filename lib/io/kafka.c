@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -67,6 +68,7 @@ struct kafka_producer {
 	atomic_int lost;             /* librdkafka reported a lost connection since */
 	atomic_int expired;          /* a delivery failed since the last acknowledgement */
 	atomic_ullong delivered, failed;
+	unsigned sticky_offset; /* this producer's first partition, so producers differ */
 };
 
 struct kafka_consumer {
@@ -253,6 +255,28 @@ kafka_poll_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * Partitioner: the window's partition (KAFKA_STICKY_MS), or the next
+ * available one after it; the key's partition when none is available.
+ */
+static int32_t
+kafka_sticky_partition(const rd_kafka_topic_t *rkt, const void *key, size_t keylen,
+		       int32_t npartitions, void *topic_opaque, void *msg_opaque)
+{
+	const struct kafka_producer *p = topic_opaque;
+	long long window = kafka_now_ms() / KAFKA_STICKY_MS;
+	int32_t i, part;
+
+	for (i = 0; i < npartitions; i++) {
+		part = (int32_t)(((unsigned long long)window + p->sticky_offset + (unsigned)i) %
+				 (unsigned)npartitions);
+		if (rd_kafka_topic_partition_available(rkt, part))
+			return part;
+	}
+	return rd_kafka_msg_partitioner_consistent_random(rkt, key, keylen, npartitions,
+							  topic_opaque, msg_opaque);
+}
+
 struct kafka_producer *
 kafka_producer_new(const char *brokers, const char *client_id, const struct kafka_tls *tls,
 		   int linger_ms, char *err)
@@ -265,6 +289,7 @@ kafka_producer_new(const char *brokers, const char *client_id, const struct kafk
 	};
 	struct kafka_producer *p = NULL, *ret = NULL;
 	rd_kafka_conf_t *conf = NULL;
+	rd_kafka_topic_conf_t *tc;
 	char tmo[32], e[KAFKA_ERR_MAX / 2];
 	size_t i;
 
@@ -273,6 +298,7 @@ kafka_producer_new(const char *brokers, const char *client_id, const struct kafk
 		goto out;
 	}
 	pthread_mutex_init(&p->health_mu, NULL);
+	p->sticky_offset = (unsigned)getpid() * 2654435761u; /* Knuth's multiplicative hash */
 	conf = rd_kafka_conf_new();
 	if (kafka_conf_set(conf, "bootstrap.servers", brokers, err) < 0 ||
 	    kafka_conf_set(conf, "client.id", client_id, err) < 0 ||
@@ -287,6 +313,13 @@ kafka_producer_new(const char *brokers, const char *client_id, const struct kafk
 	snprintf(tmo, sizeof(tmo), "%d", KAFKA_MESSAGE_TIMEOUT_MS);
 	if (kafka_conf_set(conf, "message.timeout.ms", tmo, err) < 0)
 		goto out;
+	if ((tc = rd_kafka_topic_conf_new()) == NULL) {
+		snprintf(err, KAFKA_ERR_MAX, "kafka: out of memory");
+		goto out;
+	}
+	rd_kafka_topic_conf_set_partitioner_cb(tc, kafka_sticky_partition);
+	rd_kafka_topic_conf_set_opaque(tc, p);
+	rd_kafka_conf_set_default_topic_conf(conf, tc); /* takes tc */
 	rd_kafka_conf_set_opaque(conf, p);
 	rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr_cb);
 	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);

@@ -52,8 +52,18 @@ struct kafka_consumer;
 #define KAFKA_LINGER_BATCH_MS 1
 
 /*
+ * A producer sends to one partition of a topic for every window of this
+ * length, whatever the messages' keys: librdkafka 2.0 sends one produce
+ * request per partition with data, so a window's messages leave as one
+ * request instead of one for each partition their keys hash to.
+ */
+#define KAFKA_STICKY_MS 5
+
+/*
  * Creates an idempotent producer (enable.idempotence=true, acks=all) for the
- * comma-separated brokers and starts its delivery-report thread. client_id
+ * comma-separated brokers and starts its delivery-report thread. It places
+ * a topic's messages by time, not by key: one partition for a few
+ * milliseconds, then the next (KAFKA_STICKY_MS). client_id
  * names it in broker logs; tls as above; linger_ms as above. Returns NULL
  * with a message in err (KAFKA_ERR_MAX). Caller frees with kafka_producer_free.
  */

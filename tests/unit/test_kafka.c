@@ -5,7 +5,9 @@
  */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "kafka.h"
@@ -208,6 +210,49 @@ TEST(kafka_consumer_redelivers_unfinished)
 	kafka_msg_release(&m);
 	kafka_consumer_free(c);
 	kafka_producer_free(p);
+	rd_kafka_mock_cluster_destroy(mock);
+	rd_kafka_destroy(mock_rk);
+}
+
+/*
+ * A burst of sends with different keys goes to the partition of its time
+ * window, not to the partitions its keys hash to: at most one partition
+ * per window the burst spanned (keyed, forty keys would use all four).
+ */
+TEST(kafka_burst_takes_one_partition_per_window)
+{
+	const char *brokers = mock_start(), *topics[] = {"unit.burst", NULL};
+	char err[KAFKA_ERR_MAX], key[16];
+	struct kafka_producer *p;
+	struct kafka_consumer *c;
+	struct kafka_msg m;
+	int i, used[4] = {0}, nused = 0;
+	long long w0, w1;
+
+	rd_kafka_mock_topic_create(mock, "unit.burst", 4, 1);
+	p = kafka_producer_new(brokers, "unit", NULL, KAFKA_LINGER_MS, err);
+	CHECK(p != NULL);
+	CHECK_INT(kafka_produce_sync(p, "unit.burst", "first", "v", 1, 5000), 0);
+	w0 = now_ms() / KAFKA_STICKY_MS;
+	for (i = 0; i < 40; i++) {
+		snprintf(key, sizeof(key), "req-%d", i);
+		CHECK_INT(kafka_produce(p, "unit.burst", key, "v", 1), 0);
+	}
+	w1 = now_ms() / KAFKA_STICKY_MS;
+	kafka_producer_free(p); /* flushes */
+	c = kafka_consumer_new(brokers, "unit-burst", topics, "unit-c3", NULL, NULL, NULL, err);
+	CHECK(c != NULL);
+	for (i = 0; i < 41; i++) {
+		if (!next_msg(c, &m, POLL_LIMIT_MS))
+			test_fail(__FILE__, __LINE__, "message %d of the burst not consumed", i);
+		if (m.key_len > 4 && memcmp(m.key, "req-", 4) == 0 && m.partition >= 0 &&
+		    m.partition < 4 && !used[m.partition]++)
+			nused++;
+		kafka_msg_release(&m);
+	}
+	CHECK(nused >= 1);
+	CHECK(nused <= w1 - w0 + 1);
+	kafka_consumer_free(c);
 	rd_kafka_mock_cluster_destroy(mock);
 	rd_kafka_destroy(mock_rk);
 }
