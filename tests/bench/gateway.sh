@@ -28,6 +28,8 @@
 #   bench detail gateway-bound ... max_ratio=X
 #   bench detail latency-warmup rate_per_s=N rounds=N jit_pct_last_round=X
 #   bench latency rate_per_s=N p50_ms=X p99_ms=X issued=N  (RATE, HIGH_RATE)
+#   bench detail latency-one-call rate_per_s=N p50_ms=X p99_ms=X issued=N polls=N
+#     (RATE, each submit with Prefer: wait=30: answered 201 with the certificate)
 #   bench detail cfssl-latency rate_per_s=N p50_ms=X p99_ms=X  (each rate)
 #   bench rss workers=N gateway_mib=X approver_mib=X worker-K_mib=X ... kafka_mib=X redis_mib=X
 # each measured case preceded by "bench detail load_average case=NAME la1=X",
@@ -353,7 +355,7 @@ echo "bench detail gateway-issuing submits_per_s=$(kv "$gi_line" per_s) cfssl_si
 # latency RATE: one open-loop run against the gateway; prints the loadgen line.
 latency() {
 	open_loop gateway "$PKI_GATEWAY_LISTEN" /csr/process "$WORK/gateway.jsonl" "$1" \
-		-H "$AUTH" -W 30
+		-H "$AUTH" -W 30 "${@:2}"
 }
 KCAT_CONF=$PKI_VAR/bench-kcat.conf
 printf '%s\n' security.protocol=ssl "ssl.ca.location=$PKI_VAR/demo/kafka/ca.pem" \
@@ -419,6 +421,16 @@ for rate in "$LOW_RATE" "$RATE" "$HIGH_RATE"; do
 		"unfinished=$(kv "$line" unfinished) send_lag_max_ms=$(kv "$line" send_lag_max_ms)"
 	latency_parts "$rate" "$t0" "$t1"
 done
+# The same at RATE with the one-call answer: the submit itself waits
+# (Prefer: wait=30) and answers 201 with the certificate, no poll.
+if ((RATE > 0)); then
+	settle
+	load_average_line latency-one-call
+	line=$(latency "$RATE" -H "Prefer: wait=30")
+	echo "bench detail latency-one-call-run $line"
+	echo "bench detail latency-one-call rate_per_s=$RATE p50_ms=$(kv "$line" p50_ms)" \
+		"p99_ms=$(kv "$line" p99_ms) issued=$(kv "$line" issued) polls=$(kv "$line" polls)"
+fi
 workers=$(scripts/stack.sh status 2>/dev/null | grep -c '^worker-.*running' || true)
 echo "bench rss workers=$workers$(stack_rss)"
 echo "bench detail rss_peak workers=$workers$(stack_rss VmHWM)"

@@ -1,7 +1,8 @@
 """A small HTTP/1.1 server for the load generator's self-test.
 
 POST answers 202 with {"request_id": "id-N", "status": "queued"} in chunks
-(with a chunk extension and a trailer); GET .../id-N answers 200 with status
+(with a chunk extension and a trailer); with a Prefer header, every other
+POST answers 201 with status "issued" instead (a one-call answer); GET .../id-N answers 200 with status
 "queued" the first time it is asked about id-N and "issued" the second time;
 every fifth GET answer closes the connection. Prints "ready PORT" once
 listening.
@@ -31,8 +32,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers["Content-Length"]))
         with lock:
             n = next(ids)
-        body = json.dumps({"request_id": f"id-{n}", "status": "queued"}).encode()
-        self.send_response(202)
+        done = "Prefer" in self.headers and n % 2 == 0
+        body = json.dumps({"request_id": f"id-{n}",
+                           "status": "issued" if done else "queued"}).encode()
+        self.send_response(201 if done else 202)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         for k in range(0, len(body), CHUNK):

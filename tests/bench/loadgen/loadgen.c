@@ -12,11 +12,13 @@
  *	the answers (a request that finds no free connection waits in a queue and
  *	its latency still counts from its scheduled time, so slow answers cannot
  *	hide latency). After each 202 it long-polls PREFIX{request_id}?wait=-W
- *	until the request is terminal. Latency: scheduled send time to the
- *	arrival of the answer saying "issued". With -s CODE the service is
- *	synchronous instead (a signer such as cfssl): an answer with status CODE
- *	is the certificate (counted as issued, latency to that answer), any
- *	other status is a refusal, and nothing is polled.
+ *	until the request is terminal; a 201 saying "issued" (the gateway's
+ *	one-call answer, with -H "Prefer: wait=N") needs no poll. Latency:
+ *	scheduled send time to the arrival of the answer saying "issued".
+ *	With -s CODE the service is synchronous instead (a signer such as
+ *	cfssl): an answer with status CODE is the certificate (counted as
+ *	issued, latency to that answer), any other status is a refusal, and
+ *	nothing is polled.
  *
  * BODIES holds one request body per line (POSTed as application/json, in
  * turn, wrapping around). Options:
@@ -584,6 +586,14 @@ lg_open_answer(struct lg *lg, struct job *j, int status, const char *body, size_
 			lg->rejected++;
 			lg_show(lg, "submit refused", status, body, blen);
 		}
+		free(j);
+		return;
+	}
+	if (j->kind == JOB_SUBMIT && status == 201 &&
+	    json_str(body, blen, "status", state, sizeof(state)) == 0 &&
+	    strcmp(state, "issued") == 0) {
+		lg->accepted++; /* answered in one call (Prefer: wait=N) */
+		lg_latency(lg, j);
 		free(j);
 		return;
 	}

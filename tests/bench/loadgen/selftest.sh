@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Self-test of the load generator against tests/bench/loadgen/fake_server.py:
 # closed-loop counting by status, chunked answers, open-loop submit then
-# long-poll until issued, open loop against a synchronous service (-s),
+# long-poll until issued, one-call answers (201) needing no poll, open loop
+# against a synchronous service (-s),
 # connections the server closes. PASS:/FAIL: lines.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -45,6 +46,10 @@ check loadgen_open_sends_on_schedule '(( $(kv "$line" sent) == 100 && $(kv "$lin
 check loadgen_open_polls_until_issued \
 	'(( $(kv "$line" issued) == 100 && $(kv "$line" polls) == 200 && $(kv "$line" unfinished) == 0 && $(kv "$line" errors) == 0 ))' "$line"
 check loadgen_open_latency_positive '[[ $(kv "$line" p99_ms) != 0.0 ]]' "$line"
+line=$("$BUILD/loadgen" open "127.0.0.1:$port" /submit "$tmp/bodies" -r 50 -d 2 -c 20 -W 1 -D 10 \
+	-p /requests/ -H "Prefer: wait=1" 2>/dev/null)
+check loadgen_open_one_call_answer_needs_no_poll \
+	'(( $(kv "$line" issued) == 100 && $(kv "$line" polls) == 100 && $(kv "$line" errors) == 0 && $(kv "$line" refused) == 0 ))' "$line"
 line=$("$BUILD/loadgen" open "127.0.0.1:$port" /submit "$tmp/bodies" -r 50 -d 1 -c 20 -D 10 -s 202 \
 	2>/dev/null)
 check loadgen_open_sync_answer_is_outcome \
