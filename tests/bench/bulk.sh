@@ -312,7 +312,7 @@ warm_up() {
 # warm_rounds K: warm-up rounds (a batch of WARM each) until the broker's JIT
 # is quiet; sets warm_total.
 warm_rounds() {
-	local r j0 j1 t0 pct=
+	local r mark pct=
 	for ((r = 1; r <= WARM_ROUNDS; r++)); do
 		# Each round's requests: the same CSRs in another batch (other ids).
 		if [[ ! -s $WORK/warm-$r.txt ]]; then
@@ -320,13 +320,10 @@ warm_rounds() {
 			sign "$WORK/warm.jsonl" "bench-warm-$N-$r" "$WORK/warm-$r.txt"
 		fi
 		say "case workers=$1: warm-up round $r, $WARM requests of another batch"
-		j0=$(jit_ticks "$(<"$PKI_VAR/run/kafka.pid")")
-		t0=$(now_ms)
+		mark=$(kafka_jit_mark)
 		warm_up "$1" "$WORK/warm-$r.txt" $((warm_total + WARM))
 		warm_total=$((warm_total + WARM))
-		j1=$(jit_ticks "$(<"$PKI_VAR/run/kafka.pid")")
-		pct=$(awk -v j=$((j1 - j0)) -v ms=$(($(now_ms) - t0)) -v hz="$HZ" \
-			'BEGIN { printf "%.1f", j * 1000 / hz * 100 / (ms > 0 ? ms : 1) }')
+		pct=$(kafka_jit_pct "$mark")
 		say "warm-up round $r: the broker's JIT compilers took $pct% of a core"
 		awk -v p="$pct" -v q="$JIT_QUIET_PCT" 'BEGIN { exit !(p < q) }' && break
 	done

@@ -19,9 +19,9 @@
 #      send time to the answer saying "issued". cfssl's latency at the same
 #      rates (to its sign answer, which carries the certificate) is measured
 #      in step 1, the stack's after unmeasured rounds at BENCH_RATE/s that
-#      warm the broker's JIT. Where the time goes: the Kafka timestamps of each request's
-#      pki.issue message (the gateway's send) and pki.results message (the
-#      worker's).
+#      warm the broker's JIT. Where the time goes: the Kafka timestamps of
+#      each request's pki.issue message (the gateway's send) and pki.results
+#      message (the worker's).
 # Prints:
 #   bench gateway submits_per_s=N cfssl_signs_per_s=N ratio=X
 #   bench gateway cpu_ms_per_request gateway=X cfssl=Y
@@ -384,16 +384,13 @@ latency_parts() {
 
 # latency_warmup: the unmeasured rounds (LAT_WARM_ROUNDS above).
 latency_warmup() {
-	local r j0 t0 pct=
+	local r mark pct=
 	for ((r = 1; r <= LAT_WARM_ROUNDS; r++)); do
 		settle
 		say "latency warm-up round $r: open loop at $RATE/s, unmeasured"
-		j0=$(jit_ticks "$(<"$PKI_VAR/run/kafka.pid")")
-		t0=$(date +%s%3N)
+		mark=$(kafka_jit_mark)
 		latency "$RATE" >/dev/null
-		pct=$(awk -v j=$(($(jit_ticks "$(<"$PKI_VAR/run/kafka.pid")") - j0)) \
-			-v ms=$(($(date +%s%3N) - t0)) -v hz="$HZ" \
-			'BEGIN { printf "%.1f", j * 1000 / hz * 100 / (ms > 0 ? ms : 1) }')
+		pct=$(kafka_jit_pct "$mark")
 		say "latency warm-up round $r: the broker's JIT compilers took $pct% of a core"
 		awk -v p="$pct" -v q="$JIT_QUIET_PCT" 'BEGIN { exit !(p < q) }' && break
 	done

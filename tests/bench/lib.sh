@@ -8,6 +8,8 @@
 #   cpu_ticks PID                   user + system clock ticks of PID so far
 #   jit_ticks PID                   ticks of PID's JIT compiler threads (a JVM's
 #                                   "C1/C2 CompilerThread"), 0 for others
+#   kafka_jit_mark                  "JIT_TICKS MS": the broker's JIT ticks and the time now
+#   kafka_jit_pct MARK              % of a core the broker's JIT took since MARK
 #   stack_cpu                       "name ticks" per stack process, workers summed,
 #                                   plus kafka_jit: the part of kafka's that is JIT
 #   stack_ticks                     the stack's processes' ticks, summed
@@ -39,6 +41,12 @@ jit_ticks() {
 		fi
 	done
 	echo "$n"
+}
+kafka_jit_mark() { echo "$(jit_ticks "$(<"$PKI_VAR/run/kafka.pid")") $(date +%s%3N)"; }
+kafka_jit_pct() {
+	awk -v m="$1" -v now="$(kafka_jit_mark)" -v hz="$HZ" 'BEGIN {
+		split(m, a, " "); split(now, b, " "); ms = b[2] - a[2]
+		printf "%.1f", (b[1] - a[1]) * 1000 / hz * 100 / (ms > 0 ? ms : 1) }'
 }
 stack_cpu() {
 	local f name

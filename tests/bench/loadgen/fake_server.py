@@ -2,8 +2,9 @@
 
 POST answers 202 with {"request_id": "id-N", "status": "queued"} in chunks
 (with a chunk extension and a trailer); with a Prefer header, every other
-POST answers 201 with status "issued" instead (a one-call answer); GET .../id-N answers 200 with status
-"queued" the first time it is asked about id-N and "issued" the second time;
+POST answers 201 with status "issued" instead (a one-call answer); GET
+.../id-N answers 200 with status "queued" the first time it is asked about
+id-N and "issued" the second time;
 every fifth GET answer closes the connection. Prints "ready PORT" once
 listening.
 """
