@@ -2,6 +2,7 @@
 #ifndef PKI_GATEWAY_H
 #define PKI_GATEWAY_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "config.h"
@@ -19,6 +20,7 @@
 #define GATEWAY_PURPOSE_MAX 64
 #define GATEWAY_BATCH_PAGE_DEFAULT 100 /* GET /csr/batches/{id}: requests per page ... */
 #define GATEWAY_BATCH_PAGE_MAX 1000    /* ... and at most (?limit=) */
+#define GATEWAY_SENT_MAX 4096          /* published ids awaiting one outbox drop */
 
 /* Prometheus counters, one per line of /metrics. */
 struct gateway_metrics {
@@ -47,6 +49,10 @@ struct gateway {
 	atomic_int *key_waiters;  /* waits now, per cfg->users entry (limits.c) */
 	struct cafiles *cafiles;  /* public CA files in memory (cafiles.c) */
 	struct svc_health health; /* as last checked by the main loop */
+	/* Published requests whose outbox entries the main loop drops together (submit.c). */
+	pthread_mutex_t sent_mu;
+	char (*sent)[STORE_ID_MAX], (*sent_spare)[STORE_ID_MAX]; /* GATEWAY_SENT_MAX each */
+	size_t nsent;
 	/*
 	 * Route hook for the browser pages (/csr/upload...): called for every
 	 * path starting with "/csr/upload"; NULL answers 404 there.
@@ -85,9 +91,14 @@ int limits_rate(struct gateway *gw, struct http_req *req, const struct user *u);
  */
 const struct user *gateway_auth(struct gateway *gw, struct http_req *req);
 
+/* The lists of published ids (gateway.sent): 0, or -1 without memory. */
+int gateway_outbox_start(struct gateway *gw);
+/* Drops the outbox entries of the ids published since the last call, then frees. */
+void gateway_outbox_stop(struct gateway *gw);
 /*
- * Sends again what a gateway recorded but may not have published (it died
- * in between): the outbox entries due (outbox.h). Called every second.
+ * Drops the outbox entries of the requests published since the last call,
+ * then sends again what a gateway recorded but may not have published (it
+ * died in between): the outbox entries due (outbox.h). Called every second.
  */
 void gateway_outbox_sweep(struct gateway *gw);
 

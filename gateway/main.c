@@ -44,7 +44,7 @@ main(int argc, char **argv)
 		log_error("cannot encode the CA certificates (out of memory?)");
 		goto out;
 	}
-	if (limits_start(&gw) < 0) {
+	if (limits_start(&gw) < 0 || gateway_outbox_start(&gw) < 0) {
 		log_error("out of memory");
 		goto out;
 	}
@@ -68,6 +68,7 @@ out:
 	/* Long-polls return first, so that connection threads can finish. */
 	waiters_stop(gw.waiters);
 	http_stop(gw.http);
+	gateway_outbox_stop(&gw);
 	waiters_free(gw.waiters);
 	limits_free(&gw);
 	cafiles_free(gw.cafiles);

@@ -168,7 +168,7 @@ gateway_request_wait(struct gateway *gw, const char *id, long wait_s, enum wait_
 {
 	struct waiter *w = NULL;
 	struct req_record *r = NULL;
-	enum req_state first, now_state;
+	enum req_state first;
 	long long deadline = now_ms() + wait_s * 1000, left;
 	int rc;
 
@@ -179,17 +179,17 @@ gateway_request_wait(struct gateway *gw, const char *id, long wait_s, enum wait_
 		goto out;
 	first = r->state;
 	gw->m.longpoll_waiting++;
+	/* Each wake-up reads the whole record: the one that ends the wait is the answer. */
 	while ((left = deadline - now_ms()) > 0 && !svc_stopping()) {
 		waiter_wait(gw->waiters, w,
 			    left < REQUESTS_RECHECK_MS ? left : REQUESTS_RECHECK_MS);
-		if (store_get_state(&gw->store, id, &now_state) != 0 ||
-		    request_wait_over(until, first, now_state))
+		req_record_free(r);
+		r = NULL;
+		if ((rc = store_get(&gw->store, id, &r)) != 0 ||
+		    request_wait_over(until, first, r->state))
 			break;
 	}
 	gw->m.longpoll_waiting--;
-	req_record_free(r);
-	r = NULL;
-	rc = store_get(&gw->store, id, &r);
 out:
 	if (w != NULL)
 		waiter_remove(gw->waiters, w);

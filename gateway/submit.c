@@ -439,6 +439,26 @@ submit_fail(struct submit_ctx *c, enum req_state from, const char *msg)
 }
 
 /*
+ * Request id was published (or failed): its outbox entry goes with the next
+ * drop, one script for many; when the list is full, at once. An entry whose
+ * drop is lost (Redis down, the gateway killed) is found by a sweep, which
+ * drops it when the record has moved on and otherwise sends it again (a
+ * copy counts once).
+ */
+static void
+submit_sent(struct gateway *gw, const char *id)
+{
+	pthread_mutex_lock(&gw->sent_mu);
+	if (gw->nsent < GATEWAY_SENT_MAX) {
+		snprintf(gw->sent[gw->nsent++], STORE_ID_MAX, "%s", id);
+		id = NULL;
+	}
+	pthread_mutex_unlock(&gw->sent_mu);
+	if (id != NULL)
+		outbox_del(&gw->store, id);
+}
+
+/*
  * Sends the message to topic (synchronously) and answers 202 in state, the
  * state the record was created in, or marks the request failed and answers
  * 503.
@@ -453,7 +473,7 @@ submit_publish(struct submit_ctx *c, enum req_state state, const char *topic, co
 	rc = kafka_produce_sync(c->gw->kp, topic, c->id, payload, strlen(payload),
 				GATEWAY_PRODUCE_TIMEOUT_MS);
 	/* Sent, or marked failed: the outbox has nothing left to send (a sweep checks too). */
-	outbox_del(&c->gw->store, c->id);
+	submit_sent(c->gw, c->id);
 	if (rc != 0 && !submit_fail(c, state,
 				    rc == KAFKA_EDOWN ? "message queue unreachable"
 						      : "message queue did not confirm")) {
@@ -508,12 +528,15 @@ submit_pw_take(struct submit_ctx *c, const struct submit *sb)
 
 /*
  * Writes the new record, in the state it is published in (queued or
- * pending_approval): one round trip, before the message exists that a
- * worker or the approver would look it up for. 0 or -1 after answering 503.
+ * pending_approval), with its message (payload for topic) in the outbox: one
+ * script, before the message exists that a worker or the approver would
+ * look the record up for; a gateway dying after it leaves the entry for a
+ * sweep to send. 0 or -1 after answering 503.
  */
 static int
 submit_record(struct submit_ctx *c, const struct submit *sb, const struct csr *csr,
-	      const char *reason, const char *csr_hash, enum req_state state)
+	      const char *reason, const char *csr_hash, enum req_state state, const char *topic,
+	      const char *payload)
 {
 	const struct csr_info *ci = csr_info(csr);
 	struct req_record rec;
@@ -543,7 +566,7 @@ submit_record(struct submit_ctx *c, const struct submit *sb, const struct csr *c
 		submit_reject(c, 503, "unavailable", NULL, NULL, "out of memory");
 		return -1;
 	}
-	rc = store_create(&c->gw->store, &rec);
+	rc = outbox_add_record(&c->gw->store, &rec, topic, payload);
 	free(rec.sans);
 	free(rec.warnings);
 	if (rc != 0) {
@@ -620,16 +643,8 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 	}
 	state = approval_reason != NULL ? REQ_PENDING : REQ_QUEUED;
 	topic = approval_reason != NULL ? gw->cfg->topics.approval : gw->cfg->topics.issue;
-	/* Before the record: a gateway dying after it leaves an entry to send again. */
-	if (outbox_add(&gw->store, c.id, topic, kept) != 0) {
-		submit_reject(&c, 503, "store_unavailable", NULL, NULL,
-			      "request store unavailable");
+	if (submit_record(&c, &sb, ad.csr, ad.reason, csr_hash, state, topic, kept) < 0)
 		goto out;
-	}
-	if (submit_record(&c, &sb, ad.csr, ad.reason, csr_hash, state) < 0) {
-		outbox_del(&gw->store, c.id);
-		goto out;
-	}
 	submit_publish(&c, state, topic, payload, note);
 out:
 	if (kept != payload)
@@ -745,8 +760,56 @@ submit_resend(void *arg, const char *id, const char *topic, const char *payload)
 	return 0;
 }
 
+int
+gateway_outbox_start(struct gateway *gw)
+{
+	pthread_mutex_init(&gw->sent_mu, NULL);
+	gw->sent = calloc(GATEWAY_SENT_MAX, sizeof(*gw->sent));
+	gw->sent_spare = calloc(GATEWAY_SENT_MAX, sizeof(*gw->sent_spare));
+	return gw->sent != NULL && gw->sent_spare != NULL ? 0 : -1;
+}
+
+/* Drops the outbox entries of the ids published since the last call. */
+static void
+submit_sent_flush(struct gateway *gw)
+{
+	const char *ids[OUTBOX_DEL_MAX];
+	char(*list)[STORE_ID_MAX];
+	size_t n, i, k;
+
+	pthread_mutex_lock(&gw->sent_mu);
+	list = gw->sent;
+	n = gw->nsent;
+	gw->sent = gw->sent_spare;
+	gw->sent_spare = list;
+	gw->nsent = 0;
+	pthread_mutex_unlock(&gw->sent_mu);
+	for (i = 0; i < n; i += k) {
+		for (k = 0; k < OUTBOX_DEL_MAX && i + k < n; k++)
+			ids[k] = list[i + k];
+		if (outbox_del_many(&gw->store, ids, k) != 0)
+			log_warn("outbox: %zu published entries not dropped (Redis down); a sweep "
+				 "drops them later",
+				 k);
+	}
+}
+
+void
+gateway_outbox_stop(struct gateway *gw)
+{
+	if (gw->sent == NULL && gw->sent_spare == NULL)
+		return;
+	if (gw->sent != NULL && gw->sent_spare != NULL)
+		submit_sent_flush(gw);
+	free(gw->sent);
+	free(gw->sent_spare);
+	gw->sent = gw->sent_spare = NULL;
+	pthread_mutex_destroy(&gw->sent_mu);
+}
+
 void
 gateway_outbox_sweep(struct gateway *gw)
 {
+	submit_sent_flush(gw);
 	outbox_sweep(&gw->store, submit_resend, gw);
 }

@@ -6,14 +6,9 @@
 
 #include "outbox.h"
 
-/* KEYS msg, due; ARGV id, "{topic}\n{payload}", due time. */
-static const char outbox_lua_add[] = "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
-				     "redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])\n"
-				     "return 1\n";
-
-/* KEYS msg, due; ARGV id. */
-static const char outbox_lua_del[] = "redis.call('ZREM', KEYS[2], ARGV[1])\n"
-				     "return redis.call('HDEL', KEYS[1], ARGV[1])\n";
+/* KEYS msg, due; ARGV the ids. */
+static const char outbox_lua_del[] = "redis.call('ZREM', KEYS[2], unpack(ARGV))\n"
+				     "return redis.call('HDEL', KEYS[1], unpack(ARGV))\n";
 
 /*
  * KEYS msg, due; ARGV now, next due, max: the entries due, each moved to the
@@ -45,36 +40,35 @@ outbox_keys(const struct store *s, char msg[OUTBOX_KEY_MAX], char due[OUTBOX_KEY
 	snprintf(due, OUTBOX_KEY_MAX, "%soutbox:due", s->prefix);
 }
 
-/* Runs script on the outbox keys with args; 0 or STORE_EDOWN (the reply dropped). */
-static int
-outbox_run(const struct store *s, const char *script, const char *a1, const char *a2,
-	   const char *a3)
+/* The entry's text, "{topic}\n{payload}" (caller frees), or NULL without memory. */
+static char *
+outbox_entry(const char *topic, const char *payload)
 {
-	char msg[OUTBOX_KEY_MAX], due[OUTBOX_KEY_MAX];
-	const char *argv[] = {"EVAL", script, "2", msg, due, a1, a2, a3};
-	redisReply *rep;
-
-	outbox_keys(s, msg, due);
-	if ((rep = store_run(s, a2 == NULL ? 6 : 8, argv)) == NULL)
-		return STORE_EDOWN;
-	freeReplyObject(rep);
-	return 0;
-}
-
-int
-outbox_add(const struct store *s, const char *id, const char *topic, const char *payload)
-{
-	char when[24], *m;
 	size_t tl = strlen(topic), pl = strlen(payload);
-	int rc;
+	char *m;
 
 	if ((m = malloc(tl + 1 + pl + 1)) == NULL)
-		return STORE_EDOWN;
+		return NULL;
 	memcpy(m, topic, tl);
 	m[tl] = '\n';
 	memcpy(m + tl + 1, payload, pl + 1);
+	return m;
+}
+
+int
+outbox_add_record(const struct store *s, const struct req_record *rec, const char *topic,
+		  const char *payload)
+{
+	char msg[OUTBOX_KEY_MAX], due[OUTBOX_KEY_MAX], when[24], *m;
+	struct store_entry e = {msg, due, rec->id, NULL, when};
+	int rc;
+
+	if ((m = outbox_entry(topic, payload)) == NULL)
+		return STORE_EDOWN;
+	e.value = m;
+	outbox_keys(s, msg, due);
 	snprintf(when, sizeof(when), "%lld", (long long)time(NULL) + OUTBOX_GRACE_S);
-	rc = outbox_run(s, outbox_lua_add, id, m, when);
+	rc = store_create_with(s, rec, &e);
 	free(m);
 	return rc;
 }
@@ -82,7 +76,26 @@ outbox_add(const struct store *s, const char *id, const char *topic, const char 
 int
 outbox_del(const struct store *s, const char *id)
 {
-	return outbox_run(s, outbox_lua_del, id, NULL, NULL);
+	return outbox_del_many(s, &id, 1);
+}
+
+int
+outbox_del_many(const struct store *s, const char *const *ids, size_t n)
+{
+	char msg[OUTBOX_KEY_MAX], due[OUTBOX_KEY_MAX];
+	const char *argv[5 + OUTBOX_DEL_MAX] = {"EVAL", outbox_lua_del, "2", msg, due};
+	redisReply *rep;
+
+	if (n == 0)
+		return 0;
+	if (n > OUTBOX_DEL_MAX)
+		return STORE_EINVAL;
+	outbox_keys(s, msg, due);
+	memcpy(&argv[5], ids, n * sizeof(*ids));
+	if ((rep = store_run(s, (int)(5 + n), argv)) == NULL)
+		return STORE_EDOWN;
+	freeReplyObject(rep);
+	return 0;
 }
 
 int

@@ -24,11 +24,21 @@
 #define OUTBOX_GRACE_S 30
 #define OUTBOX_SWEEP_MAX 50 /* entries one sweep takes */
 
-/* Keeps payload for topic under id, due OUTBOX_GRACE_S from now. 0 or STORE_EDOWN. */
-int outbox_add(const struct store *s, const char *id, const char *topic, const char *payload);
+#define OUTBOX_DEL_MAX 256 /* entries one outbox_del_many call drops at most */
+
+/*
+ * Writes rec as a new record (store_create) and keeps payload for topic
+ * under rec->id, due OUTBOX_GRACE_S from now, in one script: both or
+ * neither. Returns 0, STORE_EEXIST, STORE_EINVAL or STORE_EDOWN.
+ */
+int outbox_add_record(const struct store *s, const struct req_record *rec, const char *topic,
+		      const char *payload);
 
 /* Drops id's entry (published, or nothing left to publish). 0 or STORE_EDOWN. */
 int outbox_del(const struct store *s, const char *id);
+
+/* Drops the entries of ids[0..n-1] (n <= OUTBOX_DEL_MAX) in one script. 0 or STORE_EDOWN. */
+int outbox_del_many(const struct store *s, const char *const *ids, size_t n);
 
 /*
  * What a sweep does with one entry (strings borrowed for the call): 0 when

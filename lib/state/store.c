@@ -87,12 +87,21 @@ static const char store_lua_transition[] =
 			 "return {2, ARGV[2]}\n";
 
 /*
- * Create only if absent: KEYS[1] record; ARGV field/value pairs. A record of
- * a batch joins the batch's id list and counts in its first state.
+ * Create only if absent: KEYS[1] record; ARGV field/value pairs. With
+ * KEYS[2] (a hash) and KEYS[3] (a sorted set), the last three ARGV are a
+ * member, its value in the hash and its score in the set (store_entry),
+ * written too. A record of a batch joins the batch's id list and counts in
+ * its first state.
  */
 static const char store_lua_create[] =
     STORE_LUA_BATCH_MOVE "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-			 "redis.call('HSET', KEYS[1], unpack(ARGV))\n"
+			 "local n = #ARGV\n"
+			 "if KEYS[3] then\n"
+			 "  n = n - 3\n"
+			 "  redis.call('HSET', KEYS[2], ARGV[n + 1], ARGV[n + 2])\n"
+			 "  redis.call('ZADD', KEYS[3], ARGV[n + 3], ARGV[n + 1])\n"
+			 "end\n"
+			 "redis.call('HSET', KEYS[1], unpack(ARGV, 1, n))\n"
 			 "local bk = batch_key(KEYS[1])\n"
 			 "if bk then\n"
 			 "  redis.call('ZADD', bk .. '" STORE_BATCH_IDS_SUFFIX
@@ -303,6 +312,12 @@ store_now(char *out, size_t outlen)
 int
 store_create(const struct store *s, const struct req_record *rec)
 {
+	return store_create_with(s, rec, NULL);
+}
+
+int
+store_create_with(const struct store *s, const struct req_record *rec, const struct store_entry *e)
+{
 	const char *argv[STORE_ARGS_MAX];
 	char key[STORE_KEY_MAX];
 	struct store_pairs buf;
@@ -320,10 +335,19 @@ store_create(const struct store *s, const struct req_record *rec)
 	store_key(s, key, sizeof(key), "req", rec->id, NULL);
 	argv[argc++] = "EVAL";
 	argv[argc++] = store_lua_create;
-	argv[argc++] = "1";
+	argv[argc++] = e != NULL ? "3" : "1";
 	argv[argc++] = key;
-	if ((argc = store_pairs(&r, 1, argv, argc, STORE_ARGS_MAX, &buf)) < 0)
+	if (e != NULL) {
+		argv[argc++] = e->hash;
+		argv[argc++] = e->zset;
+	}
+	if ((argc = store_pairs(&r, 1, argv, argc, STORE_ARGS_MAX - 3, &buf)) < 0)
 		return STORE_EINVAL;
+	if (e != NULL) {
+		argv[argc++] = e->member;
+		argv[argc++] = e->value;
+		argv[argc++] = e->score;
+	}
 	if ((rep = store_run(s, argc, argv)) == NULL)
 		return STORE_EDOWN;
 	rc = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1 ? 0 : STORE_EEXIST;

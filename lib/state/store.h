@@ -130,6 +130,18 @@ void store_id_new(char *out);
  */
 int store_create(const struct store *s, const struct req_record *rec);
 
+/* A hash field and a sorted-set member written with a new record (borrowed strings). */
+struct store_entry {
+	const char *hash, *zset; /* the two keys */
+	const char *member;      /* the field's name and the set's member */
+	const char *value;       /* the field's value */
+	const char *score;       /* the member's score */
+};
+
+/* store_create, writing e too in the same script: both or neither. */
+int store_create_with(const struct store *s, const struct req_record *rec,
+		      const struct store_entry *e);
+
 /*
  * Moves request id from state `from` to `to` if it is still in `from`, and
  * sets the present fields of set (may be NULL; its id and state are not

@@ -379,29 +379,71 @@ main(int argc, char **argv)
 		struct redis *rr = redis_new(argv[1], err);
 		redisReply *t;
 		struct seen sn = {0};
+		char ob[STORE_ID_MAX], ob2[STORE_ID_MAX];
+		struct req_record orec = {.state = REQ_QUEUED, .tenant = "acme"};
+		const char *obs[2] = {ob, ob2};
 
 		snprintf(k, sizeof(k), "%soutbox:due", argv[2]);
-		EXPECT("outbox_add", outbox_add(&st, id2, "pki.issue", "{\"a\":1}\nrest") == 0);
+		store_id_new(ob);
+		store_id_new(ob2);
+		orec.id = ob;
+		EXPECT("outbox_add_record",
+		       outbox_add_record(&st, &orec, "pki.issue", "{\"a\":1}\nrest") == 0);
+		EXPECT("outbox_record_made", store_get_state(&st, ob, &scur) == 0 &&
+						 scur == REQ_QUEUED);
+		/* A record that exists already: neither written. */
+		EXPECT("outbox_add_record_exists",
+		       outbox_add_record(&st, &orec, "pki.other", "x") == STORE_EEXIST);
+		t = rr != NULL ? redis_cmd(rr, "HGET %soutbox:msg %s", argv[2], ob) : NULL;
+		EXPECT("outbox_entry_kept", t != NULL && t->type == REDIS_REPLY_STRING &&
+						strcmp(t->str, "pki.issue\n{\"a\":1}\nrest") == 0);
+		if (t != NULL)
+			freeReplyObject(t);
+		t = rr != NULL ? redis_cmd(rr, "ZSCORE %s %s", k, ob) : NULL;
+		EXPECT("outbox_entry_due", t != NULL && t->type == REDIS_REPLY_STRING);
+		if (t != NULL)
+			freeReplyObject(t);
+		orec.id = ob2;
+		EXPECT("outbox_add_record_2", outbox_add_record(&st, &orec, "t", "p") == 0);
+		EXPECT("outbox_del_many", outbox_del_many(&st, obs, 2) == 0);
+		t = rr != NULL ? redis_cmd(rr, "HMGET %soutbox:msg %s %s", argv[2], ob, ob2) : NULL;
+		EXPECT("outbox_del_many_gone", t != NULL && t->type == REDIS_REPLY_ARRAY &&
+						   t->elements == 2 &&
+						   t->element[0]->type == REDIS_REPLY_NIL &&
+						   t->element[1]->type == REDIS_REPLY_NIL);
+		if (t != NULL)
+			freeReplyObject(t);
+		t = rr != NULL ? redis_cmd(rr, "ZSCORE %s %s", k, ob2) : NULL;
+		EXPECT("outbox_del_many_undue", t != NULL && t->type == REDIS_REPLY_NIL);
+		if (t != NULL)
+			freeReplyObject(t);
+		store_id_new(ob);
+		orec.id = ob;
+		EXPECT("outbox_add",
+		       outbox_add_record(&st, &orec, "pki.issue", "{\"a\":1}\nrest") == 0);
 		EXPECT("outbox_not_due", outbox_sweep(&st, outbox_take, &sn) == 0 && sn.n == 0);
-		t = rr != NULL ? redis_cmd(rr, "ZADD %s 0 %s", k, id2) : NULL;
+		t = rr != NULL ? redis_cmd(rr, "ZADD %s 0 %s", k, ob) : NULL;
 		if (t != NULL)
 			freeReplyObject(t);
 		sn.rc = -1;
 		EXPECT("outbox_due", outbox_sweep(&st, outbox_take, &sn) == 1 && sn.n == 1 &&
-					     strcmp(sn.id, id2) == 0 &&
+					     strcmp(sn.id, ob) == 0 &&
 					     strcmp(sn.topic, "pki.issue") == 0 &&
 					     strcmp(sn.payload, "{\"a\":1}\nrest") == 0);
 		EXPECT("outbox_kept_ahead", outbox_sweep(&st, outbox_take, &sn) == 0 && sn.n == 1);
-		t = rr != NULL ? redis_cmd(rr, "ZADD %s 0 %s", k, id2) : NULL;
+		t = rr != NULL ? redis_cmd(rr, "ZADD %s 0 %s", k, ob) : NULL;
 		if (t != NULL)
 			freeReplyObject(t);
 		sn.rc = 0;
 		EXPECT("outbox_done", outbox_sweep(&st, outbox_take, &sn) == 1 && sn.n == 2);
-		t = rr != NULL ? redis_cmd(rr, "ZADD %s 0 %s", k, id2) : NULL;
+		t = rr != NULL ? redis_cmd(rr, "ZADD %s 0 %s", k, ob) : NULL;
 		if (t != NULL)
 			freeReplyObject(t);
 		EXPECT("outbox_dropped", outbox_sweep(&st, outbox_take, &sn) == 0 && sn.n == 2);
-		EXPECT("outbox_del", outbox_add(&st, id2, "t", "p") == 0 && outbox_del(&st, id2) == 0);
+		store_id_new(ob2);
+		orec.id = ob2;
+		EXPECT("outbox_del",
+		       outbox_add_record(&st, &orec, "t", "p") == 0 && outbox_del(&st, ob2) == 0);
 		redis_free(rr);
 	}
 

@@ -224,8 +224,9 @@ check_eq "bulk: one result on $T_RESULTS, issued, with serial and batch" "issued
 res=$(topic_find "$T_ISSUED" request_id "$id")
 check_eq "bulk: one message on $T_ISSUED with the serial" "$serial" "$(jq -r .serial <<<"$res")"
 check_eq "bulk: batch counter issued=1" 1 "$(redis_cli --raw HGET "${PREFIX}batch:$batch" issued)"
-got=$(topic_find "$T_AUDIT" request_id "$id" | jq -r .event | paste -sd' ')
-check_contains "bulk: audit events claimed, linted, issued" "claimed linted issued" "$got"
+# One key's messages may span partitions (docs/architecture.md): the events, not their order.
+got=$(topic_find "$T_AUDIT" request_id "$id" | jq -s -r '[.[].event | select(. == "claimed" or . == "linted" or . == "issued")] | sort | join(" ")')
+check_eq "bulk: audit events claimed, linted, issued" "claimed issued linted" "$got"
 
 # A bulk message that breaks the CA's policy ends failed, with its code, counted once.
 id=bulkbad-$RUN_ID
