@@ -54,15 +54,12 @@ struct redis_role {
  * batches (GET /csr/batches/{id}: the batch hash, its id list, the states),
  * the users' own channels (/me: me.c) and its outbox (outbox.c).
  */
-static const char
-    *const gateway_cmds[] = {"eval",        "evalsha", "hgetall",       "hget",
-			     "hmget",       "del",     "psubscribe",    "ping",
-			     "select",      "hvals",   "hdel",          "hset", /* direct */
-			     "exists",      "publish", "get",           "set",
-			     "ttl",         "incr",    "expire",        "zcard",
-			     "zrangebylex", "hlen",    "time",          "pexpire",
-			     "zadd",        "zrem",    "zrangebyscore", /* in scripts */
-			     NULL};
+static const char *const gateway_cmds[] = {
+    "eval",   "evalsha", "hgetall", "hget", "hmget", "del",           "psubscribe", "ping",
+    "select", "hvals",   "hdel",    "hset", "get", /* direct */
+    "exists", "publish", "set",     "ttl",  "incr",  "expire",        "zcard",      "zrangebylex",
+    "hlen",   "time",    "pexpire", "zadd", "zrem",  "zrangebyscore", /* in scripts */
+    NULL};
 static const char *const gateway_keys[] = {"req:*", "idem:*",   "session:*",
 					   "rl:*",  "ev:*",     "batch:*",
 					   "me:*",  "outbox:*", REDIS_KEY_RO "chain:*",
@@ -75,10 +72,10 @@ static const char *const gateway_keys[] = {"req:*", "idem:*",   "session:*",
  * touch it, so no record writer can make a grant sign twice), the chains of
  * its CAs that issued records name (chain:{sha256}; the others read them).
  */
-static const char *const worker_cmds[] = {"eval",   "evalsha", "hgetall", "hget",    "set",
-					  "select", /* direct */
-					  "exists", "hset",    "time",    "hincrby", "publish",
-					  "hsetnx", "zadd",    "get",     "hmget", /* in scripts */
+static const char *const worker_cmds[] = {"eval",    "evalsha", "hgetall", "hget",
+					  "set",     "select",  "get", /* direct */
+					  "exists",  "hset",    "time",    "hincrby",
+					  "publish", "hsetnx",  "zadd",    "hmget", /* in scripts */
 					  NULL};
 static const char *const worker_keys[] = {"req:*", "serial:*", "batch:*", "grant:*",
 					  "ev:*",  "chain:*",  NULL};
@@ -90,12 +87,13 @@ static const char *const worker_keys[] = {"req:*", "serial:*", "batch:*", "grant
  * /healthz, the approval password's attempt counters (ratelimit.c: its own
  * rl:pwchk:*, and the gateway's rl:pw:*, which a right password lowers).
  */
-static const char *const approver_cmds[] = {
-    "eval",   "evalsha", "hgetall", "hget",   "hmget", "zrange",  "zrangebyscore", "zadd",  "zrem",
-    "del",    "lpush",   "ltrim",   "lrange", "set",   "ping",    "select", /* direct */
-    "exists", "hset",    "publish", "expire", "rpush", "hincrby", "hsetnx",        "hvals", "zcard",
-    "incr",   "ttl",     "get",     "decr", /* in scripts */
-    NULL};
+static const char *const approver_cmds[] =
+    {"eval",   "evalsha", "hgetall", "hget",   "hmget", "zrange",  "zrangebyscore",
+     "zadd",   "zrem",    "del",     "lpush",  "ltrim", "lrange",  "set",
+     "ping",   "select",  "get", /* direct */
+     "exists", "hset",    "publish", "expire", "rpush", "hincrby", "hsetnx",
+     "hvals",  "zcard",   "incr",    "ttl",    "decr", /* in scripts */
+     NULL};
 /*
  * batch:*: a bulk request's approval or expiry moves its batch's count by
  * state, and the batch's end is marked once notified.

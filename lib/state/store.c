@@ -1,6 +1,7 @@
 #include "store.h"
 
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #define STORE_ARGS_MAX 80
 
 #define STORE_NUM_MAX 24 /* a long long as decimal text and its NUL */
+#define STORE_CHAINS_MAX 64 /* chains kept in memory (one per CA that issued) */
 
 /* How a field of struct req_record is held. */
 enum store_ftype {
@@ -437,32 +439,70 @@ store_chain_put(const struct store *s, const char *chain, char sha[HEX_SHA256_BU
 }
 
 /*
- * KEYS[1] record; ARGV[1] the chain key prefix. The hash as HGETALL gives
- * it, plus `chain` from the chain key its chain_sha256 names.
+ * The chains records name, kept by the hash that names them (content
+ * addressed, so never stale), read from Redis once per process.
  */
-static const char store_lua_get[] = "local h = redis.call('HGETALL', KEYS[1])\n"
-				    "for i = 1, #h, 2 do\n"
-				    "  if h[i] == 'chain_sha256' then\n"
-				    "    local c = redis.call('GET', ARGV[1] .. h[i + 1])\n"
-				    "    if c then h[#h + 1] = 'chain'; h[#h + 1] = c end\n"
-				    "    break\n"
-				    "  end\n"
-				    "end\n"
-				    "return h\n";
+static struct {
+	pthread_mutex_t mu;
+	size_t n;
+	struct {
+		char sha[HEX_SHA256_BUF];
+		char *pem;
+	} e[STORE_CHAINS_MAX];
+} store_chains = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/*
+ * The chain P chain:{sha} holds (a copy: caller frees), or NULL when it has
+ * none or Redis failed. Only a chain that hashes to its name is kept.
+ */
+static char *
+store_chain_get(const struct store *s, const char *sha)
+{
+	char key[STORE_KEY_MAX], got[HEX_SHA256_BUF], *pem = NULL;
+	const char *argv[] = {"GET", key};
+	redisReply *rep;
+	size_t i;
+
+	pthread_mutex_lock(&store_chains.mu);
+	for (i = 0; i < store_chains.n && pem == NULL; i++)
+		if (strcmp(store_chains.e[i].sha, sha) == 0)
+			pem = strdup(store_chains.e[i].pem);
+	pthread_mutex_unlock(&store_chains.mu);
+	if (pem != NULL)
+		return pem;
+	store_key(s, key, sizeof(key), "chain", sha, NULL);
+	if ((rep = store_run(s, 2, argv)) == NULL)
+		return NULL;
+	if (rep->type == REDIS_REPLY_STRING)
+		pem = strdup(rep->str);
+	freeReplyObject(rep);
+	if (pem == NULL || hex_sha256(pem, strlen(pem), got) != 0 || strcmp(got, sha) != 0)
+		return pem; /* as read; not kept */
+	pthread_mutex_lock(&store_chains.mu);
+	for (i = 0; i < store_chains.n; i++)
+		if (strcmp(store_chains.e[i].sha, sha) == 0)
+			break;
+	if (i == store_chains.n && i < STORE_CHAINS_MAX &&
+	    (store_chains.e[i].pem = strdup(pem)) != NULL) {
+		memcpy(store_chains.e[i].sha, sha, HEX_SHA256_BUF);
+		store_chains.n++;
+	}
+	pthread_mutex_unlock(&store_chains.mu);
+	return pem;
+}
 
 int
 store_get(const struct store *s, const char *id, struct req_record **out)
 {
-	char key[STORE_KEY_MAX], chains[STORE_KEY_MAX];
-	const char *argv[] = {"EVAL", store_lua_get, "1", key, chains};
+	char key[STORE_KEY_MAX];
+	const char *argv[] = {"HGETALL", key};
 	struct req_record *rec = NULL;
 	redisReply *rep;
 	size_t i;
 	int rc = STORE_EDOWN;
 
 	store_key(s, key, sizeof(key), "req", id, NULL);
-	store_key(s, chains, sizeof(chains), "chain", "", NULL);
-	if ((rep = store_run(s, 5, argv)) == NULL)
+	if ((rep = store_run(s, 2, argv)) == NULL)
 		return STORE_EDOWN;
 	if (rep->type != REDIS_REPLY_ARRAY && rep->type != 9 /* RESP3 map */)
 		goto out;
@@ -478,6 +518,9 @@ store_get(const struct store *s, const char *id, struct req_record **out)
 			req_record_set(rec, rep->element[i]->str, rep->element[i + 1]->str);
 	if (rec->id == NULL)
 		req_record_set(rec, "id", id);
+	if (rec->chain == NULL && rec->chain_sha256 != NULL &&
+	    strlen(rec->chain_sha256) == HEX_SHA256_BUF - 1)
+		rec->chain = store_chain_get(s, rec->chain_sha256);
 	*out = rec;
 	rec = NULL;
 	rc = 0;

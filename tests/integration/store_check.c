@@ -194,6 +194,21 @@ pipe_test(const char *url, int kill, long *wrong, long *failed, long *killed)
 	redis_pipe_free(ps.pipe);
 }
 
+/* Sets P chain:{sha} to text on a connection of its own: 1, or 0 when Redis failed. */
+static int
+chain_set(const char *url, const char *prefix, const char *sha, const char *text)
+{
+	char err[REDIS_ERR_MAX];
+	struct redis *r = redis_new(url, err);
+	redisReply *t = r != NULL ? redis_cmd(r, "SET %schain:%s %s", prefix, sha, text) : NULL;
+	int ok = t != NULL && t->type == REDIS_REPLY_STATUS;
+
+	if (t != NULL)
+		freeReplyObject(t);
+	redis_free(r);
+	return ok;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -263,6 +278,28 @@ main(int argc, char **argv)
 		EXPECT("chain_unknown_hash_no_chain", store_set_fields(&st, id, &named) == 0 &&
 							  store_get(&st, id, &got) == 0 &&
 							  got->chain == NULL);
+		req_record_free(got);
+		got = NULL;
+		/* Read once per process: a chain that hashes to its name is kept ... */
+		named.chain_sha256 = sha;
+		EXPECT("chain_kept", store_set_fields(&st, id, &named) == 0 &&
+					 chain_set(argv[1], argv[2], sha, "changed") &&
+					 store_get(&st, id, &got) == 0 && got->chain != NULL &&
+					 strcmp(got->chain, chain) == 0);
+		req_record_free(got);
+		got = NULL;
+		/* ... and one that does not is read as it is, each time. */
+		named.chain_sha256 =
+		    "1111111111111111111111111111111111111111111111111111111111111111";
+		EXPECT("chain_mismatch_read", store_set_fields(&st, id, &named) == 0 &&
+						  chain_set(argv[1], argv[2], named.chain_sha256, "a") &&
+						  store_get(&st, id, &got) == 0 && got->chain != NULL &&
+						  strcmp(got->chain, "a") == 0);
+		req_record_free(got);
+		got = NULL;
+		EXPECT("chain_mismatch_not_kept", chain_set(argv[1], argv[2], named.chain_sha256, "b") &&
+							 store_get(&st, id, &got) == 0 &&
+							 got->chain != NULL && strcmp(got->chain, "b") == 0);
 		req_record_free(got);
 		got = NULL;
 	}
