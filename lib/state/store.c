@@ -15,7 +15,7 @@
 #define STORE_KEY_MAX 512
 #define STORE_ARGS_MAX 80
 
-#define STORE_NUM_MAX 24 /* a long long as decimal text and its NUL */
+#define STORE_NUM_MAX 24    /* a long long as decimal text and its NUL */
 #define STORE_CHAINS_MAX 64 /* chains kept in memory (one per CA that issued) */
 
 /* How a field of struct req_record is held. */
@@ -451,6 +451,18 @@ static struct {
 	} e[STORE_CHAINS_MAX];
 } store_chains = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
+/* The index of sha in store_chains, or store_chains.n when absent. Caller holds mu. */
+static size_t
+store_chain_index(const char *sha)
+{
+	size_t i;
+
+	for (i = 0; i < store_chains.n; i++)
+		if (strcmp(store_chains.e[i].sha, sha) == 0)
+			break;
+	return i;
+}
+
 /*
  * The chain P chain:{sha} holds (a copy: caller frees), or NULL when it has
  * none or Redis failed. Only a chain that hashes to its name is kept.
@@ -464,9 +476,8 @@ store_chain_get(const struct store *s, const char *sha)
 	size_t i;
 
 	pthread_mutex_lock(&store_chains.mu);
-	for (i = 0; i < store_chains.n && pem == NULL; i++)
-		if (strcmp(store_chains.e[i].sha, sha) == 0)
-			pem = strdup(store_chains.e[i].pem);
+	if ((i = store_chain_index(sha)) < store_chains.n)
+		pem = strdup(store_chains.e[i].pem);
 	pthread_mutex_unlock(&store_chains.mu);
 	if (pem != NULL)
 		return pem;
@@ -479,10 +490,7 @@ store_chain_get(const struct store *s, const char *sha)
 	if (pem == NULL || hex_sha256(pem, strlen(pem), got) != 0 || strcmp(got, sha) != 0)
 		return pem; /* as read; not kept */
 	pthread_mutex_lock(&store_chains.mu);
-	for (i = 0; i < store_chains.n; i++)
-		if (strcmp(store_chains.e[i].sha, sha) == 0)
-			break;
-	if (i == store_chains.n && i < STORE_CHAINS_MAX &&
+	if ((i = store_chain_index(sha)) == store_chains.n && i < STORE_CHAINS_MAX &&
 	    (store_chains.e[i].pem = strdup(pem)) != NULL) {
 		memcpy(store_chains.e[i].sha, sha, HEX_SHA256_BUF);
 		store_chains.n++;

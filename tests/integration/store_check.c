@@ -209,6 +209,19 @@ chain_set(const char *url, const char *prefix, const char *sha, const char *text
 	return ok;
 }
 
+/* 1 when request id reads back with chain want (NULL: none). */
+static int
+chain_reads(const struct store *st, const char *id, const char *want)
+{
+	struct req_record *got = NULL;
+	int ok = store_get(st, id, &got) == 0 &&
+		 (want == NULL ? got->chain == NULL
+			       : got->chain != NULL && strcmp(got->chain, want) == 0);
+
+	req_record_free(got);
+	return ok;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -276,32 +289,20 @@ main(int argc, char **argv)
 		named.chain_sha256 =
 		    "0000000000000000000000000000000000000000000000000000000000000000";
 		EXPECT("chain_unknown_hash_no_chain", store_set_fields(&st, id, &named) == 0 &&
-							  store_get(&st, id, &got) == 0 &&
-							  got->chain == NULL);
-		req_record_free(got);
-		got = NULL;
+							  chain_reads(&st, id, NULL));
 		/* Read once per process: a chain that hashes to its name is kept ... */
 		named.chain_sha256 = sha;
 		EXPECT("chain_kept", store_set_fields(&st, id, &named) == 0 &&
 					 chain_set(argv[1], argv[2], sha, "changed") &&
-					 store_get(&st, id, &got) == 0 && got->chain != NULL &&
-					 strcmp(got->chain, chain) == 0);
-		req_record_free(got);
-		got = NULL;
+					 chain_reads(&st, id, chain));
 		/* ... and one that does not is read as it is, each time. */
 		named.chain_sha256 =
 		    "1111111111111111111111111111111111111111111111111111111111111111";
 		EXPECT("chain_mismatch_read", store_set_fields(&st, id, &named) == 0 &&
 						  chain_set(argv[1], argv[2], named.chain_sha256, "a") &&
-						  store_get(&st, id, &got) == 0 && got->chain != NULL &&
-						  strcmp(got->chain, "a") == 0);
-		req_record_free(got);
-		got = NULL;
+						  chain_reads(&st, id, "a"));
 		EXPECT("chain_mismatch_not_kept", chain_set(argv[1], argv[2], named.chain_sha256, "b") &&
-							 store_get(&st, id, &got) == 0 &&
-							 got->chain != NULL && strcmp(got->chain, "b") == 0);
-		req_record_free(got);
-		got = NULL;
+							 chain_reads(&st, id, "b"));
 	}
 
 	/* Transitions: forward only, compare-and-set, published. */
