@@ -25,8 +25,14 @@ static const char rl_lua_give_back[] =
  * Tokens refill from the time of the last take (Redis TIME, the same clock
  * for every gateway). Returns 0 after taking from both, else the
  * milliseconds until both hold a token.
+ *
+ * The buckets stay out of the AOF and replicas (REPL_NONE): a bucket is
+ * refilled within seconds anyway, so a restart that forgets them grants one
+ * burst, while logging them made every take, twice per request, a write
+ * that Redis fsyncs before it answers (42 us of its CPU per take against 20).
  */
 static const char rl_lua_bucket[] =
+    "redis.set_repl(redis.REPL_NONE)\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local level, wait = {}, 0\n"

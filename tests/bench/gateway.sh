@@ -68,9 +68,11 @@ export PKI_APPROVER_LISTEN=${BENCH_APPROVER_LISTEN:-127.0.0.1:18181}
 # Issue consumers: PKI_WORKERS processes x PKI_WORKER_THREADS group consumers,
 # no more useful than pki.issue has partitions. Each thread takes what its
 # consumer has fetched as one batch, with one Redis round trip per stage
-# (workers/fast.c), so a few threads keep both cores busy.
+# (workers/fast.c). One thread each: at 1,000/s, five alternating runs gave
+# p50 16-21 ms against 21-35 ms with two, and the workers 8% less CPU per
+# request for the same Kafka requests (docs/performance.md, "HTTP path").
 export PKI_WORKERS=${BENCH_WORKERS:-2}
-export PKI_WORKER_THREADS=${BENCH_WORKER_THREADS:-2}
+export PKI_WORKER_THREADS=${BENCH_WORKER_THREADS:-1}
 export PKI_ISSUE_PARTITIONS=${BENCH_ISSUE_PARTITIONS:-8}
 export PKI_TOPIC_PARTITIONS=${BENCH_TOPIC_PARTITIONS:-3}
 export BUILD

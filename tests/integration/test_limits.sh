@@ -137,6 +137,11 @@ expect limits_key_recovers_after_retry_after test "$CODE" = 200
 # Shared through Redis: the bucket is a key there, expiring once full again.
 ttl=$("${REDIS_CLI[@]}" pttl gwtest:rl:key:alice)
 expect limits_key_bucket_in_redis test "${ttl:--2}" -gt 0
+# ... but not in the AOF: a take is no write Redis must fsync (the records are).
+aof_dir="$("${REDIS_CLI[@]}" --raw CONFIG GET dir | sed -n 2p)/$("${REDIS_CLI[@]}" --raw CONFIG GET appenddirname | sed -n 2p)"
+aof_incr=$(find "$aof_dir" -name '*.incr.aof' 2>/dev/null | head -n 1)
+expect limits_key_bucket_not_in_aof test -n "$aof_incr" -a \
+	"$(cat "$aof_dir"/*.incr.aof | tr -d '\r' | grep -a -A 2 -xE 'HSET|PEXPIRE' | grep -ac 'gwtest:rl:key:')" = 0
 
 # --- requests per tenant: bob empties it, dave (same tenant) is limited early ----------
 sleep $((TENANT_BURST + 1))
