@@ -162,35 +162,47 @@ request_wait_over(enum wait_until until, enum req_state first, enum req_state s)
 	return until == WAIT_SETTLED ? s == REQ_PENDING : s != first;
 }
 
+/*
+ * Sleeps on w (added before *r was read) until until holds or wait_s
+ * passes; each wake-up reads the whole record, and the read that ends the
+ * wait replaces *r. 0, or a STORE_E* code with *r freed and NULL.
+ */
+static int
+request_wait_on(struct gateway *gw, struct waiter *w, const char *id, long wait_s,
+		enum wait_until until, struct req_record **r)
+{
+	enum req_state first = (*r)->state;
+	long long deadline = now_ms() + wait_s * 1000, left;
+	int rc = 0;
+
+	if (request_wait_over(until, first, first))
+		return 0;
+	gw->m.longpoll_waiting++;
+	while ((left = deadline - now_ms()) > 0 && !svc_stopping()) {
+		waiter_wait(gw->waiters, w,
+			    left < REQUESTS_RECHECK_MS ? left : REQUESTS_RECHECK_MS);
+		req_record_free(*r);
+		*r = NULL;
+		if ((rc = store_get(&gw->store, id, r)) != 0 ||
+		    request_wait_over(until, first, (*r)->state))
+			break;
+	}
+	gw->m.longpoll_waiting--;
+	return rc;
+}
+
 int
 gateway_request_wait(struct gateway *gw, const char *id, long wait_s, enum wait_until until,
 		     struct req_record **out)
 {
 	struct waiter *w = NULL;
 	struct req_record *r = NULL;
-	enum req_state first;
-	long long deadline = now_ms() + wait_s * 1000, left;
 	int rc;
 
 	if (wait_s > 0 && gw->waiters != NULL)
 		w = waiter_add(gw->waiters, id); /* before the read: no lost wake-up */
-	if ((rc = store_get(&gw->store, id, &r)) != 0 || w == NULL ||
-	    request_wait_over(until, r->state, r->state))
-		goto out;
-	first = r->state;
-	gw->m.longpoll_waiting++;
-	/* Each wake-up reads the whole record: the one that ends the wait is the answer. */
-	while ((left = deadline - now_ms()) > 0 && !svc_stopping()) {
-		waiter_wait(gw->waiters, w,
-			    left < REQUESTS_RECHECK_MS ? left : REQUESTS_RECHECK_MS);
-		req_record_free(r);
-		r = NULL;
-		if ((rc = store_get(&gw->store, id, &r)) != 0 ||
-		    request_wait_over(until, first, r->state))
-			break;
-	}
-	gw->m.longpoll_waiting--;
-out:
+	if ((rc = store_get(&gw->store, id, &r)) == 0 && w != NULL)
+		rc = request_wait_on(gw, w, id, wait_s, until, &r);
 	if (w != NULL)
 		waiter_remove(gw->waiters, w);
 	if (rc == 0)
@@ -213,6 +225,7 @@ gateway_request_get(struct gateway *gw, struct http_req *req, const char *id)
 {
 	const struct user *u = gateway_auth(gw, req);
 	struct req_record *r = NULL;
+	struct waiter *w = NULL;
 	const char *hdr[] = {"Retry-After", GATEWAY_RETRY_AFTER_S, NULL};
 	const char *down[] = {"Retry-After", GATEWAY_RETRY_DOWN_S, NULL};
 	long wait_s;
@@ -229,15 +242,18 @@ gateway_request_get(struct gateway *gw, struct http_req *req, const char *id)
 	}
 	if (request_wait_arg(req, &wait_s) < 0)
 		return;
-	/* Visibility is checked on a first read, so strangers cannot long-poll. */
+	/*
+	 * One read checks visibility, so strangers cannot long-poll, and is
+	 * the wait's first: its waiter is added before it, so no wake-up is lost.
+	 */
+	if (wait_s > 0 && gw->waiters != NULL)
+		w = waiter_add(gw->waiters, id);
 	if ((rc = store_get(&gw->store, id, &r)) == 0 && !request_visible(u, r))
 		rc = STORE_ENOTFOUND;
-	if (rc == 0 && wait_s > 0 && !req_state_terminal(r->state)) {
+	if (rc == 0 && w != NULL && !req_state_terminal(r->state)) {
 		if (limits_wait_take(gw, req, u) < 0)
 			goto out;
-		req_record_free(r);
-		r = NULL;
-		rc = gateway_request_wait(gw, id, wait_s, WAIT_CHANGED, &r);
+		rc = request_wait_on(gw, w, id, wait_s, WAIT_CHANGED, &r);
 		limits_wait_give(gw, u);
 	}
 	if (rc == STORE_ENOTFOUND) {
@@ -254,5 +270,7 @@ gateway_request_get(struct gateway *gw, struct http_req *req, const char *id)
 		cJSON_Delete(o);
 	}
 out:
+	if (w != NULL)
+		waiter_remove(gw->waiters, w);
 	req_record_free(r);
 }
