@@ -408,7 +408,7 @@ latency_warmup
 aof_rewrites() { scripts/stack.sh redis-cli INFO persistence | tr -d '\r' | sed -n 's/^aof_rewrites://p'; }
 # aof_compact: one AOF rewrite now, waited for. The closed loops above left
 # some 200,000 records, and Redis rewrites its AOF each time it doubles: a
-# rewrite inside a 10 s run (4.4 s of a core, after a fork of the whole
+# rewrite inside a 10 s run (4.4 s of writing, after a fork of the whole
 # dataset) took one run's p99 at 1,000/s to 290 ms. Rewritten here, the
 # runs below write far less than a doubling; each still says whether one ran.
 aof_idle() { scripts/stack.sh redis-cli INFO persistence | tr -d '\r' | grep -q '^aof_rewrite_in_progress:0'; }
