@@ -46,12 +46,9 @@ struct kafka_consumer;
  * How long a send waits for others to join its batch (linger.ms): sends one
  * by one (KAFKA_LINGER_MS), or sends that come as a whole batch of outcomes
  * whose delivery is then waited for at once (KAFKA_LINGER_BATCH_MS: the
- * batch is already there, waiting longer only idles the sender). 10 ms
- * rather than 5: at 1,000 requests/s it halved the produce and fetch
- * requests per request and cut the stack's CPU per request by a tenth,
- * with no higher p50 (docs/performance.md).
+ * batch is already there, waiting longer only idles the sender).
  */
-#define KAFKA_LINGER_MS 10
+#define KAFKA_LINGER_MS 5
 #define KAFKA_LINGER_BATCH_MS 1
 
 /*
@@ -60,7 +57,7 @@ struct kafka_consumer;
  * request per partition with data, so a window's messages leave as one
  * request instead of one for each partition their keys hash to.
  */
-#define KAFKA_STICKY_MS KAFKA_LINGER_MS /* a lingering batch goes to one partition */
+#define KAFKA_STICKY_MS 5
 
 /*
  * Creates an idempotent producer (enable.idempotence=true, acks=all) for the
