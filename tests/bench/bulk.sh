@@ -128,8 +128,6 @@ kafka_per_request() {
 			printf " requests=%.3f produce=%.3f fetch=%.3f commit=%.3f", all / n, p / n, f / n, c / n }' \
 		<(echo "$1") <(echo "$2")
 }
-# redis_stat FIELD: a counter of Redis's INFO stats.
-redis_stat() { scripts/stack.sh redis-cli INFO stats | tr -d '\r' | sed -n "s/^$1://p"; }
 
 cfssl_pid=
 stack_started=
@@ -377,8 +375,8 @@ for k in $CASES; do
 	# The drain: from the workers' start to the Nth result's timestamp.
 	load_average_line "bulk-workers-$k"
 	cpu0=$(stack_cpu)
-	cmd0=$(redis_stat total_commands_processed)
-	reads0=$(redis_stat total_reads_processed)
+	cmd0=$(redis_info stats total_commands_processed)
+	reads0=$(redis_info stats total_reads_processed)
 	t0=$(now_ms)
 	PKI_WORKERS=$k scripts/stack.sh start-workers >>"$WORK/stack-up.log" 2>&1 ||
 		die "stack: starting $k workers failed"
@@ -397,8 +395,8 @@ for k in $CASES; do
 		sleep "$POLL_S"
 	done
 	cpu1=$(stack_cpu)
-	cmd1=$(redis_stat total_commands_processed)
-	reads1=$(redis_stat total_reads_processed)
+	cmd1=$(redis_info stats total_commands_processed)
+	reads1=$(redis_info stats total_reads_processed)
 	kreq1=$(kafka_requests)
 	dump_results=$WORK/results-$k.tsv # the batch's: request id, timestamp (ms)
 	dump "$T_RESULTS" '%k\t%T\n' | mine /dev/stdin | cut -f 2 >"$dump_results"

@@ -405,26 +405,27 @@ latency_warmup() {
 latency_warmup
 
 # aof_rewrites: how many AOF rewrites Redis has made since it started.
-aof_rewrites() { scripts/stack.sh redis-cli INFO persistence | tr -d '\r' | sed -n 's/^aof_rewrites://p'; }
+aof_rewrites() { redis_info persistence aof_rewrites; }
+# aof_wait N WHAT T0: until Redis has made more than N rewrites and runs
+# none; dies naming WHAT once SETTLE seconds have passed since T0.
+aof_wait() {
+	until (($(aof_rewrites) > $1)) && (($(redis_info persistence aof_rewrite_in_progress) == 0)); do
+		((SECONDS - $3 < SETTLE)) || die "redis: $2 ran over ${SETTLE}s"
+		sleep 0.5
+	done
+}
 # aof_compact: one AOF rewrite now, waited for. The closed loops above left
 # some 200,000 records, and Redis rewrites its AOF each time it doubles: a
 # rewrite inside a 10 s run (4.4 s of writing, after a fork of the whole
 # dataset) took one run's p99 at 1,000/s to 290 ms. Rewritten here, the
 # runs below write far less than a doubling; each still says whether one ran.
-aof_idle() { scripts/stack.sh redis-cli INFO persistence | tr -d '\r' | grep -q '^aof_rewrite_in_progress:0'; }
 aof_compact() {
 	local t0=$SECONDS n0
-	until aof_idle; do # an automatic one first, if one runs
-		((SECONDS - t0 < SETTLE)) || die "redis: an AOF rewrite ran over ${SETTLE}s"
-		sleep 0.5
-	done
+	aof_wait -1 "an automatic AOF rewrite" "$t0"
 	n0=$(aof_rewrites)
 	scripts/stack.sh redis-cli BGREWRITEAOF | grep -q 'rewriting started' ||
 		die "redis: BGREWRITEAOF refused"
-	until (($(aof_rewrites) > n0)) && aof_idle; do
-		((SECONDS - t0 < SETTLE)) || die "redis: the AOF rewrite took over ${SETTLE}s"
-		sleep 0.5
-	done
+	aof_wait "$n0" "the AOF rewrite" "$t0"
 	echo "bench detail aof-compact before=latency seconds=$((SECONDS - t0))"
 }
 settle
