@@ -62,16 +62,22 @@ struct gateway {
 
 /* Long-poll wake-ups (waiters.c). */
 struct waiter;
+typedef void (*waiter_fn)(void *arg);
 /* Starts the subscriber thread. NULL on failure. */
 struct waiters *waiters_start(const struct config *cfg);
 /* Wakes every waiter (now and later) and stops the thread. NULL is safe. */
 void waiters_stop(struct waiters *ws);
-/* waiters_stop, then frees; only once no connection thread can use it. NULL is safe. */
+/* waiters_stop, then frees; only once no request can use it (http_stop). NULL is safe. */
 void waiters_free(struct waiters *ws);
 /* Registers interest in request id before its state is read (no lost wake-up). */
 struct waiter *waiter_add(struct waiters *ws, const char *id);
-/* Sleeps until id changes state (1) or timeout_ms passes (0). */
-int waiter_wait(struct waiters *ws, struct waiter *w, long timeout_ms);
+/*
+ * Arms w: fn(arg) is called once, from the subscriber thread, when its id
+ * changes state or timeout_ms passes. Returns 1 without arming when the id
+ * changed since w was added or last armed, or the waiters stopped; 0.
+ */
+int waiter_arm(struct waiters *ws, struct waiter *w, long timeout_ms, waiter_fn fn, void *arg);
+/* Unregisters and frees w (disarmed: its call back does not come). NULL is safe. */
 void waiter_remove(struct waiters *ws, struct waiter *w);
 
 /* Limits (limits.c). limits_start allocates the waiter counts: 0 or -1. */
@@ -105,7 +111,8 @@ void gateway_outbox_sweep(struct gateway *gw);
 /*
  * POST /csr/process for user u with the request fields as a JSON object
  * (from a JSON or form body). idem_key may be NULL; wait_s is the Prefer:
- * wait preference (0..GATEWAY_WAIT_MAX_S). Answers req.
+ * wait preference (0..GATEWAY_WAIT_MAX_S), for which the caller took a
+ * long-poll slot of u's key that this gives back. Answers req, or parks it.
  */
 void gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u,
 		    const cJSON *fields, const char *idem_key, long wait_s);
@@ -118,12 +125,18 @@ enum wait_until {
 	WAIT_SETTLED, /* Prefer: wait=N: a terminal state or pending_approval */
 };
 /*
- * Reads request id; with wait_s > 0 sleeps on a long-poll waiter (no CPU)
- * until until holds or wait_s passes, then reads it again. 0 and *out
- * (caller frees), or a STORE_E* code.
+ * Answers req once a wait for request id ends: rc 0 with r, the record as
+ * last read (borrowed), or a STORE_E* code with r NULL.
  */
-int gateway_request_wait(struct gateway *gw, const char *id, long wait_s, enum wait_until until,
-			 struct req_record **out);
+typedef void (*request_done_fn)(struct gateway *gw, struct http_req *req, const char *id, int rc,
+				const struct req_record *r, void *arg);
+/*
+ * Reads request id; with wait_s > 0, parks req on a long-poll waiter until
+ * until holds or wait_s passes, reading it again on each wake-up; then
+ * done(gw, req, rc, r, arg), at once when there is nothing to wait for.
+ */
+void gateway_request_wait(struct gateway *gw, struct http_req *req, const char *id, long wait_s,
+			  enum wait_until until, request_done_fn done, void *arg);
 /* GET /csr/batches/{id} (batches.c): counts by state and a page of request ids. */
 void gateway_batch_get(struct gateway *gw, struct http_req *req, const char *id);
 void gateway_cas(struct gateway *gw, struct http_req *req);
@@ -149,6 +162,8 @@ void route_method(struct http_req *req, const char *allow);
 
 /* Top-level request router (http_handler_fn); app is the struct gateway. */
 void gateway_route(void *app, struct http_req *req);
+/* Counts req's answer by status class; nothing while it is parked (its continuation counts). */
+void gateway_count(struct gateway *gw, const struct http_req *req);
 
 /* GET /metrics in Prometheus text format. */
 void gateway_metrics(struct gateway *gw, struct http_req *req);

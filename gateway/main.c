@@ -65,7 +65,7 @@ main(int argc, char **argv)
 	}
 	code = 0;
 out:
-	/* Long-polls return first, so that connection threads can finish. */
+	/* Long-polls end first (their requests resumed), so that http_stop finds none parked. */
 	waiters_stop(gw.waiters);
 	http_stop(gw.http);
 	gateway_outbox_stop(&gw);

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "gateway.h"
 #include "ids.h"
 #include "log.h"
@@ -144,15 +145,6 @@ request_wait_arg(struct http_req *req, long *wait_s)
 	return 0;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* 1 when a wait for until is over in state s (first: the state first read). */
 static int
 request_wait_over(enum wait_until until, enum req_state first, enum req_state s)
@@ -162,38 +154,112 @@ request_wait_over(enum wait_until until, enum req_state first, enum req_state s)
 	return until == WAIT_SETTLED ? s == REQ_PENDING : s != first;
 }
 
-/*
- * Sleeps on w (added before *r was read) until until holds or wait_s
- * passes; each wake-up reads the whole record, and the read that ends the
- * wait replaces *r. 0, or a STORE_E* code with *r freed and NULL.
- */
-static int
-request_wait_on(struct gateway *gw, struct waiter *w, const char *id, long wait_s,
-		enum wait_until until, struct req_record **r)
-{
-	enum req_state first = (*r)->state;
-	long long deadline = now_ms() + wait_s * 1000, left;
-	int rc = 0;
+/* A long-poll in progress: parked between reads. */
+struct rwait {
+	struct gateway *gw;
+	struct waiter *w;
+	char id[STORE_ID_MAX];
+	enum wait_until until;
+	enum req_state first; /* the state first read */
+	long long deadline_ms;
+	struct req_record *r;    /* the last read */
+	const struct user *slot; /* whose long-poll slot to give back; NULL when none */
+	struct http_park *park;
+	request_done_fn done;
+	void *arg;
+};
 
-	if (request_wait_over(until, first, first))
-		return 0;
-	gw->m.longpoll_waiting++;
-	while ((left = deadline - now_ms()) > 0 && !svc_stopping()) {
-		waiter_wait(gw->waiters, w,
-			    left < REQUESTS_RECHECK_MS ? left : REQUESTS_RECHECK_MS);
-		req_record_free(*r);
-		*r = NULL;
-		if ((rc = store_get(&gw->store, id, r)) != 0 ||
-		    request_wait_over(until, first, (*r)->state))
-			break;
-	}
-	gw->m.longpoll_waiting--;
-	return rc;
+/* Ends the wait: done with the last read (rc), then frees everything. */
+static void
+rwait_end(struct rwait *rw, struct http_req *req, int rc)
+{
+	struct gateway *gw = rw->gw;
+
+	waiter_remove(gw->waiters, rw->w);
+	if (rw->slot != NULL)
+		limits_wait_give(gw, rw->slot);
+	rw->done(gw, req, rw->id, rc, rc == 0 ? rw->r : NULL, rw->arg);
+	req_record_free(rw->r);
+	free(rw);
 }
 
-int
-gateway_request_wait(struct gateway *gw, const char *id, long wait_s, enum wait_until until,
-		     struct req_record **out)
+static void
+rwait_wake(void *arg)
+{
+	http_resume(((struct rwait *)arg)->park);
+}
+
+static void rwait_cont(void *app, struct http_req *req, void *arg);
+
+/* After a read (rc): ends the wait, or parks req until the next change or the deadline. */
+static void
+rwait_step(struct rwait *rw, struct http_req *req, int rc)
+{
+	long long left = rw->deadline_ms - clock_ms();
+
+	if (rc != 0 || request_wait_over(rw->until, rw->first, rw->r->state) || left <= 0 ||
+	    svc_stopping()) {
+		rw->gw->m.longpoll_waiting--;
+		rwait_end(rw, req, rc);
+		return;
+	}
+	rw->park = http_park(req, rwait_cont, rw);
+	if (waiter_arm(rw->gw->waiters, rw->w,
+		       left < REQUESTS_RECHECK_MS ? left : REQUESTS_RECHECK_MS, rwait_wake,
+		       rw) != 0)
+		http_resume(rw->park); /* changed meanwhile: read again at once */
+}
+
+/* A wake-up (a change, the recheck or the deadline): reads the record again. */
+static void
+rwait_cont(void *app, struct http_req *req, void *arg)
+{
+	struct rwait *rw = arg;
+	struct gateway *gw = rw->gw; /* rw may be freed by the step */
+
+	(void)app;
+	req_record_free(rw->r);
+	rw->r = NULL;
+	rwait_step(rw, req, store_get(&gw->store, rw->id, &rw->r));
+	gateway_count(gw, req);
+}
+
+/*
+ * Waits on w (added before r was read; both taken over) for until, at most
+ * wait_s, holding slot's long-poll slot (NULL: none), then done(...).
+ */
+static void
+request_wait_on(struct gateway *gw, struct http_req *req, struct waiter *w, struct req_record *r,
+		long wait_s, enum wait_until until, const struct user *slot, request_done_fn done,
+		void *arg)
+{
+	struct rwait *rw = calloc(1, sizeof(*rw));
+
+	if (rw == NULL) { /* answered without the wait */
+		waiter_remove(gw->waiters, w);
+		if (slot != NULL)
+			limits_wait_give(gw, slot);
+		done(gw, req, r->id, 0, r, arg);
+		req_record_free(r);
+		return;
+	}
+	rw->gw = gw;
+	rw->w = w;
+	snprintf(rw->id, sizeof(rw->id), "%s", r->id);
+	rw->until = until;
+	rw->first = r->state;
+	rw->deadline_ms = clock_ms() + wait_s * 1000;
+	rw->r = r;
+	rw->slot = slot;
+	rw->done = done;
+	rw->arg = arg;
+	gw->m.longpoll_waiting++;
+	rwait_step(rw, req, 0);
+}
+
+void
+gateway_request_wait(struct gateway *gw, struct http_req *req, const char *id, long wait_s,
+		     enum wait_until until, request_done_fn done, void *arg)
 {
 	struct waiter *w = NULL;
 	struct req_record *r = NULL;
@@ -201,13 +267,14 @@ gateway_request_wait(struct gateway *gw, const char *id, long wait_s, enum wait_
 
 	if (wait_s > 0 && gw->waiters != NULL)
 		w = waiter_add(gw->waiters, id); /* before the read: no lost wake-up */
-	if ((rc = store_get(&gw->store, id, &r)) == 0 && w != NULL)
-		rc = request_wait_on(gw, w, id, wait_s, until, &r);
-	if (w != NULL)
-		waiter_remove(gw->waiters, w);
-	if (rc == 0)
-		*out = r;
-	return rc;
+	rc = store_get(&gw->store, id, &r);
+	if (rc == 0 && w != NULL && !request_wait_over(until, r->state, r->state)) {
+		request_wait_on(gw, req, w, r, wait_s, until, NULL, done, arg);
+		return;
+	}
+	waiter_remove(gw->waiters, w);
+	done(gw, req, id, rc, rc == 0 ? r : NULL, arg);
+	req_record_free(r);
 }
 
 /* 1 if u may read r: its requester, or an admin of its tenant. */
@@ -220,17 +287,40 @@ request_visible(const struct user *u, const struct req_record *r)
 	return r->tenant != NULL && roster_tenant_admin(u, r->tenant);
 }
 
+/* Answers GET /csr/requests/{id} with the read (rc, r). */
+static void
+request_reply(struct gateway *gw, struct http_req *req, const char *id, int rc,
+	      const struct req_record *r, void *arg)
+{
+	const char *hdr[] = {"Retry-After", GATEWAY_RETRY_AFTER_S, NULL};
+	const char *down[] = {"Retry-After", GATEWAY_RETRY_DOWN_S, NULL};
+	cJSON *o;
+
+	(void)gw;
+	(void)arg;
+	if (rc == STORE_ENOTFOUND) {
+		http_reply_error(req, 404, "request_not_found", "id", NULL, NULL,
+				 "no request \"%s\"", id);
+	} else if (rc != 0) {
+		http_reply_error(req, 503, "store_unavailable", NULL, NULL, down,
+				 "request store unavailable");
+	} else {
+		if (r->state == REQ_PENDING)
+			hdr[1] = GATEWAY_RETRY_PENDING_S;
+		o = gateway_request_json(r);
+		http_reply_json(req, 200, o, req_state_terminal(r->state) ? NULL : hdr);
+		cJSON_Delete(o);
+	}
+}
+
 void
 gateway_request_get(struct gateway *gw, struct http_req *req, const char *id)
 {
 	const struct user *u = gateway_auth(gw, req);
 	struct req_record *r = NULL;
 	struct waiter *w = NULL;
-	const char *hdr[] = {"Retry-After", GATEWAY_RETRY_AFTER_S, NULL};
-	const char *down[] = {"Retry-After", GATEWAY_RETRY_DOWN_S, NULL};
 	long wait_s;
 	int rc;
-	cJSON *o;
 
 	if (u == NULL)
 		return;
@@ -251,26 +341,15 @@ gateway_request_get(struct gateway *gw, struct http_req *req, const char *id)
 	if ((rc = store_get(&gw->store, id, &r)) == 0 && !request_visible(u, r))
 		rc = STORE_ENOTFOUND;
 	if (rc == 0 && w != NULL && !req_state_terminal(r->state)) {
-		if (limits_wait_take(gw, req, u) < 0)
-			goto out;
-		rc = request_wait_on(gw, w, id, wait_s, WAIT_CHANGED, &r);
-		limits_wait_give(gw, u);
-	}
-	if (rc == STORE_ENOTFOUND) {
-		http_reply_error(req, 404, "request_not_found", "id", NULL, NULL,
-				 "no request \"%s\"", id);
-	} else if (rc != 0) {
-		http_reply_error(req, 503, "store_unavailable", NULL, NULL, down,
-				 "request store unavailable");
+		if (limits_wait_take(gw, req, u) == 0) {
+			/* w, r and the slot taken over */
+			request_wait_on(gw, req, w, r, wait_s, WAIT_CHANGED, u, request_reply,
+					NULL);
+			return;
+		}
 	} else {
-		if (r->state == REQ_PENDING)
-			hdr[1] = GATEWAY_RETRY_PENDING_S;
-		o = gateway_request_json(r);
-		http_reply_json(req, 200, o, req_state_terminal(r->state) ? NULL : hdr);
-		cJSON_Delete(o);
+		request_reply(gw, req, id, rc, r, NULL);
 	}
-out:
-	if (w != NULL)
-		waiter_remove(gw->waiters, w);
+	waiter_remove(gw->waiters, w);
 	req_record_free(r);
 }

@@ -135,6 +135,14 @@ gateway_route(void *app, struct http_req *req)
 	else
 		http_reply_error(req, 404, "not_found", NULL, NULL, NULL, "no route for %s %s",
 				 req->method, req->path);
+	gateway_count(gw, req);
+}
+
+void
+gateway_count(struct gateway *gw, const struct http_req *req)
+{
+	if (req->parked)
+		return;
 	if (req->status >= 500)
 		gw->m.responses_5xx++;
 	else if (req->status >= 400)

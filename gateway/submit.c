@@ -37,20 +37,43 @@ struct submit {
 	char exts_text[SUBMIT_EXTS_MAX];
 };
 
-/* Everything known about the request while it is being handled. */
+/*
+ * Everything known about the request while it is being handled, kept while
+ * it is parked (for its delivery report, then its Prefer wait). Owned by
+ * whichever step has it; submit_end frees it.
+ */
 struct submit_ctx {
 	struct gateway *gw;
-	struct http_req *req;
+	struct http_req *req; /* the current call's */
 	const struct user *u;
 	char id[STORE_ID_MAX];
-	const char *tenant;
+	const char *tenant; /* in the roster */
 	const struct ca *ca;
-	const struct subject_notes *notes; /* admission's, once admitted */
-	int recorded;                      /* a Redis record exists */
-	const char *idem_key;
+	char *subject, *warnings; /* admission's notes (JSON text), once admitted */
+	int recorded;             /* a Redis record exists */
+	char *idem_key;
 	int idem_bound;
-	long wait_s; /* Prefer: wait=N, 0 when absent */
+	long wait_s;          /* Prefer: wait=N, 0 when absent */
+	int slot;             /* holds a long-poll slot of u's key (given back by submit_end) */
+	enum req_state state; /* published in */
+	const char *note;     /* static text */
+	struct http_park *park;
+	int sent_rc; /* the delivery report's */
 };
+
+/* Frees c and gives back its long-poll slot. NULL is safe. */
+static void
+submit_end(struct submit_ctx *c)
+{
+	if (c == NULL)
+		return;
+	if (c->slot)
+		limits_wait_give(c->gw, c->u);
+	free(c->subject);
+	free(c->warnings);
+	free(c->idem_key);
+	free(c);
+}
 
 static void
 submit_audit(struct submit_ctx *c, const char *event, const char *detail)
@@ -283,11 +306,14 @@ submit_admit(struct submit_ctx *c, const struct submit *sb, struct admit_result 
 	rc = admit_check(&ro, &rq, ad, vs);
 	c->tenant = ad->tenant;
 	c->ca = ad->ca;
-	c->notes = rc == 0 ? &ad->notes : NULL;
-	if (rc < 0)
+	if (rc == 0 && ((c->subject = strdup(ad->notes.subject)) == NULL ||
+			(c->warnings = admit_warnings_text(&ad->notes)) == NULL)) {
+		submit_reject(c, 503, "unavailable", NULL, NULL, "out of memory");
+		rc = -1;
+	} else if (rc < 0)
 		submit_reject(c, admit_http_status(vs->v[0].code), vs->v[0].code, vs->v[0].field,
-			      ad->ca != NULL ? admit_violations_json(vs) : NULL,
-			      "%s", vs->v[0].message);
+			      ad->ca != NULL ? admit_violations_json(vs) : NULL, "%s",
+			      vs->v[0].message);
 	free(vs);
 	return rc;
 }
@@ -306,13 +332,9 @@ submit_accepted(struct submit_ctx *c, const char *id, enum req_state state, cons
 	cJSON_AddStringToObject(o, "poll_url", url);
 	if (c->ca != NULL)
 		cJSON_AddStringToObject(o, "ca_id", c->ca->id);
-	if (c->notes != NULL) {
-		char *w = admit_warnings_text(c->notes);
-
-		cJSON_AddStringToObject(o, "subject", c->notes->subject);
-		cJSON_AddItemToObject(o, "warnings",
-				      w != NULL ? cJSON_Parse(w) : cJSON_CreateArray());
-		free(w);
+	if (c->subject != NULL) {
+		cJSON_AddStringToObject(o, "subject", c->subject);
+		cJSON_AddItemToObject(o, "warnings", cJSON_Parse(c->warnings));
 	}
 	if (note != NULL)
 		cJSON_AddStringToObject(o, "message", note);
@@ -338,45 +360,62 @@ submit_failed_status(const char *code)
 }
 
 /*
- * Answers for request id, accepted in state: with Prefer: wait=N and unless
- * it waits for an administrator, first sleeps on a long-poll waiter until it
- * ends or N s pass. Issued: 201 with the poll body; ended otherwise: the
- * poll body with its error's status; still on its way: 202 as without
- * Prefer. Preference-Applied only on the answers the wait decided.
+ * The end of a Prefer wait for request id: issued, 201 with the poll body;
+ * ended otherwise, the poll body with its error's status; still on its way,
+ * 202 as without Prefer. Preference-Applied only on the answers the wait
+ * decided. Ends c.
  */
 static void
-submit_answer(struct submit_ctx *c, const char *id, enum req_state state, const char *note)
+submit_waited(struct gateway *gw, struct http_req *req, const char *id, int rc,
+	      const struct req_record *r, void *arg)
 {
+	struct submit_ctx *c = arg;
 	char url[128], applied[32];
 	const char *hdr[] = {"Preference-Applied", applied, "Location", url, NULL};
-	struct req_record *r = NULL;
 	cJSON *o;
 
-	c->gw->m.submits_accepted++;
-	if (c->wait_s == 0 || state == REQ_PENDING ||
-	    gateway_request_wait(c->gw, id, c->wait_s, WAIT_SETTLED, &r) != 0 ||
-	    !req_state_terminal(r->state)) {
-		submit_accepted(c, id, r != NULL ? r->state : state, note);
-		goto out;
+	(void)gw;
+	c->req = req;
+	if (rc != 0 || !req_state_terminal(r->state)) {
+		submit_accepted(c, id, r != NULL ? r->state : c->state, c->note);
+		submit_end(c);
+		return;
 	}
 	snprintf(url, sizeof(url), "/csr/requests/%s", id);
 	snprintf(applied, sizeof(applied), "wait=%ld", c->wait_s);
 	o = gateway_request_json(r);
 	if (r->state == REQ_ISSUED) {
-		http_reply_json(c->req, 201, o, hdr);
+		http_reply_json(req, 201, o, hdr);
 	} else {
 		hdr[2] = NULL; /* no Location: nothing was created */
-		http_reply_json(c->req, submit_failed_status(r->error_code), o, hdr);
+		http_reply_json(req, submit_failed_status(r->error_code), o, hdr);
 	}
 	cJSON_Delete(o);
-out:
-	req_record_free(r);
+	submit_end(c);
+}
+
+/*
+ * Answers for request id, accepted in state: with Prefer: wait=N and unless
+ * it waits for an administrator, first parks on a long-poll waiter until it
+ * ends or N s pass (submit_waited). Ends c.
+ */
+static void
+submit_answer(struct submit_ctx *c, const char *id, enum req_state state)
+{
+	c->gw->m.submits_accepted++;
+	c->state = state;
+	if (c->wait_s == 0 || state == REQ_PENDING) {
+		submit_accepted(c, id, state, c->note);
+		submit_end(c);
+		return;
+	}
+	gateway_request_wait(c->gw, c->req, id, c->wait_s, WAIT_SETTLED, submit_waited, c);
 }
 
 /*
  * Idempotency-Key: binds the key to this request unless it already names
- * one. Returns 0 to go on, 1 when answered (replay or conflict), -1 when
- * answered with an error.
+ * one. Returns 0 to go on, 1 when answered with a replay (c ended), -1 when
+ * answered with an error (a conflict too).
  */
 static int
 submit_idem(struct submit_ctx *c, const cJSON *fields)
@@ -416,7 +455,7 @@ submit_idem(struct submit_ctx *c, const cJSON *fields)
 			state = REQ_RECEIVED;
 		log_msg(LOG_INFO, existing, "idempotent replay of key %s", c->idem_key);
 		c->ca = NULL;
-		submit_answer(c, existing, state, NULL);
+		submit_answer(c, existing, state); /* ends c */
 		return 1;
 	}
 	submit_reject(c, 503, "store_unavailable", NULL, NULL, "request store unavailable");
@@ -459,32 +498,70 @@ submit_sent(struct gateway *gw, const char *id)
 }
 
 /*
- * Sends the message to topic (synchronously) and answers 202 in state, the
- * state the record was created in, or marks the request failed and answers
- * 503.
+ * The delivery report came (rc): answers 202 in the state the record was
+ * created in, or marks the request failed and answers 503. Ends c.
  */
 static void
-submit_publish(struct submit_ctx *c, enum req_state state, const char *topic, const char *payload,
-	       const char *note)
+submit_sent_answer(struct submit_ctx *c, int rc)
 {
-	const char *ev = state == REQ_PENDING ? AUDIT_PENDING : AUDIT_QUEUED;
-	int rc;
+	const char *ev = c->state == REQ_PENDING ? AUDIT_PENDING : AUDIT_QUEUED;
 
-	rc = kafka_produce_sync(c->gw->kp, topic, c->id, payload, strlen(payload),
-				GATEWAY_PRODUCE_TIMEOUT_MS);
 	/* Sent, or marked failed: the outbox has nothing left to send (a sweep checks too). */
 	submit_sent(c->gw, c->id);
-	if (rc != 0 && !submit_fail(c, state,
+	if (rc != 0 && !submit_fail(c, c->state,
 				    rc == KAFKA_EDOWN ? "message queue unreachable"
 						      : "message queue did not confirm")) {
 		submit_reject(c, 503, "queue_unavailable", NULL, NULL,
 			      "the message queue is unavailable; request %s was marked failed, "
 			      "retry later",
 			      c->id);
+		submit_end(c);
 		return;
 	}
-	submit_audit(c, ev, note);
-	submit_answer(c, c->id, state, note);
+	submit_audit(c, ev, c->note);
+	submit_answer(c, c->id, c->state);
+}
+
+static void
+submit_sent_cont(void *app, struct http_req *req, void *arg)
+{
+	struct submit_ctx *c = arg;
+	struct gateway *gw = c->gw; /* c may be freed by the answer */
+
+	(void)app;
+	c->req = req;
+	submit_sent_answer(c, c->sent_rc);
+	gateway_count(gw, req);
+}
+
+/* The delivery report, in the producer's thread: resumes the parked request. */
+static void
+submit_sent_report(void *arg, int rc)
+{
+	struct submit_ctx *c = arg;
+
+	c->sent_rc = rc;
+	http_resume(c->park);
+}
+
+/*
+ * Sends the message to topic, parking the request until its delivery
+ * report, then answers (submit_sent_answer). Ends c.
+ */
+static void
+submit_publish(struct submit_ctx *c, const char *topic, const char *payload)
+{
+	struct kafka_batch *b = kafka_batch_new();
+	int rc =
+	    b != NULL ? kafka_batch_send(c->gw->kp, b, topic, c->id, payload, strlen(payload)) : -1;
+
+	if (rc != 0) {
+		kafka_batch_wait(b, 0); /* nothing pending: frees it */
+		submit_sent_answer(c, rc);
+		return;
+	}
+	c->park = http_park(c->req, submit_sent_cont, c);
+	kafka_batch_then(b, submit_sent_report, c);
 }
 
 /*
@@ -556,19 +633,16 @@ submit_record(struct submit_ctx *c, const struct submit *sb, const struct csr *c
 	rec.extensions = sb->exts_text[0] ? (char *)sb->exts_text : NULL;
 	rec.purpose = (char *)sb->purpose;
 	rec.csr_sha256 = (char *)csr_hash;
-	rec.subject = (char *)c->notes->subject;
+	rec.subject = c->subject;
+	rec.warnings = c->warnings;
 	rec.key_type = (char *)key_type_name(ci->key_type);
 	rec.key_bits = ci->key_bits;
-	if ((rec.sans = admit_sans_text(ci)) == NULL ||
-	    (rec.warnings = admit_warnings_text(c->notes)) == NULL) {
-		free(rec.sans);
-		free(rec.warnings);
+	if ((rec.sans = admit_sans_text(ci)) == NULL) {
 		submit_reject(c, 503, "unavailable", NULL, NULL, "out of memory");
 		return -1;
 	}
 	rc = outbox_add_record(&c->gw->store, &rec, topic, payload);
 	free(rec.sans);
-	free(rec.warnings);
 	if (rc != 0) {
 		submit_reject(c, 503, "store_unavailable", NULL, NULL, "request store unavailable");
 		return -1;
@@ -581,7 +655,7 @@ void
 gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, const cJSON *fields,
 	       const char *idem_key, long wait_s)
 {
-	struct submit_ctx c;
+	struct submit_ctx *c = calloc(1, sizeof(*c));
 	struct submit sb;
 	struct admit_result ad = {0};
 	struct issue_msg m;
@@ -589,45 +663,57 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 	const char *note = NULL, *approval_reason = NULL, *topic;
 	const char *pw = NULL;
 	enum req_state state;
+	int rc;
 
-	memset(&c, 0, sizeof(c));
-	c.gw = gw;
-	c.req = req;
-	c.u = u;
-	c.idem_key = idem_key;
-	c.wait_s = wait_s;
-	store_id_new(c.id);
-	submit_audit(&c, AUDIT_RECEIVED, NULL);
-	if (submit_fields(&c, fields, &sb) < 0 || submit_admit(&c, &sb, &ad) < 0)
+	if (c == NULL || (idem_key != NULL && (c->idem_key = strdup(idem_key)) == NULL)) {
+		free(c);
+		if (wait_s > 0)
+			limits_wait_give(gw, u);
+		http_reply_error(req, 503, "unavailable", NULL, NULL, NULL, "out of memory");
+		return;
+	}
+	c->gw = gw;
+	c->req = req;
+	c->u = u;
+	c->wait_s = wait_s;
+	c->slot = wait_s > 0;
+	store_id_new(c->id);
+	submit_audit(c, AUDIT_RECEIVED, NULL);
+	if (submit_fields(c, fields, &sb) < 0 || submit_admit(c, &sb, &ad) < 0)
 		goto out;
 	/* Passed on and hashed as one canonical PEM, whatever form was pasted. */
 	if ((csr_canon = csr_pem(ad.csr)) == NULL) {
-		submit_reject(&c, 503, "unavailable", NULL, NULL, "out of memory");
+		submit_reject(c, 503, "unavailable", NULL, NULL, "out of memory");
 		goto out;
 	}
 	sb.csr = csr_canon;
-	if (submit_pw_take(&c, &sb) != 0 || submit_idem(&c, fields) != 0)
+	if (submit_pw_take(c, &sb) != 0)
 		goto out;
+	if ((rc = submit_idem(c, fields)) != 0) {
+		if (rc == 1)
+			c = NULL; /* ended by the replay's answer */
+		goto out;
+	}
 	msg_csr_sha256(sb.csr, csr_hash);
-	submit_audit(&c, AUDIT_CA_SELECTED, ad.reason);
+	submit_audit(c, AUDIT_CA_SELECTED, ad.reason);
 
 	memset(&m, 0, sizeof(m));
-	m.request_id = c.id;
+	m.request_id = c->id;
 	m.csr = (char *)sb.csr;
 	m.common_name = (char *)sb.common_name;
 	m.validity_days = sb.validity_days;
-	m.ca_id = c.ca->id;
+	m.ca_id = c->ca->id;
 	m.extensions = sb.exts;
 	m.purpose = (char *)sb.purpose;
-	m.tenant = (char *)c.tenant;
+	m.tenant = (char *)c->tenant;
 	m.requester = u->name;
 	m.email = u->email;
 	m.client_ip = req->client_ip;
 	m.submitted_at = (long long)time(NULL);
-	if (c.ca->requires_manual_approval) {
+	if (c->ca->requires_manual_approval) {
 		/* The gateway holds no grant key: the approver checks the password and grants. */
-		pw = sb.password != NULL && c.ca->approval_password_hash != NULL ? sb.password
-										 : NULL;
+		pw = sb.password != NULL && c->ca->approval_password_hash != NULL ? sb.password
+										  : NULL;
 		approval_reason =
 		    pw != NULL ? "approval_password_given" : "approval_password_missing";
 		note = pw != NULL ? "approval password sent to the approver for checking"
@@ -638,15 +724,19 @@ gateway_submit(struct gateway *gw, struct http_req *req, const struct user *u, c
 	/* The outbox keeps no password: a copy sent again waits for an administrator. */
 	kept = pw != NULL ? msg_approval_encode(&m, "approval_password_missing", NULL) : payload;
 	if (payload == NULL || kept == NULL) {
-		submit_reject(&c, 503, "unavailable", NULL, NULL, "out of memory");
+		submit_reject(c, 503, "unavailable", NULL, NULL, "out of memory");
 		goto out;
 	}
 	state = approval_reason != NULL ? REQ_PENDING : REQ_QUEUED;
 	topic = approval_reason != NULL ? gw->cfg->topics.approval : gw->cfg->topics.issue;
-	if (submit_record(&c, &sb, ad.csr, ad.reason, csr_hash, state, topic, kept) < 0)
+	if (submit_record(c, &sb, ad.csr, ad.reason, csr_hash, state, topic, kept) < 0)
 		goto out;
-	submit_publish(&c, state, topic, payload, note);
+	c->state = state;
+	c->note = note;
+	submit_publish(c, topic, payload); /* ends c */
+	c = NULL;
 out:
+	submit_end(c);
 	if (kept != payload)
 		free(kept);
 	if (payload != NULL && pw != NULL)
@@ -730,11 +820,8 @@ gateway_process(struct gateway *gw, struct http_req *req)
 	}
 	/* A wait beyond the key's limit is refused before anything is recorded. */
 	if ((wait_s = http_prefer_wait(req, GATEWAY_WAIT_MAX_S)) == 0 ||
-	    limits_wait_take(gw, req, u) == 0) {
-		gateway_submit(gw, req, u, fields, idem, wait_s);
-		if (wait_s > 0)
-			limits_wait_give(gw, u);
-	}
+	    limits_wait_take(gw, req, u) == 0)
+		gateway_submit(gw, req, u, fields, idem, wait_s); /* the slot taken over */
 	cJSON_Delete(fields);
 }
 

@@ -1,8 +1,8 @@
 /*
  * Long-poll wake-ups. One thread holds a Redis connection subscribed to
  * every request's state channel (PSUBSCRIBE "P ev:*", published by the
- * store's compare-and-set script) and signals the waiters registered for
- * that request id. Waiters sleep on a condition variable; nothing polls.
+ * store's compare-and-set script) and calls back the waiters armed for that
+ * request id, or those whose time is up. No thread sleeps with a waiter.
  */
 #include <errno.h>
 #include <poll.h>
@@ -12,19 +12,23 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "gateway.h"
 #include "log.h"
 #include "redis.h"
 #include "store.h"
 
-#define WAITERS_POLL_MS 500   /* subscriber wakes this often to notice a stop */
+#define WAITERS_POLL_MS 500   /* subscriber wakes this often to notice a stop ... */
+#define WAITERS_TICK_MS 10    /* ... and this often while a waiter is armed */
 #define WAITERS_RETRY_MS 1000 /* reconnect back-off */
 #define WAITERS_BUCKETS 256
 
 struct waiter {
 	char id[STORE_ID_MAX];
-	pthread_cond_t cv;
-	int fired;
+	int fired;    /* changed while not armed */
+	waiter_fn fn; /* set while armed */
+	void *arg;
+	long long due_ms; /* when an armed waiter's time is up */
 	struct waiter *next;
 };
 
@@ -32,10 +36,27 @@ struct waiters {
 	const struct config *cfg;
 	pthread_mutex_t mu;
 	struct waiter *buckets[WAITERS_BUCKETS];
+	size_t narmed;
+	long long next_due_ms; /* no armed waiter is due before; valid while narmed > 0 */
 	pthread_t thread;
 	int stop;
 	int started;
 };
+
+/* Calls back armed w, or marks it fired for its next arming. Caller holds mu. */
+static void
+waiter_fire_locked(struct waiters *ws, struct waiter *w)
+{
+	waiter_fn fn = w->fn;
+
+	if (fn == NULL) {
+		w->fired = 1;
+		return;
+	}
+	w->fn = NULL;
+	ws->narmed--;
+	fn(w->arg);
+}
 
 static unsigned
 waiters_hash(const char *id)
@@ -57,12 +78,9 @@ waiters_fire_locked(struct waiters *ws, const char *id)
 	for (b = 0; b < WAITERS_BUCKETS; b++) {
 		if (id != NULL && b != waiters_hash(id))
 			continue;
-		for (w = ws->buckets[b]; w != NULL; w = w->next) {
-			if (id == NULL || strcmp(w->id, id) == 0) {
-				w->fired = 1;
-				pthread_cond_signal(&w->cv);
-			}
-		}
+		for (w = ws->buckets[b]; w != NULL; w = w->next)
+			if (id == NULL || strcmp(w->id, id) == 0)
+				waiter_fire_locked(ws, w);
 	}
 }
 
@@ -89,6 +107,30 @@ waiters_dispatch(struct waiters *ws, redisReply *rep, size_t plen)
 	if (strlen(chan) <= plen)
 		return;
 	waiters_fire(ws, chan + plen);
+}
+
+/* Calls back the armed waiters whose time is up; how long until the next is due, in ms. */
+static int
+waiters_expire(struct waiters *ws)
+{
+	long long now = clock_ms(), next = now + WAITERS_POLL_MS;
+	struct waiter *w;
+	size_t b;
+	int armed;
+
+	pthread_mutex_lock(&ws->mu);
+	if (ws->narmed > 0 && ws->next_due_ms <= now) {
+		for (b = 0; b < WAITERS_BUCKETS; b++)
+			for (w = ws->buckets[b]; w != NULL; w = w->next)
+				if (w->fn != NULL && w->due_ms <= now)
+					waiter_fire_locked(ws, w);
+				else if (w->fn != NULL && w->due_ms < next)
+					next = w->due_ms;
+		ws->next_due_ms = next;
+	}
+	armed = ws->narmed > 0;
+	pthread_mutex_unlock(&ws->mu);
+	return armed ? WAITERS_TICK_MS : WAITERS_POLL_MS;
 }
 
 static int
@@ -132,8 +174,15 @@ waiters_thread(void *arg)
 				if (c != NULL)
 					redisFree(c);
 				c = NULL;
-				struct timespec ts = {0, WAITERS_RETRY_MS * 1000000L};
-				nanosleep(&ts, NULL);
+				struct timespec ts = {0, WAITERS_TICK_MS * 1000000L};
+				int slept;
+
+				/* Timeouts still end the waits meanwhile. */
+				for (slept = 0; slept < WAITERS_RETRY_MS;
+				     slept += WAITERS_TICK_MS) {
+					waiters_expire(ws);
+					nanosleep(&ts, NULL);
+				}
 				continue;
 			}
 			freeReplyObject(rep);
@@ -156,7 +205,7 @@ waiters_thread(void *arg)
 		}
 		{
 			struct pollfd pfd = {c->fd, POLLIN, 0};
-			int n = poll(&pfd, 1, WAITERS_POLL_MS);
+			int n = poll(&pfd, 1, waiters_expire(ws));
 
 			if (n < 0 && errno != EINTR)
 				goto drop;
@@ -220,16 +269,11 @@ struct waiter *
 waiter_add(struct waiters *ws, const char *id)
 {
 	struct waiter *w = calloc(1, sizeof(*w));
-	pthread_condattr_t ca;
 	unsigned b;
 
 	if (w == NULL)
 		return NULL;
 	snprintf(w->id, sizeof(w->id), "%s", id);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cv, &ca);
-	pthread_condattr_destroy(&ca);
 	b = waiters_hash(id);
 	pthread_mutex_lock(&ws->mu);
 	w->fired = ws->stop;
@@ -240,23 +284,19 @@ waiter_add(struct waiters *ws, const char *id)
 }
 
 int
-waiter_wait(struct waiters *ws, struct waiter *w, long timeout_ms)
+waiter_arm(struct waiters *ws, struct waiter *w, long timeout_ms, waiter_fn fn, void *arg)
 {
-	struct timespec ts;
+	long long due = clock_ms() + timeout_ms;
 	int fired;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&ws->mu);
-	while (!w->fired)
-		if (pthread_cond_timedwait(&w->cv, &ws->mu, &ts) == ETIMEDOUT)
-			break;
-	fired = w->fired;
+	if (!(fired = w->fired || ws->stop)) {
+		w->fn = fn;
+		w->arg = arg;
+		w->due_ms = due;
+		if (ws->narmed++ == 0 || due < ws->next_due_ms)
+			ws->next_due_ms = due;
+	}
 	w->fired = 0;
 	pthread_mutex_unlock(&ws->mu);
 	return fired;
@@ -270,6 +310,10 @@ waiter_remove(struct waiters *ws, struct waiter *w)
 	if (w == NULL)
 		return;
 	pthread_mutex_lock(&ws->mu);
+	if (w->fn != NULL) { /* disarmed: no call back comes */
+		w->fn = NULL;
+		ws->narmed--;
+	}
 	for (pp = &ws->buckets[waiters_hash(w->id)]; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == w) {
 			*pp = w->next;
@@ -277,6 +321,5 @@ waiter_remove(struct waiters *ws, struct waiter *w)
 		}
 	}
 	pthread_mutex_unlock(&ws->mu);
-	pthread_cond_destroy(&w->cv);
 	free(w);
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "bulk.h"
+#include "clock.h"
 #include "config.h"
 #include "extern.h"
 
@@ -70,15 +71,6 @@ struct bulk_run {
 	struct bulk_item **by_id; /* items sorted by request id */
 };
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 sleep_ms(long ms)
 {
@@ -102,7 +94,7 @@ progress_start(struct progress *p, const char *what)
 {
 	p->tty = isatty(STDERR_FILENO);
 	p->what = what;
-	p->start = now_ms();
+	p->start = clock_ms();
 	p->last = 0;
 	p->shown = 0;
 }
@@ -112,7 +104,7 @@ static void
 progress_show(struct progress *p, size_t done, size_t total, const char *note, int final)
 {
 	char bar[BULK_BAR_WIDTH + 1];
-	long long t = now_ms();
+	long long t = clock_ms();
 	size_t fill = total ? done * BULK_BAR_WIDTH / total : BULK_BAR_WIDTH, i;
 
 	if (!final && t - p->last < (p->tty ? BULK_TTY_REDRAW_MS : BULK_LINE_EVERY_MS))
@@ -889,7 +881,7 @@ run_produce(struct bulk_run *r, size_t total, long rate)
 	if ((rk = producer_new(r, &ps)) == NULL)
 		goto out;
 	progress_start(&pg, "sending");
-	t0 = now_ms();
+	t0 = clock_ms();
 	for (i = 0; i < r->in->n && !ps.fatal && ps.failed == 0; i++) {
 		struct bulk_item *it = &r->in->items[i];
 
@@ -897,7 +889,7 @@ run_produce(struct bulk_run *r, size_t total, long rate)
 			continue;
 		if ((msg = run_message(r, it)) == NULL)
 			goto out;
-		while (rate > 0 && (long long)sent * 1000 > (now_ms() - t0) * rate)
+		while (rate > 0 && (long long)sent * 1000 > (clock_ms() - t0) * rate)
 			rd_kafka_poll(rk, 1);
 		for (;;) {
 			e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(r->topic),
@@ -920,8 +912,8 @@ run_produce(struct bulk_run *r, size_t total, long rate)
 		rd_kafka_poll(rk, 0);
 		progress_show(&pg, ps.delivered, total, NULL, 0);
 	}
-	deadline = now_ms() + BULK_FLUSH_MS;
-	while (rd_kafka_outq_len(rk) > 0 && !ps.fatal && now_ms() < deadline) {
+	deadline = clock_ms() + BULK_FLUSH_MS;
+	while (rd_kafka_outq_len(rk) > 0 && !ps.fatal && clock_ms() < deadline) {
 		rd_kafka_poll(rk, BULK_KAFKA_POLL_MS);
 		progress_show(&pg, ps.delivered, total, NULL, 0);
 	}
@@ -997,7 +989,7 @@ run_wait(struct bulk_run *r, struct http *c, size_t total, long timeout_s, struc
 	struct progress pg;
 	struct tally round;
 	char note[128];
-	long long deadline = now_ms() + timeout_s * 1000;
+	long long deadline = clock_ms() + timeout_s * 1000;
 	size_t known, done;
 
 	progress_start(&pg, "waiting");
@@ -1011,8 +1003,8 @@ run_wait(struct bulk_run *r, struct http *c, size_t total, long timeout_s, struc
 		t->unknown = total > known ? total - known : 0;
 		snprintf(note, sizeof(note), "issued %zu, failed %zu%s", t->issued, t->failed,
 			 t->pending_approval ? ", some pending approval" : "");
-		progress_show(&pg, done, total, note, done == total || now_ms() >= deadline);
-		if (done == total || now_ms() >= deadline)
+		progress_show(&pg, done, total, note, done == total || clock_ms() >= deadline);
+		if (done == total || clock_ms() >= deadline)
 			return 0;
 		sleep_ms(BULK_POLL_MS);
 	}
@@ -1044,7 +1036,7 @@ cmd_bulk_submit(const struct command *cmd, int argc, char **argv)
 	char key[BULK_API_KEY_MAX] = "";
 	long timeout_s = BULK_TIMEOUT_DEFAULT, rate_n = 0;
 	size_t nlocal, known = 0, listed, tosend, total;
-	long long t0 = now_ms();
+	long long t0 = clock_ms();
 	int rc, http_ok = 0;
 
 	bulk_flags_common(flags, &o);
@@ -1094,7 +1086,7 @@ cmd_bulk_submit(const struct command *cmd, int argc, char **argv)
 		goto out;
 	pk_err("bulk submit: batch %s: %zu issued, %zu failed%s, %zu unfinished in %.1f s%s%s%s",
 	       r.batch, t.issued, t.failed + nlocal, t.failed + nlocal ? " (" BULK_FAILURES_FILE ")" : "",
-	       total - t.issued - t.failed, (double)(now_ms() - t0) / 1000,
+	       total - t.issued - t.failed, (double)(clock_ms() - t0) / 1000,
 	       r.in->is_dir ? "" : "; files in ", r.in->is_dir ? "" : r.in->out_dir,
 	       t.pending_approval ? "; some wait for an admin's approval" : "");
 	if (t.unknown > 0 && t.issued + t.failed < total)

@@ -9,11 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
+#include "clock.h"
 #include "issue.h"
 #include "log.h"
 
@@ -27,6 +30,7 @@ struct http_server {
 	long long body_deadline_ms; /* time allowed to send a request body */
 	http_handler_fn fn;
 	void *app;
+	atomic_int nparked; /* requests parked at least once and not yet completed */
 };
 
 /* Per-request state kept by MHD between calls of the access handler. */
@@ -35,16 +39,12 @@ struct http_conn_state {
 	size_t len, cap;
 	int too_large;
 	long long started_ms; /* when the headers were in */
+	struct MHD_Connection *conn;
+	struct http_server *s;
+	http_cont_fn cont; /* set while parked */
+	void *cont_arg;
+	int counted; /* in s->nparked */
 };
-
-static long long
-http_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 http_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -67,6 +67,10 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 	if (st == NULL)
 		return;
+	if (st->cont != NULL) /* MHD ends no suspended connection: a leak, not a crash */
+		log_error("http: a parked request's connection ended before it was continued");
+	if (st->counted)
+		st->s->nparked--;
 	free(st->body);
 	free(st);
 	*con_cls = NULL;
@@ -138,7 +142,9 @@ http_access(void *cls, struct MHD_Connection *c, const char *url, const char *me
 		if ((st = calloc(1, sizeof(*st))) == NULL)
 			return MHD_NO;
 		*con_cls = st;
-		st->started_ms = http_now_ms();
+		st->started_ms = clock_ms();
+		st->conn = c;
+		st->s = s;
 		/* Refuse a declared oversize body before reading it. */
 		if (cl != NULL && strtoull(cl, NULL, 10) > s->body_max)
 			st->too_large = 1;
@@ -150,7 +156,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url, const char *me
 		 * A body trickled in (the idle timeout never fires on a byte a
 		 * second) would hold this thread: the connection is closed.
 		 */
-		if (http_now_ms() - st->started_ms > s->body_deadline_ms) {
+		if (clock_ms() - st->started_ms > s->body_deadline_ms) {
 			log_warn("http: %s: request body not sent within %lld s, connection closed",
 				 url, s->body_deadline_ms / 1000);
 			return MHD_NO;
@@ -165,13 +171,20 @@ http_access(void *cls, struct MHD_Connection *c, const char *url, const char *me
 	req.path = url;
 	req.body = st->body;
 	req.body_len = st->len;
+	req.st = st;
 	http_client_ip(c, req.client_ip, sizeof(req.client_ip));
-	if (st->too_large)
+	if (st->cont != NULL) {
+		http_cont_fn fn = st->cont;
+
+		st->cont = NULL;
+		fn(s->app, &req, st->cont_arg);
+	} else if (st->too_large) {
 		http_reply_error(&req, 413, "body_too_large", NULL, NULL, NULL,
 				 "request body exceeds %zu bytes", s->body_max);
-	else
+	} else {
 		s->fn(s->app, &req);
-	if (!req.replied)
+	}
+	if (!req.replied && !req.parked)
 		http_reply_error(&req, 500, "internal", NULL, NULL, NULL, "no response produced");
 	return MHD_YES;
 }
@@ -222,7 +235,9 @@ http_start(const char *listen, size_t body_max, const struct limits *lim, http_h
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	unsigned flags =
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	    MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads = cpus > 0 ? (unsigned)cpus * HTTP_THREADS_PER_CPU : HTTP_THREADS_PER_CPU;
 
 	if (http_listen_parse(listen, &ss, &sslen, err) < 0)
 		return NULL;
@@ -237,13 +252,14 @@ http_start(const char *listen, size_t body_max, const struct limits *lim, http_h
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* The logger goes first so that every MHD message is a JSON line. */
-	s->d =
-	    MHD_start_daemon(flags, 0, NULL, NULL, http_access, s, MHD_OPTION_EXTERNAL_LOGGER,
-			     http_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)lim->connections_per_ip,
-			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)lim->connection_timeout_s,
-			     MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL, MHD_OPTION_END);
+	s->d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, s, MHD_OPTION_EXTERNAL_LOGGER,
+				http_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				(unsigned)lim->connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+				(unsigned)lim->connection_timeout_s, MHD_OPTION_THREAD_POOL_SIZE,
+				threads < HTTP_THREADS_MAX ? threads : (unsigned)HTTP_THREADS_MAX,
+				MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL, MHD_OPTION_END);
 	if (s->d == NULL) {
 		snprintf(err, HTTP_ERR_MAX, "http: cannot listen on %s (address in use?)", listen);
 		free(s);
@@ -263,10 +279,47 @@ http_port(const struct http_server *s)
 void
 http_stop(struct http_server *s)
 {
+	struct timespec tick = {0, 10 * 1000000L};
+	MHD_socket fd;
+	int waited_ms = 0;
+
 	if (s == NULL)
 		return;
+	if ((fd = MHD_quiesce_daemon(s->d)) != MHD_INVALID_SOCKET)
+		close(fd);
+	while (s->nparked > 0 && waited_ms < HTTP_STOP_PARKED_MS) {
+		nanosleep(&tick, NULL);
+		waited_ms += 10;
+	}
+	if (s->nparked > 0) {
+		/* MHD cannot stop with suspended connections: left to the exit. */
+		log_error("http: %d parked request(s) not resumed within %d ms", (int)s->nparked,
+			  HTTP_STOP_PARKED_MS);
+		return;
+	}
 	MHD_stop_daemon(s->d);
 	free(s);
+}
+
+struct http_park *
+http_park(struct http_req *req, http_cont_fn fn, void *arg)
+{
+	struct http_conn_state *st = req->st;
+
+	st->cont = fn;
+	st->cont_arg = arg;
+	if (!st->counted)
+		st->s->nparked++;
+	st->counted = 1;
+	req->parked = 1;
+	MHD_suspend_connection(req->conn);
+	return (struct http_park *)st;
+}
+
+void
+http_resume(struct http_park *p)
+{
+	MHD_resume_connection(((struct http_conn_state *)p)->conn);
 }
 
 const char *

@@ -1,14 +1,16 @@
 /*
  * HTTP server helpers over libmicrohttpd.
  *
- * Threading: one thread per connection (MHD_USE_THREAD_PER_CONNECTION with
- * an internal polling thread). Handlers may block: a long-poll waits on a
- * condition variable in its own connection thread without holding up any
- * other client, and each thread can keep its own Redis connection
- * (redis_thread). The cost is a thread per open connection, bounded by
- * HTTP_MAX_CONNECTIONS in all and limits.connections_per_ip per client
- * address (more are closed at once); limits.connection_timeout_s closes an
- * idle connection and one whose request body takes longer than that.
+ * Threading: a pool of event-loop threads (HTTP_THREADS_PER_CPU per
+ * core), each serving many connections with epoll. Handlers may make short
+ * blocking calls (Redis, a CSR check), and each pool thread keeps its own
+ * Redis connection (redis_thread); anything that waits longer (a delivery
+ * report, a long-poll) parks the request (http_park): its connection is
+ * suspended, no thread waits with it, and whoever ends the wait resumes it.
+ * Connections are bounded by HTTP_MAX_CONNECTIONS in all and
+ * limits.connections_per_ip per client address (more are closed at once);
+ * limits.connection_timeout_s closes an idle connection and one whose
+ * request body takes longer than that (a parked one never times out).
  */
 #ifndef PKI_HTTP_H
 #define PKI_HTTP_H
@@ -23,6 +25,9 @@
 #define HTTP_MAX_CONNECTIONS CONFIG_CONNECTIONS_MAX
 #define HTTP_FORM_FIELDS_MAX 32
 #define HTTP_FORM_VALUE_MAX (64 * 1024)
+#define HTTP_THREADS_PER_CPU 32   /* event-loop threads per online core (Redis calls block) ... */
+#define HTTP_THREADS_MAX 64       /* ... and at most */
+#define HTTP_STOP_PARKED_MS 30000 /* http_stop waits this long for parked requests */
 
 struct MHD_Connection;
 
@@ -35,15 +40,30 @@ struct http_req {
 	size_t body_len;
 	char client_ip[INET6_ADDRSTRLEN];
 	int replied;     /* set by http_reply* */
+	int parked;      /* set by http_park */
 	unsigned status; /* the status replied with */
+	void *st;        /* the connection's state (http.c) */
 };
 
 /*
  * Called once per request after the whole body arrived (bodies over the
  * server's cap are answered 413 without calling it). Must answer with one of
- * the http_reply* calls. Runs in the connection's own thread.
+ * the http_reply* calls, or park req. Runs in a pool thread: no long waits.
  */
 typedef void (*http_handler_fn)(void *app, struct http_req *req);
+
+/* A parked request, to be resumed once. */
+struct http_park;
+/* Continues a resumed request in a pool thread: answers req or parks it again. */
+typedef void (*http_cont_fn)(void *app, struct http_req *req, void *arg);
+/*
+ * Parks req: once its handler returns, its connection is suspended until
+ * http_resume(p) (from any thread, even before the handler returned), and
+ * then fn(app, req, arg) continues it. The handler answers nothing more.
+ * Every park must be resumed exactly once; p is invalid afterwards.
+ */
+struct http_park *http_park(struct http_req *req, http_cont_fn fn, void *arg);
+void http_resume(struct http_park *p);
 
 struct http_server;
 
@@ -56,7 +76,10 @@ struct http_server *http_start(const char *listen, size_t body_max, const struct
 			       http_handler_fn fn, void *app, char *err);
 /* The port s listens on (the one chosen when listen asked for port 0). */
 unsigned http_port(const struct http_server *s);
-/* Stops accepting, waits for connection threads, frees. NULL is safe. */
+/*
+ * Stops accepting, waits up to HTTP_STOP_PARKED_MS for the requests that
+ * were parked to be answered, then for the pool threads; frees. NULL is safe.
+ */
 void http_stop(struct http_server *s);
 
 /* Request header or query argument; NULL when absent. Valid during the handler. */

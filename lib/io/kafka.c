@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define KAFKA_POLL_MS 100 /* delivery-report thread wake-up */
@@ -54,6 +55,8 @@ struct kafka_batch {
 	int pending;             /* queued sends without a report yet */
 	int abandoned;           /* the waiter gave up; the last report frees it */
 	rd_kafka_resp_err_t err; /* the first failed report's error */
+	kafka_done_fn done;      /* kafka_batch_then's: called by the last report */
+	void *done_arg;
 };
 
 struct kafka_producer {
@@ -78,13 +81,15 @@ struct kafka_consumer {
 	void *arg;
 };
 
-static long long
-kafka_now_ms(void)
+/* The result of a batch with no report pending (see kafka_batch_wait). */
+static int
+kafka_batch_rc(const struct kafka_batch *b)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (b->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		return 0;
+	return b->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT || b->err == RD_KAFKA_RESP_ERR__TRANSPORT
+		   ? KAFKA_EDOWN
+		   : -1;
 }
 
 static void
@@ -214,11 +219,12 @@ kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	struct kafka_producer *p = opaque;
 	struct kafka_batch *b = m->_private;
+	kafka_done_fn done = NULL;
 	int free_it = 0;
 
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		p->delivered++;
-		p->acked_ms = kafka_now_ms();
+		p->acked_ms = clock_ms();
 		p->lost = p->expired = 0;
 	} else {
 		p->failed++;
@@ -237,10 +243,13 @@ kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	if (b->err == RD_KAFKA_RESP_ERR_NO_ERROR)
 		b->err = m->err;
 	if (--b->pending == 0) {
-		free_it = b->abandoned;
+		free_it = b->abandoned || b->done != NULL;
+		done = b->done;
 		pthread_cond_signal(&b->cv);
 	}
 	pthread_mutex_unlock(&b->mu);
+	if (done != NULL)
+		done(b->done_arg, kafka_batch_rc(b));
 	if (free_it)
 		kafka_batch_destroy(b);
 }
@@ -264,7 +273,7 @@ kafka_sticky_partition(const rd_kafka_topic_t *rkt, const void *key, size_t keyl
 		       int32_t npartitions, void *topic_opaque, void *msg_opaque)
 {
 	const struct kafka_producer *p = topic_opaque;
-	long long window = kafka_now_ms() / KAFKA_STICKY_MS;
+	long long window = clock_ms() / KAFKA_STICKY_MS;
 	int32_t i, part;
 
 	for (i = 0; i < npartitions; i++) {
@@ -448,18 +457,29 @@ kafka_batch_wait(struct kafka_batch *b, int timeout_ms)
 		b->abandoned = 1; /* the last delivery report frees it */
 		free_it = 0;
 		rc = KAFKA_ETIMEOUT;
-	} else if (b->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-		rc = 0;
 	} else {
-		rc = (b->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ||
-		      b->err == RD_KAFKA_RESP_ERR__TRANSPORT)
-			 ? KAFKA_EDOWN
-			 : -1;
+		rc = kafka_batch_rc(b);
 	}
 	pthread_mutex_unlock(&b->mu);
 	if (free_it)
 		kafka_batch_destroy(b);
 	return rc;
+}
+
+void
+kafka_batch_then(struct kafka_batch *b, kafka_done_fn fn, void *arg)
+{
+	int now;
+
+	pthread_mutex_lock(&b->mu);
+	b->done_arg = arg;
+	if (!(now = b->pending == 0))
+		b->done = fn;
+	pthread_mutex_unlock(&b->mu);
+	if (now) {
+		fn(arg, kafka_batch_rc(b));
+		kafka_batch_destroy(b);
+	}
 }
 
 int
@@ -482,7 +502,7 @@ int
 kafka_producer_up(struct kafka_producer *p)
 {
 	const struct rd_kafka_metadata *md = NULL;
-	long long now = kafka_now_ms();
+	long long now = clock_ms();
 	rd_kafka_resp_err_t e;
 	int up;
 
@@ -519,7 +539,7 @@ kafka_producer_up(struct kafka_producer *p)
 			e == RD_KAFKA_RESP_ERR_NO_ERROR ? "" : ": ",
 			e == RD_KAFKA_RESP_ERR_NO_ERROR ? "" : rd_kafka_err2str(e));
 	p->health_up = up;
-	p->health_checked_ms = kafka_now_ms();
+	p->health_checked_ms = clock_ms();
 	pthread_mutex_unlock(&p->health_mu);
 	return up;
 }
@@ -715,13 +735,13 @@ kafka_consumer_free(struct kafka_consumer *c)
 		return;
 	kafka_commit_stored(c->rk);
 	q = rd_kafka_queue_new(c->rk);
-	deadline = kafka_now_ms() + KAFKA_CLOSE_TIMEOUT_MS;
+	deadline = clock_ms() + KAFKA_CLOSE_TIMEOUT_MS;
 	if ((error = rd_kafka_consumer_close_queue(c->rk, q)) != NULL) {
 		log_warn("kafka: close: %s", rd_kafka_error_string(error));
 		rd_kafka_error_destroy(error);
 	} else {
 		/* Serves the revoke callback (which commits) until closed or out of time. */
-		while (!rd_kafka_consumer_closed(c->rk) && kafka_now_ms() < deadline)
+		while (!rd_kafka_consumer_closed(c->rk) && clock_ms() < deadline)
 			rd_kafka_queue_poll_callback(q, KAFKA_POLL_MS);
 		if (!rd_kafka_consumer_closed(c->rk))
 			log_warn("kafka: consumer not closed after %d ms", KAFKA_CLOSE_TIMEOUT_MS);

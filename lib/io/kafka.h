@@ -98,7 +98,7 @@ int kafka_produce(struct kafka_producer *p, const char *topic, const char *key, 
  */
 struct kafka_batch;
 
-/* An empty batch, or NULL without memory. Consumed by kafka_batch_wait. */
+/* An empty batch, or NULL without memory. Consumed by kafka_batch_wait or kafka_batch_then. */
 struct kafka_batch *kafka_batch_new(void);
 
 /*
@@ -116,6 +116,16 @@ int kafka_batch_send(struct kafka_producer *p, struct kafka_batch *b, const char
  * KAFKA_EDOWN or -1 as kafka_produce_sync does for the first failed one.
  */
 int kafka_batch_wait(struct kafka_batch *b, int timeout_ms);
+
+/* Called once every message of a batch has its delivery report; rc as kafka_batch_wait's. */
+typedef void (*kafka_done_fn)(void *arg, int rc);
+/*
+ * Hands b over without waiting: fn(arg, rc) is called once, from the
+ * producer's poll thread when the last report comes (at once in this thread
+ * when none is pending), then b is freed. Every message ends within
+ * KAFKA_MESSAGE_TIMEOUT_MS, so fn always comes; keep it short.
+ */
+void kafka_batch_then(struct kafka_batch *b, kafka_done_fn fn, void *arg);
 
 /*
  * 0 when no broker is connected, or when one is connected but neither answers

@@ -5,11 +5,13 @@
  */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "kafka.h"
 #include "log.h"
 #include "test.h"
@@ -38,22 +40,13 @@ mock_start(void)
 	return rd_kafka_mock_cluster_bootstraps(mock);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Polls c until a message arrives or POLL_LIMIT_MS pass; 1 with *m, 0 otherwise. */
 static int
 next_msg(struct kafka_consumer *c, struct kafka_msg *m, int limit_ms)
 {
-	long long end = now_ms() + limit_ms;
+	long long end = clock_ms() + limit_ms;
 
-	while (now_ms() < end)
+	while (clock_ms() < end)
 		if (kafka_consumer_poll(c, m, 100) == 1)
 			return 1;
 	return 0;
@@ -82,6 +75,47 @@ TEST(kafka_produce_sync_delivers)
 	rd_kafka_destroy(mock_rk);
 }
 
+static atomic_int done_calls, done_rc;
+
+static void
+on_done(void *arg, int rc)
+{
+	done_rc = rc;
+	done_calls++;
+}
+
+/* kafka_batch_then calls back once, after every report (at once when none is pending). */
+TEST(kafka_batch_then_calls_back_once)
+{
+	const char *brokers = mock_start();
+	char err[KAFKA_ERR_MAX];
+	struct kafka_producer *p = kafka_producer_new(brokers, "unit", NULL, KAFKA_LINGER_MS, err);
+	struct kafka_batch *b;
+	struct kafka_stats st;
+	long long t0;
+	int i;
+
+	CHECK(p != NULL);
+	kafka_batch_then(kafka_batch_new(), on_done, NULL);
+	CHECK_INT(done_calls, 1);
+	CHECK_INT(done_rc, 0);
+	done_rc = -9;
+	b = kafka_batch_new();
+	for (i = 0; i < 3; i++)
+		CHECK_INT(kafka_batch_send(p, b, TOPIC, "k", "v", 1), 0);
+	kafka_batch_then(b, on_done, NULL);
+	for (t0 = clock_ms(); done_calls < 2 && clock_ms() - t0 < 5000;)
+		;
+	CHECK_INT(done_calls, 2);
+	CHECK_INT(done_rc, 0);
+	kafka_producer_stats(p, &st);
+	CHECK_INT(st.delivered, 3);
+	kafka_producer_free(p);
+	CHECK_INT(done_calls, 2);
+	rd_kafka_mock_cluster_destroy(mock);
+	rd_kafka_destroy(mock_rk);
+}
+
 TEST(kafka_broker_down_fails_fast)
 {
 	const char *brokers = mock_start();
@@ -94,17 +128,17 @@ TEST(kafka_broker_down_fails_fast)
 	CHECK_INT(kafka_produce_sync(p, TOPIC, "k", "v", 1, 5000), 0);
 	rd_kafka_mock_broker_set_down(mock, 1);
 	/* The cached "up" lasts at most KAFKA_HEALTH_CACHE_MS. */
-	t0 = now_ms();
-	while (kafka_producer_up(p) && now_ms() - t0 < 3000)
+	t0 = clock_ms();
+	while (kafka_producer_up(p) && clock_ms() - t0 < 3000)
 		;
 	CHECK_INT(kafka_producer_up(p), 0);
-	t0 = now_ms();
+	t0 = clock_ms();
 	rc = kafka_produce_sync(p, TOPIC, "k", "v", 1, 5000);
 	CHECK_INT(rc, KAFKA_EDOWN);
-	CHECK(now_ms() - t0 < 1000);
+	CHECK(clock_ms() - t0 < 1000);
 	rd_kafka_mock_broker_set_up(mock, 1);
-	t0 = now_ms();
-	while (!kafka_producer_up(p) && now_ms() - t0 < 5000)
+	t0 = clock_ms();
+	while (!kafka_producer_up(p) && clock_ms() - t0 < 5000)
 		;
 	CHECK_INT(kafka_produce_sync(p, TOPIC, "k", "v", 1, 5000), 0);
 	kafka_producer_free(p);
@@ -129,10 +163,10 @@ TEST(kafka_up_while_broker_slow)
 	CHECK(p != NULL);
 	CHECK_INT(kafka_produce_sync(p, TOPIC, "k", "v", 1, 5000), 0);
 	rd_kafka_mock_broker_set_rtt(mock, 1, KAFKA_HEALTH_TIMEOUT_MS + 300);
-	t0 = now_ms();
-	while (now_ms() - t0 < 3500) {
+	t0 = clock_ms();
+	while (clock_ms() - t0 < 3500) {
 		CHECK_INT(kafka_produce(p, TOPIC, "k", "v", 1), 0);
-		if (now_ms() - t0 > KAFKA_HEALTH_TIMEOUT_MS + 500) {
+		if (clock_ms() - t0 > KAFKA_HEALTH_TIMEOUT_MS + 500) {
 			checks++;
 			down += !kafka_producer_up(p);
 		}
@@ -144,18 +178,18 @@ TEST(kafka_up_while_broker_slow)
 	CHECK(checks > 20);
 	CHECK_INT(down, 0);
 	/* Idle: no acknowledgement for longer than the cache. */
-	for (t0 = now_ms(); now_ms() - t0 < KAFKA_HEALTH_CACHE_MS + 200;) {
+	for (t0 = clock_ms(); clock_ms() - t0 < KAFKA_HEALTH_CACHE_MS + 200;) {
 		unsigned long long before = st.delivered;
 		struct timespec ts = {0, 100 * 1000000L};
 
 		nanosleep(&ts, NULL);
 		kafka_producer_stats(p, &st);
 		if (st.delivered != before)
-			t0 = now_ms();
+			t0 = clock_ms();
 	}
-	t0 = now_ms();
+	t0 = clock_ms();
 	CHECK_INT(kafka_producer_up(p), 1);
-	CHECK(now_ms() - t0 >= KAFKA_HEALTH_TIMEOUT_MS - 50); /* it did ask the broker */
+	CHECK(clock_ms() - t0 >= KAFKA_HEALTH_TIMEOUT_MS - 50); /* it did ask the broker */
 	CHECK_INT(kafka_produce_sync(p, TOPIC, "k", "v", 1, 5000), 0);
 	rd_kafka_mock_broker_set_rtt(mock, 1, 0);
 	kafka_producer_free(p);
@@ -233,12 +267,12 @@ TEST(kafka_burst_takes_one_partition_per_window)
 	p = kafka_producer_new(brokers, "unit", NULL, KAFKA_LINGER_MS, err);
 	CHECK(p != NULL);
 	CHECK_INT(kafka_produce_sync(p, "unit.burst", "first", "v", 1, 5000), 0);
-	w0 = now_ms() / KAFKA_STICKY_MS;
+	w0 = clock_ms() / KAFKA_STICKY_MS;
 	for (i = 0; i < 40; i++) {
 		snprintf(key, sizeof(key), "req-%d", i);
 		CHECK_INT(kafka_produce(p, "unit.burst", key, "v", 1), 0);
 	}
-	w1 = now_ms() / KAFKA_STICKY_MS;
+	w1 = clock_ms() / KAFKA_STICKY_MS;
 	kafka_producer_free(p); /* flushes */
 	c = kafka_consumer_new(brokers, "unit-burst", topics, "unit-c3", NULL, NULL, NULL, err);
 	CHECK(c != NULL);
