@@ -26,7 +26,9 @@
 #   bench detail bulk-warmup workers=K rounds=R requests=N jit_pct_last_round=X
 #   bench detail bulk-produce messages=N seconds=X per_s=N
 #   bench detail bulk-pin workers=K worker-1=cpu0 ... (with BENCH_BULK_PIN=1)
-#   bench detail bulk-drain workers=K results=N first_result_s=X last_result_s=X
+#   bench detail bulk-drain workers=K results=N first_result_s=X last_result_s=X aof_rewrites=N
+#     (aof_rewrites: Redis's during the drain; left in, as a store in service
+#     pays them too: one each time its AOF doubles)
 #   bench detail bulk-bound workers=K before=N after=N mean=N
 #     (the two-thread bound just before the drain and once the stack idles
 #     after it; the ratio uses the mean)
@@ -377,6 +379,7 @@ for k in $CASES; do
 	cpu0=$(stack_cpu)
 	cmd0=$(redis_info stats total_commands_processed)
 	reads0=$(redis_info stats total_reads_processed)
+	aof0=$(aof_rewrites)
 	t0=$(now_ms)
 	PKI_WORKERS=$k scripts/stack.sh start-workers >>"$WORK/stack-up.log" 2>&1 ||
 		die "stack: starting $k workers failed"
@@ -397,6 +400,7 @@ for k in $CASES; do
 	cpu1=$(stack_cpu)
 	cmd1=$(redis_info stats total_commands_processed)
 	reads1=$(redis_info stats total_reads_processed)
+	aofs=$(($(aof_rewrites) - aof0))
 	kreq1=$(kafka_requests)
 	dump_results=$WORK/results-$k.tsv # the batch's: request id, timestamp (ms)
 	dump "$T_RESULTS" '%k\t%T\n' | mine /dev/stdin | cut -f 2 >"$dump_results"
@@ -404,8 +408,8 @@ for k in $CASES; do
 	((got >= N)) || say "workers=$k: $got of $N results after $((SECONDS - last))s without a new one"
 	read -r first_ms last_ms < <(awk 'NR == 1 || $1 < a { a = $1 } $1 > b { b = $1 } END { print a, b }' "$dump_results")
 	secs=$(awk -v a="$t0" -v b="${last_ms:-$t0}" 'BEGIN { printf "%.3f", (b - a) / 1000 }')
-	awk -v k="$k" -v n="$got" -v a="$t0" -v f="${first_ms:-$t0}" -v l="${last_ms:-$t0}" 'BEGIN {
-		printf "bench detail bulk-drain workers=%d results=%d first_result_s=%.3f last_result_s=%.3f\n", k, n, (f - a) / 1000, (l - a) / 1000 }'
+	awk -v k="$k" -v n="$got" -v a="$t0" -v f="${first_ms:-$t0}" -v l="${last_ms:-$t0}" -v r="$aofs" 'BEGIN {
+		printf "bench detail bulk-drain workers=%d results=%d first_result_s=%.3f last_result_s=%.3f aof_rewrites=%d\n", k, n, (f - a) / 1000, (l - a) / 1000, r }'
 
 	# Counted again from the topics and Redis, after the clock stopped.
 	dump "$T_RESULTS" '%s\n' | jq -r '[.request_id, .status] | @tsv' >"$WORK/results-full.tsv"

@@ -404,8 +404,6 @@ latency_warmup() {
 }
 latency_warmup
 
-# aof_rewrites: how many AOF rewrites Redis has made since it started.
-aof_rewrites() { redis_info persistence aof_rewrites; }
 # aof_wait N WHAT T0: until Redis has made more than N rewrites and runs
 # none; dies naming WHAT once SETTLE seconds have passed since T0.
 aof_wait() {

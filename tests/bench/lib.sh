@@ -19,6 +19,7 @@
 #                                   worker-K, kafka and redis
 #   kv LINE KEY                     the value of KEY=value in LINE
 #   redis_info SECTION FIELD        a field of the stack Redis's INFO SECTION
+#   aof_rewrites                    how many AOF rewrites Redis has made since it started
 #   port_open HOST PORT             true when something listens there
 #   cfssl_start DIR PORT BODIES     an EC P-256 CA in DIR and `cfssl serve` on
 #                                   127.0.0.1:PORT (sets cfssl_pid), checked with
@@ -32,6 +33,7 @@ load_average_line() { echo "bench detail load_average case=$1 la1=$(loadavg)"; }
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 kv() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }
 redis_info() { scripts/stack.sh redis-cli INFO "$1" | tr -d '\r' | sed -n "s/^$2://p"; }
+aof_rewrites() { redis_info persistence aof_rewrites; }
 
 # CPU ticks of pid and of its children it has waited for (Redis's AOF rewrites).
 cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
