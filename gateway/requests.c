@@ -257,17 +257,26 @@ request_wait_on(struct gateway *gw, struct http_req *req, struct waiter *w, stru
 	rwait_step(rw, req, 0);
 }
 
+/*
+ * Reads request id into *r, and with wait_s > 0 first adds *w (NULL
+ * otherwise), so that no wake-up after the read is lost. store_get's code.
+ */
+static int
+request_read(struct gateway *gw, const char *id, long wait_s, struct waiter **w,
+	     struct req_record **r)
+{
+	*w = wait_s > 0 && gw->waiters != NULL ? waiter_add(gw->waiters, id) : NULL;
+	return store_get(&gw->store, id, r);
+}
+
 void
 gateway_request_wait(struct gateway *gw, struct http_req *req, const char *id, long wait_s,
 		     enum wait_until until, request_done_fn done, void *arg)
 {
-	struct waiter *w = NULL;
+	struct waiter *w;
 	struct req_record *r = NULL;
-	int rc;
+	int rc = request_read(gw, id, wait_s, &w, &r);
 
-	if (wait_s > 0 && gw->waiters != NULL)
-		w = waiter_add(gw->waiters, id); /* before the read: no lost wake-up */
-	rc = store_get(&gw->store, id, &r);
 	if (rc == 0 && w != NULL && !request_wait_over(until, r->state, r->state)) {
 		request_wait_on(gw, req, w, r, wait_s, until, NULL, done, arg);
 		return;
@@ -318,7 +327,7 @@ gateway_request_get(struct gateway *gw, struct http_req *req, const char *id)
 {
 	const struct user *u = gateway_auth(gw, req);
 	struct req_record *r = NULL;
-	struct waiter *w = NULL;
+	struct waiter *w;
 	long wait_s;
 	int rc;
 
@@ -332,13 +341,8 @@ gateway_request_get(struct gateway *gw, struct http_req *req, const char *id)
 	}
 	if (request_wait_arg(req, &wait_s) < 0)
 		return;
-	/*
-	 * One read checks visibility, so strangers cannot long-poll, and is
-	 * the wait's first: its waiter is added before it, so no wake-up is lost.
-	 */
-	if (wait_s > 0 && gw->waiters != NULL)
-		w = waiter_add(gw->waiters, id);
-	if ((rc = store_get(&gw->store, id, &r)) == 0 && !request_visible(u, r))
+	/* One read checks visibility, so strangers cannot long-poll, and is the wait's first. */
+	if ((rc = request_read(gw, id, wait_s, &w, &r)) == 0 && !request_visible(u, r))
 		rc = STORE_ENOTFOUND;
 	if (rc == 0 && w != NULL && !req_state_terminal(r->state)) {
 		if (limits_wait_take(gw, req, u) == 0) {

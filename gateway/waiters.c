@@ -109,7 +109,7 @@ waiters_dispatch(struct waiters *ws, redisReply *rep, size_t plen)
 	waiters_fire(ws, chan + plen);
 }
 
-/* Calls back the armed waiters whose time is up; how long until the next is due, in ms. */
+/* Calls back the armed waiters whose time is up; the poll timeout to use next, in ms. */
 static int
 waiters_expire(struct waiters *ws)
 {

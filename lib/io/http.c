@@ -5,11 +5,11 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <stdatomic.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -279,18 +279,16 @@ http_port(const struct http_server *s)
 void
 http_stop(struct http_server *s)
 {
-	struct timespec tick = {0, 10 * 1000000L};
+	struct timespec tick = {0, HTTP_STOP_TICK_MS * 1000000L};
+	long long end = clock_ms() + HTTP_STOP_PARKED_MS;
 	MHD_socket fd;
-	int waited_ms = 0;
 
 	if (s == NULL)
 		return;
 	if ((fd = MHD_quiesce_daemon(s->d)) != MHD_INVALID_SOCKET)
 		close(fd);
-	while (s->nparked > 0 && waited_ms < HTTP_STOP_PARKED_MS) {
+	while (s->nparked > 0 && clock_ms() < end)
 		nanosleep(&tick, NULL);
-		waited_ms += 10;
-	}
 	if (s->nparked > 0) {
 		/* MHD cannot stop with suspended connections: left to the exit. */
 		log_error("http: %d parked request(s) not resumed within %d ms", (int)s->nparked,

@@ -28,6 +28,7 @@
 #define HTTP_THREADS_PER_CPU 32   /* event-loop threads per online core (Redis calls block) ... */
 #define HTTP_THREADS_MAX 64       /* ... and at most */
 #define HTTP_STOP_PARKED_MS 30000 /* http_stop waits this long for parked requests */
+#define HTTP_STOP_TICK_MS 10      /* ... looking this often */
 
 struct MHD_Connection;
 

@@ -442,13 +442,7 @@ kafka_batch_wait(struct kafka_batch *b, int timeout_ms)
 
 	if (b == NULL)
 		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	clock_deadline(&deadline, timeout_ms);
 	pthread_mutex_lock(&b->mu);
 	while (b->pending > 0)
 		if (pthread_cond_timedwait(&b->cv, &b->mu, &deadline) == ETIMEDOUT)

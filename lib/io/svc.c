@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "http.h"
 #include "kafka.h"
 #include "log.h"
@@ -63,13 +64,7 @@ svc_wait(int timeout_ms)
 	struct timespec ts;
 	int s;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	clock_deadline(&ts, timeout_ms);
 	pthread_mutex_lock(&svc_mu);
 	while (!svc_stop_flag)
 		if (pthread_cond_timedwait(&svc_cv, &svc_mu, &ts) == ETIMEDOUT)
