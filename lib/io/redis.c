@@ -499,37 +499,6 @@ redis_pipe_send(struct redis *r, struct redis_job *batch)
 	free(sh);
 }
 
-int
-redis_cmdv_many(struct redis *r, size_t n, const int *argc, const char **const *argv,
-		redisReply **reps)
-{
-	struct redis_job *jobs;
-	size_t i;
-	int rc = 0;
-
-	if (n == 0)
-		return 0;
-	if ((jobs = calloc(n, sizeof(*jobs))) == NULL) {
-		memset(reps, 0, n * sizeof(*reps));
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		jobs[i].argc = argc[i];
-		jobs[i].argv = (const char **)argv[i];
-		jobs[i].next = i + 1 < n ? &jobs[i + 1] : NULL;
-	}
-	redis_pipe_send(r, jobs);
-	for (i = 0; i < n; i++) {
-		reps[i] = jobs[i].rep;
-		if (reps[i] == NULL)
-			rc = -1;
-		else
-			redis_refused(reps[i], argc[i], (const char **)argv[i]);
-	}
-	free(jobs);
-	return rc;
-}
-
 redisReply *
 redis_pipe_cmdv(struct redis_pipe *p, int argc, const char **argv)
 {

@@ -65,15 +65,6 @@ redisReply *redis_cmd(struct redis *r, const char *fmt, ...);
 redisReply *redis_cmdv(struct redis *r, int argc, const char **argv, const size_t *argvlen);
 
 /*
- * Runs n commands in one round trip (all written, then all replies read),
- * with redis_cmdv's reconnect and retry for those without a reply. reps[i]
- * is command i's reply (caller frees each) or NULL when Redis failed before
- * answering it. Returns 0 when every command has a reply, -1 otherwise.
- */
-int redis_cmdv_many(struct redis *r, size_t n, const int *argc, const char **const *argv,
-		    redisReply **reps);
-
-/*
  * One connection shared by many threads: commands that threads issue while
  * another batch is on the wire go out together, in one write, and their
  * replies come back in one read (group commit). For a process whose threads

@@ -689,8 +689,8 @@ static const char store_lua_claim[] = STORE_LUA_BATCH_MOVE
  * check (the serial reservation of store_finish_each). KEYS[1] record,
  * KEYS[2] channel; ARGV from, to, claim or '', then (STORE_MOVE_PAIRS) pairs.
  */
-#define STORE_LUA_MOVE_HEAD                                                                        \
-	STORE_LUA_BATCH_MOVE                                                                       \
+#define STORE_LUA_MOVE_HEAD STORE_LUA_BATCH_MOVE STORE_LUA_MOVE_CHECK
+#define STORE_LUA_MOVE_CHECK                                                                       \
 	"local h = redis.call('HMGET', KEYS[1], 'state', 'claim', 'id', 'batch_id')\n"             \
 	"local cur = h[1]\n"                                                                       \
 	"if not cur then return {0, ''} end\n"                                                     \
@@ -708,25 +708,65 @@ static const char store_lua_claim[] = STORE_LUA_BATCH_MOVE
 static const char store_lua_transition_ex[] = STORE_LUA_MOVE_HEAD STORE_LUA_MOVE_TAIL;
 
 /*
- * store_lua_transition_ex, reserving the serial first: KEYS[3] the serial's
- * key, which must be free or this request's (HGET id); {5, cur} when another
- * request holds it.
+ * Lua frame of the store_*_each scripts: the body between STORE_LUA_EACH_HEAD
+ * and STORE_LUA_EACH_TAIL runs for each item as item(KEYS, ARGV), with the
+ * item's own keys and arguments. The script's KEYS are the items' keys in
+ * order; its ARGV holds, per item, the item's key count, its argument count,
+ * then its arguments. The reply is each item's {code, state}; an item whose
+ * body fails answers {-1, error} and the others go on. batch_move only
+ * counts, and the counts each batch moved are written once at the end: one
+ * HINCRBY per batch and state instead of two per item.
  */
-static const char store_lua_finish[] =
-    STORE_LUA_MOVE_HEAD "local id = h[3]\n"
-			"local sv = redis.call('GET', KEYS[3])\n"
-			"if sv and sv ~= id then return {5, cur} end\n"
-			"if not sv then redis.call('SET', KEYS[3], id) end\n" STORE_LUA_MOVE_TAIL;
+#define STORE_LUA_EACH_HEAD                                                                        \
+	STORE_LUA_BATCH_KEY                                                                        \
+	"local moved = {}\n"                                                                       \
+	"local function batch_move(rk, from, to, b)\n"                                             \
+	"  local bk = batch_key(rk, b)\n"                                                          \
+	"  if not bk or from == to then return end\n"                                              \
+	"  local m = moved[bk] or {}\n"                                                            \
+	"  moved[bk] = m\n"                                                                        \
+	"  if from and from ~= '' then m[from] = (m[from] or 0) - 1 end\n"                         \
+	"  if to then m[to] = (m[to] or 0) + 1 end\n"                                              \
+	"end\n"                                                                                    \
+	"local function item(KEYS, ARGV)\n"
+#define STORE_LUA_EACH_TAIL                                                                        \
+	"end\n"                                                                                    \
+	"local out, k, a = {}, 1, 1\n"                                                             \
+	"while a <= #ARGV do\n"                                                                    \
+	"  local nk, na = tonumber(ARGV[a]), tonumber(ARGV[a + 1])\n"                              \
+	"  local ok, r = pcall(item, {unpack(KEYS, k, k + nk - 1)},\n"                             \
+	"                      {unpack(ARGV, a + 2, a + 1 + na)})\n"                               \
+	"  if not ok then r = {-1, tostring(type(r) == 'table' and r.err or r)} end\n"             \
+	"  out[#out + 1] = r\n"                                                                    \
+	"  k, a = k + nk, a + 2 + na\n"                                                            \
+	"end\n"                                                                                    \
+	"for bk, m in pairs(moved) do\n"                                                           \
+	"  for st, d in pairs(m) do\n"                                                             \
+	"    if d ~= 0 then redis.call('HINCRBY', bk, st, d) end\n"                                \
+	"  end\n"                                                                                  \
+	"end\n"                                                                                    \
+	"return out\n"
 
 /*
- * KEYS[1] record; ARGV claim, lease (unused: a fresh claim), the names of
- * queued, issuing and received, the five values a record must agree with
- * (csr_sha256, ca_id, common_name, validity_days, tenant; '' not checked),
- * the request id, its batch_id or '', then the new record's pairs. {0, ''}
- * created, claimed; {2, cur} claimed from cur; {3, cur} held under this
- * claim already; {1, cur} left alone.
+ * For each item: store_lua_transition_ex, reserving the serial first:
+ * KEYS[3] the serial's key, which must be free or this request's (HGET id);
+ * {5, cur} when another request holds it.
  */
-static const char store_lua_admit[] = STORE_LUA_BATCH_MOVE
+static const char store_lua_finish_each[] = STORE_LUA_EACH_HEAD STORE_LUA_MOVE_CHECK
+    "local id = h[3]\n"
+    "local sv = redis.call('GET', KEYS[3])\n"
+    "if sv and sv ~= id then return {5, cur} end\n"
+    "if not sv then redis.call('SET', KEYS[3], id) end\n" STORE_LUA_MOVE_TAIL STORE_LUA_EACH_TAIL;
+
+/*
+ * For each item: KEYS[1] record; ARGV claim, lease (unused: a fresh claim),
+ * the names of queued, issuing and received, the five values a record must
+ * agree with (csr_sha256, ca_id, common_name, validity_days, tenant; '' not
+ * checked), the request id, its batch_id or '', then the new record's
+ * pairs. {0, ''} created, claimed; {2, cur} claimed from cur; {3, cur} held
+ * under this claim already; {1, cur} left alone.
+ */
+static const char store_lua_admit_each[] = STORE_LUA_EACH_HEAD
     "local h = redis.call('HMGET', KEYS[1], 'state', 'claim', 'batch_id', 'csr_sha256',\n"
     "                     'ca_id', 'common_name', 'validity_days', 'tenant')\n"
     "local cur = h[1]\n"
@@ -756,7 +796,7 @@ static const char store_lua_admit[] = STORE_LUA_BATCH_MOVE
     "  batch_move(KEYS[1], cur, issuing, h[3])\n"
     "  return {2, cur}\n"
     "end\n"
-    "return {1, cur}\n";
+    "return {1, cur}\n" STORE_LUA_EACH_TAIL;
 
 /* KEYS[1] record; ARGV pairs. */
 static const char store_lua_set[] = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
@@ -1094,90 +1134,108 @@ store_batch_page(const struct store *s, const char *id, const char *after, size_
 	return 0;
 }
 
-/* One script call of a store_*_each round trip, with room for its arguments. */
+/* One item of a store_*_each call: its keys, then its arguments. */
 struct store_cmd {
 	const char *argv[STORE_ARGS_MAX];
-	int argc;
+	int argc, nkeys;
 	char key[STORE_KEY_MAX], chan[STORE_KEY_MAX], skey[STORE_KEY_MAX], now[STORE_NUM_MAX];
-	char check[STORE_NUM_MAX];
+	char check[STORE_NUM_MAX], nk[STORE_NUM_MAX], na[STORE_NUM_MAX];
 	struct store_pairs buf;
 };
 
 /*
- * Runs the n commands of c in one round trip (in order, on this thread's
- * connection; one by one on a shared pipe), answering each with its reply
- * in reps[i] (caller frees) or NULL when Redis failed or answered an error
- * (logged).
+ * The one script call of n items made by build (STORE_LUA_EACH_HEAD's
+ * frame): "EVAL", script, the key count, every item's keys, then per item
+ * its counts and arguments. Returns the argument count, with argv (caller
+ * frees) in *out, or -1 without memory.
  */
-static void
-store_run_many(const struct store *s, struct store_cmd *c, size_t n, redisReply **reps)
+static int
+store_each_argv(const char *script, struct store_cmd *c, size_t n, char nkeys[STORE_NUM_MAX],
+		const char ***out)
 {
-	const char **argv[STORE_EACH_MAX];
-	int argc[STORE_EACH_MAX];
-	struct redis *r;
-	size_t i;
+	const char **argv;
+	size_t i, total = 3, keys = 0;
+	int k, argc = 0;
 
-	memset(reps, 0, n * sizeof(*reps));
-	if (s->pipe != NULL || n == 1) {
-		for (i = 0; i < n; i++)
-			reps[i] = store_run(s, c[i].argc, c[i].argv);
-		return;
-	}
-	if ((r = redis_thread(s->redis_url)) == NULL)
-		return;
 	for (i = 0; i < n; i++) {
-		argv[i] = c[i].argv;
-		argc[i] = c[i].argc;
+		total += (size_t)c[i].argc + 2;
+		keys += (size_t)c[i].nkeys;
 	}
-	redis_cmdv_many(r, n, argc, (const char **const *)argv, reps);
+	if ((argv = malloc(total * sizeof(*argv))) == NULL)
+		return -1;
+	snprintf(nkeys, STORE_NUM_MAX, "%zu", keys);
+	argv[argc++] = "EVAL";
+	argv[argc++] = script;
+	argv[argc++] = nkeys;
 	for (i = 0; i < n; i++)
-		if (reps[i] != NULL && reps[i]->type == REDIS_REPLY_ERROR) {
-			log_error("redis: %s: %s", c[i].argv[0], reps[i]->str);
-			freeReplyObject(reps[i]);
-			reps[i] = NULL;
-		}
+		for (k = 0; k < c[i].nkeys; k++)
+			argv[argc++] = c[i].argv[k];
+	for (i = 0; i < n; i++) {
+		snprintf(c[i].nk, sizeof(c[i].nk), "%d", c[i].nkeys);
+		snprintf(c[i].na, sizeof(c[i].na), "%d", c[i].argc - c[i].nkeys);
+		argv[argc++] = c[i].nk;
+		argv[argc++] = c[i].na;
+		for (k = c[i].nkeys; k < c[i].argc; k++)
+			argv[argc++] = c[i].argv[k];
+	}
+	*out = argv;
+	return argc;
 }
 
 /*
- * The frame of the *_each calls: n commands, the i-th made by build (0, or
- * STORE_EINVAL when it cannot be), sent in one round trip; each {code,
- * state} answer (code -1 without one) goes to answer, which returns that
- * item's rc. Returns STORE_EINVAL when an item cannot be built (nothing is
- * sent, no answer given); else STORE_EDOWN when an item's rc is (without
- * memory, every item's); else 0.
+ * The frame of the *_each calls: n items, the i-th made by build (0, or
+ * STORE_EINVAL when it cannot be), run by script in one call; each item's
+ * {code, state} answer (code -1 without one) goes to answer, which returns
+ * that item's rc. Returns STORE_EINVAL when an item cannot be built
+ * (nothing is sent, no answer given); else STORE_EDOWN when an item's rc is
+ * (without memory or Redis, every item's); else 0.
  */
 static int
-store_each(const struct store *s, size_t n, void *arg,
+store_each(const struct store *s, const char *script, size_t n, void *arg,
 	   int (*build)(const struct store *s, void *arg, size_t i, struct store_cmd *c),
 	   int (*answer)(void *arg, size_t i, long long code, enum req_state cur))
 {
 	struct store_cmd *cmds = NULL;
-	redisReply *reps[STORE_EACH_MAX] = {0};
-	const char *str;
+	const char **argv = NULL, *str;
+	char nkeys[STORE_NUM_MAX];
+	redisReply *rep = NULL;
 	long long code;
 	size_t i;
-	int rc = 0;
+	int argc, rc = 0;
 
 	if (n > STORE_EACH_MAX)
 		return STORE_EINVAL;
-	if (n > 0 && (cmds = malloc(n * sizeof(*cmds))) != NULL) {
+	if (n == 0)
+		return 0;
+	if ((cmds = malloc(n * sizeof(*cmds))) != NULL) {
 		for (i = 0; i < n && rc == 0; i++) {
-			cmds[i].argc = 0;
+			cmds[i].argc = cmds[i].nkeys = 0;
 			rc = build(s, arg, i, &cmds[i]);
 		}
 		if (rc != 0)
 			goto out;
-		store_run_many(s, cmds, n, reps);
+		if ((argc = store_each_argv(script, cmds, n, nkeys, &argv)) > 0)
+			rep = store_run(s, argc, argv);
+	}
+	if (rep != NULL && (rep->type != REDIS_REPLY_ARRAY || rep->elements != n)) {
+		log_error("redis: %s: %zu answers for %zu items", argv[0],
+			  rep->type == REDIS_REPLY_ARRAY ? rep->elements : 0, n);
+		freeReplyObject(rep);
+		rep = NULL;
 	}
 	for (i = 0; i < n; i++) {
 		str = NULL;
-		code = reps[i] != NULL ? store_pair(reps[i], &str) : -1;
-		if (answer(arg, i, code, str != NULL ? req_state_parse(str) : REQ_NONE) ==
+		code = rep != NULL ? store_pair(rep->element[i], &str) : -1;
+		if (code == -1 && str != NULL)
+			log_error("redis: item %zu of %zu: %s", i + 1, n, str);
+		if (answer(arg, i, code,
+			   code >= 0 && str != NULL ? req_state_parse(str) : REQ_NONE) ==
 		    STORE_EDOWN)
 			rc = STORE_EDOWN;
-		freeReplyObject(reps[i]);
 	}
 out:
+	freeReplyObject(rep);
+	free(argv);
 	free(cmds);
 	return rc;
 }
@@ -1193,10 +1251,8 @@ store_admit_build(const struct store *s, void *arg, size_t i, struct store_cmd *
 	r.updated = r.created;
 	store_key(s, c->key, sizeof(c->key), "req", r.id, NULL);
 	snprintf(c->check, sizeof(c->check), "%lld", r.validity_days);
-	c->argv[c->argc++] = "EVAL";
-	c->argv[c->argc++] = store_lua_admit;
-	c->argv[c->argc++] = "1";
 	c->argv[c->argc++] = c->key;
+	c->nkeys = 1;
 	c->argv[c->argc++] = a->claim;
 	c->argv[c->argc++] = "0";
 	c->argv[c->argc++] = req_state_name(REQ_QUEUED);
@@ -1226,7 +1282,7 @@ store_admit_answer(void *arg, size_t i, long long code, enum req_state cur)
 int
 store_admit_each(const struct store *s, struct store_admit *a, size_t n)
 {
-	return store_each(s, n, a, store_admit_build, store_admit_answer);
+	return store_each(s, store_lua_admit_each, n, a, store_admit_build, store_admit_answer);
 }
 
 static int
@@ -1240,12 +1296,10 @@ store_finish_build(const struct store *s, void *arg, size_t i, struct store_cmd 
 	store_channel(s, f->id, c->chan, sizeof(c->chan));
 	store_key(s, c->skey, sizeof(c->skey), "serial", f->ca_id, f->set->serial);
 	store_now(c->now, sizeof(c->now));
-	c->argv[c->argc++] = "EVAL";
-	c->argv[c->argc++] = store_lua_finish;
-	c->argv[c->argc++] = "3";
 	c->argv[c->argc++] = c->key;
 	c->argv[c->argc++] = c->chan;
 	c->argv[c->argc++] = c->skey;
+	c->nkeys = 3;
 	c->argv[c->argc++] = req_state_name(REQ_ISSUING);
 	c->argv[c->argc++] = req_state_name(REQ_ISSUED);
 	c->argv[c->argc++] = f->claim;
@@ -1276,5 +1330,5 @@ store_finish_answer(void *arg, size_t i, long long code, enum req_state cur)
 int
 store_finish_each(const struct store *s, struct store_finish *f, size_t n)
 {
-	return store_each(s, n, f, store_finish_build, store_finish_answer);
+	return store_each(s, store_lua_finish_each, n, f, store_finish_build, store_finish_answer);
 }

@@ -257,7 +257,8 @@ struct store_admit {
 };
 
 /*
- * For each a[i], in one round trip, one script each: an absent record is
+ * For each a[i], in one script call for all of them (each item on its own:
+ * one that fails in Redis answers STORE_EDOWN, the others go on): an absent record is
  * made from a[i].rec directly as issuing under a[i].claim (joining and
  * counting in its batch); a queued or received one that agrees with rec
  * (csr_sha256, ca_id, common_name, validity_days and tenant, where both
@@ -280,7 +281,7 @@ struct store_finish {
 };
 
 /*
- * For each f[i], in one round trip: store_transition_ex issuing → issued
+ * For each f[i], in one script call as store_admit_each: store_transition_ex issuing → issued
  * under f[i].claim with f[i].set, reserving the serial (P serial:{ca}:{serial},
  * value the request id) in the same script: STORE_EEXIST, and nothing
  * changed, when another request holds that serial. Returns as
@@ -293,21 +294,25 @@ int store_finish_each(const struct store *s, struct store_finish *f, size_t n);
  * batch_key(rk, b) is the batch hash of record key rk (nil when the record
  * has no batch_id), b its batch_id when the script read it already (false:
  * none; nil: read it); batch_move(rk, from, to, b) moves one count of that
- * batch from state `from` (nil: none, a new record) to `to`.
+ * batch from state `from` (nil: none, a new record) to `to`. The
+ * store_*_each scripts share batch_key (STORE_LUA_BATCH_KEY) but sum their
+ * moves and write them at the end.
  */
 #define STORE_BATCH_IDS_SUFFIX ":ids"
 #define STORE_LUA_BATCH_MOVE                                                                       \
-	"local function batch_key(rk, b)\n"                                                        \
-	"  if b == nil then b = redis.call('HGET', rk, 'batch_id') end\n"                          \
-	"  local p = string.match(rk, '^(.*)req:[^:]*$')\n"                                        \
-	"  if not b or not p then return nil end\n"                                                \
-	"  return p .. 'batch:' .. b\n"                                                            \
-	"end\n"                                                                                    \
+	STORE_LUA_BATCH_KEY                                                                        \
 	"local function batch_move(rk, from, to, b)\n"                                             \
 	"  local bk = batch_key(rk, b)\n"                                                          \
 	"  if not bk or from == to then return end\n"                                              \
 	"  if from and from ~= '' then redis.call('HINCRBY', bk, from, -1) end\n"                  \
 	"  if to then redis.call('HINCRBY', bk, to, 1) end\n"                                      \
+	"end\n"
+#define STORE_LUA_BATCH_KEY                                                                        \
+	"local function batch_key(rk, b)\n"                                                        \
+	"  if b == nil then b = redis.call('HGET', rk, 'batch_id') end\n"                          \
+	"  local p = string.match(rk, '^(.*)req:[^:]*$')\n"                                        \
+	"  if not b or not p then return nil end\n"                                                \
+	"  return p .. 'batch:' .. b\n"                                                            \
 	"end\n"
 
 #define STORE_BATCH_PAGE_MAX 1000 /* request ids one store_batch_page call returns at most */

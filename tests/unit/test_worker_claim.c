@@ -326,3 +326,46 @@ TEST(worker_claim_each_admits_and_finishes)
 	CHECK_INT(f[0].cur, REQ_ISSUED);
 	CHECK_INT(claim_batch_count(url, "b5", req_state_name(REQ_ISSUED)), 1);
 }
+
+/*
+ * The items of one store_*_each call share one script: an item whose part
+ * fails in Redis (a record key holding a string) answers STORE_EDOWN while
+ * the others are made and stored, and the batch counts the items moved are
+ * written once, summed.
+ */
+TEST(worker_claim_each_isolates_a_failing_item)
+{
+	struct req_record r[4] = {
+	    {.id = "e1", .batch_id = "b6"},
+	    {.id = "e2", .batch_id = "b6"},
+	    {.id = "bad", .batch_id = "b6"},
+	    {.id = "e3", .batch_id = "b6"},
+	};
+	struct req_record set[4] = {
+	    {.serial = "01"}, {.serial = "02"}, {.serial = "03"}, {.serial = "04"}};
+	struct store_admit a[4];
+	struct store_finish f[4];
+	struct store s = {0};
+	redisReply *rep;
+	char url[64];
+	size_t i;
+
+	claim_redis_start(&s, url, sizeof(url));
+	rep = redis_cmd(redis_thread(url), "SET t:req:bad text");
+	CHECK(rep != NULL && rep->type == REDIS_REPLY_STATUS);
+	freeReplyObject(rep);
+	for (i = 0; i < 4; i++) {
+		a[i] = (struct store_admit){.rec = &r[i], .claim = "A"};
+		f[i] = (struct store_finish){
+		    .id = r[i].id, .ca_id = "ca", .claim = "A", .set = &set[i]};
+	}
+	CHECK_INT(store_admit_each(&s, a, 4), STORE_EDOWN);
+	CHECK_INT(claim_batch_count(url, "b6", req_state_name(REQ_ISSUING)), 3);
+	CHECK_INT(store_finish_each(&s, f, 4), STORE_EDOWN);
+	for (i = 0; i < 4; i++) {
+		CHECK_INT(a[i].rc, i == 2 ? STORE_EDOWN : 0);
+		CHECK_INT(f[i].rc, i == 2 ? STORE_EDOWN : 0);
+	}
+	CHECK_INT(claim_batch_count(url, "b6", req_state_name(REQ_ISSUED)), 3);
+	CHECK_INT(claim_batch_count(url, "b6", req_state_name(REQ_ISSUING)), 0);
+}
