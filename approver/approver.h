@@ -39,6 +39,12 @@ struct issue_msg;
 #define APPROVER_GROUP "pki-approver"                 /* consumer group of the approval topic */
 #define APPROVER_RESULTS_GROUP "pki-approver-results" /* and of the results topic */
 #define APPROVER_POLL_MS 500
+/*
+ * How long the broker may hold the results consumer's fetch to gather more
+ * (kafka_consumer_new): telling of a request's end may wait that long, and
+ * the broker serves a few fetches a second instead of one per worker batch.
+ */
+#define APPROVER_RESULTS_WAIT_MS 200
 #define APPROVER_SWEEP_MS 1000       /* expiry and outbox timer */
 #define APPROVER_WEBHOOK_TICK_MS 250 /* webhook queue timer */
 #define APPROVER_WEBHOOK_BATCH 16
@@ -277,7 +283,8 @@ int ap_admin_scope(const struct user *u, const char *ca_id, const char *tenant);
 
 /* ---- api.c */
 void api_route(struct approver *ap, struct http_req *req);
-/* The JSON of p for the API (summary; with detail, the decoded CSR and the subject cfg would issue). Caller frees. */
+/* The JSON of p for the API (summary; with detail, the decoded CSR and the subject cfg would
+ * issue). Caller frees. */
 cJSON *api_pending_json(const struct config *cfg, const struct pending *p, int detail);
 
 /* ---- dashboard.c */

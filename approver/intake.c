@@ -254,7 +254,8 @@ typedef size_t (*consume_fn)(struct approver *ap, const struct kafka_msg *km, si
  * them to fn together.
  */
 static void
-consume(struct approver *ap, const char *group, const char *topic, const char *name, consume_fn fn)
+consume(struct approver *ap, const char *group, const char *topic, const char *name,
+	int fetch_wait_ms, consume_fn fn)
 {
 	const char *topics[] = {topic, NULL};
 	struct kafka_consumer *c;
@@ -264,8 +265,8 @@ consume(struct approver *ap, const char *group, const char *topic, const char *n
 	int rc = 0;
 
 	if ((c = kafka_consumer_new(ap->cfg->kafka_brokers, group, topics, name,
-				    &ap->cfg->kafka_tls[SERVICE_APPROVER], NULL, NULL, err)) ==
-	    NULL) {
+				    &ap->cfg->kafka_tls[SERVICE_APPROVER], fetch_wait_ms, NULL,
+				    NULL, err)) == NULL) {
 		log_error("%s: %s", name, err);
 		svc_request_stop();
 		return;
@@ -300,7 +301,8 @@ intake_run(void *arg)
 {
 	struct approver *ap = arg;
 
-	consume(ap, APPROVER_GROUP, ap->cfg->topics.approval, "pki-approver-intake", intake_batch);
+	consume(ap, APPROVER_GROUP, ap->cfg->topics.approval, "pki-approver-intake", 0,
+		intake_batch);
 	return NULL;
 }
 
@@ -371,6 +373,6 @@ results_run(void *arg)
 	struct approver *ap = arg;
 
 	consume(ap, APPROVER_RESULTS_GROUP, ap->cfg->topics.results, "pki-approver-results",
-		results_batch);
+		APPROVER_RESULTS_WAIT_MS, results_batch);
 	return NULL;
 }

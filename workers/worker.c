@@ -346,7 +346,7 @@ worker_run(const struct config *cfg, const struct worker_opts *opts)
 		snprintf(client_id, sizeof(client_id), "pki-%s-%ld-t%d", opts->name, (long)getpid(),
 			 i);
 		ts[i].kc = kafka_consumer_new(cfg->kafka_brokers, cfg->kafka_group, topics,
-					      client_id, &cfg->kafka_tls[SERVICE_WORKER],
+					      client_id, &cfg->kafka_tls[SERVICE_WORKER], 0,
 					      worker_on_assign, &ts[i], kerr);
 		if (ts[i].kc == NULL) {
 			log_error("%s", kerr);

@@ -579,7 +579,7 @@ kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_parti
 
 struct kafka_consumer *
 kafka_consumer_new(const char *brokers, const char *group, const char *const *topics,
-		   const char *client_id, const struct kafka_tls *tls,
+		   const char *client_id, const struct kafka_tls *tls, int fetch_wait_ms,
 		   void (*on_assign)(void *arg, int npartitions), void *arg, char *err)
 {
 	static const char *const opts[][2] = {
@@ -596,7 +596,7 @@ kafka_consumer_new(const char *brokers, const char *group, const char *const *to
 	rd_kafka_topic_partition_list_t *subs = NULL;
 	rd_kafka_conf_t *conf = NULL;
 	rd_kafka_resp_err_t e;
-	char es[KAFKA_ERR_MAX / 2];
+	char es[KAFKA_ERR_MAX / 2], wait[16];
 	size_t i;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -618,6 +618,11 @@ kafka_consumer_new(const char *brokers, const char *group, const char *const *to
 	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 		if (kafka_conf_set(conf, opts[i][0], opts[i][1], err) < 0)
 			goto out;
+	snprintf(wait, sizeof(wait), "%d", fetch_wait_ms);
+	if (fetch_wait_ms > 0 &&
+	    (kafka_conf_set(conf, "fetch.wait.max.ms", wait, err) < 0 ||
+	     kafka_conf_set(conf, "fetch.min.bytes", KAFKA_FETCH_GATHER_BYTES, err) < 0))
+		goto out;
 	rd_kafka_conf_set_opaque(conf, c);
 	rd_kafka_conf_set_rebalance_cb(conf, kafka_rebalance_cb);
 	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);

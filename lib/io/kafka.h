@@ -26,6 +26,7 @@
  */
 #define KAFKA_HEARTBEAT_MS "500"
 #define KAFKA_PRINCIPAL_MAX 96 /* a client certificate's CN, as the broker's principal */
+#define KAFKA_FETCH_GATHER_BYTES "1048576" /* fetch.min.bytes of a consumer with fetch_wait_ms */
 
 /* Return codes besides 0. */
 #define KAFKA_EDOWN (-2)    /* no broker reachable (checked before or while sending) */
@@ -163,11 +164,15 @@ struct kafka_msg {
  * kafka_consumer_done and committed in the background, on rebalance and on
  * close. on_assign (may be NULL) is called from kafka_consumer_poll after
  * every assignment with the number of partitions now held. tls as above.
- * Returns NULL with a message in err. Caller frees with kafka_consumer_free.
+ * fetch_wait_ms 0 fetches each message as soon as the broker has it; more
+ * lets the broker hold a fetch that long to gather what comes meanwhile
+ * (KAFKA_FETCH_GATHER_BYTES at most), for a consumer off the request path:
+ * fewer, larger fetches for the broker to serve. Returns NULL with a message
+ * in err. Caller frees with kafka_consumer_free.
  */
 struct kafka_consumer *kafka_consumer_new(const char *brokers, const char *group,
 					  const char *const *topics, const char *client_id,
-					  const struct kafka_tls *tls,
+					  const struct kafka_tls *tls, int fetch_wait_ms,
 					  void (*on_assign)(void *arg, int npartitions), void *arg,
 					  char *err);
 

@@ -221,7 +221,7 @@ TEST(kafka_consumer_redelivers_unfinished)
 					     1, 5000),
 			  0);
 	/* First member: finishes "a" and "b", takes "c" but never finishes it. */
-	c = kafka_consumer_new(brokers, "unit-group", topics, "unit-c1", NULL, on_assign, NULL,
+	c = kafka_consumer_new(brokers, "unit-group", topics, "unit-c1", NULL, 0, on_assign, NULL,
 			       err);
 	CHECK(c != NULL);
 	for (i = 0; i < 3; i++) {
@@ -237,10 +237,38 @@ TEST(kafka_consumer_redelivers_unfinished)
 	CHECK_INT(kafka_consumer_commit(c), 0);
 	kafka_consumer_free(c);
 	/* The next member of the group starts at "c". */
-	c = kafka_consumer_new(brokers, "unit-group", topics, "unit-c2", NULL, NULL, NULL, err);
+	c = kafka_consumer_new(brokers, "unit-group", topics, "unit-c2", NULL, 0, NULL, NULL, err);
 	if (!next_msg(c, &m, POLL_LIMIT_MS))
 		test_fail(__FILE__, __LINE__, "unfinished message not redelivered");
 	CHECK_INT(((const char *)m.value)[0], 'c');
+	kafka_msg_release(&m);
+	kafka_consumer_free(c);
+	kafka_producer_free(p);
+	rd_kafka_mock_cluster_destroy(mock);
+	rd_kafka_destroy(mock_rk);
+}
+
+/*
+ * A consumer that lets the broker gather (fetch_wait_ms) still gets a lone
+ * message: the broker answers the held fetch once the wait is over.
+ */
+TEST(kafka_gathering_consumer_gets_a_lone_message)
+{
+	const char *brokers = mock_start(), *topics[] = {TOPIC, NULL};
+	char err[KAFKA_ERR_MAX];
+	struct kafka_producer *p = kafka_producer_new(brokers, "unit", NULL, KAFKA_LINGER_MS, err);
+	struct kafka_consumer *c;
+	struct kafka_msg m;
+
+	CHECK(p != NULL);
+	c = kafka_consumer_new(brokers, "unit-gather", topics, "unit-c4", NULL, 200, NULL, NULL,
+			       err);
+	CHECK(c != NULL);
+	CHECK_INT(kafka_produce_sync(p, TOPIC, "k", "lone", 4, 5000), 0);
+	if (!next_msg(c, &m, POLL_LIMIT_MS))
+		test_fail(__FILE__, __LINE__, "lone message not consumed");
+	CHECK_INT(m.len, 4);
+	CHECK(memcmp(m.value, "lone", 4) == 0);
 	kafka_msg_release(&m);
 	kafka_consumer_free(c);
 	kafka_producer_free(p);
@@ -274,7 +302,7 @@ TEST(kafka_burst_takes_one_partition_per_window)
 	}
 	w1 = clock_ms() / KAFKA_STICKY_MS;
 	kafka_producer_free(p); /* flushes */
-	c = kafka_consumer_new(brokers, "unit-burst", topics, "unit-c3", NULL, NULL, NULL, err);
+	c = kafka_consumer_new(brokers, "unit-burst", topics, "unit-c3", NULL, 0, NULL, NULL, err);
 	CHECK(c != NULL);
 	for (i = 0; i < 41; i++) {
 		if (!next_msg(c, &m, POLL_LIMIT_MS))
