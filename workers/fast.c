@@ -10,12 +10,12 @@
  *   3. signing (CPU only; the serial is reserved in step 4's script);
  *   4. one round trip: each certificate stored with its serial reserved and
  *      the claim checked (store_finish_each);
+ *   5. the outcomes sent into the thread's Kafka batch (worker.c waits for
+ *      all of them once, marks the records published, stores the offsets).
  *
  * Each round trip of steps 2 and 4 is one script call for the whole batch,
  * so that Redis runs one script, and moves each batch's counts once, per
  * stage instead of per request.
- *   5. the outcomes sent into the thread's Kafka batch (worker.c waits for
- *      all of them once, marks the records published, stores the offsets).
  *
  * Everything else (a bad or refused message, a policy failure, a manual
  * approval, a record in any other state, a request whose record or claim

@@ -618,11 +618,12 @@ kafka_consumer_new(const char *brokers, const char *group, const char *const *to
 	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 		if (kafka_conf_set(conf, opts[i][0], opts[i][1], err) < 0)
 			goto out;
-	snprintf(wait, sizeof(wait), "%d", fetch_wait_ms);
-	if (fetch_wait_ms > 0 &&
-	    (kafka_conf_set(conf, "fetch.wait.max.ms", wait, err) < 0 ||
-	     kafka_conf_set(conf, "fetch.min.bytes", KAFKA_FETCH_GATHER_BYTES, err) < 0))
-		goto out;
+	if (fetch_wait_ms > 0) {
+		snprintf(wait, sizeof(wait), "%d", fetch_wait_ms);
+		if (kafka_conf_set(conf, "fetch.wait.max.ms", wait, err) < 0 ||
+		    kafka_conf_set(conf, "fetch.min.bytes", KAFKA_FETCH_GATHER_BYTES, err) < 0)
+			goto out;
+	}
 	rd_kafka_conf_set_opaque(conf, c);
 	rd_kafka_conf_set_rebalance_cb(conf, kafka_rebalance_cb);
 	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);

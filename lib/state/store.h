@@ -257,9 +257,9 @@ struct store_admit {
 };
 
 /*
- * For each a[i], in one script call for all of them (each item on its own:
- * one that fails in Redis answers STORE_EDOWN, the others go on): an absent record is
- * made from a[i].rec directly as issuing under a[i].claim (joining and
+ * For each a[i], in one script call for all of them (each item on its
+ * own: one that fails in Redis answers STORE_EDOWN, the others go on): an
+ * absent record is made from a[i].rec directly as issuing under a[i].claim (joining and
  * counting in its batch); a queued or received one that agrees with rec
  * (csr_sha256, ca_id, common_name, validity_days and tenant, where both
  * have them) is claimed as store_claim does (cur: queued or received); one
@@ -281,11 +281,11 @@ struct store_finish {
 };
 
 /*
- * For each f[i], in one script call as store_admit_each: store_transition_ex issuing → issued
- * under f[i].claim with f[i].set, reserving the serial (P serial:{ca}:{serial},
- * value the request id) in the same script: STORE_EEXIST, and nothing
- * changed, when another request holds that serial. Returns as
- * store_admit_each.
+ * For each f[i], in one script call as store_admit_each:
+ * store_transition_ex issuing → issued under f[i].claim with f[i].set,
+ * reserving the serial (P serial:{ca}:{serial}, value the request id) in the
+ * same script: STORE_EEXIST, and nothing changed, when another request holds
+ * that serial. Returns as store_admit_each.
  */
 int store_finish_each(const struct store *s, struct store_finish *f, size_t n);
 

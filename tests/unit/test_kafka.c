@@ -40,6 +40,14 @@ mock_start(void)
 	return rd_kafka_mock_cluster_bootstraps(mock);
 }
 
+/* Destroys mock_start's cluster and its handle. */
+static void
+mock_stop(void)
+{
+	rd_kafka_mock_cluster_destroy(mock);
+	rd_kafka_destroy(mock_rk);
+}
+
 /* Polls c until a message arrives or POLL_LIMIT_MS pass; 1 with *m, 0 otherwise. */
 static int
 next_msg(struct kafka_consumer *c, struct kafka_msg *m, int limit_ms)
@@ -71,8 +79,7 @@ TEST(kafka_produce_sync_delivers)
 	kafka_producer_stats(p, &st);
 	CHECK_INT(st.delivered, 1);
 	kafka_producer_free(p);
-	rd_kafka_mock_cluster_destroy(mock);
-	rd_kafka_destroy(mock_rk);
+	mock_stop();
 }
 
 static atomic_int done_calls, done_rc;
@@ -112,8 +119,7 @@ TEST(kafka_batch_then_calls_back_once)
 	CHECK_INT(st.delivered, 3);
 	kafka_producer_free(p);
 	CHECK_INT(done_calls, 2);
-	rd_kafka_mock_cluster_destroy(mock);
-	rd_kafka_destroy(mock_rk);
+	mock_stop();
 }
 
 TEST(kafka_broker_down_fails_fast)
@@ -142,8 +148,7 @@ TEST(kafka_broker_down_fails_fast)
 		;
 	CHECK_INT(kafka_produce_sync(p, TOPIC, "k", "v", 1, 5000), 0);
 	kafka_producer_free(p);
-	rd_kafka_mock_cluster_destroy(mock);
-	rd_kafka_destroy(mock_rk);
+	mock_stop();
 }
 
 /*
@@ -193,8 +198,7 @@ TEST(kafka_up_while_broker_slow)
 	CHECK_INT(kafka_produce_sync(p, TOPIC, "k", "v", 1, 5000), 0);
 	rd_kafka_mock_broker_set_rtt(mock, 1, 0);
 	kafka_producer_free(p);
-	rd_kafka_mock_cluster_destroy(mock);
-	rd_kafka_destroy(mock_rk);
+	mock_stop();
 }
 
 static int assigned;
@@ -244,8 +248,7 @@ TEST(kafka_consumer_redelivers_unfinished)
 	kafka_msg_release(&m);
 	kafka_consumer_free(c);
 	kafka_producer_free(p);
-	rd_kafka_mock_cluster_destroy(mock);
-	rd_kafka_destroy(mock_rk);
+	mock_stop();
 }
 
 /*
@@ -272,8 +275,7 @@ TEST(kafka_gathering_consumer_gets_a_lone_message)
 	kafka_msg_release(&m);
 	kafka_consumer_free(c);
 	kafka_producer_free(p);
-	rd_kafka_mock_cluster_destroy(mock);
-	rd_kafka_destroy(mock_rk);
+	mock_stop();
 }
 
 /*
@@ -315,6 +317,5 @@ TEST(kafka_burst_takes_one_partition_per_window)
 	CHECK(nused >= 1);
 	CHECK(nused <= w1 - w0 + 1);
 	kafka_consumer_free(c);
-	rd_kafka_mock_cluster_destroy(mock);
-	rd_kafka_destroy(mock_rk);
+	mock_stop();
 }
